@@ -34,9 +34,14 @@ export interface ApiRun {
   readonly waiting?: readonly WaitingJob[];
 }
 
-/** A run with its jobs, as `GET /api/v1/runs[/:id]` shows it. */
+/**
+ * A run with its jobs, as `GET /api/v1/runs[/:id]` shows it: the RunView (run-views.ts) that
+ * `valkyrie show` and `runs` print, a server's as this client reads it, or a local run's as built.
+ */
 export interface ApiRunDetail extends ApiRun {
   readonly attempt: number;
+  /** A local run whose process died: only a local view has it (no server's run is). */
+  readonly interrupted?: true;
   readonly createdAt: number;
   /** When its jobs could start (its concurrency group admitted it); absent from servers before it. */
   readonly startedAt?: number;
@@ -62,6 +67,8 @@ export interface ApiJob {
   readonly finishedAt?: number;
   /** A finished job's whole time, from its first attempt's start (the runs list: only at its first attempt). */
   readonly durationMs?: number;
+  /** Queued, it is not offered before this time (`not-before`, a retry's delay). */
+  readonly notBefore?: number;
   readonly reason?: string;
   /** Its ended attempts and every attempt of its steps: in a single run's view, from servers that give them. */
   readonly attempts?: readonly ApiJobAttempt[];
@@ -438,8 +445,8 @@ function readJob(job: unknown): ApiJob {
     typeof job.status !== 'string'
   )
     throw badAnswer('jobs [{id, name, status}]');
-  const { id, key, name, status, attempt, startedAt, finishedAt, durationMs, reason, runner, staleWrites } =
-    job;
+  const { id, key, name, status, attempt, startedAt, finishedAt, durationMs, notBefore, reason } = job;
+  const { runner, staleWrites } = job;
   return {
     id,
     key: typeof key === 'string' ? key : name,
@@ -449,6 +456,7 @@ function readJob(job: unknown): ApiJob {
     ...(typeof startedAt === 'number' ? { startedAt } : {}),
     ...(typeof finishedAt === 'number' ? { finishedAt } : {}),
     ...(typeof durationMs === 'number' ? { durationMs } : {}),
+    ...(typeof notBefore === 'number' ? { notBefore } : {}),
     ...(typeof reason === 'string' ? { reason } : {}),
     ...(isRecord(runner) && typeof runner.id === 'string' && typeof runner.name === 'string'
       ? { runner: { id: runner.id, name: runner.name } }

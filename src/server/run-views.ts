@@ -109,19 +109,7 @@ function viewOf(
   detailsOf?: ReadonlyMap<string, JobDetails>,
 ): RunView {
   return {
-    id: run.id,
-    runNumber: run.runNumber,
-    workflowName: run.workflowName,
-    workflowPath: run.workflowPath,
-    ...(run.sha === undefined ? {} : { sha: run.sha }),
-    ...(run.ref === undefined ? {} : { ref: run.ref }),
-    status: run.status,
-    ...(run.interrupted ? { interrupted: true } : {}),
-    attempt: run.attempt ?? 1,
-    createdAt: run.createdAt,
-    ...(run.startedAt === undefined ? {} : { startedAt: run.startedAt }),
-    ...(run.finishedAt === undefined ? {} : { finishedAt: run.finishedAt }),
-    ...(run.concurrency === undefined ? {} : { concurrency: groupPlaceOf(run.concurrency) }),
+    ...runFieldsView(run),
     jobs: jobs.map((job) => {
       const stale = (staleOf.get(job.id) ?? []).map(staleWriteView);
       const view = jobView(
@@ -139,6 +127,28 @@ function viewOf(
         ...(serverClosing ? { serverClosing } : {}),
       };
     }),
+  };
+}
+
+/**
+ * The run's own fields of its view, without its jobs: what `valkyrie runs` prints of a local run,
+ * which needs no read of its jobs.
+ */
+export function runFieldsView(run: ViewedRun): Omit<RunView, 'jobs'> {
+  return {
+    id: run.id,
+    runNumber: run.runNumber,
+    workflowName: run.workflowName,
+    workflowPath: run.workflowPath,
+    ...(run.sha === undefined ? {} : { sha: run.sha }),
+    ...(run.ref === undefined ? {} : { ref: run.ref }),
+    status: run.status,
+    ...(run.interrupted ? { interrupted: true } : {}),
+    attempt: run.attempt ?? 1,
+    createdAt: run.createdAt,
+    ...(run.startedAt === undefined ? {} : { startedAt: run.startedAt }),
+    ...(run.finishedAt === undefined ? {} : { finishedAt: run.finishedAt }),
+    ...(run.concurrency === undefined ? {} : { concurrency: groupPlaceOf(run.concurrency) }),
   };
 }
 

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { logsCommand, runsCommand, showCommand } from '../../src/cli/commands/history.js';
 import { ValkyrieServer } from '../../src/server/server.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import type { Stores } from '../../src/store/store.js';
 import { serveAndRecordFetches } from './served-stores.js';
 
 const adminToken = 'server-runs-admin';
@@ -14,19 +15,25 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A server on a SQLite store of its own, destroyed after the test. */
-async function startServer(): Promise<ValkyrieServer> {
+/** A SQLite store in a directory of its own, removed after the test. */
+async function tempStores(): Promise<{ dir: string; db: string; stores: Stores }> {
   const dir = await mkdtemp(join(tmpdir(), 'valkyrie-server-runs-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const server = await ValkyrieServer.start({
-    stores: openSqliteStores(join(dir, 'valkyrie.db')),
-    host: '127.0.0.1',
-    port: 0,
-    dataDir: dir,
-    adminToken,
-  });
+  const db = join(dir, 'valkyrie.db');
+  return { dir, db, stores: openSqliteStores(db) };
+}
+
+/** A server on `stores`, destroyed after the test. */
+async function serve(stores: Stores, dir: string): Promise<ValkyrieServer> {
+  const server = await ValkyrieServer.start({ stores, host: '127.0.0.1', port: 0, dataDir: dir, adminToken });
   cleanups.push(() => server.destroy());
   return server;
+}
+
+/** A server on a SQLite store of its own, destroyed after the test. */
+async function startServer(): Promise<ValkyrieServer> {
+  const { dir, stores } = await tempStores();
+  return serve(stores, dir);
 }
 
 /** Submits `workflow` through the API; its run's id. */
@@ -68,22 +75,13 @@ describe('valkyrie runs --server', () => {
 
 describe('valkyrie show --server', () => {
   it("gives a run's duration from its start, leaving out its wait for its concurrency group", async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'valkyrie-server-show-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const stores = openSqliteStores(join(dir, 'valkyrie.db'));
+    const { dir, stores } = await tempStores();
     // A run that waited 44 s for its group (the control plane stores its start at admission), then ran 1 s.
     const createdAt = Date.UTC(2026, 10, 30, 1, 2, 3);
     const { id } = await stores.runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt });
     await stores.runs.updateRun(id, { status: 'running', startedAt: createdAt + 44_000 });
     await stores.runs.updateRun(id, { status: 'succeeded', finishedAt: createdAt + 45_000 });
-    const server = await ValkyrieServer.start({
-      stores,
-      host: '127.0.0.1',
-      port: 0,
-      dataDir: dir,
-      adminToken,
-    });
-    cleanups.push(() => server.destroy());
+    const server = await serve(stores, dir);
     let printed = '';
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
       printed += String(chunk);
@@ -97,6 +95,39 @@ describe('valkyrie show --server', () => {
     expect(lines[0]).toBe(`Run ${id} of ci (#1): succeeded 1.0s`);
     const shown = lines.find((line) => line.startsWith('{'));
     expect(JSON.parse(shown ?? '')).toMatchObject({ createdAt, startedAt: createdAt + 44_000 });
+  });
+});
+
+describe('valkyrie show, locally and with --server', () => {
+  it('gives no duration to a run that never started, and one from its submission to a view without startedAt', async () => {
+    const { dir, db, stores } = await tempStores();
+    const createdAt = Date.UTC(2026, 10, 30, 1, 2, 3);
+    // Replaced in its concurrency group after a 44 s wait: it never started, so it ran for no time.
+    const replaced = await stores.runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt });
+    await stores.runs.recordConcurrency(replaced.id, { group: 'prod', state: 'replaced', at: createdAt });
+    await stores.runs.updateRun(replaced.id, { status: 'cancelled', finishedAt: createdAt + 44_000 });
+    // Neither startedAt nor a group, as a server from before startedAt sent every run: it started when submitted.
+    const older = await stores.runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt });
+    await stores.runs.updateRun(older.id, { status: 'succeeded', finishedAt: createdAt + 2_000 });
+    const server = await serve(stores, dir);
+    let printed = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      printed += String(chunk);
+      return true;
+    });
+    const headings: string[] = [];
+    for (const flags of [{ server: server.url, token: adminToken }, { db }])
+      for (const id of [replaced.id, older.id]) {
+        printed = '';
+        expect(await showCommand(id, flags)).toBe(0);
+        headings.push(printed.split('\n')[0] ?? '');
+      }
+    vi.mocked(process.stdout.write).mockRestore();
+    const expected = [
+      `Run ${replaced.id} of ci (#1): cancelled`,
+      `Run ${older.id} of ci (#2): succeeded 2.0s`,
+    ];
+    expect(headings).toEqual([...expected, ...expected]);
   });
 });
 

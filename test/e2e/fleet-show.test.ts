@@ -71,9 +71,9 @@ jobs:
     const local = await ws.run(['show', runId, ...store]);
     expect(remote.code, remote.stderr).toBe(0);
     expect(local.code, local.stderr).toBe(0);
-    // The headings differ (the server's says the run's attempt and times from its creation); the jobs do not.
+    // One function prints the run's view (views/run-detail.ts), whoever built it: heading and all.
+    expect(remote.stdout).toBe(local.stdout);
     const jobLines = (text: string) => text.split('\n').slice(1);
-    expect(jobLines(remote.stdout)).toEqual(jobLines(local.stdout));
     const shape = jobLines(remote.stdout).map((line) => line.trimEnd().replace(/ \d+(ms|\.\ds)\b/g, ' T'));
     expect(shape).toEqual(
       [
@@ -244,5 +244,133 @@ describe('show --json and runs --json, of a local run and of a server run', () =
     expect(remoteListed?.id).toBe(serverId);
     expect(shapeOf(localListed ?? {})).toEqual(shapeOf(remoteListed ?? {}));
     expect(list(localListed?.jobs).map((job) => job.outputs)).toEqual([{ version: '1.2' }, {}]);
+  }, 60_000);
+});
+
+/** A workflow whose build retries a step and then the job, and whose test fails its first run (counted in `counter`-*). */
+const retriedAndRerun = (counter: string) => `name: same-text
+jobs:
+  build:
+    runs-on: self-hosted
+    retry: {max-attempts: 2, delay: 10ms}
+    steps:
+      - run: echo building
+      - name: fetch
+        run: |
+          ${failsUntil(`${counter}-fetch`, 2)}
+        retry: {max-attempts: 2, delay: 10ms}
+      - name: flaky
+        run: |
+          ${failsUntil(`${counter}-flaky`, 2)}
+  test:
+    needs: build
+    runs-on: self-hosted
+    steps:
+      - name: check
+        run: |
+          ${failsUntil(`${counter}-check`, 2)}
+`;
+
+/**
+ * What must differ between a local run and a server's: run ids, times and durations, and the fleet
+ * runner's name (a local job has none). The rest of the text is the same.
+ */
+const sameText = (text: string) =>
+  text
+    .replace(/^Run \d+ of/m, 'Run ID of')
+    .replace(/^\d+ +/gm, 'ID ')
+    .replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/g, 'TIME')
+    .replace(/\b\d+(?:ms|\.\ds|m\d+s)\b/g, 'T')
+    .replace(/ (?:last ran )?on runner vm \([0-9a-f]+\)/g, '')
+    // The columns of `runs`, padded around the cells replaced above; the indents of `show` stay.
+    .replace(/(\S) {2,}/g, '$1 ');
+
+/**
+ * `valkyrie show RUN` and `valkyrie runs` print the same text of a local run as of a server's run of
+ * the same workflow (one function each prints the run's view). They once differed: local show left
+ * out a re-run's `, attempt 2`, local runs its `(attempt 2)`, and the runs table's time column was
+ * STARTED locally (the start, or the submission of a run not started) but CREATED with --server.
+ */
+describe('show and runs, of a local run and of a server run of one workflow', () => {
+  it('print the same text, but for ids, times and the fleet runner', async () => {
+    ws.write('local-same.yml', retriedAndRerun(join(ws.dir, 'local-same')));
+    ws.write('fleet-same.yml', retriedAndRerun(join(ws.dir, 'fleet-same')));
+    const ran = await ws.run(['run', 'local-same.yml', '--json']);
+    expect(statuses(ran.stdout), ran.stderr).toEqual({ build: 'succeeded', test: 'failed' });
+    const localId = String(events(ran.stdout).find((event) => event.type === 'run.started')?.runId);
+    const submitted = await startSubmit(ws, processes, serverUrl, submitToken, 'fleet-same.yml', [
+      '--no-bundle',
+    ]).done;
+    expect(statuses(submitted.stdout), submitted.stderr).toEqual({ build: 'succeeded', test: 'failed' });
+    const serverId = String(events(submitted.stdout).find((event) => event.type === 'run.started')?.runId);
+    const server = ['--server', serverUrl];
+    const rerunLocal = await ws.run(['rerun', localId]);
+    expect(rerunLocal.code, rerunLocal.stderr).toBe(0);
+    const rerunFleet = await ws.run(['rerun', serverId, '--follow', ...server], {
+      VALKYRIE_TOKEN: submitToken,
+    });
+    expect(rerunFleet.code, rerunFleet.stderr).toBe(0);
+
+    const env = { VALKYRIE_TOKEN: readToken };
+    const printed = async (args: string[], withEnv: Record<string, string> = {}) => {
+      const result = await ws.run(args, withEnv);
+      expect(result.code, result.stderr).toBe(0);
+      return result.stdout;
+    };
+    const local = await printed(['show', localId]);
+    const remote = await printed(['show', serverId, ...server], env);
+    expect(sameText(local)).toBe(sameText(remote));
+    expect(sameText(local).split('\n')[0]).toBe('Run ID of same-text (#1, attempt 2): succeeded T');
+    expect(remote).toMatch(/ on runner vm \([0-9a-f]+\)/);
+
+    const listed = ['runs', '--workflow', 'same-text'];
+    const localRuns = await printed(listed);
+    const remoteRuns = await printed([...listed, ...server], env);
+    expect(sameText(localRuns)).toBe(sameText(remoteRuns));
+    expect(sameText(localRuns)).toBe(
+      'RUN STATUS CREATED DURATION WORKFLOW\nID succeeded TIME T same-text #1 (attempt 2)\n',
+    );
+  }, 90_000);
+});
+
+/**
+ * A job back in the queue, held until its retry delay ends: `show --server` says until when, as
+ * `show` of the server's store does (jobLine's `not before`). The client once read no `notBefore` of
+ * the server's view, and the line read as a job no runner takes.
+ */
+describe('show --server of a job waiting out its retry delay', () => {
+  it('says until when it is held, as local show of the same run does', async () => {
+    const file = ws.write(
+      'held.yml',
+      `name: held
+jobs:
+  wait:
+    runs-on: self-hosted
+    retry: {max-attempts: 2, delay: 10m}
+    steps:
+      - run: exit 1
+`,
+    );
+    const server = ['--server', serverUrl];
+    const submitted = await ws.run(['submit', file, '--no-bundle', '--json', ...server], {
+      VALKYRIE_TOKEN: submitToken,
+    });
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const runId = String(events(submitted.stdout)[0]?.runId);
+    const env = { VALKYRIE_TOKEN: readToken };
+    let held: Shown['jobs'][number] | undefined;
+    for (let wait = 0; wait < 200 && held?.notBefore === undefined; wait++) {
+      const shown = JSON.parse((await ws.run(['show', runId, '--json', ...server], env)).stdout) as Shown;
+      held = shown.jobs.find((job) => job.status === 'queued' && job.attempt === 2);
+      if (held?.notBefore === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(held?.notBefore).toBeGreaterThan(Date.now());
+
+    const remote = await ws.run(['show', runId, ...server], env);
+    const local = await ws.run(['show', runId, '--db', join(ws.dir, '.valkyrie', 'server', 'valkyrie.db')]);
+    expect(remote.code, remote.stderr).toBe(0);
+    expect(remote.stdout).toMatch(/^ {2}● queued +wait not before \d{1,2}:\d\d:\d\d\b/m);
+    expect(remote.stdout).toBe(local.stdout);
+    expect((await ws.run(['cancel', runId, ...server], { VALKYRIE_TOKEN: submitToken })).code).toBe(0);
   }, 60_000);
 });

@@ -3,11 +3,9 @@ import { asRunId, type RunId } from '../../core/ids.js';
 import { visible } from '../../core/visible-text.js';
 import { runLiveness } from '../../engine/run-liveness.js';
 import { ownerExited } from '../../engine/run-owner.js';
-import { runView, runViews, type ViewedRun } from '../../server/run-views.js';
-import { jobDurationMs } from '../../store/job-duration.js';
+import { runFieldsView, runView, runViews, type ViewedRun } from '../../server/run-views.js';
 import { defaultReadAfterLimit } from '../../store/logs.js';
 import type { RunRecord } from '../../store/runs.js';
-import { staleWritesByJob } from '../../store/stale-writes.js';
 import type { Stores } from '../../store/store.js';
 import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
@@ -26,13 +24,9 @@ import {
 } from '../run-filters.js';
 import { openStores, stateDirectory } from '../state.js';
 import { waitingGroup } from '../submission-report.js';
-import { jobDetailLines, jobLine } from '../views/attempts.js';
-import { colorForStatus, formatDuration, spacedDuration } from '../views/format.js';
-import { groupPlaceLine, groupWaitLine } from '../views/group-place.js';
-import { matrixFilterLine, selectedJobsLine } from '../views/job-selection.js';
 import type { LoggedStep } from '../views/log-sections.js';
+import { runDetailLines } from '../views/run-detail.js';
 import { runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
-import { staleWritesLine } from '../views/stale-writes.js';
 
 interface HistoryOptions {
   readonly stateDir?: string;
@@ -58,8 +52,6 @@ async function withStores<T>(options: HistoryOptions, use: (stores: Stores) => P
 }
 
 const c = stdoutColors;
-const duration = (start?: number, end?: number) =>
-  start !== undefined && end !== undefined ? formatDuration(end - start) : '';
 
 /** `valkyrie runs`: past runs, newest first. */
 export async function runsCommand(
@@ -89,19 +81,8 @@ export async function runsCommand(
       return ExitCode.succeeded;
     }
     const colors = c();
-    process.stdout.write(runTableHeader(colors, 'STARTED'));
-    for (const run of runs) {
-      process.stdout.write(
-        runTableRow({
-          id: run.id,
-          status: listedStatus(run),
-          paint: run.interrupted ? colors.yellow : colorForStatus(colors, run.status),
-          at: run.startedAt ?? run.createdAt,
-          duration: duration(run.startedAt, run.finishedAt),
-          label: `${visible(run.workflowName)} #${run.runNumber}${groupNote(run, colors)}`,
-        }),
-      );
-    }
+    process.stdout.write(runTableHeader(colors));
+    for (const run of runs) process.stdout.write(runTableRow(runFieldsView(run), colors));
     return ExitCode.succeeded;
   });
 }
@@ -161,8 +142,8 @@ async function requireRun(stores: Stores, id: string): Promise<RunRecord> {
 
 /**
  * `valkyrie show RUN`: the run's jobs with status, duration, attempts and steps, and the writes refused
- * under a stale lease; `--json` prints the API's view of the run (runView), as `show --server --json`
- * prints a server's.
+ * under a stale lease: the API's view of the run (runView), as text (runDetailLines) or, with `--json`,
+ * as it is, as `show --server` prints a server's.
  */
 export async function showCommand(id: string, options: HistoryOptions & ApiClientFlags): Promise<number> {
   if (serverGiven(options)) {
@@ -172,50 +153,14 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
   return withStores(options, async (stores) => {
     const [run] = await withLiveness(stores, [await requireRun(stores, id)]);
     if (!run) return ExitCode.invalid;
+    const view = await runView(stores, run, undefined, undefined, { details: true });
     if (options.json) {
-      process.stdout.write(
-        `${JSON.stringify(await runView(stores, run, undefined, undefined, { details: true }))}\n`,
-      );
+      process.stdout.write(`${JSON.stringify(view)}\n`);
       return ExitCode.succeeded;
     }
-    const jobs = await stores.runs.listJobs(run.id);
-    const steps = await Promise.all(jobs.map((job) => stores.runs.listSteps(job.id)));
-    const attempts = await Promise.all(jobs.map((job) => stores.runs.listJobAttempts(job.id)));
-    const staleOf = await staleWritesByJob(stores.staleWrites, jobs);
-    const stale = jobs.map((job) => staleOf.get(job.id) ?? []);
-    // A run of some jobs (--job) or legs (--matrix) lists only those: say so, or it reads as the whole workflow's.
-    const request = (await stores.recovery.getResumable(run.id))?.request;
-    const selected = request?.selectedJobs;
-    const matrixFilter = request?.matrixFilter;
-    const colors = c();
-    process.stdout.write(
-      `Run ${run.id} of ${visible(run.workflowName)} (#${run.runNumber}): ${colorForStatus(colors, run.status)(run.interrupted ? 'interrupted' : run.status)}${spacedDuration(duration(run.startedAt, run.finishedAt))}\n`,
-    );
-    if (run.interrupted) {
-      process.stdout.write(`  its process stopped; continue it with: valkyrie resume ${run.id}\n`);
-    }
-    const place = groupPlaceLine(run, run.interrupted === true);
-    if (place !== undefined) process.stdout.write(`  ${colors.yellow(place)}\n`);
-    const waited = groupWaitLine(run);
-    if (waited !== undefined) process.stdout.write(`  ${colors.dim(waited)}\n`);
-    if (selected !== undefined) process.stdout.write(`${selectedJobsLine(selected, colors)}\n`);
-    if (matrixFilter !== undefined) process.stdout.write(`${matrixFilterLine(matrixFilter, colors)}\n`);
-    for (const [i, job] of jobs.entries()) {
-      process.stdout.write(`${jobLine(job, jobDurationMs(job, attempts[i] ?? []), colors)}\n`);
-      for (const line of jobDetailLines(job, attempts[i] ?? [], steps[i] ?? [], colors)) {
-        process.stdout.write(`${line}\n`);
-      }
-      const staleLine = staleWritesLine(stale[i] ?? [], colors);
-      if (staleLine !== undefined) process.stdout.write(`${staleLine}\n`);
-    }
+    for (const line of runDetailLines(view, c())) process.stdout.write(`${line}\n`);
     return ExitCode.succeeded;
   });
-}
-
-/** After the run's label in `valkyrie runs`: the group a live queued run waits for. */
-function groupNote(run: ViewedRun, colors: ReturnType<typeof c>): string {
-  const group = run.interrupted ? undefined : waitingGroup(run);
-  return group === undefined ? '' : colors.yellow(` (waiting for concurrency group ${visible(group)})`);
 }
 
 /**

@@ -6,22 +6,11 @@ import { printedEntry, stdoutDrained, writeHeadedLog } from '../headed-log.js';
 import type { ApiStepName } from '../log-lines-answer.js';
 import { followedJobs, loggedJobs } from '../logged-jobs.js';
 import { filtersText, type RunFilters } from '../run-filters.js';
-import { type ApiJob, type ApiRunDetail, ServerClient } from '../server-client.js';
+import { type ApiJob, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
-import { waitingGroup } from '../submission-report.js';
-import { dimmedText, jobDetailLines, jobLine } from '../views/attempts.js';
-import {
-  type Colors,
-  colorForStatus,
-  formatDuration,
-  noRunnerText,
-  onRunnerText,
-  spacedDuration,
-} from '../views/format.js';
-import { groupPlaceLine, groupWaitLine } from '../views/group-place.js';
-import { matrixFilterLine, selectedJobsLine } from '../views/job-selection.js';
-import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
-import { staleWritesLine } from '../views/stale-writes.js';
+import { noRunnerText } from '../views/format.js';
+import { runDetailLines } from '../views/run-detail.js';
+import { runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 
 export interface ServerHistoryOptions extends ApiClientFlags {
   readonly json?: boolean;
@@ -43,8 +32,7 @@ export function serverRunsCommand(
       process.stdout.write(`${JSON.stringify(listed.map(({ view }) => view))}\n`);
       return ExitCode.succeeded;
     }
-    const runs = listed.map(({ run }) => run);
-    if (runs.length === 0) {
+    if (listed.length === 0) {
       const looked = filtersText(filters);
       process.stdout.write(
         looked === ''
@@ -54,31 +42,16 @@ export function serverRunsCommand(
       return ExitCode.succeeded;
     }
     const c = stdoutColors();
-    process.stdout.write(runTableHeader(c, 'CREATED'));
-    for (const run of runs) {
-      const attempt = run.attempt > 1 ? ` (attempt ${run.attempt})` : '';
-      const group = waitingGroup(run);
-      const waiting =
-        group === undefined ? '' : c.yellow(` (waiting for concurrency group ${visible(group)})`);
-      process.stdout.write(
-        runTableRow({
-          id: run.id,
-          status: run.status,
-          paint: colorForStatus(c, run.status),
-          at: run.createdAt,
-          duration: runDuration(run),
-          label: `${visible(run.workflowName)} #${run.runNumber}${attempt}${waiting}`,
-        }),
-      );
-    }
+    process.stdout.write(runTableHeader(c));
+    for (const { run } of listed) process.stdout.write(runTableRow(run, c));
     return ExitCode.succeeded;
   });
 }
 
 /**
  * `valkyrie show RUN --server URL`: the run's jobs with status, duration, attempts, steps and runner,
- * and the writes refused under a stale lease, in the lines `valkyrie show` prints of a local run's;
- * `--json`, the server's view of it as sent.
+ * and the writes refused under a stale lease: the server's view of the run, in the lines `valkyrie show`
+ * prints of a local run's (runDetailLines), or with `--json` as sent.
  */
 export function serverShowCommand(id: string, options: ServerHistoryOptions): Promise<number> {
   return withServer(options, async (client) => {
@@ -88,26 +61,8 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
       process.stdout.write(`${JSON.stringify(view)}\n`);
       return ExitCode.succeeded;
     }
-    const c = stdoutColors();
-    const attempt = run.attempt > 1 ? `, attempt ${run.attempt}` : '';
-    process.stdout.write(
-      `Run ${run.id} of ${visible(run.workflowName)} (#${run.runNumber}${attempt}): ${colorForStatus(c, run.status)(run.status)}${spacedDuration(runDuration(run))}\n`,
-    );
-    const place = groupPlaceLine(run, false, sameServerFlags(options, client));
-    if (place !== undefined) process.stdout.write(`  ${c.yellow(place)}\n`);
-    const waited = groupWaitLine(run);
-    if (waited !== undefined) process.stdout.write(`  ${c.dim(waited)}\n`);
-    if (run.selectedJobs !== undefined) process.stdout.write(`${selectedJobsLine(run.selectedJobs, c)}\n`);
-    if (run.matrixFilter !== undefined) process.stdout.write(`${matrixFilterLine(run.matrixFilter, c)}\n`);
-    for (const job of run.jobs) {
-      process.stdout.write(`${serverJobLine(job, c)}\n`);
-      if (job.noRunnerWith !== undefined)
-        process.stdout.write(`    ${c.yellow(noRunnerText(job.noRunnerWith, job))}\n`);
-      if (job.attempts !== undefined && job.steps !== undefined)
-        for (const line of jobDetailLines(job, job.attempts, job.steps, c)) process.stdout.write(`${line}\n`);
-      const stale = staleWritesLine(job.staleWrites, c);
-      if (stale !== undefined) process.stdout.write(`${stale}\n`);
-    }
+    const lines = runDetailLines(run, stdoutColors(), sameServerFlags(options, client));
+    for (const line of lines) process.stdout.write(`${line}\n`);
     return ExitCode.succeeded;
   });
 }
@@ -183,26 +138,6 @@ function notStartedLine(job: ApiJob): string | undefined {
   if (job.status !== 'pending' && job.status !== 'queued' && job.status !== 'offered') return undefined;
   const why = job.noRunnerWith === undefined ? '' : `: ${noRunnerText(job.noRunnerWith, job)}`;
   return `job "${visible(job.name)}"${attempt} has not started yet (${job.status})${why}`;
-}
-
-/**
- * The job's line as local `valkyrie show` prints it, when the server gives its attempts and steps
- * (the lines under it list them); from a server before them, with the attempt its status is of.
- */
-function serverJobLine(job: ApiJob, c: Colors): string {
-  if (job.attempts !== undefined) return jobLine(job, job.durationMs, c);
-  const tries = job.attempt > 1 ? c.dim(` attempt ${job.attempt}`) : '';
-  const took = job.durationMs === undefined ? '' : c.dim(` ${formatDuration(job.durationMs)}`);
-  const reason = job.reason ? c.dim(` (${visible(job.reason)})`) : '';
-  const on = dimmedText(c, onRunnerText(job.runner, job.status));
-  return `  ${jobStatusCell(c, job.status)} ${visible(job.name)}${took}${tries}${on}${reason}`;
-}
-
-/** From its start, not its submission: a wait for its concurrency group is not run time (createdAt: older servers). */
-function runDuration(run: ApiRunDetail): string {
-  return run.finishedAt === undefined
-    ? ''
-    : formatDuration(run.finishedAt - (run.startedAt ?? run.createdAt));
 }
 
 /**

@@ -1,32 +1,58 @@
 import { isJobStatus, isTerminal } from '../../core/outcome.js';
-import { type Colors, colorForStatus, colors, statusSymbol } from './format.js';
+import { visible } from '../../core/visible-text.js';
+import { waitingGroup } from '../submission-report.js';
+import { type Colors, colorForStatus, colors, formatDuration, statusSymbol } from './format.js';
+import type { GroupPlacedRun } from './group-place.js';
 
 /** Colours for what goes to stdout: on a TTY, unless NO_COLOR is set. */
 export function stdoutColors(): Colors {
   return colors(process.stdout.isTTY === true && process.env.NO_COLOR === undefined);
 }
 
-export interface RunRow {
-  readonly id: string;
-  readonly status: string;
-  readonly paint: (s: string) => string;
-  /** When the run started (local runs) or was created (server runs), ms since the epoch. */
-  readonly at: number;
-  readonly duration: string;
-  /** `workflow #number`, and anything after it. */
-  readonly label: string;
+/**
+ * What `valkyrie runs` prints of a run: the run's own fields of its view (run-views.ts), a local
+ * run's or a server's alike.
+ */
+export interface ListedRun extends GroupPlacedRun {
+  readonly runNumber: number;
+  readonly workflowName: string;
+  readonly attempt: number;
+  readonly finishedAt?: number;
+  /** A local run whose process died (history.ts): it waits for nothing, `valkyrie resume` continues it. */
+  readonly interrupted?: true;
 }
 
-/** The heading of `valkyrie runs`; `time` names the time column. */
-export function runTableHeader(c: Colors, time: 'STARTED' | 'CREATED'): string {
+/** The heading of `valkyrie runs`. */
+export function runTableHeader(c: Colors): string {
   return c.dim(
-    `${'RUN'.padEnd(6)} ${'STATUS'.padEnd(11)} ${time.padEnd(20)} ${'DURATION'.padEnd(9)} WORKFLOW\n`,
+    `${'RUN'.padEnd(6)} ${'STATUS'.padEnd(11)} ${'CREATED'.padEnd(20)} ${'DURATION'.padEnd(9)} WORKFLOW\n`,
   );
 }
 
-export function runTableRow(row: RunRow): string {
-  const at = new Date(row.at).toISOString().slice(0, 19).replace('T', ' ');
-  return `${row.id.padEnd(6)} ${row.paint(row.status.padEnd(11))} ${at.padEnd(20)} ${row.duration.padEnd(9)} ${row.label}\n`;
+/**
+ * A run's row in `valkyrie runs`: CREATED is when it was submitted, which the list is ordered by
+ * (a run that waited for its concurrency group started later); DURATION its time from its start.
+ */
+export function runTableRow(run: ListedRun, c: Colors): string {
+  const status = run.interrupted ? 'interrupted' : run.status;
+  const paint = run.interrupted ? c.yellow : colorForStatus(c, run.status);
+  const at = new Date(run.createdAt).toISOString().slice(0, 19).replace('T', ' ');
+  const attempt = run.attempt > 1 ? ` (attempt ${run.attempt})` : '';
+  const group = run.interrupted ? undefined : waitingGroup(run);
+  const waiting = group === undefined ? '' : c.yellow(` (waiting for concurrency group ${visible(group)})`);
+  const label = `${visible(run.workflowName)} #${run.runNumber}${attempt}${waiting}`;
+  return `${run.id.padEnd(6)} ${paint(status.padEnd(11))} ${at.padEnd(20)} ${runDurationText(run).padEnd(9)} ${label}\n`;
+}
+
+/**
+ * A finished run's time from its start, not its submission: a wait for its concurrency group is not
+ * run time, and a run that never started (cancelled or replaced while it waited) took none. A view
+ * with neither startedAt nor concurrency is a server's from before both, whose runs started when
+ * submitted.
+ */
+export function runDurationText(run: ListedRun): string {
+  const start = run.startedAt ?? (run.concurrency === undefined ? run.createdAt : undefined);
+  return start === undefined || run.finishedAt === undefined ? '' : formatDuration(run.finishedAt - start);
 }
 
 /** A job's status in `valkyrie show`: its symbol and name, painted, padded to one width. */

@@ -1,0 +1,61 @@
+import { visible } from '../../core/visible-text.js';
+import type { ApiJob, ApiRunDetail } from '../server-client.js';
+import { dimmedText, jobDetailLines, jobLine } from './attempts.js';
+import {
+  type Colors,
+  colorForStatus,
+  formatDuration,
+  noRunnerText,
+  onRunnerText,
+  spacedDuration,
+} from './format.js';
+import { groupPlaceLine, groupWaitLine } from './group-place.js';
+import { matrixFilterLine, selectedJobsLine } from './job-selection.js';
+import { jobStatusCell, runDurationText } from './run-table.js';
+import { staleWritesLine } from './stale-writes.js';
+
+/**
+ * The lines of `valkyrie show RUN`, locally and with `--server` alike: the run's view (run-views.ts,
+ * `details`), built on the local store or sent by a server. The run's heading, its place in its
+ * concurrency group, the jobs and matrix legs it was narrowed to, then each job with its attempts,
+ * steps and refused stale writes. Lines only one mode prints come from what only its view has: a
+ * local run whose process died (`interrupted`), a server's queued job that no runner has the labels
+ * for (`noRunnerWith`), a job of a server from before attempts and steps. `serverFlags`: what a hint's
+ * command needs to reach the run's server (` --server URL`), if anything (groupPlaceLine).
+ */
+export function runDetailLines(run: ApiRunDetail, c: Colors, serverFlags = ''): string[] {
+  const attempt = run.attempt > 1 ? `, attempt ${run.attempt}` : '';
+  const status = colorForStatus(c, run.status)(run.interrupted ? 'interrupted' : run.status);
+  const lines = [
+    `Run ${run.id} of ${visible(run.workflowName)} (#${run.runNumber}${attempt}): ${status}${spacedDuration(runDurationText(run))}`,
+  ];
+  if (run.interrupted) lines.push(`  its process stopped; continue it with: valkyrie resume ${run.id}`);
+  const place = groupPlaceLine(run, run.interrupted === true, serverFlags);
+  if (place !== undefined) lines.push(`  ${c.yellow(place)}`);
+  const waited = groupWaitLine(run);
+  if (waited !== undefined) lines.push(`  ${c.dim(waited)}`);
+  if (run.selectedJobs !== undefined) lines.push(selectedJobsLine(run.selectedJobs, c));
+  if (run.matrixFilter !== undefined) lines.push(matrixFilterLine(run.matrixFilter, c));
+  for (const job of run.jobs) {
+    lines.push(shownJobLine(job, c));
+    if (job.noRunnerWith !== undefined) lines.push(`    ${c.yellow(noRunnerText(job.noRunnerWith, job))}`);
+    if (job.attempts !== undefined && job.steps !== undefined)
+      lines.push(...jobDetailLines(job, job.attempts, job.steps, c));
+    const stale = staleWritesLine(job.staleWrites, c);
+    if (stale !== undefined) lines.push(stale);
+  }
+  return lines;
+}
+
+/**
+ * The job's line (jobLine), its attempts and steps listed under it; from a server before them, one
+ * line with the attempt its status is of, since nothing under it says the job ran more than once.
+ */
+function shownJobLine(job: ApiJob, c: Colors): string {
+  if (job.attempts !== undefined) return jobLine(job, job.durationMs, c);
+  const tries = job.attempt > 1 ? c.dim(` attempt ${job.attempt}`) : '';
+  const took = job.durationMs === undefined ? '' : c.dim(` ${formatDuration(job.durationMs)}`);
+  const reason = job.reason ? c.dim(` (${visible(job.reason)})`) : '';
+  const on = dimmedText(c, onRunnerText(job.runner, job.status));
+  return `  ${jobStatusCell(c, job.status)} ${visible(job.name)}${took}${tries}${on}${reason}`;
+}
