@@ -12,7 +12,7 @@ import type { JobCompleted } from './lease-reports.js';
 import type { Effect, Leg } from './leg.js';
 import { lostJobEnd } from './lost-job.js';
 import { entryOf } from './resumed-run.js';
-import { completedEvent, settleRun, storeRunEnd } from './run-end.js';
+import { completedEvent, runEndedAt, settleRun, storeRunEnd } from './run-end.js';
 import { startedOn } from './runner-registry.js';
 import type { StoreWrites } from './store-writes.js';
 
@@ -151,17 +151,18 @@ export class JobLifecycle {
     const { outcome, outputs } = message;
     const status = jobStatusOf(outcome);
     const reason = 'reason' in outcome ? outcome.reason : undefined;
-    // The control plane's own clock, like startedAt: a runner's clock may differ.
-    const at = this.now();
+    const receivedAt = this.now();
+    const endedAt = jobEndedAt(message.at, leg.startedAt, receivedAt);
     const effects = run.coordinator.completed(
       leg.id,
       status,
       outputs,
-      at,
+      receivedAt,
       reason,
       outcome.kind === 'failed' ? { kind: 'failed', exitCode: outcome.exitCode } : undefined,
+      endedAt,
     );
-    this.recordFinished(leg, outputs, at);
+    this.recordFinished(leg, outputs, endedAt);
     this.apply(run, effects);
   }
 
@@ -199,7 +200,7 @@ export class JobLifecycle {
     if (run.completing) return;
     run.completing = true;
     const status = run.coordinator.status();
-    const finishedAt = this.now();
+    const finishedAt = runEndedAt(run, this.now());
     const end = () => this.runs.updateRun(run.id, { status, finishedAt });
     storeRunEnd(this.writes, run, end, () => {
       for (const [legId, owner] of this.runsByLeg) if (owner === run) this.runsByLeg.delete(legId);
@@ -240,4 +241,19 @@ export class JobLifecycle {
   private now(): number {
     return this.options.clock.now();
   }
+}
+
+/**
+ * When a job ended, from its runner's `job.completed`: `reportedAt`, the runner's clock once the job's
+ * steps and hooks were done, the clock its step records are stored in. Not when it was received: a
+ * completion the runner sends again after the control plane restarted, or after a reconnect, arrives
+ * long after the job ended, and the outage would be counted as the job's time. A runner's clock may
+ * be off this one's, so the time is kept within what this process knows of the job: not before it
+ * started (`startedAt`, this clock: a runner's clock behind it must not make a duration negative),
+ * nor after it was received (`receivedAt`: one ahead of it must not end the job in this one's
+ * future). The runner took it after its last step's end, so it is not before that either, unless
+ * moved up to the job's start.
+ */
+export function jobEndedAt(reportedAt: number, startedAt: number | undefined, receivedAt: number): number {
+  return Math.min(receivedAt, Math.max(reportedAt, startedAt ?? reportedAt));
 }

@@ -107,7 +107,7 @@ export function retryLeg(
   reason: string | undefined,
   outcome: AttemptOutcome,
   decision: { readonly delayMs: number; readonly nextAttempt: number },
-  /** When the attempt ended, if before `at` (a lost attempt found on a resume). */
+  /** When the attempt ended, if before `at` (a lost attempt found on a resume, a runner's late report). */
   endedAt = at,
 ): Effect {
   const why = retryReason(outcome, reason);

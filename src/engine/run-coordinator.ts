@@ -119,7 +119,8 @@ export class RunCoordinator {
   /**
    * A leg's attempt ended. `outcome` says more than the status where it matters to `retry.when`
    * (the exit code, a lost runner); without it the status decides. A retried attempt leaves the leg
-   * queued (a `retry` effect): dependants and fail-fast wait for the final attempt.
+   * queued (a `retry` effect): dependants and fail-fast wait for the final attempt. `endedAt`: when the
+   * attempt ended, if before `at` (its runner's report of it, received late); a retry's delay counts from `at`.
    */
   completed(
     id: string,
@@ -128,16 +129,17 @@ export class RunCoordinator {
     at: number,
     reason?: string,
     outcome: AttemptOutcome = attemptOutcomeOfStatus(status),
+    endedAt = at,
   ): Effect[] {
     const leg = this.legs.get(id);
     if (!leg || isTerminal(leg.status)) return [];
     const state = this.stateOf(leg);
     if (leg.status === 'running') {
       const decision = this.retryDecision(leg, outcome);
-      if (decision.kind === 'retry') return [retryLeg(leg, status, at, reason, outcome, decision)];
+      if (decision.kind === 'retry') return [retryLeg(leg, status, at, reason, outcome, decision, endedAt)];
     }
     moveLeg(leg, status);
-    leg.finishedAt = at;
+    leg.finishedAt = endedAt;
     leg.reason = reason;
     for (const [key, value] of Object.entries(outputs)) if (value !== '') state.outputs[key] = value;
     const effects: Effect[] = [];

@@ -45,6 +45,18 @@ export function settleRun(run: ActiveRun, status: RunStatus, announce: () => voi
     }
 }
 
+/**
+ * When a run whose jobs have all ended ended: when its last job did, which may be well before now (a
+ * job's end is its runner's report of it, which may arrive late: JobLifecycle.jobCompleted); never
+ * before the run started nor after `now`, and `now` for a run with no job.
+ */
+export function runEndedAt(run: ActiveRun, now: number): number {
+  let last: number | undefined;
+  for (const { finishedAt } of run.coordinator.plannedLegs())
+    if (finishedAt !== undefined && (last === undefined || finishedAt > last)) last = finishedAt;
+  return last === undefined ? now : Math.min(now, Math.max(run.startedAt, last));
+}
+
 /** The `run.completed` event of a run that ended `status` at `finishedAt`. */
 export function completedEvent(run: ActiveRun, status: RunStatus, finishedAt: number): RunEvent {
   const durationMs = finishedAt - run.startedAt;

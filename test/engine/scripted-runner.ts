@@ -60,10 +60,12 @@ export class ScriptedRunner {
     return lease;
   }
 
+  /** `at`: when the job ended by this runner's clock. */
   complete(
     lease: Lease,
     kind: 'succeeded' | 'failed' = 'succeeded',
     outputs: Record<string, string> = {},
+    at = 1,
   ): void {
     const outcome = kind === 'succeeded' ? ({ kind } as const) : ({ kind, reason: 'step failed' } as const);
     this.send({
@@ -72,7 +74,7 @@ export class ScriptedRunner {
       fencingToken: lease.fencingToken,
       outcome,
       outputs,
-      at: 1,
+      at,
     });
   }
 }
