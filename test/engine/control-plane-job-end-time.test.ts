@@ -22,6 +22,12 @@ function stepThenEnd(runner: ScriptedRunner, lease: Lease, stepEnd: number, end:
   runner.complete(lease, 'succeeded', {}, end);
 }
 
+/** Runner rnr_1 on a new session, back with the job it ended while cut off: its completion in doubt. */
+function backWithItsEnd(plane: ControlPlane, { jobId, fencingToken }: Lease): ScriptedRunner {
+  const resume = [{ jobId, fencingToken, completed: true }];
+  return new ScriptedRunner(plane, accepting, { identity, resume, completionsStored: true });
+}
+
 describe("ControlPlane: a job's end is when its runner says it ended", () => {
   const openPlane = planesOnSqlite('job-end-time');
   const closing = closedAfterEach();
@@ -52,12 +58,7 @@ describe("ControlPlane: a job's end is when its runner says it ended", () => {
       holdLeases: true,
     });
     await settle();
-    const { jobId, fencingToken } = lease;
-    const back = new ScriptedRunner(plane, accepting, {
-      identity,
-      resume: [{ jobId, fencingToken, completed: true }],
-      completionsStored: true,
-    });
+    const back = backWithItsEnd(plane, lease);
     await settle();
     stepThenEnd(back, lease, startedAt + endedAfterMs - 50, startedAt + endedAfterMs);
     expect(await handle.done).toBe('succeeded');
@@ -65,7 +66,7 @@ describe("ControlPlane: a job's end is when its runner says it ended", () => {
     const [job] = await stores.runs.listJobs(runId);
     const run = await stores.runs.getRun(runId);
     const completed = events.find((event) => event.type === 'run.completed');
-    return { job, run, completed, jobId: jobId as JobId };
+    return { job, run, completed };
   }
 
   it('stores the end the runner reported, not when the restarted control plane received it', async () => {
@@ -88,5 +89,25 @@ describe("ControlPlane: a job's end is when its runner says it ended", () => {
     const { job, run } = await endedWhileTheServerWasDown(90_000, 63_000);
     expect(job?.finishedAt).toBe(startedAt + 63_000);
     expect(run?.finishedAt).toBe(startedAt + 63_000);
+  });
+
+  it('ends a retried attempt reported late when its runner says, and counts its retry delay from when that arrived', async () => {
+    const clock = new ManualClock(startedAt);
+    const { plane, stores } = openPlane({ clock, leaseTtlMs });
+    const first = new ScriptedRunner(plane, accepting, { identity, completionsStored: true });
+    const retried = oneJobWorkflow('    retry: {max-attempts: 2, delay: 10s}\n');
+    const { id: runId } = await plane.startRun(retried, runRequest);
+    await settle();
+    const lease = first.lease();
+    first.end.close('network dropped');
+    await clock.advance(30_000);
+    const back = backWithItsEnd(plane, lease);
+    await settle();
+    back.complete(lease, 'failed', {}, startedAt + 5_000);
+    await settle(20);
+    const [ended] = await stores.runs.listJobAttempts(lease.jobId as JobId);
+    expect(ended).toMatchObject({ attempt: 1, status: 'failed', startedAt, finishedAt: startedAt + 5_000 });
+    const [job] = await stores.runs.listJobs(runId);
+    expect(job).toMatchObject({ attempt: 2, status: 'queued', notBefore: startedAt + 40_000 });
   });
 });
