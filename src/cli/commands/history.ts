@@ -16,7 +16,6 @@ import { followedJobs, loggedJobs } from '../logged-jobs.js';
 import {
   filtersText,
   type ListedRunFilters,
-  type ListedStatus,
   type RunFilterFlags,
   runFiltersOf,
   serverFiltersOf,
@@ -26,7 +25,7 @@ import { openStores, stateDirectory } from '../state.js';
 import { waitingGroup } from '../submission-report.js';
 import type { LoggedStep } from '../views/log-sections.js';
 import { runDetailLines } from '../views/run-detail.js';
-import { runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
+import { listedStatus, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 
 interface HistoryOptions {
   readonly stateDir?: string;
@@ -86,8 +85,6 @@ export async function runsCommand(
     return ExitCode.succeeded;
   });
 }
-
-const listedStatus = (run: ViewedRun): ListedStatus => (run.interrupted ? 'interrupted' : run.status);
 
 /**
  * Up to `limit` runs, newest first, whose listed status (listedStatus) the filters ask for. The store

@@ -11,7 +11,7 @@ import {
 } from './format.js';
 import { groupPlaceLine, groupWaitLine } from './group-place.js';
 import { matrixFilterLine, selectedJobsLine } from './job-selection.js';
-import { jobStatusCell, runDurationText } from './run-table.js';
+import { jobStatusCell, listedStatus, runDurationText } from './run-table.js';
 import { staleWritesLine } from './stale-writes.js';
 
 /**
@@ -25,7 +25,7 @@ import { staleWritesLine } from './stale-writes.js';
  */
 export function runDetailLines(run: ApiRunDetail, c: Colors, serverFlags = ''): string[] {
   const attempt = run.attempt > 1 ? `, attempt ${run.attempt}` : '';
-  const status = colorForStatus(c, run.status)(run.interrupted ? 'interrupted' : run.status);
+  const status = colorForStatus(c, run.status)(listedStatus(run));
   const lines = [
     `Run ${run.id} of ${visible(run.workflowName)} (#${run.runNumber}${attempt}): ${status}${spacedDuration(runDurationText(run))}`,
   ];

@@ -22,6 +22,14 @@ export interface ListedRun extends GroupPlacedRun {
   readonly interrupted?: true;
 }
 
+/** The status `runs` and `show` print: a local run whose process died is `interrupted`, whatever the store says. */
+export function listedStatus<S extends string>(run: {
+  readonly status: S;
+  readonly interrupted?: true;
+}): S | 'interrupted' {
+  return run.interrupted ? 'interrupted' : run.status;
+}
+
 /** The heading of `valkyrie runs`. */
 export function runTableHeader(c: Colors): string {
   return c.dim(
@@ -34,7 +42,7 @@ export function runTableHeader(c: Colors): string {
  * (a run that waited for its concurrency group started later); DURATION its time from its start.
  */
 export function runTableRow(run: ListedRun, c: Colors): string {
-  const status = run.interrupted ? 'interrupted' : run.status;
+  const status = listedStatus(run);
   const paint = run.interrupted ? c.yellow : colorForStatus(c, run.status);
   const at = new Date(run.createdAt).toISOString().slice(0, 19).replace('T', ' ');
   const attempt = run.attempt > 1 ? ` (attempt ${run.attempt})` : '';
