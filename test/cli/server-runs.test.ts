@@ -155,9 +155,9 @@ describe('valkyrie logs --server', () => {
     expect(said).toBe(
       'valkyrie: job "gpu" has not started yet (queued): waiting for a runner with the labels self-hosted, gpu: no connected runner has them all\n' +
         // Given as flags, the server is in the hint: without it, the hint read the local store.
-        `${soFar} "gpu" -f --server ${server.url} --token TOKEN\n` +
+        `${soFar} gpu -f --server ${server.url} --token TOKEN\n` +
         'valkyrie: job "never" was skipped: it ran no step, so it has no log\n' +
-        `${soFar} "never" -f\n`,
+        `${soFar} never -f\n`,
     );
   });
   it('says why a job cancelled before it started has no log, rather than print nothing', async () => {

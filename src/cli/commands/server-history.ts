@@ -8,6 +8,7 @@ import { followedJobs, loggedJobs } from '../logged-jobs.js';
 import { filtersText, type RunFilters } from '../run-filters.js';
 import { type ApiJob, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
+import { shellWord } from '../shell-word.js';
 import { noRunnerText } from '../views/format.js';
 import { runDetailLines } from '../views/run-detail.js';
 import { runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
@@ -113,7 +114,7 @@ export function serverLogsCommand(
     }
     // As `gh run view --log` would not leave it unsaid: more lines are coming, and how to see them.
     if (run.status === 'queued' || run.status === 'running') {
-      const job = jobName === undefined ? '' : ` ${JSON.stringify(jobName)}`;
+      const job = jobName === undefined ? '' : ` ${shellWord(jobName)}`;
       process.stderr.write(
         `valkyrie: run ${run.id} is ${run.status}: these are its lines so far; follow them with: valkyrie logs ${run.id}${job} -f${sameServerFlags(options, client)}\n`,
       );
