@@ -100,6 +100,26 @@ describe('valkyrie runners', () => {
     );
   });
 
+  it('does not call a runner that drains itself (SIGTERM on its machine) online again when resumed', async () => {
+    const { server, request, token } = await startTestServer();
+    const env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: adminToken };
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
+    const id = await onlyRunnerListed(env);
+    runner.transport.send({ type: 'drain', reason: 'SIGTERM' });
+    await expect
+      .poll(async () => JSON.parse((await ws.run(['runners', 'list', '--json'], env)).stdout)[0]?.mode)
+      .toBe('draining');
+    expect(await ws.run(['runners', 'resume', id], env)).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(
+        new RegExp(
+          `^Runner ${id} \\(scripted\\) is stopping on its own machine .*resume cannot undo: it takes no new jobs, finishes its running ones and exits; start it again there to have it back\\.\\n$`,
+        ),
+      ),
+    });
+    runner.transport.close();
+  });
+
   it("keeps an operator's note with a runner set aside, lists it, and drops it when the runner is resumed", async () => {
     const { server, request, token } = await startTestServer();
     const env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: adminToken };

@@ -76,17 +76,22 @@ export function runnerModeCommand(
       options.note === undefined ? undefined : { note: options.note },
     );
     const note = runner.modeNote === undefined ? '' : ` Note: ${runner.modeNote}`;
-    process.stdout.write(`Runner ${runner.id} (${runner.name}) ${modeChangeText(action, picked)}.${note}\n`);
+    process.stdout.write(
+      `Runner ${runner.id} (${runner.name}) ${modeChangeText(action, picked, runner)}.${note}\n`,
+    );
     return ExitCode.succeeded;
   });
 }
 
 /**
- * What the change did, as the runner was before it: "online again" for one that was online told the
- * operator of a change that never was, and "its running jobs finish" of a stopped runner of jobs it
- * cannot have.
+ * What the change did, as the runner was before it and is after: "online again" for one that was
+ * online told the operator of a change that never was, and "its running jobs finish" of a stopped
+ * runner of jobs it cannot have. A runner still draining after a resume drains on its own (SIGTERM on
+ * its machine): the server cannot call that back, and "online again" said it would take jobs.
  */
-function modeChangeText(action: RunnerModeAction, before: FleetRunnerView): string {
+function modeChangeText(action: RunnerModeAction, before: FleetRunnerView, after: FleetRunnerView): string {
+  if (action === 'resume' && after.connected && after.mode === 'draining')
+    return 'is stopping on its own machine (it was told to stop there, by SIGTERM or Ctrl-C), which resume cannot undo: it takes no new jobs, finishes its running ones and exits; start it again there to have it back';
   if (action === 'resume' && before.mode === 'online') return 'is online (it was already)';
   if (before.connected) return done[action];
   const state = before.stoppedAt === undefined ? 'offline' : 'stopped';
