@@ -147,7 +147,8 @@ function joinAlternatives(items: readonly string[]): string {
 }
 
 export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
+  // `run:` with nothing after it: YAML reads the empty value as null, a word the user never wrote.
+  if (value === null) return 'an empty value (null)';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string')

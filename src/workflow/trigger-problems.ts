@@ -3,6 +3,7 @@ import { activityTypeProblems, activityTypesOf } from './activity-types.js';
 import { cronProblem } from './cron.js';
 import { closestMatch } from './diagnostics.js';
 import { type InputProblem, untypedCallInputs } from './inputs.js';
+import { describeValue } from './schema-issues.js';
 
 const branchFilters = ['branches', 'branches-ignore'];
 const pullRequestKeys = ['types', ...branchFilters, 'paths', 'paths-ignore'];
@@ -183,7 +184,7 @@ function scheduleProblems(spec: unknown, problems: InputProblem[]): void {
     if (typeof entry.cron !== 'string' || entry.cron.trim() === '') {
       problems.push({
         path: ['on', 'schedule', i],
-        message: `on.schedule[${i}] needs a cron: with a schedule ("30 5 * * 1"), received ${JSON.stringify(entry.cron ?? null)}`,
+        message: `on.schedule[${i}] needs a cron: with a schedule ("30 5 * * 1"), ${entry.cron === undefined ? 'and has none' : `received ${describeValue(entry.cron)}`}`,
       });
     } else {
       const problem = cronProblem(entry.cron);

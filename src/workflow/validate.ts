@@ -318,7 +318,8 @@ function checkStepKind(
   error: (message: string, place?: StepPlace) => void,
 ): void {
   if (raw.uses === undefined) {
-    if (raw.run === undefined) error(`${stepPath} has no run: script (nor uses:)`);
+    if (raw.run === undefined)
+      error(`${stepPath} has neither run: (a script) nor uses: (an action or a task)`);
     if (raw.with !== undefined) error('with: is only allowed on a step with uses:', { key: 'with' });
     return;
   }

@@ -125,7 +125,7 @@ describe('on: as GitHub reads it', () => {
     ]);
     expect(errors('on:\n  schedule:\n    - crn: "0 0 * * *"')).toEqual([
       {
-        message: 'on.schedule[0] needs a cron: with a schedule ("30 5 * * 1"), received null',
+        message: 'on.schedule[0] needs a cron: with a schedule ("30 5 * * 1"), and has none',
         line: 3,
         col: 7,
       },
