@@ -1,6 +1,7 @@
 import type { GitContext } from '../core/git-context.js';
 import type { RunRequest } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
+import type { RerunScope } from '../engine/rerun-plan.js';
 import { runGitFields } from '../engine/run-context.js';
 import { keepOwnership } from '../engine/run-ownership.js';
 import { identityOf, resolveWorkflowGroup } from '../engine/workflow-group.js';
@@ -32,6 +33,8 @@ export interface LocalResumeOptions {
   readonly how: ContinueHow;
   /** The run's last owner certainly exited (ControlPlane.continueRun's `ownerExited`). */
   readonly ownerExited?: boolean;
+  /** A re-run's: its failed jobs (the default) or all of them (ControlPlane.continueRun's `rerunScope`). */
+  readonly rerunScope?: RerunScope;
   /** When each job the run's last owner lost was last seen alive (ControlPlane.continueRun's `lostAt`). */
   readonly lostAt?: ReadonlyMap<string, number>;
   readonly onEvent: RunEventListener;
@@ -82,7 +85,11 @@ export async function resumeLocalRun(options: LocalResumeOptions): Promise<Local
     record,
     options.jobs,
     group,
-    { ownerExited: options.ownerExited === true, lostAt: options.lostAt },
+    {
+      ownerExited: options.ownerExited === true,
+      lostAt: options.lostAt,
+      ...(options.rerunScope === undefined ? {} : { rerunScope: options.rerunScope }),
+    },
   );
   const ownership = keepOwnership(options.stores, record.id, stopWhenTakenOver(controlPlane, record.id));
   const supervision = superviseRun(options.stores, handle, ownership);

@@ -170,16 +170,21 @@ function buildProgram(setExit: (code: number) => void): Command {
       '-f, --follow',
       'with --server: follow the run until it completes, and exit as valkyrie run would',
     )
+    .option('--all', 'run every job again, not only the failed ones; a succeeded run too')
     .description(
       'run the failed jobs of a finished run again, and the jobs after them, as new attempts of the same jobs',
     )
-    .argument('<run>', 'run id of a failed or cancelled run (see valkyrie runs)')
+    .argument(
+      '<run>',
+      'run id of a failed or cancelled run, or with --all any finished run (see valkyrie runs)',
+    )
     .addHelpText(
       'after',
       '\nLike GitHub\'s "Re-run failed jobs": failed, timed-out and cancelled jobs run again with the same\n' +
         'workflow text and inputs the run was started with; jobs that need them are planned again (their if:\n' +
         'and matrix see the new results); every other job keeps its result and outputs. Earlier attempts keep\n' +
-        'their logs (valkyrie show lists them). Exit codes as valkyrie run.\n\n' +
+        'their logs (valkyrie show lists them). With --all, like "Re-run all jobs": every job runs again.\n' +
+        'Exit codes as valkyrie run.\n\n' +
         'With --server (or VALKYRIE_SERVER) the run is one of that server (POST /api/v1/runs/:id/rerun); --secret and\n' +
         '--secrets-file give the secrets it was submitted with again. Then: 0 accepted (with --follow: as valkyrie run),\n' +
         '2 refused, 69 server unreachable, 77 token refused. --json without --follow prints one line:\n' +

@@ -4,6 +4,7 @@ import { errorCodeHeader, ValkyrieError } from '../core/errors.js';
 import type { GitContext } from '../core/git-context.js';
 import { isRecord } from '../core/is-record.js';
 import type { RunEvent } from '../engine/events.js';
+import type { RerunScope } from '../engine/rerun-plan.js';
 import { maxRunPageSize } from '../server/run-cursor.js';
 import {
   type ApiClient,
@@ -184,10 +185,17 @@ export class ServerClient {
     return { run: readRun(json), created: response.status === 201 };
   }
 
-  /** Re-runs the failed jobs of a finished run (`secrets`: the ones it was submitted with, again). */
-  async rerunRun(runId: string, secrets: Readonly<Record<string, string>>): Promise<ApiRun> {
+  /**
+   * Re-runs the failed jobs of a finished run, or all of them (`secrets`: the ones it was submitted
+   * with, again). `jobs` is sent only for `all`: a server from before it refuses an unknown field.
+   */
+  async rerunRun(
+    runId: string,
+    secrets: Readonly<Record<string, string>>,
+    jobs: RerunScope = 'failed',
+  ): Promise<ApiRun> {
     const response = await this.request('POST', `api/v1/runs/${encodeURIComponent(runId)}/rerun`, {
-      body: JSON.stringify({ secrets }),
+      body: JSON.stringify(jobs === 'all' ? { secrets, jobs } : { secrets }),
       headers: { 'content-type': 'application/json' },
     });
     return readRun(await this.expectJson(response));

@@ -4,6 +4,7 @@ import { defaultAgingIntervalMs } from '../core/priority.js';
 import type { OperatorMode } from '../core/runner-mode.js';
 import type { StepRecord } from '../store/runs.js';
 import type { NeverHeldReport } from './never-held-writes.js';
+import type { RerunScope } from './rerun-plan.js';
 
 /** What a caller may set; everything is optional. */
 export interface ControlPlaneOptions {
@@ -103,6 +104,8 @@ export interface ContinueRunOptions {
    * resuming runner sends again of it is not taken twice (LeaseReports.holdStored).
    */
   readonly storedReports?: ReadonlyMap<string, StoredReports>;
+  /** On a re-run: its failed jobs (the default) or all of them (rerun-plan.ts). */
+  readonly rerunScope?: RerunScope;
 }
 
 /** What the store holds of the runner reports of a job's current attempt, read at a takeover. */

@@ -278,7 +278,7 @@ export class ControlPlane {
    * workflow's concurrency group, whose jobs wait for the slot, nor a job with a group of its own (a later
    * store write adopts its place, and may find it gone). The caller must own the run
    * (RunRecoveryStore.claim). `rerun` runs a finished run's failed jobs and the jobs after them again as new
-   * attempts (RunCoordinator.rerun), the rest keep their results; the caller must have reopened the run
+   * attempts (RunCoordinator.rerun), the rest keep their results, or with `rerunScope: 'all'` every job; the caller must have reopened the run
    * (RunRecoveryStore.reopen) and pass the record as read after that (its attempt is the re-run's
    * `github.run_attempt`). With `group`, it first joins the workflow's group again, or adopts (`adopt`).
    */
@@ -289,7 +289,13 @@ export class ControlPlane {
     record: RunRecord,
     jobs: readonly JobRecord[],
     group?: WorkflowGroup,
-    { holdLeases = false, ownerExited = holdLeases, lostAt, storedReports }: ContinueRunOptions = {},
+    {
+      holdLeases = false,
+      ownerExited = holdLeases,
+      lostAt,
+      storedReports,
+      rerunScope,
+    }: ContinueRunOptions = {},
   ): RunHandle {
     this.refuseWhenClosed();
     const now = this.now();
@@ -305,7 +311,7 @@ export class ControlPlane {
     const effects =
       how === 'resume'
         ? coordinator.restore(stored, now, { awaitingRunner, lostAt })
-        : coordinator.rerun(stored, now);
+        : coordinator.rerun(stored, now, rerunScope);
     // A re-run's duration is this attempt's, not the time since the run first started.
     const activeSince = how === 'resume' ? startedAt : now;
     const { run, handle } = this.active.activate(record, workflow, coordinator, activeSince, this.cancelRun);

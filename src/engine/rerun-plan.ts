@@ -8,6 +8,12 @@ import type { StoredLeg } from './leg.js';
 /** The leg statuses "Re-run failed jobs" runs again, as on GitHub: failed, timed out and cancelled. */
 const rerunStatuses: ReadonlySet<JobStatus> = new Set(['failed', 'timed_out', 'cancelled']);
 
+/**
+ * What a re-run runs again, as GitHub's two buttons: `failed`, "Re-run failed jobs" (the failed,
+ * timed-out and cancelled jobs, and those after them); `all`, "Re-run all jobs" (every job).
+ */
+export type RerunScope = 'failed' | 'all';
+
 export interface RerunPlan {
   /** Stored legs of jobs that keep their results, and of jobs whose failed legs run again. */
   readonly kept: readonly StoredLeg[];
@@ -21,8 +27,17 @@ export interface RerunPlan {
   readonly replanned: ReadonlyMap<string, StoredLeg[]>;
 }
 
-/** Splits a finished run's stored legs into what a re-run of its failed jobs keeps, reruns and replans. */
-export function planRerun(workflow: Workflow, stored: readonly StoredLeg[]): RerunPlan {
+/**
+ * Splits a finished run's stored legs into what a re-run keeps, reruns and replans. Of `all`, every
+ * job is planned anew, as at the run's start: its `if:` and matrix are evaluated again (a job skipped
+ * by its `if:` is skipped again), and its legs take the earlier records over as new attempts.
+ */
+export function planRerun(
+  workflow: Workflow,
+  stored: readonly StoredLeg[],
+  scope: RerunScope = 'failed',
+): RerunPlan {
+  if (scope === 'all') return { kept: [], reopened: new Set(), replanned: legsByKey(stored) };
   const failedKeys = new Set(stored.filter((leg) => rerunStatuses.has(leg.status)).map((leg) => leg.key));
   const downstream = new Set<string>();
   let grew = true;
@@ -37,21 +52,23 @@ export function planRerun(workflow: Workflow, stored: readonly StoredLeg[]): Rer
   }
   const kept: StoredLeg[] = [];
   const reopened = new Set<string>();
-  const replanned = new Map<string, StoredLeg[]>();
   for (const leg of stored) {
-    if (downstream.has(leg.key)) {
-      replanned.set(leg.key, [...(replanned.get(leg.key) ?? []), leg]);
-      continue;
-    }
+    if (downstream.has(leg.key)) continue;
     kept.push(leg);
     if (rerunStatuses.has(leg.status)) reopened.add(leg.id);
   }
-  return { kept, reopened, replanned };
+  return { kept, reopened, replanned: legsByKey(stored.filter((leg) => downstream.has(leg.key))) };
 }
 
-/** True when a run with these legs has something for a re-run of failed jobs to do. */
-export function hasFailedLegs(stored: readonly Pick<StoredLeg, 'status'>[]): boolean {
-  return stored.some((leg) => rerunStatuses.has(leg.status));
+function legsByKey(legs: readonly StoredLeg[]): Map<string, StoredLeg[]> {
+  const byKey = new Map<string, StoredLeg[]>();
+  for (const leg of legs) byKey.set(leg.key, [...(byKey.get(leg.key) ?? []), leg]);
+  return byKey;
+}
+
+/** True when a run with these legs has something for a re-run of `scope` to do. */
+export function hasLegsToRerun(stored: readonly Pick<StoredLeg, 'status'>[], scope: RerunScope): boolean {
+  return scope === 'all' ? stored.length > 0 : stored.some((leg) => rerunStatuses.has(leg.status));
 }
 
 /** The stored leg's last attempt, which a re-run keeps as ended before it starts the next. */
@@ -74,21 +91,26 @@ export type Rerunnable =
   | { readonly kind: 'refused'; readonly message: string };
 
 /**
- * Whether a run can have its failed jobs re-run by `by` (a server, or a local `valkyrie` process),
- * judged from its record and what was stored of it (RunRecoveryStore.getResumable); the jobs
- * themselves are checked with hasFailedLegs. A server re-runs only runs submitted to a server, and a
- * local process only runs of `valkyrie run`: each has the workspace and runners the run needs.
+ * Whether a run can be re-run (`scope`: its failed jobs, or all of them) by `by` (a server, or a local
+ * `valkyrie` process), judged from its record and what was stored of it
+ * (RunRecoveryStore.getResumable); the jobs themselves are checked with hasLegsToRerun. A server
+ * re-runs only runs submitted to a server, and a local process only runs of `valkyrie run`: each has
+ * the workspace and runners the run needs.
  */
 export function rerunnable(
   record: RunRecord,
   resumable: ResumableRun | undefined,
   by: 'server' | 'local',
+  scope: RerunScope = 'failed',
 ): Rerunnable {
   const { id, status } = record;
   if (status === 'queued' || status === 'running')
     return { kind: 'refused', message: `run ${id} has not finished (${status}); re-run it once it has` };
-  if (status === 'succeeded')
-    return { kind: 'refused', message: `run ${id} succeeded: it has no failed jobs to re-run` };
+  if (status === 'succeeded' && scope === 'failed')
+    return {
+      kind: 'refused',
+      message: `run ${id} succeeded: it has no failed jobs to re-run (valkyrie rerun --all re-runs every job)`,
+    };
   if (!resumable) {
     return {
       kind: 'refused',

@@ -2,7 +2,7 @@ import type { ResumableRun, RunOwnership } from '../store/recovery.js';
 import type { JobRecord, RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
-import { hasFailedLegs, rerunnable } from './rerun-plan.js';
+import { hasLegsToRerun, type RerunScope, rerunnable } from './rerun-plan.js';
 
 export type RerunStart =
   | {
@@ -22,18 +22,21 @@ export type RerunStart =
     };
 
 /**
- * What every re-run of failed jobs checks before it starts, in this order: the run is a failed or
- * cancelled run of `by`'s kind with its workflow text stored (rerun-plan.ts); every secret it was
- * started with is given again; the stored workflow still parses (`parse`, which reports its own
- * diagnostics, and may throw to refuse the re-run itself: a server's parse thread that is busy); it has a failed job; `holdWorkspace`, when given, keeps what the run needs besides
- * the store (a server's workspace bundle: it answers a refusal's message when that is gone); and this
- * process reopens it first, by compare-and-set (RunRecoveryStore.reopen) as `owner`. Nothing is
- * written unless it returns `reopened`.
+ * What every re-run checks before it starts, in this order: the run is a finished run of `by`'s kind
+ * that `scope` can re-run (a failed or cancelled one for `failed`, any for `all`) with its workflow
+ * text stored (rerun-plan.ts); every secret it was started with is given again; the stored workflow
+ * still parses (`parse`, which reports its own diagnostics, and may throw to refuse the re-run
+ * itself: a server's parse thread that is busy); it has a job to re-run (a failed one for `failed`);
+ * `holdWorkspace`, when given, keeps what the run needs besides the store (a server's workspace
+ * bundle: it answers a refusal's message when that is gone); and this process reopens it first, by
+ * compare-and-set (RunRecoveryStore.reopen) as `owner`. Nothing is written unless it returns
+ * `reopened`.
  */
 export async function startRerun(
   stores: Stores,
   record: RunRecord,
   by: 'server' | 'local',
+  scope: RerunScope,
   secrets: Readonly<Record<string, string>>,
   parse: (resumable: ResumableRun) => Workflow | undefined | Promise<Workflow | undefined>,
   owner: RunOwnership,
@@ -44,7 +47,7 @@ export async function startRerun(
     message: string,
     missing: string[] = [],
   ) => ({ kind: 'refused', why, message, missingSecrets: missing }) as const;
-  const verdict = rerunnable(record, await stores.recovery.getResumable(record.id), by);
+  const verdict = rerunnable(record, await stores.recovery.getResumable(record.id), by, scope);
   if (verdict.kind === 'refused') return refused('not_rerunnable', verdict.message);
   const { resumable } = verdict;
   const missing = resumable.request.secretNames.filter((name) => !(name in secrets));
@@ -57,8 +60,11 @@ export async function startRerun(
   const workflow = await parse(resumable);
   if (workflow === undefined)
     return refused('invalid_workflow', `run ${record.id}'s stored workflow no longer parses`);
-  if (!hasFailedLegs(await stores.runs.listJobs(record.id)))
-    return refused('not_rerunnable', `run ${record.id} has no failed jobs to re-run`);
+  if (!hasLegsToRerun(await stores.runs.listJobs(record.id), scope))
+    return refused(
+      'not_rerunnable',
+      `run ${record.id} has no ${scope === 'failed' ? 'failed ' : ''}jobs to re-run`,
+    );
   const gone = await holdWorkspace?.(resumable);
   if (gone !== undefined) return refused('workspace_gone', gone);
   const reopened = await stores.recovery.reopen(record.id, verdict.status, owner);

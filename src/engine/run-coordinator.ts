@@ -22,7 +22,7 @@ import {
 import { attemptOutcomeOfStatus, jobRetryDecision, requeueLostLeg, retryLeg } from './job-retry.js';
 import { type Effect, type Leg, moveLeg, type RestoreOptions, type StoredLeg, specOf } from './leg.js';
 import { queuePlacement } from './queue-placement.js';
-import { endedAttemptOf, planRerun, takeEarlier } from './rerun-plan.js';
+import { endedAttemptOf, planRerun, type RerunScope, takeEarlier } from './rerun-plan.js';
 import { restoredLeg } from './restored-leg.js';
 import type { RunContext } from './run-context.js';
 
@@ -229,10 +229,12 @@ export class RunCoordinator {
    * failed, timed-out and cancelled legs of a job run again, each as the next attempt of the same job;
    * every job after one of those is planned anew when its needs are done (its `if:` and matrix may
    * decide differently now), its legs taking the earlier records over as new attempts. Every other job
-   * keeps its result and outputs. Call once, on a coordinator nothing else has been called on.
+   * keeps its result and outputs. With `scope` `all`, GitHub's "Re-run all jobs": every job is
+   * planned anew, as at the run's start, its legs taking the earlier records over as new attempts. Call once, on a
+   * coordinator nothing else has been called on.
    */
-  rerun(stored: readonly StoredLeg[], at: number): Effect[] {
-    const plan = planRerun(this.workflow, stored);
+  rerun(stored: readonly StoredLeg[], at: number, scope: RerunScope = 'failed'): Effect[] {
+    const plan = planRerun(this.workflow, stored, scope);
     for (const [key, legs] of plan.replanned) this.earlier.set(key, [...legs]);
     return this.rebuild(stored, plan.kept, plan.reopened, at);
   }

@@ -233,6 +233,10 @@ export const runRerunSchema = z
     secrets: secretsSchema
       .optional()
       .meta({ description: 'secrets are never stored: give again the ones the run was submitted with' }),
+    jobs: z.enum(['failed', 'all']).optional().meta({
+      description:
+        'failed (the default): GitHub\'s "Re-run failed jobs", the failed, timed-out and cancelled jobs and those after them; all: "Re-run all jobs", every job, of a succeeded run too',
+    }),
   })
   .optional();
 

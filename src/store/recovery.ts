@@ -163,11 +163,11 @@ export interface RunRecoveryStore {
    */
   countTakeover(runId: RunId, finishedJobs: number): Promise<number>;
   /**
-   * Reopens a finished run for a re-run of its failed jobs: when its status is still `expected`, it
-   * becomes `running` again (finish time cleared, start time `next.heartbeatAt`, as GitHub's
-   * run_started_at resets on a re-run, attempt one more, takeovers counted from 0 again and no
-   * give-up marked: countTakeover) under the `next` owner; `lost` otherwise, without writing, so of
-   * two concurrent re-runs exactly one proceeds.
+   * Reopens a finished run for a re-run (of its failed jobs, or all of them): when its status is
+   * still `expected`, it becomes `running` again (finish time cleared, start time
+   * `next.heartbeatAt`, as GitHub's run_started_at resets on a re-run, attempt one more, takeovers
+   * counted from 0 again and no give-up marked: countTakeover) under the `next` owner; `lost`
+   * otherwise, without writing, so of two concurrent re-runs exactly one proceeds.
    */
   reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome>;
   /**
@@ -191,5 +191,8 @@ export interface RunRecoveryStore {
   onCancelRequested?(listener: () => void): () => void;
 }
 
-/** The finished runs a re-run can reopen: those with failed or cancelled jobs to run again. */
-export type ReopenableStatus = 'failed' | 'cancelled';
+/**
+ * The finished runs a re-run can reopen: any of them. A re-run of failed jobs needs a failed or
+ * cancelled one; a re-run of all jobs (GitHub's "Re-run all jobs") takes a succeeded one too.
+ */
+export type ReopenableStatus = 'failed' | 'cancelled' | 'succeeded';

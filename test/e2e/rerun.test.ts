@@ -97,7 +97,30 @@ describe('valkyrie rerun', () => {
 
     const again = await ws.run(['rerun', id, '--secret', 'TOKEN=two']);
     expect(again.code).toBe(2);
-    expect(again.stderr).toContain('succeeded: it has no failed jobs to re-run');
+    expect(again.stderr).toContain(
+      'succeeded: it has no failed jobs to re-run (valkyrie rerun --all re-runs every job)',
+    );
+
+    // GitHub's "Re-run all jobs": every job of the succeeded run runs again, as new attempts.
+    const before = readFileSync(marker, 'utf8').split('\n').length - 1;
+    const all = await ws.run(['rerun', id, '--all', '--json', '--secret', 'TOKEN=three']);
+    expect(all.code, all.stderr).toBe(0);
+    expect(events(all.stdout).at(-1)).toMatchObject({ type: 'run.completed', status: 'succeeded' });
+    const allLines = readFileSync(marker, 'utf8').split('\n').slice(before);
+    expect(allLines[0]).toBe('build');
+    expect(allLines.slice(1, 3).sort()).toEqual(['test 1 sees 7', 'test 2 sees 7']);
+    expect(allLines.slice(3)).toEqual(['deploy with three in run attempt 3', '']);
+    const rerunAll = JSON.parse((await ws.run(['show', id, '--json'])).stdout) as {
+      attempt: number;
+      jobs: ShownJob[];
+    };
+    expect(rerunAll.attempt).toBe(3);
+    expect(rerunAll.jobs.map((job) => [job.name, job.status, job.attempt])).toEqual([
+      ['build', 'succeeded', 2],
+      ['test (1)', 'succeeded', 2],
+      ['test (2)', 'succeeded', 3],
+      ['deploy', 'succeeded', 3],
+    ]);
     const unknown = await ws.run(['rerun', '42']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no run "42"');

@@ -177,4 +177,44 @@ describe('RunCoordinator.rerun', () => {
     expect(effects).toEqual([]);
     expect(c.isDone()).toBe(true);
   });
+
+  it('re-runs every job of a succeeded run with scope all, as at its start: if: again, outputs anew', () => {
+    const c = coordinator(`jobs:
+  a:
+    runs-on: x
+    outputs: { v: "\${{ steps.s.outputs.v }}" }
+    strategy: { matrix: { n: [1, 2] } }
+    steps: [{ id: s, run: a }]
+  never: { if: false, runs-on: x, steps: [{ run: n }] }
+  b: { needs: a, runs-on: x, steps: [{ run: b }] }
+`);
+    const effects = c.rerun(
+      [
+        stored(1, 'a', 'succeeded', { name: 'a (1)', outputs: { v: 'old' }, startedAt: 10, finishedAt: 20 }),
+        stored(2, 'a', 'succeeded', { name: 'a (2)', outputs: { v: 'old' }, startedAt: 10, finishedAt: 20 }),
+        stored(3, 'never', 'skipped', { finishedAt: 10 }),
+        stored(4, 'b', 'succeeded', { startedAt: 30, finishedAt: 40 }),
+      ],
+      1_000,
+      'all',
+    );
+    // Each leg takes its earlier record over as its next attempt (no new ids); `never` is skipped again.
+    expect(summary(effects)).toEqual(
+      expect.arrayContaining(['reopen 7.1 a (1)', 'queue 7.1 a (1)', 'reopen 7.2 a (2)', 'queue 7.2 a (2)']),
+    );
+    expect(c.legById('7.3')).toMatchObject({ status: 'skipped', attempt: 2 });
+    c.started('7.1', 1_100);
+    c.completed('7.1', 'succeeded', { v: 'new' }, 1_200);
+    c.started('7.2', 1_100);
+    const afterA = c.completed('7.2', 'succeeded', { v: 'new' }, 1_200);
+    expect(summary(afterA)).toEqual(['reopen 7.4 b', 'queue 7.4 b']);
+    // b sees this attempt's outputs of a, not the stored ones.
+    expect(specOf(c.legById('7.4'))?.contexts.needs).toEqual({
+      a: { result: 'success', outputs: { v: 'new' } },
+    });
+    c.started('7.4', 1_300);
+    c.completed('7.4', 'succeeded', {}, 1_400);
+    expect(c.isDone()).toBe(true);
+    expect(c.status()).toBe('succeeded');
+  });
 });

@@ -96,6 +96,44 @@ describe('re-running failed jobs through the API', () => {
       status: 409,
       body: { code: 'VK_RUN_NOT_RERUNNABLE', message: expect.stringContaining('succeeded') },
     });
+
+    // "Re-run all jobs": a succeeded run, every job again as the next attempt.
+    expect(
+      await request('POST', `/api/v1/runs/${runId}/rerun`, {
+        body: { secrets: { TOKEN: 't' }, jobs: 'some' },
+      }),
+    ).toMatchObject({ status: 400, body: { code: 'VK_INVALID_REQUEST', path: 'body.jobs' } });
+    const cliAll = await collect(
+      spawn(
+        process.execPath,
+        [
+          valkyrieBin,
+          'rerun',
+          runId,
+          '--all',
+          '--secret',
+          'TOKEN=third',
+          '--server',
+          server.url,
+          '--token',
+          adminToken,
+        ],
+        { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
+    );
+    expect(cliAll).toMatchObject({ code: 0 });
+    expect(cliAll.stderr).toContain(`Re-running all the jobs of run ${runId} on`);
+    const thirdBuild = await complete(3, { kind: 'succeeded' });
+    expect(thirdBuild.jobId).toBe(firstBuild.jobId);
+    const thirdDeploy = await complete(4, { kind: 'succeeded' });
+    expect(thirdDeploy.job.contexts.secrets).toEqual({ TOKEN: 'third' });
+    expect(thirdDeploy.job.contexts.github).toMatchObject({ run_attempt: '3' });
+    const again = await waitForRunStatus(request, runId, 'succeeded');
+    expect(again).toMatchObject({ attempt: 3 });
+    expect(again.jobs).toMatchObject([
+      { id: firstBuild.jobId, status: 'succeeded', attempt: 3 },
+      { id: deploy.jobId, status: 'succeeded', attempt: 3 },
+    ]);
     runner.transport.close();
   });
 });

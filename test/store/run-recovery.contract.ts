@@ -163,6 +163,15 @@ export function runRecoveryContract(make: StoresFactory): void {
       expect(await stores().recovery.reopen(run.id, 'cancelled', second)).toEqual({ kind: 'claimed' });
     });
 
+    it('reopens a succeeded run, for a re-run of all its jobs', async () => {
+      const run = await createRun();
+      await stores().recovery.saveResumable(run.id, { source, request }, first);
+      await stores().runs.updateRun(run.id, { status: 'succeeded', finishedAt: 1_700_000_010_000 });
+      expect(await stores().recovery.reopen(run.id, 'failed', second)).toEqual({ kind: 'lost' });
+      expect(await stores().recovery.reopen(run.id, 'succeeded', second)).toEqual({ kind: 'claimed' });
+      expect(await stores().runs.getRun(run.id)).toMatchObject({ status: 'running', attempt: 2 });
+    });
+
     it('counts takeovers in a row after a give-up while no job finishes between them, and a re-run starts again', async () => {
       const run = await createRun();
       await stores().recovery.saveResumable(run.id, { source, request }, first);

@@ -3,6 +3,7 @@ import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
 import { endReplacedRun, placeReplaced } from '../../engine/replaced-runs.js';
+import type { RerunScope } from '../../engine/rerun-plan.js';
 import { startRerun } from '../../engine/rerun-start.js';
 import { type Liveness, runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../../engine/run-owner.js';
@@ -31,6 +32,8 @@ import { createView } from '../views/create-view.js';
 
 export interface RerunCommandOptions extends ResumeCommandOptions, ApiClientFlags {
   readonly follow?: boolean;
+  /** Every job, not only the failed ones (GitHub's "Re-run all jobs"). */
+  readonly all?: boolean;
 }
 
 export interface ResumeCommandOptions {
@@ -60,7 +63,8 @@ export function resumeCommand(id: string, options: ResumeCommandOptions): Promis
 
 /**
  * `valkyrie rerun RUN`: runs the failed jobs of a finished run again, and the jobs after them, as new
- * attempts of the same jobs (GitHub's "Re-run failed jobs"). Reopens the run with a compare-and-set on
+ * attempts of the same jobs (GitHub's "Re-run failed jobs"); with `--all`, every job of a finished
+ * run, a succeeded one too ("Re-run all jobs"). Reopens the run with a compare-and-set on
  * its finished status, so of two re-runs only one proceeds. Output and exit codes are those of
  * `valkyrie run`.
  */
@@ -73,10 +77,15 @@ export async function rerunCommand(id: string, options: RerunCommandOptions): Pr
     const { serverRerunCommand } = await import('./server-rerun.js');
     return serverRerunCommand(id, { ...options, secrets: secretsOf(options) });
   }
-  return continueCommand(id, options, 'rerun');
+  return continueCommand(id, options, 'rerun', options.all === true ? 'all' : 'failed');
 }
 
-async function continueCommand(id: string, options: ResumeCommandOptions, how: ContinueHow): Promise<number> {
+async function continueCommand(
+  id: string,
+  options: ResumeCommandOptions,
+  how: ContinueHow,
+  scope: RerunScope = 'failed',
+): Promise<number> {
   warmUpSpawner();
   const cwd = process.cwd();
   const stateDir = stateDirectory(options.stateDir, cwd, { nearest: true });
@@ -95,7 +104,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
     const start =
       how === 'resume'
         ? await claimForResume(stores, record, secrets, host, options.force === true)
-        : await reopenForRerun(stores, record, secrets, host);
+        : await reopenForRerun(stores, record, scope, secrets, host);
     if (start === undefined) return ExitCode.invalid;
     if ('replaced' in start) {
       process.stderr.write(
@@ -120,6 +129,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
         record: owned,
         jobs,
         how,
+        rerunScope: scope,
         ownerExited,
         lostAt,
         onEvent: (event) => {
@@ -203,16 +213,17 @@ async function claimForResume(
   return { workflow, resumable, record: current, jobs, ownerExited: exited, lostAt };
 }
 
-/** Reopens a finished run for a re-run of its failed jobs; undefined when its workflow no longer parses. */
+/** Reopens a finished run for a re-run of `scope`; undefined when its workflow no longer parses. */
 async function reopenForRerun(
   stores: Stores,
   record: RunRecord,
+  scope: RerunScope,
   secrets: Readonly<Record<string, string>>,
   host: HostDescription,
 ): Promise<ContinuedRun | undefined> {
   const owner = { owner: thisProcess(), heartbeatAt: Date.now() };
   const parse = (resumable: ResumableRun) => parseStored(resumable, record, host);
-  const start = await startRerun(stores, record, 'local', secrets, parse, owner);
+  const start = await startRerun(stores, record, 'local', scope, secrets, parse, owner);
   if (start.kind === 'reopened') return { ...start, ownerExited: false };
   switch (start.why) {
     case 'invalid_workflow':

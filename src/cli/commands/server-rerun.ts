@@ -8,14 +8,16 @@ import { warnWaiting } from '../waiting-job.js';
 
 export interface ServerRerunOptions extends ApiClientFlags {
   readonly secrets: Readonly<Record<string, string>>;
+  /** Every job, not only the failed ones. */
+  readonly all?: boolean;
   readonly follow?: boolean;
   readonly json?: boolean;
   readonly color?: boolean;
 }
 
 /**
- * `valkyrie rerun RUN --server URL`: asks the server to re-run the run's failed jobs
- * (`POST /api/v1/runs/:id/rerun`); with --follow, renders the run until it completes and exits as
+ * `valkyrie rerun RUN --server URL`: asks the server to re-run the run's failed jobs, or with `--all`
+ * all of them (`POST /api/v1/runs/:id/rerun`); with --follow, renders the run until it completes and exits as
  * `valkyrie run` would. Exit codes otherwise: 0 accepted, 2 refused (not finished, nothing failed, a
  * secret missing), 69 server unreachable, 77 token refused.
  */
@@ -24,8 +26,9 @@ export async function serverRerunCommand(id: string, options: ServerRerunOptions
   // From the request on: a signal while it is out cancels the re-run it starts (FollowSignals).
   const signals = options.follow ? FollowSignals.listen() : undefined;
   try {
-    const run = await client.rerunRun(id, options.secrets);
-    process.stderr.write(`Re-running the failed jobs of run ${id} on ${client.origin}.\n`);
+    const run = await client.rerunRun(id, options.secrets, options.all === true ? 'all' : 'failed');
+    const which = options.all === true ? 'all the jobs' : 'the failed jobs';
+    process.stderr.write(`Re-running ${which} of run ${id} on ${client.origin}.\n`);
     if (signals !== undefined)
       return await followRun(client, id, { ...options, command: 'valkyrie rerun --follow' }, signals);
     warnWaiting(run);

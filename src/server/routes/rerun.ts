@@ -19,8 +19,9 @@ import { parseStoredOnThread } from '../stored-workflow-parse.js';
 import type { WorkflowParseThread } from '../workflow-parse-thread.js';
 
 /**
- * Re-running a finished run's failed jobs (GitHub's "Re-run failed jobs"), from the workflow text and
- * request stored at submission: the same run, its failed jobs and the jobs after them as new attempts.
+ * Re-running a finished run's failed jobs (GitHub's "Re-run failed jobs"), or all of them ("Re-run all
+ * jobs", `jobs: all`), from the workflow text and request stored at submission: the same run, the
+ * jobs re-run and the jobs after them as new attempts.
  */
 export function rerunRoutes(context: ApiContext): Route[] {
   const { stores, controlPlane, clock, bundles, bundleRetentionMs } = context;
@@ -29,7 +30,8 @@ export function rerunRoutes(context: ApiContext): Route[] {
       method: 'POST',
       url: '/api/v1/runs/:id/rerun',
       operationId: 'rerunFailedJobs',
-      summary: 'Re-run the failed jobs of a finished run, and the jobs after them, as new attempts',
+      summary:
+        'Re-run the failed jobs of a finished run, and the jobs after them, or all its jobs (jobs: all), as new attempts',
       access: 'submit',
       params: idParams,
       body: runRerunSchema,
@@ -47,7 +49,7 @@ export function rerunRoutes(context: ApiContext): Route[] {
         },
         409: {
           description:
-            'VK_RUN_NOT_RERUNNABLE: not finished, succeeded, nothing failed, or re-run by another request first',
+            'VK_RUN_NOT_RERUNNABLE: not finished, succeeded or nothing failed (without jobs: all), or re-run by another request first',
           schema: errorSchema,
         },
         413: {
@@ -64,6 +66,7 @@ export function rerunRoutes(context: ApiContext): Route[] {
       async handle({ params, body }) {
         const record = await findRun(stores.runs, params.id);
         const secrets = body?.secrets ?? {};
+        const scope = body?.jobs ?? 'failed';
         const owner = { owner: thisProcess(), heartbeatAt: clock.now() };
         // On the parse thread, as a submission: the stored text may take seconds to read.
         const parse = (stored: ResumableRun) =>
@@ -73,7 +76,7 @@ export function rerunRoutes(context: ApiContext): Route[] {
           request.bundle === undefined || (await bundles.touch(request.bundle, clock.now()))
             ? undefined
             : bundleRemovedMessage(record.id, request.bundle, bundleRetentionMs);
-        const start = await startRerun(stores, record, 'server', secrets, parse, owner, holdBundle);
+        const start = await startRerun(stores, record, 'server', scope, secrets, parse, owner, holdBundle);
         if (start.kind === 'refused') {
           if (start.why === 'missing_secrets')
             throw new ApiError(400, 'VK_INVALID_REQUEST', `${start.message}; give them again`, {
@@ -93,6 +96,7 @@ export function rerunRoutes(context: ApiContext): Route[] {
           start.record,
           start.jobs,
           group,
+          { rerunScope: scope },
         );
         trackDrivenRun(
           context,
