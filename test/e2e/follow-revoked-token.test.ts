@@ -49,7 +49,7 @@ describe('valkyrie submit --follow, its token revoked midway', () => {
     const runId = /"runId":"([^"]+)"/.exec(result.stdout)?.[1] ?? '';
     expect(runId).not.toBe('');
     expect(result.stderr).toBe(
-      `Submitted run ${runId} (#1) of ci to ${server.server.url}\n` +
+      `Submitted run ${runId} of ci (#1) to ${server.server.url}\n` +
         `valkyrie: the server ended the event stream of run ${runId}: token ${tokenId} was revoked (VK_UNAUTHORIZED)\n`,
     );
     expect(result.code).toBe(77);

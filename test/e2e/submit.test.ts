@@ -90,7 +90,7 @@ describe('valkyrie submit', () => {
     expect(first.stderr).toMatch(
       /Workspace: 2 files \(\d+ B\), bundle [0-9a-f]{12} of [\d.]+ (B|KiB): uploaded/,
     );
-    expect(first.stdout).toBe(`Submitted run run-1 (#1) of ci to ${server.url}\n`);
+    expect(first.stdout).toBe(`Submitted run run-1 of ci (#1) to ${server.url}\n`);
     expect(first.code).toBe(0);
     const [sha256] = [...server.bundles.keys()];
     expect(server.calls()).toEqual([
@@ -235,7 +235,7 @@ describe('valkyrie submit', () => {
     server.knownRunFields = ['workflow', 'path', 'bundle', 'vars', 'secrets', 'env', 'priority'];
     const older = await submit('--no-bundle', '--idempotency-key', 'k2');
     expect(older.stderr).toMatch(/warning: the server predates the run request.s git field/);
-    expect(older.stdout).toBe(`Submitted run run-2 (#2) of ci to ${server.url}\n`);
+    expect(older.stdout).toBe(`Submitted run run-2 of ci (#2) to ${server.url}\n`);
     expect(older.code).toBe(0);
     const [refused, accepted] = server.requests.slice(-2).map((r) => JSON.parse(r.body.toString()));
     expect(refused.git).toEqual(body.git);
@@ -257,7 +257,7 @@ describe('valkyrie submit', () => {
       'valkyrie: warning: git.repository is left out of the run: the server would refuse git.repository (no control characters), read "acme/wid\\tgets"\n',
     );
     expect(sent.code, sent.stderr).toBe(0);
-    expect(sent.stdout).toBe(`Submitted run run-1 (#1) of ci to ${server.url}\n`);
+    expect(sent.stdout).toBe(`Submitted run run-1 of ci (#1) to ${server.url}\n`);
     const body = JSON.parse(server.requests.at(-1)?.body.toString() ?? '');
     expect(body.git).toEqual({
       sha: git('rev-parse', 'HEAD'),
@@ -277,12 +277,12 @@ describe('valkyrie submit', () => {
   it('follows the run with the line view and exits 1 when it failed', async () => {
     server.script = { events: failedRun };
     const result = await submit('--follow');
-    expect(result.stdout).toContain('Run run-1 (#1) of ci');
+    expect(result.stdout).toContain('Run run-1 of ci (#1)');
     expect(result.stdout).toContain('[build] compiling on the fleet');
     expect(result.stdout).toContain('[build] ✗ Run ./build.sh failed (exit code 3)');
     expect(result.stdout).toMatch(/build\s+✗ failed/);
     expect(result.stdout).toContain('Run failed in 9ms');
-    expect(result.stderr).toContain('Submitted run run-1 (#1)');
+    expect(result.stderr).toContain('Submitted run run-1 of ci (#1)');
     expect(result.code).toBe(1);
   });
 
@@ -324,7 +324,7 @@ describe('valkyrie submit', () => {
     expect(result.stderr).toBe(
       `valkyrie: the server at ${server.url} is shutting down or restarting (503 VK_SHUTTING_DOWN); retrying in 1s, for up to 30s\n`,
     );
-    expect(result.stdout).toContain('Submitted run run-1 (#1)');
+    expect(result.stdout).toContain('Submitted run run-1 of ci (#1)');
     expect(server.calls().filter((call) => call === 'POST /api/v1/runs')).toHaveLength(3);
   });
 

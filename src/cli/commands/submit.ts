@@ -3,7 +3,6 @@ import { relative, resolve } from 'node:path';
 import { packSettledWorkspace } from '../../bundle/pack-settled.js';
 import { defaultMaxBundleBytes, formatBytes, parseByteSize } from '../../bundle/size.js';
 import { durationHint, parseDuration } from '../../core/duration.js';
-import { visible } from '../../core/visible-text.js';
 import { isWorkspacePath } from '../../protocol/workflow-file.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { resolveInputs } from '../../workflow/inputs.js';
@@ -24,6 +23,7 @@ import { parseQueueFlags } from '../queue-options.js';
 import { type ApiRun, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { createRunWithGit, submittedGitContext } from '../submit-git.js';
+import { runHeading } from '../views/format.js';
 import { warnWaiting } from '../waiting-job.js';
 import { workflowFileOf } from '../workflow-file.js';
 
@@ -229,10 +229,9 @@ function report(
   origin: string,
 ): void {
   const key = options.idempotencyKey ?? '';
-  const workflow = visible(run.workflowName);
   const line = created
-    ? `Submitted run ${run.id} (#${run.runNumber}) of ${workflow} to ${origin}`
-    : `Run ${run.id} (#${run.runNumber}) of ${workflow} was already submitted with idempotency key ` +
+    ? `Submitted ${runHeading(run, 'run')} to ${origin}`
+    : `${runHeading(run)} was already submitted with idempotency key ` +
       `${JSON.stringify(key)}; its status is ${run.status}. Nothing new was started.`;
   // With --follow, stdout belongs to the run's view (NDJSON with --json), as for `valkyrie run`.
   if (options.follow || !created) process.stderr.write(`${line}\n`);

@@ -17,6 +17,35 @@ export function formatDuration(ms: number): string {
   return `${minutes}m${Math.round((ms % 60_000) / 1_000)}s`;
 }
 
+/** What a run's heading names: the fields of a run's record, view or API answer alike. */
+export interface HeadedRun {
+  readonly id: string;
+  readonly runNumber: number;
+  readonly workflowName: string;
+  /** From 1; absent means 1. A re-run's heading says which attempt it shows. */
+  readonly attempt?: number;
+}
+
+/**
+ * How every command names a run, so that the run `valkyrie run`, `submit --follow` or `logs -f`
+ * headed is found again by eye in `show` or a message: `Run 7 of ci (#5)`, `Run 7 of ci (#5, attempt 2)`
+ * after a re-run. The id comes first, as it is what the other commands take; the workflow's name
+ * comes from a workflow file the reader may not have written, so it is escaped (visible). `start`
+ * is `run` where the heading is inside a sentence.
+ */
+export function runHeading(run: HeadedRun, start: 'Run' | 'run' = 'Run'): string {
+  const attempt = (run.attempt ?? 1) > 1 ? `, attempt ${run.attempt}` : '';
+  return `${start} ${run.id} of ${visible(run.workflowName)} (#${run.runNumber}${attempt})`;
+}
+
+/**
+ * The heading of the run a live view's `run.started` starts. The event carries no attempt, so a
+ * re-run followed live is headed without it (`show` adds `, attempt 2`).
+ */
+export function startedRunHeading(event: Extract<RunEvent, { type: 'run.started' }>): string {
+  return runHeading({ id: event.runId, runNumber: event.runNumber, workflowName: event.workflow });
+}
+
 const symbols: Record<TerminalJobStatus | 'running' | 'queued' | 'pending', string> = {
   succeeded: '✓',
   failed: '✗',

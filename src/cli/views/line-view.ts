@@ -7,6 +7,7 @@ import {
   entryLines,
   formatDuration,
   noRunnerText,
+  startedRunHeading,
   statusSymbol,
 } from './format.js';
 import { RunStart, summaryTable } from './summary.js';
@@ -33,7 +34,7 @@ export class LineView implements RunView {
         this.out.write(`${c.yellow(concurrencyText(event))}\n`);
         break;
       case 'run.started':
-        this.out.write(c.bold(`Run ${event.runId} (#${event.runNumber}) of ${event.workflow}\n`));
+        this.out.write(`${c.bold(startedRunHeading(event))}\n`);
         break;
       case 'job.queued':
         if (event.noRunnerWith !== undefined)

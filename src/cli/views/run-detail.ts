@@ -7,6 +7,7 @@ import {
   formatDuration,
   noRunnerText,
   onRunnerText,
+  runHeading,
   spacedDuration,
 } from './format.js';
 import { groupPlaceLine, groupWaitLine } from './group-place.js';
@@ -24,11 +25,8 @@ import { staleWritesLine } from './stale-writes.js';
  * command needs to reach the run's server (` --server URL`), if anything (groupPlaceLine).
  */
 export function runDetailLines(run: ApiRunDetail, c: Colors, serverFlags = ''): string[] {
-  const attempt = run.attempt > 1 ? `, attempt ${run.attempt}` : '';
   const status = colorForStatus(c, run.status)(listedStatus(run));
-  const lines = [
-    `Run ${run.id} of ${visible(run.workflowName)} (#${run.runNumber}${attempt}): ${status}${spacedDuration(runDurationText(run))}`,
-  ];
+  const lines = [`${runHeading(run)}: ${status}${spacedDuration(runDurationText(run))}`];
   if (run.interrupted) lines.push(`  its process stopped; continue it with: valkyrie resume ${run.id}`);
   const place = groupPlaceLine(run, run.interrupted === true, serverFlags);
   if (place !== undefined) lines.push(`  ${c.yellow(place)}`);

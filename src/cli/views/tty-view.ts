@@ -10,6 +10,7 @@ import {
   entryLines,
   formatDuration,
   noRunnerText,
+  startedRunHeading,
   statusSymbol,
 } from './format.js';
 import { RunStart, summaryTable } from './summary.js';
@@ -62,7 +63,7 @@ export class TtyView implements RunView {
         this.header = this.c.yellow(concurrencyText(event));
         break;
       case 'run.started':
-        this.header = this.c.bold(`Run ${event.runId} (#${event.runNumber}) of ${event.workflow}`);
+        this.header = this.c.bold(startedRunHeading(event));
         break;
       case 'job.queued':
         this.jobs.set(event.jobId, {

@@ -119,7 +119,7 @@ describe('names printed by the text views', () => {
     });
     view.close();
     expect(written).toEqual([
-      'Run 7 (#1) of evil\\x1b[31mRED\\nforged\n',
+      'Run 7 of evil\\x1b[31mRED\\nforged (#1)\n',
       '[job\\nname] waiting for a runner with the label gpu\\x1b[2J: no connected runner has it\n',
       '[job\\nname] ▶ st\\x1bep\n',
       '[job\\nname] \u001b[32mgreen\u001b[0m\n',
