@@ -10,6 +10,7 @@ import { ownerExited } from '../engine/run-owner.js';
 import type { WorkflowGroup } from '../engine/workflow-group.js';
 import type { RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
+import { runHeading } from './views/format.js';
 
 /**
  * What this process keeps up while it drives a run: the run's heartbeat (`ownership`), and a watch for
@@ -92,7 +93,7 @@ export async function interruptedRunHint(
   for (const run of candidates) {
     if (runLiveness(run.status, ownerships.get(run.id), now, ownerExited).kind !== 'interrupted') continue;
     if (await replacedBeforeStart(stores, run, joining)) continue;
-    const line = `valkyrie: run ${run.id} of ${workflowName} was interrupted; continue it with: valkyrie resume ${run.id}\n`;
+    const line = `valkyrie: ${runHeading(run, 'run')} was interrupted; continue it with: valkyrie resume ${run.id}\n`;
     return { runId: run.id, line };
   }
   return undefined;

@@ -1,5 +1,6 @@
 import { systemClock } from '../core/clock.js';
 import type { RunStatus } from '../core/outcome.js';
+import { visible } from '../core/visible-text.js';
 import { runLiveness } from '../engine/run-liveness.js';
 import { ownerExited } from '../engine/run-owner.js';
 import type { RunRecord } from '../store/runs.js';
@@ -9,7 +10,7 @@ import { ExitCode } from './exit-codes.js';
 import { requestDifferences } from './request-differences.js';
 import type { LocalRunRequest } from './run-fingerprint.js';
 import type { InterruptedRunHint } from './run-recovery.js';
-import { counted } from './views/format.js';
+import { counted, runHeading } from './views/format.js';
 
 /** Why nothing started: a duplicate idempotency key, or VK_QUEUE_FULL. */
 export type NotStarted = Exclude<SubmitCheck, { readonly kind: 'admissible' }>;
@@ -88,7 +89,7 @@ export async function reportNotStarted(outcome: NotStarted, context: ReportConte
       ? `it was interrupted (the process running it is gone). Nothing new was started; continue it with: valkyrie resume ${run.id}`
       : `it is still ${run.status}${waiting} (in another process). Nothing new was started.`;
   process.stderr.write(
-    `valkyrie: run ${run.id} (${run.workflowName} #${run.runNumber}) was already submitted with idempotency ` +
+    `valkyrie: ${runHeading(run, 'run')} was already submitted with idempotency ` +
       `key ${JSON.stringify(idempotencyKey ?? '')}; ${state}\n`,
   );
   if (json) {
@@ -115,11 +116,11 @@ function reportConflict(
   differs: 'workflow' | 'request' | readonly string[] = 'workflow',
 ): number {
   const key = JSON.stringify(idempotencyKey ?? '');
-  const holder = `run ${run.id} (${run.workflowName} #${run.runNumber})`;
+  const holder = runHeading(run, 'run');
   process.stderr.write(
     differs === 'workflow'
-      ? `valkyrie: VK_IDEMPOTENCY_CONFLICT: idempotency key ${key} belongs to ${holder}, a run of workflow ` +
-          `${run.workflowName}, not ${workflowName}; nothing was started. Keys are shared by every workflow ` +
+      ? `valkyrie: VK_IDEMPOTENCY_CONFLICT: idempotency key ${key} belongs to ${holder}, not to a run of ` +
+          `${visible(workflowName)}; nothing was started. Keys are shared by every workflow ` +
           'of the store: use another key\n'
       : `valkyrie: VK_IDEMPOTENCY_CONFLICT: idempotency key ${key} was used for another request, ${holder}: ` +
           `this one differs in ${differs === 'request' ? everyPart : listed(differs)}; nothing was started. ` +

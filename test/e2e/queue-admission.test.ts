@@ -117,7 +117,7 @@ jobs:
         expect(waitingId).toEqual(expect.any(String));
         const retry = await run(file, 'orig', '--idempotency-key', 'K', '--json');
         expect(retry.stderr).toContain(
-          `run ${String(waitingId)} (wait #2) was already submitted with idempotency key "K"; it is still queued, waiting for concurrency group wait (in another process)`,
+          `run ${String(waitingId)} of wait (#2) was already submitted with idempotency key "K"; it is still queued, waiting for concurrency group wait (in another process)`,
         );
         expect(events(retry.stdout)).toEqual([
           { type: 'run.duplicate', runId: waitingId, runNumber: 2, status: 'queued', group: 'wait' },
@@ -236,7 +236,7 @@ describe('an idempotency key taken by a run of another workflow', () => {
     expect((await ws.run(['run', first, '--idempotency-key', 'k1'])).code).toBe(0);
     const conflict = await ws.run(['run', other, '--idempotency-key', 'k1']);
     expect(conflict.stderr).toContain(
-      'VK_IDEMPOTENCY_CONFLICT: idempotency key "k1" belongs to run 1 (first #1), a run of workflow first, not other; nothing was started',
+      'VK_IDEMPOTENCY_CONFLICT: idempotency key "k1" belongs to run 1 of first (#1), not to a run of other; nothing was started',
     );
     expect(conflict.code).toBe(2);
     const json = await ws.run(['run', other, '--idempotency-key', 'k1', '--json']);
@@ -262,7 +262,7 @@ describe('an idempotency key used for another request of the same workflow', () 
     const otherVar = await ws.run(['run', file, '--idempotency-key', 'k2', '--var', 'v=2']);
     // It names what differs from the key's run's request, as that run stored it for a resume.
     expect(otherVar.stderr).toBe(
-      'valkyrie: VK_IDEMPOTENCY_CONFLICT: idempotency key "k2" was used for another request, run 1 (same #1): ' +
+      'valkyrie: VK_IDEMPOTENCY_CONFLICT: idempotency key "k2" was used for another request, run 1 of same (#1): ' +
         'this one differs in --var; nothing was started. Use a new key for a new request\n',
     );
     expect(otherVar.code).toBe(2);

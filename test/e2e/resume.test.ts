@@ -84,7 +84,7 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
       const duplicate = await ws.run(request);
       expect(duplicate.code).toBe(1);
       expect(duplicate.stderr).toBe(
-        `valkyrie: run ${id} (chain #1) was already submitted with idempotency key "chain-key"; it was ` +
+        `valkyrie: run ${id} of chain (#1) was already submitted with idempotency key "chain-key"; it was ` +
           `interrupted (the process running it is gone). Nothing new was started; continue it with: valkyrie resume ${id}\n`,
       );
 
@@ -96,7 +96,7 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
       const hinted = await ws.run(['run', other, '--json', ...dbArgs()]);
       expect(hinted.code).toBe(0);
       expect(hinted.stderr).toBe(
-        `valkyrie: run ${id} of chain was interrupted; continue it with: valkyrie resume ${id}\n`,
+        `valkyrie: run ${id} of chain (#1) was interrupted; continue it with: valkyrie resume ${id}\n`,
       );
 
       const withoutSecret = await ws.run(['resume', id, ...dbArgs()]);
