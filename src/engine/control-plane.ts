@@ -29,6 +29,7 @@ import { type HandoffCheck, handoffCheck } from './run-handoff-check.js';
 import { abandonRun, giveUpAll, giveUpRefused, giveUpRun } from './run-refusals.js';
 import { beginRun, type RunStartPorts } from './run-start.js';
 import { groupOfCreatedRun, type Submission, type SubmitOptions } from './run-submission.js';
+import { type RunnerAbsence, runnerAbsence } from './runner-absence.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 import { StoreWrites } from './store-writes.js';
 import type { WorkflowGroup } from './workflow-group.js';
@@ -329,6 +330,20 @@ export class ControlPlane {
   waitingForRunner(jobId: string): NoRunnerFields {
     const runsOn = this.dispatcher.queuedRunsOn(jobId);
     return runsOn === undefined ? {} : waitingFor(runsOn, this.runnerWait(runsOn));
+  }
+
+  /**
+   * For a running job of a run driven here whose runner's connection closed: since when, and when and
+   * how its held lease ends unless the runner comes back; undefined otherwise. `runners` lists the
+   * runner offline at once, while the job stays `running` until its lease expires.
+   */
+  runnerAbsence(jobId: string): RunnerAbsence | undefined {
+    const run = this.runsByLeg.get(jobId);
+    const leg = run?.coordinator.legById(jobId);
+    const lease = this.leases.leaseOf(jobId);
+    if (run === undefined || leg?.status !== 'running' || lease === undefined) return undefined;
+    const policy = run.workflow.jobs.get(leg.key)?.onRunnerLost ?? 'requeue';
+    return runnerAbsence(lease, policy, this.leases.cancelReasonOf(lease));
   }
 
   /**

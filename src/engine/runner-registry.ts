@@ -34,6 +34,11 @@ export interface RunnerSession {
   /** Its `register` said it takes `completions.stored` messages (CompletionAcks). */
   completionsStored?: boolean;
   closed: boolean;
+  /**
+   * When its connection closed here (the caller's clock). Absent while open, and for a session that
+   * stands for a runner not connected here since this process started (awaySession).
+   */
+  closedAt?: number;
   /** What startedOn made for its current registration. */
   startedOn?: StartedOn;
 }
@@ -164,6 +169,7 @@ export class RunnerRegistry {
    */
   closed(session: RunnerSession, now: number, stopped = false): void {
     session.closed = true;
+    session.closedAt = now;
     this.connectedWith.clear();
     this.free.delete(session);
     const record = this.records.get(session.runnerId);

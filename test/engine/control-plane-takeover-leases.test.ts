@@ -85,6 +85,11 @@ for (const [name, make, skip] of storeFactories) {
       const { plane, clock, lease, handle, runId, jobId, store } = await takenOver();
       const { fencingToken } = lease;
       expect(plane.runners()).toEqual([]);
+      // When the runner left the first control plane is not known here: no `since`.
+      expect(plane.runnerAbsence(jobId)).toEqual({
+        leaseExpiresAt: clock.now() + leaseTtlMs,
+        atExpiry: 'requeue',
+      });
       await clock.advance(leaseTtlMs - 1_000);
       const back = new ScriptedRunner(plane, accepting, {
         identity,
@@ -93,6 +98,7 @@ for (const [name, make, skip] of storeFactories) {
       });
       await settle();
       expect(back.of('error')).toEqual([]);
+      expect(plane.runnerAbsence(jobId)).toBeUndefined();
       // The resumed job takes the runner's one slot: nothing else is offered to it.
       expect(plane.runners()).toMatchObject([{ id: 'rnr_1', running: 1, capacity: 1 }]);
       // Taken back, the lease lives on by renewals, past the end of the TTL it was held for.
