@@ -17,9 +17,11 @@ import { type ApiJobAttempt, type ApiStep, readJobDetails } from './job-details-
 import { type ApiJobLogLinePage, readJobLogLinePage } from './log-lines-answer.js';
 import { checkRunEvent } from './run-event-check.js';
 import type { RunFilters } from './run-filters.js';
+import { readRunnerAbsence } from './runner-absence-answer.js';
 import { readServerSentEvents } from './sse-reader.js';
 import { streamEndedError } from './stream-end.js';
 import type { RunHandoff, RunnerElsewhere } from './views/format.js';
+import type { ShownRunnerAbsence } from './views/runner-absence.js';
 import type { ShownStaleWrite } from './views/stale-writes.js';
 import { isStringList, readWaiting, type WaitingJob } from './waiting-job.js';
 
@@ -76,6 +78,8 @@ export interface ApiJob {
   readonly steps?: readonly ApiStep[];
   /** The runner that started this attempt. */
   readonly runner?: { readonly id: string; readonly name: string };
+  /** Running, its runner is not connected: the server waits for it until the job's lease expires. */
+  readonly runnerDisconnected?: ShownRunnerAbsence;
   /** Messages about the job refused under a stale lease, in the order refused. */
   readonly staleWrites: readonly ShownStaleWrite[];
   /** Queued, it waits for a runner with these labels: no connected runner that takes jobs has them all. */
@@ -469,6 +473,7 @@ function readJob(job: unknown): ApiJob {
     ...(isRecord(runner) && typeof runner.id === 'string' && typeof runner.name === 'string'
       ? { runner: { id: runner.id, name: runner.name } }
       : {}),
+    ...readRunnerAbsence(job),
     staleWrites: Array.isArray(staleWrites) ? staleWrites.flatMap(readStaleWrite) : [],
     ...waitingFields(readWaiting(job)[0]),
     ...readJobDetails(job),

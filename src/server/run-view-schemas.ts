@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { jobStatuses, runStatuses, stepResults, terminalJobStatuses } from '../core/outcome.js';
 import { priorities } from '../core/priority.js';
+import { leaseExpiryEnds } from '../engine/runner-absence.js';
 import { attemptsMeta } from './schemas.js';
 
 /**
@@ -133,6 +134,25 @@ export const jobViewSchema = z.object({
     description:
       'with `runnersElsewhere`: `pending`, the run moves to their replica once no job of it is offered or running on the one that drives it (at most once per 10 s), keeping its place in any `concurrency:` group; or why it stays there: `secrets`, it was submitted with secrets, whose values are not stored for another replica to take it; absent for a run cancelled on the replica that drives it, which stays there',
   }),
+  runnerDisconnected: z
+    .object({
+      since: z.number().optional().meta({
+        description:
+          "epoch ms: when the runner's connection closed; absent when it held the job under a server that stopped (a restart, a takeover) and has not connected to this one since",
+      }),
+      leaseExpiresAt: z.number().meta({
+        description: 'epoch ms: when its lease on the job expires unless it reconnects and resumes the job',
+      }),
+      atExpiry: z.enum(leaseExpiryEnds).meta({
+        description:
+          'what then happens to the job: its `on-runner-lost:` policy (`requeue`: its next attempt is queued; `fail`: it fails as runner_lost, which `retry:` may retry), or `cancel` for a job that was being cancelled',
+      }),
+    })
+    .optional()
+    .meta({
+      description:
+        "a running job's `runner` is not connected: the server waits for it to come back and resume the job until its lease expires, and until then the job stays `running` (told by the server that drives the run)",
+    }),
   attempts: z
     .array(jobAttemptViewSchema)
     .optional()

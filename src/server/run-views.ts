@@ -1,5 +1,6 @@
 import { asRunId } from '../core/ids.js';
 import type { NoRunnerFields } from '../engine/job-records.js';
+import type { RunnerAbsence } from '../engine/runner-absence.js';
 import { jobDurationMs } from '../store/job-duration.js';
 import type { RunRecoveryStore, StoredRunRequest } from '../store/recovery.js';
 import type {
@@ -17,10 +18,18 @@ import type { JobAttemptView, RunView, StepView } from './run-view-schemas.js';
 
 type ViewStores = { readonly runs: RunStore; readonly staleWrites: StaleWriteStore };
 
-/** Why a queued job waits for a runner (ControlPlane.waitingForRunner); `{}` when it does not, or is not driven here. */
-export type WaitingOf = (jobId: string) => NoRunnerFields;
+/**
+ * What the control plane knows of the jobs of the runs it drives that the store does not: the
+ * ControlPlane's. For a job of a run not driven here, `{}` and undefined.
+ */
+export interface DrivenJobs {
+  /** Why a queued job waits for a runner; `{}` when it does not. */
+  waitingForRunner(jobId: string): NoRunnerFields;
+  /** A running job's runner whose connection closed, while the job's lease waits for it. */
+  runnerAbsence(jobId: string): RunnerAbsence | undefined;
+}
 
-const notKnown: WaitingOf = () => ({});
+const notKnown: DrivenJobs = { waitingForRunner: () => ({}), runnerAbsence: () => undefined };
 
 /**
  * A run as the store has it; for a local run whose `valkyrie run` process is gone, `interrupted`
@@ -43,13 +52,13 @@ export async function runView(
   stores: ViewStores & { readonly recovery: RunRecoveryStore },
   run: ViewedRun,
   request?: StoredRunRequest,
-  waitingOf: WaitingOf = notKnown,
+  driven: DrivenJobs = notKnown,
   { details = false }: { readonly details?: boolean } = {},
 ): Promise<RunView> {
   const jobs = await stores.runs.listJobs(run.id);
   const staleOf = await staleWritesByJob(stores.staleWrites, jobs);
   const detailsOf = details ? await jobDetails(stores.runs, jobs) : undefined;
-  const view = viewOf(run, jobs, staleOf, waitingOf, detailsOf);
+  const view = viewOf(run, jobs, staleOf, driven, detailsOf);
   const stored = request ?? (await stores.recovery.getResumable(run.id))?.request;
   const selected = stored?.selectedJobs;
   const matrixFilter = stored?.matrixFilter;
@@ -75,11 +84,11 @@ export async function runView(
 export async function runViews(
   stores: ViewStores,
   runs: readonly ViewedRun[],
-  waitingOf: WaitingOf = notKnown,
+  driven: DrivenJobs = notKnown,
 ): Promise<RunView[]> {
   const jobsOf = await Promise.all(runs.map((run) => stores.runs.listJobs(run.id)));
   const staleOf = await staleWritesByJob(stores.staleWrites, jobsOf.flat());
-  return runs.map((run, i) => viewOf(run, jobsOf[i] ?? [], staleOf, waitingOf));
+  return runs.map((run, i) => viewOf(run, jobsOf[i] ?? [], staleOf, driven));
 }
 
 interface JobDetails {
@@ -105,7 +114,7 @@ function viewOf(
   run: ViewedRun,
   jobs: readonly JobRecord[],
   staleOf: ReadonlyMap<string, StaleWrite[]>,
-  waitingOf: WaitingOf,
+  driven: DrivenJobs,
   detailsOf?: ReadonlyMap<string, JobDetails>,
 ): RunView {
   return {
@@ -117,8 +126,9 @@ function viewOf(
         stale,
         detailsOf === undefined ? undefined : (detailsOf.get(job.id) ?? noDetails),
       );
+      if (job.status === 'running') return withRunnerAbsence(view, driven.runnerAbsence(job.id));
       if (job.status !== 'queued') return view;
-      const { noRunnerWith, setAside, serverClosing } = waitingOf(job.id);
+      const { noRunnerWith, setAside, serverClosing } = driven.waitingForRunner(job.id);
       if (noRunnerWith === undefined) return view;
       return {
         ...view,
@@ -127,6 +137,18 @@ function viewOf(
         ...(serverClosing ? { serverClosing } : {}),
       };
     }),
+  };
+}
+
+type JobView = RunView['jobs'][number];
+
+/** Its fields picked one by one, as the attempts' are: one the engine adds stays out until the view names it. */
+function withRunnerAbsence(view: JobView, absence: RunnerAbsence | undefined): JobView {
+  if (absence === undefined) return view;
+  const { since, leaseExpiresAt, atExpiry } = absence;
+  return {
+    ...view,
+    runnerDisconnected: { ...(since === undefined ? {} : { since }), leaseExpiresAt, atExpiry },
   };
 }
 

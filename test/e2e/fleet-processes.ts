@@ -168,15 +168,17 @@ export async function createToken(baseUrl: string, admin: string, role: string):
 }
 
 /**
- * A server with `admin` as its admin token (in `processes`, to be killed with them) and a runner
- * registration token made on it: what a test of `valkyrie runner` against a real server starts with.
+ * A server with `admin` as its admin token and `serverArgs` (in `processes`, to be killed with them)
+ * and a runner registration token made on it: what a test of `valkyrie runner` against a real server
+ * starts with.
  */
 export async function startServerForRunners(
   workspace: Workspace,
   admin: string,
   processes: StartedProcess[],
+  serverArgs: readonly string[] = [],
 ): Promise<{ server: StartedServer; registration: string }> {
-  const server = await startServer(workspace, [], { VALKYRIE_ADMIN_TOKEN: admin });
+  const server = await startServer(workspace, serverArgs, { VALKYRIE_ADMIN_TOKEN: admin });
   processes.push(server);
   return { server, registration: await createToken(server.url, admin, 'runner') };
 }

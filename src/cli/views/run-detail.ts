@@ -13,6 +13,7 @@ import {
 import { groupPlaceLine, groupWaitLine } from './group-place.js';
 import { matrixFilterLine, selectedJobsLine } from './job-selection.js';
 import { jobStatusCell, listedStatus, runDurationText } from './run-table.js';
+import { runnerAbsenceText } from './runner-absence.js';
 import { staleWritesLine } from './stale-writes.js';
 
 /**
@@ -21,7 +22,8 @@ import { staleWritesLine } from './stale-writes.js';
  * concurrency group, the jobs and matrix legs it was narrowed to, then each job with its attempts,
  * steps and refused stale writes. Lines only one mode prints come from what only its view has: a
  * local run whose process died (`interrupted`), a server's queued job that no runner has the labels
- * for (`noRunnerWith`), a job of a server from before attempts and steps. `serverFlags`: what a hint's
+ * for (`noRunnerWith`), a server's running job whose runner is not connected (`runnerDisconnected`),
+ * a job of a server from before attempts and steps. `serverFlags`: what a hint's
  * command needs to reach the run's server (` --server URL`), if anything (groupPlaceLine).
  */
 export function runDetailLines(run: ApiRunDetail, c: Colors, serverFlags = ''): string[] {
@@ -37,6 +39,8 @@ export function runDetailLines(run: ApiRunDetail, c: Colors, serverFlags = ''): 
   for (const job of run.jobs) {
     lines.push(shownJobLine(job, c));
     if (job.noRunnerWith !== undefined) lines.push(`    ${c.yellow(noRunnerText(job.noRunnerWith, job))}`);
+    if (job.runnerDisconnected !== undefined)
+      lines.push(`    ${c.yellow(runnerAbsenceText(job.runnerDisconnected))}`);
     if (job.attempts !== undefined && job.steps !== undefined)
       lines.push(...jobDetailLines(job, job.attempts, job.steps, c));
     const stale = staleWritesLine(job.staleWrites, c);

@@ -110,9 +110,7 @@ export function rerunRoutes(context: ApiContext): Route[] {
           body: {
             run: await toldRunView(
               context,
-              runView(stores, await findRun(stores.runs, record.id), undefined, (jobId) =>
-                controlPlane.waitingForRunner(jobId),
-              ),
+              runView(stores, await findRun(stores.runs, record.id), undefined, controlPlane),
             ),
           },
         };

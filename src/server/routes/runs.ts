@@ -62,7 +62,6 @@ const submitHeaders = z.object({
 /** Submit, list, get and cancel runs. Event and log streams are in run-streams.ts. */
 export function runRoutes(context: ApiContext): Route[] {
   const { stores, controlPlane, bundles, driven } = context;
-  const waitingOf = (jobId: string) => controlPlane.waitingForRunner(jobId);
   /** A single run's view, telling a waiting job's runners connected to other replicas. */
   const told = (view: Promise<RunView>) => toldRunView(context, view);
   return [
@@ -186,7 +185,7 @@ export function runRoutes(context: ApiContext): Route[] {
         if (submission.kind === 'duplicate')
           return {
             status: 200,
-            body: { run: await told(runView(stores, submission.run, undefined, waitingOf)) },
+            body: { run: await told(runView(stores, submission.run, undefined, controlPlane)) },
           };
         const { handle } = submission;
         const ownership = recordResumable(
@@ -202,7 +201,7 @@ export function runRoutes(context: ApiContext): Route[] {
         return {
           status: 201,
           body: {
-            run: await told(runView(stores, await findRun(stores.runs, handle.id), stored, waitingOf)),
+            run: await told(runView(stores, await findRun(stores.runs, handle.id), stored, controlPlane)),
           },
         };
       },
@@ -238,7 +237,7 @@ export function runRoutes(context: ApiContext): Route[] {
         const next = found.length > limit && last !== undefined ? { next: runCursor(last.id) } : {};
         return {
           status: 200,
-          body: { runs: await runViews(stores, page, waitingOf), ...next },
+          body: { runs: await runViews(stores, page, controlPlane), ...next },
         };
       },
     }),
@@ -258,7 +257,9 @@ export function runRoutes(context: ApiContext): Route[] {
           status: 200,
           body: {
             run: await told(
-              runView(stores, await findRun(stores.runs, params.id), undefined, waitingOf, { details: true }),
+              runView(stores, await findRun(stores.runs, params.id), undefined, controlPlane, {
+                details: true,
+              }),
             ),
           },
         };
