@@ -1,17 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { orAfter } from '../core/race-timeout.js';
 import { type CliResult, summary, Workspace } from './cli.js';
 import {
   callApi,
-  killAll,
+  endAfterAll,
+  killRunnerMidJob,
   type StartedProcess,
   startProcess,
   startServer,
   startSubmit,
 } from './fleet-processes.js';
-import { killGroup, readPid, waitFor } from './process-state.js';
+import { readPid, waitFor } from './process-state.js';
 
 /**
  * The user audit's repro, every part a real process: a job's runner is SIGKILLed, then its run is
@@ -24,11 +25,7 @@ const ws = new Workspace();
 const processes: StartedProcess[] = [];
 const strays: string[] = [];
 
-afterAll(async () => {
-  await killAll(processes);
-  for (const pidFile of strays) killGroup(readPid(pidFile));
-  ws.dispose();
-});
+endAfterAll(ws, processes, strays);
 
 function lines(path: string): string[] {
   return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean) : [];
@@ -71,10 +68,7 @@ jobs:
     );
     const follow = startSubmit(ws, processes, server.url, admin, file, ['--no-bundle']);
     await waitFor(() => readPid(stepPid) !== undefined, 20_000, 'the job to start on the doomed runner');
-    doomed.child.kill('SIGKILL');
-    // The step outlives its runner, as on a machine whose agent crashed; it must not be what ends the job.
-    killGroup(readPid(stepPid));
-    await doomed.done;
+    await killRunnerMidJob(doomed, stepPid);
 
     const cancel = await ws.run(['cancel', '1', '--server', server.url, '--token', admin]);
     expect(cancel.code, cancel.stderr).toBe(0);

@@ -1,8 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { type CliResult, collect, type Workspace } from './cli.js';
-import { waitFor } from './process-state.js';
+import { killGroup, readPid, waitFor } from './process-state.js';
 
 export interface StartedProcess {
   readonly child: ChildProcess;
@@ -96,6 +97,34 @@ export async function startConnectedRunner(
 export async function killAll(processes: readonly StartedProcess[]): Promise<void> {
   for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
   await Promise.all(processes.map((started) => started.done));
+}
+
+/**
+ * SIGKILLs `runner` mid-job, and the job's step (its process group; its pid in the file `stepPid`),
+ * which outlives its runner as on a machine whose agent crashed: it must not be what ends the job.
+ * Resolves once the runner has exited.
+ */
+export async function killRunnerMidJob(runner: StartedProcess, stepPid: string): Promise<void> {
+  runner.child.kill('SIGKILL');
+  killGroup(readPid(stepPid));
+  await runner.done;
+}
+
+/**
+ * The afterAll of a test file whose runners may be killed mid-job: its processes (killAll), then the
+ * steps that outlived their runner (their pid files in `strays`, filled as the tests go), then the
+ * workspace.
+ */
+export function endAfterAll(
+  workspace: Workspace,
+  processes: readonly StartedProcess[],
+  strays: readonly string[],
+): void {
+  afterAll(async () => {
+    await killAll(processes);
+    for (const pidFile of strays) killGroup(readPid(pidFile));
+    workspace.dispose();
+  });
 }
 
 /**

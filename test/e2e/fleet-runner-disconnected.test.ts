@@ -1,16 +1,17 @@
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunView } from '../../src/server/run-view-schemas.js';
 import { events, Workspace } from './cli.js';
 import {
   callApi,
-  killAll,
+  endAfterAll,
+  killRunnerMidJob,
   type StartedProcess,
   startConnectedRunner,
   startServerForRunners,
   until,
 } from './fleet-processes.js';
-import { killGroup, readPid, waitFor } from './process-state.js';
+import { readPid, waitFor } from './process-state.js';
 
 /**
  * A runner SIGKILLed mid-job, every part a real process. The server keeps the job's lease for the
@@ -25,11 +26,7 @@ const ws = new Workspace();
 const processes: StartedProcess[] = [];
 const strays: string[] = [];
 
-afterAll(async () => {
-  await killAll(processes);
-  for (const pidFile of strays) killGroup(readPid(pidFile));
-  ws.dispose();
-});
+endAfterAll(ws, processes, strays);
 
 type ShownJob = RunView['jobs'][number];
 
@@ -69,10 +66,7 @@ jobs:
     // Connected: nothing more to say of it.
     expect(await jobOf()).not.toHaveProperty('runnerDisconnected');
     const killedAt = Date.now();
-    doomed.child.kill('SIGKILL');
-    // The step outlives its runner, as on a machine whose agent crashed.
-    killGroup(readPid(stepPid));
-    await doomed.done;
+    await killRunnerMidJob(doomed, stepPid);
 
     const away = await until('the view to tell the runner is gone', async () => {
       const job = await jobOf();

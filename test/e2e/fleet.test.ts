@@ -1,20 +1,21 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { orAfter } from '../core/race-timeout.js';
 import { connectScriptedRunner } from '../server/helpers.js';
 import { events, summary, Workspace } from './cli.js';
 import {
   callApi,
   createToken,
-  killAll,
+  endAfterAll,
+  killRunnerMidJob,
   type StartedProcess,
   type StartedServer,
   startProcess,
   startServer,
   startSubmit,
 } from './fleet-processes.js';
-import { isAlive, killGroup, readPid, waitFor } from './process-state.js';
+import { isAlive, readPid, waitFor } from './process-state.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 /**
@@ -118,11 +119,7 @@ beforeAll(async () => {
   ]);
 }, 30_000);
 
-afterAll(async () => {
-  await killAll(processes);
-  for (const pidFile of strays) killGroup(readPid(pidFile));
-  ws.dispose();
-});
+endAfterAll(ws, processes, strays);
 
 describe('a fleet on loopback', () => {
   it('a server and two runners, one on WebSocket and one on HTTP long-poll, run a 10-job workflow across both', async () => {
@@ -289,11 +286,7 @@ jobs:
       20_000,
       'the job started on the doomed runner',
     );
-    victim.child.kill('SIGKILL');
-    // The step's process group outlives its runner, as a real machine's would after an agent crash;
-    // it must not be what finishes the job.
-    killGroup(readPid(stepPid));
-    await victim.done;
+    await killRunnerMidJob(victim, stepPid);
     await startRunner('rescuer', ['--labels', 'kill', '--capacity', '1']);
     const result = await follow.done;
     expect(result.code, result.stderr).toBe(0);
