@@ -65,7 +65,23 @@ export class ApiRequestError extends ValkyrieError {
     super(isKnownCode(serverCode) ? serverCode : 'VK_SERVER_RESPONSE', `${message}${path}`);
     this.name = 'ApiRequestError';
   }
+
+  /**
+   * This refusal told in the words of the command line when its field is one a flag filled: the user
+   * typed `--name`, not `body.name`. Itself when the refusal names no field, or one not in `flags`.
+   */
+  namingFlags(flags: FieldFlags): ApiRequestError {
+    const path = this.body.path;
+    if (typeof path !== 'string' || !Object.hasOwn(flags, path)) return this;
+    const flag = flags[path] ?? path;
+    // The path leads the server's message ("body.name: …") or ends it (" (at body.name)").
+    const message = this.message.replace(path, () => flag);
+    return new ApiRequestError(this.status, this.serverCode, message, { ...this.body, path: flag });
+  }
 }
+
+/** The request fields a command filled from its flags, by their API path: `{'body.name': '--name'}`. */
+export type FieldFlags = Readonly<Record<string, string>>;
 
 export interface ApiFetchInit {
   /** A function makes the body anew for each attempt (a stream is read once): see `retryWhenAsked`. */
@@ -123,7 +139,13 @@ export class ApiClient {
    * Sends one JSON request. Resolves with the parsed JSON body (undefined for an empty one); rejects
    * with an ApiRequestError for an error status, or VK_SERVER_UNREACHABLE when no answer came.
    */
-  async request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  async request<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    /** A refusal of one of these fields names the flag instead (ApiRequestError.namingFlags). */
+    fieldFlags: FieldFlags = {},
+  ): Promise<T> {
     const response = await this.fetch(
       method,
       path,
@@ -131,7 +153,9 @@ export class ApiClient {
         ? {}
         : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } },
     );
-    await throwUnlessOk(response);
+    await throwUnlessOk(response).catch((error: unknown) => {
+      throw error instanceof ApiRequestError ? error.namingFlags(fieldFlags) : error;
+    });
     const text = await response.text();
     return (text === '' ? undefined : parseJson(text)) as T;
   }

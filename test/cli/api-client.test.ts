@@ -80,6 +80,41 @@ describe('throwUnlessOk', () => {
     expect(other.message).toBe('VK_INVALID_INPUT: input "n" is required (at body.inputs.n)');
   });
 
+  it('names the flag a refused field was filled from, where the message leads with the field or ends with it', async () => {
+    const answer = (body: object) => refusal(new Response(JSON.stringify(body), { status: 400 }));
+    const flags = { 'body.name': '--name', 'body.inputs.n': '--input' };
+    const leading = await answer({
+      code: 'VK_INVALID_REQUEST',
+      message: 'body.name: too long',
+      path: 'body.name',
+    });
+    expect(leading.namingFlags(flags)).toMatchObject({
+      message: 'VK_INVALID_REQUEST: --name: too long',
+      status: 400,
+      code: 'VK_INVALID_REQUEST',
+      body: { path: '--name' },
+    });
+    const trailing = await answer({
+      code: 'VK_INVALID_INPUT',
+      message: 'input "n" is required',
+      path: 'body.inputs.n',
+    });
+    expect(trailing.namingFlags(flags).message).toBe('VK_INVALID_INPUT: input "n" is required (at --input)');
+    const unmapped = await answer({
+      code: 'VK_INVALID_REQUEST',
+      message: 'body.role: no',
+      path: 'body.role',
+    });
+    expect(unmapped.namingFlags(flags)).toBe(unmapped);
+    // A path that is a key of every object is not a flag.
+    const inherited = await answer({
+      code: 'VK_INVALID_REQUEST',
+      message: 'constructor: no',
+      path: 'constructor',
+    });
+    expect(inherited.namingFlags(flags)).toBe(inherited);
+  });
+
   it("keeps the server's own code and message when the answer has them", async () => {
     const body = JSON.stringify({ code: 'VK_FORBIDDEN', message: 'the token lacks the submit role' });
     const error = await refusal(new Response(body, { status: 403 }));

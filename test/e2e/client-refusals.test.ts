@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminToken, startTestServer } from '../server/helpers.js';
 import { Workspace } from './cli.js';
 import { FakeApiServer } from './fake-api-server.js';
 
@@ -54,6 +55,18 @@ describe('client commands refused by the server, or before asking it', () => {
       /^valkyrie: --ttl: expected a duration such as 30m, 12h or 30d, .*"1 week"\n$/,
     );
     expect(server.requests.length).toBe(before);
+  });
+
+  it("token create names the flag, not the API's field, for a value the server refuses", async () => {
+    const { server: real } = await startTestServer();
+    const refused = await ws.run([
+      ...['token', 'create', '--role', 'read', '--name', 'a\tb'],
+      ...['--server', real.url, '--token', adminToken],
+    ]);
+    expect(refused.stderr).toBe(
+      'valkyrie: the server refused (HTTP 400): VK_INVALID_REQUEST: --name: no control characters (newline, NUL, ESC, …)\n',
+    );
+    expect(refused.code).toBe(2);
   });
 
   it('a --server with a user name and password is refused as usage, naming no password, and sends nothing', async () => {

@@ -143,7 +143,8 @@ describe('valkyrie runners', () => {
     // A control character would let a note forge a line of the table: refused, nothing changed.
     const forged = await ws.run(['runners', 'drain', 'scripted', '--note', 'a\nb'], env);
     expect(forged.code).toBe(2);
-    expect(forged.stderr).toContain('body.note: must be one line of text, without control characters');
+    expect(forged.stderr).toContain('--note: must be one line of text, without control characters');
+    expect(forged.stderr).not.toContain('body.note');
     expect(await request('POST', `/api/v1/runners/${id}/resume`, { body: { note: 'x' } })).toMatchObject({
       status: 400,
       body: { path: 'body.note' },

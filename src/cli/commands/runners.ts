@@ -74,6 +74,7 @@ export function runnerModeCommand(
       'POST',
       `/api/v1/runners/${encodeURIComponent(picked.id)}/${action}`,
       options.note === undefined ? undefined : { note: options.note },
+      { 'body.note': '--note' },
     );
     const note = runner.modeNote === undefined ? '' : ` Note: ${runner.modeNote}`;
     process.stdout.write(

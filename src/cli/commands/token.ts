@@ -29,11 +29,16 @@ async function createToken(options: TokenCreateOptions): Promise<number> {
   const ttlProblem = options.ttl === undefined ? undefined : tokenTtlProblem(options.ttl);
   if (ttlProblem !== undefined) throw new UsageError(`--ttl: ${ttlProblem}`);
   const client = ApiClient.fromFlags(options);
-  const created = await client.request<CreatedToken>('POST', '/api/v1/tokens', {
-    role: options.role,
-    ...(options.ttl === undefined ? {} : { ttl: options.ttl }),
-    ...(options.name === undefined ? {} : { name: options.name }),
-  });
+  const created = await client.request<CreatedToken>(
+    'POST',
+    '/api/v1/tokens',
+    {
+      role: options.role,
+      ...(options.ttl === undefined ? {} : { ttl: options.ttl }),
+      ...(options.name === undefined ? {} : { name: options.name }),
+    },
+    { 'body.role': '--role', 'body.ttl': '--ttl', 'body.name': '--name' },
+  );
   if (options.json) {
     process.stdout.write(`${JSON.stringify(created)}\n`);
     return ExitCode.succeeded;
