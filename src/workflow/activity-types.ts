@@ -35,7 +35,7 @@ const pullRequestTypes = [
  * them exactly, case included, and refuses any other ("Unexpected value"), so a typo never silently
  * leaves a trigger that cannot fire. `pull_request_comment` takes `issue_comment`'s, as GitHub has it.
  * `repository_dispatch` is not here: its types are free, as a dispatch is sent with an event type its
- * sender chooses and the workflow lists the ones it runs for.
+ * sender chooses and the workflow lists the ones it runs for (typesListOnly).
  */
 const activityTypes: Readonly<Record<string, readonly string[]>> = {
   branch_protection_rule: createdEditedDeleted,
@@ -119,4 +119,13 @@ export function activityTypeProblems(event: string, types: string | readonly str
 /** The activity types `event` takes, for `valkyrie schema`'s enum; undefined when they are free. */
 export function activityTypesOf(event: string): readonly string[] | undefined {
   return activityTypes[event];
+}
+
+/**
+ * Whether `on.<event>.types` must be a list: GitHub's schema takes one activity type alone or a list
+ * of them for every event that has them, but only a list of names (sequence-of-non-empty-string) for
+ * repository_dispatch's free ones, and refuses `types: deploy` there.
+ */
+export function typesListOnly(event: string): boolean {
+  return event === 'repository_dispatch';
 }

@@ -1,5 +1,5 @@
 import { isRecord } from '../core/is-record.js';
-import { activityTypeProblems, activityTypesOf } from './activity-types.js';
+import { activityTypeProblems, activityTypesOf, typesListOnly } from './activity-types.js';
 import { cronProblem } from './cron.js';
 import { closestMatch } from './diagnostics.js';
 import { type InputProblem, untypedCallInputs } from './inputs.js';
@@ -150,6 +150,12 @@ function eventSettings(event: string, spec: unknown, problems: TriggerProblem[])
         path: [...base, key],
         message: `unknown key "${key}" in on.${event}${hint === undefined ? '' : ` (did you mean "${hint}"?)`} (known: ${keys.join(', ')})`,
       });
+    } else if (key === 'types' && typesListOnly(event) && !isNameList(value)) {
+      problems.push({
+        path: [...base, key],
+        atValue: true,
+        message: `on.${event}.types must be a list of non-empty names, as GitHub takes it (types: [${nonEmptyString(value) ? value : 'deploy'}]), received ${JSON.stringify(value)}`,
+      });
     } else if (!isPatterns(value)) {
       problems.push({
         path: [...base, key],
@@ -205,9 +211,14 @@ function scheduleProblems(spec: unknown, problems: InputProblem[]): void {
   }
 }
 
+const nonEmptyString = (item: unknown): item is string => typeof item === 'string' && item !== '';
+
 function isPatterns(value: unknown): value is string | string[] {
-  const pattern = (item: unknown) => typeof item === 'string' && item !== '';
-  return pattern(value) || (Array.isArray(value) && value.every(pattern));
+  return nonEmptyString(value) || isNameList(value);
+}
+
+function isNameList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every(nonEmptyString);
 }
 
 /**
@@ -227,12 +238,9 @@ export function triggersJsonSchema(): Record<string, unknown> {
   };
 }
 
-const patternsJsonSchema = {
-  anyOf: [
-    { type: 'string', minLength: 1 },
-    { type: 'array', items: { type: 'string', minLength: 1 } },
-  ],
-};
+const nameListJsonSchema = { type: 'array', items: { type: 'string', minLength: 1 } };
+
+const patternsJsonSchema = { anyOf: [{ type: 'string', minLength: 1 }, nameListJsonSchema] };
 
 function eventJsonSchema(event: string): Record<string, unknown> {
   if (event === 'workflow_dispatch' || event === 'workflow_call')
@@ -265,8 +273,9 @@ function eventJsonSchema(event: string): Record<string, unknown> {
   return { anyOf: [{ type: 'null' }, { type: 'object', properties, additionalProperties: false }] };
 }
 
-/** An event's `types`: one of its activity types or a list of them, or any names when they are free. */
+/** An event's `types`: one of its activity types or a list of them, or a list of any names when they are free. */
 function typesJsonSchema(event: string): Record<string, unknown> {
+  if (typesListOnly(event)) return nameListJsonSchema;
   const allowed = activityTypesOf(event);
   if (allowed === undefined) return patternsJsonSchema;
   const type = { type: 'string', enum: allowed };

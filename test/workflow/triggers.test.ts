@@ -191,11 +191,33 @@ describe('on: as GitHub reads it', () => {
       '  repository_dispatch: { types: [deploy-staging, Nightly_Build] }',
     ].join('\n');
     expect(errors(mapping)).toEqual([]);
-    expect(errors('on:\n  repository_dispatch:\n    types: anything-goes')).toEqual([]);
+    expect(errors('on:\n  repository_dispatch:\n    types: [anything-goes]')).toEqual([]);
     // Types of another event are refused: check_suite has only completed.
     expect(errors('on:\n  check_suite:\n    types: [created]')[0]?.message).toBe(
       'on.check_suite.types[0] "created" is not an activity type of check_suite (it takes: completed)',
     );
+  });
+
+  it("refuses repository_dispatch's types as one name, at its value, as GitHub's schema takes only a list there", () => {
+    expect(errors('on:\n  repository_dispatch: { types: opened }')).toEqual([
+      {
+        message:
+          'on.repository_dispatch.types must be a list of non-empty names, as GitHub takes it (types: [opened]), received "opened"',
+        line: 2,
+        col: 33,
+      },
+    ]);
+    expect(errors('on:\n  repository_dispatch:\n    types: [deploy, ""]')[0]).toMatchObject({
+      message:
+        'on.repository_dispatch.types must be a list of non-empty names, as GitHub takes it (types: [deploy]), received ["deploy",""]',
+      line: 3,
+      col: 12,
+    });
+    expect(errors('on:\n  repository_dispatch:\n    types: 5')[0]?.message).toMatch(
+      /types: \[deploy\]\), received 5$/,
+    );
+    // Every other event takes one activity type alone, as GitHub does.
+    expect(errors('on:\n  release: { types: published }')).toEqual([]);
   });
 
   it("only warns in a stored run's text, which an earlier Valkyrie admitted", () => {
