@@ -372,7 +372,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--server <url>', 'the control plane, e.g. http://ci.example:7070 (default: $VALKYRIE_SERVER)')
     .option(
       '--token <token>',
-      'a runner registration token (valkyrie token create --role runner); needed only the first time: once WORK_DIR/runner.json holds a credential for the server, it is ignored, with a line saying so (default: $VALKYRIE_TOKEN)',
+      'a runner registration token (valkyrie token create --role runner); needed only the first time: once WORK_DIR/runner.json holds a credential for the server, it is ignored, with a line saying so once per token, none for the one it registered with (default: $VALKYRIE_TOKEN)',
     )
     .option(
       '--token-file <file>',

@@ -1,8 +1,17 @@
+import { join } from 'node:path';
+import { credentialsFileName } from '../core/runner-credentials-file.js';
 import { sleep } from '../core/sleep.js';
 import { backoffWait } from '../protocol/backoff.js';
 import type { RunnerInfo } from '../protocol/messages.js';
-import { type Registration, registerRunner } from '../runner/registration.js';
+import {
+  type Registration,
+  type RunnerCredentials,
+  registerRunner,
+  tokenSha256,
+  writeCredentials,
+} from '../runner/registration.js';
 import type { ConnectionLines } from './connection-lines.js';
+import type { RunnerSettings } from './runner-options.js';
 
 /** How registering ended: the server's answer, or `stopped` when the signal ended the wait first. */
 export type RegisterOutcome = Exclude<Registration, { kind: 'unreachable' }> | { readonly kind: 'stopped' };
@@ -40,4 +49,27 @@ export async function registerWhenReachable(
     await sleep(delayMs, signal);
     if (signal.aborted) return { kind: 'stopped' };
   }
+}
+
+/**
+ * A token given on purpose (a new one, or a submit token by mistake) would otherwise go unused unsaid.
+ * Said once per token: a service restarts with the same command line every time, and its token file
+ * still holds the token it registered with. So the token it registered with is not told, and one told
+ * is remembered in runner.json (tokenSha256) for the next start; if that write fails, it is told again.
+ */
+export function tellIgnoredToken(
+  settings: RunnerSettings,
+  stored: RunnerCredentials,
+  complain: (line: string) => void,
+): void {
+  if (settings.tokenFlag === undefined || settings.token === undefined) return;
+  const digest = tokenSha256(settings.token);
+  if (stored.tokenSha256 === digest) return;
+  const file = join(settings.workDir, credentialsFileName);
+  complain(
+    `${settings.tokenFlag} is ignored: this work dir's runner is registered with ${settings.server} as ` +
+      `${stored.runnerId}, and connects with the credential stored in ${file}. ` +
+      `To register again as a new runner, delete ${file} and start with ${settings.tokenFlag}.`,
+  );
+  writeCredentials(settings.workDir, { ...stored, tokenSha256: digest });
 }

@@ -10,6 +10,13 @@ export interface RunnerCredentials {
   readonly credential: string;
   /** The name it registered under: a later start without --name keeps it (files of older runners lack it). */
   readonly name?: string;
+  /**
+   * The SHA-256 (hex) of the registration token last given to it: the one it registered with, or one
+   * a later start was given and said it ignored. A service restarted with the same command line is not
+   * told at every start that its token is ignored. A digest, not the token: a token of a role other
+   * than runner, given by mistake, must not lie in the work dir.
+   */
+  readonly tokenSha256?: string;
 }
 
 /**
@@ -24,8 +31,14 @@ export function parseRunnerCredentials(text: string): RunnerCredentials | undefi
     return undefined;
   }
   if (!isRecord(value)) return undefined;
-  const { server, runnerId, credential, name } = value;
+  const { server, runnerId, credential, name, tokenSha256 } = value;
   if (typeof server !== 'string' || typeof runnerId !== 'string' || typeof credential !== 'string')
     return undefined;
-  return { server, runnerId, credential, ...(typeof name === 'string' && name !== '' ? { name } : {}) };
+  return {
+    server,
+    runnerId,
+    credential,
+    ...(typeof name === 'string' && name !== '' ? { name } : {}),
+    ...(typeof tokenSha256 === 'string' && /^[0-9a-f]{64}$/.test(tokenSha256) ? { tokenSha256 } : {}),
+  };
 }

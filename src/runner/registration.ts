@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageOf } from '../core/error-message.js';
@@ -114,7 +115,15 @@ export async function registerRunner(
     const message = `the server's answer has no runnerId and credential: ${text.slice(0, 200)}`;
     return { kind: 'rejected', status: response.status, code: 'VK_PROTOCOL', message };
   }
-  return { kind: 'registered', credentials: { server, runnerId, credential, name: info.name } };
+  return {
+    kind: 'registered',
+    credentials: { server, runnerId, credential, name: info.name, tokenSha256: tokenSha256(token) },
+  };
+}
+
+/** What runner.json keeps of a registration token (RunnerCredentials.tokenSha256). */
+export function tokenSha256(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }
 
 /**

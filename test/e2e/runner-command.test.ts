@@ -1,4 +1,5 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -293,6 +294,16 @@ describe('valkyrie runner', () => {
     );
     // Refused, the way back names the flag it was started with.
     expect(withFile.stderr).toMatch(/refused this runner's credential .* and start with --token-file\.\n$/);
+    // A service restarts with the same flags: told once per token, not at every start.
+    const fileArgs = ['runner', '--server', url, '--work-dir', workDir, '--token-file', tokenFile];
+    const again = await ws.run(fileArgs);
+    expect(again.stderr).not.toMatch(/is ignored/);
+    expect(again.stderr).toMatch(/refused this runner's credential/);
+    ws.write('stored-token', 'reg-new\n');
+    expect((await ws.run(fileArgs)).stderr).toMatch(/^valkyrie runner: --token-file is ignored: /);
+    expect((await ws.run(fileArgs)).stderr).not.toMatch(/is ignored/);
+    // What it remembers is a digest, never the token.
+    expect(readFileSync(file, 'utf8')).not.toContain('reg-new');
     // From the environment (exported for client commands too) it is not worth a line.
     const fromEnv = await ws.run(['runner', '--server', url, '--work-dir', workDir], {
       VALKYRIE_TOKEN: 'submit-tok',
@@ -303,21 +314,11 @@ describe('valkyrie runner', () => {
   it('registers, runs jobs in their own directories, and drains on SIGTERM: running jobs finish, exit 0', async () => {
     const f = await fleet();
     const workDir = join(ws.dir, 'work');
-    const child = start([
-      'runner',
-      '--server',
-      f.url,
-      '--token',
-      'reg-ok',
-      '--name',
-      'cli-runner',
-      '--labels',
-      'x,zone=eu',
-      '--capacity',
-      '2',
-      '--work-dir',
-      workDir,
-    ]);
+    const args = [
+      ...['runner', '--server', f.url, '--token', 'reg-ok', '--name', 'cli-runner'],
+      ...['--labels', 'x,zone=eu', '--capacity', '2', '--work-dir', workDir],
+    ];
+    const child = start(args);
     const out = output(child);
     const done = collect(child);
     await until(() => out.stdout().includes('connected to'), 'the runner to connect');
@@ -330,6 +331,7 @@ describe('valkyrie runner', () => {
       runnerId: 'rnr_cli',
       credential: 'rnr_cli',
       name: 'cli-runner',
+      tokenSha256: createHash('sha256').update('reg-ok').digest('hex'),
     });
     await until(() => f.plane.runners().length === 1, 'the runner to register');
     const [view] = f.plane.runners();
@@ -361,6 +363,15 @@ describe('valkyrie runner', () => {
       expect(existsSync(dir)).toBe(false);
     }
     handle.cancel(false);
+    // Restarted with the token it registered with, as a service is: nothing said of it.
+    const restarted = start(args);
+    const restartedOut = output(restarted);
+    const restartedDone = collect(restarted);
+    await until(() => restartedOut.stdout().includes('connected to'), 'the restarted runner to connect');
+    restarted.kill('SIGTERM');
+    const second = await restartedDone;
+    expect(second.code).toBe(0);
+    expect(second.stderr).not.toMatch(/is ignored/);
   });
 
   it('gives no job its own VALKYRIE_* settings: a runner started with VALKYRIE_TOKEN does not hand it to steps', async () => {

@@ -21,6 +21,14 @@ describe("a runner work dir's runner.json", () => {
     expect(readCredentials(dir)).toEqual({ kind: 'stored', credentials });
   });
 
+  it("keeps the registration token's SHA-256 it is given, and drops one that is not a SHA-256 in hex", () => {
+    const tokenSha256 = 'ab'.repeat(32);
+    expect(writeCredentials(dir, { ...credentials, tokenSha256 })).toBeUndefined();
+    expect(readCredentials(dir)).toEqual({ kind: 'stored', credentials: { ...credentials, tokenSha256 } });
+    writeFileSync(join(dir, 'runner.json'), JSON.stringify({ ...credentials, tokenSha256: 'reg-ok' }));
+    expect(readCredentials(dir)).toEqual({ kind: 'stored', credentials });
+  });
+
   it('is unusable, not absent, when it is there but damaged or a directory', () => {
     writeFileSync(join(dir, 'runner.json'), '{"server": "http://127.0.0.1:7070", "runner');
     expect(readCredentials(dir)).toEqual({

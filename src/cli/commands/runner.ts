@@ -48,7 +48,7 @@ import {
   registrationFlags,
   resolveRunnerSettings,
 } from '../runner-options.js';
-import { registerWhenReachable } from '../runner-register.js';
+import { registerWhenReachable, tellIgnoredToken } from '../runner-register.js';
 import { runnerShutdownReason, Shutdown, shutdownLine } from '../runner-shutdown.js';
 import { createWorkDir, removeMade } from '../runner-work-dir.js';
 
@@ -230,13 +230,7 @@ async function credentialsFor(
   const source = credentialSource(settings);
   const file = join(settings.workDir, credentialsFileName);
   if ('stored' in source) {
-    // A token given on purpose (a new one, or a submit token by mistake) would otherwise go unused unsaid.
-    if (settings.tokenFlag !== undefined)
-      complain(
-        `${settings.tokenFlag} is ignored: this work dir's runner is registered with ${settings.server} as ` +
-          `${source.stored.runnerId}, and connects with the credential stored in ${file}. ` +
-          `To register again as a new runner, delete ${file} and start with ${settings.tokenFlag}.`,
-      );
+    tellIgnoredToken(settings, source.stored, complain);
     return source.stored;
   }
   const result = await registerWhenReachable(settings.server, source.token, info, lines, say, signal);
