@@ -1,4 +1,6 @@
+import { STATUS_CODES } from 'node:http';
 import { formatDelay } from '../core/retry-delay.js';
+import type { AttemptFailure } from '../protocol/attempt-failure.js';
 import type {
   TransportKind,
   TransportLoss,
@@ -97,8 +99,9 @@ export class ConnectionLines {
   /**
    * A round of attempts to reach the server failed (to reconnect, or at start to register or
    * connect). Without a line now and then, a runner in a long outage looks hung: each round is told while the backoff grows, then at most one a minute at its cap.
+   * The line says what the round found (serverState): unreachable, or there and answering but not usable.
    */
-  unreachable({ reason, retryInMs, atCap }: TransportUnreachable): void {
+  unreachable({ reason, retryInMs, atCap, failed }: TransportUnreachable): void {
     const now = this.now();
     this.outage ??= { since: now, toldAt: undefined, toldAtCap: false };
     const { toldAt, toldAtCap } = this.outage;
@@ -108,7 +111,7 @@ export class ConnectionLines {
     const rhythm =
       atCap && !toldAtCap ? `; from now on told once every ${formatDelay(outageLineEveryMs)}` : '';
     this.say(
-      `${this.server} unreachable for ${formatDelay(now - this.outage.since)} (last error: ${reason}); ` +
+      `${this.server} ${serverState(failed, formatDelay(now - this.outage.since))} (last error: ${reason}); ` +
         `retrying in ${formatDelay(retryInMs)}${rhythm}`,
     );
   }
@@ -176,6 +179,24 @@ export class ConnectionLines {
   private state(): string {
     const kind = this.current();
     return kind === undefined ? 'reconnecting' : `connected over ${kind}`;
+  }
+}
+
+/**
+ * What a failed round says of the server, `during` how long it has not been usable. "Unreachable" only
+ * when nothing answered: a proxy's 502 or a TLS handshake with a plain-HTTP server shows it is there,
+ * and the operator looks elsewhere for the cause (the server behind the proxy, the URL's scheme).
+ */
+function serverState(failed: AttemptFailure, during: string): string {
+  switch (failed.kind) {
+    case 'network':
+      return `unreachable for ${during}`;
+    case 'answered': {
+      const text = STATUS_CODES[failed.status];
+      return `not usable for ${during}: it answered ${failed.status}${text === undefined ? '' : ` ${text}`}`;
+    }
+    case 'tls':
+      return `not usable for ${during}: TLS handshake failed${failed.plainHttp ? ', is the server plain http?' : ''}`;
   }
 }
 

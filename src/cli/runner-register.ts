@@ -45,7 +45,12 @@ export async function registerWhenReachable(
     if (signal.aborted) return { kind: 'stopped' };
     if (result.kind !== 'unreachable') return result;
     const { delayMs, atCap } = backoffWait(attempt, Math.random);
-    lines.unreachable({ reason: `registration: ${result.reason}`, retryInMs: delayMs, atCap });
+    lines.unreachable({
+      reason: `registration: ${result.reason}`,
+      retryInMs: delayMs,
+      atCap,
+      failed: result.failed,
+    });
     await sleep(delayMs, signal);
     if (signal.aborted) return { kind: 'stopped' };
   }

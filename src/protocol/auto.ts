@@ -1,3 +1,4 @@
+import { type AttemptFailure, mostTelling, networkFailure } from './attempt-failure.js';
 import { type BackoffPolicy, backoffDelayMs, backoffWait, defaultBackoff } from './backoff.js';
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import type { MessageDecoder, ProtocolError } from './frame.js';
@@ -34,6 +35,8 @@ export interface TransportUnreachable {
   readonly retryInMs: number;
   /** The wait has reached its cap (the backoff's, or capRetryDelay's): the rounds come no further apart. */
   readonly atCap: boolean;
+  /** What the round's attempts say of the server (mostTelling): unreachable, or there but not usable. */
+  readonly failed: AttemptFailure;
 }
 
 type Connection<Out, In> =
@@ -213,17 +216,21 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
   ): Promise<ConnectResult<Connection<Out, In>>> {
     for (let attempt = 0; ; attempt++) {
       const reasons: string[] = [];
+      const failures: AttemptFailure[] = [];
       for (const kind of order) {
-        if (this.stop.signal.aborted) return { kind: 'unreachable', reason: 'closed while connecting' };
+        if (this.stop.signal.aborted)
+          return { kind: 'unreachable', reason: 'closed while connecting', failed: networkFailure };
         const result = await this.connect(kind);
         if (result.kind !== 'unreachable') return result;
         reasons.push(`${kind}: ${result.reason}`);
+        failures.push(result.failed);
       }
       const { delayMs, atCap } = backoffWait(attempt, this.random, this.retryPolicy());
-      const unreachable = { reason: reasons.join('; '), retryInMs: delayMs, atCap };
+      const failed = mostTelling(failures);
+      const unreachable = { reason: reasons.join('; '), retryInMs: delayMs, atCap, failed };
       for (const listener of this.unreachableListeners) tell(listener, unreachable);
       const slept = await this.sleep(delayMs);
-      if (!slept) return { kind: 'unreachable', reason: reasons.join('; ') };
+      if (!slept) return { kind: 'unreachable', reason: reasons.join('; '), failed };
     }
   }
 

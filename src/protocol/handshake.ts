@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { messageOf } from '../core/error-message.js';
 import { visible } from '../core/visible-text.js';
+import type { AttemptFailure } from './attempt-failure.js';
 import type { ProtocolError } from './frame.js';
 import { protocolVersion } from './messages.js';
 import type { CertificateFailure } from './tls-certificate.js';
@@ -141,6 +142,6 @@ export function bodyGist(text: string): string {
  */
 export type ConnectResult<T> =
   | { readonly kind: 'connected'; readonly transport: T }
-  | { readonly kind: 'unreachable'; readonly reason: string }
+  | { readonly kind: 'unreachable'; readonly reason: string; readonly failed: AttemptFailure }
   | { readonly kind: 'rejected'; readonly status: number; readonly code: string; readonly reason: string }
   | { readonly kind: 'untrusted'; readonly failure: CertificateFailure; readonly reason: string };

@@ -20,6 +20,19 @@ function plainAnswerCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** OpenSSL's words for a plain-HTTP answer, as the https module and ws report it (code EPROTO). */
+const plainAnswerText = /wrong version number|packet length too long/;
+
+/**
+ * Whether `error`, from an https:// request, means the server answered plain HTTP: fetch's codes
+ * (plainAnswerCodes), or the https module's and ws's EPROTO with OpenSSL's text.
+ */
+export function plainAnswered(error: unknown): boolean {
+  if (plainAnswerCode(error) !== undefined) return true;
+  const code = error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
+  return code === 'EPROTO' && error instanceof Error && plainAnswerText.test(error.message);
+}
+
 /**
  * One line when `error`, from a request to `origin` (`https://host:port`), means the server there does
  * not speak TLS; undefined otherwise.

@@ -8,6 +8,7 @@ import {
   parseRunnerCredentials,
   type RunnerCredentials,
 } from '../core/runner-credentials-file.js';
+import { type AttemptFailure, requestFailure } from '../protocol/attempt-failure.js';
 import { parseErrorBody } from '../protocol/handshake.js';
 import type { RunnerInfo } from '../protocol/messages.js';
 import { type CertificateFailure, certificateFailure } from '../protocol/tls-certificate.js';
@@ -24,7 +25,7 @@ export type Registration =
    * without the server's URL, which the line that tells it names ("connect ECONNREFUSED …",
    * "took the request but gave no answer …", "answered 503: …").
    */
-  | { readonly kind: 'unreachable'; readonly reason: string }
+  | { readonly kind: 'unreachable'; readonly reason: string; readonly failed: AttemptFailure }
   /** The server's TLS certificate failed verification: retrying will not help until trust changes. */
   | { readonly kind: 'untrusted'; readonly failure: CertificateFailure };
 
@@ -96,13 +97,14 @@ export async function registerRunner(
   } catch (error) {
     const failure = certificateFailure(error);
     if (failure !== undefined) return { kind: 'untrusted', failure };
-    return { kind: 'unreachable', reason: fetchFailure(server, error) };
+    return { kind: 'unreachable', reason: fetchFailure(server, error), failed: requestFailure(error) };
   }
   const text = await response.text().catch(() => '');
   if (response.status >= 500 || response.status === 429)
     return {
       kind: 'unreachable',
       reason: `answered ${response.status}: ${parseErrorBody(text, response.status).message}`,
+      failed: { kind: 'answered', status: response.status },
     };
   if (response.status !== 200 && response.status !== 201) {
     const { code, message } = parseErrorBody(text, response.status);

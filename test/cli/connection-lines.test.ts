@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionLines, serverClosedLine } from '../../src/cli/connection-lines.js';
-import type { TransportKind } from '../../src/protocol/auto.js';
+import type { TransportKind, TransportUnreachable } from '../../src/protocol/auto.js';
 
 const cut = {
   kind: 'websocket',
@@ -92,7 +92,12 @@ describe('ConnectionLines', () => {
 describe('ConnectionLines in an outage', () => {
   const refused =
     'long-poll: connect ECONNREFUSED 10.0.0.7:7070; websocket: connect ECONNREFUSED 10.0.0.7:7070';
-  const round = (retryInMs: number, atCap = false) => ({ reason: refused, retryInMs, atCap });
+  const round = (retryInMs: number, atCap = false) => ({
+    reason: refused,
+    retryInMs,
+    atCap,
+    failed: { kind: 'network' } as const,
+  });
 
   it('tells each round of attempts while the backoff grows, then one a minute at its cap, and the return', () => {
     const { said, connection } = lines(null);
@@ -136,7 +141,12 @@ describe('ConnectionLines in an outage', () => {
 
 describe('ConnectionLines while the runner starts', () => {
   const refused = 'registration: connect ECONNREFUSED 10.0.0.7:7070';
-  const round = (retryInMs: number, atCap = false) => ({ reason: refused, retryInMs, atCap });
+  const round = (retryInMs: number, atCap = false) => ({
+    reason: refused,
+    retryInMs,
+    atCap,
+    failed: { kind: 'network' } as const,
+  });
 
   // It printed a line at every attempt, forever (registering), or one after 2 s and then nothing (connecting).
   it('tells each round from when it began to try, then one a minute at the cap, and the answer after how long', () => {
@@ -167,6 +177,35 @@ describe('ConnectionLines while the runner starts', () => {
     connection.connecting();
     connection.reached('r1 connected to http://ci.example:7070 over websocket');
     expect(said.at(-1)).toBe('r1 connected to http://ci.example:7070 over websocket');
+  });
+});
+
+describe('ConnectionLines for a server that answers but is not usable', () => {
+  const round = (failed: TransportUnreachable['failed'], reason: string) => ({
+    reason,
+    retryInMs: 200,
+    atCap: false,
+    failed,
+  });
+
+  it('says what the server answered, or that the TLS handshake failed, rather than that it is unreachable', () => {
+    const { said, connection } = lines(null);
+    connection.connecting();
+    connection.unreachable(
+      round({ kind: 'answered', status: 502 }, 'registration: answered 502: HTTP 502: …'),
+    );
+    vi.advanceTimersByTime(200);
+    connection.unreachable(round({ kind: 'tls', plainHttp: true }, 'websocket: write EPROTO …'));
+    vi.advanceTimersByTime(200);
+    connection.unreachable(round({ kind: 'tls', plainHttp: false }, 'websocket: write EPROTO …'));
+    vi.advanceTimersByTime(200);
+    connection.unreachable(round({ kind: 'answered', status: 599 }, 'long-poll: …'));
+    expect(said).toEqual([
+      'http://ci.example:7070 not usable for 0ms: it answered 502 Bad Gateway (last error: registration: answered 502: HTTP 502: …); retrying in 200ms',
+      'http://ci.example:7070 not usable for 200ms: TLS handshake failed, is the server plain http? (last error: websocket: write EPROTO …); retrying in 200ms',
+      'http://ci.example:7070 not usable for 400ms: TLS handshake failed (last error: websocket: write EPROTO …); retrying in 200ms',
+      'http://ci.example:7070 not usable for 600ms: it answered 599 (last error: long-poll: …); retrying in 200ms',
+    ]);
   });
 });
 

@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -6,7 +7,8 @@ import { Workspace } from './cli.js';
 
 /**
  * A real `valkyrie runner` behind a reverse proxy whose upstream, the server, is down: the proxy
- * answers 502 with its HTML page. Each retry line carried the page, a dozen lines of HTML a retry.
+ * answers 502 with its HTML page. Each retry line carried the page, a dozen lines of HTML a retry,
+ * and said the server was unreachable though it had answered.
  */
 const nginxPage =
   '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
@@ -28,19 +30,48 @@ afterAll(() => {
   ws.dispose();
 });
 
+/** The lines of a runner started with `args` that stops itself once idle for 2 s; it exits 0. */
+async function runnerLines(args: readonly string[], workDir: string): Promise<string[]> {
+  const result = await ws.run(['runner', ...args, '--work-dir', workDir, '--idle-timeout', '2s']);
+  expect(result.code, result.stderr).toBe(0);
+  const lines = result.stdout.split('\n').filter(Boolean);
+  expect(lines.length).toBeGreaterThan(1);
+  for (const line of lines) expect(line).toMatch(/^valkyrie runner: /);
+  return lines;
+}
+
 describe('valkyrie runner retrying a proxy that answers with an HTML error page', () => {
-  it('says each retry in one line that names the page by its title', async () => {
-    const result = await ws.run([
-      ...['runner', '--server', url, '--token', 'unused-token'],
-      ...['--work-dir', join(ws.dir, 'work'), '--idle-timeout', '2s'],
-    ]);
-    expect(result.code, result.stderr).toBe(0);
-    const lines = result.stdout.split('\n').filter(Boolean);
-    expect(lines.length).toBeGreaterThan(1);
-    for (const line of lines) expect(line).toMatch(/^valkyrie runner: /);
+  // The server answered: "unreachable" sent the operator after the network, not the server behind the proxy.
+  it('says each retry in one line that names what it answered and the page by its title', async () => {
+    const lines = await runnerLines(['--server', url, '--token', 'unused-token'], join(ws.dir, 'work'));
     expect(lines[0]).toMatch(
       new RegExp(
-        `^valkyrie runner: ${url} unreachable for \\S+ \\(last error: registration: answered 502: HTTP 502: 502 Bad Gateway \\(an HTML page, not a Valkyrie API answer\\)\\); retrying in \\d`,
+        `^valkyrie runner: ${url} not usable for \\S+: it answered 502 Bad Gateway \\(last error: registration: answered 502: HTTP 502: 502 Bad Gateway \\(an HTML page, not a Valkyrie API answer\\)\\); retrying in \\d`,
+      ),
+    );
+  }, 30_000);
+
+  it('says the same while it connects with a stored credential', async () => {
+    const workDir = join(ws.dir, 'stored');
+    mkdirSync(workDir);
+    writeFileSync(
+      join(workDir, 'runner.json'),
+      JSON.stringify({ server: url, runnerId: 'rnr_proxy', credential: 'cred' }),
+    );
+    const lines = await runnerLines(['--server', url], workDir);
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^valkyrie runner: ${url} not usable for \\S+: it answered 502 Bad Gateway \\(last error: websocket: upgrade refused with HTTP_502: .*; long-poll: session refused with HTTP_502: .*\\); retrying in \\d`,
+      ),
+    );
+  }, 30_000);
+
+  it('says the TLS handshake failed for an https:// URL of a plain-HTTP server, not that it is unreachable', async () => {
+    const https = url.replace('http:', 'https:');
+    const lines = await runnerLines(['--server', https, '--token', 'unused-token'], join(ws.dir, 'tls'));
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^valkyrie runner: ${https} not usable for \\S+: TLS handshake failed, is the server plain http\\? \\(last error: registration: the server at ${https} does not answer TLS \\(ERR_SSL_WRONG_VERSION_NUMBER\\): it looks like a plain-HTTP server; try ${url}\\); retrying in \\d`,
       ),
     );
   }, 30_000);

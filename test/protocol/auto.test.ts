@@ -418,8 +418,18 @@ describe('auto transport', () => {
     // Each round tells what failed, the wait that follows it (random 0.5: three quarters of the
     // ceiling), and whether that wait is at its cap, which is when the runner's lines thin out.
     expect(rounds.slice(0, 2)).toEqual([
-      { reason: expect.stringMatching(/^long-poll: .+; websocket: .+$/), retryInMs: 187.5, atCap: false },
-      { reason: expect.stringMatching(/^long-poll: .+; websocket: .+$/), retryInMs: 225, atCap: true },
+      {
+        reason: expect.stringMatching(/^long-poll: .+; websocket: .+$/),
+        retryInMs: 187.5,
+        atCap: false,
+        failed: { kind: 'network' },
+      },
+      {
+        reason: expect.stringMatching(/^long-poll: .+; websocket: .+$/),
+        retryInMs: 225,
+        atCap: true,
+        failed: { kind: 'network' },
+      },
     ]);
     expect(waits.slice(0, 2)).toEqual([187.5, 225]);
   });
@@ -444,9 +454,20 @@ describe('auto transport', () => {
         reason: expect.stringMatching(/^websocket: .*ECONNREFUSED.*; long-poll: .+$/),
         retryInMs: 15,
         atCap: false,
+        failed: { kind: 'network' },
       },
-      { reason: expect.stringMatching(/ECONNREFUSED/), retryInMs: 30, atCap: true },
-      { reason: expect.stringMatching(/ECONNREFUSED/), retryInMs: 30, atCap: true },
+      {
+        reason: expect.stringMatching(/ECONNREFUSED/),
+        retryInMs: 30,
+        atCap: true,
+        failed: { kind: 'network' },
+      },
+      {
+        reason: expect.stringMatching(/ECONNREFUSED/),
+        retryInMs: 30,
+        atCap: true,
+        failed: { kind: 'network' },
+      },
     ]);
     const server = await started({ port });
     const result = await connecting;
@@ -454,6 +475,44 @@ describe('auto transport', () => {
     cleanups.push(() => result.transport.close());
     await server.nextConnection();
     expect(result.transport.kind).toBe('websocket');
+  });
+
+  it('tells a round that got an HTTP answer, or a plain-HTTP answer to TLS, apart from one that reached nothing', async () => {
+    // A reverse proxy whose upstream is down: every request, the upgrade included, gets its 502.
+    const proxy = createServer((_request, response) => {
+      response.writeHead(502, { 'content-type': 'text/html' });
+      response.end('<html><head><title>502 Bad Gateway</title></head></html>');
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+    const { port } = proxy.address() as AddressInfo;
+    const firstRound = async (scheme: 'ws' | 'wss', http: 'http' | 'https') => {
+      const stop = new AbortController();
+      const rounds: TransportUnreachable[] = [];
+      const connecting = connectAuto<RunnerMessage, ControlMessage>({
+        webSocketUrl: `${scheme}://127.0.0.1:${port}/runner/ws`,
+        longPollUrl: `${http}://127.0.0.1:${port}/runner/poll`,
+        decoder: runnerDecoder,
+        headers: goodToken,
+        signal: stop.signal,
+        onUnreachable: (round) => {
+          rounds.push(round);
+          stop.abort();
+        },
+      });
+      expect((await connecting).kind).toBe('unreachable');
+      return rounds[0];
+    };
+    expect(await firstRound('ws', 'http')).toMatchObject({
+      reason: expect.stringMatching(
+        /^websocket: upgrade refused with HTTP_502: .*; long-poll: session refused/,
+      ),
+      failed: { kind: 'answered', status: 502 },
+    });
+    expect(await firstRound('wss', 'https')).toMatchObject({
+      reason: expect.stringMatching(/wrong version number/),
+      failed: { kind: 'tls', plainHttp: true },
+    });
   });
 
   it('tells when the server was last heard from, and while reconnecting, on the connection lost', async () => {

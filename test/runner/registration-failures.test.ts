@@ -25,6 +25,7 @@ it("names a plain-HTTP server behind an https:// URL as the registration's retry
   expect(result).toEqual({
     kind: 'unreachable',
     reason: `the server at https://127.0.0.1:${port} does not answer TLS (ERR_SSL_WRONG_VERSION_NUMBER): it looks like a plain-HTTP server; try http://127.0.0.1:${port}`,
+    failed: { kind: 'tls', plainHttp: true },
   });
 });
 
@@ -37,6 +38,7 @@ it('says a server that answered 503 answered, with its message', async () => {
   expect(result).toEqual({
     kind: 'unreachable',
     reason: 'answered 503: the server is shutting down',
+    failed: { kind: 'answered', status: 503 },
   });
 });
 
@@ -50,6 +52,7 @@ describe('when fetch gives up waiting for the registration answer', () => {
     expect(await registerRunner('http://127.0.0.1:7070', 'tok', info)).toEqual({
       kind: 'unreachable',
       reason: 'took the request but gave no answer within 5 minutes (UND_ERR_HEADERS_TIMEOUT)',
+      failed: { kind: 'network' },
     });
   });
 });

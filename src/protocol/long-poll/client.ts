@@ -1,4 +1,5 @@
 import type { Agent } from 'node:http';
+import { requestFailure } from '../attempt-failure.js';
 import { type Clock, systemClock } from '../clock.js';
 import { decodeBatch, type MessageDecoder, type ProtocolError } from '../frame.js';
 import { type ConnectResult, parseErrorBody, versionHeader } from '../handshake.js';
@@ -61,7 +62,7 @@ export async function connectLongPoll<Out, In>(
     agent.destroy();
     const failure = certificateFailure(error);
     if (failure !== undefined) return { kind: 'untrusted', failure, reason: describeRequestError(error) };
-    return { kind: 'unreachable', reason: describeRequestError(error) };
+    return { kind: 'unreachable', reason: describeRequestError(error), failed: requestFailure(error) };
   }
   const { text } = response;
   if (response.status !== 201) {
@@ -69,12 +70,20 @@ export async function connectLongPoll<Out, In>(
     const { code, message } = parseErrorBody(text, response.status);
     if (response.status === 401 || response.status === 403 || code === 'VK_PROTOCOL_VERSION')
       return { kind: 'rejected', status: response.status, code, reason: `${code}: ${message}` };
-    return { kind: 'unreachable', reason: `session refused with ${code}: ${message}` };
+    return {
+      kind: 'unreachable',
+      reason: `session refused with ${code}: ${message}`,
+      failed: { kind: 'answered', status: response.status },
+    };
   }
   const opened = parseOpened(text);
   if (opened === undefined) {
     agent.destroy();
-    return { kind: 'unreachable', reason: `unexpected session response ${text.slice(0, 80)}` };
+    return {
+      kind: 'unreachable',
+      reason: `unexpected session response ${text.slice(0, 80)}`,
+      failed: { kind: 'answered', status: response.status },
+    };
   }
   const sessionUrl = `${options.baseUrl}/sessions/${opened.sessionId}`;
   const client = new LongPollClient<Out, In>(options, agent, sessionUrl, opened.holdMs);

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
+import { networkFailure, requestFailure } from '../attempt-failure.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { MessageDecoder } from '../frame.js';
 import {
@@ -52,7 +53,7 @@ export function connectWebSocket<Out, In>(
     };
     const abort = () => {
       socket.terminate();
-      settle({ kind: 'unreachable', reason: 'connect aborted' });
+      settle({ kind: 'unreachable', reason: 'connect aborted', failed: networkFailure });
     };
     if (options.signal?.aborted) return abort();
     options.signal?.addEventListener('abort', abort);
@@ -90,7 +91,12 @@ export function connectWebSocket<Out, In>(
         // upgrade, a server restarting) is worth retrying, over this transport or the other.
         if (status === 401 || status === 403 || code === 'VK_PROTOCOL_VERSION')
           settle({ kind: 'rejected', status, code, reason: `${code}: ${message}` });
-        else settle({ kind: 'unreachable', reason: `upgrade refused with ${code}: ${message}` });
+        else
+          settle({
+            kind: 'unreachable',
+            reason: `upgrade refused with ${code}: ${message}`,
+            failed: { kind: 'answered', status },
+          });
       });
     });
     socket.on('error', (error) => {
@@ -98,7 +104,7 @@ export function connectWebSocket<Out, In>(
       const failure = certificateFailure(error);
       settle(
         failure === undefined
-          ? { kind: 'unreachable', reason: error.message }
+          ? { kind: 'unreachable', reason: error.message, failed: requestFailure(error) }
           : { kind: 'untrusted', failure, reason: error.message },
       );
     });

@@ -1,0 +1,50 @@
+import { plainAnswered } from './tls-mismatch.js';
+
+/**
+ * Why an attempt to reach the server (to register, or to open a session) came to nothing usable, for
+ * the retry lines to say what is true of the server rather than "unreachable" for every failure:
+ * - `network`: no connection, or no answer on it (refused, timed out, no such host, reset);
+ * - `tls`: a connection, but the TLS handshake failed; `plainHttp` when what came back was plain HTTP
+ *   (an https:// URL for a server that speaks http);
+ * - `answered`: an HTTP answer, but not a session or a registration (a proxy's 502 while the server
+ *   behind it is down, a 503 while it restarts).
+ */
+export type AttemptFailure =
+  | { readonly kind: 'network' }
+  | { readonly kind: 'tls'; readonly plainHttp: boolean }
+  | { readonly kind: 'answered'; readonly status: number };
+
+export const networkFailure: AttemptFailure = { kind: 'network' };
+
+/** The failure of a request that got no HTTP answer: its TLS handshake's, or the network's. */
+export function requestFailure(error: unknown): AttemptFailure {
+  if (plainAnswered(error)) return { kind: 'tls', plainHttp: true };
+  return tlsHandshakeError(error) ? { kind: 'tls', plainHttp: false } : networkFailure;
+}
+
+/**
+ * Of a round of attempts (one per transport), the one that says most about the server: an answer
+ * shows it is reachable, and a failed handshake that something listens there.
+ */
+export function mostTelling(failures: readonly AttemptFailure[]): AttemptFailure {
+  return (
+    failures.find((failure) => failure.kind === 'answered') ??
+    failures.find((failure) => failure.kind === 'tls') ??
+    networkFailure
+  );
+}
+
+/**
+ * OpenSSL's errors: Node's `ERR_SSL_*` codes (fetch's), or `EPROTO` with OpenSSL's text (the https
+ * module's and ws's). A certificate that fails verification is not one: the handshake got that far.
+ */
+function tlsHandshakeError(error: unknown): boolean {
+  let current: unknown = error;
+  // A bound on the chain: a cause that points back at its error would loop forever.
+  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
+    const code = (current as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && (code.startsWith('ERR_SSL_') || code === 'EPROTO')) return true;
+    current = current.cause;
+  }
+  return false;
+}
