@@ -199,23 +199,23 @@ describe('on: as GitHub reads it', () => {
   });
 
   it("refuses repository_dispatch's types as one name, at its value, as GitHub's schema takes only a list there", () => {
-    expect(errors('on:\n  repository_dispatch: { types: opened }')).toEqual([
-      {
-        message:
-          'on.repository_dispatch.types must be a list of non-empty names, as GitHub takes it (types: [opened]), received "opened"',
-        line: 2,
-        col: 33,
-      },
-    ]);
-    expect(errors('on:\n  repository_dispatch:\n    types: [deploy, ""]')[0]).toMatchObject({
-      message:
-        'on.repository_dispatch.types must be a list of non-empty names, as GitHub takes it (types: [deploy]), received ["deploy",""]',
-      line: 3,
-      col: 12,
-    });
-    expect(errors('on:\n  repository_dispatch:\n    types: 5')[0]?.message).toMatch(
-      /types: \[deploy\]\), received 5$/,
-    );
+    const listNeeded = 'on.repository_dispatch.types must be a list of non-empty names, as GitHub takes it';
+    const cases: [on: string, message: string, line: number, col: number][] = [
+      [
+        'on:\n  repository_dispatch: { types: opened }',
+        `${listNeeded} (types: [opened]), received "opened"`,
+        2,
+        33,
+      ],
+      [
+        'on:\n  repository_dispatch:\n    types: [deploy, ""]',
+        `${listNeeded} (types: [deploy]), received ["deploy",""]`,
+        3,
+        12,
+      ],
+      ['on:\n  repository_dispatch:\n    types: 5', `${listNeeded} (types: [deploy]), received 5`, 3, 12],
+    ];
+    for (const [on, message, line, col] of cases) expect(errors(on), on).toEqual([{ message, line, col }]);
     // Every other event takes one activity type alone, as GitHub does.
     expect(errors('on:\n  release: { types: published }')).toEqual([]);
   });
