@@ -11,6 +11,24 @@ import type {
 /** Once attempts to reach the server come at their capped backoff, a line about them at most this often. */
 const outageLineEveryMs = 60_000;
 
+/**
+ * Since the last loss, while no connection is up: when it began, when a round was last told (at the
+ * backoff's cap or not), and whether a told one found nothing answering.
+ */
+interface Outage {
+  readonly since: number;
+  toldAt: number | undefined;
+  toldAtCap: boolean;
+  toldUnreachable: boolean;
+}
+
+const outageFrom = (since: number): Outage => ({
+  since,
+  toldAt: undefined,
+  toldAtCap: false,
+  toldUnreachable: false,
+});
+
 export interface ConnectionLinesOptions {
   /** Drops told one by one within `windowMs`; more are held and told together. Default 5. */
   readonly burst?: number;
@@ -45,8 +63,7 @@ export class ConnectionLines {
   private drops: number[] = [];
   /** Set while drops are held: the window's timer, the drops held in it, the last one's reason. */
   private quiet: { timer: NodeJS.Timeout; held: number; lastReason: string } | undefined;
-  /** Since the last loss, while no connection is up: when it began, when a round was last told. */
-  private outage: { since: number; toldAt: number | undefined; toldAtCap: boolean } | undefined;
+  private outage: Outage | undefined;
 
   constructor(
     /** The server's URL, as the outage lines name it. */
@@ -63,7 +80,7 @@ export class ConnectionLines {
 
   /** The runner starts to reach the server (to register, or to connect at start): an outage counts from now. */
   connecting(): void {
-    this.outage = { since: this.now(), toldAt: undefined, toldAtCap: false };
+    this.outage = outageFrom(this.now());
   }
 
   /**
@@ -71,13 +88,13 @@ export class ConnectionLines {
    * had been unreachable when lines said it was, as a reconnect after an outage does.
    */
   reached(line: string): void {
-    const back = this.outageEnded('reachable');
+    const back = this.outageEnded(false);
     this.say(back === undefined ? line : `${back}: ${line}`);
   }
 
   lost({ kind, reason }: TransportLoss): void {
     const now = this.now();
-    this.outage = { since: now, toldAt: undefined, toldAtCap: false };
+    this.outage = outageFrom(now);
     this.drops = this.drops.filter((at) => at > now - this.windowMs);
     this.drops.push(now);
     if (this.quiet === undefined && this.drops.length <= this.burst) {
@@ -103,11 +120,12 @@ export class ConnectionLines {
    */
   unreachable({ reason, retryInMs, atCap, failed }: TransportUnreachable): void {
     const now = this.now();
-    this.outage ??= { since: now, toldAt: undefined, toldAtCap: false };
+    this.outage ??= outageFrom(now);
     const { toldAt, toldAtCap } = this.outage;
     if (atCap && toldAtCap && toldAt !== undefined && now - toldAt < outageLineEveryMs) return;
     this.outage.toldAt = now;
     this.outage.toldAtCap = atCap;
+    if (failed.kind === 'network') this.outage.toldUnreachable = true;
     const rhythm =
       atCap && !toldAtCap ? `; from now on told once every ${formatDelay(outageLineEveryMs)}` : '';
     this.say(
@@ -118,7 +136,7 @@ export class ConnectionLines {
 
   switched({ from, to, reason }: TransportSwitch): void {
     // After lines about the outage the log must not end on one of them, drops held or not.
-    const back = this.outageEnded('reachable again');
+    const back = this.outageEnded(true);
     if (back !== undefined) {
       this.say(`${back}: connected over ${to} (the ${from} connection had been lost: ${reason})`);
       return;
@@ -132,12 +150,14 @@ export class ConnectionLines {
     );
   }
 
-  /** Ends the outage; when lines told of it, `URL reachable … after …` for the line that ends them. */
-  private outageEnded(reachable: string): string | undefined {
+  /** Ends the outage; when lines told of it, `URL reachable [again] after …` for the line that ends them. */
+  private outageEnded(again: boolean): string | undefined {
     const outage = this.outage;
     this.outage = undefined;
     if (outage?.toldAt === undefined) return undefined;
-    return `${this.server} ${reachable} after ${formatDelay(this.now() - outage.since)}`;
+    // A server whose lines only said it answered (a proxy's 502) was reachable all along.
+    const state = outage.toldUnreachable ? 'reachable' : 'usable';
+    return `${this.server} ${state}${again ? ' again' : ''} after ${formatDelay(this.now() - outage.since)}`;
   }
 
   /** Tells the drops held so far; no line comes after. */

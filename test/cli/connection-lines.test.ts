@@ -206,6 +206,12 @@ describe('ConnectionLines for a server that answers but is not usable', () => {
       'http://ci.example:7070 not usable for 400ms: TLS handshake failed (last error: websocket: write EPROTO …); retrying in 200ms',
       'http://ci.example:7070 not usable for 600ms: it answered 599 (last error: long-poll: …); retrying in 200ms',
     ]);
+    // It was reachable all along: what came back is that it is usable.
+    vi.advanceTimersByTime(200);
+    connection.reached('registered with http://ci.example:7070 as 3f9a0c1d2e4b');
+    expect(said.at(-1)).toBe(
+      'http://ci.example:7070 usable after 800ms: registered with http://ci.example:7070 as 3f9a0c1d2e4b',
+    );
   });
 });
 
