@@ -63,8 +63,9 @@ function startRunner(ws: Workspace, url: string, workDir: string, args: readonly
 }
 
 /**
- * Waits for the runner's first line that the server is unreachable (`what` its last error), then
- * starts the server with `start` while it waits for a second one: each round is told.
+ * Waits for the runner's two first lines that the server is unreachable (`what` its last error): each
+ * round is told; then starts the server with `start`. Not while waiting for the second: a server up
+ * before the runner's second round ended left no second line to wait for (a flaky test).
  */
 async function startAfterTwoRounds(
   runner: StartedProcess,
@@ -80,8 +81,8 @@ async function startAfterTwoRounds(
     until(`${count} line(s) that the server is unreachable`, async () =>
       (runner.stdout().match(unreachable)?.length ?? 0) >= count ? true : undefined,
     );
-  await rounds(1);
-  await Promise.all([rounds(2), start()]);
+  await rounds(2);
+  await start();
 }
 
 /** A run of one job for the test's label, through the API, until it succeeded. */
