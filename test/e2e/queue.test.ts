@@ -103,7 +103,7 @@ ${job('unset')}${job('bulk', '    priority: background\n')}${job('urgent', '    
 
     const again = await ws.run(['run', file, '--idempotency-key', 'deploy-42', '--json']);
     expect(again.code).toBe(0);
-    expect(again.stderr).toContain(`run ${runId} (once.yml #`);
+    expect(again.stderr).toContain(`run ${runId} of once.yml (#`);
     expect(again.stderr).toContain('it succeeded');
     expect(events(again.stdout)).toEqual([
       { type: 'run.duplicate', runId, runNumber: started?.runNumber, status: 'succeeded' },
