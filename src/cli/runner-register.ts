@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { credentialsFileName } from '../core/runner-credentials-file.js';
+import { sha256Hex } from '../core/sha256.js';
 import { sleep } from '../core/sleep.js';
 import { backoffWait } from '../protocol/backoff.js';
 import type { RunnerInfo } from '../protocol/messages.js';
@@ -7,7 +8,6 @@ import {
   type Registration,
   type RunnerCredentials,
   registerRunner,
-  tokenSha256,
   writeCredentials,
 } from '../runner/registration.js';
 import type { ConnectionLines } from './connection-lines.js';
@@ -68,7 +68,7 @@ export function tellIgnoredToken(
   complain: (line: string) => void,
 ): void {
   if (settings.tokenFlag === undefined || settings.token === undefined) return;
-  const digest = tokenSha256(settings.token);
+  const digest = sha256Hex(settings.token);
   if (stored.tokenSha256 === digest) return;
   const file = join(settings.workDir, credentialsFileName);
   complain(

@@ -1,3 +1,4 @@
+import { causeWithCode } from '../core/error-cause.js';
 import { plainAnswered } from './tls-mismatch.js';
 
 /**
@@ -39,12 +40,5 @@ export function mostTelling(failures: readonly AttemptFailure[]): AttemptFailure
  * module's and ws's). A certificate that fails verification is not one: the handshake got that far.
  */
 function tlsHandshakeError(error: unknown): boolean {
-  let current: unknown = error;
-  // A bound on the chain: a cause that points back at its error would loop forever.
-  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
-    const code = (current as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && (code.startsWith('ERR_SSL_') || code === 'EPROTO')) return true;
-    current = current.cause;
-  }
-  return false;
+  return causeWithCode(error, (code) => code.startsWith('ERR_SSL_') || code === 'EPROTO') !== undefined;
 }

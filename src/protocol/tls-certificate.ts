@@ -1,3 +1,4 @@
+import { causeWithCode } from '../core/error-cause.js';
 import { ValkyrieError } from '../core/errors.js';
 
 /**
@@ -54,14 +55,8 @@ const otherVerificationCodes = new Set([
  * `cause`; node:https and `ws` give it with the code on the error itself.
  */
 export function certificateFailure(error: unknown): CertificateFailure | undefined {
-  let current: unknown = error;
-  // A bound on the chain: a cause that points back at its error would loop forever.
-  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
-    const code = (current as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && isVerificationCode(code)) return { code, detail: current.message };
-    current = current.cause;
-  }
-  return undefined;
+  const failed = causeWithCode(error, isVerificationCode);
+  return failed === undefined ? undefined : { code: failed.code, detail: failed.message };
 }
 
 function isVerificationCode(code: string): boolean {

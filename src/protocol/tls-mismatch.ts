@@ -1,4 +1,5 @@
 import { connect } from 'node:tls';
+import { causeWithCode } from '../core/error-cause.js';
 
 /**
  * An `https://` URL whose server answers plain HTTP: OpenSSL reads the HTTP answer as a TLS record and
@@ -10,14 +11,7 @@ const plainAnswerCodes = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKE
 
 /** The error's (or a cause's) code, when it is one of an https:// URL answered in plain HTTP. */
 function plainAnswerCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  // A bound on the chain: a cause that points back at its error would loop forever.
-  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
-    const code = (current as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && plainAnswerCodes.has(code)) return code;
-    current = current.cause;
-  }
-  return undefined;
+  return causeWithCode(error, (code) => plainAnswerCodes.has(code))?.code;
 }
 
 /** OpenSSL's words for a plain-HTTP answer, as the https module and ws report it (code EPROTO). */

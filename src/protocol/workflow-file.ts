@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { isAbsolute } from 'node:path';
+import { sha256Hex } from '../core/sha256.js';
 
 /** JobSpec.workflowFile: where the job's workflow file is in its workspace, and which text it was. */
 export interface WorkflowFileRef {
@@ -11,7 +11,7 @@ export interface WorkflowFileRef {
 
 /** The SHA-256 of a workflow's text as a string (its UTF-8), in hex: both ends hash it so. */
 export function workflowTextSha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return sha256Hex(text);
 }
 
 /**

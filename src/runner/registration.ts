@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageOf } from '../core/error-message.js';
@@ -8,6 +7,7 @@ import {
   parseRunnerCredentials,
   type RunnerCredentials,
 } from '../core/runner-credentials-file.js';
+import { sha256Hex } from '../core/sha256.js';
 import { type AttemptFailure, requestFailure } from '../protocol/attempt-failure.js';
 import { parseErrorBody } from '../protocol/handshake.js';
 import type { RunnerInfo } from '../protocol/messages.js';
@@ -119,13 +119,8 @@ export async function registerRunner(
   }
   return {
     kind: 'registered',
-    credentials: { server, runnerId, credential, name: info.name, tokenSha256: tokenSha256(token) },
+    credentials: { server, runnerId, credential, name: info.name, tokenSha256: sha256Hex(token) },
   };
-}
-
-/** What runner.json keeps of a registration token (RunnerCredentials.tokenSha256). */
-export function tokenSha256(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }
 
 /**

@@ -1,6 +1,7 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
+import { sha256Hex } from '../core/sha256.js';
 import type { StoredToken, TokenRecord, TokenRole, TokenStore } from '../store/tokens.js';
 import { ApiError } from './api-error.js';
 
@@ -68,7 +69,7 @@ export class TokenAuthority {
         id: environmentAdminId,
         role: 'admin',
         name: 'VALKYRIE_ADMIN_TOKEN',
-        hash: sha256(fromEnvironment),
+        hash: sha256Hex(fromEnvironment),
         createdAt: now,
       });
       return undefined;
@@ -101,7 +102,7 @@ export class TokenAuthority {
       ...(request.name === undefined ? {} : { name: request.name }),
       ...(request.ttlMs === undefined ? {} : { expiresAt: createdAt + request.ttlMs }),
     };
-    await this.store.save({ ...record, hash: sha256(token) });
+    await this.store.save({ ...record, hash: sha256Hex(token) });
     return { record, token };
   }
 
@@ -127,7 +128,7 @@ export class TokenAuthority {
   async authenticate(header: string | undefined): Promise<Principal> {
     const token = bearer(header);
     if (token.startsWith(jobPrefix)) return this.checkJobToken(token);
-    const presented = Buffer.from(sha256(token), 'hex');
+    const presented = Buffer.from(sha256Hex(token), 'hex');
     const id = apiTokenId(token);
     let row = id === undefined || id === environmentAdminId ? undefined : await this.store.find(id);
     if (!hashMatches(row, presented)) {
@@ -243,10 +244,6 @@ function hashMatches(row: StoredToken | undefined, presented: Buffer): boolean {
 
 function usable(token: TokenRecord, now: number): boolean {
   return token.revokedAt === undefined && (token.expiresAt === undefined || token.expiresAt > now);
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 function unauthorized(message: string): ApiError {
