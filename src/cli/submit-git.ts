@@ -2,7 +2,8 @@ import { type GitContext, maxCommitMessageLength } from '../core/git-context.js'
 import { runGitSchema } from '../protocol/run-git.js';
 import { ApiRequestError } from './api-client.js';
 import { readGitContext } from './git-info.js';
-import type { ApiRun, CreateRunBody, ServerClient } from './server-client.js';
+import type { ApiRun } from './run-answer.js';
+import type { CreateRunBody, ServerClient } from './server-client.js';
 
 /**
  * The git context `valkyrie submit` sends with a run, read from the workspace as `valkyrie run` reads

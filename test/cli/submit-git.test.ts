@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiRequestError } from '../../src/cli/api-client.js';
-import type { ApiRun, CreateRunBody } from '../../src/cli/server-client.js';
+import type { ApiRun } from '../../src/cli/run-answer.js';
+import type { CreateRunBody } from '../../src/cli/server-client.js';
 import { createRunWithGit, submittedGitContext, withoutRefusedFields } from '../../src/cli/submit-git.js';
 
 const run: ApiRun = { id: 'r1', runNumber: 1, workflowName: 'ci', status: 'queued' };

@@ -1,5 +1,5 @@
 import { visible } from '../../core/visible-text.js';
-import type { ApiJob, ApiRunDetail } from '../server-client.js';
+import type { ApiJob, ApiRunDetail } from '../run-answer.js';
 import { dimmedText, jobDetailLines, jobLine } from './attempts.js';
 import {
   type Colors,

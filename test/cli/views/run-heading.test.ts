@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ApiRunDetail } from '../../../src/cli/server-client.js';
+import type { ApiRunDetail } from '../../../src/cli/run-answer.js';
 import { colors, runHeading } from '../../../src/cli/views/format.js';
 import { LineView } from '../../../src/cli/views/line-view.js';
 import { runDetailLines } from '../../../src/cli/views/run-detail.js';

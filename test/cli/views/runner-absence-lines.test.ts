@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ApiJob, ApiRunDetail } from '../../../src/cli/run-answer.js';
 import { readRunnerAbsence } from '../../../src/cli/runner-absence-answer.js';
-import type { ApiJob, ApiRunDetail } from '../../../src/cli/server-client.js';
 import { clockTime, colors } from '../../../src/cli/views/format.js';
 import { runDetailLines } from '../../../src/cli/views/run-detail.js';
 
