@@ -40,6 +40,8 @@ export type RunEvent =
       readonly runId: string;
       readonly runNumber: number;
       readonly workflow: string;
+      /** A re-run's attempt (GitHub's run_attempt), from 2; left out for the first (attemptField). */
+      readonly attempt?: number;
       readonly at: number;
     }
   | {

@@ -11,6 +11,7 @@ export function runStartedOf(run: RunRecord): RunEvent {
     runId: run.id,
     runNumber: run.runNumber,
     workflow: run.workflowName,
+    ...attemptField(run.attempt),
     at: run.startedAt ?? run.createdAt,
   };
 }

@@ -62,6 +62,8 @@ describe('valkyrie rerun', () => {
     expect(rerun.code).toBe(0);
     const summary = events(rerun.stdout).at(-1);
     expect(summary).toMatchObject({ type: 'run.completed', status: 'succeeded' });
+    // A live view heads the run from this event: `Run 1 of flaky (#1, attempt 2)`, as show does.
+    expect(events(rerun.stdout)[0]).toMatchObject({ type: 'run.started', runId: id, attempt: 2 });
     // Only test (2) and deploy ran again; build's output reached the re-run leg from the store.
     // The first run's two legs ran side by side, so their lines may come in either order.
     const lines = readFileSync(marker, 'utf8').split('\n');
@@ -106,6 +108,7 @@ describe('valkyrie rerun', () => {
     const all = await ws.run(['rerun', id, '--all', '--json', '--secret', 'TOKEN=three']);
     expect(all.code, all.stderr).toBe(0);
     expect(events(all.stdout).at(-1)).toMatchObject({ type: 'run.completed', status: 'succeeded' });
+    expect(events(all.stdout)[0]).toMatchObject({ type: 'run.started', attempt: 3 });
     const allLines = readFileSync(marker, 'utf8').split('\n').slice(before);
     expect(allLines[0]).toBe('build');
     expect(allLines.slice(1, 3).sort()).toEqual(['test 1 sees 7', 'test 2 sees 7']);

@@ -38,12 +38,10 @@ export function runHeading(run: HeadedRun, start: 'Run' | 'run' = 'Run'): string
   return `${start} ${run.id} of ${visible(run.workflowName)} (#${run.runNumber}${attempt})`;
 }
 
-/**
- * The heading of the run a live view's `run.started` starts. The event carries no attempt, so a
- * re-run followed live is headed without it (`show` adds `, attempt 2`).
- */
+/** The heading of the run a live view's `run.started` starts: a re-run's names its attempt, as `show` does. */
 export function startedRunHeading(event: Extract<RunEvent, { type: 'run.started' }>): string {
-  return runHeading({ id: event.runId, runNumber: event.runNumber, workflowName: event.workflow });
+  const { runId: id, runNumber, workflow: workflowName, attempt } = event;
+  return runHeading({ id, runNumber, workflowName, attempt });
 }
 
 const symbols: Record<TerminalJobStatus | 'running' | 'queued' | 'pending', string> = {

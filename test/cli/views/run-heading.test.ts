@@ -19,19 +19,19 @@ function shown(attempt: number): ApiRunDetail {
   return { id: '7', runNumber: 5, workflowName: workflow, status: 'succeeded', attempt, ...times, jobs: [] };
 }
 
-function lineViewHeading(): string | undefined {
+function lineViewHeading(event: RunEvent = started): string | undefined {
   const written: string[] = [];
   const view = new LineView({ write: (text) => written.push(text) }, colors(false));
-  view.onEvent(started);
+  view.onEvent(event);
   return written[0];
 }
 
 /** The first line of the live block a TtyView draws after the run started. */
-function ttyViewHeading(): string | undefined {
+function ttyViewHeading(event: RunEvent = started): string | undefined {
   vi.useFakeTimers();
   const written: string[] = [];
   const view = new TtyView({ write: (chunk) => written.push(chunk) }, colors(false), () => 80);
-  view.onEvent(started);
+  view.onEvent(event);
   vi.advanceTimersByTime(100);
   const frame = written.at(-1) ?? '';
   return frame.slice(frame.indexOf('\u001b[J') + 3).split('\n')[0];
@@ -49,6 +49,10 @@ describe("a run's heading", () => {
     const heading = runHeading({ id: '7', runNumber: 5, workflowName: workflow, attempt: 2 });
     expect(heading).toBe('Run 7 of sl\\x1bow (#5, attempt 2)');
     expect(runDetailLines(shown(2), colors(false))[0]).toBe(`${heading}: succeeded 3.1s`);
+    // Followed live (rerun --follow, logs -f): run.started carries the attempt.
+    const rerunStarted: RunEvent = { ...started, attempt: 2 };
+    expect(lineViewHeading(rerunStarted)).toBe(`${heading}\n`);
+    expect(ttyViewHeading(rerunStarted)).toBe(heading);
   });
 
   it('starts with a small letter inside a sentence', () => {
