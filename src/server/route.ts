@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as z from 'zod';
+import { fieldPath } from '../core/field-path.js';
 import { plainIssues } from '../core/plain-issue-text.js';
 import { ApiError, sendApiError, shuttingDown } from './api-error.js';
 import type { Principal, TokenAuthority } from './tokens.js';
@@ -127,12 +128,7 @@ function validate(schema: z.ZodType | undefined, value: unknown, where: string):
   }
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  // A key with a control character (a record's) is quoted, escaped, so that the path prints as one line.
-  const segments = (issue?.path ?? []).map((segment) => {
-    const text = String(segment);
-    return /\p{Cc}/u.test(text) ? JSON.stringify(text) : text;
-  });
-  const path = [where, ...segments].join('.');
+  const path = fieldPath(where, issue?.path ?? []);
   // A record key's own message is nested: zod's outer one says only "Invalid key in record".
   const inner = issue?.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
   const message = `${path}: ${inner ?? issue?.message ?? 'invalid'}`;
