@@ -7,6 +7,7 @@ import { bodyGist } from '../protocol/handshake.js';
 import { certificateError, certificateFailure } from '../protocol/tls-certificate.js';
 import { closedWithoutAnswer, plainServerLine, tlsServerLine } from '../protocol/tls-mismatch.js';
 import { UsageError } from './exit-codes.js';
+import type { FieldFlags } from './field-flags.js';
 import {
   connectionRefused,
   defaultRetryWait,
@@ -80,9 +81,6 @@ export class ApiRequestError extends ValkyrieError {
   }
 }
 
-/** The request fields a command filled from its flags, by their API path: `{'body.name': '--name'}`. */
-export type FieldFlags = Readonly<Record<string, string>>;
-
 export interface ApiFetchInit {
   /** A function makes the body anew for each attempt (a stream is read once): see `retryWhenAsked`. */
   readonly body?: RequestInit['body'] | (() => RequestInit['body']);
@@ -153,9 +151,7 @@ export class ApiClient {
         ? {}
         : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } },
     );
-    await throwUnlessOk(response).catch((error: unknown) => {
-      throw error instanceof ApiRequestError ? error.namingFlags(fieldFlags) : error;
-    });
+    await throwUnlessOk(response, undefined, fieldFlags);
     const text = await response.text();
     return (text === '' ? undefined : parseJson(text)) as T;
   }
@@ -317,14 +313,21 @@ export function serverBaseUrl(value: string, from: ServerSource = '--server'): s
 /**
  * Resolves for a 2xx answer; otherwise reads the body and rejects with its ApiRequestError.
  * `forbiddenWhy` says what a bodiless 403 (a HEAD request's) refused, which the route knows and the
- * answer cannot say; without it, the code's general description.
+ * answer cannot say; without it, the code's general description. A refused field that one of the
+ * command's flags filled is told as that flag (`fieldFlags`, ApiRequestError.namingFlags).
  */
-export async function throwUnlessOk(response: Response, forbiddenWhy?: string): Promise<void> {
+export async function throwUnlessOk(
+  response: Response,
+  forbiddenWhy?: string,
+  fieldFlags: FieldFlags = {},
+): Promise<void> {
   if (response.ok) return;
   const text = await response.text().catch(() => '');
   const body = parseJson(text);
   if (isRecord(body) && typeof body.code === 'string' && typeof body.message === 'string')
-    throw new ApiRequestError(response.status, body.code, `${body.code}: ${body.message}`, body);
+    throw new ApiRequestError(response.status, body.code, `${body.code}: ${body.message}`, body).namingFlags(
+      fieldFlags,
+    );
   // A bodiless refusal (a HEAD request has none): the code the API gives that status, so the line
   // still names one, e.g. a read-only token refused the bundle check of `submit`.
   const refusal = refusalCodes[response.status] ?? knownCode(codeHeader(response));

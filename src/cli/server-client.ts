@@ -13,6 +13,7 @@ import {
   parseJson,
   throwUnlessOk,
 } from './api-client.js';
+import type { FieldFlags } from './field-flags.js';
 import { type ApiJobLogLinePage, readJobLogLinePage } from './log-lines-answer.js';
 import { type ApiRun, badAnswer, readRun, readServerRun, type ServerRun } from './run-answer.js';
 import { checkRunEvent } from './run-event-check.js';
@@ -97,12 +98,19 @@ export class ServerClient {
     return response.status === 201 ? 'stored' : 'present';
   }
 
-  /** `created` is false when the idempotency key matched a run submitted before. */
-  async createRun(body: CreateRunBody, idempotencyKey?: string): Promise<{ run: ApiRun; created: boolean }> {
+  /**
+   * `created` is false when the idempotency key matched a run submitted before. `fieldFlags`: the
+   * fields submit's flags filled, which a refusal names as those flags (field-flags.ts).
+   */
+  async createRun(
+    body: CreateRunBody,
+    idempotencyKey?: string,
+    fieldFlags: FieldFlags = {},
+  ): Promise<{ run: ApiRun; created: boolean }> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
     const response = await this.request('POST', 'api/v1/runs', { body: JSON.stringify(body), headers });
-    const json = await this.expectJson(response);
+    const json = await this.expectJson(response, fieldFlags);
     return { run: readRun(json), created: response.status === 201 };
   }
 
@@ -114,23 +122,25 @@ export class ServerClient {
     runId: string,
     secrets: Readonly<Record<string, string>>,
     jobs: RerunScope = 'failed',
+    fieldFlags: FieldFlags = {},
   ): Promise<ApiRun> {
     const response = await this.request('POST', `api/v1/runs/${encodeURIComponent(runId)}/rerun`, {
       body: JSON.stringify(jobs === 'all' ? { secrets, jobs } : { secrets }),
       headers: { 'content-type': 'application/json' },
     });
-    return readRun(await this.expectJson(response));
+    return readRun(await this.expectJson(response, fieldFlags));
   }
 
   /**
    * The newest `limit` runs that pass `filters`, newest first: one request per page of at most maxRunPageSize (the API's largest),
    * each continuing at the previous page's `next` cursor, until `limit` or the oldest run.
    */
-  async listRuns(limit: number, filters: RunFilters = {}): Promise<ServerRun[]> {
+  async listRuns(limit: number, filters: RunFilters = {}, fieldFlags: FieldFlags = {}): Promise<ServerRun[]> {
     const runs: ServerRun[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.listRunPage(Math.min(limit - runs.length, maxRunPageSize), filters, cursor);
+      const pageLimit = Math.min(limit - runs.length, maxRunPageSize);
+      const page = await this.listRunPage(pageLimit, filters, fieldFlags, cursor);
       runs.push(...page.runs);
       cursor = page.next;
     } while (cursor !== undefined && runs.length < limit);
@@ -141,6 +151,7 @@ export class ServerClient {
   private async listRunPage(
     limit: number,
     filters: RunFilters,
+    fieldFlags: FieldFlags,
     cursor?: string,
   ): Promise<{ runs: ServerRun[]; next?: string }> {
     const query = new URLSearchParams({ limit: String(limit) });
@@ -148,7 +159,7 @@ export class ServerClient {
     if (filters.workflow !== undefined) query.set('workflow', filters.workflow);
     if (cursor !== undefined) query.set('cursor', cursor);
     const response = await this.request('GET', `api/v1/runs?${query}`);
-    const json = await this.expectJson(response);
+    const json = await this.expectJson(response, fieldFlags);
     const runs = isRecord(json) ? json.runs : undefined;
     const next = isRecord(json) ? json.next : undefined;
     if (!Array.isArray(runs) || (next !== undefined && typeof next !== 'string'))
@@ -285,8 +296,8 @@ export class ServerClient {
     return this.api.fetch(method, `/${path}`, init);
   }
 
-  private async expectJson(response: Response): Promise<unknown> {
-    await throwUnlessOk(response);
+  private async expectJson(response: Response, fieldFlags: FieldFlags = {}): Promise<unknown> {
+    await throwUnlessOk(response, undefined, fieldFlags);
     const json = parseJson(await response.text());
     if (json === undefined)
       throw new ValkyrieError('VK_SERVER_RESPONSE', `the server answered ${response.status} without JSON`);

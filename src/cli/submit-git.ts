@@ -1,6 +1,7 @@
 import { type GitContext, maxCommitMessageLength } from '../core/git-context.js';
 import { runGitSchema } from '../protocol/run-git.js';
 import { ApiRequestError } from './api-client.js';
+import type { FieldFlags } from './field-flags.js';
 import { readGitContext } from './git-info.js';
 import type { ApiRun } from './run-answer.js';
 import type { CreateRunBody, ServerClient } from './server-client.js';
@@ -58,9 +59,10 @@ export async function createRunWithGit(
   body: CreateRunBody,
   idempotencyKey: string | undefined,
   warn: (line: string) => void,
+  fieldFlags: FieldFlags = {},
 ): Promise<{ run: ApiRun; created: boolean }> {
   try {
-    return await client.createRun(body, idempotencyKey);
+    return await client.createRun(body, idempotencyKey, fieldFlags);
   } catch (error) {
     if (body.git === undefined || !refusesGitField(error)) throw error;
     warn(
@@ -68,7 +70,7 @@ export async function createRunWithGit(
         'github.ref, github.repository and push payload are empty (upgrade the server to have them)',
     );
     const { git: _omitted, ...older } = body;
-    return client.createRun(older, idempotencyKey);
+    return client.createRun(older, idempotencyKey, fieldFlags);
   }
 }
 

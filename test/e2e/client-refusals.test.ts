@@ -69,6 +69,61 @@ describe('client commands refused by the server, or before asking it', () => {
     expect(refused.code).toBe(2);
   });
 
+  it("submit names the flag and the value typed, not the API's nested field, for a value the server refuses", async () => {
+    // Computed at run time: submit cannot check the --matrix values before sending them, the server can.
+    ws.write(
+      'computed.yml',
+      `jobs:
+  ${'j'.repeat(101)}:
+    strategy:
+      matrix:
+        os: \${{ fromJSON('["linux", "macos"]') }}
+    runs-on: self-hosted
+    steps: [{ run: make }]
+`,
+    );
+    const { server: real } = await startTestServer();
+    const submit = (...args: string[]) =>
+      ws.run(['submit', 'computed.yml', '--no-bundle', ...args, '--server', real.url, '--token', adminToken]);
+    const refused = 'valkyrie: the server refused (HTTP 400): VK_INVALID_REQUEST: ';
+
+    const long = await submit('--matrix', 'os=linux', '--matrix', `os=${'x'.repeat(1001)}`);
+    expect(long.stderr).toBe(
+      `${refused}--matrix os=${'x'.repeat(60)}… (1001 characters): must be at most 1000 characters long\n`,
+    );
+    expect(long.code).toBe(2);
+    const many = await submit(...Array.from({ length: 257 }, (_, at) => ['--matrix', `os=v${at}`]).flat());
+    expect(many.stderr).toBe(`${refused}--matrix os=…: must have at most 256 items\n`);
+    const job = await submit('--job', 'j'.repeat(101));
+    expect(job.stderr).toBe(
+      `${refused}--job ${'j'.repeat(60)}… (101 characters): must be at most 100 characters long\n`,
+    );
+    const key = await submit('--idempotency-key', 'k'.repeat(201));
+    expect(key.stderr).toBe(
+      `${refused}--idempotency-key ${'k'.repeat(60)}… (201 characters): must be 1 to 200 characters\n`,
+    );
+    for (const result of [many, job, key]) {
+      expect(result.stderr).not.toMatch(/body\.|headers\./);
+      expect(result.code).toBe(2);
+    }
+  });
+
+  it("rerun --server and runs --server name the flag, not the API's field, for a value the server refuses", async () => {
+    const { server: real } = await startTestServer();
+    const flags = ['--server', real.url, '--token', adminToken];
+    // The server checks the secrets' names before it looks the run up.
+    const rerun = await ws.run(['rerun', '1', '--secret', '1BAD=hidden', ...flags]);
+    expect(rerun.stderr).toBe(
+      'valkyrie: the server refused (HTTP 400): VK_INVALID_REQUEST: --secret 1BAD=…: a secret name does not start with a digit, as on GitHub\n',
+    );
+    expect(rerun.code).toBe(2);
+    const runs = await ws.run(['runs', '--workflow', 'w'.repeat(1001), ...flags]);
+    expect(runs.stderr).toBe(
+      `valkyrie: the server refused (HTTP 400): VK_INVALID_REQUEST: --workflow ${'w'.repeat(60)}… (1001 characters): must be at most 1000 characters long\n`,
+    );
+    expect(runs.code).toBe(2);
+  });
+
   it('a --server with a user name and password is refused as usage, naming no password, and sends nothing', async () => {
     // fetch refuses such a URL: it was told as an unreachable server (exit 69, the password in the
     // line), and the runner retried it for ever.

@@ -1,6 +1,7 @@
 import { visible } from '../../core/visible-text.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
+import { onceFlag } from '../field-flags.js';
 import { followRunLogs, serverRunEvents } from '../follow-logs.js';
 import { printedEntry, stdoutDrained, writeHeadedLog } from '../headed-log.js';
 import type { ApiStepName } from '../log-lines-answer.js';
@@ -29,7 +30,12 @@ export function serverRunsCommand(
   options: ServerHistoryOptions,
 ): Promise<number> {
   return withServer(options, async (client) => {
-    const listed = await client.listRuns(limit, filters);
+    // --status is checked here; --workflow only for being empty, its length by the server.
+    const listed = await client.listRuns(
+      limit,
+      filters,
+      onceFlag('query.workflow', '--workflow', filters.workflow),
+    );
     if (options.json) {
       process.stdout.write(`${JSON.stringify(listed.map(({ view }) => view))}\n`);
       return ExitCode.succeeded;

@@ -1,5 +1,6 @@
 import { ApiClient, type ApiClientFlags, ApiRequestError } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
+import { secretFlags } from '../field-flags.js';
 import { followRun } from '../follow-run.js';
 import { FollowSignals } from '../follow-signals.js';
 import { ServerClient } from '../server-client.js';
@@ -7,7 +8,10 @@ import { reportServerFailure } from '../server-failure.js';
 import { warnWaiting } from '../waiting-job.js';
 
 export interface ServerRerunOptions extends ApiClientFlags {
+  /** What `--secrets-file`, then `--secret`, gave. */
   readonly secrets: Readonly<Record<string, string>>;
+  readonly secret?: Readonly<Record<string, string>>;
+  readonly secretsFile?: string;
   /** Every job, not only the failed ones. */
   readonly all?: boolean;
   readonly follow?: boolean;
@@ -26,7 +30,12 @@ export async function serverRerunCommand(id: string, options: ServerRerunOptions
   // From the request on: a signal while it is out cancels the re-run it starts (FollowSignals).
   const signals = options.follow ? FollowSignals.listen() : undefined;
   try {
-    const run = await client.rerunRun(id, options.secrets, options.all === true ? 'all' : 'failed');
+    const run = await client.rerunRun(
+      id,
+      options.secrets,
+      options.all === true ? 'all' : 'failed',
+      secretFlags(options.secrets, options),
+    );
     const which = options.all === true ? 'all the jobs' : 'the failed jobs';
     process.stderr.write(`Re-running ${which} of run ${id} on ${client.origin}.\n`);
     if (signals !== undefined)

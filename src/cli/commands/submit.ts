@@ -11,6 +11,7 @@ import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
 import { ApiClient, serverBaseUrl, serverSource } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { type FieldFlags, keyedListFlag, listFlag, onceFlag, pairFlag, secretFlags } from '../field-flags.js';
 import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
 import { FollowSignals } from '../follow-signals.js';
 import { gitWorkTreeTop } from '../git-work-tree.js';
@@ -148,6 +149,7 @@ export async function submitCommand(
       },
       queue.idempotency?.key,
       (line) => process.stderr.write(`${line}\n`),
+      submitFieldFlags(options, secrets),
     );
     report(run, created, bundle, options, client.origin);
     // --follow tells it from the run's events.
@@ -168,6 +170,27 @@ export async function submitCommand(
   } finally {
     signals?.close();
   }
+}
+
+/**
+ * The fields of the run request that submit's flags filled, so that a refusal names the flag and the
+ * value typed (`--matrix os=…: must be at most 1000 characters long`), not `body.matrix.os.1`.
+ */
+function submitFieldFlags(
+  options: SubmitCommandOptions,
+  secrets: Readonly<Record<string, string>>,
+): FieldFlags {
+  return {
+    ...listFlag('body.jobs', '--job', options.job),
+    ...keyedListFlag('body.matrix', '--matrix', options.matrix),
+    ...pairFlag('body.inputs', '--input', options.input),
+    ...pairFlag('body.vars', '--var', options.var),
+    ...pairFlag('body.env', '--env', options.env),
+    ...secretFlags(secrets, options),
+    ...onceFlag('body.event', '--event', options.event),
+    ...onceFlag('body.priority', '--priority', options.priority),
+    ...onceFlag('headers.idempotency-key', '--idempotency-key', options.idempotencyKey),
+  };
 }
 
 function parseReconnectTimeout(value: string | undefined): number {
