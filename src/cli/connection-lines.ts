@@ -129,7 +129,7 @@ export class ConnectionLines {
     const rhythm =
       atCap && !toldAtCap ? `; from now on told once every ${formatDelay(outageLineEveryMs)}` : '';
     this.say(
-      `${this.server} ${serverState(failed, formatDelay(now - this.outage.since))} (last error: ${reason}); ` +
+      `${this.server} ${serverState(failed, formatDelay(now - this.outage.since), this.server)} (last error: ${reason}); ` +
         `retrying in ${formatDelay(retryInMs)}${rhythm}`,
     );
   }
@@ -203,11 +203,12 @@ export class ConnectionLines {
 }
 
 /**
- * What a failed round says of the server, `during` how long it has not been usable. "Unreachable" only
- * when nothing answered: a proxy's 502 or a TLS handshake with a plain-HTTP server shows it is there,
- * and the operator looks elsewhere for the cause (the server behind the proxy, the URL's scheme).
+ * What a failed round says of the server at `server`, `during` how long it has not been usable.
+ * "Unreachable" only when nothing answered: a proxy's 502, or a TLS handshake that failed with a
+ * plain-HTTP server or succeeded with the server of an http:// URL, shows it is there, and the operator
+ * looks elsewhere for the cause (the server behind the proxy, the URL's scheme).
  */
-function serverState(failed: AttemptFailure, during: string): string {
+function serverState(failed: AttemptFailure, during: string, server: string): string {
   switch (failed.kind) {
     case 'network':
       return `unreachable for ${during}`;
@@ -217,6 +218,9 @@ function serverState(failed: AttemptFailure, during: string): string {
     }
     case 'tls':
       return `not usable for ${during}: TLS handshake failed${failed.plainHttp ? ', is the server plain http?' : ''}`;
+    case 'speaksTls':
+      // The words the client commands use for it (tlsServerLine), with the URL to give instead.
+      return `not usable for ${during}: it closed the connection at once and answers TLS, not plain HTTP; try ${server.replace(/^http:/, 'https:')}`;
   }
 }
 

@@ -39,32 +39,48 @@ export function plainServerLine(origin: string, error: unknown): string | undefi
 
 /**
  * A TLS server at `http://host:port` closes the connection on the plain request it cannot read, which
- * fetch reports as `other side closed`. When `origin` is http:// and a TLS handshake with it succeeds
- * (certificate not checked: this only asks what it speaks), the one line that says so; else undefined.
- * Asked only after a request failed that way, and given at most `timeoutMs`.
+ * fetch reports as `other side closed`. When `origin` is http:// and it answers a TLS handshake
+ * (answersTls), the one line that says so; else undefined. Asked only after a request failed that way.
  */
-export async function tlsServerLine(origin: string, timeoutMs = 2_000): Promise<string | undefined> {
-  if (!origin.startsWith('http:')) return undefined;
-  const url = new URL(origin);
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const answersTls = await new Promise<boolean>((resolve) => {
-    const socket = connect({ host, port: Number(url.port || 80), rejectUnauthorized: false });
-    const done = (result: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(result);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    socket.once('secureConnect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.once('close', () => done(false));
-  });
-  if (!answersTls) return undefined;
+export async function tlsServerLine(origin: string): Promise<string | undefined> {
+  if (!origin.startsWith('http:') || !(await answersTls(origin))) return undefined;
   return `the server at ${origin} closed the connection: it answers TLS, not plain HTTP; try ${origin.replace(/^http:/, 'https:')}`;
 }
 
-/** The fetch error of a connection the server closed without an answer (undici's `other side closed`). */
+/**
+ * Whether the server at `url` (http:// or ws://, its host and port) completes a TLS handshake within
+ * `timeoutMs` (default 2 s), certificate not checked: this only asks what it speaks. False at once when
+ * `signal` is aborted: a runner told to stop does not wait for the answer.
+ */
+export async function answersTls(
+  url: string,
+  { timeoutMs = 2_000, signal }: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
+): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  const host = hostname.replace(/^\[(.*)\]$/, '$1');
+  return new Promise<boolean>((resolve) => {
+    const socket = connect({ host, port: Number(port || 80), rejectUnauthorized: false });
+    const done = (result: boolean) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', notTls);
+      socket.destroy();
+      resolve(result);
+    };
+    const notTls = () => done(false);
+    const timer = setTimeout(notTls, timeoutMs);
+    signal?.addEventListener('abort', notTls);
+    if (signal?.aborted) notTls();
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', notTls);
+    socket.once('close', notTls);
+  });
+}
+
+/**
+ * A connection the server closed before it answered: fetch's `other side closed` (undici's
+ * `UND_ERR_SOCKET`), node:http's and ws's `socket hang up` or a reset (`ECONNRESET`). What a TLS server
+ * does with a plain-HTTP request, and what many other failures do too: answersTls tells them apart.
+ */
 export function closedWithoutAnswer(error: unknown): boolean {
-  const cause = error instanceof Error ? error.cause : undefined;
-  return cause instanceof Error && (cause as NodeJS.ErrnoException).code === 'UND_ERR_SOCKET';
+  return causeWithCode(error, (code) => code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') !== undefined;
 }

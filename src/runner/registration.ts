@@ -8,7 +8,7 @@ import {
   type RunnerCredentials,
 } from '../core/runner-credentials-file.js';
 import { sha256Hex } from '../core/sha256.js';
-import { type AttemptFailure, requestFailure } from '../protocol/attempt-failure.js';
+import { type AttemptFailure, requestFailureAt } from '../protocol/attempt-failure.js';
 import { parseErrorBody } from '../protocol/handshake.js';
 import type { RunnerInfo } from '../protocol/messages.js';
 import { type CertificateFailure, certificateFailure } from '../protocol/tls-certificate.js';
@@ -97,7 +97,11 @@ export async function registerRunner(
   } catch (error) {
     const failure = certificateFailure(error);
     if (failure !== undefined) return { kind: 'untrusted', failure };
-    return { kind: 'unreachable', reason: fetchFailure(server, error), failed: requestFailure(error) };
+    return {
+      kind: 'unreachable',
+      reason: fetchFailure(server, error),
+      failed: await requestFailureAt(server, error, signal),
+    };
   }
   const text = await response.text().catch(() => '');
   if (response.status >= 500 || response.status === 429)

@@ -188,7 +188,7 @@ describe('ConnectionLines for a server that answers but is not usable', () => {
     failed,
   });
 
-  it('says what the server answered, or that the TLS handshake failed, rather than that it is unreachable', () => {
+  it('says what the server answered, or that the TLS handshake failed or that it speaks TLS, rather than that it is unreachable', () => {
     const { said, connection } = lines(null);
     connection.connecting();
     connection.unreachable(
@@ -200,17 +200,20 @@ describe('ConnectionLines for a server that answers but is not usable', () => {
     connection.unreachable(round({ kind: 'tls', plainHttp: false }, 'websocket: write EPROTO …'));
     vi.advanceTimersByTime(200);
     connection.unreachable(round({ kind: 'answered', status: 599 }, 'long-poll: …'));
+    vi.advanceTimersByTime(200);
+    connection.unreachable(round({ kind: 'speaksTls' }, 'websocket: socket hang up'));
     expect(said).toEqual([
       'http://ci.example:7070 not usable for 0ms: it answered 502 Bad Gateway (last error: registration: answered 502: HTTP 502: …); retrying in 200ms',
       'http://ci.example:7070 not usable for 200ms: TLS handshake failed, is the server plain http? (last error: websocket: write EPROTO …); retrying in 200ms',
       'http://ci.example:7070 not usable for 400ms: TLS handshake failed (last error: websocket: write EPROTO …); retrying in 200ms',
       'http://ci.example:7070 not usable for 600ms: it answered 599 (last error: long-poll: …); retrying in 200ms',
+      'http://ci.example:7070 not usable for 800ms: it closed the connection at once and answers TLS, not plain HTTP; try https://ci.example:7070 (last error: websocket: socket hang up); retrying in 200ms',
     ]);
     // It was reachable all along: what came back is that it is usable.
     vi.advanceTimersByTime(200);
     connection.reached('registered with http://ci.example:7070 as 3f9a0c1d2e4b');
     expect(said.at(-1)).toBe(
-      'http://ci.example:7070 usable after 800ms: registered with http://ci.example:7070 as 3f9a0c1d2e4b',
+      'http://ci.example:7070 usable after 1s: registered with http://ci.example:7070 as 3f9a0c1d2e4b',
     );
   });
 });

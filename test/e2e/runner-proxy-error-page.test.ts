@@ -1,9 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
+import { runnerRetryLines, storedCredentialDir } from './runner-retry-lines.js';
 
 /**
  * A real `valkyrie runner` behind a reverse proxy whose upstream, the server, is down: the proxy
@@ -30,15 +30,7 @@ afterAll(() => {
   ws.dispose();
 });
 
-/** The lines of a runner started with `args` that stops itself once idle for 2 s; it exits 0. */
-async function runnerLines(args: readonly string[], workDir: string): Promise<string[]> {
-  const result = await ws.run(['runner', ...args, '--work-dir', workDir, '--idle-timeout', '2s']);
-  expect(result.code, result.stderr).toBe(0);
-  const lines = result.stdout.split('\n').filter(Boolean);
-  expect(lines.length).toBeGreaterThan(1);
-  for (const line of lines) expect(line).toMatch(/^valkyrie runner: /);
-  return lines;
-}
+const runnerLines = (args: readonly string[], workDir: string) => runnerRetryLines(ws, args, workDir);
 
 describe('valkyrie runner retrying a proxy that answers with an HTML error page', () => {
   // The server answered: "unreachable" sent the operator after the network, not the server behind the proxy.
@@ -52,12 +44,7 @@ describe('valkyrie runner retrying a proxy that answers with an HTML error page'
   }, 30_000);
 
   it('says the same while it connects with a stored credential', async () => {
-    const workDir = join(ws.dir, 'stored');
-    mkdirSync(workDir);
-    writeFileSync(
-      join(workDir, 'runner.json'),
-      JSON.stringify({ server: url, runnerId: 'rnr_proxy', credential: 'cred' }),
-    );
+    const workDir = storedCredentialDir(join(ws.dir, 'stored'), url);
     const lines = await runnerLines(['--server', url], workDir);
     expect(lines[0]).toMatch(
       new RegExp(

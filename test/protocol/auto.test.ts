@@ -1,5 +1,7 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AutoTransport,
@@ -27,6 +29,12 @@ import {
 } from './harness.js';
 import { ManualClock } from './manual-clock.js';
 import { runnerSamples } from './samples.js';
+
+/** The self-signed certificate for 127.0.0.1 the e2e TLS tests use (test/fixtures/tls/README.md). */
+const tlsFixture = {
+  cert: readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url)),
+  key: readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url)),
+};
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -63,6 +71,29 @@ async function freePort(): Promise<number> {
   const { port } = probe.address() as AddressInfo;
   await new Promise((resolve) => probe.close(resolve));
   return port;
+}
+
+/** What the first round of connecting to `port` with these schemes told, stopped after it. */
+async function firstRound(
+  port: number,
+  scheme: 'ws' | 'wss',
+  http: 'http' | 'https',
+): Promise<TransportUnreachable | undefined> {
+  const stop = new AbortController();
+  const rounds: TransportUnreachable[] = [];
+  const connecting = connectAuto<RunnerMessage, ControlMessage>({
+    webSocketUrl: `${scheme}://127.0.0.1:${port}/runner/ws`,
+    longPollUrl: `${http}://127.0.0.1:${port}/runner/poll`,
+    decoder: runnerDecoder,
+    headers: goodToken,
+    signal: stop.signal,
+    onUnreachable: (round) => {
+      rounds.push(round);
+      stop.abort();
+    },
+  });
+  expect((await connecting).kind).toBe('unreachable');
+  return rounds[0];
 }
 
 function switches(auto: AutoTransport<RunnerMessage, ControlMessage>): TransportSwitch[] {
@@ -486,32 +517,43 @@ describe('auto transport', () => {
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     cleanups.push(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
     const { port } = proxy.address() as AddressInfo;
-    const firstRound = async (scheme: 'ws' | 'wss', http: 'http' | 'https') => {
-      const stop = new AbortController();
-      const rounds: TransportUnreachable[] = [];
-      const connecting = connectAuto<RunnerMessage, ControlMessage>({
-        webSocketUrl: `${scheme}://127.0.0.1:${port}/runner/ws`,
-        longPollUrl: `${http}://127.0.0.1:${port}/runner/poll`,
-        decoder: runnerDecoder,
-        headers: goodToken,
-        signal: stop.signal,
-        onUnreachable: (round) => {
-          rounds.push(round);
-          stop.abort();
-        },
-      });
-      expect((await connecting).kind).toBe('unreachable');
-      return rounds[0];
-    };
-    expect(await firstRound('ws', 'http')).toMatchObject({
+    expect(await firstRound(port, 'ws', 'http')).toMatchObject({
       reason: expect.stringMatching(
         /^websocket: upgrade refused with HTTP_502: .*; long-poll: session refused/,
       ),
       failed: { kind: 'answered', status: 502 },
     });
-    expect(await firstRound('wss', 'https')).toMatchObject({
+    expect(await firstRound(port, 'wss', 'https')).toMatchObject({
       reason: expect.stringMatching(/wrong version number/),
       failed: { kind: 'tls', plainHttp: true },
+    });
+  });
+
+  it('tells a TLS server of ws:// and http:// URLs by its handshake, and not every server that closes the connection', async () => {
+    const listening = async (server: Server | NetServer) => {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      return (server.address() as AddressInfo).port;
+    };
+    // What `valkyrie server --tls-cert/--tls-key` is: it closes a plain request without an answer.
+    const tlsPort = await listening(createHttpsServer({ cert: tlsFixture.cert, key: tlsFixture.key }));
+    expect(await firstRound(tlsPort, 'ws', 'http')).toEqual({
+      reason: 'websocket: socket hang up; long-poll: socket hang up',
+      retryInMs: expect.any(Number),
+      atCap: false,
+      failed: { kind: 'speaksTls' },
+    });
+    // A plain server that closes each request without an answer fails it the same way; it is not one.
+    const closingPort = await listening(
+      createNetServer((socket) => socket.once('data', () => socket.destroy())),
+    );
+    expect(await firstRound(closingPort, 'ws', 'http')).toMatchObject({
+      reason: 'websocket: socket hang up; long-poll: socket hang up',
+      failed: { kind: 'network' },
+    });
+    expect(await firstRound(await freePort(), 'ws', 'http')).toMatchObject({
+      reason: expect.stringMatching(/^websocket: connect ECONNREFUSED .*; long-poll: connect ECONNREFUSED /),
+      failed: { kind: 'network' },
     });
   });
 

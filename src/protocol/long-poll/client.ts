@@ -1,5 +1,5 @@
 import type { Agent } from 'node:http';
-import { requestFailure } from '../attempt-failure.js';
+import { requestFailureAt } from '../attempt-failure.js';
 import { type Clock, systemClock } from '../clock.js';
 import { decodeBatch, type MessageDecoder, type ProtocolError } from '../frame.js';
 import { type ConnectResult, parseErrorBody, versionHeader } from '../handshake.js';
@@ -62,7 +62,11 @@ export async function connectLongPoll<Out, In>(
     agent.destroy();
     const failure = certificateFailure(error);
     if (failure !== undefined) return { kind: 'untrusted', failure, reason: describeRequestError(error) };
-    return { kind: 'unreachable', reason: describeRequestError(error), failed: requestFailure(error) };
+    return {
+      kind: 'unreachable',
+      reason: describeRequestError(error),
+      failed: await requestFailureAt(options.baseUrl, error, options.signal),
+    };
   }
   const { text } = response;
   if (response.status !== 201) {

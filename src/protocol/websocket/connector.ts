@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
-import { networkFailure, requestFailure } from '../attempt-failure.js';
+import { networkFailure, requestFailureAt } from '../attempt-failure.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { MessageDecoder } from '../frame.js';
 import {
@@ -99,13 +99,15 @@ export function connectWebSocket<Out, In>(
           });
       });
     });
+    let erred = false;
     socket.on('error', (error) => {
-      if (settled) return;
+      if (settled || erred) return;
+      erred = true;
       const failure = certificateFailure(error);
-      settle(
-        failure === undefined
-          ? { kind: 'unreachable', reason: error.message, failed: requestFailure(error) }
-          : { kind: 'untrusted', failure, reason: error.message },
+      if (failure !== undefined) return settle({ kind: 'untrusted', failure, reason: error.message });
+      // Asking what a server that closed the connection speaks takes a TLS handshake: settled after it.
+      void requestFailureAt(options.url, error, options.signal).then((failed) =>
+        settle({ kind: 'unreachable', reason: error.message, failed }),
       );
     });
   });
