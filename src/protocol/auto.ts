@@ -225,6 +225,10 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
         reasons.push(`${kind}: ${result.reason}`);
         failures.push(result.failed);
       }
+      // A round the stop cut short says nothing of the server: its last attempt was aborted, or
+      // asking what the server speaks was (requestFailureAt), and told it would read "unreachable".
+      if (this.stop.signal.aborted)
+        return { kind: 'unreachable', reason: 'closed while connecting', failed: networkFailure };
       const { delayMs, atCap } = backoffWait(attempt, this.random, this.retryPolicy());
       const failed = mostTelling(failures);
       const unreachable = { reason: reasons.join('; '), retryInMs: delayMs, atCap, failed };

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AutoTransport,
@@ -555,6 +560,32 @@ describe('auto transport', () => {
       reason: expect.stringMatching(/^websocket: connect ECONNREFUSED .*; long-poll: connect ECONNREFUSED /),
       failed: { kind: 'network' },
     });
+  });
+
+  // A runner stopped while it connects: a line then would say the server is unreachable, of an attempt it cut short.
+  it('tells no round that its stop cut short', async () => {
+    const held: Socket[] = [];
+    const silent = createNetServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      for (const socket of held) socket.destroy();
+      return new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const { port } = silent.address() as AddressInfo;
+    const stop = new AbortController();
+    const rounds: TransportUnreachable[] = [];
+    const connecting = connectAuto<RunnerMessage, ControlMessage>({
+      webSocketUrl: `ws://127.0.0.1:${port}/runner/ws`,
+      longPollUrl: `http://127.0.0.1:${port}/runner/poll`,
+      only: 'long-poll',
+      decoder: runnerDecoder,
+      headers: goodToken,
+      signal: stop.signal,
+      onUnreachable: (round) => rounds.push(round),
+    });
+    globalThis.setTimeout(() => stop.abort(), 100);
+    expect(await connecting).toMatchObject({ kind: 'unreachable' });
+    expect(rounds).toEqual([]);
   });
 
   it('tells when the server was last heard from, and while reconnecting, on the connection lost', async () => {
