@@ -229,7 +229,8 @@ function specTemplate(
       jobId,
       key: job.key,
       name,
-      attempt: 1,
+      // The run's attempt (github.run_attempt), which the runner names a re-run's jobs by.
+      attempt: run.runAttempt ?? 1,
       workspace: run.workspace,
       workflowEnv,
       jobEnv: job.env,

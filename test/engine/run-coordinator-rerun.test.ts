@@ -101,6 +101,27 @@ describe('RunCoordinator.rerun', () => {
     expect(c.status()).toBe('succeeded');
   });
 
+  it("sends the re-run's jobs with the run's attempt, which the runner's lines name them by", () => {
+    // `valkyrie runner` prints `running job "b" of run 7 (run attempt 3)` from the spec's attempt.
+    const c = coordinator(chain, { runAttempt: 3 });
+    c.rerun(
+      [
+        stored(1, 'a', 'succeeded', { finishedAt: 20 }),
+        stored(2, 'b', 'failed', { attempt: 2, finishedAt: 40 }),
+        stored(3, 'd', 'succeeded', { finishedAt: 35 }),
+        stored(4, 'c', 'skipped', { attempt: 2, finishedAt: 40 }),
+      ],
+      1_000,
+    );
+    const b = specOf(c.legById('7.2'));
+    expect(b?.attempt).toBe(3);
+    expect(b?.contexts.github).toMatchObject({ run_attempt: '3' });
+    c.started('7.2', 1_100);
+    c.completed('7.2', 'succeeded', {}, 1_200);
+    // A job planned again after it, once its needs are done, too.
+    expect(specOf(c.legById('7.4'))?.attempt).toBe(3);
+  });
+
   it('expands a job that was skipped before, its legs taking over the earlier record and then new ids', () => {
     const c = coordinator(planThenTest(''));
     const effects = c.rerun([stored(1, 'plan', 'failed'), stored(2, 'test', 'skipped')], 1_000);
