@@ -202,6 +202,15 @@ describe('valkyrie server', () => {
       code: 2,
       stderr: 'valkyrie: --lease-ttl: expected at least 1s, received "1ms"\n',
     });
+    // A duration too short is told so, not that it is no duration.
+    expect(await workspace.run(['server', '--port', '0', '--lease-ttl', '0s'])).toMatchObject({
+      code: 2,
+      stderr: 'valkyrie: --lease-ttl: expected at least 1s, received "0s"\n',
+    });
+    expect(await workspace.run(['server', '--port', '0', '--drain-timeout', 'soon'])).toMatchObject({
+      code: 2,
+      stderr: 'valkyrie: --drain-timeout: expected a duration such as 250ms, 10s or 1m, received "soon"\n',
+    });
     expect(await workspace.run(['server', '--port', '0', '--queue-capacity', '0'])).toMatchObject({
       code: 2,
       stderr: 'valkyrie: --queue-capacity must be a positive integer, received "0"\n',
@@ -332,12 +341,14 @@ process.stdout.write = (chunk, ...rest) => {
 };
 `,
     );
-    const exit = await workspace.run(['server', '--port', '0', '--data-dir', '.valkyrie/server'], {
+    // A bare number is seconds: the drain's line says it with its unit, not "for up to 90".
+    const flags = ['--port', '0', '--data-dir', '.valkyrie/server', '--drain-timeout', '90'];
+    const exit = await workspace.run(['server', ...flags], {
       NODE_OPTIONS: `--import ${pathToFileURL(preload).href}`,
       VALKYRIE_ADMIN_TOKEN: 'vkt-e2e-sigterm-at-ready-0123456789',
     });
     expect(exit).toMatchObject({ signal: null, code: 0 });
     expect(exit.stdout).toMatch(/^valkyrie server listening on http:\/\/127\.0\.0\.1:\d+\n$/);
-    expect(exit.stderr).toContain('SIGTERM: shutting down; draining for up to 10s');
+    expect(exit.stderr).toContain('SIGTERM: shutting down; draining for up to 1.5m');
   });
 });

@@ -6,6 +6,7 @@ import { parseDuration } from '../../core/duration.js';
 import { messageOf } from '../../core/error-message.js';
 import { isValkyrieError } from '../../core/errors.js';
 import { readFailureText } from '../../core/read-failure.js';
+import { formatDelay } from '../../core/retry-delay.js';
 import { serverFailureLine } from '../../server/failure-line.js';
 import { type ServerOptions, ValkyrieServer } from '../../server/server.js';
 import { checkAdminToken } from '../../server/tokens.js';
@@ -45,15 +46,8 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
       `--port: ${port} is a port that fetch, which runners and clients use, never connects to (a blocked port); choose another`,
     );
   const drainTimeoutMs = durationFlag('--drain-timeout', options.drainTimeout, 0);
-  const leaseTtlMs = durationFlag('--lease-ttl', options.leaseTtl);
-  // Shorter, and a runner's renewal (every third of it) could not cross to the server in time: every
-  // job would lose its lease and be requeued, for ever.
-  if (leaseTtlMs < minLeaseTtlMs)
-    throw new UsageError(`--lease-ttl: expected at least 1s, received ${JSON.stringify(options.leaseTtl)}`);
-  const offerTtlMs = durationFlag('--offer-ttl', options.offerTtl);
-  // Shorter, and an offer would expire before a runner's accept came back: every job re-offered for ever.
-  if (offerTtlMs < minOfferTtlMs)
-    throw new UsageError(`--offer-ttl: expected at least 1s, received ${JSON.stringify(options.offerTtl)}`);
+  const leaseTtlMs = durationFlag('--lease-ttl', options.leaseTtl, minLeaseTtlMs);
+  const offerTtlMs = durationFlag('--offer-ttl', options.offerTtl, minOfferTtlMs);
   const runnerRetentionMs = retentionFlag('--runner-retention', options.runnerRetention);
   const bundleRetentionMs = retentionFlag('--bundle-retention', options.bundleRetention);
   const queueCapacity = queueCapacityFlag(options.queueCapacity);
@@ -92,7 +86,7 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   // Signals are taken before the line that says the server is ready: a supervisor (or a test) that
   // sends SIGTERM as soon as it reads the line could otherwise kill it unhandled, undrained, when this
   // process is preempted between the write and the listeners (seen on a loaded 2-core machine).
-  const stopped = untilStopped(server, options.drainTimeout);
+  const stopped = untilStopped(server, formatDelay(drainTimeoutMs));
   process.stdout.write(`valkyrie server listening on ${server.url}\n`);
   return await stopped;
 }
@@ -119,7 +113,8 @@ async function startServer(
  * stopped answering mid-write): what the store had not committed is lost as in a crash, which a store
  * survives, and the runs left unfinished are taken over at the next start. Returns the exit code: 0
  * after a shutdown that finished, the store's (69) after one that gave up on its store
- * (ServerOptions.storeGraceMs), the signal's code after the third.
+ * (ServerOptions.storeGraceMs), the signal's code after the third. `drainTimeout` is the drain's limit as
+ * its lines say it (`1.5m`), not as typed: `--drain-timeout 90` is seconds.
  */
 function untilStopped(server: ValkyrieServer, drainTimeout: string): Promise<number> {
   return new Promise((resolve) => {
@@ -170,18 +165,28 @@ function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-/** The least --offer-ttl: time for an accept to cross a slow network and a busy runner. */
+/**
+ * The least --offer-ttl: time for an accept to cross a slow network and a busy runner. Shorter, and an
+ * offer would expire before a runner's accept came back: every job re-offered for ever.
+ */
 const minOfferTtlMs = 1000;
-/** The least --lease-ttl: a renewal goes out every third of it. */
+/**
+ * The least --lease-ttl: a renewal goes out every third of it. Shorter, and a runner's renewal could
+ * not cross to the server in time: every job would lose its lease and be requeued, for ever.
+ */
 const minLeaseTtlMs = 1000;
 
-/** A duration flag's milliseconds; below `minMs` (TTLs must be positive) is a usage error. */
-function durationFlag(flag: string, value: string, minMs = 1): number {
+/**
+ * A duration flag's milliseconds. Text that is no duration, and one below `minMs`, are usage errors
+ * saying which: `--lease-ttl 0s` is a duration, and told it is not, a user could not see what to fix.
+ */
+function durationFlag(flag: string, value: string, minMs: number): number {
   const ms = parseDuration(value);
-  if (ms === undefined || ms < minMs)
-    throw new UsageError(
-      `${flag}: expected a duration such as 250ms, 10s or 1m, received ${JSON.stringify(value)}`,
-    );
+  const received = JSON.stringify(value);
+  if (ms === undefined)
+    throw new UsageError(`${flag}: expected a duration such as 250ms, 10s or 1m, received ${received}`);
+  if (ms < minMs)
+    throw new UsageError(`${flag}: expected at least ${formatDelay(minMs)}, received ${received}`);
   return ms;
 }
 
