@@ -284,7 +284,9 @@ export function serverBaseUrl(value: string, from: ServerSource = '--server'): s
     url = undefined;
   }
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:'))
-    throw new UsageError(`${from} must be an http:// or https:// URL, received ${JSON.stringify(value)}`);
+    throw new UsageError(
+      `${from} must be an http:// or https:// URL, received ${JSON.stringify(value)}${schemeHint(value)}`,
+    );
   if (url.search !== '' || url.hash !== '')
     throw new UsageError(`${from} takes no query or fragment, received ${JSON.stringify(value)}`);
   // fetch refuses a URL with credentials in it, which read as an unreachable server; the password is not echoed.
@@ -308,6 +310,16 @@ export function serverBaseUrl(value: string, from: ServerSource = '--server'): s
       `${from}: port ${url.port} is one that fetch never connects to (a blocked port), received ${JSON.stringify(value)}; run the server on another port`,
     );
   return url.href.replace(/\/+$/, '');
+}
+
+/**
+ * `; try http://HOST:PORT` for an address given without its scheme (`127.0.0.1:7070`,
+ * `ci.example:7070`), which URL reads as a scheme of its own; nothing for any other value.
+ */
+function schemeHint(value: string): string {
+  if (value.includes('://') || !URL.canParse(`http://${value}`)) return '';
+  // The parsed URL's text, which escapes what the value may hold that would act on a terminal.
+  return `; try ${new URL(`http://${value}`).href.replace(/\/+$/, '')}`;
 }
 
 /**

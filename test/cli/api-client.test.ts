@@ -187,6 +187,18 @@ describe('serverBaseUrl', () => {
     expect(serverBaseUrl('https://ci.example/api-gateway/')).toBe('https://ci.example/api-gateway');
   });
 
+  // `--server 127.0.0.1:7070` reads as a URL of scheme "127.0.0.1:": the message says what to give.
+  it('suggests http:// for an address given without its scheme', () => {
+    expect(() => serverBaseUrl('127.0.0.1:7070')).toThrow(
+      '--server must be an http:// or https:// URL, received "127.0.0.1:7070"; try http://127.0.0.1:7070',
+    );
+    expect(() => ApiClient.fromFlags({}, { VALKYRIE_SERVER: 'ci.example:7070/valkyrie/' })).toThrow(
+      'VALKYRIE_SERVER must be an http:// or https:// URL, received "ci.example:7070/valkyrie/"; try http://ci.example:7070/valkyrie',
+    );
+    // Another scheme is a mistake of its own: no guess.
+    expect(() => serverBaseUrl('ftp://ci.example')).toThrow(/received "ftp:\/\/ci\.example"$/);
+  });
+
   // A systemd unit or CI job that sets VALKYRIE_SERVER has no --server to look for.
   it('names VALKYRIE_SERVER, not --server, when the URL came from it', () => {
     expect(() => ApiClient.fromFlags({}, { VALKYRIE_SERVER: 'htp://x' })).toThrow(
