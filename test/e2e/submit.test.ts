@@ -465,7 +465,10 @@ describe('valkyrie submit', () => {
 
   it('asks for a server and a token when none is given', async () => {
     const result = await ws.run(['submit', 'ci.yml'], { VALKYRIE_SERVER: '', VALKYRIE_TOKEN: '' });
-    expect(result.stderr).toBe('valkyrie: no server given: pass --server URL or set VALKYRIE_SERVER\n');
+    // In the words of every other client command, with what a server's address looks like.
+    expect(result.stderr).toBe(
+      'valkyrie: no server: pass --server URL or set VALKYRIE_SERVER (e.g. http://127.0.0.1:7070)\n',
+    );
     expect(result.code).toBe(2);
   });
 });

@@ -9,7 +9,7 @@ import { resolveInputs } from '../../workflow/inputs.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
-import { ApiClient, serverBaseUrl, serverSource } from '../api-client.js';
+import { ApiClient, noServerMessage, serverBaseUrl, serverSource } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { type FieldFlags, keyedListFlag, listFlag, onceFlag, pairFlag, secretFlags } from '../field-flags.js';
 import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
@@ -77,7 +77,7 @@ export async function submitCommand(
 ): Promise<number> {
   const server = options.server ?? process.env.VALKYRIE_SERVER;
   const token = options.token ?? process.env.VALKYRIE_TOKEN;
-  if (!server) throw new UsageError('no server given: pass --server URL or set VALKYRIE_SERVER');
+  if (!server) throw new UsageError(noServerMessage);
   if (!token)
     throw new UsageError(
       'no token given: pass --token T or set VALKYRIE_TOKEN (create one with: valkyrie token create --role submit)',
