@@ -9,7 +9,8 @@ const workflowDirs = ['.valkyrie/workflows', '.github/workflows'] as const;
  * The workflow file a command was given, relative to `cwd`: FILE as the shell gives it; a bare file
  * name that is not in the current folder, the file of that name in `.valkyrie/workflows/` or
  * `.github/workflows/` of `root` (as `gh workflow run ci.yml` finds it); without FILE, the one
- * findDefaultWorkflow finds in `root`. A name in both folders is refused, naming both.
+ * findDefaultWorkflow finds in `root`. A name in both folders is refused, naming both; one in neither
+ * (nor here) too, naming where it was looked for.
  */
 export function workflowFileOf(
   file: string | undefined,
@@ -21,7 +22,12 @@ export function workflowFileOf(
   if (/[\\/]/.test(file) || existsSync(resolve(cwd, file))) return file;
   const found = workflowDirs.map((dir) => join(root, dir, file)).filter(isFile);
   const [only, other] = found;
-  if (only === undefined) return file;
+  // Said here, not by the read: "no such file" alone does not tell that the workflow folders were
+  // looked in too, so `ci.yml` for a `ci.yaml` there reads as a file the command never saw.
+  if (only === undefined) {
+    const folders = workflowDirs.map((dir) => `${relative(cwd, join(root, dir)) || '.'}/`).join(' or ');
+    throw new UsageError(`cannot read workflow ${file}: no such file here, nor in ${folders}`);
+  }
   if (other !== undefined)
     throw new UsageError(
       `${file} is in both .valkyrie/workflows/ and .github/workflows/; name one: valkyrie ${command} ${relative(cwd, only)}`,

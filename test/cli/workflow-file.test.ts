@@ -38,9 +38,15 @@ describe('workflowFileOf', () => {
     );
     writeFileSync(join(root, 'ci.yml'), 'jobs: {}\n');
     expect(workflowFileOf('ci.yml', 'run', root)).toBe('ci.yml');
-    // A path, or a name found nowhere, goes as given: reading it says it is missing.
+    // A path goes as given: reading it says if it is missing.
     expect(workflowFileOf('./deploy.yml', 'run', root)).toBe('./deploy.yml');
-    expect(workflowFileOf('nope.yml', 'run', root)).toBe('nope.yml');
+    // A bare name found nowhere is refused, naming the folders it was looked for in too.
+    expect(() => workflowFileOf('nope.yml', 'run', root)).toThrow(
+      'cannot read workflow nope.yml: no such file here, nor in .valkyrie/workflows/ or .github/workflows/',
+    );
+    expect(() => workflowFileOf('nope.yml', 'submit', sub, root)).toThrow(
+      'cannot read workflow nope.yml: no such file here, nor in ../.valkyrie/workflows/ or ../.github/workflows/',
+    );
     // Without a name: the workspace's one workflow, relative to where the command runs.
     const one = workspace(['only.yml']);
     expect(workflowFileOf(undefined, 'submit', tmpdir(), one)).toBe(

@@ -142,7 +142,15 @@ describe('exit codes and user errors', () => {
   it('exits 2 for usage mistakes, with one clear line', async () => {
     const missing = await ws.run(['run', 'nope.yml']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr.trim()).toBe('valkyrie: cannot read workflow nope.yml: no such file');
+    expect(missing.stderr.trim()).toBe(
+      'valkyrie: cannot read workflow nope.yml: no such file here, nor in .valkyrie/workflows/ or .github/workflows/',
+    );
+    // A path is read as given: no workflow folder was looked in.
+    const path = await ws.run(['run', './nope.yml']);
+    expect([path.code, path.stderr.trim()]).toEqual([
+      2,
+      'valkyrie: cannot read workflow ./nope.yml: no such file',
+    ]);
     mkdirSync(join(ws.dir, 'dir'));
     ws.write('dir/one.yml', 'jobs: {}\n');
     ws.write('dir/two.yml', 'jobs: {}\n');

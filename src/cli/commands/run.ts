@@ -60,9 +60,10 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   // step, or once the workflow is parsed when the run has more jobs than slots (below).
   warmUpSpawner();
   const cwd = process.cwd();
-  const path = workflowFileOf(file, 'run', cwd);
   const concurrency = parseConcurrency(options.jobs);
   const queue = parseQueueFlags(options, Date.now());
+  // After the flags: a mistake in one is told whether or not the file is found.
+  const path = workflowFileOf(file, 'run', cwd);
   const host = describeHost();
   const labels = runnerLabels(host, options.label ?? []);
   const parsed = await loadWorkflow(path, {

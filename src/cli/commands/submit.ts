@@ -86,14 +86,15 @@ export async function submitCommand(
   const cwd = process.cwd();
   const workspace = resolve(cwd, expandHome(options.workspace ?? '.', '--workspace'));
   requireFolder(workspace, options.workspace);
-  // Without a FILE (or with a bare name of one), the workspace's own, as `valkyrie run` finds it here.
-  const path = workflowFileOf(file, 'submit', cwd, workspace);
   const queue = parseQueueFlags(
     { priority: options.priority, idempotencyKey: options.idempotencyKey },
     Date.now(),
   );
   const maxBytes = parseMaxBundleSize(options.maxBundleSize);
   const reconnectTimeoutMs = parseReconnectTimeout(options.reconnectTimeout);
+  // Without a FILE (or with a bare name of one), the workspace's own, as `valkyrie run` finds it here;
+  // after the flags, as `run` does.
+  const path = workflowFileOf(file, 'submit', cwd, workspace);
   // No runner labels: which runners exist is the server's to know, not this machine's.
   const parsed = await loadWorkflow(path, options.job ? { jobs: options.job } : {});
   if (parsed.diagnostics.length > 0)
