@@ -94,7 +94,11 @@ describe('valkyrie runners', () => {
       code: 0,
       stdout: `Runner ${id} (scripted) is offline: it comes back draining, as set now, when it connects again.\n`,
     });
-    expect(await ws.run(['token', 'revoke', id], env)).toMatchObject({ code: 0 });
+    // A runner's id is a token id like any other: revoking it says which runner that took away.
+    expect(await ws.run(['token', 'revoke', id], env)).toMatchObject({
+      code: 0,
+      stdout: `Revoked token ${id}, the credential of runner ${id}: that runner is disconnected and cannot connect again.\n`,
+    });
     expect((await ws.run(['runners', 'list'], env)).stdout).toBe(
       "No runners: none is connected, or was seen within the server's runner retention.\n",
     );

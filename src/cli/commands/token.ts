@@ -88,10 +88,11 @@ export function tokenRevokeCommand(given: string, options: ApiClientFlags): Prom
     const { tokens } = await client.request<{ tokens: TokenRecord[] }>('GET', '/api/v1/tokens');
     await client.request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
     // The server answers a second revoke as the first; "Revoked" would tell of a change that never was.
-    const revokedAt = tokens.find((token) => token.id === id)?.revokedAt;
+    const record = tokens.find((token) => token.id === id);
+    const revokedAt = record?.revokedAt;
     process.stdout.write(
       revokedAt === undefined
-        ? `Revoked token ${id}.\n`
+        ? `Revoked token ${id}${credentialNote(record)}.\n`
         : `Token ${id} was already revoked (${isoSeconds(revokedAt)}); nothing changed.\n`,
     );
     if (isLastAdmin(id, tokens, Date.now()))
@@ -100,6 +101,16 @@ export function tokenRevokeCommand(given: string, options: ApiClientFlags): Prom
       );
     return ExitCode.succeeded;
   });
+}
+
+/**
+ * What revoking a runner's credential did besides: a runner id is a hex string like any token's, and
+ * an operator who revoked one from `token list` may not have known it took a runner off the fleet.
+ * Not the token's name: that is the one the runner registered under, which a later `--name` changes.
+ */
+function credentialNote(token: TokenRecord | undefined): string {
+  if (token?.role !== 'credential') return '';
+  return `, the credential of runner ${token.id}: that runner is disconnected and cannot connect again`;
 }
 
 function tokenStatus(token: TokenRecord, now: number): 'revoked' | 'expired' | 'active' {
