@@ -175,7 +175,8 @@ export class ApiClient {
         });
       } catch (error) {
         const delay = resendable && connectionRefused(error) ? wait.afterRefused() : undefined;
-        if (delay === undefined || init.signal?.aborted) throw await this.networkError(error, init.signal);
+        if (delay === undefined || init.signal?.aborted)
+          throw await this.networkError(error, init.signal, wait);
         await this.retryWait.sleep(delay, init.signal);
         continue;
       }
@@ -242,7 +243,11 @@ export class ApiClient {
   }
 
   /** What a fetch that got no answer throws: the classified ValkyrieError, or the abort as it came. */
-  private async networkError(error: unknown, signal: AbortSignal | undefined): Promise<unknown> {
+  private async networkError(
+    error: unknown,
+    signal: AbortSignal | undefined,
+    wait: RetryWait,
+  ): Promise<unknown> {
     if (signal?.aborted) return error;
     const failure = certificateFailure(error);
     if (failure !== undefined) return certificateError(this.origin, failure, error);
@@ -260,7 +265,7 @@ export class ApiClient {
       );
     return new ValkyrieError(
       'VK_SERVER_UNREACHABLE',
-      `cannot reach the Valkyrie server at ${this.origin}: ${networkReason(error)}`,
+      `cannot reach the Valkyrie server at ${this.origin}: ${networkReason(error)}${wait.gaveUpNote()}`,
       { cause: error },
     );
   }

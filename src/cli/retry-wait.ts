@@ -1,3 +1,5 @@
+import { formatDelay } from '../core/retry-delay.js';
+
 /**
  * How a client command waits out a server that asks to be asked again: one shutting down, as during
  * a restart, answers `503 VK_SHUTTING_DOWN` with `Retry-After: 5` while it drains, then refuses
@@ -108,6 +110,16 @@ export class RetryWait {
   /** The connection was refused after the server said it is shutting down: the delay, or undefined. */
   afterRefused(): number | undefined {
     return this.restarting ? this.next(this.policy.refusedDelayMs) : undefined;
+  }
+
+  /**
+   * After the last refused connection of a restart waited for (afterRefused gave no more delay): what
+   * the error adds, since the notice said `for up to 30s` and the tries may run out before that.
+   */
+  gaveUpNote(): string {
+    if (!this.restarting || this.since === undefined) return '';
+    const waited = formatDelay(this.policy.now() - this.since);
+    return `; it said it was shutting down or restarting, and did not come back within ${waited} (${this.attempts} tries)`;
   }
 
   private next(delayMs: number): number | undefined {

@@ -193,6 +193,22 @@ describe('ApiClient while the server restarts', () => {
     expect(fresh?.bodies).toEqual(['{"workflow":"w"}']);
   });
 
+  it('says, when the server it waited for does not come back, that it waited and for how long', async () => {
+    const old = await serve([shuttingDown]);
+    const { wait, sleeps, notices } = policy(async () => {
+      const server = servers[0];
+      if (sleeps.length === 1 && server !== undefined) await new Promise((done) => server.close(done));
+    });
+    const client = new ApiClient(old.url, 'tok', wait);
+    // The notice said "for up to 30s"; the ten tries ran out after 13 s: the error says so.
+    await expect(client.request('GET', '/api/v1/runs/1')).rejects.toThrow(
+      `cannot reach the Valkyrie server at ${old.url}: connection refused (ECONNREFUSED); ` +
+        'it said it was shutting down or restarting, and did not come back within 13s (10 tries)',
+    );
+    expect(sleeps).toEqual([5000, ...Array(8).fill(1000)]);
+    expect(notices).toEqual([expect.stringMatching(/retrying in 5s, for up to 30s$/)]);
+  });
+
   it('does not wait out a refused connection the server never said it would give', async () => {
     const { wait, sleeps } = policy();
     const closed = await serve([created]);
