@@ -5,13 +5,14 @@ import { clientOptions } from './shared-options.js';
 
 /**
  * `GROUP list [--json]`, the group's default command: `valkyrie runners` alone lists them, as
- * `valkyrie runs` lists runs.
+ * `valkyrie runs` lists runs. Its help says so in those words: "(the default)" after "revoked and
+ * expired ones included" read as if listing those were the default.
  */
 function defaultList(group: Command, description: string): Command {
   return clientOptions(
     group
       .command('list', { isDefault: true })
-      .description(`${description} (the default)`)
+      .description(`${description}; \`valkyrie ${group.name()}\` alone does this`)
       .option('--json', 'print JSON')
       .allowExcessArguments()
       .hook('preAction', (list) => refuseUnknownCommand(list)),

@@ -159,6 +159,11 @@ describe('valkyrie runners', () => {
       'modeNote',
     );
     expect((await ws.run(['runners', 'resume', '--help'], env)).stdout).not.toContain('--note');
+    // Which command the group runs alone, in words no other part of the line can be taken for.
+    const tokenHelp = (await ws.run(['token', '--help'], env)).stdout.replace(/\s+/g, ' ');
+    expect(tokenHelp).toContain('revoked and expired ones included; `valkyrie token` alone does this');
+    const runnersHelp = (await ws.run(['runners', '--help'], env)).stdout.replace(/\s+/g, ' ');
+    expect(runnersHelp).toContain('from all its replicas; `valkyrie runners` alone does this');
     runner.transport.close();
   });
 
