@@ -172,53 +172,39 @@ describe('valkyrie server', () => {
       code: 2,
       stderr: `valkyrie: --tls-key: cannot read ${workspace.dir}: it is a directory\n`,
     });
-    // A retention shorter than a replica's missed heartbeats would forget runners still there.
-    expect(await workspace.run(['server', '--port', '0', '--runner-retention', '10s'])).toMatchObject({
-      code: 2,
-      stderr: 'valkyrie: --runner-retention: expected at least 1m, received "10s"\n',
-    });
-    // A bundle's retention is written in days as often as not; a minute is the least it takes.
-    expect(await workspace.run(['server', '--port', '0', '--bundle-retention', '30s'])).toMatchObject({
-      code: 2,
-      stderr: 'valkyrie: --bundle-retention: expected at least 1m, received "30s"\n',
-    });
-    expect(await workspace.run(['server', '--port', '0', '--bundle-retention', 'a week'])).toMatchObject({
-      code: 2,
-      stderr: 'valkyrie: --bundle-retention: expected a duration such as 7d, 12h or 30m, received "a week"\n',
-    });
-    // No runner or client could reach it: fetch refuses such a port without trying.
-    expect(await workspace.run(['server', '--port', '6000'])).toMatchObject({
-      code: 2,
-      stderr:
-        'valkyrie: --port: 6000 is a port that fetch, which runners and clients use, never connects to (a blocked port); choose another\n',
-    });
-    // An offer that expires before the runner's accept returns would be made again and again.
-    expect(await workspace.run(['server', '--port', '0', '--offer-ttl', '1ms'])).toMatchObject({
-      code: 2,
-      stderr: 'valkyrie: --offer-ttl: expected at least 1s, received "1ms"\n',
-    });
-    // A lease that expires before the runner's renewal (every third of it) arrives: every job requeued.
-    expect(await workspace.run(['server', '--port', '0', '--lease-ttl', '1ms'])).toMatchObject({
-      code: 2,
-      stderr: 'valkyrie: --lease-ttl: expected at least 1s, received "1ms"\n',
-    });
-    // A duration too short is told so, not that it is no duration.
-    expect(await workspace.run(['server', '--port', '0', '--lease-ttl', '0s'])).toMatchObject({
-      code: 2,
-      stderr: 'valkyrie: --lease-ttl: expected at least 1s, received "0s"\n',
-    });
-    expect(await workspace.run(['server', '--port', '0', '--drain-timeout', 'soon'])).toMatchObject({
-      code: 2,
-      stderr: 'valkyrie: --drain-timeout: expected a duration such as 250ms, 10s or 1m, received "soon"\n',
-    });
-    expect(await workspace.run(['server', '--port', '0', '--queue-capacity', '0'])).toMatchObject({
-      code: 2,
-      stderr: 'valkyrie: --queue-capacity must be a positive integer, received "0"\n',
-    });
-    expect(await workspace.run(['server', '--port', '0', '--max-takeovers', '0'])).toMatchObject({
-      code: 2,
-      stderr: 'valkyrie: --max-takeovers must be a positive integer, received "0"\n',
-    });
+    // Each: the flags after `server`, and the one line it exits 2 with.
+    const refusals: [readonly string[], string][] = [
+      // A retention shorter than a replica's missed heartbeats would forget runners still there.
+      [['--runner-retention', '10s'], '--runner-retention: expected at least 1m, received "10s"'],
+      // A bundle's retention is written in days as often as not; a minute is the least it takes.
+      [['--bundle-retention', '30s'], '--bundle-retention: expected at least 1m, received "30s"'],
+      [
+        ['--bundle-retention', 'a week'],
+        '--bundle-retention: expected a duration such as 7d, 12h or 30m, received "a week"',
+      ],
+      // No runner or client could reach it: fetch refuses such a port without trying.
+      [
+        ['--port', '6000'],
+        '--port: 6000 is a port that fetch, which runners and clients use, never connects to (a blocked port); choose another',
+      ],
+      // An offer that expires before the runner's accept returns would be made again and again.
+      [['--offer-ttl', '1ms'], '--offer-ttl: expected at least 1s, received "1ms"'],
+      // A lease that expires before the runner's renewal (every third of it) arrives: every job requeued.
+      [['--lease-ttl', '1ms'], '--lease-ttl: expected at least 1s, received "1ms"'],
+      // A duration too short is told so, not that it is no duration.
+      [['--lease-ttl', '0s'], '--lease-ttl: expected at least 1s, received "0s"'],
+      [
+        ['--drain-timeout', 'soon'],
+        '--drain-timeout: expected a duration such as 250ms, 10s or 1m, received "soon"',
+      ],
+      [['--queue-capacity', '0'], '--queue-capacity must be a positive integer, received "0"'],
+      [['--max-takeovers', '0'], '--max-takeovers must be a positive integer, received "0"'],
+    ];
+    for (const [flags, line] of refusals)
+      expect(await workspace.run(['server', '--port', '0', ...flags])).toMatchObject({
+        code: 2,
+        stderr: `valkyrie: ${line}\n`,
+      });
     first.child.kill('SIGTERM');
     expect((await first.done).code).toBe(0);
   });
