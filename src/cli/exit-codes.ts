@@ -20,7 +20,8 @@ export const ExitCode = {
   queueFull: 75,
   /**
    * VK_STORE_UNREACHABLE, VK_STORE_LOCKED: the store did not answer or stayed locked; nothing was
-   * written, and the same command may succeed later. EX_UNAVAILABLE from sysexits.h.
+   * written, and the same command may succeed later. VK_STORE_IN_USE: another server serves the
+   * SQLite file. EX_UNAVAILABLE from sysexits.h.
    */
   storeUnavailable: 69,
   /**
@@ -58,6 +59,7 @@ export function exitCodeFor(code: ErrorCode): number {
       return ExitCode.queueFull;
     case 'VK_STORE_UNREACHABLE':
     case 'VK_STORE_LOCKED':
+    case 'VK_STORE_IN_USE':
       return ExitCode.storeUnavailable;
     // A client command's: the runner stops with its own code (runnerTlsCertificate).
     case 'VK_TLS_CERTIFICATE':

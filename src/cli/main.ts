@@ -356,8 +356,8 @@ function buildProgram(setExit: (code: number) => void): Command {
         'A second SIGTERM/SIGINT stops without draining, a third exits at once (130/143). Exit codes: 0 after\n' +
         'shutdown, 2 bad options, port in use or bad TLS files,\n' +
         '65 store unusable (a damaged SQLite file, or a store from a newer Valkyrie), 69 store unavailable (Postgres\n' +
-        'does not answer, or the SQLite file stays locked; also a shutdown that gave up on a Postgres that\n' +
-        'stopped answering, 30 s into closing).',
+        'does not answer, the SQLite file stays locked, or another server serves it: one server per SQLite file,\n' +
+        'replicas need Postgres; also a shutdown that gave up on a Postgres that stopped answering, 30 s into closing).',
     )
     .action(async (options) => {
       const { serverCommand } = await import('./commands/server.js');

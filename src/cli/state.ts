@@ -112,6 +112,17 @@ function storeTarget(db: string | undefined): string | undefined {
   return flagOrVariablePath('--db', db, 'VALKYRIE_DB');
 }
 
+/**
+ * The SQLite file that `--db` (or $VALKYRIE_DB) and `stateDir` name, as openStores would open it;
+ * undefined for Postgres, and for a URL of another store, which openStores refuses.
+ */
+export function sqliteFileOf(db: string | undefined, stateDir: string): string | undefined {
+  const target = storeTarget(db);
+  if (target !== undefined && (isPostgresUrl(target) || foreignUrlScheme(target) !== undefined))
+    return undefined;
+  return sqlitePath(target, stateDir);
+}
+
 /** The SQLite file of `target` (--db or $VALKYRIE_DB, when not a Postgres URL), by default valkyrie.db in `stateDir`. */
 function sqlitePath(target: string | undefined, stateDir: string): string {
   return target === undefined ? join(stateDir, 'valkyrie.db') : resolve(target);

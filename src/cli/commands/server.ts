@@ -14,7 +14,8 @@ import { ExitCode, exitCodeFor, UsageError } from '../exit-codes.js';
 import { expandHome, flagOrVariablePath } from '../home-path.js';
 import { queueCapacityFlag } from '../queue-options.js';
 import { retentionFlag } from '../retention-options.js';
-import { newStatePaths, openStores, removeNewState } from '../state.js';
+import { isHeldByAnotherServer, ServerStoreLock } from '../server-store-lock.js';
+import { newStatePaths, openStores, removeNewState, sqliteFileOf } from '../state.js';
 
 export interface ServerCommandOptions {
   readonly host: string;
@@ -62,22 +63,29 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   const dataDir = resolve(
     flagOrVariablePath('--data-dir', options.dataDir, 'VALKYRIE_DATA_DIR') ?? '.valkyrie',
   );
+  // One server per SQLite file: a second one is refused, before it opens anything when it can be.
+  const lock = new ServerStoreLock(sqliteFileOf(options.db, dataDir));
   // A start that fails (a port in use) leaves no new state behind: the next one is a first start too.
-  const newState = newStatePaths(options.db, dataDir);
-  const server = await startServer(newState, async () => ({
-    stores: await openStores(options.db, dataDir),
-    host: options.host,
-    port,
-    dataDir,
-    drainTimeoutMs,
-    runnerRetentionMs,
-    bundleRetentionMs,
-    queueCapacity,
-    maxTakeovers,
-    controlPlane: { leaseTtlMs, offerTtlMs },
-    ...(tls === undefined ? {} : { tls }),
-    ...(adminToken === undefined ? {} : { adminToken }),
-  }));
+  const newState = [...newStatePaths(options.db, dataDir), ...lock.newPaths()];
+  lock.beforeStore();
+  const server = await startServer(newState, lock, async () => {
+    const stores = await openStores(options.db, dataDir);
+    await lock.afterStore(stores);
+    return {
+      stores,
+      host: options.host,
+      port,
+      dataDir,
+      drainTimeoutMs,
+      runnerRetentionMs,
+      bundleRetentionMs,
+      queueCapacity,
+      maxTakeovers,
+      controlPlane: { leaseTtlMs, offerTtlMs },
+      ...(tls === undefined ? {} : { tls }),
+      ...(adminToken === undefined ? {} : { adminToken }),
+    };
+  });
   if (server.generatedAdminToken !== undefined) {
     process.stderr.write(
       `Created the first admin token; it is shown this once (set VALKYRIE_ADMIN_TOKEN to choose your own):\n${server.generatedAdminToken}\n`,
@@ -88,21 +96,28 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   // process is preempted between the write and the listeners (seen on a loaded 2-core machine).
   const stopped = untilStopped(server, formatDelay(drainTimeoutMs));
   process.stdout.write(`valkyrie server listening on ${server.url}\n`);
-  return await stopped;
+  try {
+    return await stopped;
+  } finally {
+    lock.release();
+  }
 }
 
 /**
  * Starts the server with the options `optionsOf` opens the store for; if either fails, removes
- * `newState` (ValkyrieServer.start closes the store it failed with).
+ * `newState` (ValkyrieServer.start closes the store it failed with) — but not when another server
+ * holds the store: what was missing when this one looked, that server made — then lets `lock` go.
  */
 async function startServer(
   newState: readonly string[],
+  lock: ServerStoreLock,
   optionsOf: () => Promise<ServerOptions>,
 ): Promise<ValkyrieServer> {
   try {
     return await ValkyrieServer.start(await optionsOf());
   } catch (error) {
-    removeNewState(newState);
+    if (!isHeldByAnotherServer(error)) removeNewState(newState);
+    lock.release();
     throw error;
   }
 }
