@@ -78,11 +78,9 @@ export class ServerClient {
         `VK_NOT_FOUND: ${this.api.server} has no route for the bundle check: is --server the address of a Valkyrie server?`,
         {},
       );
-    // The bundle check is the first request submit makes, and a HEAD answer has no body to say why.
-    await throwUnlessOk(
-      response,
-      'this token may not submit runs; it needs the submit or admin role (valkyrie token create --role submit)',
-    );
+    // The bundle check is the first request submit makes, and a HEAD answer has no body to say why:
+    // only what is wrong, as the line after it (reportServerFailure) says which token and how to get one.
+    await throwUnlessOk(response, 'this token may not submit runs');
     return true;
   }
 

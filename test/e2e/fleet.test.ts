@@ -435,9 +435,12 @@ jobs:
       VALKYRIE_TOKEN: readToken,
     });
     expect(bundled.code).toBe(77);
+    // What is wrong, then which token and how to get one: the remedy once, not in both lines.
     expect(bundled.stderr).toContain(
-      'VK_FORBIDDEN: this token may not submit runs; it needs the submit or admin role (valkyrie token create --role submit)',
+      'valkyrie: the server refused (HTTP 403): VK_FORBIDDEN: this token may not submit runs\n' +
+        'valkyrie: check --token or $VALKYRIE_TOKEN (a token with the submit role: valkyrie token create --role submit)\n',
     );
+    expect(bundled.stderr.split('valkyrie token create')).toHaveLength(2);
     const runsAfter = ((await (await api('GET', '/api/v1/runs', readToken)).json()) as { runs: unknown[] })
       .runs.length;
     expect(runsAfter).toBe(runsBefore);
