@@ -3,6 +3,7 @@ import { messageOf } from '../core/error-message.js';
 import { type ErrorCode, errorCatalog, errorCodeHeader, ValkyrieError } from '../core/errors.js';
 import { isRecord } from '../core/is-record.js';
 import { formatDelay } from '../core/retry-delay.js';
+import { tokenTextProblem } from '../core/token-text.js';
 import { bodyGist } from '../protocol/handshake.js';
 import { certificateError, certificateFailure } from '../protocol/tls-certificate.js';
 import { closedWithoutAnswer, plainServerLine, tlsServerLine } from '../protocol/tls-mismatch.js';
@@ -98,6 +99,23 @@ export interface ApiFetchInit {
   readonly retryWhenAsked?: boolean;
 }
 
+/**
+ * The token of `--token`, else VALKYRIE_TOKEN; undefined when neither gives one. White space around
+ * it is dropped, as `valkyrie runner --token-file` drops a file's (and a header's would be). One with
+ * white space or another character inside that no header carries (more than the token pasted, two
+ * lines) is a usage error naming where it came from, before anything is sent: the server could only
+ * say that the Authorization header was malformed, a header the user never wrote.
+ */
+export function clientToken(flags: ApiClientFlags, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const [given, source] =
+    flags.token !== undefined ? [flags.token, '--token'] : [env.VALKYRIE_TOKEN, 'VALKYRIE_TOKEN'];
+  const token = given?.trim();
+  if (token === undefined || token === '') return undefined;
+  const problem = tokenTextProblem(token);
+  if (problem !== undefined) throw new UsageError(`${source} ${problem}`);
+  return token;
+}
+
 /** What a client command without `--server` or VALKYRIE_SERVER says, `submit` as the others. */
 export const noServerMessage =
   'no server: pass --server URL or set VALKYRIE_SERVER (e.g. http://127.0.0.1:7070)';
@@ -126,8 +144,7 @@ export class ApiClient {
   static fromFlags(flags: ApiClientFlags, env: NodeJS.ProcessEnv = process.env): ApiClient {
     const server = flags.server ?? env.VALKYRIE_SERVER;
     if (server === undefined || server === '') throw new UsageError(noServerMessage);
-    const token = flags.token ?? env.VALKYRIE_TOKEN;
-    return new ApiClient(serverBaseUrl(server, serverSource(flags.server)), token === '' ? undefined : token);
+    return new ApiClient(serverBaseUrl(server, serverSource(flags.server)), clientToken(flags, env));
   }
 
   get origin(): string {

@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
 import { sha256Hex } from '../core/sha256.js';
+import { tokenTextProblem } from '../core/token-text.js';
 import type { StoredToken, TokenRecord, TokenRole, TokenStore } from '../store/tokens.js';
 import { ApiError } from './api-error.js';
 
@@ -189,24 +190,18 @@ export function checkAdminToken(text: string): void {
 }
 
 /**
- * Why `text` can never authenticate as the admin token, or undefined when it can. A request carries
- * its token as the one word after `Bearer` (`bearer`), and an HTTP header carries only visible ASCII
- * faithfully, so a space or any other character would never arrive as set; a `vkj.` text is checked
- * as a job token, never compared with the stored tokens; and a short one could be guessed. The text
- * itself is never shown.
+ * Why `text` can never authenticate as the admin token, or undefined when it can: one no request can
+ * carry as set (tokenTextProblem); a `vkj.` text, checked as a job token, never compared with the
+ * stored tokens; and a short one, which could be guessed. The text itself is never shown.
  */
 export function adminTokenProblem(text: string): string | undefined {
   if (text.startsWith(jobPrefix))
     return `starts with "${jobPrefix}", the form of a job token: a request presenting it is checked as a job token and never logs in; choose another text`;
-  const index = text.search(/[^\x21-\x7e]/);
-  if (index === -1)
-    return text.length < minAdminTokenLength
-      ? `is ${text.length} character${text.length === 1 ? '' : 's'} long: an admin token needs at least ${minAdminTokenLength}, so that it cannot be guessed (openssl rand -hex 32 makes one)`
-      : undefined;
-  const found = /\s/.test(text.charAt(index))
-    ? 'a space or other white space'
-    : 'a character that is not visible ASCII';
-  return `has ${found} at character ${index + 1}: a token must be one word of visible ASCII characters (! to ~), as it is sent in "Authorization: Bearer <token>"`;
+  const problem = tokenTextProblem(text);
+  if (problem !== undefined) return problem;
+  return text.length < minAdminTokenLength
+    ? `is ${text.length} character${text.length === 1 ? '' : 's'} long: an admin token needs at least ${minAdminTokenLength}, so that it cannot be guessed (openssl rand -hex 32 makes one)`
+    : undefined;
 }
 
 interface JobClaims {

@@ -124,6 +124,39 @@ describe('client commands refused by the server, or before asking it', () => {
     expect(runs.code).toBe(2);
   });
 
+  it('a token with white space inside is refused as usage, naming --token or VALKYRIE_TOKEN, and sends nothing; white space around it is dropped', async () => {
+    // It was sent, and the server's 401 spoke of an Authorization header the user never wrote (or,
+    // for a newline or a non-ASCII character, fetch refused it: "cannot reach the server", exit 69).
+    const before = server.requests.length;
+    const tail =
+      'a token must be one word of visible ASCII characters (! to ~), as it is sent in "Authorization: Bearer <token>"';
+    const pasted = await ws.run(['runs', '--server', server.url, '--token', 'tok extra']);
+    expect(pasted.stderr).toBe(
+      `valkyrie: --token has a space or other white space at character 4: ${tail}\n`,
+    );
+    expect(pasted.code).toBe(2);
+    const twoLines = await ws.run(['submit', 'ci.yml', '--server', server.url], {
+      VALKYRIE_TOKEN: 'tok\nold',
+    });
+    expect(twoLines.stderr).toBe(
+      `valkyrie: VALKYRIE_TOKEN has a space or other white space at character 4: ${tail}\n`,
+    );
+    expect(twoLines.code).toBe(2);
+    const accented = await ws.run(['token', 'list', '--server', server.url, '--token', 'tök']);
+    expect(accented.stderr).toBe(
+      `valkyrie: --token has a character that is not visible ASCII at character 2: ${tail}\n`,
+    );
+    expect(accented.code).toBe(2);
+    expect(server.requests.length).toBe(before);
+    // Around it, as `valkyrie runner --token-file` drops a file's: the token alone is sent.
+    server.runAnswer = undefined;
+    const padded = await ws.run(['submit', 'ci.yml', '--no-bundle', '--server', server.url], {
+      VALKYRIE_TOKEN: ' tok\n',
+    });
+    expect(padded.code, padded.stderr).toBe(0);
+    expect(server.requests.at(-1)?.headers.authorization).toBe('Bearer tok');
+  });
+
   it('a --server with a user name and password is refused as usage, naming no password, and sends nothing', async () => {
     // fetch refuses such a URL: it was told as an unreachable server (exit 69, the password in the
     // line), and the runner retried it for ever.

@@ -9,7 +9,7 @@ import { resolveInputs } from '../../workflow/inputs.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
-import { ApiClient, noServerMessage, serverBaseUrl, serverSource } from '../api-client.js';
+import { ApiClient, clientToken, noServerMessage, serverBaseUrl, serverSource } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { type FieldFlags, keyedListFlag, listFlag, onceFlag, pairFlag, secretFlags } from '../field-flags.js';
 import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
@@ -76,9 +76,9 @@ export async function submitCommand(
   options: SubmitCommandOptions,
 ): Promise<number> {
   const server = options.server ?? process.env.VALKYRIE_SERVER;
-  const token = options.token ?? process.env.VALKYRIE_TOKEN;
   if (!server) throw new UsageError(noServerMessage);
-  if (!token)
+  const token = clientToken(options);
+  if (token === undefined)
     throw new UsageError(
       'no token given: pass --token T or set VALKYRIE_TOKEN (create one with: valkyrie token create --role submit)',
     );
