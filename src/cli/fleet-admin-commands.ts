@@ -38,7 +38,11 @@ function refuseUnknownCommand(list: Command): void {
 export function addFleetAdminCommands(program: Command, setExit: (code: number) => void): void {
   const token = program
     .command('token')
-    .description('create, list and revoke API tokens and runner registration tokens (admin token needed)');
+    .description('create, list and revoke API tokens and runner registration tokens (admin token needed)')
+    .addHelpText(
+      'afterAll',
+      '\nExit codes: 0 done, 2 usage or a request the server refused (revoke of an id no token has), 69 server unreachable or failing, 77 token refused (every token command takes an admin token).',
+    );
   clientOptions(
     token
       .command('create')
@@ -84,6 +88,10 @@ export function addFleetAdminCommands(program: Command, setExit: (code: number) 
     .command('runners')
     .description(
       "list the fleet's runners, and drain, resume, put one in maintenance or remove one (admin token for changes)",
+    )
+    .addHelpText(
+      'afterAll',
+      '\nExit codes: 0 done, 2 usage, a runner not listed, or a request the server refused, 69 server unreachable or failing, 77 token refused (a list takes a read token, a change an admin one).',
     );
   defaultList(runners, 'list every runner that has connected to the server, from all its replicas').action(
     async (options) => {

@@ -231,7 +231,10 @@ function buildProgram(setExit: (code: number) => void): Command {
       .addOption(stateDir())
       .addOption(db()),
   )
-    .addHelpText('after', serverRunsHelp)
+    .addHelpText(
+      'after',
+      `${serverRunsHelp}\nExit codes: 0 listed (no runs too), 2 usage, 65 state store unusable, 69 store or server unavailable, 77 token refused.`,
+    )
     .action(async (options) => {
       const { runsCommand } = await import('./commands/history.js');
       setExit(await runsCommand(options));

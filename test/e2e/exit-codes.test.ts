@@ -35,6 +35,16 @@ describe('exit codes and user errors', () => {
     expect(existsSync(stateDir)).toBe(false);
   });
 
+  it('says its exit codes in --help of runs, as of show, logs and cancel', async () => {
+    for (const command of ['runs', 'show', 'logs', 'cancel']) {
+      const help = await ws.run([command, '--help']);
+      expect(help.stdout, command).toMatch(/\nExit codes: 0 [^\n]*, 2 [^\n]*, 69 [^\n]*, 77 token refused/);
+    }
+    expect((await ws.run(['runs', '--help'])).stdout).toContain(
+      'Exit codes: 0 listed (no runs too), 2 usage, 65 state store unusable, 69 store or server unavailable, 77 token refused.',
+    );
+  });
+
   it('exits 1 when a job fails, and dependants are skipped', async () => {
     const file = ws.write(
       'fail.yml',

@@ -164,6 +164,26 @@ describe('valkyrie runners', () => {
     expect(tokenHelp).toContain('revoked and expired ones included; `valkyrie token` alone does this');
     const runnersHelp = (await ws.run(['runners', '--help'], env)).stdout.replace(/\s+/g, ' ');
     expect(runnersHelp).toContain('from all its replicas; `valkyrie runners` alone does this');
+    // Each command of both groups says its exit codes, as show, logs and cancel do.
+    const tokenCodes =
+      'Exit codes: 0 done, 2 usage or a request the server refused (revoke of an id no token has), 69 server unreachable or failing, 77 token refused';
+    const runnersCodes =
+      'Exit codes: 0 done, 2 usage, a runner not listed, or a request the server refused, 69 server unreachable or failing, 77 token refused';
+    for (const [command, codes] of [
+      [['token'], tokenCodes],
+      [['token', 'create'], tokenCodes],
+      [['token', 'list'], tokenCodes],
+      [['token', 'revoke'], tokenCodes],
+      [['runners'], runnersCodes],
+      [['runners', 'list'], runnersCodes],
+      [['runners', 'drain'], runnersCodes],
+      [['runners', 'maintenance'], runnersCodes],
+      [['runners', 'resume'], runnersCodes],
+      [['runners', 'remove'], runnersCodes],
+    ] as const) {
+      const help = (await ws.run([...command, '--help'], env)).stdout.replace(/\s+/g, ' ');
+      expect(help, command.join(' ')).toContain(codes);
+    }
     runner.transport.close();
   });
 
