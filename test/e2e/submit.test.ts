@@ -90,7 +90,11 @@ describe('valkyrie submit', () => {
     expect(first.stderr).toMatch(
       /Workspace: 2 files \(\d+ B\), bundle [0-9a-f]{12} of [\d.]+ (B|KiB): uploaded/,
     );
-    expect(first.stdout).toBe(`Submitted run run-1 of ci (#1) to ${server.url}\n`);
+    // How to watch it, as `gh workflow run` points to `gh run list`: the server and token come from
+    // the environment here, which the command reads again.
+    expect(first.stdout).toBe(
+      `Submitted run run-1 of ci (#1) to ${server.url}\nFollow it with: valkyrie logs run-1 -f\n`,
+    );
     expect(first.code).toBe(0);
     const [sha256] = [...server.bundles.keys()];
     expect(server.calls()).toEqual([
@@ -127,6 +131,12 @@ describe('valkyrie submit', () => {
     expect(server.calls().slice(3)).toEqual([`HEAD /api/v1/bundles/${sha256}`, 'POST /api/v1/runs']);
     expect(server.requests.at(-1)?.headers['idempotency-key']).toBe('k1');
     expect(second.code).toBe(0);
+    // Given as flags: the server named again, the token only as a placeholder.
+    const flagged = await ws.run(['submit', 'ci.yml', '--server', server.url, '--token', 'tok']);
+    expect(flagged.stdout).toBe(
+      `Submitted run run-3 of ci (#3) to ${server.url}\n` +
+        `Follow it with: valkyrie logs run-3 -f --server ${server.url} --token TOKEN\n`,
+    );
   });
 
   it("leaves a runner's work dir inside the workspace out of the bundle, saying so", async () => {
@@ -235,7 +245,9 @@ describe('valkyrie submit', () => {
     server.knownRunFields = ['workflow', 'path', 'bundle', 'vars', 'secrets', 'env', 'priority'];
     const older = await submit('--no-bundle', '--idempotency-key', 'k2');
     expect(older.stderr).toMatch(/warning: the server predates the run request.s git field/);
-    expect(older.stdout).toBe(`Submitted run run-2 of ci (#2) to ${server.url}\n`);
+    expect(older.stdout).toBe(
+      `Submitted run run-2 of ci (#2) to ${server.url}\nFollow it with: valkyrie logs run-2 -f\n`,
+    );
     expect(older.code).toBe(0);
     const [refused, accepted] = server.requests.slice(-2).map((r) => JSON.parse(r.body.toString()));
     expect(refused.git).toEqual(body.git);
@@ -257,7 +269,9 @@ describe('valkyrie submit', () => {
       'valkyrie: warning: git.repository is left out of the run: the server would refuse git.repository (no control characters), read "acme/wid\\tgets"\n',
     );
     expect(sent.code, sent.stderr).toBe(0);
-    expect(sent.stdout).toBe(`Submitted run run-1 of ci (#1) to ${server.url}\n`);
+    expect(sent.stdout).toBe(
+      `Submitted run run-1 of ci (#1) to ${server.url}\nFollow it with: valkyrie logs run-1 -f\n`,
+    );
     const body = JSON.parse(server.requests.at(-1)?.body.toString() ?? '');
     expect(body.git).toEqual({
       sha: git('rev-parse', 'HEAD'),

@@ -8,6 +8,7 @@ import type { ApiStepName } from '../log-lines-answer.js';
 import { followedJobs, loggedJobs } from '../logged-jobs.js';
 import type { ApiJob } from '../run-answer.js';
 import { filtersText, type RunFilters } from '../run-filters.js';
+import { sameServerFlags } from '../same-server-flags.js';
 import { ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { shellWord } from '../shell-word.js';
@@ -69,7 +70,7 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
       process.stdout.write(`${JSON.stringify(view)}\n`);
       return ExitCode.succeeded;
     }
-    const lines = runDetailLines(run, stdoutColors(), sameServerFlags(options, client));
+    const lines = runDetailLines(run, stdoutColors(), sameServerFlags(options, client.server));
     for (const line of lines) process.stdout.write(`${line}\n`);
     return ExitCode.succeeded;
   });
@@ -123,7 +124,7 @@ export function serverLogsCommand(
     if (run.status === 'queued' || run.status === 'running') {
       const job = jobName === undefined ? '' : ` ${shellWord(jobName)}`;
       process.stderr.write(
-        `valkyrie: run ${run.id} is ${run.status}: these are its lines so far; follow them with: valkyrie logs ${run.id}${job} -f${sameServerFlags(options, client)}\n`,
+        `valkyrie: run ${run.id} is ${run.status}: these are its lines so far; follow them with: valkyrie logs ${run.id}${job} -f${sameServerFlags(options, client.server)}\n`,
       );
     }
     return ExitCode.succeeded;
@@ -146,16 +147,6 @@ function notStartedLine(job: ApiJob): string | undefined {
   if (job.status !== 'pending' && job.status !== 'queued' && job.status !== 'offered') return undefined;
   const why = job.noRunnerWith === undefined ? '' : `: ${noRunnerText(job.noRunnerWith, job)}`;
   return `job "${visible(job.name)}"${attempt} has not started yet (${job.status})${why}`;
-}
-
-/**
- * What a hint's command needs to reach the same server: nothing the environment gave, which it reads
- * again; `--server` given as a flag, without which the hint would read the local store instead, and
- * `--token` with a placeholder (the secret is not printed).
- */
-function sameServerFlags(options: ServerHistoryOptions, client: ServerClient): string {
-  const server = options.server === undefined ? '' : ` --server ${client.server}`;
-  return `${server}${options.token === undefined ? '' : ' --token TOKEN'}`;
 }
 
 async function withServer(

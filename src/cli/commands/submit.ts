@@ -22,8 +22,10 @@ import { localActionProblems } from '../local-action-check.js';
 import { filteredWorkflow } from '../matrix-option.js';
 import { parseQueueFlags } from '../queue-options.js';
 import type { ApiRun } from '../run-answer.js';
+import { sameServerFlags } from '../same-server-flags.js';
 import { ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
+import { shellWord } from '../shell-word.js';
 import { createRunWithGit, submittedGitContext } from '../submit-git.js';
 import { runHeading } from '../views/format.js';
 import { warnWaiting } from '../waiting-job.js';
@@ -152,7 +154,7 @@ export async function submitCommand(
       (line) => process.stderr.write(`${line}\n`),
       submitFieldFlags(options, secrets),
     );
-    report(run, created, bundle, options, client.origin);
+    report(run, created, bundle, options, client);
     // --follow tells it from the run's events.
     if (!options.follow) warnWaiting(run);
     if (signals !== undefined)
@@ -251,16 +253,24 @@ function report(
   created: boolean,
   bundle: BundleReport | undefined,
   options: SubmitCommandOptions,
-  origin: string,
+  client: ServerClient,
 ): void {
   const key = options.idempotencyKey ?? '';
-  const line = created
-    ? `Submitted ${runHeading(run, 'run')} to ${origin}`
-    : `${runHeading(run)} was already submitted with idempotency key ` +
-      `${JSON.stringify(key)}; its status is ${run.status}. Nothing new was started.`;
+  const lines = [
+    created
+      ? `Submitted ${runHeading(run, 'run')} to ${client.origin}`
+      : `${runHeading(run)} was already submitted with idempotency key ` +
+        `${JSON.stringify(key)}; its status is ${run.status}. Nothing new was started.`,
+  ];
+  // As `gh workflow run` points to `gh run list`: how to watch a run this command does not follow.
+  if (!options.follow && !options.json && !isFinished(run.status))
+    lines.push(
+      `Follow it with: valkyrie logs ${shellWord(run.id)} -f${sameServerFlags(options, client.server)}`,
+    );
   // With --follow, stdout belongs to the run's view (NDJSON with --json), as for `valkyrie run`.
-  if (options.follow || !created) process.stderr.write(`${line}\n`);
-  else if (!options.json) process.stdout.write(`${line}\n`);
+  const text = lines.map((line) => `${line}\n`).join('');
+  if (options.follow || !created) process.stderr.write(text);
+  else if (!options.json) process.stdout.write(text);
   if (options.json && !options.follow) {
     const type = created ? 'run.submitted' : 'run.duplicate';
     const fields = {
