@@ -326,7 +326,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option(
       '--drain-timeout <duration>',
-      'on SIGTERM/SIGINT, how long running runs may finish before the server closes (a second signal stops without draining, a third exits at once)',
+      'on SIGTERM/SIGINT, how long running runs may finish before the server closes (0: not at all; jobs on runners run on and report after a restart); a second signal stops without draining, a third exits at once',
       '10s',
     )
     .option(

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
@@ -6,8 +7,10 @@ import {
   killAll,
   type StartedProcess,
   startFleet,
+  startRestartableFleet,
   until,
   untilFirstJobRuns,
+  untilRunEnds,
 } from './fleet-processes.js';
 
 /**
@@ -24,18 +27,30 @@ afterAll(async () => {
   ws.dispose();
 });
 
+/**
+ * Submits a run of one job, for the runner with `label`, whose step waits until the file `go` exists,
+ * and resolves with the run's id once the runner runs it.
+ */
+async function holdJobOnRunner(
+  api: ReturnType<typeof adminApi>,
+  runner: StartedProcess,
+  label: string,
+  go: string,
+): Promise<string> {
+  const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
+    workflow: `jobs:\n  wait:\n    runs-on: ${label}\n    steps:\n      - run: 'while [ ! -e ${go} ]; do sleep 0.05; done'\n`,
+  });
+  await untilFirstJobRuns(api, `/api/v1/runs/${run.id}`);
+  await until('the runner to hold the job', async () =>
+    runner.stdout().includes('running job "wait"') ? true : undefined,
+  );
+  return run.id;
+}
+
 describe('valkyrie server drained past --drain-timeout', () => {
   it('says how many jobs it left running on runners, and where they report', async () => {
     const fleet = await startFleet(ws, processes, admin, 'drained', ['--labels', 'drained']);
-    const go = join(ws.dir, 'go');
-    const api = adminApi(fleet.server.url, admin);
-    const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
-      workflow: `jobs:\n  wait:\n    runs-on: drained\n    steps:\n      - run: 'while [ ! -e ${go} ]; do sleep 0.05; done'\n`,
-    });
-    await untilFirstJobRuns(api, `/api/v1/runs/${run.id}`);
-    await until('the runner to hold the job', async () =>
-      fleet.runner.stdout().includes('running job "wait"') ? true : undefined,
-    );
+    await holdJobOnRunner(adminApi(fleet.server.url, admin), fleet.runner, 'drained', join(ws.dir, 'go'));
 
     fleet.server.child.kill('SIGTERM');
     const stopped = await fleet.server.done;
@@ -45,5 +60,38 @@ describe('valkyrie server drained past --drain-timeout', () => {
         'server when it starts again on the same store (or to the replica that takes their runs over)\n',
     );
     expect(stopped.stderr).not.toContain('    at ');
+  }, 60_000);
+
+  it('with --drain-timeout 0 says it does not wait for running jobs (not "draining for up to 0ms"), which report after a restart', async () => {
+    const own = new Workspace();
+    try {
+      const fleet = await startRestartableFleet(
+        own,
+        processes,
+        admin,
+        ['--drain-timeout', '0'],
+        ['--labels', 'undrained'],
+      );
+      const go = join(own.dir, 'go');
+      const runId = await holdJobOnRunner(fleet.api, fleet.runner, 'undrained', go);
+
+      fleet.first.child.kill('SIGTERM');
+      const stopped = await fleet.first.done;
+      expect(stopped.code, stopped.stderr).toBe(0);
+      expect(stopped.stderr).toContain(
+        'SIGTERM: shutting down without draining (--drain-timeout 0): jobs running on runners are not waited for\n' +
+          'the server stopped with 1 job(s) still running on runners: they run on, and report to this ' +
+          'server when it starts again on the same store (or to the replica that takes their runs over)\n',
+      );
+      expect(stopped.stderr).not.toContain('0ms');
+
+      // What the lines promise: the job ran on, and its runner reports it to the server started again.
+      await fleet.restart();
+      writeFileSync(go, '');
+      expect((await untilRunEnds(fleet.api, `/api/v1/runs/${runId}`)).status).toBe('succeeded');
+    } finally {
+      await killAll(processes);
+      own.dispose();
+    }
   }, 60_000);
 });

@@ -94,7 +94,7 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   // Signals are taken before the line that says the server is ready: a supervisor (or a test) that
   // sends SIGTERM as soon as it reads the line could otherwise kill it unhandled, undrained, when this
   // process is preempted between the write and the listeners (seen on a loaded 2-core machine).
-  const stopped = untilStopped(server, formatDelay(drainTimeoutMs));
+  const stopped = untilStopped(server, drainTimeoutMs);
   process.stdout.write(`valkyrie server listening on ${server.url}\n`);
   try {
     return await stopped;
@@ -128,10 +128,11 @@ async function startServer(
  * stopped answering mid-write): what the store had not committed is lost as in a crash, which a store
  * survives, and the runs left unfinished are taken over at the next start. Returns the exit code: 0
  * after a shutdown that finished, the store's (69) after one that gave up on its store
- * (ServerOptions.storeGraceMs), the signal's code after the third. `drainTimeout` is the drain's limit as
- * its lines say it (`1.5m`), not as typed: `--drain-timeout 90` is seconds.
+ * (ServerOptions.storeGraceMs), the signal's code after the third. The lines say the drain's limit as
+ * `1.5m`, not as typed (`--drain-timeout 90` is seconds); a limit of 0 is no drain, said so.
  */
-function untilStopped(server: ValkyrieServer, drainTimeout: string): Promise<number> {
+function untilStopped(server: ValkyrieServer, drainTimeoutMs: number): Promise<number> {
+  const drainTimeout = formatDelay(drainTimeoutMs);
   return new Promise((resolve) => {
     let signals = 0;
     let stopped = false;
@@ -153,12 +154,17 @@ function untilStopped(server: ValkyrieServer, drainTimeout: string): Promise<num
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
       if (signals === 1) {
-        say(`${signal}: shutting down; draining for up to ${drainTimeout} (signal again to stop at once)`);
+        // "draining for up to 0ms" told of a wait that never comes: close() stops at once.
+        say(
+          drainTimeoutMs === 0
+            ? `${signal}: shutting down without draining (--drain-timeout 0): jobs running on runners are not waited for`
+            : `${signal}: shutting down; draining for up to ${drainTimeout} (signal again to stop at once)`,
+        );
         void server.close().then(({ jobsLeftRunning }) => {
           // Else an operator sees the server exit after the drain and takes those jobs for lost.
           if (!stopped && jobsLeftRunning > 0)
             say(
-              `the drain ended after ${drainTimeout} with ${jobsLeftRunning} job(s) still running on runners: ` +
+              `${drainTimeoutMs === 0 ? 'the server stopped' : `the drain ended after ${drainTimeout}`} with ${jobsLeftRunning} job(s) still running on runners: ` +
                 'they run on, and report to this server when it starts again on the same store (or to the replica that takes their runs over)',
             );
           finished();
