@@ -33,6 +33,32 @@ describe('exit codes and user errors', () => {
     expect(resumed).toMatchObject({ code: 2, stdout: '' });
     expect(resumed.stderr).toContain(`--db: there is no state database at ${join(stateDir, 'typo.db')}`);
     expect(existsSync(stateDir)).toBe(false);
+
+    // An exported VALKYRIE_TOKEN and no server: the local store is read, on purpose, and a note says
+    // so where its answer could be taken for a server's, the exit code unchanged; not where
+    // --state-dir names the store, nor without the token.
+    const nothingRan = join(ws.dir, 'nothing-ran-here');
+    mkdirSync(nothingRan);
+    const token = { VALKYRIE_TOKEN: 'vkt.exported.token' };
+    const note =
+      "VALKYRIE_TOKEN is set, but it is for a server: pass --server URL or set VALKYRIE_SERVER to read a server's runs\n";
+    expect(await ws.run(['runs'], token, nothingRan)).toMatchObject({
+      code: 0,
+      stdout: 'No runs yet. Start one with: valkyrie run FILE\n',
+      stderr: `valkyrie: note: that is this machine's local store; ${note}`,
+    });
+    for (const command of ['show', 'logs']) {
+      const missing = await ws.run([command, '1'], token, nothingRan);
+      expect(missing).toMatchObject({
+        code: 2,
+        stderr: `valkyrie: note: run "1" was looked for in this machine's local store; ${note}valkyrie: no run "1"; see: valkyrie runs\n`,
+      });
+    }
+    expect((await ws.run(['runs', '--state-dir', stateDir], token)).stderr).toBe('');
+    expect((await ws.run(['runs'], { VALKYRIE_TOKEN: '' }, nothingRan)).stderr).toBe('');
+    expect((await ws.run(['show', '1'], { VALKYRIE_TOKEN: '' }, nothingRan)).stderr).toBe(
+      'valkyrie: no run "1"; see: valkyrie runs\n',
+    );
   });
 
   it('says its exit codes in --help of runs, as of show, logs and cancel', async () => {

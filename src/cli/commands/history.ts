@@ -77,6 +77,7 @@ export async function runsCommand(
       process.stdout.write(
         looked === '' ? 'No runs yet. Start one with: valkyrie run FILE\n' : `No runs with ${looked}.\n`,
       );
+      if (looked === '') noteLocalStore(options, "that is this machine's local store");
       return ExitCode.succeeded;
     }
     const colors = c();
@@ -131,10 +132,24 @@ async function withLiveness(stores: Stores, runs: readonly RunRecord[]): Promise
 
 const isFinished = (run: RunRecord) => run.status !== 'queued' && run.status !== 'running';
 
-async function requireRun(stores: Stores, id: string): Promise<RunRecord> {
+async function requireRun(stores: Stores, id: string, options: HistoryOptions): Promise<RunRecord> {
   const run = await stores.runs.getRun(asRunId(id));
-  if (!run) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}; see: valkyrie runs`);
-  return run;
+  if (run) return run;
+  noteLocalStore(options, `run ${JSON.stringify(id)} was looked for in this machine's local store`);
+  throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}; see: valkyrie runs`);
+}
+
+/**
+ * A line on stderr for a shell that exports VALKYRIE_TOKEN and names no server, when the local store
+ * has no runs or not the one asked for: the token is left unused on purpose (it is often exported for
+ * submit), but "No runs yet" then read as a server's answer. Not when --state-dir or --db names the
+ * local store: that was asked for.
+ */
+function noteLocalStore(options: HistoryOptions, what: string): void {
+  if (!process.env.VALKYRIE_TOKEN || options.stateDir !== undefined || options.db !== undefined) return;
+  process.stderr.write(
+    `valkyrie: note: ${what}; VALKYRIE_TOKEN is set, but it is for a server: pass --server URL or set VALKYRIE_SERVER to read a server's runs\n`,
+  );
 }
 
 /**
@@ -148,7 +163,7 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     return serverShowCommand(id, options);
   }
   return withStores(options, async (stores) => {
-    const [run] = await withLiveness(stores, [await requireRun(stores, id)]);
+    const [run] = await withLiveness(stores, [await requireRun(stores, id, options)]);
     if (!run) return ExitCode.invalid;
     const view = await runView(stores, run, undefined, undefined, { details: true });
     if (options.json) {
@@ -179,7 +194,7 @@ export async function logsCommand(
     return serverLogsCommand(id, jobName, options);
   }
   return withStores(options, async (stores) => {
-    const run = await requireRun(stores, id);
+    const run = await requireRun(stores, id, options);
     const jobs = await stores.runs.listJobs(run.id);
     if (options.follow) {
       // Another valkyrie process runs it (or ran it): its events, read back from the store.
