@@ -4,9 +4,10 @@ import { join, resolve } from 'node:path';
 import { formatBytes, parseByteSize } from '../bundle/size.js';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { readFailureText } from '../core/read-failure.js';
+import { tokenTextProblem } from '../core/token-text.js';
 import type { JobHooks } from '../runner/job-hooks.js';
 import type { JobLogLimit } from '../runner/log-batcher.js';
-import { serverBaseUrl, serverSource } from './api-client.js';
+import { clientToken, serverBaseUrl, serverSource } from './api-client.js';
 import { UsageError } from './exit-codes.js';
 import { expandHome } from './home-path.js';
 
@@ -106,14 +107,16 @@ export function registrationFlags(settings: RunnerSettings): string {
 
 /**
  * `--token`, `--token-file` or `VALKYRIE_TOKEN`. A long-running runner's command line is readable by
- * every user of its machine (`ps`), a file can be made readable by the runner's user alone.
+ * every user of its machine (`ps`), a file can be made readable by the runner's user alone. A token
+ * that no Authorization header could carry is refused naming where it came from, as the client
+ * commands refuse theirs (clientToken): sent, the server could only answer 401 about the header.
  */
 function registrationToken(
   options: RunnerCommandOptions,
   env: NodeJS.ProcessEnv,
   cwd: string,
 ): string | undefined {
-  if (options.tokenFile === undefined) return options.token ?? (env.VALKYRIE_TOKEN || undefined);
+  if (options.tokenFile === undefined) return clientToken(options, env);
   if (options.token !== undefined)
     throw new UsageError('--token and --token-file: give one of them, not both');
   const file = resolve(cwd, expandHome(options.tokenFile, '--token-file'));
@@ -126,6 +129,8 @@ function registrationToken(
   const token = text.trim();
   if (token === '' || /\s/.test(token))
     throw new UsageError(`--token-file: ${file} must hold one token on one line, and nothing else`);
+  const problem = tokenTextProblem(token);
+  if (problem !== undefined) throw new UsageError(`--token-file: the token in ${file} ${problem}`);
   return token;
 }
 

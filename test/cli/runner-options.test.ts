@@ -135,3 +135,38 @@ describe('valkyrie runner --server', () => {
     );
   });
 });
+
+describe('valkyrie runner --token, VALKYRIE_TOKEN and --token-file', () => {
+  it('takes a token from each, white space around it dropped', () => {
+    expect(resolveRunnerSettings({ ...server, token: ' vkr.abc ' }, {}, '/tmp').token).toBe('vkr.abc');
+    expect(resolveRunnerSettings(server, { VALKYRIE_TOKEN: 'vkr.env' }, '/tmp').token).toBe('vkr.env');
+  });
+
+  it('refuses one no Authorization header could carry, naming where it came from, before any request', () => {
+    const refused = (options: object, env: NodeJS.ProcessEnv) => {
+      try {
+        resolveRunnerSettings({ ...server, ...options }, env, '/tmp');
+      } catch (error) {
+        if (error instanceof UsageError) return error.message;
+        throw error;
+      }
+      return undefined;
+    };
+    expect(refused({ token: 'vkr.abc extra' }, {})).toMatch(
+      /^--token has a space or other white space at character 8/,
+    );
+    expect(refused({}, { VALKYRIE_TOKEN: 'vkr.é' })).toMatch(
+      /^VALKYRIE_TOKEN has a character that is not visible ASCII/,
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'vk-token-file-'));
+    try {
+      const file = join(dir, 'token');
+      writeFileSync(file, 'vkr.é\n');
+      expect(refused({ tokenFile: file }, {})).toBe(
+        `--token-file: the token in ${file} has a character that is not visible ASCII at character 5: a token must be one word of visible ASCII characters (! to ~), as it is sent in "Authorization: Bearer <token>"`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
