@@ -10,6 +10,13 @@ import { connectWebSocket } from './websocket/connector.js';
 
 export type TransportKind = 'websocket' | 'long-poll';
 
+/** What connecting resolves with once this transport is closed (its stop): no round is told of it. */
+const closedWhileConnecting = {
+  kind: 'unreachable',
+  reason: 'closed while connecting',
+  failed: networkFailure,
+} as const;
+
 /** capRetryDelay's ceiling goes no lower: a tiny lease TTL must not make reconnects hammer. */
 export const minRetryCeilingMs = 250;
 
@@ -218,8 +225,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
       const reasons: string[] = [];
       const failures: AttemptFailure[] = [];
       for (const kind of order) {
-        if (this.stop.signal.aborted)
-          return { kind: 'unreachable', reason: 'closed while connecting', failed: networkFailure };
+        if (this.stop.signal.aborted) return closedWhileConnecting;
         const result = await this.connect(kind);
         if (result.kind !== 'unreachable') return result;
         reasons.push(`${kind}: ${result.reason}`);
@@ -227,8 +233,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
       }
       // A round the stop cut short says nothing of the server: its last attempt was aborted, or
       // asking what the server speaks was (requestFailureAt), and told it would read "unreachable".
-      if (this.stop.signal.aborted)
-        return { kind: 'unreachable', reason: 'closed while connecting', failed: networkFailure };
+      if (this.stop.signal.aborted) return closedWhileConnecting;
       const { delayMs, atCap } = backoffWait(attempt, this.random, this.retryPolicy());
       const failed = mostTelling(failures);
       const unreachable = { reason: reasons.join('; '), retryInMs: delayMs, atCap, failed };
