@@ -7,6 +7,7 @@ import type {
   TransportSwitch,
   TransportUnreachable,
 } from '../protocol/auto.js';
+import { answersTlsHint } from '../protocol/tls-mismatch.js';
 
 /** Once attempts to reach the server come at their capped backoff, a line about them at most this often. */
 const outageLineEveryMs = 60_000;
@@ -219,8 +220,7 @@ function serverState(failed: AttemptFailure, during: string, server: string): st
     case 'tls':
       return `not usable for ${during}: TLS handshake failed${failed.plainHttp ? ', is the server plain http?' : ''}`;
     case 'speaksTls':
-      // The words the client commands use for it (tlsServerLine), with the URL to give instead.
-      return `not usable for ${during}: it closed the connection at once and answers TLS, not plain HTTP; try ${server.replace(/^http:/, 'https:')}`;
+      return `not usable for ${during}: it closed the connection at once and ${answersTlsHint(server)}`;
   }
 }
 

@@ -44,7 +44,15 @@ export function plainServerLine(origin: string, error: unknown): string | undefi
  */
 export async function tlsServerLine(origin: string): Promise<string | undefined> {
   if (!origin.startsWith('http:') || !(await answersTls(origin))) return undefined;
-  return `the server at ${origin} closed the connection: it answers TLS, not plain HTTP; try ${origin.replace(/^http:/, 'https:')}`;
+  return `the server at ${origin} closed the connection: it ${answersTlsHint(origin)}`;
+}
+
+/**
+ * What the client commands' line (tlsServerLine) and the runner's retry line say of an http:// `url`
+ * whose server answers TLS: the scheme it speaks, and the URL to give instead.
+ */
+export function answersTlsHint(url: string): string {
+  return `answers TLS, not plain HTTP; try ${url.replace(/^http:/, 'https:')}`;
 }
 
 /**
