@@ -16,6 +16,8 @@ import { sqliteCode } from './errors.js';
  * are committed to the file before the lock is taken for good, for the message of a start refused;
  * readers may read them while the lock is held (it is SQLite's RESERVED lock, which lets them).
  */
+
+/** The server holding a state file's lock, as it wrote itself into the lock file. */
 export interface ServerLockHolder {
   readonly pid: number;
   readonly host: string;
