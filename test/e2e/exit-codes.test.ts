@@ -55,6 +55,18 @@ describe('exit codes and user errors', () => {
       });
     }
     expect((await ws.run(['runs', '--state-dir', stateDir], token)).stderr).toBe('');
+    // Nor where VALKYRIE_DB names it, as --db does: it may be a Postgres a server shares, which the
+    // note would call this machine's local store.
+    ws.write(
+      'named.yml',
+      'name: named\non: push\njobs:\n  x:\n    runs-on: local\n    steps:\n      - run: "true"\n',
+    );
+    const namedDb = join(ws.dir, 'named.db');
+    expect((await ws.run(['run', 'named.yml', '--db', namedDb])).code).toBe(0);
+    expect(await ws.run(['show', '99'], { ...token, VALKYRIE_DB: namedDb }, nothingRan)).toMatchObject({
+      code: 2,
+      stderr: 'valkyrie: no run "99"; see: valkyrie runs\n',
+    });
     expect((await ws.run(['runs'], { VALKYRIE_TOKEN: '' }, nothingRan)).stderr).toBe('');
     expect((await ws.run(['show', '1'], { VALKYRIE_TOKEN: '' }, nothingRan)).stderr).toBe(
       'valkyrie: no run "1"; see: valkyrie runs\n',

@@ -142,11 +142,14 @@ async function requireRun(stores: Stores, id: string, options: HistoryOptions): 
 /**
  * A line on stderr for a shell that exports VALKYRIE_TOKEN and names no server, when the local store
  * has no runs or not the one asked for: the token is left unused on purpose (it is often exported for
- * submit), but "No runs yet" then read as a server's answer. Not when --state-dir or --db names the
- * local store: that was asked for.
+ * submit), but "No runs yet" then read as a server's answer. Not when --state-dir, --db or
+ * VALKYRIE_DB names the store: that was asked for, and VALKYRIE_DB may be a Postgres that a server
+ * shares, not "this machine's local store".
  */
 function noteLocalStore(options: HistoryOptions, what: string): void {
-  if (!process.env.VALKYRIE_TOKEN || options.stateDir !== undefined || options.db !== undefined) return;
+  const storeNamed =
+    options.stateDir !== undefined || options.db !== undefined || Boolean(process.env.VALKYRIE_DB);
+  if (!process.env.VALKYRIE_TOKEN || storeNamed) return;
   process.stderr.write(
     `valkyrie: note: ${what}; VALKYRIE_TOKEN is set, but it is for a server: pass --server URL or set VALKYRIE_SERVER to read a server's runs\n`,
   );
