@@ -33,7 +33,10 @@ describe('exit codes and user errors', () => {
     expect(resumed).toMatchObject({ code: 2, stdout: '' });
     expect(resumed.stderr).toContain(`--db: there is no state database at ${join(stateDir, 'typo.db')}`);
     expect(existsSync(stateDir)).toBe(false);
+  });
 
+  it('notes that the local store was read, with VALKYRIE_TOKEN exported and no server named', async () => {
+    const stateDir = join(ws.dir, 'never-used');
     // An exported VALKYRIE_TOKEN and no server: the local store is read, on purpose, and a note says
     // so where its answer could be taken for a server's, the exit code unchanged; not where
     // --state-dir names the store, nor without the token.
