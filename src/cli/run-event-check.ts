@@ -49,6 +49,11 @@ export function checkRunEvent(
   const missing = missingField(value, required[type]);
   if (missing) return { kind: 'invalid', reason: `${type} without ${missing}` };
   if (type === 'job.queued') return { kind: 'event', event: withReadableWaiting(value) };
+  if (type === 'run.started' && value.attempt !== undefined && !Number.isSafeInteger(value.attempt)) {
+    // A heading names the attempt (startedRunHeading): a malformed one is left out, as job.queued's detail.
+    const { attempt: _attempt, ...rest } = value;
+    return { kind: 'event', event: rest as unknown as RunEvent };
+  }
   if (type === 'step.completed') {
     const step = missingField(value.step, stepFields);
     if (step) return { kind: 'invalid', reason: `step.completed without step.${step}` };

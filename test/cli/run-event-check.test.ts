@@ -9,6 +9,16 @@ describe('checkRunEvent', () => {
     expect(checkRunEvent(log)).toEqual({ kind: 'event', event: log });
   });
 
+  it("keeps a re-run's attempt on run.started, and leaves out one that is not a whole number", () => {
+    const started = { type: 'run.started', runId: '7', runNumber: 5, workflow: 'ci', at: 1 };
+    expect(checkRunEvent({ ...started, attempt: 2 })).toEqual({
+      kind: 'event',
+      event: { ...started, attempt: 2 },
+    });
+    for (const attempt of ['2', 2.5, null])
+      expect(checkRunEvent({ ...started, attempt })).toEqual({ kind: 'event', event: started });
+  });
+
   it('skips kinds a newer server may send', () => {
     expect(checkRunEvent({ type: 'run.annotated', note: 'x' })).toEqual({ kind: 'unknown' });
   });
