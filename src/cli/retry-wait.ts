@@ -1,3 +1,4 @@
+import { causeWithCode } from '../core/error-cause.js';
 import { formatDelay } from '../core/retry-delay.js';
 
 /**
@@ -81,8 +82,7 @@ export function errorCode(text: string): string | undefined {
 
 /** A fetch that failed to connect at all (nothing was sent): the port has no listener. */
 export function connectionRefused(error: unknown): boolean {
-  const cause = error instanceof Error ? error.cause : undefined;
-  return cause instanceof Error && (cause as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+  return causeWithCode(error, (code) => code === 'ECONNREFUSED') !== undefined;
 }
 
 /** One call's waits: started at its first 503 VK_SHUTTING_DOWN or VK_SERVER_BUSY. */
