@@ -1,5 +1,5 @@
 import { systemClock } from '../core/clock.js';
-import type { RunStatus } from '../core/outcome.js';
+import { isFinishedRunStatus } from '../core/outcome.js';
 import { visible } from '../core/visible-text.js';
 import { runLiveness } from '../engine/run-liveness.js';
 import { ownerExited } from '../engine/run-owner.js';
@@ -72,7 +72,7 @@ export async function reportNotStarted(outcome: NotStarted, context: ReportConte
   const conflict =
     run.workflowName !== context.workflowName ||
     (outcome.fingerprint !== undefined && outcome.fingerprint !== context.fingerprint);
-  const finished = isFinished(run.status);
+  const finished = isFinishedRunStatus(run.status);
   const interrupted = !conflict && !finished && (await isInterrupted(stores, run));
   if (!(interrupted && hint?.runId === run.id)) tellHint();
   if (run.workflowName !== context.workflowName) return reportConflict(run, context);
@@ -156,10 +156,6 @@ export function waitingGroup(run: {
 }): string | undefined {
   const unfinished = run.status === 'queued' || run.status === 'running';
   return unfinished && run.concurrency?.state === 'waiting' ? run.concurrency.group : undefined;
-}
-
-function isFinished(status: RunStatus): boolean {
-  return status === 'succeeded' || status === 'failed' || status === 'cancelled';
 }
 
 /** As `valkyrie runs` derives it; a failed read says nothing (the run is taken as live). */

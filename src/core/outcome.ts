@@ -13,6 +13,14 @@ export function isJobStatus(status: string): status is JobStatus {
 export const runStatuses = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof runStatuses)[number];
 
+/** A run's final statuses: a run in one of them has ended (until a re-run opens it again). */
+export const finishedRunStatuses = ['succeeded', 'failed', 'cancelled'] as const;
+
+/** Whether a run with `status` has ended; a status read from outside (an API answer) may be any text. */
+export function isFinishedRunStatus(status: string): boolean {
+  return (finishedRunStatuses as readonly string[]).includes(status);
+}
+
 /** For a status read from outside (a command-line flag, an API query). */
 export function isRunStatus(status: string): status is RunStatus {
   return (runStatuses as readonly string[]).includes(status);

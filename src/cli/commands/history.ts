@@ -1,5 +1,6 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { asRunId, type RunId } from '../../core/ids.js';
+import { isFinishedRunStatus } from '../../core/outcome.js';
 import { visible } from '../../core/visible-text.js';
 import { runLiveness } from '../../engine/run-liveness.js';
 import { ownerExited } from '../../engine/run-owner.js';
@@ -120,7 +121,7 @@ async function listedRuns(stores: Stores, filters: ListedRunFilters, limit: numb
  * interrupted: derived for display, the stored status stays until `valkyrie resume` finishes the run.
  */
 async function withLiveness(stores: Stores, runs: readonly RunRecord[]): Promise<ViewedRun[]> {
-  const unfinished = runs.filter((run) => !isFinished(run)).map((run) => run.id);
+  const unfinished = runs.filter((run) => !isFinishedRunStatus(run.status)).map((run) => run.id);
   const ownerships = await stores.recovery.ownerships(unfinished);
   const now = Date.now();
   return runs.map((run) =>
@@ -129,8 +130,6 @@ async function withLiveness(stores: Stores, runs: readonly RunRecord[]): Promise
       : run,
   );
 }
-
-const isFinished = (run: RunRecord) => run.status !== 'queued' && run.status !== 'running';
 
 async function requireRun(stores: Stores, id: string, options: HistoryOptions): Promise<RunRecord> {
   const run = await stores.runs.getRun(asRunId(id));

@@ -3,6 +3,7 @@ import { relative, resolve } from 'node:path';
 import { packSettledWorkspace } from '../../bundle/pack-settled.js';
 import { defaultMaxBundleBytes, formatBytes, parseByteSize } from '../../bundle/size.js';
 import { durationHint, parseDuration } from '../../core/duration.js';
+import { isFinishedRunStatus } from '../../core/outcome.js';
 import { isWorkspacePath } from '../../protocol/workflow-file.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { resolveInputs } from '../../workflow/inputs.js';
@@ -164,7 +165,7 @@ export async function submitCommand(
         { ...options, reconnectTimeoutMs, command: 'valkyrie submit --follow' },
         signals,
       );
-    if (created || run.status === 'succeeded' || !isFinished(run.status)) return ExitCode.succeeded;
+    if (created || run.status === 'succeeded' || !isFinishedRunStatus(run.status)) return ExitCode.succeeded;
     return ExitCode.jobFailed;
   } catch (error) {
     const code = reportServerFailure(error, { path, source: parsed.source });
@@ -263,7 +264,7 @@ function report(
         `${JSON.stringify(key)}; its status is ${run.status}. Nothing new was started.`,
   ];
   // As `gh workflow run` points to `gh run list`: how to watch a run this command does not follow.
-  if (!options.follow && !options.json && !isFinished(run.status))
+  if (!options.follow && !options.json && !isFinishedRunStatus(run.status))
     lines.push(
       `Follow it with: valkyrie logs ${shellWord(run.id)} -f${sameServerFlags(options, client.server)}`,
     );
@@ -303,10 +304,6 @@ function parseMaxBundleSize(value: string | undefined): number {
       `--max-bundle-size must be a size like 500MiB or 2GiB, received ${JSON.stringify(value)}`,
     );
   return bytes;
-}
-
-function isFinished(status: string): boolean {
-  return status === 'succeeded' || status === 'failed' || status === 'cancelled';
 }
 
 /**
