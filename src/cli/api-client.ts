@@ -116,10 +116,6 @@ export function clientToken(flags: ApiClientFlags, env: NodeJS.ProcessEnv = proc
   return token;
 }
 
-/** What a client command without `--server` or VALKYRIE_SERVER says, `submit` as the others. */
-export const noServerMessage =
-  'no server: pass --server URL or set VALKYRIE_SERVER (e.g. http://127.0.0.1:7070)';
-
 /**
  * The one HTTP client of the CLI's client commands (`token`, `submit`): the token as a Bearer header,
  * JSON in and out, an unreachable server as VK_SERVER_UNREACHABLE (one that speaks the other scheme,
@@ -143,8 +139,16 @@ export class ApiClient {
   /** From flags, then the environment; a missing or malformed server URL is a usage error. */
   static fromFlags(flags: ApiClientFlags, env: NodeJS.ProcessEnv = process.env): ApiClient {
     const server = flags.server ?? env.VALKYRIE_SERVER;
-    if (server === undefined || server === '') throw new UsageError(noServerMessage);
+    if (server === undefined || server === '')
+      throw new UsageError(
+        'no server: pass --server URL or set VALKYRIE_SERVER (e.g. http://127.0.0.1:7070)',
+      );
     return new ApiClient(serverBaseUrl(server, serverSource(flags.server)), clientToken(flags, env));
+  }
+
+  /** Whether a token was given: a command that cannot do without one says so before any request. */
+  get hasToken(): boolean {
+    return this.token !== undefined;
   }
 
   get origin(): string {

@@ -10,7 +10,7 @@ import { resolveInputs } from '../../workflow/inputs.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
-import { ApiClient, clientToken, noServerMessage, serverBaseUrl, serverSource } from '../api-client.js';
+import { ApiClient } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { type FieldFlags, keyedListFlag, listFlag, onceFlag, pairFlag, secretFlags } from '../field-flags.js';
 import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
@@ -78,14 +78,12 @@ export async function submitCommand(
   file: string | undefined,
   options: SubmitCommandOptions,
 ): Promise<number> {
-  const server = options.server ?? process.env.VALKYRIE_SERVER;
-  if (!server) throw new UsageError(noServerMessage);
-  const token = clientToken(options);
-  if (token === undefined)
+  const api = ApiClient.fromFlags(options);
+  if (!api.hasToken)
     throw new UsageError(
       'no token given: pass --token T or set VALKYRIE_TOKEN (create one with: valkyrie token create --role submit)',
     );
-  const client = new ServerClient(new ApiClient(serverBaseUrl(server, serverSource(options.server)), token));
+  const client = new ServerClient(api);
   const cwd = process.cwd();
   const workspace = resolve(cwd, expandHome(options.workspace ?? '.', '--workspace'));
   requireFolder(workspace, options.workspace);
@@ -121,7 +119,7 @@ export async function submitCommand(
   if ('problem' in event) throw new UsageError(event.problem);
   const secrets = newRunSecrets(options);
   const vars = newRunVars(options.var);
-  warnIfCleartext(server);
+  warnIfCleartext(api.server);
 
   if (options.bundle !== false && options.workspace === undefined) warnIfSubdirectory(workspace);
   let signals: FollowSignals | undefined;

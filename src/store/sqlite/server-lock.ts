@@ -116,17 +116,10 @@ function writeHolder(db: BetterSqlite3.Database): void {
   db.exec('COMMIT');
 }
 
-interface HolderRow {
-  pid: number;
-  host: string;
-  since: string;
-}
-
 /** The holder's row, or undefined when there is none yet (a holder still writing it) or it cannot be read. */
 function readHolder(db: BetterSqlite3.Database): ServerLockHolder | undefined {
   try {
-    const row = db.prepare<[], HolderRow>('SELECT pid, host, since FROM holder').get();
-    return row === undefined ? undefined : { pid: row.pid, host: row.host, since: row.since };
+    return db.prepare<[], ServerLockHolder>('SELECT pid, host, since FROM holder').get();
   } catch {
     return undefined;
   }
