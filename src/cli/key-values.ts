@@ -19,11 +19,12 @@ export function collectPair(
 }
 
 /**
- * The secrets of a new run: `--secrets-file`, then `--secret` (which wins), every name checked as
- * GitHub checks them (core/secret-names.ts), so that a name no workflow could use is refused before
- * anything is stored or sent.
+ * The secrets given to a run (`run`, `submit`) or given again (`rerun` and `resume`, locally or
+ * through a server): `--secrets-file`, then `--secret` (which wins), every name checked as GitHub
+ * checks them (core/secret-names.ts), so that a name no workflow could use is refused before anything
+ * is stored or sent. A well-named secret no step uses is taken, as GitHub takes one.
  */
-export function newRunSecrets(options: {
+export function checkedSecrets(options: {
   readonly secret?: Readonly<Record<string, string>>;
   readonly secretsFile?: string;
 }): Record<string, string> {

@@ -185,10 +185,12 @@ function buildProgram(setExit: (code: number) => void): Command {
         'and matrix see the new results); every other job keeps its result and outputs. Earlier attempts keep\n' +
         'their logs (valkyrie show lists them). With --all, like "Re-run all jobs": every job runs again.\n' +
         'Exit codes as valkyrie run.\n\n' +
-        'With --server (or VALKYRIE_SERVER) the run is one of that server (POST /api/v1/runs/:id/rerun); --secret and\n' +
-        '--secrets-file give the secrets it was submitted with again. Then: 0 accepted (with --follow: as valkyrie run),\n' +
-        '2 refused, 69 server unreachable, 77 token refused. --json without --follow prints one line:\n' +
-        '{"type":"run.rerun","runId":…,"runNumber":…,"workflow":…,"status":…,"attempt":…}.',
+        '--secret and --secrets-file give again the secrets the run was started with, which are never stored. Their\n' +
+        'names are checked as valkyrie run and submit check them (exit 2 before the run is touched or the server asked);\n' +
+        'a secret the run was not started with reaches its jobs too, as valkyrie run gives one no step uses.\n\n' +
+        'With --server (or VALKYRIE_SERVER) the run is one of that server (POST /api/v1/runs/:id/rerun). Then: 0 accepted\n' +
+        '(with --follow: as valkyrie run), 2 refused, 69 server unreachable, 77 token refused. --json without --follow\n' +
+        'prints one line: {"type":"run.rerun","runId":…,"runNumber":…,"workflow":…,"status":…,"attempt":…}.',
     )
     .action(async (run: string, options) => {
       const { rerunCommand } = await import('./commands/resume.js');

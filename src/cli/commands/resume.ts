@@ -19,7 +19,7 @@ import type { Workflow } from '../../workflow/model.js';
 import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { GroupWait } from '../group-wait.js';
-import { readDotenv } from '../key-values.js';
+import { checkedSecrets } from '../key-values.js';
 import type { LocalRun } from '../local-mode.js';
 import { type ContinueHow, resumeLocalRun } from '../local-resume.js';
 import { runExitCode } from '../run-exit.js';
@@ -58,7 +58,7 @@ export interface ResumeCommandOptions {
  */
 export function resumeCommand(id: string, options: ResumeCommandOptions): Promise<number> {
   refuseJobSelection(options, 'resume');
-  return continueCommand(id, options, 'resume');
+  return continueCommand(id, options, checkedSecrets(options), 'resume');
 }
 
 /**
@@ -70,19 +70,22 @@ export function resumeCommand(id: string, options: ResumeCommandOptions): Promis
  */
 export async function rerunCommand(id: string, options: RerunCommandOptions): Promise<number> {
   refuseJobSelection(options, 'rerun');
+  // Checked as run and submit check them, before the store is opened or the server asked.
+  const secrets = checkedSecrets(options);
   if (serverGiven(options)) {
     // The server's runners take its jobs as their capacity allows: a cap here would do nothing.
     if (options.jobs !== undefined)
       throw new UsageError("--jobs is for a local run; a server's runs take as many runners as are free");
     const { serverRerunCommand } = await import('./server-rerun.js');
-    return serverRerunCommand(id, { ...options, secrets: secretsOf(options) });
+    return serverRerunCommand(id, { ...options, secrets });
   }
-  return continueCommand(id, options, 'rerun', options.all === true ? 'all' : 'failed');
+  return continueCommand(id, options, secrets, 'rerun', options.all === true ? 'all' : 'failed');
 }
 
 async function continueCommand(
   id: string,
   options: ResumeCommandOptions,
+  secrets: Readonly<Record<string, string>>,
   how: ContinueHow,
   scope: RerunScope = 'failed',
 ): Promise<number> {
@@ -100,7 +103,6 @@ async function continueCommand(
     if (!record)
       throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}; see: valkyrie runs`);
     const host = describeHost();
-    const secrets = secretsOf(options);
     const start =
       how === 'resume'
         ? await claimForResume(stores, record, secrets, host, options.force === true)
@@ -311,10 +313,6 @@ function refuseJobSelection(options: ResumeCommandOptions, how: ContinueHow): vo
   throw new UsageError(
     `valkyrie ${how} takes no --job: it continues the jobs the run was started with (valkyrie run --job chose them); --jobs N is how many run at once`,
   );
-}
-
-function secretsOf(options: ResumeCommandOptions): Record<string, string> {
-  return { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
 }
 
 function parseJobs(value: string | undefined): number | undefined {

@@ -19,7 +19,7 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { readGitContext } from '../git-info.js';
 import { GroupWait } from '../group-wait.js';
 import { selectedWorkflow } from '../job-option.js';
-import { newRunSecrets, newRunVars } from '../key-values.js';
+import { checkedSecrets, newRunVars } from '../key-values.js';
 import { localActionProblems } from '../local-action-check.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { filteredWorkflow } from '../matrix-option.js';
@@ -89,7 +89,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   if (plannedJobCount(workflow) > concurrency) warmUpSpawner({ manySteps: true });
   const inputs = resolveInputs(workflow.inputs, options.input ?? {});
   const event = runEvent(workflow.triggers, options);
-  const secrets = newRunSecrets(options);
+  const secrets = checkedSecrets(options);
   const vars = newRunVars(options.var);
 
   const stateDir = stateDirectory(options.stateDir, cwd);

@@ -18,7 +18,7 @@ import { FollowSignals } from '../follow-signals.js';
 import { gitWorkTreeTop } from '../git-work-tree.js';
 import { expandHome } from '../home-path.js';
 import { selectedWorkflow } from '../job-option.js';
-import { newRunSecrets, newRunVars } from '../key-values.js';
+import { checkedSecrets, newRunVars } from '../key-values.js';
 import { localActionProblems } from '../local-action-check.js';
 import { filteredWorkflow } from '../matrix-option.js';
 import { parseQueueFlags } from '../queue-options.js';
@@ -117,7 +117,7 @@ export async function submitCommand(
     Object.keys(options.input ?? {}).length > 0,
   );
   if ('problem' in event) throw new UsageError(event.problem);
-  const secrets = newRunSecrets(options);
+  const secrets = checkedSecrets(options);
   const vars = newRunVars(options.var);
   warnIfCleartext(api.server);
 
