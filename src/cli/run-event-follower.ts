@@ -3,7 +3,7 @@ import { ValkyrieError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import type { RunEvent } from '../engine/events.js';
 import { type BackoffPolicy, backoffDelayMs } from '../protocol/backoff.js';
-import { ApiRequestError } from './api-client.js';
+import { ApiRequestError } from './api-error-answer.js';
 import type { ServerClient } from './server-client.js';
 import { StreamEndedError } from './stream-end.js';
 import { formatDuration } from './views/format.js';

@@ -7,7 +7,7 @@ import { readFailureText } from '../core/read-failure.js';
 import { tokenTextProblem } from '../core/token-text.js';
 import type { JobHooks } from '../runner/job-hooks.js';
 import type { JobLogLimit } from '../runner/log-batcher.js';
-import { clientToken, serverBaseUrl, serverSource } from './api-client.js';
+import { clientToken, serverBaseUrl, serverSource } from './client-flags.js';
 import { UsageError } from './exit-codes.js';
 import { expandHome } from './home-path.js';
 

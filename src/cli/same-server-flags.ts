@@ -1,4 +1,4 @@
-import type { ApiClientFlags } from './api-client.js';
+import type { ApiClientFlags } from './client-flags.js';
 
 /**
  * What a hint's command needs to reach the same server: nothing the environment gave, which it reads

@@ -6,13 +6,8 @@ import { isRecord } from '../core/is-record.js';
 import type { RunEvent } from '../engine/events.js';
 import type { RerunScope } from '../engine/rerun-plan.js';
 import { maxRunPageSize } from '../server/run-cursor.js';
-import {
-  type ApiClient,
-  type ApiFetchInit,
-  ApiRequestError,
-  parseJson,
-  throwUnlessOk,
-} from './api-client.js';
+import type { ApiClient, ApiFetchInit } from './api-client.js';
+import { ApiRequestError, parseJson, throwUnlessOk } from './api-error-answer.js';
 import type { FieldFlags } from './field-flags.js';
 import { type ApiJobLogLinePage, readJobLogLinePage } from './log-lines-answer.js';
 import { type ApiRun, badAnswer, readRun, readServerRun, type ServerRun } from './run-answer.js';

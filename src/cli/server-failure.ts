@@ -1,6 +1,6 @@
 import { isValkyrieError } from '../core/errors.js';
 import { type Diagnostic, formatDiagnostics } from '../workflow/diagnostics.js';
-import { ApiRequestError } from './api-client.js';
+import { ApiRequestError } from './api-error-answer.js';
 import { ExitCode } from './exit-codes.js';
 import { StreamEndedError } from './stream-end.js';
 

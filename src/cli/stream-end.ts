@@ -1,6 +1,6 @@
 import { ValkyrieError } from '../core/errors.js';
 import { isRecord } from '../core/is-record.js';
-import { isKnownCode, parseJson } from './api-client.js';
+import { isKnownCode, parseJson } from './api-error-answer.js';
 
 /**
  * The server ended an event stream on purpose with `event: error` (`data:` `{code, message}`, as an

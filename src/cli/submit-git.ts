@@ -1,6 +1,6 @@
 import { type GitContext, maxCommitMessageLength } from '../core/git-context.js';
 import { runGitSchema } from '../protocol/run-git.js';
-import { ApiRequestError } from './api-client.js';
+import { ApiRequestError } from './api-error-answer.js';
 import type { FieldFlags } from './field-flags.js';
 import { readGitContext } from './git-info.js';
 import type { ApiRun } from './run-answer.js';

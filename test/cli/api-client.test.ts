@@ -3,13 +3,9 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  ApiClient,
-  ApiRequestError,
-  serverBaseUrl,
-  serverGiven,
-  throwUnlessOk,
-} from '../../src/cli/api-client.js';
+import { ApiClient } from '../../src/cli/api-client.js';
+import { ApiRequestError, throwUnlessOk } from '../../src/cli/api-error-answer.js';
+import { serverBaseUrl, serverGiven } from '../../src/cli/client-flags.js';
 import { UsageError } from '../../src/cli/exit-codes.js';
 import { ServerClient } from '../../src/cli/server-client.js';
 import { ValkyrieError } from '../../src/core/errors.js';

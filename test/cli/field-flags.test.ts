@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiRequestError, throwUnlessOk } from '../../src/cli/api-client.js';
+import { ApiRequestError, throwUnlessOk } from '../../src/cli/api-error-answer.js';
 import {
   keyedListFlag,
   listFlag,

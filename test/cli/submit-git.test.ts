@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ApiRequestError } from '../../src/cli/api-client.js';
+import { ApiRequestError } from '../../src/cli/api-error-answer.js';
 import type { ApiRun } from '../../src/cli/run-answer.js';
 import type { CreateRunBody } from '../../src/cli/server-client.js';
 import { createRunWithGit, submittedGitContext, withoutRefusedFields } from '../../src/cli/submit-git.js';

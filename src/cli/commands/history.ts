@@ -8,7 +8,7 @@ import { runFieldsView, runView, runViews, type ViewedRun } from '../../server/r
 import { defaultReadAfterLimit } from '../../store/logs.js';
 import type { RunRecord } from '../../store/runs.js';
 import type { Stores } from '../../store/store.js';
-import { type ApiClientFlags, serverGiven } from '../api-client.js';
+import { type ApiClientFlags, serverGiven } from '../client-flags.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { followRunLogs } from '../follow-logs.js';
 import { printedEntry, writeHeadedLog } from '../headed-log.js';

@@ -16,7 +16,7 @@ import type { JobRecord, RunRecord } from '../../store/runs.js';
 import type { Stores } from '../../store/store.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import type { Workflow } from '../../workflow/model.js';
-import { type ApiClientFlags, serverGiven } from '../api-client.js';
+import { type ApiClientFlags, serverGiven } from '../client-flags.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { GroupWait } from '../group-wait.js';
 import { checkedSecrets } from '../key-values.js';

@@ -1,5 +1,6 @@
 import type { FleetRunnerView } from '../../server/runner-directory.js';
-import { ApiClient, type ApiClientFlags } from '../api-client.js';
+import { ApiClient } from '../api-client.js';
+import type { ApiClientFlags } from '../client-flags.js';
 import { ExitCode } from '../exit-codes.js';
 import { pickRunner } from '../runner-reference.js';
 import { withServerFailures } from '../server-failure.js';

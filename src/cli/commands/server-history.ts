@@ -1,5 +1,6 @@
 import { visible } from '../../core/visible-text.js';
-import { ApiClient, type ApiClientFlags } from '../api-client.js';
+import { ApiClient } from '../api-client.js';
+import type { ApiClientFlags } from '../client-flags.js';
 import { ExitCode } from '../exit-codes.js';
 import { onceFlag } from '../field-flags.js';
 import { followRunLogs, serverRunEvents } from '../follow-logs.js';

@@ -1,4 +1,6 @@
-import { ApiClient, type ApiClientFlags, ApiRequestError } from '../api-client.js';
+import { ApiClient } from '../api-client.js';
+import { ApiRequestError } from '../api-error-answer.js';
+import type { ApiClientFlags } from '../client-flags.js';
 import { ExitCode } from '../exit-codes.js';
 import { secretFlags } from '../field-flags.js';
 import { followRun } from '../follow-run.js';

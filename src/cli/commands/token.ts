@@ -1,7 +1,8 @@
 import { tokenTtlProblem } from '../../server/schemas.js';
 import { apiTokenId } from '../../server/tokens.js';
 import type { TokenRecord } from '../../store/tokens.js';
-import { ApiClient, type ApiClientFlags } from '../api-client.js';
+import { ApiClient } from '../api-client.js';
+import type { ApiClientFlags } from '../client-flags.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { withServerFailures } from '../server-failure.js';
 import { isoSeconds, textTable } from '../views/text-table.js';
