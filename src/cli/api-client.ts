@@ -87,7 +87,7 @@ export class ApiClient {
         ? {}
         : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } },
     );
-    await throwUnlessOk(response, undefined, fieldFlags);
+    await throwUnlessOk(response, { fieldFlags });
     const text = await response.text();
     return (text === '' ? undefined : parseJson(text)) as T;
   }

@@ -37,16 +37,21 @@ export class ApiRequestError extends ValkyrieError {
   }
 }
 
-/**
- * Resolves for a 2xx answer; otherwise reads the body and rejects with its ApiRequestError.
- * `forbiddenWhy` says what a bodiless 403 (a HEAD request's) refused, which the route knows and the
- * answer cannot say; without it, the code's general description. A refused field that one of the
- * command's flags filled is told as that flag (`fieldFlags`, ApiRequestError.namingFlags).
- */
+/** How throwUnlessOk tells a refusal in the words of the command that sent the request. */
+export interface RefusalWording {
+  /**
+   * What a bodiless 403 (a HEAD request's) refused, which the route knows and the answer cannot say;
+   * without it, the code's general description.
+   */
+  readonly forbiddenWhy?: string;
+  /** A refused field that one of the command's flags filled is told as that flag (ApiRequestError.namingFlags). */
+  readonly fieldFlags?: FieldFlags;
+}
+
+/** Resolves for a 2xx answer; otherwise reads the body and rejects with its ApiRequestError. */
 export async function throwUnlessOk(
   response: Response,
-  forbiddenWhy?: string,
-  fieldFlags: FieldFlags = {},
+  { forbiddenWhy, fieldFlags = {} }: RefusalWording = {},
 ): Promise<void> {
   if (response.ok) return;
   const text = await response.text().catch(() => '');

@@ -75,7 +75,7 @@ export class ServerClient {
       );
     // The bundle check is the first request submit makes, and a HEAD answer has no body to say why:
     // only what is wrong, as the line after it (reportServerFailure) says which token and how to get one.
-    await throwUnlessOk(response, 'this token may not submit runs');
+    await throwUnlessOk(response, { forbiddenWhy: 'this token may not submit runs' });
     return true;
   }
 
@@ -290,7 +290,7 @@ export class ServerClient {
   }
 
   private async expectJson(response: Response, fieldFlags: FieldFlags = {}): Promise<unknown> {
-    await throwUnlessOk(response, undefined, fieldFlags);
+    await throwUnlessOk(response, { fieldFlags });
     const json = parseJson(await response.text());
     if (json === undefined)
       throw new ValkyrieError('VK_SERVER_RESPONSE', `the server answered ${response.status} without JSON`);

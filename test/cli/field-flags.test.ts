@@ -15,7 +15,7 @@ async function refusedRun(body: object, flags: Readonly<Record<string, string>>)
   const live = await startTestServer();
   const answer = await live.request('POST', '/api/v1/runs', { body });
   const response = new Response(answer.text, { status: answer.status });
-  const error = await throwUnlessOk(response, undefined, flags).then(
+  const error = await throwUnlessOk(response, { fieldFlags: flags }).then(
     () => undefined,
     (thrown: unknown) => thrown,
   );
