@@ -51,9 +51,7 @@ export async function showLocalRunEvents(
       if (done.aborted) break;
       // The follower may have told run.completed while the store was read: that is how the run ended.
       if ((await interrupted(stores, runId)) && !done.aborted && completed === undefined) {
-        process.stderr.write(
-          `valkyrie: run ${runId} was interrupted: its valkyrie process stopped; continue it with: valkyrie resume ${runId}\n`,
-        );
+        process.stderr.write(`${interruptedRunLine(runId)}\n`);
         break;
       }
     }
@@ -76,4 +74,9 @@ async function interrupted(stores: Stores, runId: RunId): Promise<boolean> {
   const run = await stores.runs.getRun(runId);
   if (run === undefined) return false;
   return runLiveness(run.status, ownership, Date.now(), ownerExited).kind === 'interrupted';
+}
+
+/** What `valkyrie logs` (also `-f`) says of a local run whose valkyrie process is gone. */
+export function interruptedRunLine(runId: string): string {
+  return `valkyrie: run ${runId} was interrupted: its valkyrie process stopped; continue it with: valkyrie resume ${runId}`;
 }

@@ -1,5 +1,8 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { events, Workspace } from './cli.js';
+import { collect, events, Workspace } from './cli.js';
+import { killGroup, readPid, waitFor } from './process-state.js';
 
 describe('valkyrie logs', () => {
   const ws = new Workspace();
@@ -43,5 +46,53 @@ describe('valkyrie logs', () => {
     );
     const raw = await ws.run(['logs', runId, 'a', '--raw']);
     expect(raw.stdout).toBe('hello\nabout to fail\n');
+  });
+
+  it('says, as logs --server does, why a job has no log and that a running run has more lines to come (or how to resume it)', async () => {
+    const file = ws.write(
+      'no-log.yml',
+      `jobs:
+  slow:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo slow; echo $$ > started; sleep 30
+  waits:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo waits
+  never:
+    if: false
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo never
+`,
+    );
+    // One job at a time: \`waits\` stays queued behind \`slow\`.
+    const child = ws.start(['run', file, '--json', '--jobs', '1']);
+    let printed = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      printed += chunk.toString();
+    });
+    const done = collect(child);
+    await waitFor(() => existsSync(join(ws.dir, 'started')), 10_000, 'the slow step to start');
+    const runId = String(events(printed.slice(0, printed.lastIndexOf('\n') + 1))[0]?.runId);
+    const running = await ws.run(['logs', runId]);
+    // Killed, as a crash would: its run is left interrupted, and its step is stopped here.
+    child.kill('SIGKILL');
+    await done;
+    killGroup(readPid(join(ws.dir, 'started')));
+    const skipped = await ws.run(['logs', runId, 'never']);
+    expect([running.code, skipped.code]).toEqual([0, 0]);
+    expect(running.stderr).toBe(
+      'valkyrie: job "waits" has not started yet (queued)\n' +
+        'valkyrie: job "never" was skipped: it ran no step, so it has no log\n' +
+        `valkyrie: run ${runId} is running: these are its lines so far; follow them with: valkyrie logs ${runId} -f\n`,
+    );
+    expect(skipped).toMatchObject({
+      stdout: '',
+      stderr:
+        'valkyrie: job "never" was skipped: it ran no step, so it has no log\n' +
+        `valkyrie: run ${runId} was interrupted: its valkyrie process stopped; continue it with: valkyrie resume ${runId}\n`,
+    });
   });
 });

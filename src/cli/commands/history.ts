@@ -12,8 +12,9 @@ import { type ApiClientFlags, serverGiven } from '../client-flags.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { followRunLogs } from '../follow-logs.js';
 import { printedEntry, writeHeadedLog } from '../headed-log.js';
-import { showLocalRunEvents } from '../local-run-events.js';
+import { interruptedRunLine, showLocalRunEvents } from '../local-run-events.js';
 import { followedJobs, loggedJobs } from '../logged-jobs.js';
+import { linesSoFarLine, noLogLine } from '../no-log-line.js';
 import {
   filtersText,
   type ListedRunFilters,
@@ -22,6 +23,7 @@ import {
   serverFiltersOf,
   storedFiltersOf,
 } from '../run-filters.js';
+import { shellWord } from '../shell-word.js';
 import { openStores, stateDirectory } from '../state.js';
 import { waitingGroup } from '../submission-report.js';
 import type { LoggedStep } from '../views/log-sections.js';
@@ -236,6 +238,17 @@ export async function logsCommand(
         process.stdout.write(printedEntry(entry, single ? '' : `[${visible(name)}] `));
       },
     });
+    // What `logs --server` says of the same jobs and run, so that both print the same.
+    for (const job of selected) {
+      const none = noLogLine(job);
+      if (none !== undefined) process.stderr.write(`valkyrie: ${none}\n`);
+    }
+    const [viewed] = await withLiveness(stores, [run]);
+    if (viewed?.interrupted) process.stderr.write(`${interruptedRunLine(run.id)}\n`);
+    else if (!isFinishedRunStatus(run.status)) {
+      const job = jobName === undefined ? '' : ` ${shellWord(jobName)}`;
+      process.stderr.write(`valkyrie: ${linesSoFarLine(run, `valkyrie logs ${run.id}${job} -f`)}\n`);
+    }
     return ExitCode.succeeded;
   });
 }

@@ -7,13 +7,12 @@ import { followRunLogs, serverRunEvents } from '../follow-logs.js';
 import { printedEntry, stdoutDrained, writeHeadedLog } from '../headed-log.js';
 import type { ApiStepName } from '../log-lines-answer.js';
 import { followedJobs, loggedJobs } from '../logged-jobs.js';
-import type { ApiJob } from '../run-answer.js';
+import { linesSoFarLine, noLogLine } from '../no-log-line.js';
 import { filtersText, type RunFilters } from '../run-filters.js';
 import { sameServerFlags } from '../same-server-flags.js';
 import { ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { shellWord } from '../shell-word.js';
-import { noRunnerText } from '../views/format.js';
 import { runDetailLines } from '../views/run-detail.js';
 import { runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 
@@ -118,36 +117,17 @@ export function serverLogsCommand(
         raw: options.raw === true,
         write: (entry) => process.stdout.write(printedEntry(entry, prefix)),
       });
-      const waiting = notStartedLine(job);
+      const waiting = noLogLine(job);
       if (waiting !== undefined) process.stderr.write(`valkyrie: ${waiting}\n`);
     }
     // As `gh run view --log` would not leave it unsaid: more lines are coming, and how to see them.
     if (run.status === 'queued' || run.status === 'running') {
       const job = jobName === undefined ? '' : ` ${shellWord(jobName)}`;
-      process.stderr.write(
-        `valkyrie: run ${run.id} is ${run.status}: these are its lines so far; follow them with: valkyrie logs ${run.id}${job} -f${sameServerFlags(options, client.server)}\n`,
-      );
+      const follow = `valkyrie logs ${run.id}${job} -f${sameServerFlags(options, client.server)}`;
+      process.stderr.write(`valkyrie: ${linesSoFarLine(run, follow)}\n`);
     }
     return ExitCode.succeeded;
   });
-}
-
-/**
- * Why a job has no log (or none of its current attempt), as `show` tells it: a job waiting for a
- * runner with its labels, or cancelled before it started, printed nothing at all before, which read
- * as a job that printed nothing.
- */
-function notStartedLine(job: ApiJob): string | undefined {
-  if (job.status === 'skipped')
-    return `job "${visible(job.name)}" was skipped: it ran no step, so it has no log`;
-  const attempt = job.attempt > 1 ? ` (attempt ${job.attempt})` : '';
-  if (job.status === 'cancelled' && job.startedAt === undefined) {
-    const reason = job.reason ? ` (${visible(job.reason)})` : '';
-    return `job "${visible(job.name)}"${attempt} was cancelled before it started${reason}: it ran no step, so it has no log`;
-  }
-  if (job.status !== 'pending' && job.status !== 'queued' && job.status !== 'offered') return undefined;
-  const why = job.noRunnerWith === undefined ? '' : `: ${noRunnerText(job.noRunnerWith, job)}`;
-  return `job "${visible(job.name)}"${attempt} has not started yet (${job.status})${why}`;
 }
 
 async function withServer(
