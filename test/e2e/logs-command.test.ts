@@ -48,6 +48,37 @@ describe('valkyrie logs', () => {
     expect(raw.stdout).toBe('hello\nabout to fail\n');
   });
 
+  it('prints the jobs of a run one after another, as logs --server does, not their lines tangled as they came', async () => {
+    // b prints its first line between a's two: stored in that order, as the jobs ran at once.
+    const file = ws.write(
+      'tangled.yml',
+      `jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo a1; touch a1; until [ -e b1 ]; do sleep 0.02; done; echo a2
+  b:
+    runs-on: ubuntu-latest
+    steps:
+      - run: until [ -e a1 ]; do sleep 0.02; done; echo b1; touch b1
+`,
+    );
+    const result = await ws.run(['run', file, '--json', '--jobs', '2']);
+    expect(result.code).toBe(0);
+    const runId = String(events(result.stdout)[0]?.runId);
+    const logs = await ws.run(['logs', runId]);
+    expect(logs.stdout.replace(/ in \d[\d.]*m?s\n/g, '\n').split('\n')).toEqual([
+      '[a] ▶ Run echo a1; touch a1; until [ -e b1 ]; do sleep 0.02; done; echo a2',
+      '[a] a1',
+      '[a] a2',
+      '[a] ✓ succeeded',
+      '[b] ▶ Run until [ -e a1 ]; do sleep 0.02; done; echo b1; touch b1',
+      '[b] b1',
+      '[b] ✓ succeeded',
+      '',
+    ]);
+  });
+
   it('says, as logs --server does, why a job has no log and that a running run has more lines to come (or how to resume it)', async () => {
     const file = ws.write(
       'no-log.yml',

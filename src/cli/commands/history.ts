@@ -26,7 +26,6 @@ import {
 import { shellWord } from '../shell-word.js';
 import { openStores, stateDirectory } from '../state.js';
 import { waitingGroup } from '../submission-report.js';
-import type { LoggedStep } from '../views/log-sections.js';
 import { runDetailLines } from '../views/run-detail.js';
 import { listedStatus, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 
@@ -213,33 +212,23 @@ export async function logsCommand(
       return ExitCode.succeeded;
     }
     const selected = loggedJobs(run, jobs, jobName);
-    const single = selected.length === 1 ? selected[0] : undefined;
-    const names = new Map(selected.map((job) => [job.id as string, job.name]));
-    const steps: LoggedStep[] = [];
-    for (const job of selected) steps.push(...(await stores.runs.listSteps(job.id)));
-    const logged = selected.map((job) => ({ id: job.id as string, attempts: job.attempt ?? 1 }));
-    // A page at a time, each printed as it is read: a runaway job's log is never held whole.
-    const limit = defaultReadAfterLimit;
-    const read = async (after: number | undefined) => {
-      const page = await stores.logs.readAfter(
-        run.id,
-        after ?? 0,
-        single ? { jobId: single.id, limit } : { limit },
-      );
-      return { lines: page.lines, ...(page.lines.length === limit ? { next: page.position } : {}) };
-    };
-    await writeHeadedLog(read, {
-      steps,
-      jobs: logged,
-      raw: options.raw === true,
-      write: (entry) => {
-        const name = names.get(entry.jobId);
-        if (name === undefined) return;
-        process.stdout.write(printedEntry(entry, single ? '' : `[${visible(name)}] `));
-      },
-    });
-    // What `logs --server` says of the same jobs and run, so that both print the same.
+    // Job by job, as `logs --server` prints a server's run (and `gh run view --log` GitHub's): the
+    // lines of jobs that ran at once, in the order they were stored, read as one tangled log.
     for (const job of selected) {
+      const prefix = selected.length === 1 ? '' : `[${visible(job.name)}] `;
+      // A page at a time, each printed as it is read: a runaway job's log is never held whole.
+      const limit = defaultReadAfterLimit;
+      const read = async (after: number | undefined) => {
+        const page = await stores.logs.readAfter(run.id, after ?? 0, { jobId: job.id, limit });
+        return { lines: page.lines, ...(page.lines.length === limit ? { next: page.position } : {}) };
+      };
+      await writeHeadedLog(read, {
+        steps: await stores.runs.listSteps(job.id),
+        jobs: [{ id: job.id, attempts: job.attempt ?? 1 }],
+        raw: options.raw === true,
+        write: (entry) => process.stdout.write(printedEntry(entry, prefix)),
+      });
+      // What `logs --server` says of the same job, so that both print the same.
       const none = noLogLine(job);
       if (none !== undefined) process.stderr.write(`valkyrie: ${none}\n`);
     }
