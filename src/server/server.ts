@@ -9,14 +9,12 @@ import { CancelRequestPoller } from '../engine/cancel-request-poller.js';
 import { ControlPlane, type ControlPlaneOptions } from '../engine/control-plane.js';
 import { controlPlaneDefaults } from '../engine/control-plane-options.js';
 import { controlPlaneDecoder } from '../protocol/frame.js';
-import type { Authenticate } from '../protocol/handshake.js';
 import { LongPollAcceptor } from '../protocol/long-poll/acceptor.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import { WebSocketAcceptor } from '../protocol/websocket/acceptor.js';
 import { FileBundleStore } from '../store/files/bundle-store.js';
 import type { Stores } from '../store/store.js';
 import { defaultQueueCapacity } from '../store/submissions.js';
-import { ApiError } from './api-error.js';
 import { buildApi } from './app.js';
 import { BundleSweeper, bundleSweepIntervalMs, defaultBundleRetentionMs } from './bundle-sweeper.js';
 import type { ApiContext, DrivenRun } from './context.js';
@@ -27,6 +25,7 @@ import { listen } from './listen.js';
 import { ServerMetrics } from './metrics.js';
 import { RunFeed } from './run-feed.js';
 import { RunTakeover } from './run-takeover.js';
+import { runnerAuthentication } from './runner-authentication.js';
 import { RunnerDirectory } from './runner-directory.js';
 import type { EventStream } from './sse.js';
 import { TokenAuthority } from './tokens.js';
@@ -434,45 +433,6 @@ export class ValkyrieServer implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.destroy();
   }
-}
-
-function runnerAuthentication(
-  authority: TokenAuthority,
-  intake: { stopped: boolean },
-  directory: RunnerDirectory,
-  /** RunTakeover.firstSweep: a runner resuming leases on runs taken over at start must find them. */
-  takenOverAtStart: Promise<void>,
-): Authenticate<string> {
-  return async ({ headers }) => {
-    // A draining server keeps the connections it has (their jobs report through them) but takes no
-    // new ones: the runner retries, and reaches another replica or this one after a restart.
-    if (intake.stopped)
-      return {
-        kind: 'rejected',
-        status: 503,
-        code: 'VK_SHUTTING_DOWN',
-        message: 'the server is shutting down and takes no new runner connections',
-      };
-    try {
-      const principal = await authority.authenticate(headers.authorization);
-      if (principal.kind === 'token' && principal.role === 'credential') {
-        // A mode an operator set on another replica applies from the runner's register on.
-        await directory.refreshModes();
-        await takenOverAtStart;
-        return { kind: 'accepted', principal: principal.id };
-      }
-      return {
-        kind: 'rejected',
-        status: 403,
-        code: 'VK_FORBIDDEN',
-        message: 'the runner protocol takes a runner credential (from POST /api/v1/runners/register)',
-      };
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401)
-        return { kind: 'rejected', status: 401, code: error.code, message: error.message };
-      throw error;
-    }
-  };
 }
 
 let serversStarted = 0;

@@ -1,0 +1,47 @@
+import type { Authenticate } from '../protocol/handshake.js';
+import { ApiError } from './api-error.js';
+import type { RunnerDirectory } from './runner-directory.js';
+import type { TokenAuthority } from './tokens.js';
+
+/**
+ * Who may open a runner connection (WebSocket or long-poll): a runner credential, while the server
+ * takes new connections; the accepted principal is the runner's id.
+ */
+export function runnerAuthentication(
+  authority: TokenAuthority,
+  intake: { stopped: boolean },
+  directory: RunnerDirectory,
+  /** RunTakeover.firstSweep: a runner resuming leases on runs taken over at start must find them. */
+  takenOverAtStart: Promise<void>,
+): Authenticate<string> {
+  return async ({ headers }) => {
+    // A draining server keeps the connections it has (their jobs report through them) but takes no
+    // new ones: the runner retries, and reaches another replica or this one after a restart.
+    if (intake.stopped)
+      return {
+        kind: 'rejected',
+        status: 503,
+        code: 'VK_SHUTTING_DOWN',
+        message: 'the server is shutting down and takes no new runner connections',
+      };
+    try {
+      const principal = await authority.authenticate(headers.authorization);
+      if (principal.kind === 'token' && principal.role === 'credential') {
+        // A mode an operator set on another replica applies from the runner's register on.
+        await directory.refreshModes();
+        await takenOverAtStart;
+        return { kind: 'accepted', principal: principal.id };
+      }
+      return {
+        kind: 'rejected',
+        status: 403,
+        code: 'VK_FORBIDDEN',
+        message: 'the runner protocol takes a runner credential (from POST /api/v1/runners/register)',
+      };
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401)
+        return { kind: 'rejected', status: 401, code: error.code, message: error.message };
+      throw error;
+    }
+  };
+}
