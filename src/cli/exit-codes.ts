@@ -21,7 +21,7 @@ export const ExitCode = {
   /**
    * VK_STORE_UNREACHABLE, VK_STORE_LOCKED: the store did not answer or stayed locked; nothing was
    * written, and the same command may succeed later. VK_STORE_IN_USE: another server serves the
-   * SQLite file. EX_UNAVAILABLE from sysexits.h.
+   * SQLite file, or keeps bundles in the data directory. EX_UNAVAILABLE from sysexits.h.
    */
   storeUnavailable: 69,
   /**

@@ -322,7 +322,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--data-dir <dir>',
-      'the default SQLite store and, on SQLite, workspace bundles (default: $VALKYRIE_DATA_DIR, else .valkyrie)',
+      'the default SQLite store and, on SQLite, workspace bundles; on SQLite one server per data directory, as per file (default: $VALKYRIE_DATA_DIR, else .valkyrie)',
     )
     .option('--tls-cert <file>', 'serve HTTPS (and wss://) with this PEM certificate; needs --tls-key')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
@@ -361,8 +361,9 @@ function buildProgram(setExit: (code: number) => void): Command {
         'A second SIGTERM/SIGINT stops without draining, a third exits at once (130/143). Exit codes: 0 after\n' +
         'shutdown, 2 bad options, port in use or bad TLS files,\n' +
         '65 store unusable (a damaged SQLite file, or a store from a newer Valkyrie), 69 store unavailable (Postgres\n' +
-        'does not answer, the SQLite file stays locked, or another server serves it: one server per SQLite file,\n' +
-        'replicas need Postgres; also a shutdown that gave up on a Postgres that stopped answering, 30 s into closing).',
+        'does not answer, the SQLite file stays locked, or another server serves it or keeps its bundles in the data\n' +
+        'directory: one server per SQLite file and per data directory, replicas need Postgres; also a shutdown that\n' +
+        'gave up on a Postgres that stopped answering, 30 s into closing).',
     )
     .action(async (options) => {
       const { serverCommand } = await import('./commands/server.js');

@@ -17,7 +17,7 @@ export const errorCatalog = {
   VK_STORE_MISSING:
     "a command that only reads found no Valkyrie state in the Postgres schema it was given (no such schema, or one without Valkyrie's tables); nothing was created",
   VK_STORE_IN_USE:
-    'another live `valkyrie server` serves the SQLite state file (it holds its server lock); nothing was opened or written. Replicas need Postgres',
+    'another live `valkyrie server` serves the SQLite state file, or keeps its workspace bundles in the same data directory (it holds its server lock there); nothing was opened or written. Replicas need Postgres',
   VK_STORE_CORRUPT: 'the state file is not a SQLite database, or is damaged',
   VK_STORE_UNWRITABLE:
     'the SQLite state file or its directory cannot be written by this user (permission denied, read-only file system)',

@@ -2,7 +2,6 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Clock, systemClock } from '../core/clock.js';
 import { CancelRequestPoller } from '../engine/cancel-request-poller.js';
@@ -28,6 +27,7 @@ import { RunTakeover } from './run-takeover.js';
 import { runnerAuthentication } from './runner-authentication.js';
 import { RunnerDirectory } from './runner-directory.js';
 import type { EventStream } from './sse.js';
+import { bundleDirectory, ServerStoreLock } from './store-lock.js';
 import { TokenAuthority } from './tokens.js';
 import {
   defaultMaxQueuedParses,
@@ -46,6 +46,13 @@ export interface ServerOptions {
   readonly port: number;
   /** Bundles live in `<dataDir>/bundles/` unless the store keeps them (`stores.bundles`, Postgres). */
   readonly dataDir: string;
+  /**
+   * The server's hold on its SQLite file and its bundle directory, which a second server is refused
+   * (store-lock.ts); owned from here on, and let go once the server has stopped or failed to start.
+   * `valkyrie server` passes the one it took before it opened the store; by default the server takes
+   * it at start, before anything is written to the store, on `stores.sqliteFile` and `dataDir`.
+   */
+  readonly storeLock?: ServerStoreLock;
   /** The largest bundle an upload may store; larger ones get 413. Default 1 GiB. */
   readonly maxBundleBytes?: number;
   /** Unfinished jobs in the store above which a submitted run is refused whole (429). Default 10,000. */
@@ -139,10 +146,12 @@ export const defaultRunnerRetentionMs = 24 * 60 * 60 * 1000;
 
 /**
  * `valkyrie server`: the HTTP API, the runner protocol endpoints (WebSocket and long-poll, on the same
- * port) and a control plane, on one store. Lifecycle: `start` → `close()` (two-phase: stop intake, the
- * API answers 503; wait for driven runs up to the drain deadline; then close the protocol endpoints,
- * open streams, the HTTP server and the store) or `destroy()` (the same without waiting). Both are
- * idempotent and return the same promise; every releaser runs even when an earlier one fails.
+ * port) and a control plane, on one store. Lifecycle: `start` (refused with VK_STORE_IN_USE while
+ * another server serves its SQLite file or keeps bundles in its data directory: ServerOptions.storeLock)
+ * → `close()` (two-phase: stop intake, the API answers 503; wait for driven runs up to the drain
+ * deadline; then close the protocol endpoints, open streams, the HTTP server and the store) or
+ * `destroy()` (the same without waiting). Both are idempotent and return the same promise; every
+ * releaser runs even when an earlier one fails.
  */
 export class ValkyrieServer implements AsyncDisposable {
   private closing: Promise<Drained> | undefined;
@@ -161,6 +170,7 @@ export class ValkyrieServer implements AsyncDisposable {
     private readonly cancelRequests: CancelRequestPoller,
     private readonly revocations: CredentialRevocations,
     private readonly bundleSweeper: BundleSweeper,
+    private readonly storeLock: ServerStoreLock,
     readonly url: string,
     /** The admin token created at this start, if one was (print it once). */
     readonly generatedAdminToken: string | undefined,
@@ -173,17 +183,19 @@ export class ValkyrieServer implements AsyncDisposable {
   static async start(options: ServerOptions): Promise<ValkyrieServer> {
     const { stores } = options;
     const clock = options.clock ?? systemClock;
+    const storeLock = options.storeLock ?? new ServerStoreLock(stores.sqliteFile, options.dataDir);
     let poll: LongPollAcceptor<ControlMessage, RunnerMessage, string> | undefined;
     let withdrawAdmin = async () => {};
     try {
+      const logNotice =
+        options.logNotice ?? ((line: string) => process.stderr.write(`valkyrie server: ${line}\n`));
+      await storeLock.hold(stores, logNotice);
       const authority = await TokenAuthority.open(stores.tokens, clock);
       const generated = await authority.bootstrapAdmin(options.adminToken);
       if (generated !== undefined) withdrawAdmin = () => authority.withdrawBootstrapped(generated);
       const driven = new Map<string, DrivenRun>();
       const logError =
         options.logError ?? ((error: unknown) => process.stderr.write(`${serverFailureLine(error)}\n`));
-      const logNotice =
-        options.logNotice ?? ((line: string) => process.stderr.write(`valkyrie server: ${line}\n`));
       let directory: RunnerDirectory | undefined;
       const controlPlane = new ControlPlane(stores, {
         ...options.controlPlane,
@@ -233,7 +245,7 @@ export class ValkyrieServer implements AsyncDisposable {
       });
       controlPlane.onEvent(metrics.observe, { readsStore: false });
       // In a shared store every replica serves every bundle; files serve only this replica's uploads.
-      const bundles = stores.bundles ?? new FileBundleStore(join(options.dataDir, 'bundles'));
+      const bundles = stores.bundles ?? new FileBundleStore(bundleDirectory(options.dataDir));
       const bundleRetentionMs = options.bundleRetentionMs ?? defaultBundleRetentionMs;
       const context: ApiContext = {
         stores,
@@ -336,6 +348,7 @@ export class ValkyrieServer implements AsyncDisposable {
         cancelRequests,
         revocations,
         bundleSweeper,
+        storeLock,
         url,
         generated,
         options,
@@ -345,6 +358,7 @@ export class ValkyrieServer implements AsyncDisposable {
       poll?.close();
       await withdrawAdmin().catch(() => undefined);
       await stores.close().catch(() => undefined);
+      storeLock.release();
       throw error;
     }
   }
@@ -422,6 +436,8 @@ export class ValkyrieServer implements AsyncDisposable {
       });
       await release(() => this.app.close());
       await release(() => stores.close());
+      // Last: another server may start on the file and the data directory from here on.
+      await release(() => this.storeLock.release());
       clearTimeout(grace);
       // The cut is why the steps after it failed: it is the failure to report.
       if (cut !== undefined) throw cut;

@@ -23,6 +23,11 @@ export interface Stores extends AsyncDisposable {
    * Absent: the store keeps none, and a server keeps them as files in its data directory.
    */
   readonly bundles?: BundleStore;
+  /**
+   * The SQLite file the stores are on; absent on Postgres and for a SQLite store in memory. A server
+   * holds a lock on it while it serves (server/store-lock.ts): servers share Postgres, never a file.
+   */
+  readonly sqliteFile?: string;
   /** Idempotent. Pending writes are flushed before it resolves. */
   close(): Promise<void>;
   /**

@@ -5,7 +5,6 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/engine/events.js';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
-import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
 import {
@@ -18,6 +17,7 @@ import {
   startTestServer,
   type TestServer,
 } from './helpers.js';
+import { replicaSqliteStores } from './replica-stores.js';
 
 /** Every stream of the one-job run below holds this, whichever replica served it and whenever it opened. */
 const wholeRun: RunEvent['type'][] = [
@@ -150,7 +150,7 @@ describe('event streams of a driven run, at every moment', () => {
 
   it(
     `SQLite: ${title}`,
-    windowScenario(async () => openSqliteStores(join(dir, 'valkyrie.db'))),
+    windowScenario(async () => replicaSqliteStores(join(dir, 'valkyrie.db'))),
   );
 
   if (postgresSkipReason !== undefined) {

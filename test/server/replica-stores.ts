@@ -37,7 +37,7 @@ export function onBothStores(
       beforeEach(() => {
         path = join(dir, `valkyrie-${Math.random().toString(36).slice(2)}.db`);
       });
-      scenarios('SQLite', async () => openSqliteStores(path));
+      scenarios('SQLite', async () => replicaSqliteStores(path));
     });
 
     describe('Postgres', () => {
@@ -57,4 +57,15 @@ export function onBothStores(
       );
     });
   });
+}
+
+/**
+ * SQLite stores on `path` for one of several server replicas on the file, in one process: stores
+ * without the file they are on, so that the servers take no lock of it nor of their data directories
+ * (server/store-lock.ts). `valkyrie server` refuses replicas on one SQLite file; tests run them to
+ * test on SQLite too what replicas share with Postgres.
+ */
+export function replicaSqliteStores(path: string): Stores {
+  const { sqliteFile: _file, ...unlocked } = openSqliteStores(path);
+  return unlocked;
 }

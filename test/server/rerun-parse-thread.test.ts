@@ -11,6 +11,7 @@ import {
   waitForRunStatus,
 } from './helpers.js';
 import { slowValidWorkflow, watchLoopLag } from './loop-lag.js';
+import { replicaSqliteStores } from './replica-stores.js';
 
 // A re-run parses the run's stored workflow again, on the server's parse thread as a submission
 // (the built one in dist/: `npm run build` after editing the parser).
@@ -35,7 +36,7 @@ it('re-runs a run of a workflow that takes seconds to parse without stalling the
   await waitForRunStatus(server.request, runId, 'failed');
 
   // A replica on the same store with a limit the stored workflow does not fit: nothing changes.
-  const strict = await startTestServer({ stores: openSqliteStores(path), workflowParseTimeoutMs: 50 });
+  const strict = await startTestServer({ stores: replicaSqliteStores(path), workflowParseTimeoutMs: 50 });
   expect(await strict.request('POST', `/api/v1/runs/${runId}/rerun`)).toMatchObject({
     status: 413,
     body: {

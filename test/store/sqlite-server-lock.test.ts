@@ -4,7 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acquireServerLock, type ServerLock } from '../../src/store/sqlite/server-lock.js';
+import { acquireServerLock, type ServerLock, serverLockFile } from '../../src/store/sqlite/server-lock.js';
 
 const dirs: string[] = [];
 const locks: ServerLock[] = [];
@@ -21,7 +21,7 @@ function stateFile(): string {
 }
 
 function acquired(db: string): ServerLock {
-  const outcome = acquireServerLock(db);
+  const outcome = acquireServerLock(serverLockFile(db));
   if (outcome.kind !== 'acquired') throw new Error(`expected the lock, got ${JSON.stringify(outcome)}`);
   locks.push(outcome.lock);
   return outcome.lock;
@@ -37,8 +37,8 @@ function holdInChild(db: string): Promise<{ pid: number; kill: () => Promise<voi
     [
       '--input-type=module',
       '-e',
-      `const { acquireServerLock } = await import(${JSON.stringify(module)});
-       const outcome = acquireServerLock(${JSON.stringify(db)});
+      `const { acquireServerLock, serverLockFile } = await import(${JSON.stringify(module)});
+       const outcome = acquireServerLock(serverLockFile(${JSON.stringify(db)}));
        process.stdout.write(outcome.kind + '\\n');
        setInterval(() => {}, 1000);`,
     ],
@@ -64,7 +64,7 @@ describe('the server lock of a SQLite state file', () => {
   it('is held against a second taker, who is told who holds it, and taken again once released', () => {
     const db = stateFile();
     const first = acquired(db);
-    const second = acquireServerLock(db);
+    const second = acquireServerLock(serverLockFile(db));
     expect(second).toMatchObject({
       kind: 'held',
       file: `${db}-server.lock`,
@@ -78,7 +78,7 @@ describe('the server lock of a SQLite state file', () => {
   it('is let go when its process is killed', async () => {
     const db = stateFile();
     const child = await holdInChild(db);
-    expect(acquireServerLock(db)).toMatchObject({ kind: 'held', holder: { pid: child.pid } });
+    expect(acquireServerLock(serverLockFile(db))).toMatchObject({ kind: 'held', holder: { pid: child.pid } });
     await child.kill();
     acquired(db);
   });

@@ -9,12 +9,12 @@ import { readFailureText } from '../../core/read-failure.js';
 import { formatDelay } from '../../core/retry-delay.js';
 import { serverFailureLine } from '../../server/failure-line.js';
 import { type ServerOptions, ValkyrieServer } from '../../server/server.js';
+import { isHeldByAnotherServer, ServerStoreLock } from '../../server/store-lock.js';
 import { checkAdminToken } from '../../server/tokens.js';
 import { ExitCode, exitCodeFor, UsageError } from '../exit-codes.js';
 import { expandHome, flagOrVariablePath } from '../home-path.js';
 import { queueCapacityFlag } from '../queue-options.js';
 import { retentionFlag } from '../retention-options.js';
-import { isHeldByAnotherServer, ServerStoreLock } from '../server-store-lock.js';
 import { newStatePaths, openStores, removeNewState, sqliteFileOf } from '../state.js';
 
 export interface ServerCommandOptions {
@@ -63,16 +63,17 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   const dataDir = resolve(
     flagOrVariablePath('--data-dir', options.dataDir, 'VALKYRIE_DATA_DIR') ?? '.valkyrie',
   );
-  // One server per SQLite file: a second one is refused, before it opens anything when it can be.
-  const lock = new ServerStoreLock(sqliteFileOf(options.db, dataDir));
+  // One server per SQLite file and per data directory (the server's start holds them): a second one
+  // is refused before it opens anything when it can be.
+  const lock = new ServerStoreLock(sqliteFileOf(options.db, dataDir), dataDir);
   // A start that fails (a port in use) leaves no new state behind: the next one is a first start too.
   const newState = [...newStatePaths(options.db, dataDir), ...lock.newPaths()];
   lock.beforeStore();
   const server = await startServer(newState, lock, async () => {
     const stores = await openStores(options.db, dataDir);
-    await lock.afterStore(stores);
     return {
       stores,
+      storeLock: lock,
       host: options.host,
       port,
       dataDir,
@@ -96,17 +97,14 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   // process is preempted between the write and the listeners (seen on a loaded 2-core machine).
   const stopped = untilStopped(server, drainTimeoutMs);
   process.stdout.write(`valkyrie server listening on ${server.url}\n`);
-  try {
-    return await stopped;
-  } finally {
-    lock.release();
-  }
+  return stopped;
 }
 
 /**
- * Starts the server with the options `optionsOf` opens the store for; if either fails, removes
- * `newState` (ValkyrieServer.start closes the store it failed with) — but not when another server
- * holds the store: what was missing when this one looked, that server made — then lets `lock` go.
+ * Starts the server with the options `optionsOf` opens the store for, which hand `lock` over to it; if
+ * either fails, removes `newState` (ValkyrieServer.start closes the store it failed with, and lets
+ * `lock` go) — but not when another server holds the store: what was missing when this one looked,
+ * that server made — then lets `lock` go, for a store that failed to open before the server had it.
  */
 async function startServer(
   newState: readonly string[],

@@ -53,6 +53,7 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
     concurrency: new SqliteConcurrencyStore(db, commits),
     tokens: new SqliteTokenStore(db, commits),
     runners: new SqliteRunnerStore(db, commits),
+    ...(path === ':memory:' ? {} : { sqliteFile: path }),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -4,17 +4,20 @@ import { Database, nativeBinding } from './driver.js';
 import { sqliteCode } from './errors.js';
 
 /**
- * One `valkyrie server` per SQLite state file. Replicas are for Postgres: on SQLite a run handed to,
- * or taken over by, a second server would miss the bundles kept in the first one's data directory,
- * and neither server's runners, leases or offers are known to the other. `valkyrie run` and the other
- * commands open the state file without this lock, as they always have.
+ * One `valkyrie server` per SQLite state file, and per directory of workspace bundles. Replicas are
+ * for Postgres: on SQLite a run handed to, or taken over by, a second server would miss the bundles
+ * kept in the first one's data directory, and neither server's runners, leases or offers are known to
+ * the other; two servers on one bundle directory would each sweep away the bundles of the other's
+ * runs. `valkyrie run` and the other commands open the state file without this lock, as they always
+ * have.
  *
- * The lock is a write transaction held open on a small SQLite file next to the state file
- * (`<file>-server.lock`): SQLite takes it with a POSIX record lock, which the kernel drops when the
- * process ends however it ends (SIGKILL, a crash, the OOM killer), so a server that died never
- * blocks the next start, and no pid is ever judged alive or dead. The holder's pid, host and start
- * are committed to the file before the lock is taken for good, for the message of a start refused;
- * readers may read them while the lock is held (it is SQLite's RESERVED lock, which lets them).
+ * The lock is a write transaction held open on a small SQLite file (`<state file>-server.lock` next
+ * to the state file, `server.lock` in the bundle directory): SQLite takes it with a POSIX record lock,
+ * which the kernel drops when the process ends however it ends (SIGKILL, a crash, the OOM killer), so
+ * a server that died never blocks the next start, and no pid is ever judged alive or dead. The
+ * holder's pid, host and start are committed to the file before the lock is taken for good, for the
+ * message of a start refused; readers may read them while the lock is held (it is SQLite's RESERVED
+ * lock, which lets them).
  */
 
 /** The server holding a state file's lock, as it wrote itself into the lock file. */
@@ -35,9 +38,8 @@ export function serverLockFile(dbPath: string): string {
   return `${dbPath}-server.lock`;
 }
 
-/** The files taking the lock may create: the lock and, while the holder's row is written, its journal. */
-export function serverLockFiles(dbPath: string): string[] {
-  const file = serverLockFile(dbPath);
+/** The files taking lock `file` may create: the lock and, while the holder's row is written, its journal. */
+export function serverLockFiles(file: string): string[] {
   return [file, `${file}-journal`];
 }
 
@@ -47,11 +49,10 @@ const briefWaitMs = 2000;
 const attempts = 3;
 
 /**
- * Takes the server lock of state file `dbPath`, whose directory must exist. Never waits for a holder:
- * a lock held is told at once, with who holds it.
+ * Takes the server lock `file` (serverLockFile of a state file, or a bundle directory's), whose
+ * directory must exist. Never waits for a holder: a lock held is told at once, with who holds it.
  */
-export function acquireServerLock(dbPath: string): ServerLockOutcome {
-  const file = serverLockFile(dbPath);
+export function acquireServerLock(file: string): ServerLockOutcome {
   const db = new Database(file, { timeout: briefWaitMs, nativeBinding });
   let acquired = false;
   try {
