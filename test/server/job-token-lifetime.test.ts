@@ -72,7 +72,7 @@ onBothStores('a job token ends with its job', (name, openStores) => {
   it(`${name}: once the job has completed its token no longer opens the job's routes, on any replica`, async () => {
     const driver = await startTestServer({ stores: await openStores() });
     // On Postgres the store keeps the bundles; on SQLite they are files in the data directory, which
-    // replicas then share (a shared volume), as they share the store's file.
+    // these replicas share as they share the store's file (valkyrie server refuses both, replicaSqliteStores).
     const other = await startTestServer({
       stores: await openStores(),
       ...(name === 'SQLite' ? { dataDir: driver.dir } : {}),
