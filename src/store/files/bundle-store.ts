@@ -24,8 +24,9 @@ const bundleFile = /^([0-9a-f]{64})\.tar\.gz$/;
 const leftover = /^\.(upload|removing)-/;
 
 /**
- * Bundles as files, `<dir>/<sha256>.tar.gz`, for a server whose store is not shared (SQLite), or whose
- * replicas share the directory. An upload streams to a temporary file while it is hashed, and is
+ * Bundles as files, `<dir>/<sha256>.tar.gz`, for a server whose store keeps none (SQLite): one server
+ * per directory, which holds its lock (server/store-lock.ts), as a sweep removes every bundle that its
+ * own runs do not name. An upload streams to a temporary file while it is hashed, and is
  * linked into place only when its hash matches: a link is atomic and fails when the name exists, so a
  * reader sees the whole file or none, and of two uploads of one bundle exactly one creates it.
  *
