@@ -88,7 +88,7 @@ export function resolveRunnerSettings(
     labels: (options.labels ?? []).map(checkLabel),
     hostedLabels: options.hostedLabels !== false,
     capacity: capacityN,
-    workDir: resolve(cwd, expandHome(options.workDir ?? defaultWorkDir, '--work-dir')),
+    workDir: workDir(options.workDir, cwd),
     protocol: protocol(options.protocol),
     logLimit: logLimit(options.maxLogSize),
     ephemeral,
@@ -168,6 +168,16 @@ function checkLabel(label: string): string {
       `--labels: a label has at most ${maxLabelLength} characters, received ${label.length}: ${JSON.stringify(`${label.slice(0, 20)}…`)}`,
     );
   return label;
+}
+
+function workDir(value: string | undefined, cwd: string): string {
+  // An unset variable in a unit file (`--work-dir "$RUNNER_DIR"`) gives "": resolved, that was the
+  // current directory, which then got runner.json, jobs/ and tmp/ as if it had been asked for.
+  if (value !== undefined && value.trim() === '')
+    throw new UsageError(
+      `--work-dir must name a directory, received ${JSON.stringify(value)} (for the current one, give .)`,
+    );
+  return resolve(cwd, expandHome(value ?? defaultWorkDir, '--work-dir'));
 }
 
 function capacity(value: string | undefined): number {

@@ -170,3 +170,13 @@ describe('valkyrie runner --token, VALKYRIE_TOKEN and --token-file', () => {
     }
   });
 });
+
+describe('valkyrie runner --work-dir', () => {
+  it('refuses an empty or blank one, which made the current directory (or a folder named " ") the work dir', () => {
+    for (const blank of ['', ' '])
+      expect(() => resolveRunnerSettings({ ...server, workDir: blank }, {}, '/tmp')).toThrow(
+        `--work-dir must name a directory, received ${JSON.stringify(blank)}`,
+      );
+    expect(resolveRunnerSettings({ ...server, workDir: '.' }, {}, '/tmp').workDir).toBe('/tmp');
+  });
+});
