@@ -391,7 +391,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option(
       '--labels <labels>',
       'extra labels, comma-separated, e.g. gpu,region=eu (repeatable); self-hosted, os and arch labels are added, and the hosted labels of the OS (ubuntu-latest, …)',
-      collectList,
+      (value: string, previous: string[] = []) => [...previous, value],
     )
     .option(
       '--no-hosted-labels',

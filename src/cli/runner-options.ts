@@ -18,6 +18,7 @@ export interface RunnerCommandOptions {
   /** A file holding the registration token: unlike `--token`, not in the process's command line. */
   readonly tokenFile?: string;
   readonly name?: string;
+  /** Each `--labels` as given, commas and all (resolveRunnerSettings splits and checks them). */
   readonly labels?: string[];
   /** commander's `--no-hosted-labels`: false when given. */
   readonly hostedLabels?: boolean;
@@ -85,7 +86,7 @@ export function resolveRunnerSettings(
     tokenFlag:
       options.tokenFile !== undefined ? '--token-file' : options.token !== undefined ? '--token' : undefined,
     name: runnerName(options.name),
-    labels: (options.labels ?? []).map(checkLabel),
+    labels: (options.labels ?? []).flatMap(labelsOf),
     hostedLabels: options.hostedLabels !== false,
     capacity: capacityN,
     workDir: workDir(options.workDir, cwd),
@@ -156,6 +157,19 @@ function runnerName(name: string | undefined): string | undefined {
       `--name must be at most ${maxNameLength} characters, received ${name.length}: ${JSON.stringify(`${name.slice(0, 20)}…`)}`,
     );
   return name;
+}
+
+/**
+ * One `--labels` value. An empty label is refused rather than dropped: an unset `$LABELS` in a unit
+ * file (`--labels "$LABELS"`) registered a runner without the labels it was meant to have, silently.
+ */
+function labelsOf(given: string): string[] {
+  const labels = given.split(',');
+  if (labels.includes(''))
+    throw new UsageError(
+      `--labels: an empty label (nothing between two commas, or before or after one, or an empty --labels), received ${JSON.stringify(given)}`,
+    );
+  return labels.map(checkLabel);
 }
 
 function checkLabel(label: string): string {

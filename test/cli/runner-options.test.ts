@@ -180,3 +180,18 @@ describe('valkyrie runner --work-dir', () => {
     expect(resolveRunnerSettings({ ...server, workDir: '.' }, {}, '/tmp').workDir).toBe('/tmp');
   });
 });
+
+describe('valkyrie runner --labels', () => {
+  it('takes comma-separated labels from every --labels given, in order', () => {
+    expect(
+      resolveRunnerSettings({ ...server, labels: ['gpu,team=ml', 'zone=eu'] }, {}, '/tmp').labels,
+    ).toEqual(['gpu', 'team=ml', 'zone=eu']);
+  });
+
+  it('refuses an empty label, which was dropped without a word: an unset $LABELS gave a runner without its labels', () => {
+    for (const given of ['', 'gpu,,team=ml', 'gpu,'])
+      expect(() => resolveRunnerSettings({ ...server, labels: [given] }, {}, '/tmp')).toThrow(
+        `--labels: an empty label (nothing between two commas, or before or after one, or an empty --labels), received ${JSON.stringify(given)}`,
+      );
+  });
+});

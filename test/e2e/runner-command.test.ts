@@ -85,6 +85,14 @@ describe('valkyrie runner', () => {
         ['runner', '--server', 'http://127.0.0.1:2', '--token', 't', '--work-dir', join(file, 'sub')],
         /^valkyrie: --work-dir: cannot create .*a-file\/sub \(a part of the path is a file\)\n$/,
       ],
+      [
+        ['runner', '--server', 'http://127.0.0.1:2', '--token', 't', '--work-dir', ''],
+        /^valkyrie: --work-dir must name a directory, received "" \(for the current one, give \.\)\n$/,
+      ],
+      [
+        ['runner', '--server', 'http://127.0.0.1:2', '--token', 't', '--labels', 'gpu', '--labels', ''],
+        /^valkyrie: --labels: an empty label \(.*\), received ""\n$/,
+      ],
     ];
     // All at once: ten CLI starts one after another took most of the test's 30 s on a loaded machine.
     const results = await Promise.all(
