@@ -78,3 +78,21 @@ export function tellIgnoredToken(
   );
   writeCredentials(settings.workDir, { ...stored, tokenSha256: digest });
 }
+
+/**
+ * The line said when registering with this server replaced the credential runner.json held for
+ * another: that runner's only copy, lost without a word before (a URL spelled anew, localhost for
+ * 127.0.0.1 or https for http, registered a second runner, the first left listed on its server).
+ */
+export function replacedCredentialLine(
+  settings: RunnerSettings,
+  replaced: RunnerCredentials,
+  runnerId: string,
+): string {
+  const file = join(settings.workDir, credentialsFileName);
+  return (
+    `${file} held the credential of runner ${replaced.runnerId} of ${replaced.server}, not of ${settings.server}: ` +
+    `registering with ${settings.server} as ${runnerId} replaced it, and that runner cannot connect again; ` +
+    `take it off its list with valkyrie runners remove ${replaced.runnerId} --server ${replaced.server}`
+  );
+}

@@ -10,6 +10,7 @@ import {
   startProcess,
   startServerForRunners,
 } from './fleet-processes.js';
+import { waitFor } from './process-state.js';
 
 /**
  * A real `valkyrie runner` on a work dir whose runner.json is there but cannot be used (damaged, a
@@ -78,5 +79,46 @@ describe('valkyrie runner with a runner.json it cannot use', () => {
       stderr: `valkyrie: --work-dir: cannot use ${join(workDir, 'runner.json')} (it is a directory); to register this runner again, delete it and start with --token\n`,
     });
     expect(await registered()).toBe(0);
+  }, 30_000);
+});
+
+describe('valkyrie runner with a runner.json for another server', () => {
+  it('says, when it registers with this one on a token, that the other runner is replaced and how to remove it', async () => {
+    const workDir = join(ws.dir, 'other-server');
+    mkdirSync(workDir);
+    const file = join(workDir, 'runner.json');
+    // Another spelling of a server (localhost for 127.0.0.1, https for http) is another server here.
+    const other = {
+      server: 'http://localhost:7070',
+      runnerId: 'aaaaaaaaaaaa',
+      credential: 'vkt.aaaaaaaaaaaa.x',
+    };
+    writeFileSync(file, JSON.stringify(other));
+    const before = await registered();
+    const started = startProcess(ws, [
+      'runner',
+      '--server',
+      server.url,
+      '--work-dir',
+      workDir,
+      '--token',
+      registration,
+    ]);
+    processes.push(started);
+    await waitFor(
+      () => /connected to/.test(started.stdout()) || started.child.exitCode !== null,
+      20_000,
+      'connected',
+    );
+    started.child.kill('SIGTERM');
+    const result = await started.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(await registered()).toBe(before + 1);
+    const id = (JSON.parse(readFileSync(file, 'utf8')) as { runnerId: string }).runnerId;
+    expect(result.stderr).toBe(
+      `valkyrie runner: ${file} held the credential of runner aaaaaaaaaaaa of http://localhost:7070, not of ${server.url}: ` +
+        `registering with ${server.url} as ${id} replaced it, and that runner cannot connect again; ` +
+        'take it off its list with valkyrie runners remove aaaaaaaaaaaa --server http://localhost:7070\n',
+    );
   }, 30_000);
 });

@@ -48,7 +48,7 @@ import {
   registrationFlags,
   resolveRunnerSettings,
 } from '../runner-options.js';
-import { registerWhenReachable, tellIgnoredToken } from '../runner-register.js';
+import { registerWhenReachable, replacedCredentialLine, tellIgnoredToken } from '../runner-register.js';
 import { runnerShutdownReason, Shutdown, shutdownLine } from '../runner-shutdown.js';
 import { createWorkDir, removeMade } from '../runner-work-dir.js';
 
@@ -176,7 +176,9 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
  */
 function credentialSource(
   settings: RunnerSettings,
-): { readonly stored: RunnerCredentials } | { readonly token: string } {
+):
+  | { readonly stored: RunnerCredentials }
+  | { readonly token: string; readonly replaces: RunnerCredentials | undefined } {
   const read = readCredentials(settings.workDir);
   const file = join(settings.workDir, credentialsFileName);
   // Not registered over, with or without a token: it may be the only copy of this runner's identity.
@@ -186,7 +188,7 @@ function credentialSource(
     );
   const stored = read.kind === 'stored' ? read.credentials : undefined;
   if (stored !== undefined && stored.server === settings.server) return { stored };
-  if (settings.token !== undefined) return { token: settings.token };
+  if (settings.token !== undefined) return { token: settings.token, replaces: stored };
   const why = stored === undefined ? `there is no ${file}` : `${file} is for ${stored.server}`;
   throw new UsageError(
     `a registration token is needed to register this runner: ${why}; start it with --token-file FILE or ` +
@@ -252,6 +254,8 @@ async function credentialsFor(
   lines.reached(
     `registered with ${settings.server} as ${result.credentials.runnerId} (credentials in ${file})`,
   );
+  if (source.replaces !== undefined)
+    complain(replacedCredentialLine(settings, source.replaces, result.credentials.runnerId));
   return result.credentials;
 }
 
