@@ -130,7 +130,7 @@ describe('valkyrie runner', () => {
     },
   );
 
-  it('exits 2 when the server refuses the registration token, and stores nothing', async () => {
+  it('exits 2 when the server refuses the registration token, names where it came from, and stores nothing', async () => {
     const { url } = await fleet();
     const workDir = join(ws.dir, 'refused');
     const result = await ws.run(['runner', '--work-dir', workDir], {
@@ -140,6 +140,10 @@ describe('valkyrie runner', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
       /refused to register this runner \(401 VK_UNAUTHENTICATED\): unknown registration token/,
+    );
+    // Given by no flag: an admin token exported for the client commands is the usual cause.
+    expect(result.stderr).toMatch(
+      /; the token came from VALKYRIE_TOKEN \(no --token or --token-file was given\)\n$/,
     );
     expect(existsSync(join(workDir, 'runner.json'))).toBe(false);
   });

@@ -239,7 +239,9 @@ async function credentialsFor(
   if (result.kind === 'stopped') return ExitCode.succeeded;
   if (result.kind === 'rejected') {
     complain(
-      `the server refused to register this runner (${result.status} ${result.code}): ${result.message}`,
+      `the server refused to register this runner (${result.status} ${result.code}): ${result.message}; ` +
+        // VALKYRIE_TOKEN is often an admin token exported for the client commands, not one for this.
+        `the token came from ${settings.tokenFlag ?? 'VALKYRIE_TOKEN (no --token or --token-file was given)'}`,
     );
     return ExitCode.invalid;
   }
