@@ -87,6 +87,11 @@ export interface RunnerAgentOptions {
    * what a job left that could not be removed.
    */
   readonly warn?: (line: string) => void;
+  /**
+   * Stops (true) or starts again (false) reading the steps' output, while the lines no server has
+   * acknowledged cost more than ReportSender's limit (the shell executor's holdStepOutput).
+   */
+  readonly holdOutput?: (held: boolean) => void;
   /** The operator's scripts around every job (job-hooks.ts). */
   readonly hooks?: JobHooks;
   /** Told how many jobs it runs each time a leased job starts or ends (`valkyrie runner --ephemeral`). */
@@ -168,7 +173,7 @@ export class RunnerAgent {
         ),
     });
     const sessionUp = switches && (() => switches.kind !== undefined);
-    this.reports = new ReportSender(transport, sessionUp, options.warn ?? warnOnStderr);
+    this.reports = new ReportSender(transport, sessionUp, options.warn ?? warnOnStderr, options.holdOutput);
     this.launcher = new JobLauncher(options, options.warn ?? warnOnStderr);
     this.capabilities = options.capabilities;
     options.switches?.onSwitch(() => {

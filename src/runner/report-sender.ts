@@ -2,6 +2,20 @@ import type { LogEntry, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import { type JobReport, ReportJournal } from './report-journal.js';
 
+export interface BacklogLimits {
+  readonly holdAbove: number;
+  readonly releaseBelow: number;
+}
+
+/**
+ * A job printing faster than the server stores its lines (`yes`: ~10x faster) piled them up here
+ * without bound, 1.3 GB for 3 million lines; held at 32 MiB, the job waits for the server instead.
+ */
+export const defaultBacklogLimits: BacklogLimits = Object.freeze({
+  holdAbove: 32 * 1024 ** 2,
+  releaseBelow: 8 * 1024 ** 2,
+});
+
 /**
  * Sends a runner's job reports. While the control plane acknowledges lines (its `registered` said
  * `logStored`) and the agent's sessions can switch, each log is numbered and every report is kept
@@ -13,12 +27,20 @@ import { type JobReport, ReportJournal } from './report-journal.js';
 export class ReportSender {
   private readonly journal: ReportJournal | undefined;
   private numbered = false;
+  private holding = false;
 
   constructor(
     private readonly transport: Transport<RunnerMessage, unknown>,
     /** Undefined without sessions to switch (local mode): nothing is kept. */
     private readonly sessionUp: (() => boolean) | undefined,
     warn: (line: string) => void,
+    /**
+     * Told true once the lines no server has acknowledged cost more than `backlogLimits.holdAbove`
+     * bytes, false once they are down to `releaseBelow`: the agent then stops reading the steps'
+     * output (they wait on their pipes, as on a slow terminal) and reads it again.
+     */
+    private readonly holdOutput: (held: boolean) => void = () => {},
+    private readonly backlogLimits: BacklogLimits = defaultBacklogLimits,
   ) {
     if (sessionUp === undefined) return;
     this.journal = new ReportJournal(undefined, (jobId, lines) =>
@@ -33,6 +55,7 @@ export class ReportSender {
   registered(logStored: boolean): void {
     this.numbered = logStored && this.journal !== undefined;
     if (!this.numbered) this.journal?.clear();
+    this.releaseBelowLimit();
   }
 
   /** A lease on `jobId`: its lines are numbered from 0. */
@@ -44,6 +67,10 @@ export class ReportSender {
     const numbered = this.numbered ? this.journal?.log(jobId, fencingToken, entries) : undefined;
     if (numbered === undefined) this.transport.send({ type: 'log', jobId, fencingToken, entries });
     else if (this.sessionUp?.() !== false) this.transport.send(numbered);
+    if (!this.holding && (this.journal?.backlogBytes ?? 0) > this.backlogLimits.holdAbove) {
+      this.holding = true;
+      this.holdOutput(true);
+    }
   }
 
   step(message: Exclude<JobReport, { type: 'log' }>): void {
@@ -54,26 +81,37 @@ export class ReportSender {
   /** `log.stored`. */
   stored(jobId: string, fencingToken: number, lines: number): void {
     this.journal?.stored(jobId, fencingToken, lines);
+    this.releaseBelowLimit();
   }
 
   /** The control plane refused the lease: what is kept under it would be refused too. */
   refused(jobId: string, fencingToken: number): void {
     this.journal?.forget(jobId, fencingToken);
+    this.releaseBelowLimit();
   }
 
   /** The job ended here; its reports are kept until the store holds its lines and its completion. */
   ended(jobId: string): void {
     this.journal?.ended(jobId);
+    this.releaseBelowLimit();
   }
 
   /** `completions.stored` named the job's completion under `fencingToken`: the store holds its reports. */
   settled(jobId: string, fencingToken: number): void {
     this.journal?.settled(jobId, fencingToken);
+    this.releaseBelowLimit();
   }
 
   /** A new session is up and registered with `resumed` (job ids): everything kept goes again, in order. */
   resend(resumed: ReadonlySet<string>): void {
     if (!this.numbered) return;
     for (const report of this.journal?.pending(resumed) ?? []) this.transport.send(report);
+    this.releaseBelowLimit();
+  }
+
+  private releaseBelowLimit(): void {
+    if (!this.holding || (this.journal?.backlogBytes ?? 0) > this.backlogLimits.releaseBelow) return;
+    this.holding = false;
+    this.holdOutput(false);
   }
 }

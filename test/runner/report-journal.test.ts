@@ -190,3 +190,47 @@ describe('ReportSender', () => {
     expect(sent).toEqual([{ type: 'log', jobId: 'j', fencingToken: 7, entries: lines('a') }]);
   });
 });
+
+describe('ReportSender holding the steps output', () => {
+  /** Lines of one character: their text is nothing, each line's object and frame are most of what they cost. */
+  const short = (count: number) => lines(...Array.from({ length: count }, () => 'y'));
+  /** A sender to a server that acknowledges lines, with these limits; `held` is what it told, in order. */
+  function holding(holdAbove: number, releaseBelow: number) {
+    const held: boolean[] = [];
+    const transport = { send: () => {} };
+    const reports = new ReportSender(
+      transport as unknown as ConstructorParameters<typeof ReportSender>[0],
+      () => true,
+      () => {},
+      (hold) => held.push(hold),
+      { holdAbove, releaseBelow },
+    );
+    reports.registered(true);
+    return { reports, held };
+  }
+
+  it('holds it once the unacknowledged lines cost more than the limit, counting each line, and releases it once the server caught up', () => {
+    const { reports, held } = holding(40_000, 10_000);
+    reports.open('j', 7);
+    // 100 one-character lines are 200 bytes of text: only their count takes them past the limit.
+    for (let i = 0; i < 100; i++) reports.log('j', 7, short(1));
+    expect(held).toEqual([true]);
+    reports.log('j', 7, short(10));
+    expect(held).toEqual([true]);
+    reports.stored('j', 7, 50);
+    expect(held).toEqual([true]);
+    reports.stored('j', 7, 100);
+    expect(held).toEqual([true, false]);
+  });
+
+  it('releases it when the job is forgotten (its lease refused) or the server does not acknowledge lines', () => {
+    const { reports, held } = holding(4_000, 1_000);
+    reports.open('j', 7);
+    reports.log('j', 7, short(20));
+    reports.refused('j', 7);
+    reports.open('k', 1);
+    reports.log('k', 1, short(20));
+    reports.registered(false);
+    expect(held).toEqual([true, false, true, false]);
+  });
+});

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { formatDelay } from '../../core/retry-delay.js';
 import { credentialsFileName } from '../../core/runner-credentials-file.js';
 import type { RunnerMode } from '../../core/runner-mode.js';
-import { warmUpSpawner } from '../../executors/shell/index.js';
+import { holdStepOutput, warmUpSpawner } from '../../executors/shell/index.js';
 import { type AutoTransport, connectAuto } from '../../protocol/auto.js';
 import { runnerDecoder } from '../../protocol/frame.js';
 import {
@@ -356,6 +356,7 @@ async function serve(
     baseEnv: inheritedEnvironment(process.env),
     switches: transport,
     logLimit: settings.logLimit,
+    holdOutput: holdStepOutput,
     hooks: settings.hooks,
     ...(capabilities === undefined ? {} : { capabilities }),
     onMode: (mode, note) => say(modeLine(mode, credentials.runnerId, note)),

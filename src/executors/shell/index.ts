@@ -21,6 +21,7 @@ import { runStep } from './step-run.js';
 export type { LauncherChoice } from './launcher.js';
 export { launcherVariable, warmUpSpawner } from './launcher.js';
 export type { OrphansStopped, StoppedOrphan } from './orphans.js';
+export { holdStepOutput } from './output-hold.js';
 
 export interface ShellExecutorOptions {
   /** Escalation timing for cancellation and timeouts; `defaultKillPolicy` when omitted. */

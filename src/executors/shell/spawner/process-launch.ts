@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { messageOf } from '../../../core/error-message.js';
+import { stepOutputHold } from '../output-hold.js';
 import type { LaunchRequest, LaunchSink, OutputStream } from './protocol.js';
 
 /**
@@ -67,6 +68,7 @@ export class OutputReader implements LaunchedProcess {
   private hasExited = false;
   private drainTimer: NodeJS.Timeout | undefined;
   private isDrained = false;
+  private readonly unfollowHold: () => void;
 
   constructor(
     private readonly child: ChildProcess,
@@ -78,6 +80,7 @@ export class OutputReader implements LaunchedProcess {
     child.on('error', () => {});
     this.read(child.stdout, 'stdout');
     this.read(child.stderr, 'stderr');
+    this.unfollowHold = stepOutputHold.follow(this);
   }
 
   pause(): void {
@@ -131,6 +134,7 @@ export class OutputReader implements LaunchedProcess {
   private drained(): void {
     if (this.isDrained) return;
     this.isDrained = true;
+    this.unfollowHold();
     clearTimeout(this.drainTimer);
     this.sink.drained();
   }

@@ -3,6 +3,7 @@ import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { findOnPath } from '../../../core/executable-on-path.js';
+import { stepOutputHold } from '../output-hold.js';
 import type { LaunchRequest, SpawnerMessage } from './protocol.js';
 import { encodeRequests, isFrameable, ReplyDecoder } from './script-frames.js';
 import type { SpawnerChannel, SpawnerKind } from './spawner-kind.js';
@@ -129,6 +130,8 @@ export class ScriptSpawnerKind implements SpawnerKind {
       }
       if (batch.length > 0) onMessages(batch);
     });
+    // Unread, its replies wait in the pipe and it stops reading its steps' pipes (output-hold.ts).
+    child.once('close', stepOutputHold.follow(stdout));
     // EPIPE once the spawner died; its 'close' reports that.
     stdin.on('error', () => {});
     // Only a step in flight should keep the engine alive: that is stdout's job (see setRef).
