@@ -185,6 +185,7 @@ export class RunnerAgent {
     options.switches?.onLost(({ goingAway }) => {
       this.serverLeaving = goingAway ? 'said' : undefined;
       this.completions.lost();
+      this.reports.lost();
       if (this.completions.size > 0) this.leaving?.pause();
     });
     options.switches?.onUnreachable?.(() => {

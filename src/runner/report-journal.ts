@@ -11,6 +11,12 @@ type LogReport = Extract<JobReport, { type: 'log' }>;
  */
 export const maxJournalChars = 64 * 1024 * 1024;
 
+/**
+ * The most the kept lines may cost in memory (backlogBytes), whatever their text: 64 MiB of text
+ * in one-character lines would be 32 million lines, over 12 GB.
+ */
+export const maxJournalBytes = 256 * 1024 * 1024;
+
 /** A kept line's memory besides its text, measured: ~400 bytes a line of `yes` at its peak. */
 const lineOverheadBytes = 400;
 
@@ -39,7 +45,7 @@ interface JobJournal {
  * step report sent twice records the same step again. So every line is stored once and in order, and
  * a step's lines stay between its step.started and its step.completed.
  *
- * Bounded by `limitChars` of line text for all jobs: past it, the oldest kept lines are dropped (the
+ * Bounded by `limitChars` of line text for all jobs, and by maxJournalBytes of memory: past either, the oldest kept lines are dropped (the
  * step reports stay), told once per job to `onDropped`; the control plane writes in the job's log how
  * many lines are missing where they were, if none of them reached it.
  *
@@ -72,7 +78,7 @@ export class ReportJournal {
     journal.next += entries.length;
     journal.reports.push(message);
     this.count(message, 1);
-    if (this.chars > this.limitChars) this.dropOldest();
+    if (this.overLimit) this.dropOldest();
     return message;
   }
 
@@ -182,6 +188,10 @@ export class ReportJournal {
     return this.chars * 2 + this.lines * lineOverheadBytes;
   }
 
+  private get overLimit(): boolean {
+    return this.chars > this.limitChars || this.backlogBytes > maxJournalBytes;
+  }
+
   private count(report: JobReport | undefined, sign: 1 | -1): void {
     if (report?.type !== 'log') return;
     this.chars += sign * charsOf(report);
@@ -197,7 +207,7 @@ export class ReportJournal {
   private dropOldest(): void {
     for (const [jobId, journal] of this.jobs) {
       const { reports } = journal;
-      for (let i = 0; i < reports.length && this.chars > this.limitChars; ) {
+      for (let i = 0; i < reports.length && this.overLimit; ) {
         const report = reports[i];
         if (report?.type !== 'log') {
           i++;
@@ -208,7 +218,7 @@ export class ReportJournal {
         if (journal.dropped === 0) this.onDropped?.(jobId, report.entries.length);
         journal.dropped += report.entries.length;
       }
-      if (this.chars <= this.limitChars) return;
+      if (!this.overLimit) return;
     }
   }
 }

@@ -67,7 +67,13 @@ export class ReportSender {
     const numbered = this.numbered ? this.journal?.log(jobId, fencingToken, entries) : undefined;
     if (numbered === undefined) this.transport.send({ type: 'log', jobId, fencingToken, entries });
     else if (this.sessionUp?.() !== false) this.transport.send(numbered);
-    if (!this.holding && (this.journal?.backlogBytes ?? 0) > this.backlogLimits.holdAbove) {
+    // Not while no session is up: a step held then could not end (its spawner's exit report waits
+    // behind its output) until the server came back; the journal's own bound drops lines instead.
+    if (
+      !this.holding &&
+      this.sessionUp?.() === true &&
+      (this.journal?.backlogBytes ?? 0) > this.backlogLimits.holdAbove
+    ) {
       this.holding = true;
       this.holdOutput(true);
     }
@@ -107,6 +113,13 @@ export class ReportSender {
     if (!this.numbered) return;
     for (const report of this.journal?.pending(resumed) ?? []) this.transport.send(report);
     this.releaseBelowLimit();
+  }
+
+  /** The session was lost: what is held is read again, and kept (ReportJournal) until the next one. */
+  lost(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    this.holdOutput(false);
   }
 
   private releaseBelowLimit(): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEntry, RunnerMessage } from '../../src/protocol/messages.js';
-import { type JobReport, ReportJournal } from '../../src/runner/report-journal.js';
+import { type JobReport, maxJournalBytes, ReportJournal } from '../../src/runner/report-journal.js';
 import { ReportSender } from '../../src/runner/report-sender.js';
 
 const lines = (...texts: string[]): LogEntry[] =>
@@ -232,5 +232,40 @@ describe('ReportSender holding the steps output', () => {
     reports.log('k', 1, short(20));
     reports.registered(false);
     expect(held).toEqual([true, false, true, false]);
+  });
+
+  it('does not hold it while no session is up, and releases it when the session is lost', () => {
+    const up = { value: false };
+    const held: boolean[] = [];
+    const reports = new ReportSender(
+      { send: () => {} } as unknown as ConstructorParameters<typeof ReportSender>[0],
+      () => up.value,
+      () => {},
+      (hold) => held.push(hold),
+      { holdAbove: 4_000, releaseBelow: 1_000 },
+    );
+    reports.registered(true);
+    reports.open('j', 7);
+    reports.log('j', 7, short(20));
+    expect(held).toEqual([]);
+    up.value = true;
+    reports.log('j', 7, short(1));
+    expect(held).toEqual([true]);
+    up.value = false;
+    reports.lost();
+    expect(held).toEqual([true, false]);
+  });
+});
+
+describe('ReportJournal of short lines', () => {
+  it('keeps them within maxJournalBytes of memory, not only within its bound of text', () => {
+    const dropped: number[] = [];
+    const journal = new ReportJournal(undefined, (_jobId, count) => dropped.push(count));
+    journal.open('j', 7);
+    const batch = lines(...Array.from({ length: 1000 }, () => 'y'));
+    for (let i = 0; i < 700; i++) journal.log('j', 7, batch);
+    expect(dropped).toEqual([1000]);
+    expect(journal.backlogBytes).toBeLessThanOrEqual(maxJournalBytes);
+    expect(journal.size).toBeLessThan(700_000);
   });
 });
