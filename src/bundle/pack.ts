@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { Header, Pax } from 'tar';
 import { ValkyrieError } from '../core/errors.js';
+import { changed, entryReadError } from './entry-read-errors.js';
 import { type SnapshotFile, snapshotGitHead } from './git-snapshot.js';
 import { defaultMaxBundleBytes, formatBytes } from './size.js';
 import { type FileSource, listWorkspaceFiles } from './workspace-files.js';
@@ -71,7 +72,8 @@ const epoch = new Date(0);
  * are not kept). The archive streams to a temp file; memory stays flat for large workspaces.
  *
  * Throws VK_BUNDLE_TOO_LARGE (before writing anything) when the workspace's files add up to more
- * than `maxBytes`, and VK_BUNDLE_CHANGED when a file vanishes or changes while it is read. A `.git`
+ * than `maxBytes`, VK_BUNDLE_CHANGED when a file vanishes or changes while it is read, and
+ * VK_BUNDLE_UNREADABLE when this user may not read one (entryReadError). A `.git`
  * that would take the bundle past `maxBytes` is left out, and `git` says so.
  */
 export async function packWorkspace(root: string, options: PackOptions = {}): Promise<PackedBundle> {
@@ -143,9 +145,8 @@ async function statEntries(root: string, paths: readonly string[]): Promise<Entr
   const entries: Entry[] = [];
   for (const path of paths) {
     const absolute = join(root, path);
-    const stat = await lstat(absolute).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') throw changed(path, 'it vanished after the file list was made');
-      throw error;
+    const stat = await lstat(absolute).catch((error: unknown) => {
+      throw entryReadError(path, error, 'it vanished after the file list was made');
     });
     const mode = stat.mode & 0o7777;
     const { size, mtimeMs } = stat;
@@ -189,8 +190,8 @@ function submoduleFolders(paths: readonly string[], workspace: readonly Entry[])
 async function* tarStream(entries: readonly Entry[]): AsyncGenerator<Buffer> {
   for (const entry of entries) {
     if (entry.kind === 'symlink') {
-      const linkpath = await readlink(entry.absolute).catch(() => {
-        throw changed(entry.path, 'the symbolic link vanished while the bundle was made');
+      const linkpath = await readlink(entry.absolute).catch((error: unknown) => {
+        throw entryReadError(entry.path, error, 'the symbolic link vanished while the bundle was made');
       });
       yield* headerBlocks({ path: entry.path, type: 'SymbolicLink', mode: entry.mode, size: 0, linkpath });
       continue;
@@ -221,8 +222,8 @@ function* headerBlocks(data: {
 
 /** The file's bytes padded to whole blocks; a size or mtime that moved means it changed meanwhile. */
 async function* fileBlocks(entry: Entry): AsyncGenerator<Buffer> {
-  const handle = await open(entry.absolute, 'r').catch(() => {
-    throw changed(entry.path, 'it vanished while the bundle was made');
+  const handle = await open(entry.absolute, 'r').catch((error: unknown) => {
+    throw entryReadError(entry.path, error, 'it vanished while the bundle was made');
   });
   try {
     let left = entry.size;
@@ -245,10 +246,6 @@ async function* fileBlocks(entry: Entry): AsyncGenerator<Buffer> {
 
 function sizeOf(entries: readonly Entry[]): number {
   return entries.reduce((sum, entry) => sum + entry.size, 0);
-}
-
-function changed(path: string, why: string): ValkyrieError {
-  return new ValkyrieError('VK_BUNDLE_CHANGED', `cannot bundle ${path}: ${why}; try again`);
 }
 
 function tooLarge(entries: readonly Entry[], total: number, max: number): ValkyrieError {

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ignore from 'ignore';
+import { entryReadError } from './entry-read-errors.js';
 import { outsideWorkDirs, runnerWorkDirs } from './runner-work-dirs.js';
 
 /** Where a bundle's file list came from: git's index and untracked files, or a walk of the folder. */
@@ -69,7 +70,13 @@ export async function listWorkspaceFiles(root: string): Promise<WorkspaceFiles> 
 }
 
 async function walk(root: string, prefix: string, rules: ignore.Ignore, out: string[]): Promise<void> {
-  const entries = await readdir(join(root, prefix), { withFileTypes: true });
+  const entries = await readdir(join(root, prefix), { withFileTypes: true }).catch((error: unknown) => {
+    throw entryReadError(
+      prefix === '' ? './' : `${prefix}/`,
+      error,
+      'the folder vanished while it was listed',
+    );
+  });
   for (const entry of entries) {
     const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
     if (entry.isDirectory()) {
