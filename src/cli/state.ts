@@ -1,5 +1,5 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { isValkyrieError } from '../core/errors.js';
 import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
@@ -131,7 +131,7 @@ function sqlitePath(target: string | undefined, stateDir: string): string {
 /**
  * What opening the store to create it (openStores) would make that is not there yet: the state
  * directory, or else a SQLite file with its WAL and shared-memory files (and the directory's .gitignore
- * for the default file); nothing for Postgres,
+ * for the default file), or the outermost of the folders a --db file needs that are missing; nothing for Postgres,
  * whose schema is made by its own migrations. For a command that removes them again when it fails
  * before it did anything with them (removeNewState).
  */
@@ -142,11 +142,24 @@ export function newStatePaths(db: string | undefined, stateDir: string): string[
   const file = sqlitePath(target, stateDir);
   const inNewDir = paths.length > 0 && !relative(stateDir, file).startsWith('..');
   if (inNewDir || existsSync(file)) return paths;
+  // A --db in folders not made yet: openStores makes them, and they go with the file.
+  const newFolder = topmostMissing(dirname(file));
+  if (newFolder !== undefined) return [...paths, newFolder];
   paths.push(...['', '-wal', '-shm', '-journal'].map((suffix) => `${file}${suffix}`));
   // The default file's directory gets a .gitignore with it (ignoreStateFiles).
   const ignoreFile = join(stateDir, '.gitignore');
   if (target === undefined && !existsSync(ignoreFile)) paths.push(ignoreFile);
   return paths;
+}
+
+/** The outermost folder of `dir` (itself included) that does not exist, or undefined when `dir` does. */
+function topmostMissing(dir: string): string | undefined {
+  let missing: string | undefined;
+  for (let at = dir; !existsSync(at); at = dirname(at)) {
+    missing = at;
+    if (dirname(at) === at) break;
+  }
+  return missing;
 }
 
 /** Removes what newStatePaths found missing, once the store that made them is closed. */

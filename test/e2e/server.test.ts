@@ -142,6 +142,18 @@ describe('valkyrie server', () => {
     const takenToo = await workspace.run(['server', '--port', port, '--data-dir', 'mine']);
     expect(takenToo.code).toBe(2);
     expect(readdirSync(join(workspace.dir, 'mine'))).toEqual([]);
+    // A --db in folders that were not there: the folders go too, not only the file.
+    const dbTaken = await workspace.run([
+      'server',
+      '--port',
+      port,
+      '--db',
+      'deep/er/v.db',
+      '--data-dir',
+      'mine',
+    ]);
+    expect(dbTaken.code).toBe(2);
+    expect(existsSync(join(workspace.dir, 'deep'))).toBe(false);
     // The failed first start on `other` showed no admin token and kept none: the next start there is a
     // first start, which makes one and shows it.
     const again = await startServer(workspace, ['--data-dir', 'other']);
