@@ -44,6 +44,27 @@ export function checkEntries(entries: readonly ListedEntry[]): void {
   }
 }
 
+/**
+ * For a packer: refuses, before anything is written, an entry that every runner would refuse to
+ * unpack (checkEntries), such as a link out of the workspace: uploaded, it would fail each job of
+ * the run. The message is the packer's: which entry, why, and how to leave it out.
+ */
+export function checkPackable(entries: readonly ListedEntry[]): void {
+  try {
+    checkEntries(entries);
+  } catch (error) {
+    if (!(error instanceof UnsafeEntryError)) throw error;
+    const fix =
+      error.entry.type === 'SymbolicLink'
+        ? 'point it inside the workspace with a relative path, or leave it out'
+        : 'leave it out';
+    throw new ValkyrieError(
+      'VK_BUNDLE_UNSAFE',
+      `cannot bundle ${error.entry.path}: ${error.why}, which runners refuse to unpack (nothing was uploaded); ${fix} with .valkyrieignore`,
+    );
+  }
+}
+
 /** Paths compared as a case-insensitive file system (macOS, Windows) would see them. */
 const linkKey = (path: string) => path.normalize('NFC').toLowerCase();
 
@@ -82,9 +103,19 @@ function checkLink(entry: ListedEntry, path: string, symlinks: ReadonlySet<strin
   }
 }
 
+/** VK_BUNDLE_UNSAFE with the refused entry and why, for checkPackable to tell in a packer's words. */
+class UnsafeEntryError extends ValkyrieError {
+  constructor(
+    readonly entry: ListedEntry,
+    readonly why: string,
+  ) {
+    super(
+      'VK_BUNDLE_UNSAFE',
+      `the workspace bundle was refused at entry ${JSON.stringify(entry.path)}: ${why}; nothing was unpacked`,
+    );
+  }
+}
+
 function unsafe(entry: ListedEntry, why: string): ValkyrieError {
-  return new ValkyrieError(
-    'VK_BUNDLE_UNSAFE',
-    `the workspace bundle was refused at entry ${JSON.stringify(entry.path)}: ${why}; nothing was unpacked`,
-  );
+  return new UnsafeEntryError(entry, why);
 }

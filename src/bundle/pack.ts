@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { Header, Pax } from 'tar';
 import { ValkyrieError } from '../core/errors.js';
+import { checkPackable } from './entry-checks.js';
 import { changed, entryReadError } from './entry-read-errors.js';
 import { type SnapshotFile, snapshotGitHead } from './git-snapshot.js';
 import { defaultMaxBundleBytes, formatBytes } from './size.js';
@@ -54,6 +55,8 @@ interface Entry {
   /** Where its content is read: in the workspace, or for `.git`, where the snapshot was made. */
   readonly absolute: string;
   readonly kind: 'file' | 'symlink' | 'directory';
+  /** A symbolic link's target, read with its lstat. */
+  readonly linkpath?: string;
   readonly mode: number;
   readonly size: number;
   readonly mtimeMs: number;
@@ -72,14 +75,19 @@ const epoch = new Date(0);
  * are not kept). The archive streams to a temp file; memory stays flat for large workspaces.
  *
  * Throws VK_BUNDLE_TOO_LARGE (before writing anything) when the workspace's files add up to more
- * than `maxBytes`, VK_BUNDLE_CHANGED when a file vanishes or changes while it is read, and
- * VK_BUNDLE_UNREADABLE when this user may not read one (entryReadError). A `.git`
+ * than `maxBytes`, VK_BUNDLE_UNSAFE (before writing anything) for an entry runners refuse to unpack,
+ * VK_BUNDLE_CHANGED when a file vanishes or changes while it is read, and VK_BUNDLE_UNREADABLE when
+ * this user may not read one (entryReadError). A `.git`
  * that would take the bundle past `maxBytes` is left out, and `git` says so.
  */
 export async function packWorkspace(root: string, options: PackOptions = {}): Promise<PackedBundle> {
   const maxBytes = options.maxBytes ?? defaultMaxBundleBytes;
   const listed = await listWorkspaceFiles(root);
   const workspaceEntries = await statEntries(root, listed.paths);
+  const types = { file: 'File', symlink: 'SymbolicLink', directory: 'Directory' } as const;
+  checkPackable(
+    workspaceEntries.map((entry) => ({ ...entry, type: types[entry.kind], linkpath: entry.linkpath ?? '' })),
+  );
   const contentBytes = sizeOf(workspaceEntries);
   if (contentBytes > maxBytes) throw tooLarge(workspaceEntries, contentBytes, maxBytes);
   const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'valkyrie-bundle-'));
@@ -151,7 +159,12 @@ async function statEntries(root: string, paths: readonly string[]): Promise<Entr
     const mode = stat.mode & 0o7777;
     const { size, mtimeMs } = stat;
     if (stat.isFile()) entries.push({ path, absolute, kind: 'file', mode, size, mtimeMs });
-    else if (stat.isSymbolicLink()) entries.push({ path, absolute, kind: 'symlink', mode, size: 0, mtimeMs });
+    else if (stat.isSymbolicLink()) {
+      const linkpath = await readlink(absolute).catch((error: unknown) => {
+        throw entryReadError(path, error, 'the symbolic link vanished while the bundle was made');
+      });
+      entries.push({ path, absolute, kind: 'symlink', linkpath, mode, size: 0, mtimeMs });
+    }
     // Anything else (a git submodule's directory, a socket, a FIFO) has no place in a workspace.
   }
   return entries;
@@ -190,9 +203,7 @@ function submoduleFolders(paths: readonly string[], workspace: readonly Entry[])
 async function* tarStream(entries: readonly Entry[]): AsyncGenerator<Buffer> {
   for (const entry of entries) {
     if (entry.kind === 'symlink') {
-      const linkpath = await readlink(entry.absolute).catch((error: unknown) => {
-        throw entryReadError(entry.path, error, 'the symbolic link vanished while the bundle was made');
-      });
+      const linkpath = entry.linkpath ?? '';
       yield* headerBlocks({ path: entry.path, type: 'SymbolicLink', mode: entry.mode, size: 0, linkpath });
       continue;
     }
