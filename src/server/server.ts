@@ -155,7 +155,7 @@ export const defaultRunnerRetentionMs = 24 * 60 * 60 * 1000;
  */
 export class ValkyrieServer implements AsyncDisposable {
   private closing: Promise<Drained> | undefined;
-  private destroying: Promise<void> | undefined;
+  private destroying: Promise<Drained> | undefined;
   private readonly drainTimeoutMs: number;
   private readonly storeGraceMs: number;
 
@@ -387,9 +387,7 @@ export class ValkyrieServer implements AsyncDisposable {
       await Promise.race([Promise.all(runs), noJobRunning(controlPlane, idle.signal), deadline]);
       idle.abort();
       clearTimeout(timer);
-      const jobsLeftRunning = controlPlane.runners().reduce((sum, runner) => sum + runner.running, 0);
-      await this.destroy();
-      return { jobsLeftRunning };
+      return await this.destroy();
     })();
     return this.closing;
   }
@@ -397,10 +395,14 @@ export class ValkyrieServer implements AsyncDisposable {
   /**
    * Phase two, at once: closes protocol endpoints, streams, the HTTP server and the store. Several
    * steps write to the store; one that stopped answering is given up on after `storeGraceMs`.
+   * Resolves with the jobs left running on runners as it began, for the operator to be told.
    */
-  destroy(): Promise<void> {
+  destroy(): Promise<Drained> {
     this.destroying ??= (async () => {
       this.intake.stopped = true;
+      const jobsLeftRunning = this.context.controlPlane
+        .runners()
+        .reduce((sum, runner) => sum + runner.running, 0);
       const { feed, streams, stores } = this.context;
       const failures: unknown[] = [];
       let cut: Error | undefined;
@@ -442,12 +444,13 @@ export class ValkyrieServer implements AsyncDisposable {
       // The cut is why the steps after it failed: it is the failure to report.
       if (cut !== undefined) throw cut;
       if (failures.length > 0) throw failures[0];
+      return { jobsLeftRunning };
     })();
     return this.destroying;
   }
 
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.destroy();
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.destroy();
   }
 }
 
@@ -460,7 +463,7 @@ function replicaName(): string {
   return serversStarted === 1 ? name : `${name}.${serversStarted}`;
 }
 
-/** What close() left: jobs still running on runners when the drain deadline passed (0: none). */
+/** What close() or destroy() left: jobs still running on runners when the drain ended or was skipped (0: none). */
 export interface Drained {
   readonly jobsLeftRunning: number;
 }

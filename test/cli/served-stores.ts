@@ -20,7 +20,9 @@ export async function serveAndRecordFetches(
   cleanups: (() => Promise<void>)[],
 ): Promise<ServedStores> {
   const server = await ValkyrieServer.start({ stores, host: '127.0.0.1', port: 0, dataDir, adminToken });
-  cleanups.push(() => server.destroy());
+  cleanups.push(async () => {
+    await server.destroy();
+  });
   const requests: URL[] = [];
   const realFetch = globalThis.fetch;
   vi.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {

@@ -26,7 +26,9 @@ async function tempStores(): Promise<{ dir: string; db: string; stores: Stores }
 /** A server on `stores`, destroyed after the test. */
 async function serve(stores: Stores, dir: string): Promise<ValkyrieServer> {
   const server = await ValkyrieServer.start({ stores, host: '127.0.0.1', port: 0, dataDir: dir, adminToken });
-  cleanups.push(() => server.destroy());
+  cleanups.push(async () => {
+    await server.destroy();
+  });
   return server;
 }
 

@@ -94,4 +94,34 @@ describe('valkyrie server drained past --drain-timeout', () => {
       own.dispose();
     }
   }, 60_000);
+
+  it('says so too when a second signal cuts the drain short', async () => {
+    const own = new Workspace();
+    try {
+      const fleet = await startRestartableFleet(
+        own,
+        processes,
+        admin,
+        ['--drain-timeout', '60s'],
+        ['--labels', 'cut'],
+      );
+      await holdJobOnRunner(fleet.api, fleet.runner, 'cut', join(own.dir, 'go'));
+
+      fleet.first.child.kill('SIGTERM');
+      await until('the drain to start', async () =>
+        fleet.first.stderr().includes('draining for up to 1m') ? true : undefined,
+      );
+      fleet.first.child.kill('SIGINT');
+      const stopped = await fleet.first.done;
+      expect(stopped.code, stopped.stderr).toBe(0);
+      expect(stopped.stderr).toContain(
+        'SIGINT: stopping without draining (signal again to exit without waiting for the store)\n' +
+          'the server stopped with 1 job(s) still running on runners: they run on, and report to this ' +
+          'server when it starts again on the same store (or to the replica that takes their runs over)\n',
+      );
+    } finally {
+      await killAll(processes);
+      own.dispose();
+    }
+  }, 60_000);
 });

@@ -8,7 +8,7 @@ import { isValkyrieError } from '../../core/errors.js';
 import { readFailureText } from '../../core/read-failure.js';
 import { formatDelay } from '../../core/retry-delay.js';
 import { serverFailureLine } from '../../server/failure-line.js';
-import { type ServerOptions, ValkyrieServer } from '../../server/server.js';
+import { type Drained, type ServerOptions, ValkyrieServer } from '../../server/server.js';
 import { isHeldByAnotherServer, ServerStoreLock } from '../../server/store-lock.js';
 import { checkAdminToken } from '../../server/tokens.js';
 import { ExitCode, exitCodeFor, UsageError } from '../exit-codes.js';
@@ -141,7 +141,19 @@ function untilStopped(server: ValkyrieServer, drainTimeoutMs: number): Promise<n
       process.off('SIGINT', onSignal);
       resolve(code);
     };
-    const finished = () => done(ExitCode.succeeded);
+    // Else an operator sees the server exit and takes the jobs it left on runners for lost. Once: the
+    // close() a second signal cut short ends after the destroy() it made.
+    const leftRunning =
+      (ended: string) =>
+      ({ jobsLeftRunning }: Drained) => {
+        if (stopped) return;
+        if (jobsLeftRunning > 0)
+          say(
+            `${ended} with ${jobsLeftRunning} job(s) still running on runners: they run on, and report to ` +
+              'this server when it starts again on the same store (or to the replica that takes their runs over)',
+          );
+        done(ExitCode.succeeded);
+      };
     // A store given up on (it stopped answering): said, and the store's exit code, not 0. Once: after
     // a second signal, close() and destroy() fail with the same error.
     const failed = (error: unknown) => {
@@ -158,18 +170,11 @@ function untilStopped(server: ValkyrieServer, drainTimeoutMs: number): Promise<n
             ? `${signal}: shutting down without draining (--drain-timeout 0): jobs running on runners are not waited for`
             : `${signal}: shutting down; draining for up to ${drainTimeout} (signal again to stop at once)`,
         );
-        void server.close().then(({ jobsLeftRunning }) => {
-          // Else an operator sees the server exit after the drain and takes those jobs for lost.
-          if (!stopped && jobsLeftRunning > 0)
-            say(
-              `${drainTimeoutMs === 0 ? 'the server stopped' : `the drain ended after ${drainTimeout}`} with ${jobsLeftRunning} job(s) still running on runners: ` +
-                'they run on, and report to this server when it starts again on the same store (or to the replica that takes their runs over)',
-            );
-          finished();
-        }, failed);
+        const ended = drainTimeoutMs === 0 ? 'the server stopped' : `the drain ended after ${drainTimeout}`;
+        void server.close().then(leftRunning(ended), failed);
       } else if (signals === 2) {
         say(`${signal}: stopping without draining (signal again to exit without waiting for the store)`);
-        void server.destroy().then(finished, failed);
+        void server.destroy().then(leftRunning('the server stopped'), failed);
       } else {
         say(`${signal}: exiting now; the runs left unfinished are taken over at the next start`);
         done(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
