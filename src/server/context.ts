@@ -39,6 +39,8 @@ export interface ApiContext {
   readonly driven: Map<string, DrivenRun>;
   /** Open Server-Sent Event streams, ended at shutdown. */
   readonly streams: Set<EventStream>;
+  /** Bundle uploads not answered yet, each settling once its answer is sent: the drain waits for them. */
+  readonly uploads: Set<Promise<void>>;
   /** `GET /metrics`; the app records each answered request in it. */
   readonly metrics: ServerMetrics;
   readonly clock: Clock;

@@ -264,6 +264,7 @@ export class ValkyrieServer implements AsyncDisposable {
         }),
         driven,
         streams,
+        uploads: new Set(),
         metrics,
         clock,
         logError,
@@ -365,7 +366,8 @@ export class ValkyrieServer implements AsyncDisposable {
 
   /**
    * Phase one: refuse new work, hand out no more jobs, and wait until the jobs running on runners have
-   * reported (or the driven runs ended), up to the drain deadline; then destroy(). Queued jobs wait for
+   * reported (or the driven runs ended) and the bundle uploads begun before have been answered, up to
+   * the drain deadline; then destroy(). Queued jobs wait for
    * the server after a restart, or another replica, to take their runs over: a job leased now would be
    * cut off half-way. Resolves with the jobs the deadline left running, for the operator to be told.
    */
@@ -384,7 +386,8 @@ export class ValkyrieServer implements AsyncDisposable {
         timer = setTimeout(resolve, this.drainTimeoutMs);
       });
       const idle = new AbortController();
-      await Promise.race([Promise.all(runs), noJobRunning(controlPlane, idle.signal), deadline]);
+      const jobsDone = Promise.race([Promise.all(runs), noJobRunning(controlPlane, idle.signal)]);
+      await Promise.race([jobsDone.then(() => uploadsAnswered(this.context.uploads)), deadline]);
       idle.abort();
       clearTimeout(timer);
       return await this.destroy();
@@ -466,6 +469,11 @@ function replicaName(): string {
 /** What close() or destroy() left: jobs still running on runners when the drain ended or was skipped (0: none). */
 export interface Drained {
   readonly jobsLeftRunning: number;
+}
+
+/** Resolves once every bundle upload begun before the drain has been answered (none starts during it). */
+async function uploadsAnswered(uploads: ReadonlySet<Promise<void>>): Promise<void> {
+  while (uploads.size > 0) await Promise.all(uploads);
 }
 
 /** Resolves once no runner holds a lease here (checked every 50 ms), or when `stop` aborts. */

@@ -50,6 +50,10 @@ export function bundleRoutes(context: ApiContext): Route[] {
           reply.header('connection', 'close');
           throw tooLarge(maxBundleBytes, `its Content-Length is ${declared}`);
         }
+        // Begun before a shutdown, it is taken and answered within the drain, not cut off mid-body.
+        const answered = new Promise<void>((resolve) => reply.raw.once('close', resolve));
+        context.uploads.add(answered);
+        void answered.then(() => context.uploads.delete(answered));
         const upload = bundles.put(params.sha256, request.raw, maxBundleBytes, () => clock.now());
         const outcome = await upload.catch((error) => {
           // The rest of a refused body is not read, so the connection cannot carry another request:
