@@ -22,7 +22,7 @@ export interface ApiFetchInit {
   /**
    * Default true: a `503 VK_SHUTTING_DOWN` (a server restarting) or `503 VK_SERVER_BUSY` (its parse
    * queue full) is asked again after its Retry-After, and so is a refused connection after a
-   * restarting answer, within the RetryWaitPolicy (retry-wait.ts says why that is safe for every
+   * restarting answer or by a server that answered an earlier call, within the RetryWaitPolicy (retry-wait.ts says why that is safe for every
    * request); a stream body given as such, not as a function, is not. False for a caller with its own
    * reconnecting (the run event stream).
    */
@@ -38,9 +38,11 @@ export interface ApiFetchInit {
  */
 export class ApiClient {
   readonly server: string;
-  /** The 503 codes whose wait was told (tellWaiting). */
+  /** The 503 codes whose wait was told (tellWaiting), and `refused` for a server gone away (tellRefused). */
   private readonly told = new Set<string>();
   private toldUnanswered = false;
+  /** The server answered a call of this client: a refused connection after that is a restart (RetryWait). */
+  private answered = false;
 
   constructor(
     server: string,
@@ -100,7 +102,7 @@ export class ApiClient {
   async fetch(method: string, path: string, init: ApiFetchInit = {}): Promise<Response> {
     const { body, retryWhenAsked, ...rest } = init;
     const resendable = retryWhenAsked !== false && (body === undefined || typeof body !== 'object');
-    const wait = new RetryWait(this.retryWait);
+    const wait = new RetryWait(this.retryWait, this.answered);
     for (;;) {
       let response: Response;
       try {
@@ -113,9 +115,11 @@ export class ApiClient {
         // An abort is the caller's own, and goes back to it as it came.
         if (delay === undefined || init.signal?.aborted)
           throw init.signal?.aborted ? error : await connectionFailureError(this.origin, error, wait);
+        if (wait.waitsForServerGone()) this.tellRefused(delay);
         await this.retryWait.sleep(delay, init.signal);
         continue;
       }
+      this.answered = true;
       if (!resendable || response.status !== 503) return response;
       const text = await response.text().catch(() => '');
       const retryAfter = response.headers.get('retry-after');
@@ -167,6 +171,16 @@ export class ApiClient {
     } finally {
       clearTimeout(quiet);
     }
+  }
+
+  /** Once per client: a server that answered before refuses connections, and is waited for. */
+  private tellRefused(delayMs: number): void {
+    if (this.told.has('refused')) return;
+    this.told.add('refused');
+    this.retryWait.notice(
+      `valkyrie: the server at ${this.origin} refused the connection after it had answered this command (restarting?); ` +
+        `retrying every ${formatDelay(delayMs)}, for up to ${formatDelay(this.retryWait.maxTotalMs)}`,
+    );
   }
 
   /** Once per client (RetryWaitPolicy.unansweredNoticeMs). */

@@ -8,8 +8,10 @@ import { formatDelay } from '../core/retry-delay.js';
  * `503 VK_SERVER_BUSY`, as a burst of submissions can fill it. The API gives both answers before a
  * route does anything (route.ts, and the submit and re-run routes' parse, before anything is
  * written), so asking again can never do a thing twice: a refused submit created no run. A
- * connection refused is retried only after a shutting-down answer, and a refused connection sent
- * nothing either.
+ * connection refused is retried only after a shutting-down answer, or when the server answered an
+ * earlier call of the command (a drain that answered a bundle upload, then ended before the run
+ * request came; or a crash) — never at a command's first request, where it is a wrong URL or a
+ * server not started — and a refused connection sent nothing either.
  */
 export interface RetryWaitPolicy {
   /** From the first 503 of a call: no wait starts that would end later than this. */
@@ -91,8 +93,14 @@ export class RetryWait {
   private attempts = 1;
   /** True once the server said it is shutting down during this call. */
   private restarting = false;
+  /** True once a connection was refused by a server that had answered an earlier call. */
+  private wentAway = false;
 
-  constructor(private readonly policy: RetryWaitPolicy) {}
+  /** `answeredBefore`: the server answered an earlier call of this command (a refusal is then a restart). */
+  constructor(
+    private readonly policy: RetryWaitPolicy,
+    private readonly answeredBefore = false,
+  ) {}
 
   /** The server said it is shutting down: the delay to wait before asking again, or undefined to stop. */
   afterShuttingDown(retryAfter: string | null): number | undefined {
@@ -107,9 +115,21 @@ export class RetryWait {
     return this.next(this.policy.spread(retryAfterMs(retryAfter, this.policy.refusedDelayMs)));
   }
 
-  /** The connection was refused after the server said it is shutting down: the delay, or undefined. */
+  /**
+   * The connection was refused after the server said it is shutting down, or by a server that
+   * answered an earlier call: the delay, or undefined.
+   */
   afterRefused(): number | undefined {
-    return this.restarting ? this.next(this.policy.refusedDelayMs) : undefined;
+    if (this.restarting) return this.next(this.policy.refusedDelayMs);
+    if (!this.answeredBefore) return undefined;
+    this.since ??= this.policy.now();
+    this.wentAway = true;
+    return this.next(this.policy.refusedDelayMs);
+  }
+
+  /** Whether afterRefused waits for a server that went away without saying so (told apart once). */
+  waitsForServerGone(): boolean {
+    return this.wentAway && !this.restarting;
   }
 
   /**
@@ -117,9 +137,12 @@ export class RetryWait {
    * the error adds, since the notice said `for up to 30s` and the tries may run out before that.
    */
   gaveUpNote(): string {
-    if (!this.restarting || this.since === undefined) return '';
+    if (!(this.restarting || this.wentAway) || this.since === undefined) return '';
     const waited = formatDelay(this.policy.now() - this.since);
-    return `; it said it was shutting down or restarting, and did not come back within ${waited} (${this.attempts} tries)`;
+    const before = this.restarting
+      ? 'it said it was shutting down or restarting'
+      : 'it had answered this command before';
+    return `; ${before}, and did not come back within ${waited} (${this.attempts} tries)`;
   }
 
   private next(delayMs: number): number | undefined {

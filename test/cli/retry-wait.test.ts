@@ -209,6 +209,38 @@ describe('ApiClient while the server restarts', () => {
     expect(notices).toEqual([expect.stringMatching(/retrying in 5s, for up to 30s$/)]);
   });
 
+  it('waits out refused connections after the server answered this client before, as a restart between two requests', async () => {
+    const old = await serve([created]);
+    const port = Number(new URL(old.url).port);
+    let fresh: { bodies: string[] } | undefined;
+    const { wait, sleeps, notices } = policy(async () => {
+      if (sleeps.length === 2) fresh = await serve([created], port);
+    });
+    const client = new ApiClient(old.url, 'tok', wait);
+    expect(await client.request('GET', '/api/v1/runs/1')).toEqual({ ok: true });
+    // The drain answered the upload, then the process ended: the run request finds no listener.
+    await new Promise((done) => servers.pop()?.close(done));
+    expect(await client.request('POST', '/api/v1/runs', { workflow: 'w' })).toEqual({ ok: true });
+    expect(sleeps).toEqual([1000, 1000]);
+    expect(fresh?.bodies).toEqual(['{"workflow":"w"}']);
+    expect(notices).toEqual([
+      `valkyrie: the server at ${old.url} refused the connection after it had answered this command (restarting?); retrying every 1s, for up to 30s`,
+    ]);
+  });
+
+  it('says, when a server that answered before does not come back, that it waited and for how long', async () => {
+    const old = await serve([created]);
+    const { wait, sleeps } = policy();
+    const client = new ApiClient(old.url, 'tok', wait);
+    await client.request('GET', '/api/v1/runs/1');
+    await new Promise((done) => servers.pop()?.close(done));
+    await expect(client.request('GET', '/api/v1/runs/1')).rejects.toThrow(
+      `cannot reach the Valkyrie server at ${old.url}: connection refused (ECONNREFUSED); ` +
+        'it had answered this command before, and did not come back within 9s (10 tries)',
+    );
+    expect(sleeps).toEqual(Array(9).fill(1000));
+  });
+
   it('does not wait out a refused connection the server never said it would give', async () => {
     const { wait, sleeps } = policy();
     const closed = await serve([created]);
