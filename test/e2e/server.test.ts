@@ -233,6 +233,25 @@ describe('valkyrie server', () => {
     });
   });
 
+  it('refuses an empty --host (an unset variable in a unit file) rather than listen on every interface', async () => {
+    const workspace = new Workspace();
+    workspaces.push(workspace);
+    for (const host of ['', ' ']) {
+      const child = workspace.start(['server', '--host', host, '--port', '0', '--data-dir', 'data']);
+      children.push(child);
+      // Before the check, "" listened on [::]: stopped here rather than waited for.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      const result = await collect(child).finally(() => clearTimeout(timer));
+      expect(result).toEqual({
+        code: 2,
+        signal: null,
+        stdout: '',
+        stderr: `valkyrie: --host: expected an address to listen on, such as 127.0.0.1, or 0.0.0.0 for every interface, received ${JSON.stringify(host)}\n`,
+      });
+      expect(existsSync(join(workspace.dir, 'data'))).toBe(false);
+    }
+  });
+
   it.skipIf(process.platform !== 'linux')(
     'exits 2 at once with one line when --data-dir is under /proc, where the directory cannot be made',
     async () => {

@@ -39,6 +39,11 @@ export interface ServerCommandOptions {
  * waiting. Prints one line with the URL once listening.
  */
 export async function serverCommand(options: ServerCommandOptions): Promise<number> {
+  // Node takes an empty host for every interface: a unit file's unset variable must not open the server up.
+  if (options.host.trim() === '')
+    throw new UsageError(
+      `--host: expected an address to listen on, such as 127.0.0.1, or 0.0.0.0 for every interface, received ${JSON.stringify(options.host)}`,
+    );
   const port = Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port: expected a port number 0-65535, received ${JSON.stringify(options.port)}`);
