@@ -233,6 +233,24 @@ describe('valkyrie server', () => {
     });
   });
 
+  it('warns at start when its TLS certificate has expired, which every runner and client refuses', async () => {
+    const workspace = new Workspace();
+    workspaces.push(workspace);
+    const tls = join(import.meta.dirname, '../fixtures/tls');
+    const cert = join(tls, 'expired-cert.pem');
+    const server = await startServer(workspace, [
+      '--tls-cert',
+      cert,
+      '--tls-key',
+      join(tls, 'expired-key.pem'),
+    ]);
+    children.push(server.child);
+    expect(server.stderr()).toContain(
+      `valkyrie server: warning: the certificate in --tls-cert ${cert} expired on 2020-01-02T00:00:00Z: ` +
+        'runners and client commands refuse it until it is renewed\n',
+    );
+  });
+
   it('refuses an empty --host (an unset variable in a unit file) rather than listen on every interface', async () => {
     const workspace = new Workspace();
     workspaces.push(workspace);

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
@@ -247,5 +248,32 @@ function readTls(certPath: string | undefined, keyPath: string | undefined) {
     const reason = messageOf(error);
     throw new UsageError(`--tls-cert/--tls-key: not a usable PEM certificate and matching key (${reason})`);
   }
+  const outOfDate = certificateDateProblem(cert, Date.now());
+  if (outOfDate !== undefined)
+    say(
+      `valkyrie server: warning: the certificate in --tls-cert ${expandHome(certPath, '--tls-cert')} ${outOfDate}`,
+    );
   return { cert, key };
+}
+
+/**
+ * Why a certificate outside its validity dates is refused by every runner and client command, or
+ * undefined. It is served all the same, as the fault may be this machine's clock; but an operator
+ * is told at start, not by each runner exiting 78.
+ */
+function certificateDateProblem(cert: Buffer, now: number): string | undefined {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch {
+    return undefined;
+  }
+  const day = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+  const validTo = Date.parse(certificate.validTo);
+  const validFrom = Date.parse(certificate.validFrom);
+  if (now > validTo)
+    return `expired on ${day(validTo)}: runners and client commands refuse it until it is renewed`;
+  if (now < validFrom)
+    return `is not valid before ${day(validFrom)} (or this machine's clock is wrong): runners and client commands refuse it until then`;
+  return undefined;
 }
