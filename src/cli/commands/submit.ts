@@ -213,7 +213,9 @@ async function uploadWorkspace(
     maxBytes,
     gitDir,
     onRetry: (change) => {
-      process.stderr.write(`${change.message.replace(/try again$/, 'packing the workspace again')}\n`);
+      process.stderr.write(
+        `valkyrie: ${change.message.replace(/try again$/, 'packing the workspace again')}\n`,
+      );
     },
   });
   try {
