@@ -251,6 +251,19 @@ describe('valkyrie server', () => {
     );
   });
 
+  it('exits 2 with one line naming a --db that is a directory, rather than SQLite\'s "unable to open database file"', async () => {
+    const workspace = new Workspace();
+    workspaces.push(workspace);
+    mkdirSync(join(workspace.dir, 'state'));
+    const result = await workspace.run(['server', '--port', '0', '--db', 'state']);
+    expect(result).toEqual({
+      code: 2,
+      signal: null,
+      stdout: '',
+      stderr: `valkyrie: could not open the state database ${join(workspace.dir, 'state')}: it is a directory; name a file in it, such as ${join(workspace.dir, 'state', 'valkyrie.db')}\n`,
+    });
+  });
+
   it('refuses an empty --host (an unset variable in a unit file) rather than listen on every interface', async () => {
     const workspace = new Workspace();
     workspaces.push(workspace);

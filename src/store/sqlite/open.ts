@@ -1,4 +1,5 @@
-import { dirname } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import { makeDirectorySync } from '../../core/make-directory.js';
@@ -105,6 +106,13 @@ function openError(file: StateFile, error: unknown): ValkyrieError {
       { cause: error },
     );
   }
+  // SQLite says only "unable to open database file" of a directory given as the file (--db DIR).
+  if (file.path !== ':memory:' && isDirectory(file.path))
+    return new ValkyrieError(
+      'VK_STORE',
+      `could not open the state database ${file.path}: it is a directory; name a file in it, such as ${join(file.path, 'valkyrie.db')}`,
+      { cause: error },
+    );
   const unwritable = file.path === ':memory:' ? undefined : unwritableCause(file.path);
   if (unwritable !== undefined) {
     return new ValkyrieError(
@@ -116,4 +124,13 @@ function openError(file: StateFile, error: unknown): ValkyrieError {
     );
   }
   return toStoreError(`open the state database ${file.path}`, error, file);
+}
+
+/** False also for a path that cannot be looked at (under a file, say): the open's own error tells that. */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
