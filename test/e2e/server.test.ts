@@ -10,7 +10,7 @@ import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
 import { RunnerAgent } from '../../src/runner/agent.js';
 import { describeHost } from '../../src/runner/host.js';
 import { inheritedEnvironment } from '../../src/runner/step-environment.js';
-import { collect, Workspace } from './cli.js';
+import { type CliResult, collect, Workspace } from './cli.js';
 import { startServer } from './fleet-processes.js';
 
 const workflow = `name: fleet
@@ -35,6 +35,14 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
   for (const workspace of workspaces.splice(0)) workspace.dispose();
 });
+
+/** `valkyrie ARGS`, killed after `ms` unless it ended: a regression that serves or hangs fails the test, not the run. */
+async function runAtMost(workspace: Workspace, args: readonly string[], ms: number): Promise<CliResult> {
+  const child = workspace.start(args);
+  children.push(child);
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  return collect(child).finally(() => clearTimeout(timer));
+}
 
 describe('valkyrie server', () => {
   it('runs a submitted workflow on a runner connected over WebSocket, with tokens made by the CLI', async () => {
@@ -268,11 +276,12 @@ describe('valkyrie server', () => {
     const workspace = new Workspace();
     workspaces.push(workspace);
     for (const host of ['', ' ']) {
-      const child = workspace.start(['server', '--host', host, '--port', '0', '--data-dir', 'data']);
-      children.push(child);
       // Before the check, "" listened on [::]: stopped here rather than waited for.
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      const result = await collect(child).finally(() => clearTimeout(timer));
+      const result = await runAtMost(
+        workspace,
+        ['server', '--host', host, '--port', '0', '--data-dir', 'data'],
+        5_000,
+      );
       expect(result).toEqual({
         code: 2,
         signal: null,
@@ -289,10 +298,11 @@ describe('valkyrie server', () => {
       const workspace = new Workspace();
       workspaces.push(workspace);
       // Node's recursive mkdir looped for ever there: a regression must fail here, not hang the run.
-      const child = workspace.start(['server', '--port', '0', '--data-dir', '/proc/valkyrie-test']);
-      children.push(child);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      const result = await collect(child).finally(() => clearTimeout(timer));
+      const result = await runAtMost(
+        workspace,
+        ['server', '--port', '0', '--data-dir', '/proc/valkyrie-test'],
+        15_000,
+      );
       expect(result).toEqual({
         code: 2,
         signal: null,
