@@ -94,7 +94,7 @@ export async function* followRunEvents(
       lastProblem = 'the event stream ended before the run completed';
     } catch (error) {
       if (signal.aborted || !retryable(error)) throw error;
-      lastProblem = messageOf(error);
+      lastProblem = streamFailureText(error);
       movedTo = undefined;
     }
     const now = Date.now();
@@ -127,6 +127,16 @@ export async function* followRunEvents(
     await sleep(delay, signal);
     if (signal.aborted) throw new ValkyrieError('VK_SERVER_UNREACHABLE', 'stopped following');
   }
+}
+
+/**
+ * Why a stream failed, in words: undici says only `terminated` of a body whose connection closed
+ * midway (a server killed or restarted), with the socket's own reason as its cause.
+ */
+function streamFailureText(error: unknown): string {
+  if (!(error instanceof TypeError) || error.message !== 'terminated') return messageOf(error);
+  const cause = error.cause === undefined ? '' : messageOf(error.cause);
+  return cause === '' ? 'the connection was cut' : `the connection was cut: ${cause}`;
 }
 
 /** A network failure, a stream cut short, or an answer a server gives while it cannot serve (5xx, 408, 429). */
