@@ -77,8 +77,8 @@ const epoch = new Date(0);
  * Throws VK_BUNDLE_TOO_LARGE (before writing anything) when the workspace's files add up to more
  * than `maxBytes`, VK_BUNDLE_UNSAFE (before writing anything) for an entry runners refuse to unpack,
  * VK_BUNDLE_CHANGED when a file vanishes or changes while it is read, and VK_BUNDLE_UNREADABLE when
- * this user may not read one (entryReadError). A `.git`
- * that would take the bundle past `maxBytes` is left out, and `git` says so.
+ * this user may not read one (entryReadError). A `.git` that would take the bundle past `maxBytes`
+ * is left out, and `git` says so.
  */
 export async function packWorkspace(root: string, options: PackOptions = {}): Promise<PackedBundle> {
   const maxBytes = options.maxBytes ?? defaultMaxBundleBytes;

@@ -22,9 +22,9 @@ export interface ApiFetchInit {
   /**
    * Default true: a `503 VK_SHUTTING_DOWN` (a server restarting) or `503 VK_SERVER_BUSY` (its parse
    * queue full) is asked again after its Retry-After, and so is a refused connection after a
-   * restarting answer or by a server that answered an earlier call, within the RetryWaitPolicy (retry-wait.ts says why that is safe for every
-   * request); a stream body given as such, not as a function, is not. False for a caller with its own
-   * reconnecting (the run event stream).
+   * restarting answer or from a server that answered an earlier call, within the RetryWaitPolicy
+   * (retry-wait.ts says why that is safe for every request); a stream body given as such, not as a
+   * function, is not. False for a caller with its own reconnecting (the run event stream).
    */
   readonly retryWhenAsked?: boolean;
 }

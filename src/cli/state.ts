@@ -131,9 +131,9 @@ function sqlitePath(target: string | undefined, stateDir: string): string {
 /**
  * What opening the store to create it (openStores) would make that is not there yet: the state
  * directory, or else a SQLite file with its WAL and shared-memory files (and the directory's .gitignore
- * for the default file), or the outermost of the folders a --db file needs that are missing; nothing for Postgres,
- * whose schema is made by its own migrations. For a command that removes them again when it fails
- * before it did anything with them (removeNewState).
+ * for the default file), or the outermost missing folder a --db file is to go in; nothing for
+ * Postgres, whose schema is made by its own migrations. For a command that removes them again when
+ * it fails before it did anything with them (removeNewState).
  */
 export function newStatePaths(db: string | undefined, stateDir: string): string[] {
   const target = storeTarget(db);

@@ -367,9 +367,9 @@ export class ValkyrieServer implements AsyncDisposable {
   /**
    * Phase one: refuse new work, hand out no more jobs, and wait until the jobs running on runners have
    * reported (or the driven runs ended) and the bundle uploads begun before have been answered, up to
-   * the drain deadline; then destroy(). Queued jobs wait for
-   * the server after a restart, or another replica, to take their runs over: a job leased now would be
-   * cut off half-way. Resolves with the jobs the deadline left running, for the operator to be told.
+   * the drain deadline; then destroy(). Queued jobs wait for the server after a restart, or another
+   * replica, to take their runs over: a job leased now would be cut off half-way. Resolves with the
+   * jobs the deadline left running, for the operator to be told.
    */
   close(): Promise<Drained> {
     this.closing ??= (async () => {
