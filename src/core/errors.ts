@@ -75,6 +75,8 @@ export const errorCatalog = {
   VK_BUNDLE_TOO_LARGE:
     'the workspace is larger than the bundle size limit (nothing was uploaded), or than the runner can unpack (nothing was written)',
   VK_BUNDLE_CHANGED: 'a workspace file vanished or changed while the bundle was being made',
+  VK_BUNDLE_NAME_NOT_UTF8:
+    'a workspace file or folder name is not valid UTF-8, which the paths of a bundle must be; nothing was uploaded',
   VK_BUNDLE_UNREADABLE:
     'a workspace file or folder cannot be read by this user (permission denied); nothing was uploaded',
   VK_BUNDLE_UNSAFE: 'a workspace bundle entry would write outside its directory, or is of a refused kind',
