@@ -246,6 +246,9 @@ export class ValkyrieServer implements AsyncDisposable {
       controlPlane.onEvent(metrics.observe, { readsStore: false });
       // In a shared store every replica serves every bundle; files serve only this replica's uploads.
       const bundles = stores.bundles ?? new FileBundleStore(bundleDirectory(options.dataDir));
+      // Before the port listens, so that no upload of this server has begun: every one found is dead.
+      if (bundles instanceof FileBundleStore && storeLock.holdsBundleDirectory())
+        await removeDeadUploads(bundles, logNotice);
       const bundleRetentionMs = options.bundleRetentionMs ?? defaultBundleRetentionMs;
       const context: ApiContext = {
         stores,
@@ -469,6 +472,15 @@ function replicaName(): string {
 /** What close() or destroy() left: jobs still running on runners when the drain ended or was skipped (0: none). */
 export interface Drained {
   readonly jobsLeftRunning: number;
+}
+
+/** Removes the partial uploads an earlier server on this data directory left when it died. */
+async function removeDeadUploads(bundles: FileBundleStore, logNotice: (line: string) => void): Promise<void> {
+  const { count, bytes } = await bundles.removeDeadUploads();
+  if (count > 0)
+    logNotice(
+      `removed ${count} partial bundle upload(s) (${bytes} bytes) that a server stopped mid-upload left in the data directory`,
+    );
 }
 
 /** Resolves once every bundle upload begun before the drain has been answered (none starts during it). */

@@ -106,6 +106,11 @@ export class ServerStoreLock {
     this.#bundleLock = takeUnlessUnmade(lockFile, this.#bundleRefusal, unmade);
   }
 
+  /** Whether hold() took the bundle directory: no other server uploads into it while this one runs. */
+  holdsBundleDirectory(): boolean {
+    return this.#bundleLock !== undefined;
+  }
+
   /** Idempotent. */
   release(): void {
     this.#stateLock?.release();

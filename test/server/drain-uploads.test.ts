@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { adminToken, startTestServer } from './helpers.js';
+import { startTestServer } from './helpers.js';
+import { startUpload } from './streamed-upload.js';
 
 /** Resolves once `check` holds, polled every 10 ms (for what another side of a socket does). */
 async function until(check: () => boolean): Promise<void> {
@@ -16,21 +16,7 @@ describe('a bundle upload arriving when the server starts to shut down', () => {
     const body = Buffer.alloc(256 * 1024, 'b');
     const sha256 = createHash('sha256').update(body).digest('hex');
     const bundles = join(dir, 'bundles');
-    const upload = request(`${server.url}/api/v1/bundles/${sha256}`, {
-      method: 'PUT',
-      headers: {
-        authorization: `Bearer ${adminToken}`,
-        'content-type': 'application/gzip',
-        'content-length': String(body.length),
-      },
-    });
-    const answer = new Promise<number | string>((resolve) => {
-      upload.on('response', (response) => {
-        response.resume();
-        resolve(response.statusCode ?? 0);
-      });
-      upload.on('error', (error) => resolve(error.message));
-    });
+    const { request: upload, answer } = startUpload(server.url, sha256, body.length);
     upload.write(body.subarray(0, 1024));
     // The upload has begun on the server: its temporary file is there.
     await until(

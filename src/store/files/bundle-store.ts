@@ -22,6 +22,8 @@ const maxPlacements = 5;
 const bundleFile = /^([0-9a-f]{64})\.tar\.gz$/;
 /** Files of an upload or a removal that a crash left behind. */
 const leftover = /^\.(upload|removing)-/;
+/** An upload's temporary file, named in put(). */
+const uploadFile = /^\.upload-/;
 
 /**
  * Bundles as files, `<dir>/<sha256>.tar.gz`, for a server whose store keeps none (SQLite): one server
@@ -111,11 +113,31 @@ export class FileBundleStore implements BundleStore {
     return Readable.from(fileBytes(path, sha256), { objectMode: false });
   }
 
+  /**
+   * Removes the temporary file of every upload this handle is not receiving, at once. Only for the
+   * server that holds the directory (server/store-lock.ts) and before it takes uploads: then nothing
+   * else writes one, so each is the file of an upload cut off by that server's death (killed, or
+   * stopped at its drain deadline mid-upload), which the sweep would keep for the whole retention.
+   * An upload that ends while the server runs removes its own file (put()).
+   */
+  async removeDeadUploads(): Promise<RemovedBundles> {
+    const names = await namesIn(this.dir);
+    let count = 0;
+    let bytes = 0;
+    for (const name of names) {
+      if (!uploadFile.test(name) || this.#arriving.has(name)) continue;
+      const path = join(this.dir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info === undefined || !info.isFile()) continue;
+      await unlink(path);
+      count++;
+      bytes += info.size;
+    }
+    return { count, bytes };
+  }
+
   async removeUnused(usedBefore: number, keep: ReadonlySet<string>): Promise<RemovedBundles> {
-    const names = await readdir(this.dir).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    });
+    const names = await namesIn(this.dir);
     let count = 0;
     let bytes = 0;
     for (const name of names) {
@@ -163,6 +185,14 @@ export class FileBundleStore implements BundleStore {
     await unlink(judged);
     return undefined;
   }
+}
+
+/** The names in `dir`; none before the first upload makes it. */
+async function namesIn(dir: string): Promise<string[]> {
+  return readdir(dir).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  });
 }
 
 /** A crashed upload's or removal's file, once it has not changed since `usedBefore`. */
