@@ -369,7 +369,7 @@ jobs:
     const remote = await ws.run(['show', runId, ...server], env);
     const local = await ws.run(['show', runId, '--db', join(ws.dir, '.valkyrie', 'server', 'valkyrie.db')]);
     expect(remote.code, remote.stderr).toBe(0);
-    expect(remote.stdout).toMatch(/^ {2}● queued +wait not before \d{1,2}:\d\d:\d\d\b/m);
+    expect(remote.stdout).toMatch(/^ {2}● queued +wait not before \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m);
     expect(remote.stdout).toBe(local.stdout);
     expect((await ws.run(['cancel', runId, ...server], { VALKYRIE_TOKEN: submitToken })).code).toBe(0);
   }, 60_000);

@@ -1,8 +1,9 @@
 import { visible } from '../../core/visible-text.js';
 import { timeoutText } from '../../runner/step-timeout.js';
 import type { StepRecord } from '../../store/runs.js';
-import { type Colors, clockTime, colorForStatus, formatDuration, onRunnerText } from './format.js';
+import { type Colors, colorForStatus, formatDuration, onRunnerText } from './format.js';
 import { jobStatusCell } from './run-table.js';
+import { isoSeconds } from './text-table.js';
 
 const duration = (start?: number, end?: number) =>
   start !== undefined && end !== undefined ? formatDuration(end - start) : '';
@@ -38,7 +39,7 @@ export type ShownStep = Omit<StepRecord, 'jobId' | 'outcome' | 'conclusion'> & {
  * `valkyrie show`'s line of a job, locally and with `--server` alike: `durationMs` is its whole time
  * (jobDurationMs: from its first attempt's start); each attempt's own is on its line (jobDetailLines).
  * A queued job held back until later (`not-before`, a retry's delay) says until when, as the live view
- * does: otherwise "queued" reads as a job no runner takes.
+ * does: otherwise "queued" reads as a job no runner takes; in ISO 8601 (UTC), as `show`'s other times.
  */
 export function jobLine(job: ShownJob, durationMs: number | undefined, c: Colors, now = Date.now()): string {
   const reason = job.reason ? c.dim(` (${visible(job.reason)})`) : '';
@@ -46,7 +47,7 @@ export function jobLine(job: ShownJob, durationMs: number | undefined, c: Colors
   const took = durationMs === undefined ? '' : formatDuration(durationMs);
   const held =
     job.status === 'queued' && job.notBefore !== undefined && job.notBefore > now
-      ? `not before ${clockTime(job.notBefore)}`
+      ? `not before ${isoSeconds(job.notBefore)}`
       : '';
   const timing = [took, held].filter((part) => part !== '').join(' ');
   return `  ${jobStatusCell(c, job.status)} ${visible(job.name)}${dimmed(c, timing)}${on}${reason}`;

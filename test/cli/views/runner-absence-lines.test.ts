@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ApiJob, ApiRunDetail } from '../../../src/cli/run-answer.js';
 import { readRunnerAbsence } from '../../../src/cli/runner-absence-answer.js';
-import { clockTime, colors } from '../../../src/cli/views/format.js';
+import { colors } from '../../../src/cli/views/format.js';
 import { runDetailLines } from '../../../src/cli/views/run-detail.js';
 
 const now = Date.parse('2031-05-01T12:00:00Z');
@@ -44,6 +44,10 @@ afterEach(() => {
  * A job whose runner died mid-job stays `running` until its held lease expires (up to a minute):
  * `valkyrie show --server` once printed it `running on runner r1` as if all were well meanwhile.
  */
+/**
+ * The lease's end is ISO 8601 in UTC, as `show`'s other times: it was once the machine locale's
+ * wall-clock time (`12:00:40 PM`) among ISO dates and durations.
+ */
 describe("show's line for a running job whose runner is not connected", () => {
   it('says since when the runner is gone, and when and how the job ends unless it is back', () => {
     const expires = now + 40_000;
@@ -51,13 +55,13 @@ describe("show's line for a running job whose runner is not connected", () => {
       shown(runningJob({ runnerDisconnected: { since: now - 8_000, leaseExpiresAt: expires, atExpiry } }));
     expect(absent('requeue')).toEqual([
       '  ● running   build on runner r1 (3f9a0c1d2e4b)',
-      `    runner disconnected 8.0s ago; the job is requeued if it is not back by ${clockTime(expires)}`,
+      `    runner disconnected 8.0s ago; the job is requeued if it is not back by 2031-05-01T12:00:40Z`,
     ]);
     expect(absent('fail')[1]).toBe(
-      `    runner disconnected 8.0s ago; the job fails as runner_lost if it is not back by ${clockTime(expires)}`,
+      `    runner disconnected 8.0s ago; the job fails as runner_lost if it is not back by 2031-05-01T12:00:40Z`,
     );
     expect(absent('cancel')[1]).toBe(
-      `    runner disconnected 8.0s ago; the job ends cancelled if it is not back by ${clockTime(expires)}`,
+      `    runner disconnected 8.0s ago; the job ends cancelled if it is not back by 2031-05-01T12:00:40Z`,
     );
   });
 
@@ -69,7 +73,7 @@ describe("show's line for a running job whose runner is not connected", () => {
     expect(
       shown(runningJob({ runnerDisconnected: { leaseExpiresAt: expires, atExpiry: 'requeue' } }))[1],
     ).toBe(
-      `    runner not connected to the server; the job is requeued if it is not back by ${clockTime(expires)}`,
+      `    runner not connected to the server; the job is requeued if it is not back by 2031-05-01T12:00:40Z`,
     );
     // Read between the lease's expiry and the server acting on it.
     expect(
@@ -79,7 +83,7 @@ describe("show's line for a running job whose runner is not connected", () => {
         }),
       )[1],
     ).toBe(
-      `    runner disconnected 1m1s ago; its lease expired at ${clockTime(now - 500)}: the job is requeued`,
+      `    runner disconnected 1m1s ago; its lease expired at 2031-05-01T11:59:59Z: the job is requeued`,
     );
   });
 
