@@ -37,6 +37,7 @@ import {
   type WorkDirLock,
 } from '../../runner/work-dir-lock.js';
 import { ConnectionLines, serverClosedLine } from '../connection-lines.js';
+import { credentialRefusalText, serverClosedJobReason } from '../credential-refusal.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { AutoStop } from '../runner-auto-stop.js';
 import { bundleWorkspace } from '../runner-bundle-workspace.js';
@@ -317,11 +318,8 @@ function certificateRefused(line: string): number {
  */
 function credentialRefused(settings: RunnerSettings, what: string, reason: string): number {
   const file = join(settings.workDir, credentialsFileName);
-  // A close reason may start with the code `what` already names.
-  const said = /^(VK_[A-Z_]+): /.exec(reason);
-  const detail = said?.[1] !== undefined && what.includes(said[1]) ? reason.slice(said[0].length) : reason;
   complain(
-    `the server refused this runner's credential (${what}): ${detail}. ` +
+    `${credentialRefusalText(what, reason)}. ` +
       `To register again, delete ${file} and start with ${registrationFlags(settings)}.`,
   );
   return ExitCode.invalid;
@@ -420,8 +418,9 @@ async function serve(
       return certificateRefused(certificateProblem);
     }
     if (closedByServer !== undefined) {
-      // Its jobs are killed either way; their leases run out on the server, which requeues them.
-      agent.cancelAll('the runner lost its control plane', true);
+      // Its jobs are killed either way; the server requeues them (at once for a revoked credential,
+      // else as their leases run out).
+      agent.cancelAll(serverClosedJobReason(closedByServer), true);
       await agent.drain('connection closed');
       if (closedByServer.kind === 'refused')
         return credentialRefused(settings, closedByServer.code, closedByServer.reason);
