@@ -2,6 +2,16 @@
 export const terminalJobStatuses = ['succeeded', 'failed', 'cancelled', 'timed_out', 'skipped'] as const;
 export type TerminalJobStatus = (typeof terminalJobStatuses)[number];
 
+/**
+ * How an ended attempt of a job ended (`show`, the run view's `attempts`): a final job status, or
+ * `runner_lost` for one whose runner was lost and whose job went back to the queue as its next
+ * attempt (`on-runner-lost: requeue`). That is no job status and no failure: infrastructure loss is
+ * not the job's error, and the job goes on. (A job whose policy fails it on a lost runner ends
+ * `failed`, its reason `runner_lost: …`.)
+ */
+export const attemptStatuses = [...terminalJobStatuses, 'runner_lost'] as const;
+export type AttemptStatus = (typeof attemptStatuses)[number];
+
 export const jobStatuses = ['pending', 'queued', 'offered', 'running', ...terminalJobStatuses] as const;
 export type JobStatus = (typeof jobStatuses)[number];
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type RunId, runIdOfJob } from '../core/ids.js';
-import { isTerminal, type JobOutcome, jobStatusOf, type TerminalJobStatus } from '../core/outcome.js';
+import { type AttemptStatus, isTerminal, type JobOutcome, jobStatusOf } from '../core/outcome.js';
 import type { RunStore } from '../store/runs.js';
 
 /** The most runs one lookup reads: a runner rarely holds jobs of more when its server restarts. */
@@ -90,7 +90,7 @@ export async function jobsRunBy(
  */
 export function completionKey(
   fencingToken: number,
-  status: TerminalJobStatus,
+  status: AttemptStatus,
   reason: string | undefined,
   outputs?: Readonly<Record<string, string>>,
 ): string {

@@ -80,8 +80,8 @@ export class JobRecords {
 
   /**
    * Back in the queue as its next attempt after losing its runner (`effect`: RunCoordinator.requeueLost):
-   * the lost attempt is kept, failed, with its runner, and its line ends its log (`attempt 1 ended
-   * (runner_lost: …); requeued as attempt 2`); the next one is queued.
+   * the lost attempt is kept, `runner_lost` (not failed), with its runner, and its line ends its log
+   * (`attempt 1 ended (runner_lost: …); requeued as attempt 2`); the next one is queued.
    */
   requeued(runId: RunId, effect: Extract<Effect, { kind: 'retry' }>, at: number): void {
     const { leg, ended, delayMs, reason, line } = effect;

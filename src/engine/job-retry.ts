@@ -1,4 +1,4 @@
-import type { TerminalJobStatus } from '../core/outcome.js';
+import type { AttemptStatus, TerminalJobStatus } from '../core/outcome.js';
 import {
   type AttemptOutcome,
   decideRetry,
@@ -13,7 +13,7 @@ import { type Effect, type Leg, moveLeg } from './leg.js';
 /** One ended attempt of a job that another attempt follows. */
 export interface EndedAttempt {
   readonly attempt: number;
-  readonly status: TerminalJobStatus;
+  readonly status: AttemptStatus;
   readonly startedAt?: number;
   readonly finishedAt: number;
   readonly reason?: string;
@@ -28,7 +28,7 @@ export interface EndedAttempt {
  */
 export function endAttempt(
   leg: Leg,
-  status: TerminalJobStatus,
+  status: AttemptStatus,
   at: number,
   reason: string | undefined,
 ): EndedAttempt {
@@ -47,7 +47,7 @@ export function endAttempt(
 
 /**
  * A running attempt lost its runner and the job is requeued (`on-runner-lost: requeue`): the attempt
- * ends `failed` with `reason` (a `runner_lost:` one) at `endedAt`, and the leg moves, queued, to its
+ * ends `runner_lost` (not `failed`: the loss is not the job's) with `reason` (a `runner_lost:` one) at `endedAt`, and the leg moves, queued, to its
  * next attempt, which uses up no retry of the job. The `retry` effect carries the ended attempt and
  * the job log's line on it: `attempt 1 ended (runner_lost: …); requeued as attempt 2`.
  */
@@ -56,7 +56,7 @@ export function requeueLostLeg(
   reason: string,
   endedAt: number,
 ): Extract<Effect, { readonly kind: 'retry' }> {
-  const ended = endAttempt(leg, 'failed', endedAt, reason);
+  const ended = endAttempt(leg, 'runner_lost', endedAt, reason);
   leg.triesFrom = (leg.triesFrom ?? 1) + 1;
   const line = `attempt ${ended.attempt} ended (${reason}); requeued as attempt ${leg.attempt}`;
   return { kind: 'retry', leg, ended, delayMs: 0, reason: `${reason}; requeued`, line };

@@ -4,7 +4,7 @@ import type { RunnerLostPolicy } from '../workflow/model.js';
 
 /** How a running job that lost its runner goes on. */
 export type LostJobEnd =
-  /** Back to the head of the queue as its next attempt; the lost one ends `failed` with `reason`. */
+  /** Back to the head of the queue as its next attempt; the lost one ends `runner_lost` with `reason`. */
   | { readonly kind: 'requeue'; readonly reason: string }
   | {
       readonly kind: 'end';
@@ -16,8 +16,8 @@ export type LostJobEnd =
 /**
  * A running job lost its runner (`why`: its lease expired, its runner disconnected, …). Its
  * `on-runner-lost:` policy says: back to the head of the queue as a new attempt (`requeue`; the lost
- * attempt is kept, `failed` with a `runner_lost:` reason, as GitHub and Buildkite show a lost agent's
- * job once and its retry apart) or `failed` with a
+ * attempt is kept, ended `runner_lost` — no failure of the job — with a `runner_lost:` reason, as
+ * GitHub and Buildkite show a lost agent's job once and its retry apart) or `failed` with a
  * `runner_lost:` reason (which `retry.when: [runner-lost]` may still retry). But cancelling wins: a
  * job that was being stopped (`cancelling`: why its runner was told to stop it — its run or the job
  * was cancelled) ends `cancelled` for that reason, never queued again — a deploy job of a cancelled

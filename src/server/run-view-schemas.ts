@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { jobStatuses, runStatuses, stepResults, terminalJobStatuses } from '../core/outcome.js';
+import { attemptStatuses, jobStatuses, runStatuses, stepResults } from '../core/outcome.js';
 import { priorities } from '../core/priority.js';
 import { leaseExpiryEnds } from '../engine/runner-absence.js';
 import { attemptsMeta } from './schemas.js';
@@ -37,7 +37,10 @@ const stepResultSchema = z.enum(stepResults);
 export const jobAttemptViewSchema = z
   .object({
     attempt: z.number().meta({ description: 'from 1' }),
-    status: z.enum(terminalJobStatuses),
+    status: z.enum(attemptStatuses).meta({
+      description:
+        "how it ended: a job's final status, or `runner_lost`: its runner was lost and the job was requeued as its next attempt (`on-runner-lost: requeue`; `reason` says how it was lost), which is not a failure of the job",
+    }),
     startedAt: z.number().optional().meta({ description: 'epoch ms; absent: it ended before it started' }),
     finishedAt: z.number().meta({ description: 'epoch ms' }),
     durationMs: z.number().optional().meta({ description: "this attempt's own time" }),

@@ -1,5 +1,5 @@
 import { valueJson } from '../core/json-text.js';
-import type { JobStatus, RunStatus, StepResult, TerminalJobStatus } from '../core/outcome.js';
+import type { AttemptStatus, JobStatus, RunStatus, StepResult } from '../core/outcome.js';
 import type { Priority } from '../core/priority.js';
 import type { JobRunner, RunConcurrency } from './runs.js';
 
@@ -49,7 +49,7 @@ export interface JobRow<Int, Json> {
 export interface JobAttemptRow<Int, Json> {
   job_id: string;
   attempt: number;
-  status: TerminalJobStatus;
+  status: AttemptStatus;
   started_at: Int | null;
   finished_at: Int;
   reason: string | null;

@@ -1,5 +1,5 @@
 import type { JobId, RunId } from '../core/ids.js';
-import type { JobStatus, RunStatus, StepResult, TerminalJobStatus } from '../core/outcome.js';
+import type { AttemptStatus, JobStatus, RunStatus, StepResult } from '../core/outcome.js';
 import type { Priority } from '../core/priority.js';
 import type { LogLine } from './logs.js';
 import type { RunSubmission, SubmitOutcome } from './submissions.js';
@@ -136,7 +136,8 @@ export interface JobAttemptRecord {
   readonly jobId: JobId;
   /** From 1. */
   readonly attempt: number;
-  readonly status: TerminalJobStatus;
+  /** `runner_lost`: its runner was lost and the job requeued as its next attempt (AttemptStatus). */
+  readonly status: AttemptStatus;
   readonly startedAt?: number;
   readonly finishedAt: number;
   readonly reason?: string;

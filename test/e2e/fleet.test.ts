@@ -300,7 +300,8 @@ jobs:
     expect(lost).toHaveLength(1);
 
     // The lost execution is an attempt of its own: `show` lists both, the lost one's step ended (not
-    // still `running`), and `logs` heads each attempt and its step.
+    // still `running`), and `logs` heads each attempt and its step. The lost one is no failure of the
+    // job (DESIGN: infrastructure loss is not a job error): `runner lost`, `runner_lost` in --json.
     const runId = String(events(result.stdout).find((event) => event.type === 'run.started')?.runId);
     const asReader = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: readToken };
     const show = await ws.run(['show', runId], asReader);
@@ -311,11 +312,21 @@ jobs:
       .filter((line) => /^(attempt|cancelled|success|running) /.test(line));
     expect(shown, show.stdout).toEqual([
       expect.stringMatching(
-        /^attempt 1: failed +\S+ on runner doomed \([0-9a-f]{12}\) \(runner_lost: lease expired \(not renewed within 4000 ms\)\)$/,
+        /^attempt 1: runner lost \S+ on runner doomed \([0-9a-f]{12}\) \(runner_lost: lease expired \(not renewed within 4000 ms\)\)$/,
       ),
       expect.stringMatching(/^cancelled +Run /),
       expect.stringMatching(/^attempt 2: succeeded +\S+ on runner rescuer \([0-9a-f]{12}\)$/),
       expect.stringMatching(/^success +Run /),
+    ]);
+    const json = await ws.run(['show', runId, '--json'], asReader);
+    const { jobs } = JSON.parse(json.stdout) as { jobs: { attempts?: Record<string, unknown>[] }[] };
+    expect(jobs[0]?.attempts).toEqual([
+      expect.objectContaining({
+        attempt: 1,
+        status: 'runner_lost',
+        reason: 'runner_lost: lease expired (not renewed within 4000 ms)',
+        runner: { id: expect.any(String), name: 'doomed' },
+      }),
     ]);
     const logs = await ws.run(['logs', runId], asReader);
     expect(logs.code, logs.stderr).toBe(0);

@@ -230,7 +230,7 @@ describe('ControlPlane leases', () => {
     expect(job?.status).toBe('succeeded');
   });
 
-  it('keeps a lost runner’s execution as an attempt of its own: failed as runner_lost, its running step ended, the next attempt using up no retry', async () => {
+  it('keeps a lost runner’s execution as an attempt of its own: ended runner_lost (not failed), its running step ended, the next attempt using up no retry', async () => {
     const { plane: p, clock, stores, events } = plane({ leaseTtlMs: 60_000 });
     const identity = { runnerId: 'rnr_lost', transport: 'websocket' };
     const lost = new ScriptedRunner(p, accepting, { identity, name: 'lost' });
@@ -276,7 +276,7 @@ describe('ControlPlane leases', () => {
     expect(await stores.runs.listJobAttempts(asJobId(jobId))).toMatchObject([
       {
         attempt: 1,
-        status: 'failed',
+        status: 'runner_lost',
         reason,
         finishedAt: lostAt,
         runner: { id: 'rnr_lost', name: 'lost' },

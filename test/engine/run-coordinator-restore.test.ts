@@ -26,7 +26,7 @@ describe('RunCoordinator.restore', () => {
     if (retry?.kind !== 'retry') throw new Error('expected a retry');
     expect(retry.ended).toEqual({
       attempt: 1,
-      status: 'failed',
+      status: 'runner_lost',
       startedAt: 30,
       finishedAt: 1_000,
       reason: expect.stringMatching(/^runner_lost/),

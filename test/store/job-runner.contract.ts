@@ -88,12 +88,14 @@ export function jobRunnerContract(make: StoresFactory): void {
     it('is kept with each ended attempt, and absent from one no runner started', async () => {
       const runId = await runWithJobs(1);
       const jobId = jobIdFor(runId, 0);
+      // An attempt whose runner was lost, the job requeued: the status only an ended attempt has.
       const first = {
         jobId,
         attempt: 1,
-        status: 'failed',
+        status: 'runner_lost',
         startedAt: 1,
         finishedAt: 2,
+        reason: 'runner_lost: lease expired (not renewed within 60000 ms)',
         runner: east,
       } as const;
       const second = { jobId, attempt: 2, status: 'failed', finishedAt: 3 } as const;

@@ -85,13 +85,20 @@ export function jobDetailLines(
     const on = dimmedText(c, onRunnerText(attempt.runner, attempt.status));
     const tail = `${dimmed(c, duration(attempt.startedAt, attempt.finishedAt))}${on}${reason}`;
     // Padded to line up what follows the status; nothing follows, no padding.
-    const status = colorForStatus(c, attempt.status)(tail === '' ? attempt.status : attempt.status.padEnd(9));
+    const said = attemptStatusText(attempt.status);
+    const status = colorForStatus(c, attempt.status)(tail === '' ? said : said.padEnd(9));
     out.push(`    attempt ${attempt.attempt}: ${status}${tail}`);
     const own = steps.filter((step) => (step.jobAttempt ?? 1) === attempt.attempt);
     out.push(...stepLines(own, '        ', c));
   }
   return out;
 }
+
+/**
+ * An attempt's status as its line says it: `runner lost` for an attempt whose runner was lost and
+ * whose job was requeued (AttemptStatus), in words, as it is no job status the reader looks up.
+ */
+const attemptStatusText = (status: string) => (status === 'runner_lost' ? 'runner lost' : status);
 
 function stepLines(steps: readonly ShownStep[], indent: string, c: Colors): string[] {
   const retried = new Set(

@@ -84,7 +84,8 @@ export function colors(enabled: boolean): Colors {
 export function colorForStatus(c: Colors, status: string): (s: string) => string {
   if (status === 'succeeded') return c.green;
   if (status === 'failed' || status === 'timed_out') return c.red;
-  if (status === 'cancelled') return c.yellow;
+  // A lost runner's attempt (`runner_lost`) is not the job's error: as a cancelled one, not red.
+  if (status === 'cancelled' || status === 'runner_lost') return c.yellow;
   return c.dim;
 }
 

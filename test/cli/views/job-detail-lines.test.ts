@@ -86,14 +86,30 @@ describe("show's runner of a job", () => {
     expect(onRunnerText(runner, 'queued')).toBe(' last ran on runner r1 (3f9a0c1d2e4b)');
     const lines = jobDetailLines(
       { ...job, status: 'queued', attempt: 2, runner },
-      [{ attempt: 1, status: 'failed', startedAt: 1_000, finishedAt: 1_012, runner }],
+      [{ attempt: 1, status: 'runner_lost', startedAt: 1_000, finishedAt: 1_012, runner }],
       [],
       colors(false),
     );
     expect(lines.map((line) => line.trim())).toEqual([
-      'attempt 1: failed    12ms on runner r1 (3f9a0c1d2e4b)',
+      'attempt 1: runner lost 12ms on runner r1 (3f9a0c1d2e4b)',
       'attempt 2: queued    last ran on runner r1 (3f9a0c1d2e4b)',
     ]);
+  });
+
+  it('says an attempt whose runner was lost (and its job requeued) ended so, not failed, nor in red', () => {
+    const lost = {
+      attempt: 1,
+      status: 'runner_lost',
+      startedAt: 1_000,
+      finishedAt: 1_012,
+      reason: 'runner_lost: lease expired (not renewed within 4000 ms)',
+      runner,
+    };
+    const c = colors(true);
+    const [line] = jobDetailLines({ ...job, status: 'succeeded', attempt: 2 }, [lost], [], c);
+    const on = c.dim(' on runner r1 (3f9a0c1d2e4b)');
+    const why = c.dim(' (runner_lost: lease expired (not renewed within 4000 ms))');
+    expect(line).toBe(`    attempt 1: ${c.yellow('runner lost')} ${c.dim('12ms')}${on}${why}`);
   });
 });
 
