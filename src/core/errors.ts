@@ -50,7 +50,8 @@ export const errorCatalog = {
   VK_UNSUPPORTED_MEDIA_TYPE: 'an API request body had a content type the route does not take',
   VK_BODY_TOO_LARGE: 'an API request body exceeded the size limit',
   VK_HEADERS_TOO_LARGE: "an API request's headers exceeded the HTTP server's size limit",
-  VK_REQUEST_TIMEOUT: "an API request did not arrive whole within the HTTP server's time limit",
+  VK_REQUEST_TIMEOUT:
+    "an API request did not arrive whole within the HTTP server's time limit, or its body stopped arriving",
   VK_WORKFLOW_PARSE_TIMEOUT:
     'the server stopped parsing a submitted workflow that took longer than its time limit; nothing was submitted',
   VK_SERVER_BUSY:

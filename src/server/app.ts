@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { messageOf } from '../core/error-message.js';
 import { isValkyrieError } from '../core/errors.js';
 import { ApiError, sendApiError, shuttingDown } from './api-error.js';
+import { abandonStalledBodies, defaultBodyIdleTimeoutMs } from './body-idle-timeout.js';
 import { answerClientError } from './client-error.js';
 import type { ApiContext } from './context.js';
 import { parseJsonBody } from './json-body.js';
@@ -33,6 +34,8 @@ export interface ApiOptions {
   };
   /** Where unexpected (500) errors are written. */
   readonly logError?: (error: unknown) => void;
+  /** How long a request body may send nothing before it is given up (body-idle-timeout.ts). Default 60 s. */
+  readonly bodyIdleTimeoutMs?: number;
 }
 
 /**
@@ -90,6 +93,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
   app.addHook('onSend', async (request, reply) => {
     if (String(reply.getHeader('connection')).toLowerCase() === 'close') lingerOnClose(request.raw);
   });
+  abandonStalledBodies(app, options.bodyIdleTimeoutMs ?? defaultBodyIdleTimeoutMs);
   app.setErrorHandler((error, request, reply) => {
     const api = toApiError(error, request);
     if (api.status >= 500 && api.code === 'VK_INTERNAL') options.logError?.(error);

@@ -75,6 +75,8 @@ export interface ServerOptions {
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   /** VALKYRIE_ADMIN_TOKEN. */
   readonly adminToken?: string;
+  /** How long a request body (a bundle upload) may send nothing before it is given up (408). Default 60 s. */
+  readonly bodyIdleTimeoutMs?: number;
   /** How long shutdown waits for running runs before it closes anyway. Default 10 s. */
   readonly drainTimeoutMs?: number;
   /**
@@ -302,6 +304,7 @@ export class ValkyrieServer implements AsyncDisposable {
               ) as unknown as Server),
         rawPrefix: { path: longPollPath, handle: (request, response) => poll?.handle(request, response) },
         ...(options.logError === undefined ? {} : { logError: options.logError }),
+        ...(options.bodyIdleTimeoutMs === undefined ? {} : { bodyIdleTimeoutMs: options.bodyIdleTimeoutMs }),
       });
       const ws = new WebSocketAcceptor<ControlMessage, RunnerMessage, string>({
         server: app.server,

@@ -1,0 +1,59 @@
+import { Socket } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { ApiError, sendApiError } from './api-error.js';
+
+/**
+ * nginx's client_body_timeout: how long a request body may send nothing before it is given up. A
+ * limit on the whole body (Node's requestTimeout) would cut off a large upload on a slow link.
+ */
+export const defaultBodyIdleTimeoutMs = 60_000;
+
+/**
+ * Gives up a request whose body stops arriving for `idleMs` (its client's connection died without a
+ * FIN: a network lost, a laptop closed), which would otherwise hold its upload's temporary file or
+ * Postgres transaction, and the drain, forever. The answer is 408 VK_REQUEST_TIMEOUT, if none went
+ * out yet, and the connection is then closed: the body's reader fails as on a reset, and cleans up.
+ *
+ * Only while a body arrives: the timer starts with the request and stops at the body's end, so a
+ * slow but moving upload of any length, an event stream, a long poll held after its body, and a
+ * WebSocket (an upgrade, no request here) are never timed. Time the server itself does not read
+ * (the body waits in its buffer for a slow disk or store) is not the client's, and does not count.
+ */
+export function abandonStalledBodies(app: FastifyInstance, idleMs: number): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const raw = request.raw;
+    // inject() (tests) has no connection to time.
+    if (raw.complete || !hasBody(raw.headers) || !(raw.socket instanceof Socket)) return;
+    const stop = () => {
+      reply.raw.off('timeout', onIdle);
+      // Once answered, Node times the connection itself (keep-alive); before, nothing else does.
+      if (!reply.raw.writableFinished && !raw.socket.destroyed) raw.socket.setTimeout(0);
+    };
+    // On the response, not the request: Node closes the connection of a 'timeout' nobody listens to,
+    // and a request no longer emits one once its body is whole, though its reader may not be done.
+    const onIdle = () => {
+      if (raw.complete) return stop();
+      // Node's parser refreshes the timer with every byte read; one that fired while bytes wait
+      // unread found a slow reader, not a silent client.
+      if (raw.readableLength > 0 || raw.socket.isPaused()) return void raw.socket.setTimeout(idleMs);
+      stop();
+      if (reply.sent || reply.raw.headersSent) return void raw.destroy();
+      reply.raw.once('finish', () => raw.destroy());
+      reply.header('connection', 'close');
+      sendApiError(
+        reply,
+        new ApiError(
+          408,
+          'VK_REQUEST_TIMEOUT',
+          `no byte of the request body arrived for ${idleMs} ms; the request was given up, send it again`,
+        ),
+      );
+    };
+    reply.raw.setTimeout(idleMs, onIdle);
+    raw.once('end', stop);
+  });
+}
+
+function hasBody(headers: { 'content-length'?: string; 'transfer-encoding'?: string }): boolean {
+  return headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0;
+}

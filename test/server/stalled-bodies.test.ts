@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { adminToken, startTestServer } from './helpers.js';
+import { onBothStores } from './replica-stores.js';
+import { startUpload } from './streamed-upload.js';
+
+/** Short, so that a stalled body is given up in the test's time; the default is 60 s. */
+const bodyIdleTimeoutMs = 300;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await sleep(10);
+}
+
+function bundleOf(bytes: number): { body: Buffer; sha256: string } {
+  const body = Buffer.alloc(bytes, 'b');
+  return { body, sha256: createHash('sha256').update(body).digest('hex') };
+}
+
+/** A request that declares `length` bytes of body: the answer's status and body, or the error's message. */
+function startRequest(
+  url: string,
+  method: string,
+  contentType: string,
+  length: number,
+): { write(chunk: Buffer): void; answer: Promise<{ status: number; body: string } | string> } {
+  const outgoing = request(url, {
+    method,
+    headers: {
+      authorization: `Bearer ${adminToken}`,
+      'content-type': contentType,
+      'content-length': String(length),
+    },
+  });
+  const answer = new Promise<{ status: number; body: string } | string>((resolve) => {
+    outgoing.on('response', (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      response.on('error', (error) => resolve(error.message));
+    });
+    outgoing.on('error', (error) => resolve(error.message));
+  });
+  // Headers now, and the body as the test writes it; the request is never ended (no FIN follows).
+  outgoing.flushHeaders();
+  return { write: (chunk) => outgoing.write(chunk), answer };
+}
+
+onBothStores('a bundle upload whose client goes silent mid-body', (store, openStores) => {
+  it('is given up after the idle timeout: 408, nothing stored, and the drain does not wait on it', async () => {
+    const { server, dir } = await startTestServer({
+      stores: await openStores(),
+      bodyIdleTimeoutMs,
+      drainTimeoutMs: 10_000,
+    });
+    const { body, sha256 } = bundleOf(256 * 1024);
+    const upload = startRequest(
+      `${server.url}/api/v1/bundles/${sha256}`,
+      'PUT',
+      'application/gzip',
+      body.length,
+    );
+    upload.write(body.subarray(0, 1024));
+
+    const answer = await Promise.race([upload.answer, sleep(5_000).then(() => 'no answer in 5 s')]);
+    expect(answer).toMatchObject({ status: 408 });
+    expect(JSON.parse((answer as { body: string }).body)).toEqual({
+      code: 'VK_REQUEST_TIMEOUT',
+      message: `no byte of the request body arrived for ${bodyIdleTimeoutMs} ms; the request was given up, send it again`,
+    });
+    const bundles = join(dir, 'bundles');
+    if (store === 'SQLite')
+      await until(
+        () => !existsSync(bundles) || !readdirSync(bundles).some((name) => name.startsWith('.upload-')),
+      );
+    // Nothing of it was kept: the same bundle sent whole is created anew.
+    const whole = startUpload(server.url, sha256, body.length);
+    whole.request.end(body);
+    expect(await whole.answer).toBe(201);
+
+    const started = Date.now();
+    await server.close();
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('request bodies and the idle timeout', () => {
+  it('lets a slow upload that keeps moving finish, however long it takes in all', async () => {
+    const { server } = await startTestServer({ bodyIdleTimeoutMs });
+    const { body, sha256 } = bundleOf(16 * 1024);
+    const upload = startUpload(server.url, sha256, body.length);
+    // 16 pieces 100 ms apart: 1.6 s in all, over five times the idle timeout.
+    for (let offset = 0; offset < body.length; offset += 1024) {
+      upload.request.write(body.subarray(offset, offset + 1024));
+      await sleep(100);
+    }
+    upload.request.end();
+    expect(await upload.answer).toBe(201);
+    await server.close();
+  });
+
+  it('gives up a submitted run whose JSON body stops arriving', async () => {
+    const { server } = await startTestServer({ bodyIdleTimeoutMs });
+    const submit = startRequest(`${server.url}/api/v1/runs`, 'POST', 'application/json', 10_000);
+    submit.write(Buffer.from('{"workflow": "name: stalled\\n'));
+    const answer = await Promise.race([submit.answer, sleep(5_000).then(() => 'no answer in 5 s')]);
+    expect(answer).toMatchObject({ status: 408 });
+    expect(JSON.parse((answer as { body: string }).body)).toMatchObject({ code: 'VK_REQUEST_TIMEOUT' });
+    await server.close();
+  });
+
+  it('does not time an event stream that is quiet for longer than the idle timeout', async () => {
+    const { server, request: api } = await startTestServer({ bodyIdleTimeoutMs });
+    const submitted = await api('POST', '/api/v1/runs', {
+      body: { workflow: 'jobs:\n  wait:\n    runs-on: nowhere\n    steps:\n      - run: "true"\n' },
+    });
+    expect(submitted.status).toBe(201);
+    const runId = (submitted.body as { run: { id: string } }).run.id;
+    const events = await fetch(`${server.url}/api/v1/runs/${runId}/events`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    expect(events.status).toBe(200);
+    const reader = events.body?.getReader();
+    const ended = (async () => {
+      for (;;) if ((await reader?.read())?.done !== false) return 'closed';
+    })();
+    // Nothing happens to a run whose job has no runner: the stream is quiet, and stays open.
+    expect(await Promise.race([ended, sleep(bodyIdleTimeoutMs * 3).then(() => 'open')])).toBe('open');
+    await reader?.cancel();
+    await server.close();
+  });
+});
