@@ -332,6 +332,11 @@ function buildProgram(setExit: (code: number) => void): Command {
       '10s',
     )
     .option(
+      '--body-timeout <duration>',
+      'how long a request body (a bundle upload, a submitted workflow) may send nothing before it is given up, answered 408 and its connection closed; a slow upload that keeps moving is never cut off (at least 1s)',
+      '60s',
+    )
+    .option(
       '--lease-ttl <duration>',
       'how long a job lease lasts without a renewal (at least 1s); a runner that stays away longer loses its jobs (on-runner-lost)',
       '60s',

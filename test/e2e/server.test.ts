@@ -217,6 +217,8 @@ describe('valkyrie server', () => {
         ['--drain-timeout', 'soon'],
         '--drain-timeout: expected a duration such as 250ms, 10s or 1m, received "soon"',
       ],
+      // A client on a congested link, or paused by its OS for a moment, would lose its upload.
+      [['--body-timeout', '500ms'], '--body-timeout: expected at least 1s, received "500ms"'],
       [['--queue-capacity', '0'], '--queue-capacity must be a positive integer, received "0"'],
       [['--max-takeovers', '0'], '--max-takeovers must be a positive integer, received "0"'],
     ];

@@ -26,6 +26,7 @@ export interface ServerCommandOptions {
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly drainTimeout: string;
+  readonly bodyTimeout: string;
   readonly leaseTtl: string;
   readonly offerTtl: string;
   readonly runnerRetention: string;
@@ -53,6 +54,8 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
       `--port: ${port} is a port that fetch, which runners and clients use, never connects to (a blocked port); choose another`,
     );
   const drainTimeoutMs = durationFlag('--drain-timeout', options.drainTimeout, 0);
+  // Shorter, and a client on a congested link or one paused by its OS would be cut off mid-upload.
+  const bodyIdleTimeoutMs = durationFlag('--body-timeout', options.bodyTimeout, 1000);
   const leaseTtlMs = durationFlag('--lease-ttl', options.leaseTtl, minLeaseTtlMs);
   const offerTtlMs = durationFlag('--offer-ttl', options.offerTtl, minOfferTtlMs);
   const runnerRetentionMs = retentionFlag('--runner-retention', options.runnerRetention);
@@ -84,6 +87,7 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
       port,
       dataDir,
       drainTimeoutMs,
+      bodyIdleTimeoutMs,
       runnerRetentionMs,
       bundleRetentionMs,
       queueCapacity,
