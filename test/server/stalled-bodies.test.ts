@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { adminToken, startTestServer } from './helpers.js';
+import { adminToken, credential, startTestServer } from './helpers.js';
 import { onBothStores } from './replica-stores.js';
 import { startUpload } from './streamed-upload.js';
 
@@ -27,11 +27,12 @@ function startRequest(
   method: string,
   contentType: string,
   length: number,
+  bearer = adminToken,
 ): { write(chunk: Buffer): void; answer: Promise<{ status: number; body: string } | string> } {
   const outgoing = request(url, {
     method,
     headers: {
-      authorization: `Bearer ${adminToken}`,
+      authorization: `Bearer ${bearer}`,
       'content-type': contentType,
       'content-length': String(length),
     },
@@ -133,6 +134,36 @@ describe('request bodies and the idle timeout', () => {
     // Nothing happens to a run whose job has no runner: the stream is quiet, and stays open.
     expect(await Promise.race([ended, sleep(bodyIdleTimeoutMs * 3).then(() => 'open')])).toBe('open');
     await reader?.cancel();
+    await server.close();
+  });
+
+  it("closes a runner's long-poll batch whose body stops arriving, and holds its polls as long as they ask", async () => {
+    const {
+      server,
+      request: api,
+      token,
+    } = await startTestServer({
+      bodyIdleTimeoutMs,
+      longPoll: { holdMs: bodyIdleTimeoutMs * 3 },
+    });
+    const runner = await credential(api, token);
+    const base = `${server.url}/api/v1/runner/poll/sessions`;
+    const headers = { authorization: `Bearer ${runner}`, 'content-type': 'application/json' };
+    const opened = await fetch(base, { method: 'POST', headers, body: '{}' });
+    expect(opened.status).toBe(201);
+    const { sessionId } = (await opened.json()) as { sessionId: string };
+
+    // A poll with nothing to say is held its whole holdMs, three times the body timeout, and answered.
+    const started = Date.now();
+    const held = await fetch(`${base}/${sessionId}/messages?ack=0`, { headers });
+    expect(held.status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(bodyIdleTimeoutMs * 3 - 50);
+
+    const batch = startRequest(`${base}/${sessionId}/messages`, 'POST', 'application/json', 1_000, runner);
+    batch.write(Buffer.from('{"v":1,"seq":0,"messages":['));
+    const answer = await Promise.race([batch.answer, sleep(5_000).then(() => 'no answer in 5 s')]);
+    // The acceptor answers its requests itself, so the connection is closed rather than answered.
+    expect(answer).toBe('socket hang up');
     await server.close();
   });
 });
