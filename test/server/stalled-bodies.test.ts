@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { withRawClient } from '../store/postgres-server.js';
 import { adminToken, credential, startTestServer } from './helpers.js';
 import { onBothStores } from './replica-stores.js';
 import { startUpload } from './streamed-upload.js';
@@ -53,7 +54,7 @@ function startRequest(
   return { write: (chunk) => outgoing.write(chunk), answer };
 }
 
-onBothStores('a bundle upload whose client goes silent mid-body', (store, openStores) => {
+onBothStores('a bundle upload whose client goes silent mid-body', (store, openStores, currentSchema) => {
   it('is given up after the idle timeout: 408, nothing stored, and the drain does not wait on it', async () => {
     const { server, dir } = await startTestServer({
       stores: await openStores(),
@@ -89,6 +90,23 @@ onBothStores('a bundle upload whose client goes silent mid-body', (store, openSt
     await server.close();
     expect(Date.now() - started).toBeLessThan(2_000);
   });
+
+  if (store === 'Postgres')
+    it('is not given up while its bytes wait for the store, however long that takes', async () => {
+      const { server } = await startTestServer({ stores: await openStores(), bodyIdleTimeoutMs });
+      const { body, sha256 } = bundleOf(3 * 1024 * 1024);
+      await withRawClient(async (client) => {
+        // The upload's first chunk waits on this lock; the rest of its body waits unread meanwhile.
+        await client.query('BEGIN');
+        await client.query(`LOCK TABLE "${currentSchema?.()}".bundle_chunks IN EXCLUSIVE MODE`);
+        const upload = startUpload(server.url, sha256, body.length);
+        upload.request.end(body);
+        await sleep(bodyIdleTimeoutMs * 4);
+        await client.query('COMMIT');
+        expect(await upload.answer).toBe(201);
+      });
+      await server.close();
+    });
 });
 
 describe('request bodies and the idle timeout', () => {
