@@ -93,7 +93,9 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
   app.addHook('onSend', async (request, reply) => {
     if (String(reply.getHeader('connection')).toLowerCase() === 'close') lingerOnClose(request.raw);
   });
-  abandonStalledBodies(app, options.bodyIdleTimeoutMs ?? defaultBodyIdleTimeoutMs);
+  abandonStalledBodies(app, options.bodyIdleTimeoutMs ?? defaultBodyIdleTimeoutMs, (line) =>
+    context.logNotice(line),
+  );
   app.setErrorHandler((error, request, reply) => {
     const api = toApiError(error, request);
     if (api.status >= 500 && api.code === 'VK_INTERNAL') options.logError?.(error);

@@ -19,7 +19,12 @@ export const defaultBodyIdleTimeoutMs = 60_000;
  * WebSocket (an upgrade, no request here) are never timed. Time the server itself does not read
  * (the body waits in its buffer for a slow disk or store) is not the client's, and does not count.
  */
-export function abandonStalledBodies(app: FastifyInstance, idleMs: number): void {
+export function abandonStalledBodies(
+  app: FastifyInstance,
+  idleMs: number,
+  /** Told, in one line, of each request given up: the client may never learn of it. */
+  logNotice: (line: string) => void,
+): void {
   app.addHook('onRequest', async (request, reply) => {
     const raw = request.raw;
     // inject() (tests) has no connection to time.
@@ -37,6 +42,9 @@ export function abandonStalledBodies(app: FastifyInstance, idleMs: number): void
       // unread found a slow reader, not a silent client.
       if (raw.readableLength > 0 || raw.socket.isPaused()) return void raw.socket.setTimeout(idleMs);
       stop();
+      logNotice(
+        `gave up ${request.method} ${request.url}: no byte of its body arrived for ${idleMs} ms (--body-timeout)`,
+      );
       if (reply.sent || reply.raw.headersSent) return void raw.destroy();
       reply.raw.once('finish', () => raw.destroy());
       reply.header('connection', 'close');

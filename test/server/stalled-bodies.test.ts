@@ -56,10 +56,12 @@ function startRequest(
 
 onBothStores('a bundle upload whose client goes silent mid-body', (store, openStores, currentSchema) => {
   it('is given up after the idle timeout: 408, nothing stored, and the drain does not wait on it', async () => {
+    const notices: string[] = [];
     const { server, dir } = await startTestServer({
       stores: await openStores(),
       bodyIdleTimeoutMs,
       drainTimeoutMs: 10_000,
+      logNotice: (line) => notices.push(line),
     });
     const { body, sha256 } = bundleOf(256 * 1024);
     const upload = startRequest(
@@ -81,6 +83,10 @@ onBothStores('a bundle upload whose client goes silent mid-body', (store, openSt
       await until(
         () => !existsSync(bundles) || !readdirSync(bundles).some((name) => name.startsWith('.upload-')),
       );
+    // The operator learns of it too: the client that went silent may never read its 408.
+    expect(notices).toEqual([
+      `gave up PUT /api/v1/bundles/${sha256}: no byte of its body arrived for ${bodyIdleTimeoutMs} ms (--body-timeout)`,
+    ]);
     // Nothing of it was kept: the same bundle sent whole is created anew.
     const whole = startUpload(server.url, sha256, body.length);
     whole.request.end(body);
