@@ -31,16 +31,30 @@ export function abandonStalledBodies(
     if (raw.complete || !hasBody(raw.headers) || !(raw.socket instanceof Socket)) return;
     const stop = () => {
       reply.raw.off('timeout', onIdle);
+      raw.socket.off('resume', restartClock);
       // Once answered, Node times the connection itself (keep-alive); before, nothing else does.
       if (!reply.raw.writableFinished && !raw.socket.destroyed) raw.socket.setTimeout(0);
     };
     // On the response, not the request: Node closes the connection of a 'timeout' nobody listens to,
     // and a request no longer emits one once its body is whole, though its reader may not be done.
+    let awaitingResume = false;
+    const restartClock = () => {
+      awaitingResume = false;
+      if (!raw.complete && !raw.socket.destroyed) raw.socket.setTimeout(idleMs);
+    };
     const onIdle = () => {
       if (raw.complete) return stop();
       // Node's parser refreshes the timer with every byte read; one that fired while bytes wait
-      // unread found a slow reader, not a silent client.
-      if (raw.readableLength > 0 || raw.socket.isPaused()) return void raw.socket.setTimeout(idleMs);
+      // unread found a slow reader, not a silent client. The client's time starts again when the
+      // server reads on: timed from before, a timer due at that moment fired before the bytes
+      // waiting in the socket were read (seen: a 408 as a store held up for 4 timeouts let go).
+      if (raw.readableLength > 0 || raw.socket.isPaused()) {
+        if (!awaitingResume) {
+          awaitingResume = true;
+          raw.socket.once('resume', restartClock);
+        }
+        return void raw.socket.setTimeout(idleMs);
+      }
       stop();
       logNotice(
         `gave up ${request.method} ${request.url}: no byte of its body arrived for ${idleMs} ms (--body-timeout)`,
