@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { main } from '../dist/valkyrie.js';
 
-// A reader that closes the pipe early (`valkyrie runs | head`) is not an error worth a stack trace.
+// A reader that closes the pipe early (`valkyrie runs | head`, EPIPE), or a terminal that closes (EIO
+// from then on: `valkyrie runner` drains on the SIGHUP that comes with it), is not an error worth a
+// stack trace.
 // A command that drives or follows a run (it listens for SIGTERM) carries on to the run's end and
 // exits with its code, its output dropped: stopping there would abandon the run half-way, its steps
 // killed, and exit 0. Any other command stops at once.
@@ -9,7 +11,7 @@ let outputClosed = false;
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error) => {
     if (outputClosed) return;
-    if (error.code !== 'EPIPE') throw error;
+    if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
     if (process.listenerCount('SIGTERM') === 0) process.exit(process.exitCode ?? 0);
     outputClosed = true;
   });

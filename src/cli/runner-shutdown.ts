@@ -1,16 +1,30 @@
-/** SIGTERM / SIGINT, counted: the first drains, the second cancels gracefully, the third kills. */
+import { ExitCode } from './exit-codes.js';
+
+/** The signals that stop a runner. */
+export type StopSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
+
+/**
+ * SIGTERM / SIGINT / SIGHUP, counted: the first drains, the second cancels gracefully, the third kills.
+ * SIGHUP is what a runner started in a terminal gets when that terminal closes (an SSH session ends):
+ * as GitLab's and Buildkite's agents are stopped, it drains rather than dying with its jobs, which
+ * would come back only once their leases expire. Its own output is gone then: its writes fail with
+ * EIO, which bin/valkyrie.js takes as output closed, as EPIPE.
+ */
 export class Shutdown {
   private readonly controller = new AbortController();
-  private readonly listeners: ((level: number, signal: 'SIGINT' | 'SIGTERM') => void)[] = [];
+  private readonly listeners: ((level: number, signal: StopSignal) => void)[] = [];
   private resolve: () => void = () => {};
   readonly requested = new Promise<void>((resolve) => {
     this.resolve = resolve;
   });
   level = 0;
-  terminated = false;
+  /** The signal that came last, once one has. */
+  last: StopSignal | undefined;
+  private readonly received = new Set<StopSignal>();
   private isConnected = false;
-  private readonly onSigterm = () => this.escalate(true);
-  private readonly onSigint = () => this.escalate(false);
+  private readonly onSigterm = () => this.escalate('SIGTERM');
+  private readonly onSigint = () => this.escalate('SIGINT');
+  private readonly onSighup = () => this.escalate('SIGHUP');
 
   /** Aborted by a signal that arrives while registering or connecting; never once connected. */
   get signal(): AbortSignal {
@@ -26,26 +40,38 @@ export class Shutdown {
     return this.level > 0;
   }
 
+  /**
+   * The exit code of a runner stopped by signals, by the shell's convention (128 + the signal's
+   * number): SIGTERM's once one came, else SIGHUP's, else Ctrl-C's.
+   */
+  get exitCode(): number {
+    if (this.received.has('SIGTERM')) return ExitCode.terminated;
+    return this.received.has('SIGHUP') ? ExitCode.hungUp : ExitCode.interrupted;
+  }
+
   listen(): void {
     process.on('SIGTERM', this.onSigterm);
     process.on('SIGINT', this.onSigint);
+    process.on('SIGHUP', this.onSighup);
   }
 
   unlisten(): void {
     process.off('SIGTERM', this.onSigterm);
     process.off('SIGINT', this.onSigint);
+    process.off('SIGHUP', this.onSighup);
   }
 
-  onEscalate(listener: (level: number, signal: 'SIGINT' | 'SIGTERM') => void): void {
+  onEscalate(listener: (level: number, signal: StopSignal) => void): void {
     this.listeners.push(listener);
   }
 
-  private escalate(terminated: boolean): void {
+  private escalate(signal: StopSignal): void {
     this.level++;
-    this.terminated ||= terminated;
+    this.last = signal;
+    this.received.add(signal);
     if (!this.isConnected) this.controller.abort();
     this.resolve();
-    for (const listener of this.listeners) listener(this.level, terminated ? 'SIGTERM' : 'SIGINT');
+    for (const listener of this.listeners) listener(this.level, signal);
   }
 }
 
@@ -53,7 +79,7 @@ export class Shutdown {
  * Why its running jobs were cancelled, as each job's reason and log say: the `level`th signal (the
  * second cancels them gracefully, the third kills them).
  */
-export function runnerShutdownReason(level: number, signal: 'SIGINT' | 'SIGTERM'): string {
+export function runnerShutdownReason(level: number, signal: StopSignal): string {
   const nth = ['first', 'second', 'third'][level - 1] ?? `${level}th`;
   return `the runner is shutting down (${nth} ${signal})`;
 }

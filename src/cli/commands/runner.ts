@@ -127,7 +127,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
     // A signal while it registers or connects (retrying a server that is down) stops it at once; said,
     // as a drain is, or its output would end on a retry line, as if it were still trying.
     const stoppedEarly = () =>
-      say(`stopped (${shutdown.terminated ? 'SIGTERM' : 'SIGINT'} while connecting to ${settings.server})`);
+      say(`stopped (${shutdown.last ?? 'SIGTERM'} while connecting to ${settings.server})`);
     const early = (code: number) => {
       if (shutdown.stopping) stoppedEarly();
       else if (autoStop.reason !== undefined) say(`${autoStop.reason}: stopping`);
@@ -470,8 +470,7 @@ async function serve(
         );
     }
     say('stopped');
-    if (shutdown.level < 2) return ExitCode.succeeded;
-    return shutdown.terminated ? ExitCode.terminated : ExitCode.interrupted;
+    return shutdown.level < 2 ? ExitCode.succeeded : shutdown.exitCode;
   } finally {
     clearInterval(refresh);
   }
