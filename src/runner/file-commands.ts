@@ -102,7 +102,7 @@ export interface CommandFileTargets {
   readonly output: (name: string, value: string) => void;
   /** The job's `$GITHUB_ENV` values, set in place. */
   readonly env: Record<string, string>;
-  /** The job's `$GITHUB_PATH` directories, appended in place. */
+  /** The job's `$GITHUB_PATH` directories, added in place (addToPath). */
   readonly path: string[];
   /** A line for the step's log (a refused variable, a summary line). */
   readonly log: (line: string) => void;
@@ -112,7 +112,7 @@ export interface CommandFileTargets {
 export function applyCommandFiles(texts: CommandFileTexts, targets: CommandFileTargets): void {
   for (const [key, value] of parseKeyValueFile(texts.output, 'GITHUB_OUTPUT')) targets.output(key, value);
   for (const [key, value] of githubEnvValues(texts.env, targets.log)) targets.env[key] = value;
-  targets.path.push(...parsePathFile(texts.path));
+  for (const directory of parsePathFile(texts.path)) addToPath(targets.path, directory);
   logSummary(texts.summary, targets.log);
 }
 
@@ -129,6 +129,17 @@ function logSummary(summary: string, log: (line: string) => void): void {
     return;
   }
   for (const line of summary.split('\n').filter((l) => l.length > 0)) log(`summary: ${line}`);
+}
+
+/**
+ * Adds a `$GITHUB_PATH` (or `::add-path::`) directory to the job's, kept in the order added: the last
+ * comes first in PATH. One added again moves there rather than being listed twice, as actions/runner
+ * does (PrependPath.RemoveAll, then Add).
+ */
+export function addToPath(path: string[], directory: string): void {
+  for (let index = path.indexOf(directory); index >= 0; index = path.indexOf(directory))
+    path.splice(index, 1);
+  path.push(directory);
 }
 
 /** `$GITHUB_PATH`: one directory per line, later lines take precedence. */

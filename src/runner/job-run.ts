@@ -9,7 +9,7 @@ import { type EvaluationContext, evaluateCondition, interpolate } from '../workf
 import type { StepDefinition, TaskStepDefinition } from '../workflow/model.js';
 import { evaluateFlag } from '../workflow/typed-values.js';
 import { runCheckoutStep } from './checkout-builtin.js';
-import { applyCommandFiles, type CommandFileTexts } from './file-commands.js';
+import { addToPath, applyCommandFiles, type CommandFileTexts } from './file-commands.js';
 import type { HostDescription } from './host.js';
 import { jobContext, jobEnv } from './job-context.js';
 import { type HookKind, type JobHooks, runJobHook } from './job-hooks.js';
@@ -342,7 +342,7 @@ class JobExecution {
       ...(unsecureCommandsAllowed(context.contexts.env, this.options.baseEnv) && {
         unsecureCommands: {
           setEnv: (name, value) => Object.assign(this.githubEnv, { [name]: value }),
-          addPath: (directory) => this.extraPath.push(directory),
+          addPath: (directory) => addToPath(this.extraPath, directory),
         },
       }),
     });

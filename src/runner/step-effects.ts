@@ -33,12 +33,13 @@ export function rewinding<T>(
   const outputsOf = () => (effects.id === undefined ? undefined : effects.steps[effects.id]?.outputs);
   const outputs = { ...outputsOf() };
   const env = { ...effects.env };
-  const pathLength = effects.path.length;
+  // A copy, not a length: an attempt may move a directory already there to the end (addToPath).
+  const path = [...effects.path];
   return (attempt) => {
     if (attempt > 1) {
       resetTo(outputsOf(), outputs);
       resetTo(effects.env, env);
-      effects.path.length = pathLength;
+      effects.path.splice(0, effects.path.length, ...path);
     }
     return run(attempt);
   };

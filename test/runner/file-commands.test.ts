@@ -86,3 +86,55 @@ describe('$GITHUB_STEP_SUMMARY', () => {
     expect(run.steps.map((s) => s.outcome)).toEqual(['success', 'success']);
   });
 });
+
+describe('$GITHUB_PATH', () => {
+  const workspace = mkdtempSync(join(tmpdir(), 'vk-github-path-'));
+  afterAll(() => rmSync(workspace, { recursive: true, force: true }));
+
+  it('moves a directory added again to the front, once, as actions/runner does, also by ::add-path::', async () => {
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    env: { ACTIONS_ALLOW_UNSECURE_COMMANDS: "true" }
+    steps:
+      - run: |
+          echo /vk-a >> "$GITHUB_PATH"
+          echo /vk-b >> "$GITHUB_PATH"
+          echo /vk-c >> "$GITHUB_PATH"
+      - run: |
+          echo /vk-a >> "$GITHUB_PATH"
+          echo /vk-a >> "$GITHUB_PATH"
+      - run: echo "::add-path::/vk-b"
+      - run: echo "$PATH" | tr ':' '\\n' | grep '^/vk-' | paste -sd ' ' -
+`,
+      workspace,
+    );
+    expect(run.lines(3)).toEqual(['/vk-b /vk-a /vk-c']);
+  });
+
+  // A failed attempt's directories are dropped before the next attempt (docs/retries.md): with one
+  // moved to the front, dropping what was appended since is not enough.
+  it('is rewound before a retried step’s next attempt, also a directory the failed attempt moved', async () => {
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: |
+          echo /vk-a >> "$GITHUB_PATH"
+          echo /vk-b >> "$GITHUB_PATH"
+      - retry: { max-attempts: 2, delay: 0s }
+        run: |
+          test -e "$RUNNER_TEMP/tried" && exit 0
+          touch "$RUNNER_TEMP/tried"
+          echo /vk-a >> "$GITHUB_PATH"
+          echo /vk-x >> "$GITHUB_PATH"
+          exit 1
+      - run: echo "$PATH" | tr ':' '\\n' | grep '^/vk-' | paste -sd ' ' -
+`,
+      workspace,
+    );
+    expect(run.lines(2)).toEqual(['/vk-b /vk-a']);
+  });
+});
