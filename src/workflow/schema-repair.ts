@@ -68,6 +68,12 @@ function repairAt(copy: Record<string, unknown>, path: YamlPath, hidden: YamlPat
     hidden.push(target);
     return true;
   }
+  if (isMatrixAxis(target)) {
+    // Still an axis, of one unknown value: without it the matrix would lose a key an exclude: entry
+    // names, or all of them ("must define at least one vector"), only because its values were refused.
+    setAt(copy, target, [null]);
+    return true;
+  }
   removeAt(copy, target);
   const step = stepPath(target);
   if (step !== undefined && target.length === 5 && (target[4] === 'run' || target[4] === 'uses'))
@@ -81,6 +87,18 @@ function stepPath(path: YamlPath): YamlPath | undefined {
   return path.slice(0, 4);
 }
 
+/** `jobs.<job>.strategy.matrix.<axis>`: an axis, not the matrix's `include` or `exclude`. */
+function isMatrixAxis(path: YamlPath): boolean {
+  return (
+    path.length === 5 &&
+    path[0] === 'jobs' &&
+    path[2] === 'strategy' &&
+    path[3] === 'matrix' &&
+    path[4] !== 'include' &&
+    path[4] !== 'exclude'
+  );
+}
+
 function runsSomething(step: unknown): boolean {
   return isObject(step) && (step.run !== undefined || step.uses !== undefined);
 }
@@ -89,6 +107,12 @@ function removeAt(root: Record<string, unknown>, path: YamlPath): void {
   const parent = valueAt(root, path.slice(0, -1));
   const key = path.at(-1);
   if (isObject(parent) && !Array.isArray(parent) && key !== undefined) delete parent[String(key)];
+}
+
+function setAt(root: Record<string, unknown>, path: YamlPath, value: unknown): void {
+  const parent = valueAt(root, path.slice(0, -1));
+  const key = path.at(-1);
+  if (isObject(parent) && !Array.isArray(parent) && key !== undefined) parent[String(key)] = value;
 }
 
 function valueAt(root: unknown, path: YamlPath): unknown {
