@@ -38,6 +38,20 @@ export interface PlannedLeg {
 export class ExpansionError extends Error {}
 
 /**
+ * A value a job's key evaluated to that the key cannot take (a matrix axis that is not a list): unlike
+ * an ExpansionError, evaluatingKey names the key and where it is, as it does for a failed expression.
+ */
+class KeyValueError extends Error {
+  constructor(
+    message: string,
+    /** Where in the key the value is (an axis of `strategy.matrix`), to place it there. */
+    readonly within: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/**
  * Evaluates one of a job's keys, and names it (`ci.yml:12:9: job "b": strategy.matrix: …`) when an
  * expression in it fails, as GitHub names the key and where it is: the raw message alone
  * (`fromJSON: invalid JSON …`) left the user to guess which of the job's expressions it came from.
@@ -48,7 +62,8 @@ function evaluatingKey<T>(workflow: Workflow, job: JobDefinition, key: string, e
   } catch (error) {
     if (error instanceof ExpansionError) throw error;
     const message = messageOf(error);
-    throw new ExpansionError(`${keyPlace(workflow, job, key)}job "${job.key}": ${key}: ${message}`, {
+    const within = error instanceof KeyValueError ? error.within : [];
+    throw new ExpansionError(`${keyPlace(workflow, job, key, within)}job "${job.key}": ${key}: ${message}`, {
       cause: error,
     });
   }
@@ -58,9 +73,15 @@ function evaluatingKey<T>(workflow: Workflow, job: JobDefinition, key: string, e
  * `FILE:LINE:COL: ` of a job's key (`strategy.matrix`: its `matrix:` under `strategy:`) in the file
  * its workflow was parsed from; nothing for a workflow built in code, which has no file.
  */
-function keyPlace(workflow: Workflow, job: JobDefinition, key: string): string {
+function keyPlace(
+  workflow: Workflow,
+  job: JobDefinition,
+  key: string,
+  within: readonly string[] = [],
+): string {
   if (workflow.source === undefined) return '';
-  const { line, col } = sourceMapOf(workflow, workflow.source).position(['jobs', job.key, ...key.split('.')]);
+  const path = ['jobs', job.key, ...key.split('.'), ...within];
+  const { line, col } = sourceMapOf(workflow, workflow.source).position(path);
   return `${workflow.path}:${line}:${col}: `;
 }
 
@@ -272,7 +293,7 @@ function maxParallelOf(job: JobDefinition, context: EvaluationContext, total: nu
   if (job.maxParallel === undefined) return total;
   const value = evaluateNumber(job.maxParallel, context);
   if (!Number.isInteger(value) || value < 1) {
-    throw new ExpansionError(`job "${job.key}": max-parallel must be a positive integer, received ${value}`);
+    throw new KeyValueError(`must be a positive integer, received ${value}`);
   }
   return value;
 }
@@ -304,56 +325,52 @@ function matrixLegs(job: JobDefinition, context: EvaluationContext): MatrixLeg[]
   if (matrix.kind === 'expression') {
     const value = evaluateValue(matrix.expression, context);
     if (!isObject(value)) {
-      throw new ExpansionError(
-        `job "${job.key}": the matrix expression must yield a mapping, received ${describe(value)}`,
-      );
+      throw new KeyValueError(`the matrix expression must yield a mapping, received ${describe(value)}`);
     }
     axes = new Map();
     for (const [axis, values] of Object.entries(value)) {
       if (axis === 'include' || axis === 'exclude') continue;
-      axes.set(axis, asList(job, axis, values));
+      axes.set(axis, asList(axis, values));
     }
     include = value.include ?? [];
     exclude = value.exclude ?? [];
   } else {
     axes = new Map();
     for (const [axis, values] of matrix.axes) {
-      axes.set(axis, typeof values === 'string' ? asList(job, axis, evaluateValue(values, context)) : values);
+      axes.set(axis, typeof values === 'string' ? asList(axis, evaluateValue(values, context)) : values);
     }
     include = typeof matrix.include === 'string' ? evaluateValue(matrix.include, context) : matrix.include;
     exclude = typeof matrix.exclude === 'string' ? evaluateValue(matrix.exclude, context) : matrix.exclude;
   }
   const legs = expandMatrix({
     axes,
-    include: asEntries(job, 'include', include),
-    exclude: asEntries(job, 'exclude', exclude),
+    include: asEntries('include', include),
+    exclude: asEntries('exclude', exclude),
   });
-  if (legs.length === 0) throw new ExpansionError(`job "${job.key}": the matrix has no legs`);
+  if (legs.length === 0) throw new KeyValueError('the matrix has no legs');
   if (legs.length > maxMatrixLegs) {
-    throw new ExpansionError(
-      `job "${job.key}": the matrix has ${legs.length} legs; at most ${maxMatrixLegs} are allowed`,
-    );
+    throw new KeyValueError(`the matrix has ${legs.length} legs; at most ${maxMatrixLegs} are allowed`);
   }
   return legs;
 }
 
-function asList(job: JobDefinition, axis: string, value: unknown): readonly unknown[] {
-  if (Array.isArray(value)) return value;
-  throw new ExpansionError(
-    `job "${job.key}": matrix axis "${axis}" must be a list, received ${describe(value)}`,
-  );
+/** An axis's values: a list, not empty (GitHub: "Matrix vector 'os' does not contain any values"). */
+function asList(axis: string, value: unknown): readonly unknown[] {
+  if (Array.isArray(value) && value.length > 0) return value;
+  const wrong = Array.isArray(value)
+    ? 'has no values (an empty list)'
+    : `must be a list, received ${describe(value)}`;
+  throw new KeyValueError(`matrix axis "${axis}" ${wrong}`, [axis]);
 }
 
-function asEntries(job: JobDefinition, key: string, value: unknown): MatrixLeg[] {
+function asEntries(key: string, value: unknown): MatrixLeg[] {
   if (
     Array.isArray(value) &&
     value.every((item) => item !== null && typeof item === 'object' && !Array.isArray(item))
   ) {
     return value as MatrixLeg[];
   }
-  throw new ExpansionError(
-    `job "${job.key}": matrix ${key} must be a list of mappings, received ${describe(value)}`,
-  );
+  throw new KeyValueError(`matrix ${key} must be a list of mappings, received ${describe(value)}`);
 }
 
 /** A job's name without matrix values, for a job that never expands (skipped, or failed to plan). */

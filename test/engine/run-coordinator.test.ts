@@ -103,7 +103,28 @@ describe('RunCoordinator', () => {
     const effects = c.advance();
     const leg = effects.find((effect) => effect.kind === 'finish')?.leg;
     expect(leg?.status).toBe('failed');
-    expect(leg?.reason).toBe('job "build": matrix axis "target" must be a list, received "oops"');
+    expect(leg?.reason).toBe(
+      'test.yml:6:17: job "build": strategy.matrix: matrix axis "target" must be a list, received "oops"',
+    );
+  });
+
+  it('fails a job whose matrix axis is computed empty, naming the axis, the key and where it is', () => {
+    const c = coordinator(`jobs:
+  plan: { runs-on: x, steps: [{ run: a }] }
+  build:
+    needs: plan
+    runs-on: x
+    strategy:
+      matrix:
+        target: \${{ fromJSON(needs.plan.outputs.targets) }}
+    steps: [{ run: b }]
+`);
+    const effects = finish(c, c.advance(), 'plan', 'succeeded', { targets: '[]' });
+    const leg = effects.find((effect) => effect.kind === 'finish')?.leg;
+    expect(leg?.status).toBe('failed');
+    expect(leg?.reason).toBe(
+      'test.yml:8:17: job "build": strategy.matrix: matrix axis "target" has no values (an empty list)',
+    );
   });
 
   it('fails a job whose if:, matrix or runs-on cannot be evaluated, naming the key and where it is as GitHub does', () => {
