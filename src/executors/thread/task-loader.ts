@@ -58,23 +58,39 @@ async function load(moduleUrl: string, exportName: string): Promise<Loaded> {
   };
 }
 
-/** Describes anything a task threw; a non-Error says what it was instead of pretending. */
+/**
+ * Describes anything a task threw; a non-Error says what it was instead of pretending. Never
+ * throws: it runs on the worker outside the task's own code, where an exception from a getter or a
+ * proxy trap of the thrown value would end the thread and every task on it.
+ */
 export function failureOf(thrown: unknown): WireFailure {
-  if (isErrorLike(thrown)) {
-    const { name, stack, code } = errorFields(thrown);
-    return ['threw', name, thrown.message, stack, code];
+  try {
+    return describeThrown(thrown);
+  } catch (error) {
+    let why: string;
+    try {
+      why = error instanceof Error ? `${error.name}: ${error.message}` : typeof error;
+    } catch {
+      why = 'reading it threw too';
+    }
+    const message = `the task threw a value that could not be described (${why})`;
+    return ['threw', 'NonErrorThrown', message, undefined, undefined];
+  }
+}
+
+function describeThrown(thrown: unknown): WireFailure {
+  if (typeof thrown === 'object' && thrown !== null) {
+    // Read once: a getter may answer differently, or throw, on a second read.
+    const message: unknown = Reflect.get(thrown, 'message');
+    if (typeof message === 'string' || thrown instanceof Error) {
+      const { name, stack, code } = errorFields(thrown);
+      return ['threw', name, typeof message === 'string' ? message : String(message), stack, code];
+    }
   }
   const shown = inspect(thrown, { depth: 2, breakLength: Number.POSITIVE_INFINITY }).slice(0, 500);
   const message =
     thrown === undefined ? 'the task threw undefined' : `the task threw a non-Error value: ${shown}`;
   return ['threw', 'NonErrorThrown', message, undefined, undefined];
-}
-
-function isErrorLike(value: unknown): value is Error {
-  return (
-    value instanceof Error ||
-    (typeof value === 'object' && value !== null && typeof Reflect.get(value, 'message') === 'string')
-  );
 }
 
 function errorFields(error: unknown): {

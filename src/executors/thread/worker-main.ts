@@ -212,20 +212,31 @@ function start(taskId: number, fn: TaskFunction, attempt: number, input: unknown
   const task = new RunningTask(taskId, attempt, outbox);
   running.set(taskId, task);
   let result: unknown;
+  let pending: Promise<unknown> | undefined;
   try {
     result = fn(input, task);
+    // Inside the try: a returned value's own code (a `then` getter or method, a proxy trap) fails
+    // the task, as `await` would, rather than ending the thread and every task on it.
+    if (isThenable(result)) pending = result instanceof Promise ? result : settledOnce(result);
   } catch (error) {
     finish(taskId, recordKind.failed, failureOf(error));
     return;
   }
-  if (isThenable(result)) {
-    result.then(
+  if (pending === undefined) {
+    finish(taskId, recordKind.succeeded, result);
+  } else {
+    pending.then(
       (output) => finish(taskId, recordKind.succeeded, output),
       (error) => finish(taskId, recordKind.failed, failureOf(error)),
     );
-  } else {
-    finish(taskId, recordKind.succeeded, result);
   }
+}
+
+/** A hand-made thenable as a promise: its `then` may throw, or call back more than once. */
+function settledOnce(thenable: PromiseLike<unknown>): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    thenable.then(resolve, reject);
+  });
 }
 
 /** The freed slot is refilled at the end of the turn (startWaiting), after this result is posted. */

@@ -78,6 +78,33 @@ describe('ThreadPool: bad task modules, throws and outputs are failed outcomes',
     expect(outcome).toEqual({ kind: 'failed', reason: 'threw', error: { name: 'NonErrorThrown', message } });
   });
 
+  // Each of these threw on the worker while the error was being described, and the uncaught
+  // exception ended the worker: the task, and every task beside it, ended worker_lost / crashed.
+  it.each([
+    [
+      'unreadableMessage',
+      'threw',
+      /^the task threw a value that could not be described \(Error: the message getter threw\)$/,
+    ],
+    [
+      'hostileProxy',
+      'threw',
+      /^the task threw a value that could not be described \(Error: a proxy trap threw\)$/,
+    ],
+    // As `await` would: reading `then` threw, so the task rejected with that error.
+    ['thenGetterThrows', 'threw', /^the then getter threw$/],
+    ['thenMethodThrows', 'threw', /^the then method threw$/],
+  ])(
+    'fails only the task whose thrown or returned value cannot be read (%s)',
+    async (exportName, reason, message) => {
+      const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
+      const task = pool.task({ module: fixture('throws.mjs'), exportName });
+      const outcome = await alongsideOthers(pool, pool.run(task, 1));
+      expect(outcome).toMatchObject({ kind: 'failed', reason });
+      expect(outcome.kind === 'failed' && outcome.error.message).toMatch(message);
+    },
+  );
+
   it.each([
     ['returnsFunction', 'a function (notCloneable)'],
     ['returnsSymbol', 'a symbol (Symbol(not cloneable))'],
