@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { ValkyrieError } from '../../core/errors.js';
 import {
   type ResolvedThreadPoolOptions,
@@ -259,7 +260,14 @@ function validateAttempt(attempt: unknown): number {
 function abortReasonOf(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
   if (reason instanceof Error) return reason.message;
-  return reason === undefined ? 'cancelled by the caller' : String(reason);
+  if (reason === undefined) return 'cancelled by the caller';
+  // String() throws for an object without a usable toString (a null prototype, a throwing one):
+  // here, in the signal's abort listener, that would be an uncaught exception in the caller's process.
+  try {
+    return String(reason);
+  } catch {
+    return inspect(reason, { depth: 1, breakLength: Number.POSITIVE_INFINITY }).slice(0, 500);
+  }
 }
 
 function notATask(received: unknown): ValkyrieError {

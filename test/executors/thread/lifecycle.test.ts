@@ -33,6 +33,34 @@ describe('ThreadPool: cancellation', () => {
       reason: 'stop',
     });
   });
+
+  // String() throws on these: it did so inside the signal's abort listener, an uncaught exception
+  // that ended the caller's process, and synchronously out of run() for one already aborted.
+  it('a reason that String() cannot convert is shown as inspect() shows it', async () => {
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1 });
+    const sleep = pool.task<number, string>({ module: fixture('echo.mjs'), exportName: 'sleep' });
+    const nullPrototype: unknown = Object.assign(Object.create(null), { why: 'gone' });
+    const running = new AbortController();
+    const queued = new AbortController();
+    const first = pool.run(sleep, 60_000, { signal: running.signal });
+    const second = pool.run(sleep, 1, { signal: queued.signal });
+    await waitForEvent(pool, 'task.started');
+    queued.abort(nullPrototype);
+    running.abort({
+      toString() {
+        throw new Error('no text for this reason');
+      },
+    });
+    await expect(second).resolves.toEqual({
+      kind: 'cancelled',
+      reason: "[Object: null prototype] { why: 'gone' }",
+    });
+    await expect(first).resolves.toEqual({ kind: 'cancelled', reason: '{ toString: [Function: toString] }' });
+    await expect(pool.run(sleep, 1, { signal: AbortSignal.abort(nullPrototype) })).resolves.toEqual({
+      kind: 'cancelled',
+      reason: "[Object: null prototype] { why: 'gone' }",
+    });
+  });
 });
 
 describe('ThreadPool: close and destroy', () => {
