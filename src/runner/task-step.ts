@@ -2,7 +2,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { ProcessOutcome } from '../core/outcome.js';
 import type { OutputLine } from '../executors/contract.js';
-import type { TaskLogEntry, TaskOutcome, ThreadPool } from '../executors/thread/index.js';
+import type { TaskError, TaskLogEntry, TaskOutcome, ThreadPool } from '../executors/thread/index.js';
 import type { TaskStepDefinition } from '../workflow/model.js';
 
 export interface TaskStepRun {
@@ -73,7 +73,7 @@ function stepResultOf(outcome: TaskOutcome, label: string): TaskStepResult {
             : outcome.reason === 'input'
               ? 'could not be given its input'
               : 'returned a value that cannot be copied';
-      return failure(`${label} ${what}: ${outcome.error.message}`);
+      return failure(`${label} ${what}: ${withCauses(outcome.error)}`);
     }
     case 'timed_out':
       return { outcome: { kind: 'timed_out' }, outputs: {} };
@@ -84,6 +84,15 @@ function stepResultOf(outcome: TaskOutcome, label: string): TaskStepResult {
         `${label}: its worker thread was lost (${outcome.reason.replace('_', ' ')}): ${outcome.message}`,
       );
   }
+}
+
+/** `fetch failed (caused by: connect ECONNREFUSED …)`: the message alone often does not say why. */
+function withCauses(error: TaskError): string {
+  let text = error.message;
+  for (let cause = error.cause; cause !== undefined; cause = cause.cause) {
+    text += ` (caused by: ${cause.message})`;
+  }
+  return text;
 }
 
 function failure(message: string): TaskStepResult {

@@ -14,7 +14,7 @@ export function flaky(_input, ctx) {
   return 'third time lucky'.length;
 }
 export async function boom() {
-  throw new Error('disk full on /scratch');
+  throw new Error('disk full on /scratch', { cause: new Error('ENOSPC: no space left on device') });
 }
 export function slow(_input, ctx) {
   return new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
@@ -121,7 +121,7 @@ describe('uses: task://… steps through valkyrie run', () => {
 
   it('tells why a task step failed, in its log', () => {
     expect(logLines(result.stdout, 'throws')).toContain(
-      'error: task ./tasks/lib.mjs#boom failed: disk full on /scratch',
+      'error: task ./tasks/lib.mjs#boom failed: disk full on /scratch (caused by: ENOSPC: no space left on device)',
     );
     expect(logLines(result.stdout, 'throws')).not.toContain('never');
     expect(logLines(result.stdout, 'times-out')).toContain(

@@ -7,6 +7,12 @@ export interface TaskError {
   readonly stack?: string;
   /** A string `code` property of the thrown error, when it had one (`ERR_MODULE_NOT_FOUND`, …). */
   readonly code?: string;
+  /**
+   * The thrown error's `cause`, described the same way, down to 8 levels (`fetch failed` says why
+   * only there: `connect ECONNREFUSED …`). A cause that is not an Error is `NonErrorCause`, its
+   * message the value as `util.inspect` shows it.
+   */
+  readonly cause?: TaskError;
 }
 
 /**

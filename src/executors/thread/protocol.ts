@@ -1,3 +1,5 @@
+import type { TaskError } from './outcome.js';
+
 /**
  * Messages between the pool and its workers. Every message is a flat array whose first element is
  * an opcode; batches carry several records one after another, so a batch of 100 tasks is one
@@ -49,13 +51,14 @@ export const recordKind = {
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-/** [reason, name, message, stack, code] — see TaskError and TaskFailureReason. */
+/** [reason, name, message, stack, code, cause?] — see TaskError and TaskFailureReason. */
 export type WireFailure = readonly [
   reason: 'threw' | 'module' | 'output',
   name: string,
   message: string,
   stack: string | undefined,
   code: string | undefined,
+  cause?: TaskError,
 ];
 
 /** [level, message, fields] */

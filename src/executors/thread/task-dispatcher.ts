@@ -289,12 +289,13 @@ export class TaskDispatcher implements PoolDispatcher {
         payload === undefined ? succeededWithoutOutput : { kind: 'succeeded', output: payload },
       );
     } else {
-      const [reason, name, message, stack, code] = payload as WireFailure;
+      const [reason, name, message, stack, code, cause] = payload as WireFailure;
       const error = {
         name,
         message,
         ...(stack === undefined ? {} : { stack }),
         ...(code === undefined ? {} : { code }),
+        ...(cause === undefined ? {} : { cause }),
       };
       this.settle(task, { kind: 'failed', reason, error });
     }

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 import { messageOf } from '../../core/error-message.js';
+import type { TaskError } from './outcome.js';
 import type { WireFailure } from './protocol.js';
 import type { TaskFunction } from './task-context.js';
 
@@ -84,13 +85,42 @@ function describeThrown(thrown: unknown): WireFailure {
     const message: unknown = Reflect.get(thrown, 'message');
     if (typeof message === 'string' || thrown instanceof Error) {
       const { name, stack, code } = errorFields(thrown);
-      return ['threw', name, typeof message === 'string' ? message : String(message), stack, code];
+      const text = typeof message === 'string' ? message : String(message);
+      const cause = causeOf(thrown, new Set([thrown]));
+      return cause === undefined
+        ? ['threw', name, text, stack, code]
+        : ['threw', name, text, stack, code, cause];
     }
   }
   const shown = inspect(thrown, { depth: 2, breakLength: Number.POSITIVE_INFINITY }).slice(0, 500);
   const message =
     thrown === undefined ? 'the task threw undefined' : `the task threw a non-Error value: ${shown}`;
   return ['threw', 'NonErrorThrown', message, undefined, undefined];
+}
+
+const maxCauseDepth = 8;
+
+/** `error.cause` as plain data, its own causes included; `seen` stops a chain that loops. */
+function causeOf(error: object, seen: Set<unknown>): TaskError | undefined {
+  const cause: unknown = Reflect.get(error, 'cause');
+  if (cause === undefined || seen.has(cause) || seen.size > maxCauseDepth) return undefined;
+  seen.add(cause);
+  if (typeof cause === 'object' && cause !== null) {
+    const message: unknown = Reflect.get(cause, 'message');
+    if (typeof message === 'string' || cause instanceof Error) {
+      const { name, stack, code } = errorFields(cause);
+      const deeper = causeOf(cause, seen);
+      return {
+        name,
+        message: typeof message === 'string' ? message : String(message),
+        ...(stack === undefined ? {} : { stack }),
+        ...(code === undefined ? {} : { code }),
+        ...(deeper === undefined ? {} : { cause: deeper }),
+      };
+    }
+  }
+  const shown = inspect(cause, { depth: 2, breakLength: Number.POSITIVE_INFINITY }).slice(0, 500);
+  return { name: 'NonErrorCause', message: shown };
 }
 
 function errorFields(error: unknown): {

@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { TaskOutcome } from '../../../src/executors/thread/outcome.js';
 import type { ThreadPool } from '../../../src/executors/thread/thread-pool.js';
@@ -64,6 +66,46 @@ describe('ThreadPool: bad task modules, throws and outputs are failed outcomes',
       kind: 'failed',
       error: { name: 'TypeError', message: 'thrown before any await' },
     });
+  });
+
+  it("keeps an Error's causes, each described as the error is", async () => {
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
+    const chained = pool.task({ module: fixture('throws.mjs'), exportName: 'withCauses' });
+    const outcome = await alongsideOthers(pool, pool.run(chained, 1));
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      reason: 'threw',
+      error: {
+        name: 'Error',
+        message: 'the upload failed',
+        cause: {
+          name: 'TypeError',
+          message: 'the connection was refused',
+          code: 'E_MIDDLE',
+          stack: expect.stringContaining('throws.mjs'),
+          cause: { name: 'NonErrorCause', message: '{ status: 503 }' },
+        },
+      },
+    });
+    const loop = pool.task({ module: fixture('throws.mjs'), exportName: 'causeLoop' });
+    const looped = await pool.run(loop, 1);
+    expect(looped).toMatchObject({ kind: 'failed', error: { message: 'round and round' } });
+    expect(looped.kind === 'failed' && looped.error.cause).toBeUndefined();
+  });
+
+  it('says why fetch failed: its cause, ECONNREFUSED from a port nothing listens on', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
+    const fetches = pool.task({ module: fixture('throws.mjs'), exportName: 'fetches' });
+    const outcome = await pool.run(fetches, `http://127.0.0.1:${port}/`);
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      error: { name: 'TypeError', message: 'fetch failed', cause: { code: 'ECONNREFUSED' } },
+    });
+    expect(outcome.kind === 'failed' && outcome.error.cause?.message).toContain('ECONNREFUSED');
   });
 
   it.each([
