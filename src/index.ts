@@ -12,6 +12,8 @@ export type {
   PoolEvent,
   PoolEventListener,
   PoolStats,
+  PoolTask,
+  RunTaskOptions,
   TaskContext,
   TaskError,
   TaskFailureReason,

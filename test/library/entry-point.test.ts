@@ -6,6 +6,8 @@ import type {
   CloseOptions,
   EngineEvent,
   PoolStats,
+  PoolTask,
+  RunTaskOptions,
   TaskFailureReason,
   TaskLogEntry,
   TaskModuleRef,
@@ -54,6 +56,10 @@ describe("the package's entry point", () => {
       expect(results.map((result) => result.kind)).toEqual(['succeeded', 'succeeded']);
       expect(logged.map((line) => line.level)).toEqual(['debug', 'info', 'warn', 'debug', 'info', 'error']);
       expect(retriedFor).toEqual(['threw']);
+      // What pool.task() returns and pool.run() takes, named as a caller that keeps them would.
+      const echoOnPool: PoolTask<number, number> = pool.task({ module: fixture() });
+      const runOptions: RunTaskOptions = { timeoutMs: 5_000, attempt: 1 };
+      expect(await pool.run(echoOnPool, 3, runOptions)).toEqual({ kind: 'succeeded', output: 3 });
       const stats: PoolStats = pool.stats();
       expect(stats.threads).toBe(1);
     } finally {
