@@ -36,7 +36,7 @@ export const ExitCode = {
   workDirInUse: 73,
   /** The server refused the token (401) or its role (403): EX_NOPERM from sysexits.h. */
   noPermission: 77,
-  /** SIGHUP: `valkyrie runner` whose terminal closed, after it cancelled its jobs; 128 + 1. */
+  /** SIGHUP (a closed terminal): `valkyrie runner` or `valkyrie server` stopped by signals; 128 + 1. */
   hungUp: 129,
   interrupted: 130,
   /** SIGTERM: cancelled gracefully like Ctrl-C, with the shell's code for a TERM. */

@@ -328,7 +328,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option(
       '--drain-timeout <duration>',
-      'on SIGTERM/SIGINT, how long running runs may finish before the server closes (0: not at all; jobs on runners run on and report after a restart); a second signal stops without draining, a third exits at once',
+      'on SIGTERM/SIGINT/SIGHUP, how long running runs may finish before the server closes (0: not at all; jobs on runners run on and report after a restart); a second signal stops without draining, a third exits at once',
       '10s',
     )
     .option(
@@ -363,7 +363,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addHelpText(
       'after',
       '\nAt first start, the admin token is VALKYRIE_ADMIN_TOKEN, or one is generated and printed once to stderr.\n' +
-        'A second SIGTERM/SIGINT stops without draining, a third exits at once (130/143). Exit codes: 0 after\n' +
+        'SIGTERM, SIGINT or SIGHUP (its terminal closed) drains; a second stops without draining, a third exits\n' +
+        'at once (143/130/129). Exit codes: 0 after\n' +
         'shutdown, 2 bad options, port in use or bad TLS files,\n' +
         '65 store unusable (a damaged SQLite file, or a store from a newer Valkyrie), 69 store unavailable (Postgres\n' +
         'does not answer, the SQLite file stays locked, or another server serves it or keeps its bundles in the data\n' +

@@ -36,7 +36,7 @@ export interface ServerCommandOptions {
 }
 
 /**
- * Runs the control plane until SIGTERM or SIGINT (untilStopped): the first drains (the API answers 503,
+ * Runs the control plane until SIGTERM, SIGINT or SIGHUP (untilStopped): the first drains (the API answers 503,
  * running runs get up to --drain-timeout), a second stops without draining, a third exits without
  * waiting. Prints one line with the URL once listening.
  */
@@ -131,7 +131,8 @@ async function startServer(
 }
 
 /**
- * Waits for SIGTERM or SIGINT, counted: the first drains (server.close()), the second stops without
+ * Waits for SIGTERM, SIGINT or SIGHUP (a server started in a terminal that closed: drained as on
+ * SIGTERM, not killed mid-write with its runs), counted: the first drains (server.close()), the second stops without
  * draining (server.destroy()), and the third returns at once, for a shutdown that hangs (a store that
  * stopped answering mid-write): what the store had not committed is lost as in a crash, which a store
  * survives, and the runs left unfinished are taken over at the next start. Returns the exit code: 0
@@ -147,8 +148,7 @@ function untilStopped(server: ValkyrieServer, drainTimeoutMs: number): Promise<n
     // The listeners go with the wait, so that an embedding process (a test) keeps no stale ones.
     const done = (code: number) => {
       stopped = true;
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      for (const signal of stopSignals) process.off(signal, onSignal);
       resolve(code);
     };
     // Else an operator sees the server exit and takes the jobs it left on runners for lost. Once: the
@@ -171,7 +171,7 @@ function untilStopped(server: ValkyrieServer, drainTimeoutMs: number): Promise<n
       say(serverFailureLine(error));
       done(isValkyrieError(error) ? exitCodeFor(error.code) : ExitCode.jobFailed);
     };
-    const onSignal = (signal: NodeJS.Signals) => {
+    const onSignal = (signal: StopSignal) => {
       signals++;
       if (signals === 1) {
         // "draining for up to 0ms" told of a wait that never comes: close() stops at once.
@@ -187,13 +187,22 @@ function untilStopped(server: ValkyrieServer, drainTimeoutMs: number): Promise<n
         void server.destroy().then(leftRunning('the server stopped'), failed);
       } else {
         say(`${signal}: exiting now; the runs left unfinished are taken over at the next start`);
-        done(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
+        done(signalExitCode[signal]);
       }
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    for (const signal of stopSignals) process.on(signal, onSignal);
   });
 }
+
+const stopSignals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+type StopSignal = (typeof stopSignals)[number];
+
+/** The shell's code (128 + the signal's number) for a server the third signal made exit at once. */
+const signalExitCode: Record<StopSignal, number> = {
+  SIGTERM: ExitCode.terminated,
+  SIGINT: ExitCode.interrupted,
+  SIGHUP: ExitCode.hungUp,
+};
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
