@@ -10,7 +10,7 @@ const timestampPattern =
   /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 
 /** The longest delay taken: past it a job would wait for ever, and its time overflows a date. */
-const maxDelayMs = 100 * 366 * 24 * 3_600_000;
+export const maxDelayMs = 100 * 366 * 24 * 3_600_000;
 
 /**
  * Parses `2026-05-01T12:00:00Z`, `30s`, `5m` or a number of seconds (at most 100 years); undefined

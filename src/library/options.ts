@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
+import { maxDelayMs } from '../core/not-before.js';
 import { defaultAgingIntervalMs, defaultPriority, isPriority, type Priority } from '../core/priority.js';
 import { type Backoff, backoffKinds } from '../core/retry-delay.js';
 import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
@@ -196,7 +197,7 @@ function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedSto
     leaseTtlMs:
       store.leaseTtlMs === undefined
         ? storeDefaults.leaseTtlMs
-        : checkCount(`${where}.leaseTtlMs`, store.leaseTtlMs),
+        : checkBoundedCount(`${where}.leaseTtlMs`, store.leaseTtlMs),
     capacity:
       store.capacity === undefined ? storeDefaults.capacity : checkCount(`${where}.capacity`, store.capacity),
   };
@@ -246,6 +247,26 @@ export function checkDelay(where: string, value: unknown): number {
   return value;
 }
 
+/**
+ * Past 2^31 - 1 a lease's TTL overflows Node's timers (its renewals would fire every millisecond)
+ * and an attempt bound overflows Postgres's integer column: both were taken here and then failed
+ * in the store, job by job or claim after claim.
+ */
+const largestBoundedCount = 2_147_483_647;
+
+function checkBoundedCount(where: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > largestBoundedCount)
+    fail(where, `an integer from 1 to ${largestBoundedCount}`, value);
+  return value;
+}
+
+/** A delay before a job (or its retry) may start: past 100 years, as `not-before:`, its time leaves the stores' range. */
+function checkBoundedDelay(where: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > maxDelayMs)
+    fail(where, `a number from 0 to ${maxDelayMs} (100 years)`, value);
+  return value;
+}
+
 function checkBackoff(where: string, value: unknown): Backoff {
   const kind = backoffKinds.find((candidate) => candidate === value);
   if (kind === undefined) fail(where, `one of ${backoffKinds.map((k) => `'${k}'`).join(', ')}`, value);
@@ -273,13 +294,13 @@ export function resolveRetry(
     maxAttempts:
       policy.maxAttempts === undefined
         ? base.maxAttempts
-        : checkCount(`${where}.maxAttempts`, policy.maxAttempts),
+        : checkBoundedCount(`${where}.maxAttempts`, policy.maxAttempts),
     delayMs: policy.delayMs === undefined ? base.delayMs : checkDelay(`${where}.delayMs`, policy.delayMs),
     backoff: policy.backoff === undefined ? base.backoff : checkBackoff(`${where}.backoff`, policy.backoff),
     maxDelayMs:
       policy.maxDelayMs === undefined
         ? base.maxDelayMs
-        : checkDelay(`${where}.maxDelayMs`, policy.maxDelayMs),
+        : checkBoundedDelay(`${where}.maxDelayMs`, policy.maxDelayMs),
     jitter: policy.jitter === undefined ? base.jitter : checkJitter(`${where}.jitter`, policy.jitter),
     retryOn: Object.freeze([...retryOn]),
   });
@@ -332,7 +353,7 @@ export function resolveJobOptions(
   }
   return {
     priority,
-    delayMs: options.delayMs === undefined ? 0 : checkDelay(`${where}.delayMs`, options.delayMs),
+    delayMs: options.delayMs === undefined ? 0 : checkBoundedDelay(`${where}.delayMs`, options.delayMs),
     timeoutMs,
     retry: resolveRetry(`${where}.retry`, options.retry, retry),
     idempotencyKey: key,
