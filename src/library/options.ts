@@ -6,6 +6,7 @@ import { type Backoff, backoffKinds } from '../core/retry-delay.js';
 import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
 import type { ThreadPoolOptions } from '../executors/thread/config.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
+import { largestIdempotencyKeyBytes } from '../store/queue-rows.js';
 import { defaultBusyTimeoutMs } from '../store/sqlite/open.js';
 import { checkOptionNames } from './option-keys.js';
 
@@ -350,6 +351,15 @@ export function resolveJobOptions(
   const key = options.idempotencyKey;
   if (key !== undefined && (typeof key !== 'string' || key === '')) {
     fail(`${where}.idempotencyKey`, 'a non-empty string', key);
+  }
+  // The durable stores' rule on every store, so that a key is refused at the call, not job by job.
+  if (key !== undefined && (key.includes('\0') || Buffer.byteLength(key) > largestIdempotencyKeyBytes)) {
+    const shown = key.length > 40 ? `a key of ${Buffer.byteLength(key)} bytes` : JSON.stringify(key);
+    fail(
+      `${where}.idempotencyKey`,
+      `at most ${largestIdempotencyKeyBytes} bytes (UTF-8), without NUL`,
+      shown,
+    );
   }
   return {
     priority,

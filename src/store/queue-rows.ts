@@ -65,6 +65,27 @@ function definedOnly(options: QueueOptions): QueueOptions {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 }
 
+/** Postgres's integer column holds the bound; SQLite would take more, and must not take what Postgres refuses. */
+export const largestMaxAttempts = 2_147_483_647;
+
+/**
+ * Postgres text holds no NUL, and its unique index no entry past about 2.7 kB (a key of 10,000
+ * random characters failed there with 'index row requires 10024 bytes'): a key either store would
+ * refuse is refused by both, before anything is written.
+ */
+export const largestIdempotencyKeyBytes = 1024;
+
+/** Why `key` cannot be an idempotency key, or undefined when it can. */
+export function idempotencyKeyProblem(key: unknown): string | undefined {
+  if (typeof key !== 'string' || key === '') return `expected a non-empty string, received ${String(key)}`;
+  if (key.includes('\0')) return `${JSON.stringify(key)} holds a NUL character`;
+  const bytes = Buffer.byteLength(key);
+  if (bytes > largestIdempotencyKeyBytes) {
+    return `expected at most ${largestIdempotencyKeyBytes} bytes (UTF-8), received ${bytes}`;
+  }
+  return undefined;
+}
+
 /** Where a refused job sits in its batch; built only for the refusal, not for every job. */
 const submitted = (i: number) => `enqueue: jobs[${i}]`;
 
@@ -88,13 +109,29 @@ export function toQueueInsert(
       `${submitted(i)}.priority: unknown priority ${JSON.stringify(priority)}`,
     );
   }
-  const maxAttempts = job.maxAttempts ?? defaultMaxAttempts;
-  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
+  if (job.task.includes('\0')) {
     throw new ValkyrieError(
       'VK_USAGE',
-      `${submitted(i)}.maxAttempts: expected a whole number ≥ 1, received ${String(maxAttempts)}`,
+      `${submitted(i)}.task: ${JSON.stringify(job.task)} holds a NUL character`,
     );
   }
+  const maxAttempts = job.maxAttempts ?? defaultMaxAttempts;
+  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > largestMaxAttempts) {
+    throw new ValkyrieError(
+      'VK_USAGE',
+      `${submitted(i)}.maxAttempts: expected a whole number from 1 to ${largestMaxAttempts}, received ${String(maxAttempts)}`,
+    );
+  }
+  const onLeaseExpiry = job.onLeaseExpiry ?? 'requeue';
+  if (onLeaseExpiry !== 'requeue' && onLeaseExpiry !== 'fail') {
+    throw new ValkyrieError(
+      'VK_USAGE',
+      `${submitted(i)}.onLeaseExpiry: expected 'requeue' or 'fail', received ${JSON.stringify(onLeaseExpiry)}`,
+    );
+  }
+  const keyProblem = job.idempotencyKey === undefined ? undefined : idempotencyKeyProblem(job.idempotencyKey);
+  if (keyProblem !== undefined)
+    throw new ValkyrieError('VK_USAGE', `${submitted(i)}.idempotencyKey: ${keyProblem}`);
   const notBefore = job.notBefore ?? null;
   if (notBefore !== null && !Number.isSafeInteger(notBefore)) {
     throw new ValkyrieError(
@@ -111,7 +148,7 @@ export function toQueueInsert(
     queueKey: queueKey({ priority, readyAt: now, notBefore: notBefore ?? undefined, agingIntervalMs }),
     notBefore,
     maxAttempts,
-    onLeaseExpiry: job.onLeaseExpiry ?? 'requeue',
+    onLeaseExpiry,
     idempotencyKey: job.idempotencyKey ?? null,
     createdAt: now,
   };

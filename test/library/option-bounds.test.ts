@@ -20,6 +20,12 @@ for (const [name, makeStore, skip] of durableStoreKinds) {
       expect(() => engine.enqueue(echo, 1, { retry: { maxDelayMs: 1e20 } })).toThrow(
         /options\.retry\.maxDelayMs must be a number from 0 to 3162240000000/,
       );
+      expect(() => engine.enqueue(echo, 1, { idempotencyKey: 'a\0b' })).toThrow(
+        /options\.idempotencyKey must be at most 1024 bytes \(UTF-8\), without NUL; received '"a\\u0000b"'/,
+      );
+      expect(() => engine.enqueue(echo, 1, { idempotencyKey: 'é'.repeat(513) })).toThrow(
+        /options\.idempotencyKey must be .*; received 'a key of 1026 bytes'/,
+      );
       // The bounds themselves are stored and run as any job.
       const job = engine.enqueue(echo, 'at the bound', { retry: { maxAttempts: 2_147_483_647 } });
       await expect(job.result).resolves.toMatchObject({ kind: 'succeeded', output: 'at the bound' });

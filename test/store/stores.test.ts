@@ -9,6 +9,7 @@ import { logStoreContract } from './log-store.contract.js';
 import { queueCancelContract } from './queue-cancel.contract.js';
 import { queueClaimOrWaitContract } from './queue-claim-or-wait.contract.js';
 import { queueCountsContract } from './queue-counts.contract.js';
+import { queueEnqueueInputContract } from './queue-enqueue-input.contract.js';
 import { queueGetJobsContract } from './queue-get-jobs.contract.js';
 import { queueReleaseContract } from './queue-release.contract.js';
 import { queueStoreContract } from './queue-store.contract.js';
@@ -34,6 +35,7 @@ for (const [name, make, skip] of storeFactories) {
     submissionContract(make);
     describe('queue', () => {
       queueStoreContract(make);
+      queueEnqueueInputContract(make);
       queueCountsContract(make);
       queueClaimOrWaitContract(make);
       queueCancelContract(make);
