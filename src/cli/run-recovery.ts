@@ -1,4 +1,5 @@
 import { systemClock } from '../core/clock.js';
+import { sameGroup } from '../core/concurrency-group.js';
 import { isStoreError, ValkyrieError } from '../core/errors.js';
 import type { RunId } from '../core/ids.js';
 import type { RunStatus } from '../core/outcome.js';
@@ -106,6 +107,6 @@ async function replacedBeforeStart(
 ): Promise<boolean> {
   const group = run.startedAt === undefined ? run.concurrency?.group : undefined;
   if (group === undefined) return false;
-  if (joining !== undefined && !joining.queue && joining.group === group) return true;
+  if (joining !== undefined && !joining.queue && sameGroup(joining.group, group)) return true;
   return placeReplaced(stores, run.id, group);
 }

@@ -11,8 +11,22 @@
 
 export type MemberPhase = 'running' | 'pending' | 'replaced';
 
+/**
+ * The key a group's members are stored, locked and watched under. GitHub compares group names
+ * case-insensitively (`prod` and `Prod` are one group), so a store keys on the folded name; the name
+ * as written stays what views and reasons show.
+ */
+export function groupKeyOf(group: string): string {
+  return group.toLowerCase();
+}
+
+export function sameGroup(a: string, b: string): boolean {
+  return groupKeyOf(a) === groupKeyOf(b);
+}
+
 export interface GroupMember {
   readonly memberId: string;
+  /** As stored: the group's key (groupKeyOf), not necessarily its name as a member wrote it. */
   readonly group: string;
   /** Join order within the group; pending members are promoted lowest first. */
   readonly seq: number;

@@ -6,7 +6,8 @@ import type { GroupWatch } from './group-watchers.js';
  * holds the rules). Lifecycle of a member: `watch` its group → `join` once → `heartbeat` every beat
  * while it waits or runs, and whenever the watch reports a change (each call also frees a slot whose
  * holder went stale and promotes the next member) → `release` on every exit path. Each call is atomic across processes: it reads and rewrites the whole group under
- * one lock. `release` is idempotent; `heartbeat` on an unknown member answers `gone`.
+ * one lock. `release` is idempotent; `heartbeat` on an unknown member answers `gone`. Groups are named
+ * case-insensitively, as GitHub's (groupKeyOf): `Deploy` and `deploy` are one group.
  */
 export interface ConcurrencyStore {
   join(request: JoinRequest, clock: GroupClock): Promise<MemberState>;

@@ -23,6 +23,29 @@ export function concurrencyStoreContract(make: StoresFactory): void {
       expect((await groups().list('deploy')).map((m) => m.memberId)).toEqual(['a']);
     });
 
+    it('names groups case-insensitively, as GitHub: Deploy and DEPLOY are one group', async () => {
+      await groups().join(request('a', { group: 'Deploy-Main' }), at(1));
+      const watch = await groups().watch('deploy-main');
+      try {
+        const changed = watch.next();
+        expect(await groups().join(request('b', { group: 'deploy-main' }), at(2))).toEqual({
+          kind: 'pending',
+          ahead: 1,
+        });
+        expect(await groups().join(request('c', { group: 'DEPLOY-MAIN' }), at(3))).toEqual({
+          kind: 'pending',
+          ahead: 1,
+        });
+        expect(await groups().heartbeat('b', at(4))).toEqual({ kind: 'replaced', by: 'c' });
+        expect((await groups().list('DePloY-mAiN')).map((m) => m.memberId)).toEqual(['a', 'b', 'c']);
+        await groups().release('a', at(5));
+        expect(await settlesWithin(changed, 5_000)).toBe(true);
+        expect(await groups().heartbeat('c', at(6))).toEqual({ kind: 'running', cancelRequested: false });
+      } finally {
+        watch.close();
+      }
+    });
+
     it('replaces the waiting member with a newer one', async () => {
       await groups().join(request('a'), at(1));
       await groups().join(request('b'), at(2));

@@ -2,6 +2,7 @@ import {
   beat,
   type GroupClock,
   type GroupMember,
+  groupKeyOf,
   type JoinRequest,
   joinGroup,
   leaveGroup,
@@ -79,11 +80,12 @@ export class PostgresConcurrencyStore implements ConcurrencyStore {
   }
 
   join(request: JoinRequest, clock: GroupClock): Promise<MemberState> {
+    const group = groupKeyOf(request.group);
     return this.#db.transaction(`join concurrency group ${request.group}`, async (query) => {
-      await query(statements.lock, [request.group]);
-      const before = await load(query, request.group);
+      await query(statements.lock, [group]);
+      const before = await load(query, group);
       const members = joinGroup(before, request, clock);
-      await store(query, request.group, before, members);
+      await store(query, group, before, members);
       return stateOf(members, request.memberId);
     });
   }
@@ -118,7 +120,7 @@ export class PostgresConcurrencyStore implements ConcurrencyStore {
   }
 
   async watch(group: string): Promise<GroupWatch> {
-    const watch = this.#listener.groups.watch(groupKey(group));
+    const watch = this.#listener.groups.watch(groupKey(groupKeyOf(group)));
     try {
       await this.#listener.listening();
     } catch (error) {
@@ -129,7 +131,7 @@ export class PostgresConcurrencyStore implements ConcurrencyStore {
   }
 
   list(group: string): Promise<GroupMember[]> {
-    return this.#db.read(`list concurrency group ${group}`, (query) => load(query, group));
+    return this.#db.read(`list concurrency group ${group}`, (query) => load(query, groupKeyOf(group)));
   }
 }
 
@@ -147,6 +149,7 @@ async function load(query: Query, group: string): Promise<GroupMember[]> {
   return rows.map(toMember);
 }
 
+/** `group` is the key the members were loaded under: a newcomer's name as written is not stored. */
 async function store(
   query: Query,
   group: string,
@@ -158,7 +161,7 @@ async function store(
   if (members.length === 0) return;
   await query(statements.insert, [
     members.map((m) => m.memberId),
-    members.map((m) => m.group),
+    members.map(() => group),
     members.map((m) => m.seq),
     members.map((m) => m.phase),
     members.map((m) => m.cancelRequested),

@@ -3,6 +3,7 @@ import {
   beat,
   type GroupClock,
   type GroupMember,
+  groupKeyOf,
   type JoinRequest,
   joinGroup,
   leaveGroup,
@@ -61,10 +62,11 @@ export class SqliteConcurrencyStore implements ConcurrencyStore {
   }
 
   join(request: JoinRequest, clock: GroupClock): Promise<MemberState> {
+    const group = groupKeyOf(request.group);
     return this.#change(`join concurrency group ${request.group}`, () => {
-      const before = this.#load(request.group);
+      const before = this.#load(group);
       const members = joinGroup(before, request, clock);
-      return { group: request.group, before, members, result: stateOf(members, request.memberId) };
+      return { group, before, members, result: stateOf(members, request.memberId) };
     });
   }
 
@@ -96,11 +98,11 @@ export class SqliteConcurrencyStore implements ConcurrencyStore {
   }
 
   async watch(group: string): Promise<GroupWatch> {
-    return this.#watchers.watch(group);
+    return this.#watchers.watch(groupKeyOf(group));
   }
 
   list(group: string): Promise<GroupMember[]> {
-    return this.commits.read(`list concurrency group ${group}`, () => this.#load(group));
+    return this.commits.read(`list concurrency group ${group}`, () => this.#load(groupKeyOf(group)));
   }
 
   /** Runs `work` in one write, stores the group it returns, and wakes watchers if that changed it. */
@@ -121,12 +123,13 @@ export class SqliteConcurrencyStore implements ConcurrencyStore {
     return this.#ofGroup.all(group).map(toMember);
   }
 
+  /** `group` is the key the members were loaded under: a newcomer's name as written is not stored. */
   #store(group: string, members: readonly GroupMember[]): void {
     this.#deleteGroup.run(group);
     for (const m of members) {
       this.#insert.run(
         m.memberId,
-        m.group,
+        group,
         m.seq,
         m.phase,
         m.cancelRequested ? 1 : 0,
