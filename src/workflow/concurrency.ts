@@ -4,8 +4,9 @@ import {
   type EvaluationContext,
   ExpressionEvaluationError,
   ExpressionSyntaxError,
-  interpolate,
+  evaluate,
   parseTemplate,
+  toDisplayString,
 } from './expressions/index.js';
 import type { ConcurrencyDefinition, Workflow } from './model.js';
 import type { WorkflowDocument } from './schema.js';
@@ -133,7 +134,7 @@ export function resolveConcurrency(
   context: EvaluationContext,
 ): ResolvedConcurrency {
   const cancel = definition.cancelInProgress;
-  const group = interpolate(definition.group, context);
+  const group = groupText(definition.group, context);
   if (group.trim() === '')
     throw new ExpressionEvaluationError(
       `the group ${JSON.stringify(definition.group)} evaluated to an empty string, and a concurrency group must not be empty`,
@@ -143,6 +144,31 @@ export function resolveConcurrency(
     cancelInProgress: cancelInProgress(cancel, context),
     queue: definition.queue,
   };
+}
+
+/**
+ * The group's text, as interpolation gives it, but for an expression that yields an object or a list:
+ * as text that is `Object` or `Array`, one group for every workflow whose group holds one (say
+ * `${{ github.event }}` meant as `toJSON(github.event)`), so it is refused as an empty group is.
+ */
+function groupText(template: string, context: EvaluationContext): string {
+  let text = '';
+  for (const part of parseTemplate(template)) {
+    if (part.kind === 'text') {
+      text += part.text;
+      continue;
+    }
+    const value = evaluate(part.expr, context);
+    if (typeof value === 'object' && value !== null) {
+      const kind = Array.isArray(value) ? 'a list' : 'an object';
+      throw new ExpressionEvaluationError(
+        `\${{ ${part.source} }} yielded ${kind}, and a concurrency group must be text (toJSON(…) makes text of one)`,
+        part.offset,
+      );
+    }
+    text += toDisplayString(value);
+  }
+  return text;
 }
 
 /**

@@ -74,4 +74,26 @@ jobs:
     expect(run.stderr).toContain('empty.yml:2:14: ');
     expect(run.stderr).toContain('evaluated to an empty string');
   });
+
+  it('refuses a group whose expression yields an object or a list, which would be group "Object"', async () => {
+    ws.write(
+      'object.yml',
+      `name: object
+concurrency:
+  group: deploy-\${{ github.event }}
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - run: touch ran
+`,
+    );
+    const run = await ws.run(['run', 'object.yml', '--json']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(
+      "valkyrie: object.yml:3:10: the workflow's concurrency group could not be evaluated: ${{ github.event }} yielded an object, and a concurrency group must be text",
+    );
+    expect(JSON.parse(run.stdout.trim())).toMatchObject({ code: 'VK_EXPRESSION', line: 3, col: 10 });
+    expect(JSON.parse((await ws.run(['runs', '--json'])).stdout)).toEqual([]);
+  });
 });

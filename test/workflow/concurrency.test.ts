@@ -97,6 +97,16 @@ describe('workflow-level concurrency', () => {
     expect(() => resolveConcurrency(spaces, { contexts: { vars: {} } })).toThrow(/empty string/);
   });
 
+  it('refuses a group whose expression yields an object or a list, and takes numbers and booleans as text', () => {
+    const resolve = (group: string) =>
+      resolveConcurrency({ group, cancelInProgress: false, queue: false }, { contexts: { vars: {} } });
+    expect(() => resolve("${{ fromJSON('{}') }}")).toThrow(
+      'yielded an object, and a concurrency group must be text',
+    );
+    expect(() => resolve("x-${{ fromJSON('[1]') }}")).toThrow("${{ fromJSON('[1]') }} yielded a list");
+    expect(resolve("${{ 3 }}-${{ true }}-${{ toJSON(fromJSON('[1]')) }}").group).toBe('3-true-[\n  1\n]');
+  });
+
   it('resolves the group and cancel-in-progress from the contexts of a run', () => {
     const resolved = resolveConcurrency(
       {
