@@ -7,6 +7,7 @@ import type { Workflow } from '../workflow/model.js';
 import { groupCancelReason } from './cancel-reasons.js';
 import { defaultGateTiming } from './concurrency-gate.js';
 import { GroupMembership } from './group-membership.js';
+import { keyPlace } from './job-expansion.js';
 import { type Leg, specOf } from './leg.js';
 
 /** What the control plane does when a job's group decides. */
@@ -51,8 +52,9 @@ export class JobGroups {
    * `returning` (the leg had joined there), a dropped one rejoins as the older member (JoinRequest.returning).
    */
   enter(leg: Leg, workflow: Workflow, { adopt = false, returning = false } = {}): boolean {
-    const definition = workflow.jobs.get(leg.key)?.concurrency;
-    if (definition === undefined) return false;
+    const job = workflow.jobs.get(leg.key);
+    const definition = job?.concurrency;
+    if (job === undefined || definition === undefined) return false;
     const contexts = specOf(leg)?.contexts;
     if (contexts === undefined) return false;
     let resolved: ReturnType<typeof resolveConcurrency>;
@@ -61,8 +63,10 @@ export class JobGroups {
     } catch (error) {
       const message = messageOf(error);
       const key = failedConcurrencyKey(error);
+      // Where the key is, as a workflow-level group's error and a job's other keys' say.
+      const at = keyPlace(workflow, job, 'concurrency', [key]);
       queueMicrotask(() =>
-        this.hooks.failed(leg, `its concurrency ${key} could not be evaluated: ${message}`),
+        this.hooks.failed(leg, `${at}its concurrency ${key} could not be evaluated: ${message}`),
       );
       return true;
     }

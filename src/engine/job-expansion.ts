@@ -73,7 +73,7 @@ function evaluatingKey<T>(workflow: Workflow, job: JobDefinition, key: string, e
  * `FILE:LINE:COL: ` of a job's key (`strategy.matrix`: its `matrix:` under `strategy:`) in the file
  * its workflow was parsed from; nothing for a workflow built in code, which has no file.
  */
-function keyPlace(
+export function keyPlace(
   workflow: Workflow,
   job: JobDefinition,
   key: string,

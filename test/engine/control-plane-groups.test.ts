@@ -202,7 +202,7 @@ describe('ControlPlane: a job-level concurrency group says why it cancelled a jo
     expect((await stores.logs.read(running.id)).map((line) => line.text)).not.toContain(why);
   });
 
-  it('fails a job whose group cannot be evaluated, naming the error, as GitHub fails a bad expression', async () => {
+  it('fails a job whose group cannot be evaluated, naming the error and where the group is, as GitHub fails a bad expression', async () => {
     const clock = new ManualClock();
     const { plane: p, stores } = openPlane({ clock });
     new ScriptedRunner(p, accepting, { capacity: 1 });
@@ -212,7 +212,7 @@ describe('ControlPlane: a job-level concurrency group says why it cancelled a jo
     expect(await handle.done).toBe('failed');
     const [job] = await stores.runs.listJobs(handle.id);
     expect(job).toMatchObject({ status: 'failed' });
-    expect(job?.reason).toMatch(/^its concurrency group could not be evaluated: .*JSON/);
+    expect(job?.reason).toMatch(/^w\.yml:4:26: its concurrency group could not be evaluated: .*JSON/);
   });
 
   it('names cancel-in-progress, not the group, when that is the expression that fails', async () => {
@@ -226,6 +226,8 @@ describe('ControlPlane: a job-level concurrency group says why it cancelled a jo
     await clock.advance(500);
     expect(await handle.done).toBe('failed');
     const [job] = await stores.runs.listJobs(handle.id);
-    expect(job?.reason).toMatch(/^its concurrency cancel-in-progress could not be evaluated: .*JSON/);
+    expect(job?.reason).toMatch(
+      /^w\.yml:4:49: its concurrency cancel-in-progress could not be evaluated: .*JSON/,
+    );
   });
 });
