@@ -129,3 +129,23 @@ describe('valkyrie rerun', () => {
     expect(unknown.stderr).toContain('no run "42"');
   });
 });
+
+describe('valkyrie rerun of a run with a concurrency group', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('does not call the time since the first attempt a wait for the group', async () => {
+    const file = ws.write(
+      'grouped.yml',
+      'concurrency: solo\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: test -f ok\n',
+    );
+    expect((await ws.run(['run', file])).code).toBe(1);
+    // More than the second under which show names no wait, with nothing else in the group.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    writeFileSync(join(ws.dir, 'ok'), '');
+    expect((await ws.run(['rerun', '1'])).code).toBe(0);
+    const show = await ws.run(['show', '1']);
+    expect(show.stdout).toContain('succeeded');
+    expect(show.stdout).not.toContain('waited');
+  });
+});

@@ -9,6 +9,8 @@ export interface GroupPlacedRun {
   readonly status: RunStatus | string;
   readonly createdAt: number;
   readonly startedAt?: number;
+  /** GitHub's run_attempt; absent means 1. */
+  readonly attempt?: number;
   readonly concurrency?: {
     readonly group: string;
     readonly state: string;
@@ -43,10 +45,14 @@ export function groupPlaceLine(
 /**
  * Under `valkyrie show`'s heading: how long a run that started waited for its workflow's concurrency
  * group first (from its creation until the group admitted it), which its duration leaves out, as
- * GitHub shows a run's queued time apart from its run time. Nothing for a wait under a second.
+ * GitHub shows a run's queued time apart from its run time. Nothing for a wait under a second, nor
+ * for a re-run.
  */
 export function groupWaitLine(run: GroupPlacedRun): string | undefined {
   if (run.concurrency === undefined || run.startedAt === undefined) return undefined;
+  // A re-run's start is its own admission, but its creation is the first attempt's: the time between
+  // is not a wait (a re-run an hour later showed "waited 1h"), and when the re-run joined is not kept.
+  if ((run.attempt ?? 1) > 1) return undefined;
   const waited = run.startedAt - run.createdAt;
   if (waited < 1_000) return undefined;
   return `waited ${formatDuration(waited)} for concurrency group ${visible(run.concurrency.group)} before it started`;
