@@ -12,7 +12,8 @@ export interface ResolvedInputs {
  * `default:` (evaluated when the step starts). Like GitHub, a `with:` key the action does not declare
  * is only a warning (`Unexpected input(s) …`) and is still passed; a `required: true` input that is
  * neither given nor defaulted is only a warning too ("Actions using required: true will not
- * automatically return an error if the input is not specified").
+ * automatically return an error if the input is not specified"). A given input that has a
+ * `deprecationMessage` is warned about with it, in GitHub's words.
  */
 export function resolveActionInputs(
   manifest: ActionManifest,
@@ -32,7 +33,13 @@ export function resolveActionInputs(
     );
   }
   for (const input of manifest.inputs) {
-    if (Object.hasOwn(values, input.name)) continue;
+    if (Object.hasOwn(values, input.name)) {
+      if (input.deprecationMessage !== undefined)
+        warnings.push(
+          `${file}:${input.at.line}:${input.at.col}: warning: Input '${input.name}' has been deprecated with message: ${input.deprecationMessage}`,
+        );
+      continue;
+    }
     if (input.default !== undefined) values[input.name] = evaluateDefault(input.default);
     else if (input.required)
       warnings.push(

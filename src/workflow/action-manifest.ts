@@ -25,6 +25,8 @@ export interface ActionInput {
   /** A template, evaluated when the step starts, as GitHub evaluates `${{ github.token }}` defaults. */
   readonly default?: string;
   readonly required: boolean;
+  /** `deprecationMessage:`: GitHub warns with it when a step gives the input. */
+  readonly deprecationMessage?: string;
   readonly at: Position;
 }
 
@@ -117,11 +119,17 @@ function readInputs(value: unknown, map: SourceMap, error: Report): ActionInput[
     const fallback = fields.default;
     if (fallback !== undefined && fallback !== null && isComposite(fallback))
       error(`inputs.${name}.default must be a string, number or boolean`, ['inputs', name, 'default']);
+    const deprecation = fields.deprecationMessage;
+    if (isComposite(deprecation))
+      error(`inputs.${name}.deprecationMessage must be a string`, ['inputs', name, 'deprecationMessage']);
     inputs.push({
       name: name.toLowerCase(),
       required: String(required).toLowerCase() === 'true',
       at,
       ...(fallback === undefined || fallback === null ? {} : { default: String(fallback) }),
+      ...(deprecation === undefined || deprecation === null || isComposite(deprecation)
+        ? {}
+        : { deprecationMessage: String(deprecation) }),
     });
   }
   return inputs;

@@ -216,12 +216,16 @@ fs.appendFileSync(process.env.GITHUB_ENV, 'FROM_JS=yes\\n');
     expect(lines).toContain('outcome=failure');
   });
 
-  it('warns, as GitHub does, about a with: key the action lacks and a required input not given', async () => {
+  it('warns, as GitHub does, about a with: key the action lacks, a required input not given, a deprecated input given', async () => {
     put(
       '.github/actions/needy/action.yml',
       `inputs:
   name:
     required: true
+  old-name:
+    deprecationMessage: use name instead
+  unused-old:
+    deprecationMessage: not given, so not warned about
 runs:
   using: composite
   steps:
@@ -238,14 +242,19 @@ runs:
       - uses: ./.github/actions/needy
         with:
           nmae: typo
+          Old-Name: given
 `,
     );
     const result = await ws.run(['run', file, '--json']);
     expect(result.code).toBe(0);
     const lines = logLines(result.stdout, 'n');
     expect(lines).toContain(
-      "warning: Unexpected input(s) 'nmae', valid inputs are ['name'] (.github/actions/needy/action.yml)",
+      "warning: Unexpected input(s) 'nmae', valid inputs are ['name', 'old-name', 'unused-old'] (.github/actions/needy/action.yml)",
     );
+    expect(lines).toContain(
+      ".github/actions/needy/action.yml:4:3: warning: Input 'old-name' has been deprecated with message: use name instead",
+    );
+    expect(lines.filter((line) => line.includes('deprecated'))).toHaveLength(1);
     expect(lines).toContain(
       '.github/actions/needy/action.yml:2:3: warning: input "name" is required and was not given (with: name: …)',
     );
