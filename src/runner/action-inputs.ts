@@ -9,7 +9,7 @@ export interface ResolvedInputs {
 
 /**
  * An action's inputs as GitHub resolves them: each `with:` value (evaluated), else the input's
- * `default:` (evaluated when the step starts). Like GitHub, a `with:` key the action does not declare
+ * `default:` (evaluated when the step starts), else the empty string. Like GitHub, a `with:` key the action does not declare
  * is only a warning (`Unexpected input(s) …`) and is still passed; a `required: true` input that is
  * neither given nor defaulted is only a warning too ("Actions using required: true will not
  * automatically return an error if the input is not specified"). A given input that has a
@@ -40,8 +40,14 @@ export function resolveActionInputs(
         );
       continue;
     }
-    if (input.default !== undefined) values[input.name] = evaluateDefault(input.default);
-    else if (input.required)
+    if (input.default !== undefined) {
+      values[input.name] = evaluateDefault(input.default);
+      continue;
+    }
+    // GitHub's runner gives a declared input without a default the empty string: it is in the
+    // `inputs` context (toJSON(inputs) lists it) and a JavaScript action gets INPUT_<NAME> set, empty.
+    values[input.name] = '';
+    if (input.required)
       warnings.push(
         `${file}:${input.at.line}:${input.at.col}: warning: input "${input.name}" is required and was not given (with: ${input.name}: …)`,
       );

@@ -130,6 +130,8 @@ inputs:
     required: true
   the thing:
     default: a default
+  not given:
+    description: declared without a default, so set empty, as GitHub does
 outputs:
   greeting:
     description: set through GITHUB_OUTPUT
@@ -143,6 +145,7 @@ runs:
       '.github/actions/js/dist/index.js',
       `const fs = require('node:fs');
 console.log('who=' + process.env.INPUT_WHO + ' thing=' + process.env.INPUT_THE_THING);
+console.log('not-given=' + JSON.stringify(process.env.INPUT_NOT_GIVEN));
 console.log('cwd-is-workspace=' + (process.cwd() === process.env.GITHUB_WORKSPACE));
 console.log('action-path=' + process.env.GITHUB_ACTION_PATH);
 fs.appendFileSync(process.env.GITHUB_OUTPUT, 'greeting=hello ' + process.env.INPUT_WHO + '\\n');
@@ -166,11 +169,12 @@ fs.appendFileSync(process.env.GITHUB_ENV, 'FROM_JS=yes\\n');
     expect(result.code).toBe(0);
     const lines = logLines(result.stdout, 'js');
     expect(lines).toContain('who=Ada thing=a default');
+    expect(lines).toContain('not-given=""');
     expect(lines).toContain('cwd-is-workspace=true');
     expect(lines).toContain(`action-path=${join(ws.dir, '.github/actions/js')}`);
     expect(lines).toContain('got hello Ada FROM_JS=yes');
     expect(lines).toContain(
-      '.github/actions/js/action.yml:13:3: warning: runs.post is not supported: Valkyrie runs only runs.main, so dist/cleanup.js does not run',
+      '.github/actions/js/action.yml:15:3: warning: runs.post is not supported: Valkyrie runs only runs.main, so dist/cleanup.js does not run',
     );
   });
 
