@@ -171,8 +171,8 @@ function readRuns(
     error('runs must be a mapping with "using"', ['runs']);
     return undefined;
   }
-  const using = value.using;
-  if (typeof using !== 'string') {
+  const written = value.using;
+  if (typeof written !== 'string') {
     error(
       'runs.using is missing: use composite, or node20 (node16, node24, …) with runs.main',
       ['runs'],
@@ -180,6 +180,8 @@ function readRuns(
     );
     return undefined;
   }
+  // GitHub's runner compares runs.using ignoring case: `Composite` and `Node20` are actions it runs.
+  const using = written.toLowerCase();
   if (using === 'docker') {
     error(
       'runs.using: docker is not supported: Valkyrie runs no containers for actions; use a composite action that runs docker in a run: step',
@@ -205,7 +207,7 @@ function readRuns(
     return { kind: 'node', using, main: value.main, unsupported };
   }
   if (using !== 'composite') {
-    error(`unknown runs.using "${using}": use composite, or node20 (node16, node24, …) with runs.main`, [
+    error(`unknown runs.using "${written}": use composite, or node20 (node16, node24, …) with runs.main`, [
       'runs',
       'using',
     ]);

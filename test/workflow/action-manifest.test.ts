@@ -89,6 +89,23 @@ runs:
     ]);
   });
 
+  it('reads runs.using whatever its case, as GitHub compares it', () => {
+    const composite = parseActionManifest(
+      'runs:\n  using: Composite\n  steps:\n    - run: echo\n      shell: bash\n',
+    );
+    if (!('manifest' in composite)) throw new Error(JSON.stringify(composite.diagnostics));
+    expect(composite.manifest.runs.kind).toBe('composite');
+    const node = parseActionManifest('runs:\n  using: Node20\n  main: index.js\n');
+    if (!('manifest' in node)) throw new Error(JSON.stringify(node.diagnostics));
+    expect(node.manifest.runs).toMatchObject({ kind: 'node', using: 'node20', main: 'index.js' });
+    expect(errorsOf('runs:\n  using: Docker\n  image: Dockerfile\n')).toEqual([
+      '2:10: error: runs.using: docker is not supported: Valkyrie runs no containers for actions; use a composite action that runs docker in a run: step',
+    ]);
+    expect(errorsOf('runs:\n  using: Python3\n')).toEqual([
+      '2:10: error: unknown runs.using "Python3": use composite, or node20 (node16, node24, …) with runs.main',
+    ]);
+  });
+
   it('reads a JavaScript action and warns that pre: and post: do not run', () => {
     const reading = parseActionManifest('runs:\n  using: node24\n  main: index.js\n  pre: setup.js\n');
     if (!('manifest' in reading)) throw new Error('refused');
