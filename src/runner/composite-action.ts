@@ -70,12 +70,19 @@ export async function runComposite(
     const setOutput = (name: string, value: string) => {
       outputs[name] = value;
     };
+    // A workflow command that fails (a disabled `::set-env`, …) fails this step, not the action's
+    // caller at once: continue-on-error and `if:` of the action's steps decide, as on GitHub.
+    let commandFailed = false;
+    const markFailed = () => {
+      commandFailed = true;
+    };
     let outcome: ProcessOutcome;
     let continueOnError = false;
     try {
       continueOnError = evaluateFlag(step.continueOnError, context);
       const actionPath = action.directory;
-      outcome = await runStep(run, step, { context, stepContext, setOutput, filesKey, actionPath });
+      const stepRun = { context, stepContext, setOutput, commandFailed: markFailed, filesKey, actionPath };
+      outcome = await runStep(run, step, stepRun);
     } catch (error) {
       outcome = { kind: 'failed_to_start', message: messageOf(error) };
     }
@@ -84,7 +91,7 @@ export async function runComposite(
       reported.add(outcome);
     }
     const result: StepResult =
-      outcome.kind === 'exited' && outcome.exitCode === 0
+      outcome.kind === 'exited' && outcome.exitCode === 0 && !commandFailed
         ? 'success'
         : outcome.kind === 'cancelled'
           ? 'cancelled'
@@ -105,6 +112,8 @@ export async function runComposite(
       );
     }
   }
+  // The step that failed the action exited 0 (a workflow command of it failed): the caller fails too.
+  if (cancelled === undefined && failure?.kind === 'exited' && failure.exitCode === 0) run.commandFailed();
   return cancelled ?? failure ?? { kind: 'exited', exitCode: 0 };
 }
 
@@ -116,6 +125,8 @@ interface CompositeStepRun {
   /** The step's context as of now, for an action it uses. */
   readonly stepContext: () => EvaluationContext;
   readonly setOutput: (name: string, value: string) => void;
+  /** Fails the step though its process exited 0: a workflow command it printed failed. */
+  readonly commandFailed: () => void;
   readonly filesKey: string;
   /** The action's directory: GITHUB_ACTION_PATH. */
   readonly actionPath: string;
@@ -124,7 +135,7 @@ interface CompositeStepRun {
 async function runStep(
   run: ActionRun,
   step: CompositeStepDefinition,
-  { context, stepContext, setOutput, filesKey, actionPath }: CompositeStepRun,
+  { context, stepContext, setOutput, commandFailed, filesKey, actionPath }: CompositeStepRun,
 ): Promise<ProcessOutcome> {
   if (step.uses !== undefined) {
     return runLocalAction({
@@ -133,6 +144,7 @@ async function runStep(
       with: step.with,
       context: stepContext,
       setOutput,
+      commandFailed,
       filesKey,
       depth: run.depth + 1,
     });
@@ -150,7 +162,7 @@ async function runStep(
     continueOnError: false,
   };
   return runShellStep({
-    ...scopedRun({ ...run, setOutput }, context, definition),
+    ...scopedRun({ ...run, setOutput, commandFailed }, context, definition),
     scope: {
       filesKey,
       defaults: {},

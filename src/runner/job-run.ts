@@ -91,6 +91,9 @@ class JobExecution {
   private attempt = 1;
   /** A workflow command of the running step attempt failed: the attempt fails, as in actions/runner. */
   private commandFailed = false;
+  private readonly failStepOnCommand = () => {
+    this.commandFailed = true;
+  };
   private readonly places: StepPlaces;
 
   constructor(
@@ -314,8 +317,10 @@ class JobExecution {
       const { spec, options, extraPath } = this;
       const run = { spec, options, step, signal: controller.signal, extraPath, cutBefore, applyFileCommands };
       if (step.action !== undefined) {
-        const lines = (output: Output) => this.lineSink(step, context, output);
-        const host = { ...run, lines, systemLog: (text: string) => this.systemLog(step.index, text) };
+        const lines = (output: Output, commandFailed: () => void) =>
+          this.lineSink(step, context, output, commandFailed);
+        const systemLog = (text: string) => this.systemLog(step.index, text);
+        const host = { ...run, lines, commandFailed: this.failStepOnCommand, systemLog };
         return await runActionStep(host, step.action, context, () => this.context(step), setOutput);
       }
       return await runShellStep({ ...run, context, onLine });
@@ -324,20 +329,19 @@ class JobExecution {
     }
   }
 
-  /** Where a step's process output goes: masked, workflow commands acted on, `::set-output` to `setOutput`. */
+  /** A step's process output: masked, commands acted on (`::set-output` to `setOutput`; a failed one fails). */
   private lineSink(
     step: StepDefinition,
     context: EvaluationContext,
     setOutput: (name: string, value: string) => void,
+    commandFailed = this.failStepOnCommand,
   ): (line: OutputLine) => void {
     const output = new StepOutputForwarder({
       stepIndex: step.index,
       masker: this.masker,
       reporter: this.attemptReporter,
       setOutput,
-      commandFailed: () => {
-        this.commandFailed = true;
-      },
+      commandFailed,
       stepDebug: stepDebugEnabled(this.spec.contexts.secrets, this.spec.contexts.vars),
       ...(unsecureCommandsAllowed(context.contexts.env, this.options.baseEnv) && {
         unsecureCommands: {

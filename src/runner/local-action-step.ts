@@ -27,8 +27,13 @@ export interface ActionStepHost {
   /** Directories the job's steps added through $GITHUB_PATH so far (a live list). */
   readonly extraPath: readonly string[];
   readonly cutBefore: (text: string, limit: number) => number;
-  /** A sink for a process's output lines (masked, workflow commands acted on); `::set-output` goes to `setOutput`. */
-  readonly lines: (setOutput: Output) => (line: OutputLine) => void;
+  /**
+   * A sink for a process's output lines (masked, workflow commands acted on); `::set-output` goes to
+   * `setOutput`, and a workflow command that fails (a disabled `::set-env`, …) calls `commandFailed`.
+   */
+  readonly lines: (setOutput: Output, commandFailed: () => void) => (line: OutputLine) => void;
+  /** Fails the workflow's step though its process exited 0: a workflow command it printed failed. */
+  readonly commandFailed: () => void;
   /** Acts on command files: outputs to `setOutput`; env, path and summary to the job, as a step's do. */
   readonly applyFileCommands: (texts: CommandFileTexts, setOutput: Output) => void;
   readonly systemLog: (text: string) => void;
@@ -47,6 +52,11 @@ export interface ActionRun {
   readonly context: () => EvaluationContext;
   /** Where the action's outputs go: the calling step's outputs. */
   readonly setOutput: Output;
+  /**
+   * Fails the calling step though the action's process exited 0, as a workflow command that fails
+   * does a step: the JavaScript action's own, or the composite step that failed the action.
+   */
+  readonly commandFailed: () => void;
   /** Names this use's command files: the step's index, then each composite step's, `3-0-1`. */
   readonly filesKey: string;
   /** When the calling step's `timeout-minutes` ends (ms since the epoch; Infinity without one). */
@@ -79,6 +89,7 @@ export function runActionStep(
       return withStepEnv(job, evaluateMap(host.step.env, job));
     },
     setOutput,
+    commandFailed: host.commandFailed,
     filesKey: String(host.step.index),
     deadline: Date.now() + stepTimeoutMs(host.step, context),
     depth: 0,
@@ -169,7 +180,10 @@ async function runNodeAction(
   });
 }
 
-/** The parts of a process run that every step of an action shares; the outputs go to `run.setOutput`. */
+/**
+ * The parts of a process run that every step of an action shares; the outputs go to `run.setOutput`,
+ * a failed workflow command to `run.commandFailed`.
+ */
 export function scopedRun(run: ActionRun, context: EvaluationContext, step?: StepDefinition): ShellStepRun {
   const { host } = run;
   return {
@@ -179,7 +193,7 @@ export function scopedRun(run: ActionRun, context: EvaluationContext, step?: Ste
     context,
     extraPath: host.extraPath,
     signal: host.signal,
-    onLine: host.lines(run.setOutput),
+    onLine: host.lines(run.setOutput, run.commandFailed),
     cutBefore: host.cutBefore,
     applyFileCommands: (texts) => host.applyFileCommands(texts, run.setOutput),
   };

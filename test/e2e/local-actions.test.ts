@@ -220,6 +220,69 @@ fs.appendFileSync(process.env.GITHUB_ENV, 'FROM_JS=yes\\n');
     expect(lines).toContain('outcome=failure');
   });
 
+  it('fails a step of an action whose workflow command failed, as a step of the workflow is failed', async () => {
+    const disabledCommand = 'echo "::set-env name=A::b"';
+    put(
+      '.github/actions/command-fails/action.yml',
+      `runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: ${disabledCommand}
+    - shell: bash
+      run: echo "after the failed command"
+`,
+    );
+    put(
+      '.github/actions/tolerates/action.yml',
+      `runs:
+  using: composite
+  steps:
+    - id: tolerated
+      continue-on-error: true
+      shell: bash
+      run: ${disabledCommand}
+    - shell: bash
+      run: echo "tolerated=\${{ steps.tolerated.outcome }}/\${{ steps.tolerated.conclusion }}"
+`,
+    );
+    put(
+      '.github/actions/nests/action.yml',
+      `runs:
+  using: composite
+  steps:
+    - uses: ./.github/actions/command-fails
+    - shell: bash
+      run: echo "after the nested failure"
+    - if: failure()
+      shell: bash
+      run: echo "failure() seen"
+`,
+    );
+    const file = put(
+      'command-fails.yml',
+      `jobs:
+  c:
+    runs-on: ubuntu-latest
+    steps:
+      - id: t
+        uses: ./.github/actions/tolerates
+      - id: n
+        uses: ./.github/actions/nests
+      - if: always()
+        run: echo "t=\${{ steps.t.outcome }} n=\${{ steps.n.outcome }}"
+`,
+    );
+    const result = await ws.run(['run', file, '--json']);
+    expect(result.code).toBe(1);
+    const lines = logLines(result.stdout, 'c');
+    expect(lines).toContain('tolerated=failure/success');
+    expect(lines).not.toContain('after the failed command');
+    expect(lines).not.toContain('after the nested failure');
+    expect(lines).toContain('failure() seen');
+    expect(lines).toContain('t=success n=failure');
+  });
+
   it('warns, as GitHub does, about a with: key the action lacks, a required input not given, a deprecated input given', async () => {
     put(
       '.github/actions/needy/action.yml',
