@@ -73,21 +73,24 @@ export interface CommandFileTexts {
 }
 
 /**
- * Creates a step's four command files, empty, before it starts, as actions/runner does: @actions/core
- * (`setOutput`, `exportVariable`, `addPath`) refuses to append to one that is missing ("Missing file
- * at path"), and its `summary.write()` to a summary it cannot access.
+ * Creates a step's command files, empty, before it starts, as actions/runner does: @actions/core
+ * (`setOutput`, `exportVariable`, `addPath`, `saveState`) refuses to append to one that is missing
+ * ("Missing file at path"), its `summary.write()` to a summary it cannot access, and without
+ * `$GITHUB_STATE` its `saveState` falls back to the deprecated `::save-state` (and its warning).
  */
 export function createCommandFiles(files: StepFiles): void {
-  for (const path of [files.output, files.env, files.path, files.summary]) createEmptyPrivateFile(path);
+  for (const path of [files.output, files.env, files.path, files.summary, files.state])
+    createEmptyPrivateFile(path);
 }
 
 /**
- * Reads and removes a step's four command files, so the next step that uses the same paths starts
+ * Reads and removes a step's command files (`$GITHUB_STATE`'s is only removed: no `post:` runs), so the next step that uses the same paths starts
  * without them. They are tiny and usually empty (most steps write none), so they are read
  * synchronously, and an empty one not at all: a stat costs microseconds, an async read a thread-pool
  * round trip.
  */
 export function takeCommandFiles(files: StepFiles): CommandFileTexts {
+  takeOptional(files.state);
   return {
     output: takeOptional(files.output),
     env: takeOptional(files.env),

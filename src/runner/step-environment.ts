@@ -13,6 +13,8 @@ export interface StepFiles {
   readonly env: string;
   readonly path: string;
   readonly summary: string;
+  /** `$GITHUB_STATE`: what a JavaScript action saves for its `post:`, which Valkyrie does not run. */
+  readonly state: string;
 }
 
 /** Where step `index`'s command files are, beside its script (`<prefix>.script…`). */
@@ -27,6 +29,7 @@ export function stepFiles(directories: JobDirectories, index: number | string): 
     env: `${prefix}.env`,
     path: `${prefix}.path`,
     summary: `${prefix}.summary`,
+    state: `${prefix}.state`,
   };
 }
 
@@ -125,6 +128,7 @@ export function defaultVariables(
     GITHUB_ENV: files.env,
     GITHUB_PATH: files.path,
     GITHUB_STEP_SUMMARY: files.summary,
+    GITHUB_STATE: files.state,
     RUNNER_OS: host.os,
     RUNNER_ARCH: host.arch,
     RUNNER_NAME: host.name,

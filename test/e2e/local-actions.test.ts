@@ -150,6 +150,9 @@ console.log('cwd-is-workspace=' + (process.cwd() === process.env.GITHUB_WORKSPAC
 console.log('action-path=' + process.env.GITHUB_ACTION_PATH);
 fs.appendFileSync(process.env.GITHUB_OUTPUT, 'greeting=hello ' + process.env.INPUT_WHO + '\\n');
 fs.appendFileSync(process.env.GITHUB_ENV, 'FROM_JS=yes\\n');
+// @actions/core's saveState writes here; without the file it prints the deprecated ::save-state.
+console.log('state-file=' + fs.existsSync(process.env.GITHUB_STATE ?? ''));
+fs.appendFileSync(process.env.GITHUB_STATE, 'saved=for post\\n');
 `,
     );
     const file = put(
@@ -170,6 +173,7 @@ fs.appendFileSync(process.env.GITHUB_ENV, 'FROM_JS=yes\\n');
     const lines = logLines(result.stdout, 'js');
     expect(lines).toContain('who=Ada thing=a default');
     expect(lines).toContain('not-given=""');
+    expect(lines).toContain('state-file=true');
     expect(lines).toContain('cwd-is-workspace=true');
     expect(lines).toContain(`action-path=${join(ws.dir, '.github/actions/js')}`);
     expect(lines).toContain('got hello Ada FROM_JS=yes');

@@ -231,7 +231,7 @@ jobs:
     ws.write(
       'core-like/index.js',
       `const fs = require('node:fs');
-for (const name of ['GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_PATH', 'GITHUB_STEP_SUMMARY']) {
+for (const name of ['GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_PATH', 'GITHUB_STEP_SUMMARY', 'GITHUB_STATE']) {
   if (!fs.existsSync(process.env[name])) throw new Error('Missing file at path: ' + name);
 }
 fs.appendFileSync(process.env.GITHUB_OUTPUT, 'x=from-js\\n');
@@ -246,7 +246,7 @@ fs.appendFileSync(process.env.GITHUB_OUTPUT, 'x=from-js\\n');
       - id: js
         uses: ./core-like
       - run: |
-          cat "$GITHUB_OUTPUT" "$GITHUB_ENV" "$GITHUB_PATH" "$GITHUB_STEP_SUMMARY" | wc -c
+          cat "$GITHUB_OUTPUT" "$GITHUB_ENV" "$GITHUB_PATH" "$GITHUB_STEP_SUMMARY" "$GITHUB_STATE" | wc -c
           echo "x=\${{ steps.js.outputs.x }}"
 `,
     );

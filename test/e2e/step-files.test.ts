@@ -41,6 +41,7 @@ describe('step files of a local run', () => {
         'step-1.output',
         'step-1.path',
         'step-1.script.sh',
+        'step-1.state',
         'step-1.summary',
       ]);
     const holding = readdirSync(join(ws.dir, '.valkyrie'), { withFileTypes: true, recursive: true })

@@ -78,6 +78,7 @@ describe("a job's step files on a runner", () => {
         'step-0.output',
         'step-0.path',
         'step-0.script.sh',
+        'step-0.state',
         'step-0.summary',
       ]);
     expect(read(join(out, 'seen'))).not.toContain(SECRET);
