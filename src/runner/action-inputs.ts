@@ -9,10 +9,10 @@ export interface ResolvedInputs {
 
 /**
  * An action's inputs as GitHub resolves them: each `with:` value (evaluated), else the input's
- * `default:` (evaluated when the step starts), else the empty string. Like GitHub, a `with:` key the action does not declare
- * is only a warning (`Unexpected input(s) …`) and is still passed; a `required: true` input that is
- * neither given nor defaulted is only a warning too ("Actions using required: true will not
- * automatically return an error if the input is not specified"). A given input that has a
+ * `default:` (evaluated when the step starts), else the empty string. Like GitHub, a `with:` key the
+ * action does not declare is only a warning (`Unexpected input(s) …`) and is still passed; a
+ * `required: true` input that is neither given nor defaulted is only a warning too ("Actions using
+ * required: true will not automatically return an error if the input is not specified"). A given input that has a
  * `deprecationMessage` is warned about with it, in GitHub's words.
  */
 export function resolveActionInputs(

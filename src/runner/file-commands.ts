@@ -84,10 +84,10 @@ export function createCommandFiles(files: StepFiles): void {
 }
 
 /**
- * Reads and removes a step's command files (`$GITHUB_STATE`'s is only removed: no `post:` runs), so the next step that uses the same paths starts
- * without them. They are tiny and usually empty (most steps write none), so they are read
- * synchronously, and an empty one not at all: a stat costs microseconds, an async read a thread-pool
- * round trip.
+ * Reads and removes a step's command files (`$GITHUB_STATE`'s is only removed: no `post:` runs), so
+ * the next step that uses the same paths starts without them. They are tiny and usually empty (most
+ * steps write none), so they are read synchronously, and an empty one not at all: a stat costs
+ * microseconds, an async read a thread-pool round trip.
  */
 export function takeCommandFiles(files: StepFiles): CommandFileTexts {
   takeOptional(files.state);
