@@ -86,6 +86,25 @@ export function idempotencyKeyProblem(key: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Node's timers end at 2^31 - 1 ms, and a holder renews at a third of its TTL: the bound the library
+ * puts on leaseTtlMs. A TTL the stores must refuse otherwise: NaN leased a job for ever on SQLite (its
+ * expiry stored as null) and failed on Postgres ('invalid input syntax for type bigint'); a TTL of 0
+ * or less gave a lease already expired.
+ */
+export const largestLeaseTtlMs = 2_147_483_647;
+
+/** `ttlMs` when a lease may be taken or renewed for it, else VK_USAGE naming it as `where`. */
+export function leaseTtl(ttlMs: number, where: string): number {
+  if (!Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > largestLeaseTtlMs) {
+    throw new ValkyrieError(
+      'VK_USAGE',
+      `${where}: expected a whole number of milliseconds from 1 to ${largestLeaseTtlMs}, received ${String(ttlMs)}`,
+    );
+  }
+  return ttlMs;
+}
+
 /** Where a refused job sits in its batch; built only for the refusal, not for every job. */
 const submitted = (i: number) => `enqueue: jobs[${i}]`;
 

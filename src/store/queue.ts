@@ -141,6 +141,7 @@ export interface GetJobsOptions {
 export interface ClaimRequest {
   readonly worker: string;
   readonly limit: number;
+  /** A whole number of milliseconds from 1 to 2^31 - 1; any other is refused with VK_USAGE, nothing leased. */
   readonly ttlMs: number;
   /** Only jobs of these tasks (an engine claims what it can run); every task when omitted. */
   readonly tasks?: readonly string[];
@@ -220,7 +221,10 @@ export interface QueueStore {
    * and within the limit); their leases then carry the payload as submitted, as `enqueue`'s result does.
    */
   enqueueAndClaim(jobs: readonly NewQueueJob[], request: ClaimRequest): Promise<EnqueuedAndClaimed>;
-  /** Extends a lease to now + ttlMs. Rejects with VK_STALE_LEASE (and records it) when it was lost. */
+  /**
+   * Extends a lease to now + ttlMs (bounded as a claim's). Rejects with VK_STALE_LEASE (and records it)
+   * when it was lost.
+   */
   renew(lease: LeaseRef, ttlMs: number): Promise<Lease>;
   /** Settles leased jobs in one commit; a stale token is recorded and reported per completion. */
   complete(completions: readonly Completion[]): Promise<CompletionResult[]>;

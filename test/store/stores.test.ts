@@ -11,6 +11,7 @@ import { queueClaimOrWaitContract } from './queue-claim-or-wait.contract.js';
 import { queueCountsContract } from './queue-counts.contract.js';
 import { queueEnqueueInputContract } from './queue-enqueue-input.contract.js';
 import { queueGetJobsContract } from './queue-get-jobs.contract.js';
+import { queueLeaseTtlContract } from './queue-lease-ttl.contract.js';
 import { queueReleaseContract } from './queue-release.contract.js';
 import { queueStoreContract } from './queue-store.contract.js';
 import { runFenceContract } from './run-fence.contract.js';
@@ -40,6 +41,7 @@ for (const [name, make, skip] of storeFactories) {
       queueClaimOrWaitContract(make);
       queueCancelContract(make);
       queueGetJobsContract(make);
+      queueLeaseTtlContract(make);
       queueReleaseContract(make);
     });
     runRecoveryContract(make);

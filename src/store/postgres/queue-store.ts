@@ -25,6 +25,7 @@ import type {
 import { asQueueJobId, claimLimit, claimThenWait } from '../queue.js';
 import {
   enqueuedJob,
+  leaseTtl,
   outcomeText,
   type QueueInsert,
   type QueueRow,
@@ -147,7 +148,14 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   claim(request: ClaimRequest): Promise<Lease[]> {
-    return this.#db.write('claim queue jobs', (query) => this.#claimNow(query, request), { lane: 'claims' });
+    return this.#db.write(
+      'claim queue jobs',
+      (query) => {
+        leaseTtl(request.ttlMs, 'claim: request.ttlMs');
+        return this.#claimNow(query, request);
+      },
+      { lane: 'claims' },
+    );
   }
 
   /** Enqueue, then claim, in one transaction: the claim sees the new jobs beside every other ready one. */
@@ -155,6 +163,7 @@ export class PostgresQueueStore implements QueueStore {
     const result = await this.#db.write(
       'enqueue and claim queue jobs',
       async (query) => {
+        leaseTtl(request.ttlMs, 'enqueueAndClaim: request.ttlMs');
         const enqueued = await this.#enqueueNow(query, jobs, false);
         return { enqueued, leases: await this.#claimNow(query, request) };
       },
@@ -183,6 +192,7 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<Lease> {
+    leaseTtl(ttlMs, 'renew: ttlMs');
     const renewed = await this.#db.write(
       `renew the lease on queue job ${lease.jobId}`,
       async (query) => {

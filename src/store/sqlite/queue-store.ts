@@ -23,6 +23,7 @@ import type {
 import { asQueueJobId, claimLimit } from '../queue.js';
 import {
   enqueuedJob,
+  leaseTtl,
   outcomeText,
   priorityLevelSql,
   type QueueInsert,
@@ -193,12 +194,16 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   claim(request: ClaimRequest): Promise<Lease[]> {
-    return this.#commits.write('claim queue jobs', () => this.#claimNow(request));
+    return this.#commits.write('claim queue jobs', () => {
+      leaseTtl(request.ttlMs, 'claim: request.ttlMs');
+      return this.#claimNow(request);
+    });
   }
 
   async enqueueAndClaim(jobs: readonly NewQueueJob[], request: ClaimRequest): Promise<EnqueuedAndClaimed> {
     let leasedOnInsert = false;
     const result = await this.#commits.write('enqueue and claim queue jobs', () => {
+      leaseTtl(request.ttlMs, 'enqueueAndClaim: request.ttlMs');
       const now = this.#options.clock.now();
       const inserts = jobs.map((job, i) => toQueueInsert(job, i, now, this.#options.agingIntervalMs));
       const leased = this.#leaseOnInsert(inserts, request, now);
@@ -296,6 +301,7 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<Lease> {
+    leaseTtl(ttlMs, 'renew: ttlMs');
     const renewed = await this.#commits.write(`renew the lease on queue job ${lease.jobId}`, () => {
       const now = this.#options.clock.now();
       const row = this.#statements.renew.get(now + ttlMs, Number(lease.jobId), lease.token);
