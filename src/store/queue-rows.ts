@@ -161,7 +161,7 @@ export function toQueueInsert(
   const payloadValue = job.payload ?? null;
   return {
     task: job.task,
-    payload: job.payloadJson ?? JSON.stringify(payloadValue),
+    payload: job.payloadJson ?? payloadText(payloadValue, i),
     payloadValue,
     priority,
     queueKey: queueKey({ priority, readyAt: now, notBefore: notBefore ?? undefined, agingIntervalMs }),
@@ -171,6 +171,28 @@ export function toQueueInsert(
     idempotencyKey: job.idempotencyKey ?? null,
     createdAt: now,
   };
+}
+
+/**
+ * The payload's JSON text; VK_USAGE naming jobs[i].payload when it has none. A BigInt or a circular
+ * payload failed as VK_STORE with JSON.stringify's words, and a function as the stores' NOT NULL.
+ */
+function payloadText(value: unknown, i: number): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    // Node's circular-structure message goes on over several lines: its first says what.
+    const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    throw new ValkyrieError('VK_USAGE', `${submitted(i)}.payload: cannot be written as JSON: ${reason}`);
+  }
+  if (text === undefined) {
+    throw new ValkyrieError(
+      'VK_USAGE',
+      `${submitted(i)}.payload: cannot be written as JSON: received a ${typeof value}`,
+    );
+  }
+  return text;
 }
 
 export function queueFullError(queued: number, capacity: number, submitted: number): ValkyrieError {

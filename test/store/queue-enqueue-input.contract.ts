@@ -7,10 +7,17 @@ import { ManualClock } from './queue-clock.js';
 /** `bytes` of base64 text: random, so that Postgres cannot compress it under its index's limit. */
 const randomKey = (bytes: number) => randomBytes(bytes).toString('base64').slice(0, bytes);
 
+function circular(): unknown {
+  const value: { self?: unknown } = {};
+  value.self = value;
+  return value;
+}
+
 /**
  * What `enqueue` refuses, the same on every store: a batch holding a job either store could not
  * keep as given is refused whole with VK_USAGE naming the job and its field, and nothing is written.
- * (SQLite took each of these and Postgres failed on them with its own words, or stored another task.)
+ * (SQLite took each of these and Postgres failed on them with its own words, or stored another task;
+ * a payload with no JSON failed as VK_STORE on both.)
  */
 export function queueEnqueueInputContract(make: StoresFactory): void {
   let opened: OpenedStores | undefined;
@@ -46,6 +53,21 @@ export function queueEnqueueInputContract(make: StoresFactory): void {
         'an unknown lease-expiry policy',
         { task: 't', payload: 1, onLeaseExpiry: 'explode' as 'fail' },
         /jobs\[1\]\.onLeaseExpiry: expected 'requeue' or 'fail', received "explode"/,
+      ],
+      [
+        'a BigInt payload',
+        { task: 't', payload: 1n },
+        /jobs\[1\]\.payload: cannot be written as JSON: Do not know how to serialize a BigInt$/,
+      ],
+      [
+        'a circular payload',
+        { task: 't', payload: circular() },
+        /jobs\[1\]\.payload: cannot be written as JSON: Converting circular structure to JSON$/,
+      ],
+      [
+        'a function as payload',
+        { task: 't', payload: () => 1 },
+        /jobs\[1\]\.payload: cannot be written as JSON: received a function$/,
       ],
     ];
     for (const [what, bad, message] of refused) {
