@@ -24,8 +24,22 @@ export function parseNotBefore(value: string | number): NotBefore | undefined {
   const [year, month, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
   const calendar = new Date(Date.UTC(year, month - 1, day));
   if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day) return undefined;
-  const at = Date.parse(text);
+  const at = Date.parse(localIfDateOnly(withMinutes(text)));
   return Number.isFinite(at) ? { kind: 'at', at } : undefined;
+}
+
+/**
+ * Date.parse takes a date alone as UTC midnight, a date with a time and no offset as local time:
+ * `2026-05-01` was 2026-04-30 20:00 in New York while `2026-05-01T00:00` was midnight there. Both are
+ * local, as ISO 8601 and the docs say a value without an offset is.
+ */
+function localIfDateOnly(text: string): string {
+  return text.length === 10 ? `${text}T00:00` : text;
+}
+
+/** ISO 8601 lets an offset name hours only (`+05`), which Date.parse refuses: it is `+05:00`. */
+function withMinutes(text: string): string {
+  return /[+-]\d{2}$/.test(text) && text.length > 10 ? `${text}:00` : text;
 }
 
 /** The moment (ms since the epoch) for a run that started at `runStartedAt`. */
@@ -35,4 +49,4 @@ export function notBeforeTime(notBefore: NotBefore, runStartedAt: number): numbe
 
 /** What a valid value looks like, for error messages. */
 export const notBeforeHint =
-  'an ISO 8601 timestamp such as 2026-05-01T12:00:00Z, or a duration after the run starts such as 30s or 5m';
+  'an ISO 8601 timestamp such as 2026-05-01T12:00:00Z, or a duration after the run starts such as 30s or 5m (at most 100 years)';

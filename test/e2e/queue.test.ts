@@ -72,6 +72,26 @@ ${job('unset')}${job('bulk', '    priority: background\n')}${job('urgent', '    
     expect(Number(read('started-held.txt'))).toBeGreaterThanOrEqual(at);
   });
 
+  it('takes a timestamp without an offset as local time, a date alone included, and an offset of hours alone', async () => {
+    const file = ws.write(
+      'zoned.yml',
+      `jobs:\n${job('date', '    not-before: 2020-05-01\n')}${job('midnight', '    not-before: 2020-05-01T00:00\n')}${job('hours', '    not-before: 2020-05-01T00:00+05\n')}`,
+    );
+    // New York is 4 hours behind UTC in May; the machine's zone may well be UTC, where both agree.
+    const result = await ws.run(['run', file, '--json'], { TZ: 'America/New_York' });
+    expect(result.code).toBe(0);
+    const notBefore = Object.fromEntries(
+      events(result.stdout)
+        .filter((event) => event.type === 'job.queued')
+        .map((event) => [event.name, new Date(Number(event.notBefore)).toISOString()]),
+    );
+    expect(notBefore).toEqual({
+      date: '2020-05-01T04:00:00.000Z',
+      midnight: '2020-05-01T04:00:00.000Z',
+      hours: '2020-04-30T19:00:00.000Z',
+    });
+  });
+
   it('refuses a run larger than --queue-capacity whole, with VK_QUEUE_FULL and exit 2 (it can never fit), and stores nothing', async () => {
     const three = ws.write('three.yml', `jobs:\n${job('one')}${job('two')}${job('three')}`);
     const before = await runIds();
@@ -180,6 +200,8 @@ ${job('unset')}${job('bulk', '    priority: background\n')}${job('urgent', '    
         '--priority must be one of critical, high, normal, low, background, received "urgent"',
       ],
       [['--not-before', 'soon'], '--not-before must be an ISO 8601 timestamp'],
+      // A number of seconds past 100 years is a duration, refused for its size.
+      [['--not-before', '3200000000'], 'such as 30s or 5m (at most 100 years), received "3200000000"'],
       [['--queue-capacity', '0'], '--queue-capacity must be a positive integer, received "0"'],
       [['--aging-interval', 'fast'], '--aging-interval must be a duration'],
     ];
