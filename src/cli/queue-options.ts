@@ -1,6 +1,7 @@
 import { durationHint, parseDuration } from '../core/duration.js';
 import { notBeforeHint, notBeforeTime, parseNotBefore } from '../core/not-before.js';
 import { defaultAgingIntervalMs, isPriority, type Priority, priorities } from '../core/priority.js';
+import { largestIdempotencyKeyBytes } from '../store/queue-rows.js';
 import { defaultQueueCapacity } from '../store/submissions.js';
 import { closestMatch } from '../workflow/diagnostics.js';
 import { UsageError } from './exit-codes.js';
@@ -68,6 +69,13 @@ export function parseQueueFlags(flags: QueueFlags, now: number): QueueSettings {
   const queueCapacity = queueCapacityFlag(flags.queueCapacity);
   const key = flags.idempotencyKey;
   if (key !== undefined && key.trim() === '') throw new UsageError('--idempotency-key must not be empty');
+  // Postgres's unique index on the key holds no entry past about 2.7 kB: a key of 4,000 characters
+  // failed there with 'index row size 4016 exceeds btree version 4 maximum 2704'. The queue's bound.
+  const keyBytes = key === undefined ? 0 : Buffer.byteLength(key);
+  if (keyBytes > largestIdempotencyKeyBytes)
+    throw new UsageError(
+      `--idempotency-key must be at most ${largestIdempotencyKeyBytes} bytes (UTF-8), received ${keyBytes}`,
+    );
   if (key === undefined && flags.idempotencyWindow !== undefined)
     throw new UsageError('--idempotency-window needs --idempotency-key');
   return {

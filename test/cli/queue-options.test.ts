@@ -38,6 +38,7 @@ describe('parseQueueFlags', () => {
     expect(parseQueueFlags({ notBefore: '2026-05-01T12:00:00Z' }, now).notBefore).toBe(
       Date.UTC(2026, 4, 1, 12),
     );
+    expect(parseQueueFlags({ idempotencyKey: 'k'.repeat(1024) }, now).idempotency?.key).toHaveLength(1024);
     expect(parseQueueFlags({ idempotencyKey: 'k' }, now).idempotency).toEqual({
       key: 'k',
       windowMs: 86_400_000,
@@ -57,6 +58,10 @@ describe('parseQueueFlags', () => {
       [{ queueCapacity: '1.5' }, '--queue-capacity must be a positive integer, received "1.5"'],
       [{ queueCapacity: '-3' }, '--queue-capacity must be a positive integer, received "-3"'],
       [{ idempotencyKey: ' ' }, '--idempotency-key must not be empty'],
+      [
+        { idempotencyKey: 'é'.repeat(513) },
+        '--idempotency-key must be at most 1024 bytes (UTF-8), received 1026',
+      ],
       [{ idempotencyWindow: '1h' }, '--idempotency-window needs --idempotency-key'],
     ];
     for (const [flags, message] of cases) {
