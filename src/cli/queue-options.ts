@@ -1,5 +1,5 @@
 import { durationHint, parseDuration } from '../core/duration.js';
-import { notBeforeHint, notBeforeTime, parseNotBefore } from '../core/not-before.js';
+import { maxDelayMs, notBeforeHint, notBeforeTime, parseNotBefore } from '../core/not-before.js';
 import { defaultAgingIntervalMs, isPriority, type Priority, priorities } from '../core/priority.js';
 import { largestIdempotencyKeyBytes } from '../store/queue-rows.js';
 import { defaultQueueCapacity } from '../store/submissions.js';
@@ -60,8 +60,12 @@ export function parseQueueFlags(flags: QueueFlags, now: number): QueueSettings {
   const duration = (option: string, value: string | undefined, fallback: number) => {
     if (value === undefined) return fallback;
     const ms = parseDuration(value);
-    if (ms === undefined || ms <= 0)
-      throw new UsageError(`${option} must be ${durationHint} above 0, ${received(value)}`);
+    // Past 100 years neither does anything a shorter one would not; --aging-interval 99999999999999h
+    // was refused by the control plane, naming its own option rather than the flag.
+    if (ms === undefined || ms <= 0 || ms > maxDelayMs)
+      throw new UsageError(
+        `${option} must be ${durationHint}, above 0 and at most 100 years, ${received(value)}`,
+      );
     return ms;
   };
   const agingIntervalMs = duration('--aging-interval', flags.agingInterval, defaultAgingIntervalMs);

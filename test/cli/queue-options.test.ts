@@ -39,6 +39,9 @@ describe('parseQueueFlags', () => {
       Date.UTC(2026, 4, 1, 12),
     );
     expect(parseQueueFlags({ idempotencyKey: 'k'.repeat(1024) }, now).idempotency?.key).toHaveLength(1024);
+    expect(parseQueueFlags({ agingInterval: `${100 * 365 * 24}h` }, now).agingIntervalMs).toBe(
+      100 * 365 * 24 * 3_600_000,
+    );
     expect(parseQueueFlags({ idempotencyKey: 'k' }, now).idempotency).toEqual({
       key: 'k',
       windowMs: 86_400_000,
@@ -55,6 +58,14 @@ describe('parseQueueFlags', () => {
       [{ priority: 'backgrund' }, 'received "backgrund" (did you mean background?)'],
       [{ notBefore: 'noon' }, '--not-before must be an ISO 8601 timestamp'],
       [{ agingInterval: '0s' }, '--aging-interval must be a duration such as 250ms'],
+      [
+        { agingInterval: '99999999999999h' },
+        '--aging-interval must be a duration such as 250ms, 2s, 1m or 1h, or a number of seconds, above 0 and at most 100 years, received "99999999999999h"',
+      ],
+      [
+        { idempotencyKey: 'k', idempotencyWindow: `${100 * 366 * 24 + 1}h` },
+        '--idempotency-window must be a duration such as 250ms, 2s, 1m or 1h, or a number of seconds, above 0 and at most 100 years',
+      ],
       [{ queueCapacity: '1.5' }, '--queue-capacity must be a positive integer, received "1.5"'],
       [{ queueCapacity: '-3' }, '--queue-capacity must be a positive integer, received "-3"'],
       [{ idempotencyKey: ' ' }, '--idempotency-key must not be empty'],

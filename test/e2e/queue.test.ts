@@ -204,6 +204,7 @@ ${job('unset')}${job('bulk', '    priority: background\n')}${job('urgent', '    
       [['--not-before', '3200000000'], 'such as 30s or 5m (at most 100 years), received "3200000000"'],
       [['--queue-capacity', '0'], '--queue-capacity must be a positive integer, received "0"'],
       [['--aging-interval', 'fast'], '--aging-interval must be a duration'],
+      [['--aging-interval', '99999999999999h'], 'above 0 and at most 100 years, received "99999999999999h"'],
       // Taken on SQLite; Postgres's index failed on a key of 4,000 characters in its own words.
       [
         ['--idempotency-key', 'k'.repeat(1025)],
