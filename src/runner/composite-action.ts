@@ -97,6 +97,8 @@ export async function runComposite(
           ? 'cancelled'
           : 'failure';
     record(states, step.id, outputs, result, continueOnError);
+    if (result === 'failure' && outcome.kind !== 'timed_out')
+      host.systemLog(failedStepLine(outcome, continueOnError));
     if (outcome.kind === 'cancelled') cancelled ??= outcome;
     else if (outcome.kind === 'timed_out') return outcome;
     else if (result === 'failure' && !continueOnError) failure ??= outcome;
@@ -177,6 +179,17 @@ function withCommandFiles(context: EvaluationContext, files: StepFiles): Evaluat
   const github = context.contexts.github as Record<string, ExpressionValue>;
   const own = { env: files.env, output: files.output, path: files.path, step_summary: files.summary };
   return { ...context, contexts: { ...context.contexts, github: { ...github, ...own } } };
+}
+
+/**
+ * The line under an action's step that failed, as `logs` ends a workflow's failed step
+ * (`✗ failed (exit code 3), continued (continue-on-error)`): the action's steps are lines of the
+ * calling step's log, with no record of their own, so without it nothing says which one failed or
+ * how — GitHub's runner writes `Process completed with exit code 3.` there, tolerated or not.
+ */
+function failedStepLine(outcome: ProcessOutcome, continueOnError: boolean): string {
+  const code = outcome.kind === 'exited' ? ` (exit code ${outcome.exitCode})` : '';
+  return `✗ failed${code}${continueOnError ? ', continued (continue-on-error)' : ''}`;
 }
 
 function record(

@@ -222,6 +222,13 @@ fs.appendFileSync(process.env.GITHUB_STATE, 'saved=for post\\n');
     expect(lines).not.toContain('skipped after the failure');
     expect(lines).toContain('cleanup on failure');
     expect(lines).toContain('outcome=failure');
+    // Each failed step of the action is said under it, as `logs` ends a failed step of the workflow.
+    const said = lines.filter((line) => line.startsWith('✗') || line.startsWith('still running'));
+    expect(said).toEqual([
+      '✗ failed (exit code 5), continued (continue-on-error)',
+      'still running after continue-on-error',
+      '✗ failed (exit code 3)',
+    ]);
   });
 
   it('fails a step of an action whose workflow command failed, as a step of the workflow is failed', async () => {
