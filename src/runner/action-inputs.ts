@@ -23,11 +23,15 @@ export function resolveActionInputs(
 ): ResolvedInputs {
   const values: Record<string, string> = {};
   for (const [key, value] of Object.entries(given)) values[key.toLowerCase()] = value;
-  const declared = new Set(manifest.inputs.map((input) => input.name));
+  // Lower-cased name → as action.yml spells it (`entryPoint`), which is how GitHub lists the valid
+  // inputs; a name declared twice in different cases is listed once.
+  const declared = new Map<string, string>();
+  for (const input of manifest.inputs)
+    if (!declared.has(input.name)) declared.set(input.name, input.writtenName);
   const warnings: string[] = [];
   const unexpected = Object.keys(values).filter((key) => !declared.has(key));
   if (unexpected.length > 0) {
-    const valid = [...declared].map((name) => `'${name}'`).join(', ');
+    const valid = [...declared.values()].map((name) => `'${name}'`).join(', ');
     warnings.push(
       `warning: Unexpected input(s) ${unexpected.map((key) => `'${key}'`).join(', ')}, valid inputs are [${valid}] (${file})`,
     );

@@ -21,7 +21,10 @@ export interface ActionManifest {
 }
 
 export interface ActionInput {
+  /** Lower-cased, for matching: GitHub matches inputs ignoring case. */
   readonly name: string;
+  /** As action.yml spells it: what GitHub shows when it lists the action's inputs. */
+  readonly writtenName: string;
   /** A template, evaluated when the step starts, as GitHub evaluates `${{ github.token }}` defaults. */
   readonly default?: string;
   readonly required: boolean;
@@ -124,6 +127,7 @@ function readInputs(value: unknown, map: SourceMap, error: Report): ActionInput[
       error(`inputs.${name}.deprecationMessage must be a string`, ['inputs', name, 'deprecationMessage']);
     inputs.push({
       name: name.toLowerCase(),
+      writtenName: name,
       required: String(required).toLowerCase() === 'true',
       at,
       ...(fallback === undefined || fallback === null ? {} : { default: String(fallback) }),

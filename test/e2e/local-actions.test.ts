@@ -302,7 +302,7 @@ fs.appendFileSync(process.env.GITHUB_STATE, 'saved=for post\\n');
     required: true
   old-name:
     deprecationMessage: use name instead
-  unused-old:
+  unusedOld:
     deprecationMessage: not given, so not warned about
 runs:
   using: composite
@@ -327,7 +327,7 @@ runs:
     expect(result.code).toBe(0);
     const lines = logLines(result.stdout, 'n');
     expect(lines).toContain(
-      "warning: Unexpected input(s) 'nmae', valid inputs are ['name', 'old-name', 'unused-old'] (.github/actions/needy/action.yml)",
+      "warning: Unexpected input(s) 'nmae', valid inputs are ['name', 'old-name', 'unusedOld'] (.github/actions/needy/action.yml)",
     );
     expect(lines).toContain(
       ".github/actions/needy/action.yml:4:3: warning: Input 'old-name' has been deprecated with message: use name instead",

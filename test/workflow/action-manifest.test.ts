@@ -38,8 +38,8 @@ runs:
     if (!('manifest' in reading)) throw new Error(JSON.stringify(reading.diagnostics));
     const { manifest } = reading;
     expect(manifest.inputs).toEqual([
-      { name: 'who', required: true, at: { line: 3, col: 3 } },
-      { name: 'count', required: false, default: '3', at: { line: 5, col: 3 } },
+      { name: 'who', writtenName: 'Who', required: true, at: { line: 3, col: 3 } },
+      { name: 'count', writtenName: 'count', required: false, default: '3', at: { line: 5, col: 3 } },
     ]);
     expect(manifest.outputs).toEqual({ out: '${{ steps.s.outputs.o }}' });
     expect(manifest.runs).toEqual({
