@@ -64,8 +64,10 @@ export class ControlPlane {
   private readonly writeOp = (operation: () => Promise<void>) => this.writes.write(operation);
   private readonly emitOp = (event: RunEvent) => this.emit(event);
   private readonly cancelRun = (run: ActiveRun, immediate: boolean, reason?: string) => {
-    // A run still waiting for its group: its first jobs are stored and end cancelled at once.
-    const held = run.held ?? [];
+    // A run still waiting for its group: its first jobs are stored and end cancelled at once. They
+    // were never queued, so their queue effects are dropped: applied, they would store a queuedAt (and
+    // announce job.queued) after the jobs' end, which the cancel below decides before they are applied.
+    const held = (run.held ?? []).filter((effect) => effect.kind !== 'queue');
     run.held = undefined;
     this.jobs.apply(run, [...held, ...run.coordinator.cancel(immediate, reason)]);
   };

@@ -89,6 +89,14 @@ jobs:
       const states = events(replaced.stdout).map((event) => [event.type, event.state]);
       expect(states).toContainEqual(['concurrency', 'replaced']);
       expect(events(replaced.stdout).some((event) => event.type === 'run.started')).toBe(false);
+      // Its jobs never queued: no job.queued, and no queuedAt (it was stored after their end).
+      expect(events(replaced.stdout).some((event) => event.type === 'job.queued')).toBe(false);
+      const runId = String(events(replaced.stdout).find((event) => event.type === 'concurrency')?.runId);
+      const shown = await ws.run(['show', runId, '--json', ...dbArgs]);
+      const jobs = (JSON.parse(shown.stdout) as { jobs: Record<string, unknown>[] }).jobs;
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0]).toMatchObject({ status: 'cancelled', finishedAt: expect.any(Number) });
+      expect(jobs[0]).not.toHaveProperty('queuedAt');
       open('replace-gate');
       const [one, three] = await Promise.all([first.done, third.done]);
       expect([one.code, three.code]).toEqual([0, 0]);
