@@ -59,12 +59,12 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--var <name=value>', 'provide vars.NAME (repeatable)', collectPair('--var'))
     .option(
       '--input <name=value>',
-      "provide inputs.NAME, one of the workflow's on.workflow_dispatch.inputs (repeatable)",
+      "provide inputs.NAME, one of the workflow's on.workflow_dispatch.inputs or on.workflow_call.inputs (repeatable)",
       collectPair('--input'),
     )
     .option(
       '--event <name>',
-      "the event the run starts as (github.event_name), one of the workflow's on: (default: workflow_dispatch with --input or when it is the only one, else push, else the first)",
+      "the event the run starts as (github.event_name), one of the workflow's on: (default: workflow_dispatch with --input or when it is the only one, else workflow_call with --input, else push, else the first)",
     )
     .option('--label <labels>', 'extra runner labels, comma-separated (repeatable)', collectList)
     .option('--json', 'print NDJSON events; the last line is the run summary')
@@ -117,7 +117,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--var <name=value>', 'provide vars.NAME (repeatable)', collectPair('--var'))
     .option(
       '--input <name=value>',
-      "provide inputs.NAME, one of the workflow's on.workflow_dispatch.inputs (repeatable)",
+      "provide inputs.NAME, one of the workflow's on.workflow_dispatch.inputs or on.workflow_call.inputs (repeatable)",
       collectPair('--input'),
     )
     .option('--event <name>', 'the event the run starts as (github.event_name), as for valkyrie run')

@@ -11,7 +11,7 @@ export const collectList = (value: string, previous: string[] = []) => [
 export const stateDir = () =>
   new Option(
     '--state-dir <dir>',
-    'local state: job directories and the default database (default: .valkyrie, or $VALKYRIE_STATE_DIR)',
+    'local state: the default database (default: .valkyrie, or $VALKYRIE_STATE_DIR)',
   );
 
 /** `--db` of the commands that open a store. */
