@@ -50,13 +50,18 @@ describe('exit codes and user errors', () => {
       stdout: 'No runs yet. Start one with: valkyrie run FILE\n',
       stderr: `valkyrie: note: that is this machine's local store; ${note}`,
     });
-    for (const command of ['show', 'logs']) {
+    // cancel and rerun, which read a server's runs too, say it as show and logs do.
+    for (const command of ['show', 'logs', 'cancel', 'rerun']) {
       const missing = await ws.run([command, '1'], token, nothingRan);
       expect(missing).toMatchObject({
         code: 2,
         stderr: `valkyrie: note: run "1" was looked for in this machine's local store; ${note}valkyrie: no run "1"; see: valkyrie runs\n`,
       });
     }
+    // resume has no server to point to: its runs are only ever local.
+    expect((await ws.run(['resume', '1'], token, nothingRan)).stderr).toBe(
+      'valkyrie: no run "1"; see: valkyrie runs\n',
+    );
     expect((await ws.run(['runs', '--state-dir', stateDir], token)).stderr).toBe('');
     // Nor where VALKYRIE_DB names it, as --db does: it may be a Postgres a server shares, which the
     // note would call this machine's local store.

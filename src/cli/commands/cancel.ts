@@ -7,6 +7,7 @@ import { ApiClient } from '../api-client.js';
 import { cancelRequester } from '../cancel-requester.js';
 import { type ApiClientFlags, serverGiven } from '../client-flags.js';
 import { ExitCode } from '../exit-codes.js';
+import { noteRunNotInLocalStore } from '../local-store-note.js';
 import { ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { openStores, stateDirectory } from '../state.js';
@@ -45,7 +46,10 @@ export async function cancelCommand(id: string, options: CancelCommandOptions): 
   );
   try {
     const run = await stores.runs.getRun(asRunId(id));
-    if (!run) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}; see: valkyrie runs`);
+    if (!run) {
+      noteRunNotInLocalStore(options, id);
+      throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}; see: valkyrie runs`);
+    }
     const ownership = (await stores.recovery.ownerships([run.id])).get(run.id);
     const liveness = runLiveness(run.status, ownership, Date.now(), ownerExited);
     if (liveness.kind === 'finished')

@@ -13,6 +13,7 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { followRunLogs } from '../follow-logs.js';
 import { printedEntry, writeHeadedLog } from '../headed-log.js';
 import { interruptedRunLine, showLocalRunEvents } from '../local-run-events.js';
+import { noteLocalStore, noteRunNotInLocalStore } from '../local-store-note.js';
 import { followedJobs, loggedJobs } from '../logged-jobs.js';
 import { linesSoFarLine, noLogLine } from '../no-log-line.js';
 import {
@@ -135,24 +136,8 @@ async function withLiveness(stores: Stores, runs: readonly RunRecord[]): Promise
 async function requireRun(stores: Stores, id: string, options: HistoryOptions): Promise<RunRecord> {
   const run = await stores.runs.getRun(asRunId(id));
   if (run) return run;
-  noteLocalStore(options, `run ${JSON.stringify(id)} was looked for in this machine's local store`);
+  noteRunNotInLocalStore(options, id);
   throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}; see: valkyrie runs`);
-}
-
-/**
- * A line on stderr for a shell that exports VALKYRIE_TOKEN and names no server, when the local store
- * has no runs or not the one asked for: the token is left unused on purpose (it is often exported for
- * submit), but "No runs yet" then read as a server's answer. Not when --state-dir, --db or
- * VALKYRIE_DB names the store: that was asked for, and VALKYRIE_DB may be a Postgres that a server
- * shares, not "this machine's local store".
- */
-function noteLocalStore(options: HistoryOptions, what: string): void {
-  const storeNamed =
-    options.stateDir !== undefined || options.db !== undefined || Boolean(process.env.VALKYRIE_DB);
-  if (!process.env.VALKYRIE_TOKEN || storeNamed) return;
-  process.stderr.write(
-    `valkyrie: note: ${what}; VALKYRIE_TOKEN is set, but it is for a server: pass --server URL or set VALKYRIE_SERVER to read a server's runs\n`,
-  );
 }
 
 /**

@@ -22,6 +22,7 @@ import { GroupWait } from '../group-wait.js';
 import { checkedSecrets } from '../key-values.js';
 import type { LocalRun } from '../local-mode.js';
 import { type ContinueHow, resumeLocalRun } from '../local-resume.js';
+import { noteRunNotInLocalStore } from '../local-store-note.js';
 import { runExitCode } from '../run-exit.js';
 import { runEnd } from '../run-recovery.js';
 import { RunSignals } from '../run-signals.js';
@@ -100,8 +101,11 @@ async function continueCommand(
   const signals = new RunSignals(() => out.flush());
   try {
     const record = await stores.runs.getRun(asRunId(id));
-    if (!record)
+    if (!record) {
+      // rerun reads a server's runs too (--server, VALKYRIE_SERVER); resume has only local ones.
+      if (how === 'rerun') noteRunNotInLocalStore(options, id);
       throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}; see: valkyrie runs`);
+    }
     const host = describeHost();
     const start =
       how === 'resume'
