@@ -38,6 +38,13 @@ export function runnerLabels(
     host.arch.toLowerCase(),
     ...(options.hosted === false ? [] : hostedLabels[host.os]),
   ];
-  for (const label of extra) if (!labels.includes(label)) labels.push(label);
+  // Once each ignoring case, as matching ignores it: `--labels Linux` is the derived `linux`, not a
+  // second label beside it in the runner list.
+  const have = new Set(labels);
+  for (const label of extra) {
+    if (have.has(label.toLowerCase())) continue;
+    have.add(label.toLowerCase());
+    labels.push(label);
+  }
   return labels;
 }
