@@ -34,7 +34,9 @@ export function evaluateNumber(value: number | string, context: EvaluationContex
 /**
  * `runs-on` labels from their templates: a label, or an expression yielding one, a list of them
  * (`fromJSON('["self-hosted","gpu"]')`, a matrix value `[self-hosted, linux]`) or `{labels: […]}`, as
- * GitHub takes them; empty ones dropped. Anything else is an error naming what it was.
+ * GitHub takes them; empty ones dropped. Anything else is an error naming what it was, and so is
+ * nothing at all (`${{ matrix.os }}` of a matrix without `os`): a job without labels would run on any
+ * runner, where GitHub fails it ("Unexpected value ''").
  */
 export function evaluateLabels(templates: readonly string[], context: EvaluationContext): string[] {
   const labels: string[] = [];
@@ -59,6 +61,16 @@ export function evaluateLabels(templates: readonly string[], context: Evaluation
       `expected a runner label, a list of labels or {labels: […]}, got ${JSON.stringify(value)}`,
     );
   };
-  for (const template of templates) add(evaluateValue(template, context), false);
+  const values = templates.map((template) => {
+    const value = evaluateValue(template, context);
+    add(value, false);
+    return value;
+  });
+  if (labels.length === 0)
+    throw new ExpressionEvaluationError(
+      `no runner label: ${templates
+        .flatMap((template, i) => (template === '' ? [] : [`${template} gave ${JSON.stringify(values[i])}`]))
+        .join(', ')}; a job needs at least one, or it could run on any runner`,
+    );
   return labels;
 }

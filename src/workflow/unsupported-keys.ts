@@ -19,10 +19,13 @@ const unsupportedJobKeys: Readonly<Record<string, string>> = {
     'it only goes with uses: (a call of a reusable workflow), which Valkyrie does not support yet either; remove it',
 };
 
-/** A job that calls a reusable workflow has no runs-on or steps of its own: it stands in as one that runs nothing. */
+/**
+ * A job that calls a reusable workflow has no runs-on or steps of its own: it stands in as one that
+ * runs nothing, with a label every runner has (a runs-on without one is an error of its own).
+ */
 const standIn = (needs: unknown) => ({
   ...(needs === undefined ? {} : { needs }),
-  'runs-on': [],
+  'runs-on': 'self-hosted',
   steps: [{ run: '' }],
 });
 

@@ -12,6 +12,7 @@ import { countLegs, legKept, legValueText, type MatrixFilter, type MatrixLeg } f
 import { checkMatrixFilter, literalMatrix, staticLegs } from './matrix-filter.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
 import { retryProblems, retryWarnings } from './retry-policy.js';
+import { runsOnProblems } from './runs-on-problems.js';
 import { inertJobKeys, inertWorkflowKeys, type WorkflowDocument } from './schema.js';
 import { describePath } from './schema-issues.js';
 import { splitShellWords } from './shell-words.js';
@@ -168,6 +169,8 @@ export function validateWorkflow(
     }
     checkSteps(job, document, map, { error, warn });
     checkMatrix(job, map, error);
+    for (const problem of runsOnProblems(job.key, jobDocument?.['runs-on'], map))
+      (problem.severity === 'error' ? newCheck : warn)(problem.message, problem);
     if (runsOn) checkRunsOn(job, runsOn.labels, runsOn.matrix, map, error);
   }
 

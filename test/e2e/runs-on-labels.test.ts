@@ -10,7 +10,8 @@ import {
 
 /**
  * How a job's `runs-on` meets a real runner's labels, every part a real process: a runner's labels
- * are listed once each ignoring case (matching ignores it).
+ * are listed once each ignoring case (matching ignores it), and a job whose `runs-on` names no label
+ * is refused or failed, never given to whichever runner is free.
  */
 const admin = 'vkt-e2e-runs-on-labels-admin-0123';
 
@@ -46,5 +47,47 @@ describe('runs-on and runner labels on a fleet', () => {
     expect(labels.filter((label) => label.toLowerCase() === 'gpu')).toEqual(['GPU']);
     expect(labels).toContain('zone=eu');
     expect(new Set(labels.map((label) => label.toLowerCase())).size).toBe(labels.length);
+  });
+
+  it('fails a job whose runs-on expression gives no label, as GitHub does, rather than run it anywhere', async () => {
+    ws.write(
+      'missing-key.yml',
+      `on: push
+jobs:
+  build:
+    strategy: { matrix: { platform: [linux] } }
+    runs-on: \${{ matrix.os }}
+    steps: [{ run: echo ran-anyway }]
+`,
+    );
+    const followed = await ws.run(['submit', 'missing-key.yml', '--no-bundle', '--follow'], env);
+    expect(followed.code).toBe(1);
+    expect(followed.stdout).not.toContain('ran-anyway');
+    expect(followed.stdout).not.toContain('running on runner');
+    expect(followed.stdout).toContain(
+      'missing-key.yml:5:14: job "build": runs-on: no runner label: ${{ matrix.os }} gave null; a job needs at least one, or it could run on any runner',
+    );
+  }, 30_000);
+
+  it('refuses a runs-on written without a label at its place, and warns that a group has no effect', async () => {
+    ws.write(
+      'no-label.yml',
+      `on: push
+jobs:
+  a: { runs-on: [], steps: [{ run: "true" }] }
+  b: { runs-on: "", steps: [{ run: "true" }] }
+  c: { runs-on: { group: deployers, labels: [gpu] }, steps: [{ run: "true" }] }
+`,
+    );
+    const refused = await ws.run(['submit', 'no-label.yml', '--no-bundle'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain(
+      'no-label.yml:3:17: error: job "a": runs-on must name at least one runner label (runs-on: self-hosted, [self-hosted, linux]), received []',
+    );
+    expect(refused.stderr).toContain('no-label.yml:4:17: error: job "b": runs-on must name at least one');
+    expect(refused.stderr).toContain(
+      'no-label.yml:5:19: warning: runs-on: group "deployers" has no effect: Valkyrie has no runner groups, it matches runners by their labels',
+    );
   });
 });

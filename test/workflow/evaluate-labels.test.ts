@@ -33,4 +33,13 @@ describe('evaluateLabels: runs-on from expressions', () => {
       /got \{"os":"linux"\}/,
     );
   });
+
+  it('refuses an expression that gives no label at all, which would let any runner take the job', () => {
+    expect(() => evaluateLabels(['${{ matrix.none }}'], context)).toThrow(
+      'no runner label: ${{ matrix.none }} gave null; a job needs at least one, or it could run on any runner',
+    );
+    expect(() => evaluateLabels(["${{ fromJSON('[]') }}", ''], context)).toThrow(
+      `no runner label: \${{ fromJSON('[]') }} gave []; a job needs`,
+    );
+  });
 });
