@@ -35,7 +35,7 @@ export interface LocalResumeOptions {
   readonly ownerExited?: boolean;
   /** A re-run's: its failed jobs (the default) or all of them (ControlPlane.continueRun's `rerunScope`). */
   readonly rerunScope?: RerunScope;
-  /** When each job the run's last owner lost was last seen alive (ControlPlane.continueRun's `lostAt`). */
+  /** When each job the run's last owner lost ended (whenLost) (ControlPlane.continueRun's `lostAt`). */
   readonly lostAt?: ReadonlyMap<string, number>;
   readonly onEvent: RunEventListener;
 }

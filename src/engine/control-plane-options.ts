@@ -95,8 +95,8 @@ export interface ContinueRunOptions {
   readonly holdLeases?: boolean;
   readonly ownerExited?: boolean;
   /**
-   * On a resume, when each job its last owner lost was last seen alive (run-ownership.ts,
-   * lastSeenAlive): those attempts end then, not at the resume (RunCoordinator.restore).
+   * On a resume, when each job its last owner lost was lost (run-ownership.ts,
+   * whenLost): those attempts end then, not at the resume (RunCoordinator.restore).
    */
   readonly lostAt?: ReadonlyMap<string, number>;
   /**

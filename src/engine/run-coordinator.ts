@@ -314,8 +314,9 @@ export class RunCoordinator {
     }
     if (this.awaitingRunner.has(leg.id)) return;
     const reason = 'runner_lost: the process running the run stopped';
-    // The attempt ended when its process was last known alive, not now: a run resumed the next
-    // morning did not run its lost job all night. Never before the attempt started, nor after now.
+    // The attempt ended when its loss became evident (whenLost: its process's next heartbeat was
+    // due), not now: a run resumed the next morning did not run its lost job all night. Never before
+    // the attempt started, nor after now.
     const lostAt = Math.min(at, Math.max(this.lostAt?.get(leg.id) ?? at, leg.startedAt ?? 0));
     if (this.stateOf(leg).job.onRunnerLost === 'fail') {
       // As for a lost lease (JobLifecycle.loseRunner, then completed()): `retry.when: [runner-lost]`

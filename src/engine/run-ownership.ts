@@ -11,6 +11,7 @@ import { defaultGateTiming } from './concurrency-gate.js';
 import { jobMembersOfRun } from './job-concurrency.js';
 import { endRunningSteps } from './lost-steps.js';
 import { RunHeartbeat } from './run-heartbeat.js';
+import { heartbeatIntervalMs } from './run-liveness.js';
 import { thisProcess } from './run-owner.js';
 import { unplannedJobs } from './unplanned-jobs.js';
 
@@ -47,13 +48,17 @@ export function keepOwnership(stores: Stores, runId: RunId, lost: () => void): {
 }
 
 /**
- * When each job stored `running` in a run whose process was lost was last seen alive: the later of
- * that process's last heartbeat (`heartbeatAt`, every 2 s) and the last sign of the job's attempt in
- * the store — a step starting or ending, a log line — never after `now`. A job started after the last
- * heartbeat would otherwise seem to have ended the moment it started. The steps read for it are kept,
- * for closeInterruptedSteps.
+ * When each job stored `running` in a run whose process was lost ended: when its loss became evident,
+ * the moment that process's next heartbeat was due (`heartbeatAt`, its last, plus one interval) and did
+ * not come — a live owner beats every interval, so it was gone by then, give or take one slow commit —
+ * but never before the last sign of the job's attempt in the store (its start, a step starting or
+ * ending, a log line) nor after `now`, when the loss was found. The last heartbeat alone would end an
+ * attempt killed 1.5 s into its first step (before any beat after the run's start) a few ms after it
+ * started; `now` alone would make a run resumed the next morning seem to have run its lost job all night.
+ * So the attempt may be shown up to one interval (2 s) longer than it ran, never shorter than it is known
+ * to have run. The steps read for it are kept, for closeInterruptedSteps.
  */
-export async function lastSeenAlive(
+export async function whenLost(
   stores: Stores,
   runId: RunId,
   jobs: readonly JobRecord[],
@@ -64,7 +69,7 @@ export async function lastSeenAlive(
   const steps = new Map<string, StepRecord[]>();
   for (const job of jobs.filter((candidate) => candidate.status === 'running')) {
     const attempt = job.attempt ?? 1;
-    let last = Math.max(heartbeatAt, job.startedAt ?? 0);
+    let last = Math.max(heartbeatAt + heartbeatIntervalMs, job.startedAt ?? 0);
     const ofAttempt = (await stores.runs.listSteps(job.id)).filter(
       (step) => (step.jobAttempt ?? 1) === attempt,
     );
@@ -77,7 +82,7 @@ export async function lastSeenAlive(
   return { seen, steps };
 }
 
-/** lastSeenAlive's answer: when each running job was last seen alive, and its lost attempt's steps. */
+/** whenLost's answer: when each running job's attempt was lost, and its lost attempt's steps. */
 export interface LostAttempts {
   readonly seen: ReadonlyMap<string, number>;
   readonly steps: ReadonlyMap<string, readonly StepRecord[]>;
@@ -94,7 +99,7 @@ export async function closeInterruptedSteps(
   stores: Stores,
   jobs: readonly JobRecord[],
   at: number,
-  /** lastSeenAlive's: a job there ends its steps when it was last seen alive, as read then. */
+  /** whenLost's: a job there ends its steps when it was lost, as read then. */
   lost?: LostAttempts,
 ): Promise<void> {
   for (const job of jobs.filter((candidate) => candidate.status === 'running')) {
@@ -126,7 +131,7 @@ export async function endUnfinishedRun(
   at: number,
   end: RunEnding,
   ownerGone: boolean,
-  /** lastSeenAlive's: a job lost running ends then, not at `at`. */
+  /** whenLost's: a job lost running ends then, not at `at`. */
   seen: ReadonlyMap<string, number> = new Map(),
   /** The run's stored workflow parsed already (a server parses it off its event loop); else parsed here. */
   parsed?: ParseResult,

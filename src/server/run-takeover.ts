@@ -10,8 +10,8 @@ import {
   endUnfinishedRun,
   givePlacesUp,
   keepOwnership,
-  lastSeenAlive,
   type RunEnding,
+  whenLost,
 } from '../engine/run-ownership.js';
 import { handedOffGroup, identityOf, resolveWorkflowGroup } from '../engine/workflow-group.js';
 import type { ResumableRun, RunOwnership } from '../store/recovery.js';
@@ -259,14 +259,14 @@ export class RunTakeover {
     ownership: { stop(): void },
     /** Its last owner is certainly dead (else no lease is held, nor any group place given up): see sweep. */
     holdLeases: boolean,
-    /** The owner's last heartbeat: the attempts and steps it lost end then at the earliest (lastSeenAlive). */
+    /** The owner's last heartbeat: the attempts and steps it lost end when its next was due at the earliest (whenLost). */
     heartbeatAt: number,
     /** Handed to this replica (RunHandoff): not counted toward maxTakeovers. */
     handedOff: boolean,
   ): Promise<void> {
     const { stores, clock, controlPlane } = this.context;
     const jobs = await stores.runs.listJobs(run.id);
-    const lost = await lastSeenAlive(stores, run.id, jobs, heartbeatAt, clock.now());
+    const lost = await whenLost(stores, run.id, jobs, heartbeatAt, clock.now());
     const finished = jobs.filter((job) => isTerminal(job.status)).length;
     const takeovers = handedOff ? 0 : await stores.recovery.countTakeover(run.id, finished);
     const missingSecrets = resumable.request.secretNames.length > 0;

@@ -2,7 +2,7 @@ import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import { runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../../engine/run-owner.js';
-import { closeInterruptedSteps, endUnfinishedRun, lastSeenAlive } from '../../engine/run-ownership.js';
+import { closeInterruptedSteps, endUnfinishedRun, whenLost } from '../../engine/run-ownership.js';
 import { ApiClient } from '../api-client.js';
 import { cancelRequester } from '../cancel-requester.js';
 import { type ApiClientFlags, serverGiven } from '../client-flags.js';
@@ -65,8 +65,8 @@ export async function cancelCommand(id: string, options: CancelCommandOptions): 
       if (claim.kind === 'claimed') {
         const now = Date.now();
         const jobs = await stores.runs.listJobs(run.id);
-        // What was running stopped when its process was last seen alive, not at this cancel.
-        const lost = await lastSeenAlive(stores, run.id, jobs, ownership?.heartbeatAt ?? now, now);
+        // What was running stopped when its loss became evident (whenLost), not at this cancel.
+        const lost = await whenLost(stores, run.id, jobs, ownership?.heartbeatAt ?? now, now);
         await closeInterruptedSteps(stores, jobs, now, lost);
         const ownerGone = liveness.kind === 'interrupted' && liveness.why === 'owner_exited';
         const reason = 'the run was cancelled after its process had stopped';

@@ -7,7 +7,7 @@ import type { RerunScope } from '../../engine/rerun-plan.js';
 import { startRerun } from '../../engine/rerun-start.js';
 import { type Liveness, runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../../engine/run-owner.js';
-import { closeInterruptedSteps, givePlacesUp, lastSeenAlive } from '../../engine/run-ownership.js';
+import { closeInterruptedSteps, givePlacesUp, whenLost } from '../../engine/run-ownership.js';
 import { parseStoredWorkflow } from '../../engine/stored-workflow.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, type HostDescription, runnerLabels } from '../../runner/host.js';
@@ -168,7 +168,7 @@ interface ContinuedRun {
   readonly jobs: readonly JobRecord[];
   /** Resumed from a process of this host that no longer exists (not a stalled one, nor after --force). */
   readonly ownerExited: boolean;
-  /** A resume's: when the run's last owner was last known alive (ContinueRunOptions.lostAt). */
+  /** A resume's: when each job the run's last owner lost ended (ContinueRunOptions.lostAt). */
   readonly lostAt?: ReadonlyMap<string, number>;
 }
 
@@ -206,9 +206,9 @@ async function claimForResume(
     return { replaced: group };
   }
   const jobs = await stores.runs.listJobs(record.id);
-  // Its lost job and steps ended when their process was last known alive, not now.
+  // Its lost job and steps ended when their loss became evident (whenLost), not now.
   const now = Date.now();
-  const lost = await lastSeenAlive(stores, record.id, jobs, resumable.ownership?.heartbeatAt ?? now, now);
+  const lost = await whenLost(stores, record.id, jobs, resumable.ownership?.heartbeatAt ?? now, now);
   await closeInterruptedSteps(stores, jobs, now, lost);
   const lostAt = lost.seen;
   // The run waits for its workflow's group again (local-resume.ts), not behind its dead process's place;

@@ -1,17 +1,17 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { jobIdFor } from '../../src/core/ids.js';
-import { closeInterruptedSteps, lastSeenAlive } from '../../src/engine/run-ownership.js';
+import { closeInterruptedSteps, whenLost } from '../../src/engine/run-ownership.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { tempDir } from '../store/factories.js';
 
 /**
- * A resume ends the attempts its dead process lost when that process was last seen alive: its last
- * heartbeat (every 2 s), or later when the job's own records say so — a job started after the last
- * beat did not end the moment it started.
+ * A resume ends the attempts its dead process lost when their loss became evident: when that process's
+ * next heartbeat (every 2 s) was due, or later when the job's own records say so — a job started after
+ * that did not end the moment it started — and never after now.
  */
-describe('lastSeenAlive', () => {
+describe('whenLost', () => {
   let stores: Stores;
   let remove: () => Promise<void>;
   beforeEach(async () => {
@@ -24,7 +24,7 @@ describe('lastSeenAlive', () => {
     await remove();
   });
 
-  it("takes the later of the heartbeat and the attempt's last step or log line, never after now", async () => {
+  it("takes the later of the next heartbeat due and the attempt's last step or log line, never after now", async () => {
     const run = await stores.runs.createRun({ workflowName: 'w', workflowPath: 'w.yml', createdAt: 0 });
     const [logged, stepped, quiet, done, earlier] = [1, 2, 3, 4, 5].map((n) => jobIdFor(run.id, n)) as [
       ReturnType<typeof jobIdFor>,
@@ -73,7 +73,8 @@ describe('lastSeenAlive', () => {
     });
     await stores.runs.recordStep({ jobId: stepped, index: 1, name: 't', startedAt: 2_900 });
 
-    const lost = await lastSeenAlive(stores, run.id, await stores.runs.listJobs(run.id), 1_000, 3_500);
+    // The last beat at -1_000: the next was due at 1_000.
+    const lost = await whenLost(stores, run.id, await stores.runs.listJobs(run.id), -1_000, 3_500);
     expect(Object.fromEntries(lost.seen)).toEqual({
       // Its last line came after now by its runner's clock: never later than now.
       [logged]: 3_500,
@@ -82,6 +83,11 @@ describe('lastSeenAlive', () => {
       [quiet]: 1_500,
       [earlier]: 1_600,
     });
+    // A job quiet since before its owner's last beat ended when the next beat was due: the process
+    // was alive at the beat, and gone by the next.
+    const beaten = await whenLost(stores, run.id, await stores.runs.listJobs(run.id), 1_600, 9_000);
+    expect(beaten.seen.get(quiet)).toBe(3_600);
+    expect(beaten.seen.get(logged)).toBe(3_700);
 
     await closeInterruptedSteps(stores, await stores.runs.listJobs(run.id), 3_500, lost);
     expect((await stores.runs.listSteps(stepped)).map((step) => step.finishedAt)).toEqual([2_000, 2_900]);
