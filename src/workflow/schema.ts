@@ -31,10 +31,14 @@ const text = z
  * A boolean, or a string that is one (`"true"`, `"false"`) or holds an expression yielding one, e.g.
  * `${{ matrix.experimental }}`: any other text (`maybe`) is refused here, with its line, as GitHub
  * does, rather than read as true when the job runs.
+ *
+ * The patterns below spell out both cases rather than use the `i` flag: a JSON Schema `pattern` has
+ * no flags, so `valkyrie schema` would export them case-sensitive and an editor would flag the
+ * `"True"` or `"1E3"` the parser takes.
  */
 const booleanOrExpression = z.union([
   z.boolean(),
-  z.string().regex(/\$\{\{|^\s*(true|false)\s*$/i, {
+  z.string().regex(/\$\{\{|^\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])\s*$/, {
     error: 'must be true or false, or an expression ${{ … }} that yields one',
   }),
 ]);
@@ -45,7 +49,7 @@ const booleanOrExpression = z.union([
  */
 const numberOrExpression = z.union([
   z.number(),
-  z.string().regex(/\$\{\{|^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i, {
+  z.string().regex(/\$\{\{|^\s*[+-]?(\d+\.?\d*|\.\d+)([Ee][+-]?\d+)?\s*$/, {
     error: 'must be a number, or an expression ${{ … }} that yields one',
   }),
 ]);

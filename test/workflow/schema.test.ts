@@ -102,6 +102,37 @@ describe('workflowJsonSchema', () => {
     );
   });
 
+  it('matches, as JSON Schema reads a pattern (no flags), the flags and numbers the parser takes in any case', () => {
+    const job = at(schema, 'properties', 'jobs', 'additionalProperties');
+    const step = at(job, 'properties', 'steps', 'items');
+    const textPattern = (node: JsonObject) => {
+      const pattern = (node.anyOf as JsonObject[])[1]?.pattern;
+      if (typeof pattern !== 'string') throw new Error('no pattern for the text form');
+      // JSON Schema patterns are ECMA-262 with Unicode and no other flag, as ajv compiles them.
+      return new RegExp(pattern, 'u');
+    };
+    const cases: ['job' | 'step', string, string][] = [
+      ['job', 'continue-on-error', '"True"'],
+      ['step', 'continue-on-error', '" FALSE "'],
+      ['job', 'timeout-minutes', '"1E1"'],
+      ['step', 'timeout-minutes', '"2.5E+1"'],
+    ];
+    for (const [level, key, written] of cases) {
+      const node = at(level === 'job' ? job : step, 'properties', key);
+      const source =
+        level === 'job'
+          ? `jobs:\n  a:\n    runs-on: x\n    ${key}: ${written}\n    steps: [{ run: "true" }]\n`
+          : `jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "true", ${key}: ${written} }]\n`;
+      const { diagnostics } = parseWorkflow(source, 'ci.yml', { runnerLabels: ['x'] });
+      expect(diagnostics, `${key}: ${written}`).toEqual([]);
+      expect(textPattern(node).test(JSON.parse(written)), `${key}: ${written}`).toBe(true);
+    }
+    const strategy = at(job, 'properties', 'strategy');
+    expect(textPattern(at(strategy, 'properties', 'fail-fast')).test('False')).toBe(true);
+    expect(textPattern(at(strategy, 'properties', 'max-parallel')).test('2E0')).toBe(true);
+    expect(textPattern(at(strategy, 'properties', 'fail-fast')).test('maybe')).toBe(false);
+  });
+
   it('closes jobs, steps and strategy to unknown keys and requires runs-on and steps', () => {
     const job = at(schema, 'properties', 'jobs', 'additionalProperties');
     expect(job).toMatchObject({
