@@ -263,3 +263,53 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   return typeof value === 'object' ? 'a mapping' : typeof value;
 }
+
+/**
+ * `on.workflow_dispatch` or `on.workflow_call` as JSON Schema, for `valkyrie schema`: the keys and
+ * input fields declaredInputs takes, from the same lists, so an editor flags the unknown key, input
+ * type or name it refuses. Looser where only a value's meaning is checked (a default of its type).
+ */
+export function inputTriggerJsonSchema(
+  event: 'workflow_dispatch' | 'workflow_call',
+): Record<string, unknown> {
+  const trigger = event === 'workflow_dispatch' ? dispatchTrigger : callTrigger;
+  const type = { enum: [...trigger.types], description: 'The input\u2019s type (default string)' };
+  const choiceOptions = { type: 'array', minItems: 1, items: { type: ['string', 'number', 'boolean'] } };
+  const fields = {
+    type: 'object',
+    properties: {
+      description: {},
+      required: { type: ['boolean', 'null'], description: 'The run must give it (default false)' },
+      default: { type: ['string', 'number', 'boolean', 'null'] },
+      // workflow_call has no `choice` type, and `options` does nothing without it, as declaredInputs reads it.
+      type: event === 'workflow_call' ? { ...type, description: 'The input\u2019s type (required)' } : type,
+      // Read only for a choice input (below): any other type ignores it.
+      options: { description: 'A choice input\u2019s values' },
+      deprecationMessage: {},
+    },
+    additionalProperties: false,
+    ...(event === 'workflow_call'
+      ? { required: ['type'] }
+      : {
+          // A choice input has options (written as anyOf: a `then` key would make the object a thenable).
+          anyOf: [
+            { properties: { type: { not: { const: 'choice' } } } },
+            { required: ['options'], properties: { options: choiceOptions } },
+          ],
+        }),
+  };
+  const inputs = {
+    type: ['object', 'null'],
+    propertyNames: { pattern: namePattern.source },
+    // A called workflow's input without its mapping has no type, which GitHub requires.
+    additionalProperties: event === 'workflow_call' ? fields : { anyOf: [{ type: 'null' }, fields] },
+    description: 'The run\u2019s inputs, given with --input NAME=VALUE',
+  };
+  const others = Object.fromEntries(trigger.otherKeys.map((key) => [key, {}]));
+  return {
+    anyOf: [
+      { type: 'null' },
+      { type: 'object', properties: { inputs, ...others }, additionalProperties: false },
+    ],
+  };
+}

@@ -2,7 +2,7 @@ import { isRecord } from '../core/is-record.js';
 import { activityTypeProblems, activityTypesOf, typesListOnly } from './activity-types.js';
 import { cronProblem } from './cron.js';
 import { closestMatch } from './diagnostics.js';
-import { type InputProblem, untypedCallInputs } from './inputs.js';
+import { type InputProblem, inputTriggerJsonSchema, untypedCallInputs } from './inputs.js';
 import { describeValue } from './schema-issues.js';
 
 const branchFilters = ['branches', 'branches-ignore'];
@@ -243,8 +243,7 @@ const nameListJsonSchema = { type: 'array', items: { type: 'string', minLength: 
 const patternsJsonSchema = { anyOf: [{ type: 'string', minLength: 1 }, nameListJsonSchema] };
 
 function eventJsonSchema(event: string): Record<string, unknown> {
-  if (event === 'workflow_dispatch' || event === 'workflow_call')
-    return { anyOf: [{ type: 'null' }, { type: 'object' }] };
+  if (event === 'workflow_dispatch' || event === 'workflow_call') return inputTriggerJsonSchema(event);
   if (event === 'schedule') {
     return {
       type: 'array',

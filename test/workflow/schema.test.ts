@@ -209,4 +209,41 @@ describe('workflowJsonSchema', () => {
       ).toEqual(['error']);
     }
   });
+  it('closes workflow_dispatch and workflow_call, and their inputs, to the keys, types and names the validator takes', () => {
+    const mapping = (at(schema, 'properties', 'on').anyOf as JsonObject[])[2] ?? {};
+    const settingsOf = (event: string) => (at(mapping, 'properties', event).anyOf as JsonObject[])[1] ?? {};
+    const jobs = 'jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "true" }]\n';
+    const errorsOf = (on: string) =>
+      parseWorkflow(`on:\n${on}\n${jobs}`, 'ci.yml', { runnerLabels: ['x'] }).diagnostics.filter(
+        (d) => d.severity === 'error',
+      );
+    for (const [event, keys, types] of [
+      ['workflow_dispatch', ['inputs'], ['string', 'boolean', 'number', 'choice', 'environment']],
+      ['workflow_call', ['inputs', 'outputs', 'secrets'], ['string', 'number', 'boolean']],
+    ] as const) {
+      const settings = settingsOf(event);
+      expect(settings, event).toMatchObject({ type: 'object', additionalProperties: false });
+      expect(Object.keys(at(settings, 'properties')), event).toEqual(keys);
+      expect(errorsOf(`  ${event}:\n    input: {}`).length, `${event}.input`).toBe(1);
+      const inputs = at(settings, 'properties', 'inputs');
+      const names = new RegExp(String(at(inputs, 'propertyNames').pattern), 'u');
+      expect(names.test('dry-run_2'), event).toBe(true);
+      expect(names.test('2fast'), event).toBe(false);
+      expect(errorsOf(`  ${event}:\n    inputs:\n      2fast: { type: string }`).length, event).toBe(1);
+      const fields = at(inputs, 'additionalProperties');
+      const input = event === 'workflow_call' ? fields : ((fields.anyOf as JsonObject[])[1] ?? {});
+      expect(input, event).toMatchObject({ type: 'object', additionalProperties: false });
+      expect(Object.keys(at(input, 'properties'))).not.toContain('defualt');
+      const unknownKey = `  ${event}:\n    inputs:\n      x: { type: string, defualt: a }`;
+      expect(errorsOf(unknownKey).map((d) => d.message)).toEqual([
+        'unknown key "defualt" in input "x" (did you mean "default"?)',
+      ]);
+      expect(at(input, 'properties', 'type').enum, event).toEqual(types);
+      for (const type of types) {
+        const options = type === 'choice' ? ', options: [a]' : '';
+        expect(errorsOf(`  ${event}:\n    inputs:\n      x: { type: ${type}${options} }`), type).toEqual([]);
+      }
+      expect(errorsOf(`  ${event}:\n    inputs:\n      x: { type: strin }`).length, event).toBe(1);
+    }
+  });
 });
