@@ -61,10 +61,13 @@ export const envSchema = z
   .record(z.string(), scalar)
   .describe('Environment variables; values may contain expressions.');
 
+/** runner/shells.ts runs GitHub's shells; any other is a command the script's path replaces {0} in. */
+const shellDescription = 'bash, sh, python, pwsh, powershell, cmd, or a command with {0} for the script file';
+
 export const runDefaultsSchema = z.strictObject({
   run: z
     .strictObject({
-      shell: text.optional().describe('bash, sh, python, or a command with {0} for the script file'),
+      shell: text.optional().describe(shellDescription),
       'working-directory': text.optional(),
     })
     .optional(),
@@ -113,7 +116,7 @@ export const stepSchema = z
       .describe(
         'A task step\u2019s or a local action\u2019s input: values are templates, passed as strings; or actions/checkout\u2019s inputs that leave the workspace as it is (fetch-depth, clean, …)',
       ),
-    shell: text.optional(),
+    shell: text.optional().describe(shellDescription),
     'working-directory': text.optional(),
     env: envSchema.optional(),
     if: condition.optional(),
@@ -153,22 +156,38 @@ export const strategySchema = z.strictObject({
 
 const stringList = z.union([z.string(), z.array(z.string())]);
 
-/** A number or a boolean as the group (`concurrency: 5`) is its text, group "5", as on GitHub. */
-export const concurrencySchema = z
-  .union([
-    text.describe('The group; may use ${{ github }}, ${{ inputs }} and ${{ vars }}'),
-    z.strictObject({
-      group: text.describe('The group; may use ${{ github }}, ${{ inputs }} and ${{ vars }}'),
-      'cancel-in-progress': booleanOrExpression
-        .optional()
-        .describe('A newer run cancels the running one (default false)'),
-      queue: z
-        .boolean()
-        .optional()
-        .describe('Every waiting run keeps its place in line instead of being replaced (default false)'),
-    }),
-  ])
-  .describe('At most one run of the group at a time, and one waiting (or all waiting, with queue)');
+/**
+ * A number or a boolean as the group (`concurrency: 5`) is its text, group "5", as on GitHub. The same
+ * shapes at both levels; what is held, and the contexts the group may use (context-availability.ts),
+ * differ, and the descriptions an editor shows say so.
+ */
+function concurrencySchemaFor(level: 'workflow' | 'job') {
+  const held = level === 'workflow' ? 'run' : 'job';
+  const group = text.describe(
+    level === 'workflow'
+      ? 'The group; may use ${{ github }}, ${{ inputs }} and ${{ vars }}'
+      : 'The group; may use ${{ github }}, ${{ inputs }}, ${{ vars }}, ${{ needs }}, ${{ strategy }} and ${{ matrix }}',
+  );
+  return z
+    .union([
+      group,
+      z.strictObject({
+        group,
+        'cancel-in-progress': booleanOrExpression
+          .optional()
+          .describe(`A newer ${held} cancels the running one (default false)`),
+        queue: z
+          .boolean()
+          .optional()
+          .describe(
+            `Every waiting ${held} keeps its place in line instead of being replaced (default false)`,
+          ),
+      }),
+    ])
+    .describe(`At most one ${held} of the group at a time, and one waiting (or all waiting, with queue)`);
+}
+export const concurrencySchema = concurrencySchemaFor('workflow');
+const jobConcurrencySchema = concurrencySchemaFor('job');
 
 /** Plain values only: a job's place in the queue is decided before any context exists. */
 const prioritySchema = z.enum(priorities).describe('Queue priority; default normal');
@@ -213,7 +232,7 @@ export const jobSchema = z.strictObject({
     ])
     .optional()
     .describe('Accepted with a warning: protection rules and environment secrets do not apply'),
-  concurrency: concurrencySchema.optional(),
+  concurrency: jobConcurrencySchema.optional(),
   retry: retrySchema.optional(),
   priority: prioritySchema.optional(),
   'not-before': notBeforeSchema.optional(),

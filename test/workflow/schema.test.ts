@@ -96,7 +96,7 @@ describe('workflowJsonSchema', () => {
     expect(at(schema, 'properties', 'run-name')).toEqual(textType);
     expect(at(job, 'properties', 'name')).toEqual(textType);
     expect(at(step, 'properties', 'working-directory')).toEqual(textType);
-    expect(at(step, 'properties', 'shell')).toEqual(textType);
+    expect(at(step, 'properties', 'shell')).toMatchObject(textType);
     expect(at(schema, 'properties', 'defaults', 'properties', 'run', 'properties', 'shell')).toMatchObject(
       textType,
     );
@@ -244,6 +244,42 @@ describe('workflowJsonSchema', () => {
         expect(errorsOf(`  ${event}:\n    inputs:\n      x: { type: ${type}${options} }`), type).toEqual([]);
       }
       expect(errorsOf(`  ${event}:\n    inputs:\n      x: { type: strin }`).length, event).toBe(1);
+    }
+  });
+  it('describes the contexts a concurrency group may use, and the shells, as the validator takes them', () => {
+    const job = at(schema, 'properties', 'jobs', 'additionalProperties');
+    const contextsIn = (node: JsonObject) =>
+      [...String(node.description).matchAll(/\$\{\{ (\w+) \}\}/g)].map((match) => match[1] ?? '');
+    const errorsOf = (source: string) =>
+      parseWorkflow(source, 'ci.yml', { runnerLabels: ['x'] }).diagnostics.filter(
+        (d) => d.severity === 'error',
+      );
+    const workflowGroup = (context: string) =>
+      `concurrency: g-\${{ ${context}.a }}\njobs:\n  a:\n    runs-on: x\n    steps: [{ run: "true" }]\n`;
+    const jobGroup = (context: string) =>
+      `jobs:\n  a:\n    runs-on: x\n    concurrency: g-\${{ ${context}.a }}\n    steps: [{ run: "true" }]\n`;
+    const all = ['github', 'inputs', 'vars', 'needs', 'strategy', 'matrix', 'env', 'secrets', 'steps'];
+    for (const [groupAt, node, source] of [
+      ['workflow', at(schema, 'properties', 'concurrency'), workflowGroup],
+      ['job', at(job, 'properties', 'concurrency'), jobGroup],
+    ] as const) {
+      expect(String(node.description), groupAt).toContain(`one ${groupAt === 'workflow' ? 'run' : 'job'} of`);
+      const described = contextsIn((node.anyOf as JsonObject[])[0] ?? {});
+      expect(described.length, groupAt).toBeGreaterThan(0);
+      for (const context of all) {
+        const refused = errorsOf(source(context)).length > 0;
+        expect(refused, `${groupAt} group with ${context}`).toBe(!described.includes(context));
+      }
+    }
+    const step = at(job, 'properties', 'steps', 'items');
+    const shells =
+      String(at(step, 'properties', 'shell').description)
+        .split(', or ')[0]
+        ?.split(', ') ?? [];
+    expect(shells).toContain('pwsh');
+    for (const shell of [...shells, 'fish']) {
+      const source = `jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "true", shell: ${shell} }]\n`;
+      expect(errorsOf(source).length, shell).toBe(shell === 'fish' ? 1 : 0);
     }
   });
 });
