@@ -95,8 +95,8 @@ export interface RestoreOptions {
   /** The running legs whose runners may still report them: they stay running (see restore). */
   readonly awaitingRunner?: ReadonlySet<string>;
   /**
-   * When each interrupted leg (by id) was lost (run-ownership.ts, whenLost: its process's next heartbeat was due): its lost
-   * attempt ends then, not at the restore. A leg not in it ends at the restore.
+   * When each interrupted leg (by id) was lost (run-ownership.ts, whenLost: its process's next
+   * heartbeat was due): its lost attempt ends then, not at the restore. A leg not in it ends at the restore.
    */
   readonly lostAt?: ReadonlyMap<string, number>;
 }

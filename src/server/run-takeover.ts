@@ -259,7 +259,7 @@ export class RunTakeover {
     ownership: { stop(): void },
     /** Its last owner is certainly dead (else no lease is held, nor any group place given up): see sweep. */
     holdLeases: boolean,
-    /** The owner's last heartbeat: the attempts and steps it lost end when its next was due at the earliest (whenLost). */
+    /** The owner's last heartbeat: what it lost ends when its next was due, at the earliest (whenLost). */
     heartbeatAt: number,
     /** Handed to this replica (RunHandoff): not counted toward maxTakeovers. */
     handedOff: boolean,
