@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { formatBytes, parseByteSize } from '../bundle/size.js';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { readFailureText } from '../core/read-failure.js';
+import { isRunnerLabelShape } from '../core/runner-label.js';
 import { tokenTextProblem } from '../core/token-text.js';
 import type { JobHooks } from '../runner/job-hooks.js';
 import type { JobLogLimit } from '../runner/log-batcher.js';
@@ -173,7 +174,7 @@ function labelsOf(given: string): string[] {
 }
 
 function checkLabel(label: string): string {
-  if (!/^[^\s,]+$/.test(label) || controlCharacter.test(label))
+  if (!isRunnerLabelShape(label))
     throw new UsageError(
       `--labels: a label has no spaces, commas or control characters, received ${JSON.stringify(label)}`,
     );

@@ -1,3 +1,4 @@
+import { intendedLabels, isRunnerLabelShape } from '../core/runner-label.js';
 import {
   type EvaluationContext,
   ExpressionEvaluationError,
@@ -36,12 +37,14 @@ export function evaluateNumber(value: number | string, context: EvaluationContex
  * (`fromJSON('["self-hosted","gpu"]')`, a matrix value `[self-hosted, linux]`) or `{labels: […]}`, as
  * GitHub takes them; empty ones dropped. Anything else is an error naming what it was, and so is
  * nothing at all (`${{ matrix.os }}` of a matrix without `os`): a job without labels would run on any
- * runner, where GitHub fails it ("Unexpected value ''").
+ * runner, where GitHub fails it ("Unexpected value ''"). So is a label with a space, a comma or a
+ * control character (an input of `self-hosted, linux`), which no runner can have (core/runner-label.ts).
  */
 export function evaluateLabels(templates: readonly string[], context: EvaluationContext): string[] {
   const labels: string[] = [];
   const add = (value: ExpressionValue, nested: boolean): void => {
     if (typeof value === 'string') {
+      if (value !== '' && !isRunnerLabelShape(value)) throw unfitLabel(value);
       if (value !== '') labels.push(value);
       return;
     }
@@ -73,4 +76,18 @@ export function evaluateLabels(templates: readonly string[], context: Evaluation
         .join(', ')}; a job needs at least one, or it could run on any runner`,
     );
   return labels;
+}
+
+/** A label from an expression that no runner can have, with the list it was likely meant as. */
+function unfitLabel(label: string): ExpressionEvaluationError {
+  const meant = intendedLabels(label);
+  const fix =
+    meant.length > 1
+      ? `; for several labels, give a list (${JSON.stringify(meant)}, e.g. with fromJSON)`
+      : meant.length === 1
+        ? `; did you mean ${JSON.stringify(meant[0])}?`
+        : '';
+  return new ExpressionEvaluationError(
+    `runner label ${JSON.stringify(label)} has a space, comma or control character, which no runner label has (valkyrie runner --labels refuses them)${fix}`,
+  );
 }

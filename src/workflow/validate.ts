@@ -1,6 +1,7 @@
 import { findCycle } from '../core/dag.js';
 import { isRecord } from '../core/is-record.js';
 import { notBeforeHint } from '../core/not-before.js';
+import { isRunnerLabelShape } from '../core/runner-label.js';
 import { checkoutHasRef, checkoutInputProblems, isCheckoutUses } from './checkout-step.js';
 import { concurrencyProblems } from './concurrency.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
@@ -465,7 +466,10 @@ function checkRunsOn(
         key === undefined
           ? [label]
           : legLabels(label, { contexts: { matrix: evaluateDeep(leg, { contexts: {} }) } });
-      return values.filter((value) => value !== '' && !have.has(value.toLowerCase()));
+      // A label no runner can have is runsOnProblems' error, with its own hint.
+      return values.filter(
+        (value) => value !== '' && isRunnerLabelShape(value) && !have.has(value.toLowerCase()),
+      );
     });
   const fitting: MatrixLeg[] = [];
   for (const leg of legs) {

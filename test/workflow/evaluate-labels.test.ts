@@ -43,3 +43,22 @@ describe('evaluateLabels: runs-on from expressions', () => {
     );
   });
 });
+
+describe('evaluateLabels: labels no runner can have', () => {
+  const context = {
+    contexts: { inputs: { where: 'self-hosted, linux', gpu: ' gpu ', list: '["a","b c"]' } },
+  };
+
+  it('refuses a label with a comma or a space, from a value or a list, with what it was likely meant as', () => {
+    expect(() => evaluateLabels(['${{ inputs.where }}'], context)).toThrow(
+      'runner label "self-hosted, linux" has a space, comma or control character, which no runner label has (valkyrie runner --labels refuses them); for several labels, give a list (["self-hosted","linux"], e.g. with fromJSON)',
+    );
+    expect(() => evaluateLabels(['${{ inputs.gpu }}'], context)).toThrow(
+      'runner label " gpu " has a space, comma or control character, which no runner label has (valkyrie runner --labels refuses them); did you mean "gpu"?',
+    );
+    expect(() => evaluateLabels(['${{ fromJSON(inputs.list) }}'], context)).toThrow('runner label "b c"');
+    expect(() => evaluateLabels(["tab-${{ format('{0}', '\t') }}"], context)).toThrow(
+      'runner label "tab-\\t"',
+    );
+  });
+});

@@ -1,0 +1,22 @@
+/**
+ * What a runner label may hold: no whitespace (leading, trailing or inside), no comma and no control
+ * character. `valkyrie runner --labels` splits at commas and refuses anything else, without trimming,
+ * so a `runs-on` label with one of these is one no runner can ever have: its job would wait for ever.
+ */
+const unfitCharacter = /[\s,\p{Cc}]/u;
+
+/** Whether `label` is one a runner can have (see above); an empty label is the caller's to judge. */
+export function isRunnerLabelShape(label: string): boolean {
+  return !unfitCharacter.test(label);
+}
+
+/**
+ * The labels `label` was most likely meant as (`"self-hosted, linux"` → `self-hosted`, `linux`;
+ * `" gpu "` → `gpu`), for a hint: split at commas and whitespace, control characters dropped.
+ */
+export function intendedLabels(label: string): string[] {
+  return label
+    .replace(/\p{Cc}/gu, ' ')
+    .split(/[\s,]+/)
+    .filter((part) => part !== '');
+}
