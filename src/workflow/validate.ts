@@ -453,7 +453,8 @@ function checkRunsOn(
   const have = new Set(runnerLabels.map((label) => label.toLowerCase()));
   const all = staticLegs(job) ?? [{}];
   const legs = filter === undefined ? all : all.filter((leg) => legKept(leg, filter));
-  const missing = new Set<string>();
+  // By lower case, first spelling kept: `runs-on: [gpu, GPU]` lacks one label, as matching ignores case.
+  const missing = new Map<string, string>();
   let matrixKey: string | undefined;
   /** The labels of `leg` this runner does not have. */
   const lacking = (leg: MatrixLeg): string[] =>
@@ -474,12 +475,12 @@ function checkRunsOn(
   const fitting: MatrixLeg[] = [];
   for (const leg of legs) {
     const lacks = lacking(leg);
-    for (const label of lacks) missing.add(label);
+    for (const label of lacks) if (!missing.has(label.toLowerCase())) missing.set(label.toLowerCase(), label);
     if (lacks.length === 0) fitting.push(leg);
   }
   if (missing.size > 0) {
     if (fitting.length === 0) fitting.push(...all.filter((leg) => lacking(leg).length === 0));
-    const list = [...missing].map((label) => `"${label}"`).join(', ');
+    const list = [...missing.values()].map((label) => `"${label}"`).join(', ');
     error(
       `job "${job.key}" runs on ${list}, which this runner does not have (it has: ${runnerLabels.join(', ')})${legsHint(matrixKey, fitting)}`,
       map.position(['jobs', job.key, 'runs-on']),

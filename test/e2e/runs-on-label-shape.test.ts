@@ -3,9 +3,9 @@ import { Workspace } from './cli.js';
 
 /**
  * `runs-on` labels no runner can have (`valkyrie runner --labels` refuses a space, a comma or a control
- * character), through the built CLI.
+ * character), and labels that differ only in case, through the built CLI.
  */
-describe('runs-on: label shape', () => {
+describe('runs-on: label shape and case', () => {
   const ws = new Workspace();
   afterAll(() => ws.dispose());
   const job = (runsOn: string) => `jobs:\n  a:\n    runs-on: ${runsOn}\n    steps: [{ run: echo hi }]\n`;
@@ -45,5 +45,13 @@ describe('runs-on: label shape', () => {
       'input.yml:7:14: job "a": runs-on: runner label "self-hosted, local" has a space, comma or control character',
     );
     expect(run.stdout).not.toContain('hi\n');
+  });
+
+  it('lists a label this machine lacks once ignoring case, first spelling kept', async () => {
+    const result = await ws.run(['validate', ws.write('case.yml', job('[gpu, self-hosted, GPU, Gpu]'))]);
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result.stderr).toContain(
+      'case.yml:3:14: error: job "a" runs on "gpu", which this runner does not have',
+    );
   });
 });
