@@ -205,7 +205,10 @@ function buildProgram(setExit: (code: number) => void): Command {
       'workflow file (a bare name not in this folder: in .valkyrie/workflows/ or .github/workflows/)',
     )
     .option('--label <labels>', 'extra runner labels, comma-separated', collectList)
-    .option('--json', 'print the job graph as JSON')
+    .option(
+      '--json',
+      'print the job graph as JSON; for a refused file, {"diagnostics": [{file, line, col, severity, message}]} (README)',
+    )
     .addOption(matrixSelection('check'))
     .action(async (file: string, options) => {
       const { validateCommand } = await import('./commands/validate.js');

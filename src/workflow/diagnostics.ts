@@ -27,6 +27,24 @@ export function formatDiagnostics(
   max = maxShownDiagnostics,
 ): string {
   const lines = source.split(/\r?\n/);
+  const { sorted, shown: kept } = shownDiagnostics(diagnostics, max);
+  const shown = kept.map((d) => {
+    const { text, caretAt } = excerpt(lines[d.line - 1] ?? '', Math.max(0, d.col - 1));
+    const caret = `${' '.repeat(caretAt)}^`;
+    return `${file}:${d.line}:${d.col}: ${d.severity}: ${d.message}\n  ${text}\n  ${caret}`;
+  });
+  if (sorted.length > max) shown.push(`${file}: ${moreDiagnostics(sorted.slice(max), sorted.length)}`);
+  return shown.join('\n');
+}
+
+/**
+ * The diagnostics in the order they are printed (by position; past `max`, the errors first), and the
+ * first `max` of them, which are shown: formatDiagnostics's text and `validate --json` list the same.
+ */
+export function shownDiagnostics(
+  diagnostics: readonly Diagnostic[],
+  max = maxShownDiagnostics,
+): { sorted: Diagnostic[]; shown: Diagnostic[] } {
   const byPosition = [...diagnostics].sort((a, b) => a.line - b.line || a.col - b.col);
   const sorted =
     byPosition.length > max
@@ -35,13 +53,7 @@ export function formatDiagnostics(
           ...byPosition.filter((d) => d.severity !== 'error'),
         ]
       : byPosition;
-  const shown = sorted.slice(0, max).map((d) => {
-    const { text, caretAt } = excerpt(lines[d.line - 1] ?? '', Math.max(0, d.col - 1));
-    const caret = `${' '.repeat(caretAt)}^`;
-    return `${file}:${d.line}:${d.col}: ${d.severity}: ${d.message}\n  ${text}\n  ${caret}`;
-  });
-  if (sorted.length > max) shown.push(`${file}: ${moreDiagnostics(sorted.slice(max), sorted.length)}`);
-  return shown.join('\n');
+  return { sorted, shown: sorted.slice(0, max) };
 }
 
 /** `59900 more errors and 1 more warning not shown (60001 in all)`: the diagnostics left out of a list. */

@@ -1,6 +1,6 @@
 import { topologicalOrder } from '../../core/dag.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
-import { formatDiagnostics } from '../../workflow/diagnostics.js';
+import { type Diagnostic, formatDiagnostics, shownDiagnostics } from '../../workflow/diagnostics.js';
 import { legKept, type MatrixFilter } from '../../workflow/matrix.js';
 import { staticLegs } from '../../workflow/matrix-filter.js';
 import type { JobDefinition, Workflow } from '../../workflow/model.js';
@@ -29,7 +29,10 @@ export async function validateCommand(
   if (parsed.diagnostics.length > 0) {
     process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   }
-  if (!parsed.workflow) return ExitCode.invalid;
+  if (!parsed.workflow) {
+    if (options.json) process.stdout.write(`${JSON.stringify(invalidJson(path, parsed.diagnostics))}\n`);
+    return ExitCode.invalid;
+  }
   const actionProblems = localActionProblems(parsed.workflow, process.cwd());
   if (actionProblems !== '') {
     process.stderr.write(`${actionProblems}\n`);
@@ -101,5 +104,24 @@ function graphJson(workflow: Workflow) {
       ...(job.matrix ? { legs: legCounts(job, workflow.matrixFilter) ?? null } : {}),
       steps: job.steps.map((step) => step.name),
     })),
+  };
+}
+
+/**
+ * `--json` of a file that is refused: its diagnostics as the text on stderr lists them (that text is
+ * still written, as `run --json` keeps its message on stderr beside `run.refused`), each with its file,
+ * so a CI script reads them without parsing compiler-style lines. `notShown` counts those past the cap.
+ */
+function invalidJson(path: string, diagnostics: readonly Diagnostic[]) {
+  const { sorted, shown } = shownDiagnostics(diagnostics);
+  return {
+    diagnostics: shown.map((d) => ({
+      file: path,
+      line: d.line,
+      col: d.col,
+      severity: d.severity,
+      message: d.message,
+    })),
+    ...(sorted.length > shown.length ? { notShown: sorted.length - shown.length } : {}),
   };
 }
