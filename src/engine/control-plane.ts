@@ -97,7 +97,7 @@ export class ControlPlane {
         jobsRunBy: (runnerId, jobIds) => jobsRunBy(stores.runs, runnerId, jobIds),
       },
       {
-        lost: (jobId, why, cancelling) => this.jobs.loseRunner(jobId, why, cancelling),
+        lost: (jobId, why, cancelling, since) => this.jobs.loseRunner(jobId, why, cancelling, since),
         refused: (runner, write, heldBefore) => this.reports.staleWrite(runner, write, heldBefore),
         absence: (jobId, text) => {
           const run = this.runsByLeg.get(jobId);

@@ -13,6 +13,7 @@ import type { Effect, Leg } from './leg.js';
 import { lostJobEnd } from './lost-job.js';
 import { entryOf } from './resumed-run.js';
 import { completedEvent, runEndedAt, settleRun, storeRunEnd } from './run-end.js';
+import type { RunnerAway } from './runner-absence.js';
 import { startedOn } from './runner-registry.js';
 import type { StoreWrites } from './store-writes.js';
 
@@ -64,7 +65,7 @@ export class JobLifecycle {
   apply(run: ActiveRun, effects: readonly Effect[]): void {
     // Legs added one after another (a matrix's) are stored in one call.
     let added: Leg[] = [];
-    let away: [Leg, string, string][] | undefined;
+    let away: [Leg, RunnerAway, string][] | undefined;
     for (const effect of effects) {
       if (effect.kind === 'add') {
         this.runsByLeg.set(effect.leg.id, run);
@@ -73,20 +74,21 @@ export class JobLifecycle {
       }
       if (added.length > 0) this.records.added(run.id, added);
       added = [];
-      const why = this.applyEffect(run, effect);
-      if (why === undefined || effect.kind !== 'cancel') continue;
-      away = [...(away ?? []), [effect.leg, why, effect.reason]];
+      const gone = this.applyEffect(run, effect);
+      if (gone === undefined || effect.kind !== 'cancel') continue;
+      away = [...(away ?? []), [effect.leg, gone, effect.reason]];
       this.systemLog(effect.leg, cancellingLine(effect.reason));
     }
     if (added.length > 0) this.records.added(run.id, added);
     // Jobs told to stop whose runners are away end cancelled now, after the effects that stopped them.
-    for (const [leg, why, reason] of away ?? []) this.loseRunner(leg.id, why, reason);
+    for (const [leg, gone, reason] of away ?? [])
+      this.loseRunner(leg.id, gone.why, reason, gone.lastKnownRunning);
     this.dispatcher.dispatch();
     if (run.coordinator.isDone()) this.completeRun(run);
   }
 
   /** Why, when a job told to stop cannot be told and ends now: its runner is away (LeaseGuard.stop). */
-  private applyEffect(run: ActiveRun, effect: Exclude<Effect, { kind: 'add' }>): string | undefined {
+  private applyEffect(run: ActiveRun, effect: Exclude<Effect, { kind: 'add' }>): RunnerAway | undefined {
     const { leg } = effect;
     switch (effect.kind) {
       case 'queue': {
@@ -166,22 +168,30 @@ export class JobLifecycle {
     this.apply(run, effects);
   }
 
-  /** A running job lost its runner: requeued as a new attempt, failed, or cancelled (lostJobEnd). */
-  loseRunner(jobId: string, why: string, cancelling: string | undefined): void {
+  /**
+   * A running job lost its runner: requeued as a new attempt, failed, or cancelled (lostJobEnd), now.
+   * The lost attempt and its running steps end when its runner was last known to run it
+   * (`lastKnownRunning`, LeaseGuardHandlers.lost): a runner SIGKILLed mid-step is lost at its lease's
+   * expiry, a TTL after its connection closed, and its attempt did not run that TTL. Not before the
+   * attempt started, nor after now.
+   */
+  loseRunner(jobId: string, why: string, cancelling: string | undefined, lastKnownRunning: number): void {
     const run = this.runsByLeg.get(jobId);
     const leg = run?.coordinator.legById(jobId);
     if (!run || !leg || leg.status !== 'running') return;
     const end = lostJobEnd(run.workflow.jobs.get(leg.key)?.onRunnerLost ?? 'requeue', why, cancelling);
     const at = this.now();
-    this.records.runnerLost(leg, at);
+    const endedAt = Math.min(at, Math.max(lastKnownRunning, leg.startedAt ?? lastKnownRunning));
+    this.records.runnerLost(leg, endedAt);
     if (end.kind === 'end') {
       this.dispatcher.forget(jobId);
-      const effects = run.coordinator.completed(jobId, end.status, {}, at, end.reason, end.outcome);
+      const { status, reason, outcome } = end;
+      const effects = run.coordinator.completed(jobId, status, {}, at, reason, outcome, endedAt);
       this.recordFinished(leg);
       this.apply(run, effects);
       return;
     }
-    const requeued = run.coordinator.requeueLost(jobId, end.reason, at);
+    const requeued = run.coordinator.requeueLost(jobId, end.reason, endedAt);
     if (requeued === undefined) return;
     this.dispatcher.requeue(leg);
     this.records.requeued(run.id, requeued, at);

@@ -11,6 +11,7 @@ import { LostLeases } from './lost-leases.js';
 import { RecentEntries } from './recent-entries.js';
 import { ReportsAheadOfEnd, type ReportsInARow } from './reports-ahead-of-end.js';
 import { type JobsRunBy, ResumedJobChecks } from './resumed-job-checks.js';
+import { lastKnownRunning, type RunnerAway } from './runner-absence.js';
 import { startedOn } from './runner-registry.js';
 
 export interface LeaseGuardHandlers {
@@ -20,9 +21,10 @@ export interface LeaseGuardHandlers {
    * of the `stop`: the holder had been told to stop the job under that lease, or the runner is away
    * and cannot be told (`runnerAway` dropped its lease): the job ends cancelled, whatever its policy says.
    * A job `stop`ped as `guarded` keeps its lease while its runner is away: it is lost only by expiry,
-   * a reconnect without it, or a revoked credential.
+   * a reconnect without it, or a revoked credential. `lastKnownRunning`: when the runner was last
+   * known to run the job (lastKnownRunning), at or before now: the lost attempt ended then.
    */
-  lost(jobId: string, why: string, cancelling: string | undefined): void;
+  lost(jobId: string, why: string, cancelling: string | undefined, lastKnownRunning: number): void;
   /**
    * A message `runner` sent under a stale token was refused and the runner told; `write` is for the
    * store. `heldBefore`: the runner (by id, in any of its sessions) holds the job's current lease
@@ -265,8 +267,9 @@ export class LeaseGuard {
    * to stop it, and the job ends when the runner reports its end, or cancelled when the lease is lost
    * first (`lost` with `cancelling`). A runner that is away (its connection closed; its lease held for
    * a reconnect, or, after a takeover, held for it) cannot be told, and a cancelled job must not wait
-   * a TTL for it: its lease ends now, and why is returned — the caller ends the job cancelled (`lost`
-   * is not called: the caller is in the middle of its own changes). Should the runner come back
+   * a TTL for it: its lease ends now, and why is returned, with when the runner was last known to run
+   * the job (`lost`'s `lastKnownRunning`) — the caller ends the job cancelled (`lost` is not called:
+   * the caller is in the middle of its own changes). Should the runner come back
    * resuming the job, the resume is refused (VK_STALE_LEASE), and the runner stops the job.
    *
    * Not a `guarded` job — one holding a concurrency-group place (its own or its run's) that its end
@@ -274,7 +277,7 @@ export class LeaseGuard {
    * beside it. Its lease stays held, now and if its runner goes away later; a runner that resumes it is
    * told to stop, and the job ends as that runner reports, or cancelled when the lease is lost.
    */
-  stop(jobId: string, immediate: boolean, reason: string, guarded: boolean): string | undefined {
+  stop(jobId: string, immediate: boolean, reason: string, guarded: boolean): RunnerAway | undefined {
     const lease = this.table.get(jobId);
     if (lease !== undefined && guarded) this.guarded.add(lease);
     if (lease?.holder.closed !== true || guarded) {
@@ -282,7 +285,8 @@ export class LeaseGuard {
       return undefined;
     }
     this.drop(lease);
-    return `runner ${lease.holder.runnerId} is disconnected`;
+    const why = `runner ${lease.holder.runnerId} is disconnected`;
+    return { why, lastKnownRunning: lastKnownRunning(lease, this.options.clock.now()) };
   }
 
   /**
@@ -305,7 +309,8 @@ export class LeaseGuard {
         continue;
       }
       this.drop(lease);
-      this.handlers.lost(jobId, `runner ${runner.runnerId} disconnected while stopping it`, cancel.reason);
+      const why = `runner ${runner.runnerId} disconnected while stopping it`;
+      this.handlers.lost(jobId, why, cancel.reason, lastKnownRunning(lease, this.options.clock.now()));
     }
   }
 
@@ -406,14 +411,17 @@ export class LeaseGuard {
     this.dispatcher.orphan(holder, jobId, fencingToken);
     holder.transport.send({ type: 'cancel', jobId, reason: 'lease expired', immediate: false });
     this.lost.add(jobId, holder.runnerId);
-    this.handlers.lost(jobId, `lease expired (not renewed within ${ttlMs} ms)`, this.cancelReasonOf(lease));
+    const why = `lease expired (not renewed within ${ttlMs} ms)`;
+    // A holder still connected hung, or lost its network unseen: it has not renewed since.
+    this.handlers.lost(jobId, why, this.cancelReasonOf(lease), lastKnownRunning(lease, lease.renewedAt));
   }
 
   /** The job has lost its runner (`why`): the lease goes, and the job follows its policy. */
   private loseLease(lease: Lease<RunnerSession>, why: string): void {
     this.table.release(lease);
     this.lost.add(lease.jobId, lease.holder.runnerId);
-    this.handlers.lost(lease.jobId, why, this.cancelReasonOf(lease));
+    const since = lastKnownRunning(lease, this.options.clock.now());
+    this.handlers.lost(lease.jobId, why, this.cancelReasonOf(lease), since);
   }
 
   /**

@@ -108,12 +108,12 @@ export class RunCoordinator {
 
   /**
    * A running leg lost its runner and is requeued (`on-runner-lost: requeue`): its attempt ends
-   * `failed` with `reason` and it is queued as its next attempt (requeueLostLeg); undefined for a leg
-   * that is not running.
+   * `runner_lost` with `reason` at `endedAt` and it is queued as its next attempt (requeueLostLeg);
+   * undefined for a leg that is not running.
    */
-  requeueLost(id: string, reason: string, at: number): Extract<Effect, { kind: 'retry' }> | undefined {
+  requeueLost(id: string, reason: string, endedAt: number): Extract<Effect, { kind: 'retry' }> | undefined {
     const leg = this.legs.get(id);
-    return leg?.status === 'running' ? requeueLostLeg(leg, reason, at) : undefined;
+    return leg?.status === 'running' ? requeueLostLeg(leg, reason, endedAt) : undefined;
   }
 
   /**

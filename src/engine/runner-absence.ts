@@ -44,3 +44,25 @@ export function runnerAbsence(
     atExpiry,
   };
 }
+
+/** Why `LeaseGuard.stop` ended the job of a runner that is away, and since when it is. */
+export interface RunnerAway {
+  readonly why: string;
+  /** As `LeaseGuardHandlers.lost`'s. */
+  readonly lastKnownRunning: number;
+}
+
+/**
+ * When the holder of `lease`, being lost, was last known to run its job. One whose connection closed
+ * here: then (a SIGKILLed runner's closes at the kill), not when the loss is handled — a lease held
+ * for its return expires a TTL later, and the attempt would seem to have run that long. Never before
+ * the lease was last renewed, held or moved: a session that closed before this process held the lease
+ * for it (after a restart or a takeover) says nothing of the job. A holder still connected:
+ * `connectedUntil`, the caller's (its last renewal, for an expiry; now, for one lost while connected:
+ * it deregistered, its credential was revoked, or it registered again without the job).
+ */
+export function lastKnownRunning(lease: Lease<RunnerSession>, connectedUntil: number): number {
+  const { closed, closedAt } = lease.holder;
+  if (!closed) return connectedUntil;
+  return Math.max(lease.renewedAt, closedAt ?? lease.renewedAt);
+}

@@ -246,6 +246,11 @@ describe('ControlPlane leases', () => {
       fencingToken,
       entries: [{ stepIndex: 0, stream: 'stdout', at: clock.now(), text: 'tick 1' }],
     });
+    // Connected, it renews once, then stops (it hung): its attempt was last known to run then, and
+    // ends then, not at the lease's expiry a TTL later, when the job is requeued.
+    await clock.advance(20_000);
+    lost.send({ type: 'renew', jobId, fencingToken });
+    const renewedAt = clock.now();
     await clock.advance(60_000);
     const lostAt = clock.now();
     let leases = 0;
@@ -278,7 +283,7 @@ describe('ControlPlane leases', () => {
         attempt: 1,
         status: 'runner_lost',
         reason,
-        finishedAt: lostAt,
+        finishedAt: renewedAt,
         runner: { id: 'rnr_lost', name: 'lost' },
         fencingToken,
         retry: { delayMs: 0, reason: `${reason}; requeued` },
@@ -287,7 +292,7 @@ describe('ControlPlane leases', () => {
     ]);
     const steps = await stores.runs.listSteps(asJobId(jobId));
     expect(steps.map((step) => [step.jobAttempt ?? 1, step.conclusion, step.finishedAt])).toEqual([
-      [1, 'cancelled', lostAt],
+      [1, 'cancelled', renewedAt],
       [2, 'failure', lostAt],
       [3, 'success', lostAt + 1],
     ]);
