@@ -21,7 +21,8 @@ defaults: { run: { shell: bash } }
 jobs:
   build:
     name: build \${{ matrix.os }}
-    runs-on: [x, "\${{ matrix.os }}"]
+    # A label from the matrix, but not os: a U+2028 in a label is one no runner can have.
+    runs-on: [x, "n\${{ matrix.node }}"]
     timeout-minutes: \${{ matrix.minutes }}
     env: { NODE: "\${{ matrix.node }}" }
     outputs: { out: "\${{ steps.s.outputs.x }}" }
