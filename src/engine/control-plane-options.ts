@@ -104,6 +104,12 @@ export interface ContinueRunOptions {
    * resuming runner sends again of it is not taken twice (LeaseReports.holdStored).
    */
   readonly storedReports?: ReadonlyMap<string, StoredReports>;
+  /**
+   * With `holdLeases`: runners connected to another replica, by id. That replica refused their resume
+   * of the run's jobs (it does not drive the run), so they stopped them: no lease is held for them,
+   * and their jobs follow `on-runner-lost:` at once.
+   */
+  readonly runnersElsewhere?: ReadonlySet<string>;
   /** On a re-run: its failed jobs (the default) or all of them (rerun-plan.ts). */
   readonly rerunScope?: RerunScope;
 }

@@ -297,6 +297,7 @@ export class ControlPlane {
       ownerExited = holdLeases,
       lostAt,
       storedReports,
+      runnersElsewhere,
       rerunScope,
     }: ContinueRunOptions = {},
   ): RunHandle {
@@ -309,7 +310,10 @@ export class ControlPlane {
     const stored = jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 }));
     const awaitingRunner =
       how === 'resume' && holdLeases && group === undefined
-        ? this.reports.holdStored(withoutGroups(jobs, workflow), storedReports)
+        ? this.reports.holdStored(
+            withoutGroups(jobs, workflow).filter((job) => !runnersElsewhere?.has(job.runner?.id ?? '')),
+            storedReports,
+          )
         : new Set<string>();
     const effects =
       how === 'resume'

@@ -22,6 +22,7 @@ import type { ParseResult } from '../workflow/parse.js';
 import type { ApiContext } from './context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from './driven-runs.js';
 import { notAdoptedAvoidMs, RunHandoff } from './run-handoff.js';
+import { runnersConnectedElsewhere } from './runners-connected-elsewhere.js';
 import { parseStoredOnThread } from './stored-workflow-parse.js';
 import { TakeoverBackoff } from './takeover-backoff.js';
 
@@ -179,7 +180,7 @@ export class RunTakeover {
     if (claim.kind === 'lost') return false;
     const ownership = keepOwnership(stores, run.id, runTakenOver(this.context, run.id));
     try {
-      await this.continueOrEnd(run, resumable, parsed, ownership, ownerGone, judged.heartbeatAt, handedOff);
+      await this.continueOrEnd(run, resumable, parsed, ownership, ownerGone, judged, handedOff);
       if (handedOff) this.context.logNotice(`took over run ${run.id}, handed here by ${ownerText(judged)}`);
       else if (judged.handedTo !== undefined && this.context.driven.has(run.id))
         this.notAdopted(run.id, judged, judged.handedTo);
@@ -259,14 +260,17 @@ export class RunTakeover {
     ownership: { stop(): void },
     /** Its last owner is certainly dead (else no lease is held, nor any group place given up): see sweep. */
     holdLeases: boolean,
-    /** The owner's last heartbeat: what it lost ends when its next was due, at the earliest (whenLost). */
-    heartbeatAt: number,
+    /**
+     * The ownership judged gone: what its owner lost ends when its next heartbeat was due, at the
+     * earliest (whenLost).
+     */
+    judged: RunOwnership,
     /** Handed to this replica (RunHandoff): not counted toward maxTakeovers. */
     handedOff: boolean,
   ): Promise<void> {
     const { stores, clock, controlPlane } = this.context;
     const jobs = await stores.runs.listJobs(run.id);
-    const lost = await whenLost(stores, run.id, jobs, heartbeatAt, clock.now());
+    const lost = await whenLost(stores, run.id, jobs, judged.heartbeatAt, clock.now());
     const finished = jobs.filter((job) => isTerminal(job.status)).length;
     const takeovers = handedOff ? 0 : await stores.recovery.countTakeover(run.id, finished);
     const missingSecrets = resumable.request.secretNames.length > 0;
@@ -289,8 +293,12 @@ export class RunTakeover {
     // Its events here begin at this takeover: a new client of its stream gets it from the store.
     this.context.feed.continuing(run.id);
     const storedReports = holdLeases ? await runnerReportsStored(stores, run.id, jobs) : undefined;
+    const runnersElsewhere = holdLeases
+      ? await runnersConnectedElsewhere(this.context.runners, judged.owner)
+      : undefined;
     const handle = controlPlane.continueRun('resume', parsed.workflow, request, record, jobs, group, {
       holdLeases,
+      ...(runnersElsewhere === undefined ? {} : { runnersElsewhere }),
       lostAt: lost.seen,
       ...(storedReports === undefined ? {} : { storedReports }),
     });
