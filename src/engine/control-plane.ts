@@ -209,6 +209,19 @@ export class ControlPlane {
     return this.leases.runnersAway();
   }
 
+  /**
+   * Runner `runnerId`, away from here, is connected to another replica (`replica`, RunnerDirectory):
+   * that replica refused its resume of the jobs it holds leases on here, and it stopped them, so they
+   * follow their `on-runner-lost:` policy now rather than at the end of their TTL.
+   */
+  runnerConnectedElsewhere(runnerId: string, replica: string): void {
+    this.leases.runnerRevoked(
+      runnerId,
+      this.dispatcher.takeDetached(runnerId),
+      `runner ${runnerId} connected to replica ${replica}, which does not drive the run`,
+    );
+  }
+
   forgetRunners(closedBefore: number): void {
     this.dispatcher.forgetRunners(closedBefore);
   }

@@ -25,6 +25,10 @@ export interface LocalRunners {
   setRunnerMode(runnerId: string, mode: RunnerMode, by?: 'operator', note?: string): boolean;
   /** Forgets the runners that disconnected before `closedBefore` (epoch ms). */
   forgetRunners(closedBefore: number): void;
+  /** The runners not connected here whose leases here are still current (they may come back to resume them). */
+  runnersWithDetachedLeases(): readonly string[];
+  /** Runner `runnerId`, not connected here, is connected to `replica`: the jobs it holds leases on here are lost. */
+  runnerConnectedElsewhere(runnerId: string, replica: string): void;
 }
 
 /**
@@ -53,6 +57,12 @@ export class RunnerDirectory {
    * their leases end (RunnerStore.awayRunning), so that every replica lists them running nothing.
    */
   private readonly away = new Map<string, number>();
+  /**
+   * When a poll first found each runner away from here holding leases here: a row of another replica
+   * that names it connected counts only when written after that (releaseMovedAway), never one left by
+   * the replica it was on before, that died.
+   */
+  private readonly awaySince = new Map<string, number>();
   private touchedAt = Number.NEGATIVE_INFINITY;
   private prunedAt = Number.NEGATIVE_INFINITY;
   private readonly pruneEveryMs: number;
@@ -282,6 +292,27 @@ export class RunnerDirectory {
     await this.writeAwayRunning(views);
     this.written = present;
     for (const id of gone) this.applied.delete(id);
+    await this.releaseMovedAway(now);
+  }
+
+  /**
+   * A runner away from here holding leases here — it left, or a takeover holds its jobs' leases for it
+   * — that another replica lists connected since: that replica does not drive those jobs' runs and
+   * refused the runner's resume of them, so the runner stopped them (a load balancer sends a runner's
+   * reconnect to any replica). They follow their `on-runner-lost:` now, not a lease TTL later.
+   */
+  private async releaseMovedAway(now: number): Promise<void> {
+    const away = new Set(this.local().runnersWithDetachedLeases());
+    for (const id of this.awaySince.keys()) if (!away.has(id)) this.awaySince.delete(id);
+    if (away.size === 0) return;
+    for (const id of away) if (!this.awaySince.has(id)) this.awaySince.set(id, now);
+    for (const row of await this.store.list()) {
+      const since = this.awaySince.get(row.id);
+      if (since === undefined || !row.connected || row.replica === this.replica) continue;
+      if (row.lastSeenAt <= since || now - row.lastSeenAt > this.staleAfterMs) continue;
+      this.local().runnerConnectedElsewhere(row.id, row.replica);
+      this.awaySince.delete(row.id);
+    }
   }
 
   /** Writes the job counts of runners away from here that changed since last written (their leases ended). */

@@ -47,6 +47,8 @@ describe('a runner whose credential another replica revoked', () => {
         return true;
       },
       forgetRunners: () => {},
+      runnersWithDetachedLeases: () => [],
+      runnerConnectedElsewhere: () => {},
     };
     const directory = new RunnerDirectory(
       stores.runners,

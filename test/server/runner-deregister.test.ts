@@ -13,7 +13,13 @@ const fail = (error: unknown) => {
 
 /** A replica with no runner of its own: it lists the fleet from the store only. */
 function otherReplica(store: RunnerStore): RunnerDirectory {
-  const none: LocalRunners = { runners: () => [], setRunnerMode: () => false, forgetRunners: () => {} };
+  const none: LocalRunners = {
+    runners: () => [],
+    setRunnerMode: () => false,
+    forgetRunners: () => {},
+    runnersWithDetachedLeases: () => [],
+    runnerConnectedElsewhere: () => {},
+  };
   return new RunnerDirectory(store, () => none, 'replica-b', systemClock, 60_000, 86_400_000, fail);
 }
 

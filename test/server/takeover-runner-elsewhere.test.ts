@@ -87,4 +87,65 @@ function scenario(name: string, openStores: OpenReplicaStores): void {
   }, 30_000);
 }
 
-onBothStores('a takeover of a run whose runner reconnected to another replica', scenario);
+/**
+ * As above, but the runner comes back only after the takeover, which held its job's lease for it: to
+ * another replica, which refuses its resume. The replica that holds the lease lets it go as soon as
+ * the runner list shows the runner there (within a sync or two), not a lease TTL later.
+ */
+function laterScenario(name: string, openStores: OpenReplicaStores): void {
+  it(`${name}: a held lease is let go once its runner is listed connected to another replica`, async () => {
+    const stores = await openStores();
+    try {
+      const dying = await startTestServer({ stores: await openStores() });
+      const created = await dying.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+      const runId = (created.body as { run: { id: string } }).run.id;
+      const own = await credential(dying.request, dying.token);
+      const runner = await connectScriptedRunner(dying.server.url, own, 1);
+      const [lease] = await runner.leases(1);
+      if (lease === undefined) throw new Error('no lease');
+      await until(
+        async () => (await stores.runs.listJobs(asRunId(runId)))[0]?.runner?.id === runnerIdOf(own),
+        'the job is stored running on the runner',
+      );
+      const elsewhere = await startTestServer({
+        stores: await openStores(),
+        takeoverIntervalMs: 3_600_000,
+        runnerSyncIntervalMs: 50,
+      });
+      await dying.server.destroy();
+      await ownedByTheDead(stores, runId);
+
+      const taker = await startTestServer({ stores: await openStores(), runnerSyncIntervalMs: 50 });
+      await until(async () => {
+        const { run } = (await taker.request('GET', `/api/v1/runs/${runId}`)).body as {
+          run: { jobs: { runnerDisconnected?: object }[] };
+        };
+        return run.jobs[0]?.runnerDisconnected !== undefined;
+      }, 'the taker holds the job for its runner');
+
+      const returning = await openSession(elsewhere.server.url, own, [
+        { jobId: lease.jobId, fencingToken: lease.fencingToken },
+      ]);
+      try {
+        await until(
+          () =>
+            returning.refused.some((message) => message.type === 'error' && message.refused === 'register'),
+          'the replica that does not drive the run refuses the resume',
+        );
+        await until(
+          async () => (await jobOf(taker, runId)).attempt === 2,
+          'the job is requeued as attempt 2',
+        );
+      } finally {
+        returning.transport.close();
+      }
+    } finally {
+      await stores.close();
+    }
+  }, 30_000);
+}
+
+onBothStores('a takeover of a run whose runner reconnected to another replica', (name, openStores) => {
+  scenario(name, openStores);
+  laterScenario(name, openStores);
+});
