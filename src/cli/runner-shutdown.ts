@@ -1,7 +1,4 @@
-import { ExitCode } from './exit-codes.js';
-
-/** The signals that stop a runner. */
-export type StopSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
+import { type StopSignal, signalExitCode, stopSignals } from './stop-signals.js';
 
 /**
  * SIGTERM / SIGINT / SIGHUP, counted: the first drains, the second cancels gracefully, the third kills.
@@ -22,9 +19,7 @@ export class Shutdown {
   last: StopSignal | undefined;
   private readonly received = new Set<StopSignal>();
   private isConnected = false;
-  private readonly onSigterm = () => this.escalate('SIGTERM');
-  private readonly onSigint = () => this.escalate('SIGINT');
-  private readonly onSighup = () => this.escalate('SIGHUP');
+  private readonly onSignal = (signal: StopSignal) => this.escalate(signal);
 
   /** Aborted by a signal that arrives while registering or connecting; never once connected. */
   get signal(): AbortSignal {
@@ -45,20 +40,16 @@ export class Shutdown {
    * number): SIGTERM's once one came, else SIGHUP's, else Ctrl-C's.
    */
   get exitCode(): number {
-    if (this.received.has('SIGTERM')) return ExitCode.terminated;
-    return this.received.has('SIGHUP') ? ExitCode.hungUp : ExitCode.interrupted;
+    if (this.received.has('SIGTERM')) return signalExitCode.SIGTERM;
+    return signalExitCode[this.received.has('SIGHUP') ? 'SIGHUP' : 'SIGINT'];
   }
 
   listen(): void {
-    process.on('SIGTERM', this.onSigterm);
-    process.on('SIGINT', this.onSigint);
-    process.on('SIGHUP', this.onSighup);
+    for (const signal of stopSignals) process.on(signal, this.onSignal);
   }
 
   unlisten(): void {
-    process.off('SIGTERM', this.onSigterm);
-    process.off('SIGINT', this.onSigint);
-    process.off('SIGHUP', this.onSighup);
+    for (const signal of stopSignals) process.off(signal, this.onSignal);
   }
 
   onEscalate(listener: (level: number, signal: StopSignal) => void): void {

@@ -6,7 +6,7 @@ import type { StaleWrite } from '../store/stale-writes.js';
 import { completionKeyOf } from './attempt-runners.js';
 import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
 import type { LeaseGuardHandlers, LeaseGuardOptions } from './lease-guard-handlers.js';
-import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
+import { type Lease, LeaseSweeper, LeaseTable, renewedAt } from './leases.js';
 import { LostLeases } from './lost-leases.js';
 import { RecentEntries } from './recent-entries.js';
 import { ReportsAheadOfEnd, type ReportsInARow } from './reports-ahead-of-end.js';
@@ -365,7 +365,7 @@ export class LeaseGuard {
     this.lost.add(jobId, holder.runnerId);
     const why = `lease expired (not renewed within ${ttlMs} ms)`;
     // A holder still connected hung, or lost its network unseen: it has not renewed since.
-    this.handlers.lost(jobId, why, this.cancelReasonOf(lease), lastKnownRunning(lease, lease.renewedAt));
+    this.handlers.lost(jobId, why, this.cancelReasonOf(lease), lastKnownRunning(lease, renewedAt(lease)));
   }
 
   /** The job has lost its runner (`why`): the lease goes, and the job follows its policy. */

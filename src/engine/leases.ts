@@ -12,11 +12,15 @@ export interface Lease<Holder> {
   holder: Holder;
   readonly ttlMs: number;
   expiresAt: number;
-  /**
-   * When its holder last showed it still held it: the grant, the `hold`, its last renewal, or its move
-   * to the holder's new connection. A job whose lease expires was last known to run then.
-   */
-  renewedAt: number;
+}
+
+/**
+ * When the lease's holder last showed it still held it: the grant, the `hold`, its last renewal, or
+ * its move to the holder's new connection — each of which set its expiry one TTL later. A job whose
+ * lease expires was last known to run then.
+ */
+export function renewedAt<Holder>(lease: Lease<Holder>): number {
+  return lease.expiresAt - lease.ttlMs;
 }
 
 /** Whether a write made under `fencingToken` by `holder` may proceed. */
@@ -49,8 +53,7 @@ export class LeaseTable<Holder> {
   grant(jobId: string, holder: Holder, ttlMs: number): Lease<Holder> {
     // One reading of the clock for both: a reading is a call into the runtime (~90 ns).
     const now = this.clock.now();
-    const fencingToken = this.nextToken(now);
-    const lease = { jobId, fencingToken, holder, ttlMs, expiresAt: now + ttlMs, renewedAt: now };
+    const lease = { jobId, fencingToken: this.nextToken(now), holder, ttlMs, expiresAt: now + ttlMs };
     this.leases.set(jobId, lease);
     return lease;
   }
@@ -60,8 +63,7 @@ export class LeaseTable<Holder> {
    * takeover), for `ttlMs` from now, as `grant` would; tokens granted here from now on are larger.
    */
   hold(jobId: string, holder: Holder, fencingToken: number, ttlMs: number): Lease<Holder> {
-    const now = this.clock.now();
-    const lease = { jobId, fencingToken, holder, ttlMs, expiresAt: now + ttlMs, renewedAt: now };
+    const lease = { jobId, fencingToken, holder, ttlMs, expiresAt: this.clock.now() + ttlMs };
     this.leases.set(jobId, lease);
     this.lastToken = Math.max(this.lastToken, fencingToken);
     return lease;
@@ -86,7 +88,7 @@ export class LeaseTable<Holder> {
   /** Extends a current lease by its TTL from now. Stale renewals change nothing. */
   renew(jobId: string, fencingToken: number, holder: Holder): LeaseCheck<Holder> {
     const checked = this.check(jobId, fencingToken, holder);
-    if (checked.kind === 'current') extend(checked.lease, this.clock.now());
+    if (checked.kind === 'current') checked.lease.expiresAt = this.clock.now() + checked.lease.ttlMs;
     return checked;
   }
 
@@ -94,7 +96,7 @@ export class LeaseTable<Holder> {
   transfer(lease: Lease<Holder>, holder: Holder): void {
     if (this.leases.get(lease.jobId) !== lease) return;
     lease.holder = holder;
-    extend(lease, this.clock.now());
+    lease.expiresAt = this.clock.now() + lease.ttlMs;
   }
 
   /** Ends the lease if it is still the one given; idempotent. */
@@ -119,12 +121,6 @@ export class LeaseTable<Holder> {
     }
     return earliest;
   }
-}
-
-/** Renews `lease` at `now`: it lasts one TTL from then. */
-function extend<Holder>(lease: Lease<Holder>, now: number): void {
-  lease.renewedAt = now;
-  lease.expiresAt = now + lease.ttlMs;
 }
 
 /**

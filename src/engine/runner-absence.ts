@@ -1,5 +1,5 @@
 import type { RunnerLostPolicy } from '../workflow/model.js';
-import type { Lease } from './leases.js';
+import { type Lease, renewedAt } from './leases.js';
 import { lostJobEnd } from './lost-job.js';
 import type { RunnerSession } from './runner-registry.js';
 
@@ -64,5 +64,6 @@ export interface RunnerAway {
 export function lastKnownRunning(lease: Lease<RunnerSession>, connectedUntil: number): number {
   const { closed, closedAt } = lease.holder;
   if (!closed) return connectedUntil;
-  return Math.max(lease.renewedAt, closedAt ?? lease.renewedAt);
+  const renewed = renewedAt(lease);
+  return Math.max(renewed, closedAt ?? renewed);
 }

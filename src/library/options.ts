@@ -6,7 +6,12 @@ import { type Backoff, backoffKinds } from '../core/retry-delay.js';
 import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
 import type { ThreadPoolOptions } from '../executors/thread/config.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
-import { largestIdempotencyKeyBytes } from '../store/queue-rows.js';
+import {
+  idempotencyKeyProblem,
+  largestIdempotencyKeyBytes,
+  largestLeaseTtlMs,
+  largestMaxAttempts,
+} from '../store/queue-rows.js';
 import { defaultBusyTimeoutMs } from '../store/sqlite/open.js';
 import { checkOptionNames } from './option-keys.js';
 
@@ -198,7 +203,7 @@ function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedSto
     leaseTtlMs:
       store.leaseTtlMs === undefined
         ? storeDefaults.leaseTtlMs
-        : checkBoundedCount(`${where}.leaseTtlMs`, store.leaseTtlMs),
+        : checkBoundedCount(`${where}.leaseTtlMs`, store.leaseTtlMs, largestLeaseTtlMs),
     capacity:
       store.capacity === undefined ? storeDefaults.capacity : checkCount(`${where}.capacity`, store.capacity),
   };
@@ -249,15 +254,12 @@ export function checkDelay(where: string, value: unknown): number {
 }
 
 /**
- * Past 2^31 - 1 a lease's TTL overflows Node's timers (its renewals would fire every millisecond)
- * and an attempt bound overflows Postgres's integer column: both were taken here and then failed
- * in the store, job by job or claim after claim.
+ * A count the stores bound (largestLeaseTtlMs, largestMaxAttempts): past it, a value taken here
+ * failed later in the store, job by job or claim after claim.
  */
-const largestBoundedCount = 2_147_483_647;
-
-function checkBoundedCount(where: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > largestBoundedCount)
-    fail(where, `an integer from 1 to ${largestBoundedCount}`, value);
+function checkBoundedCount(where: string, value: unknown, largest: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > largest)
+    fail(where, `an integer from 1 to ${largest}`, value);
   return value;
 }
 
@@ -295,7 +297,7 @@ export function resolveRetry(
     maxAttempts:
       policy.maxAttempts === undefined
         ? base.maxAttempts
-        : checkBoundedCount(`${where}.maxAttempts`, policy.maxAttempts),
+        : checkBoundedCount(`${where}.maxAttempts`, policy.maxAttempts, largestMaxAttempts),
     delayMs: policy.delayMs === undefined ? base.delayMs : checkDelay(`${where}.delayMs`, policy.delayMs),
     backoff: policy.backoff === undefined ? base.backoff : checkBackoff(`${where}.backoff`, policy.backoff),
     maxDelayMs:
@@ -353,7 +355,7 @@ export function resolveJobOptions(
     fail(`${where}.idempotencyKey`, 'a non-empty string', key);
   }
   // The durable stores' rule on every store, so that a key is refused at the call, not job by job.
-  if (key !== undefined && (key.includes('\0') || Buffer.byteLength(key) > largestIdempotencyKeyBytes)) {
+  if (key !== undefined && idempotencyKeyProblem(key) !== undefined) {
     const shown = key.length > 40 ? `a key of ${Buffer.byteLength(key)} bytes` : JSON.stringify(key);
     fail(
       `${where}.idempotencyKey`,

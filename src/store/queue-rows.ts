@@ -1,5 +1,6 @@
 import { ValkyrieError } from '../core/errors.js';
 import { defaultPriority, isPriority, type Priority, priorities, queueKey } from '../core/priority.js';
+import { maxTimerDelayMs } from '../core/timer-delay.js';
 import {
   asQueueJobId,
   type Completion,
@@ -87,12 +88,12 @@ export function idempotencyKeyProblem(key: unknown): string | undefined {
 }
 
 /**
- * Node's timers end at 2^31 - 1 ms, and a holder renews at a third of its TTL: the bound the library
- * puts on leaseTtlMs. A TTL the stores must refuse otherwise: NaN leased a job for ever on SQLite (its
+ * Node's timers end at 2^31 - 1 ms (maxTimerDelayMs), and a holder renews at a third of its TTL. A TTL
+ * the stores must refuse otherwise: NaN leased a job for ever on SQLite (its
  * expiry stored as null) and failed on Postgres ('invalid input syntax for type bigint'); a TTL of 0
  * or less gave a lease already expired.
  */
-export const largestLeaseTtlMs = 2_147_483_647;
+export const largestLeaseTtlMs = maxTimerDelayMs;
 
 /** `ttlMs` when a lease may be taken or renewed for it, else VK_USAGE naming it as `where`. */
 export function leaseTtl(ttlMs: number, where: string): number {

@@ -64,18 +64,15 @@ export function evaluateLabels(templates: readonly string[], context: Evaluation
       `expected a runner label, a list of labels or {labels: […]}, got ${JSON.stringify(value)}`,
     );
   };
-  const values = templates.map((template) => {
-    const value = evaluateValue(template, context);
-    add(value, false);
-    return value;
-  });
-  if (labels.length === 0)
-    throw new ExpressionEvaluationError(
-      `no runner label: ${templates
-        .flatMap((template, i) => (template === '' ? [] : [`${template} gave ${JSON.stringify(values[i])}`]))
-        .join(', ')}; a job needs at least one, or it could run on any runner`,
-    );
-  return labels;
+  for (const template of templates) add(evaluateValue(template, context), false);
+  if (labels.length > 0) return labels;
+  // Evaluated again only for the message: a job's every leg comes through here.
+  const gave = templates
+    .filter((template) => template !== '')
+    .map((template) => `${template} gave ${JSON.stringify(evaluateValue(template, context))}`);
+  throw new ExpressionEvaluationError(
+    `no runner label: ${gave.join(', ')}; a job needs at least one, or it could run on any runner`,
+  );
 }
 
 /** A label from an expression that no runner can have, with the list it was likely meant as. */

@@ -1,18 +1,17 @@
 import { findCycle } from '../core/dag.js';
 import { isRecord } from '../core/is-record.js';
 import { notBeforeHint } from '../core/not-before.js';
-import { isRunnerLabelShape } from '../core/runner-label.js';
 import { checkoutHasRef, checkoutInputProblems, isCheckoutUses } from './checkout-step.js';
 import { concurrencyProblems } from './concurrency.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
-import { type EvaluationContext, evaluateDeep } from './expressions/index.js';
 import { declaredInputs } from './inputs.js';
 import { checkKeyCases } from './key-case.js';
 import { isDockerUses, isLocalActionUses, localActionPathProblem } from './local-action.js';
-import { countLegs, legKept, legValueText, type MatrixFilter, type MatrixLeg } from './matrix.js';
-import { checkMatrixFilter, literalMatrix, staticLegs } from './matrix-filter.js';
+import { countLegs, type MatrixFilter } from './matrix.js';
+import { literalMatrix } from './matrix-filter.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
 import { retryProblems, retryWarnings } from './retry-policy.js';
+import { checkRunsOn, runsOnCheck } from './runs-on-checks.js';
 import { runsOnProblems } from './runs-on-problems.js';
 import { inertJobKeys, inertWorkflowKeys, type WorkflowDocument } from './schema.js';
 import { describePath } from './schema-issues.js';
@@ -20,7 +19,6 @@ import { splitShellWords } from './shell-words.js';
 import type { SourceMap } from './source-map.js';
 import { isTaskUses, parseTaskReference } from './task-reference.js';
 import { triggerProblems } from './trigger-problems.js';
-import { evaluateLabels } from './typed-values.js';
 import { checkExpressions } from './validate-expressions.js';
 
 export interface ValidateOptions {
@@ -92,7 +90,7 @@ export function validateWorkflow(
   const jobKeys = [...workflow.jobs.keys()];
   // GitHub compares job ids ignoring case, in needs too.
   const lowerJobKeys = new Set(jobKeys.map((key) => key.toLowerCase()));
-  const runsOn = runsOnCheck(workflow, options);
+  const runsOn = runsOnCheck(workflow, options.runnerLabels, options.matrix);
   // Case-insensitive, as GitHub keeps job ids (and `needs.<id>` reads them).
   const jobIds = new Map<string, string>();
   for (const job of workflow.jobs.values()) {
@@ -420,89 +418,5 @@ function checkExcludeKeys(job: JobDefinition, map: SourceMap, error: Report): vo
         map.position(['jobs', job.key, 'strategy', 'matrix', 'exclude', i, key], { key: true }),
       );
     }
-  }
-}
-
-/**
- * What `runs-on` is checked against, or undefined when it is not: without runner labels (a server's
- * parse, a stored run's re-parse to re-run or take it over), or with a filter the workflow refuses.
- * Only then is the filter checked, as that expands every literal matrix.
- */
-function runsOnCheck(
-  workflow: Workflow,
-  options: ValidateOptions,
-): { labels: readonly string[]; matrix: MatrixFilter | undefined } | undefined {
-  const { runnerLabels: labels, matrix } = options;
-  if (labels === undefined) return undefined;
-  if (matrix !== undefined && checkMatrixFilter(workflow, matrix).kind !== 'ok') return undefined;
-  return { labels, matrix };
-}
-
-/**
- * A literal label, or `${{ matrix.KEY }}` of a literal matrix's legs (those `filter` keeps), must be
- * one of this runner's. When the label comes from the matrix and some legs fit (of all the matrix's,
- * for a filter that kept none that do), the error says which `--matrix` runs just those.
- */
-function checkRunsOn(
-  job: JobDefinition,
-  runnerLabels: readonly string[],
-  filter: MatrixFilter | undefined,
-  map: SourceMap,
-  error: Report,
-): void {
-  const have = new Set(runnerLabels.map((label) => label.toLowerCase()));
-  const all = staticLegs(job) ?? [{}];
-  const legs = filter === undefined ? all : all.filter((leg) => legKept(leg, filter));
-  // By lower case, first spelling kept: `runs-on: [gpu, GPU]` lacks one label, as matching ignores case.
-  const missing = new Map<string, string>();
-  let matrixKey: string | undefined;
-  /** The labels of `leg` this runner does not have. */
-  const lacking = (leg: MatrixLeg): string[] =>
-    job.runsOn.flatMap((label) => {
-      const key = /^\s*\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}\s*$/.exec(label)?.[1];
-      if (label.includes('${{') && key === undefined) return [];
-      matrixKey ??= key;
-      // A leg's value may be a list of labels (`runner: [[self-hosted, linux], …]`), as GitHub takes it.
-      const values =
-        key === undefined
-          ? [label]
-          : legLabels(label, { contexts: { matrix: evaluateDeep(leg, { contexts: {} }) } });
-      // A label no runner can have is runsOnProblems' error, with its own hint.
-      return values.filter(
-        (value) => value !== '' && isRunnerLabelShape(value) && !have.has(value.toLowerCase()),
-      );
-    });
-  const fitting: MatrixLeg[] = [];
-  for (const leg of legs) {
-    const lacks = lacking(leg);
-    for (const label of lacks) if (!missing.has(label.toLowerCase())) missing.set(label.toLowerCase(), label);
-    if (lacks.length === 0) fitting.push(leg);
-  }
-  if (missing.size > 0) {
-    if (fitting.length === 0) fitting.push(...all.filter((leg) => lacking(leg).length === 0));
-    const list = [...missing.values()].map((label) => `"${label}"`).join(', ');
-    error(
-      `job "${job.key}" runs on ${list}, which this runner does not have (it has: ${runnerLabels.join(', ')})${legsHint(matrixKey, fitting)}`,
-      map.position(['jobs', job.key, 'runs-on']),
-    );
-  }
-}
-
-/** `; run only the legs this machine has with --matrix os=ubuntu-latest`, when there are some. */
-function legsHint(key: string | undefined, fitting: readonly MatrixLeg[]): string {
-  if (key === undefined) return '';
-  const values = new Set<string>();
-  for (const leg of fitting) if (Object.hasOwn(leg, key)) values.add(legValueText(leg[key]));
-  if (values.size === 0) return '';
-  const flags = [...values].map((value) => `--matrix ${key}=${value}`).join(' ');
-  return `; run only the legs this machine has with ${flags}`;
-}
-
-/** A matrix value's labels; none for one that is not labels, which planning refuses with its reason. */
-function legLabels(label: string, context: EvaluationContext): string[] {
-  try {
-    return evaluateLabels([label], context);
-  } catch {
-    return [];
   }
 }

@@ -17,6 +17,7 @@ import { expandHome, flagOrVariablePath } from '../home-path.js';
 import { queueCapacityFlag } from '../queue-options.js';
 import { retentionFlag } from '../retention-options.js';
 import { newStatePaths, openStores, removeNewState, sqliteFileOf } from '../state.js';
+import { type StopSignal, signalExitCode, stopSignals } from '../stop-signals.js';
 
 export interface ServerCommandOptions {
   readonly host: string;
@@ -193,16 +194,6 @@ function untilStopped(server: ValkyrieServer, drainTimeoutMs: number): Promise<n
     for (const signal of stopSignals) process.on(signal, onSignal);
   });
 }
-
-const stopSignals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
-type StopSignal = (typeof stopSignals)[number];
-
-/** The shell's code (128 + the signal's number) for a server the third signal made exit at once. */
-const signalExitCode: Record<StopSignal, number> = {
-  SIGTERM: ExitCode.terminated,
-  SIGINT: ExitCode.interrupted,
-  SIGHUP: ExitCode.hungUp,
-};
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
