@@ -1,14 +1,22 @@
 import { ValkyrieError } from '../core/errors.js';
 
-/** An expression error that names the step's key it came from. */
+/** An error of a step key's expression (or of the value it gave) that names the key it came from. */
 class StepKeyError extends ValkyrieError {
   constructor(
     readonly key: string,
     message: string,
-    options: { cause: unknown },
+    options?: { cause: unknown },
   ) {
     super('VK_EXPRESSION', message, options);
   }
+}
+
+/**
+ * An error of a step's `key` whose expression evaluated to a value the key cannot take
+ * (`timeout-minutes: ${{ 'abc' }}`): placed at the key like an evaluation error (step-places.ts).
+ */
+export function stepKeyValueError(key: string, message: string): Error {
+  return new StepKeyError(key, message);
 }
 
 /** The step key an error of stepKey() came from (to place it: step-places.ts), if it is one. */

@@ -1,7 +1,7 @@
 import { type EvaluationContext, evaluateValue } from '../workflow/expressions/index.js';
 import type { StepDefinition } from '../workflow/model.js';
 import { evaluateNumber } from '../workflow/typed-values.js';
-import { stepKey } from './step-key.js';
+import { stepKey, stepKeyValueError } from './step-key.js';
 
 /** The step's `timeout-minutes` in milliseconds; Infinity without one. Throws on a non-positive value. */
 export function stepTimeoutMs(step: StepDefinition, context: EvaluationContext): number {
@@ -12,7 +12,8 @@ export function stepTimeoutMs(step: StepDefinition, context: EvaluationContext):
     // What it evaluated to: the expression alone hid that `${{ vars.s }}` was "xyz" (or empty).
     const value = typeof written === 'number' ? written : evaluateValue(written, context);
     const from = typeof written === 'string' ? ` (from ${written})` : '';
-    throw new Error(
+    throw stepKeyValueError(
+      'timeout-minutes',
       `timeout-minutes must be a positive number of minutes, received ${JSON.stringify(value) ?? String(value)}${from}`,
     );
   }

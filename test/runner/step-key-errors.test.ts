@@ -114,3 +114,25 @@ describe("a step key's expression error, placed in the workflow file", () => {
     }
   });
 });
+
+describe("a step's timeout-minutes that evaluates to no positive number, placed in the workflow file", () => {
+  it('names FILE:LINE:COL of the key, as the job-level one does', async () => {
+    const yaml = `jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: echo never
+        timeout-minutes: \${{ 'abc' }}
+`;
+    writeFileSync(join(workspace, 'timeout.yml'), yaml);
+    const run = await runFirstJob(
+      yaml,
+      workspace,
+      {},
+      { workflowFile: { path: 'timeout.yml', sha256: workflowTextSha256(yaml) } },
+    );
+    expect(run.lines(0)).toEqual([
+      `error: timeout.yml:6:26: timeout-minutes must be a positive number of minutes, received "abc" (from \${{ 'abc' }})`,
+    ]);
+  });
+});
