@@ -1,11 +1,16 @@
 import { intendedLabels, isRunnerLabelShape } from '../core/runner-label.js';
 import {
+  contextReferences,
   type EvaluationContext,
   ExpressionEvaluationError,
+  ExpressionSyntaxError,
   type ExpressionValue,
   evaluateValue,
+  functionCalls,
   isObject,
   isTruthy,
+  knownFunctions,
+  parseTemplate,
 } from './expressions/index.js';
 
 /**
@@ -30,6 +35,54 @@ export function evaluateNumber(value: number | string, context: EvaluationContex
   if (typeof result === 'number') return result;
   if (typeof result === 'string' && result.trim() !== '') return Number(result);
   return Number.NaN;
+}
+
+/**
+ * A number key's value as validation knows it (`timeout-minutes`, `max-parallel`): a number, a string of
+ * one, or an expression of literals and functions only (`${{ fromJSON('[') }}`), which would give the
+ * same when the job runs and so is evaluated now: `received` says what it gave, as the run would, and
+ * `failed` is its evaluation error. Undefined for an expression that reads a context, the workspace
+ * (hashFiles) or the job's status, known only then, or that does not parse (checkExpressions' error).
+ */
+export type KnownNumber =
+  | { readonly kind: 'number'; readonly value: number; readonly received: string }
+  | { readonly kind: 'failed'; readonly message: string };
+
+export function knownNumber(value: number | string | undefined): KnownNumber | undefined {
+  if (typeof value === 'number') return { kind: 'number', value, received: String(value) };
+  if (value === undefined) return undefined;
+  if (!value.includes('${{')) return { kind: 'number', value: Number(value), received: value };
+  if (!isConstant(value)) return undefined;
+  try {
+    const number = evaluateNumber(value, constantContext);
+    const gave = evaluateValue(value, constantContext);
+    return { kind: 'number', value: number, received: `${JSON.stringify(gave)} (from ${value})` };
+  } catch (error) {
+    if (!(error instanceof ExpressionEvaluationError)) throw error;
+    return { kind: 'failed', message: error.message };
+  }
+}
+
+const constantContext: EvaluationContext = { contexts: {} };
+
+/** Functions whose result depends on the job (its workspace, its status), not on their arguments alone. */
+const jobFunctions = new Set(['hashfiles', 'success', 'failure', 'always', 'cancelled']);
+
+function isConstant(template: string): boolean {
+  try {
+    return parseTemplate(template).every(
+      (part) =>
+        part.kind === 'text' ||
+        (contextReferences(part.expr).length === 0 &&
+          functionCalls(part.expr).every(({ name }) => {
+            const lower = name.toLowerCase();
+            return knownFunctions.has(lower) && !jobFunctions.has(lower);
+          })),
+    );
+  } catch (error) {
+    if (error instanceof ExpressionSyntaxError) return false;
+    throw error;
+  }
 }
 
 /**

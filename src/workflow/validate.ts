@@ -19,6 +19,7 @@ import { splitShellWords } from './shell-words.js';
 import type { SourceMap } from './source-map.js';
 import { isTaskUses, parseTaskReference } from './task-reference.js';
 import { triggerProblems } from './trigger-problems.js';
+import { knownNumber } from './typed-values.js';
 import { checkExpressions } from './validate-expressions.js';
 
 export interface ValidateOptions {
@@ -137,20 +138,13 @@ export function validateWorkflow(
         needsIsList ? at('needs', i) : at('needs'),
       );
     }
-    const timeoutMinutes = literalNumber(job.timeoutMinutes);
-    if (timeoutMinutes !== undefined && !(timeoutMinutes > 0)) {
-      error(
-        `jobs.${job.key}.timeout-minutes must be greater than 0, received ${timeoutMinutes}`,
-        at('timeout-minutes'),
-      );
-    }
-    const maxParallel = literalNumber(job.maxParallel);
-    if (maxParallel !== undefined && !(Number.isInteger(maxParallel) && maxParallel >= 1)) {
-      error(
-        `jobs.${job.key}.strategy.max-parallel must be a positive integer, received ${maxParallel}`,
-        at('strategy', 'max-parallel'),
-      );
-    }
+    const reportNumber = { error, newCheck };
+    checkNumber(job.timeoutMinutes, `jobs.${job.key}.timeout-minutes`, timeoutRule, reportNumber, () =>
+      at('timeout-minutes'),
+    );
+    checkNumber(job.maxParallel, `jobs.${job.key}.strategy.max-parallel`, maxParallelRule, reportNumber, () =>
+      at('strategy', 'max-parallel'),
+    );
     const jobDocument = document.jobs[job.key];
     checkRetry(
       jobDocument?.retry,
@@ -166,7 +160,7 @@ export function validateWorkflow(
     if (notBefore !== undefined && job.notBefore === undefined) {
       error(`not-before must be ${notBeforeHint}, received ${JSON.stringify(notBefore)}`, at('not-before'));
     }
-    checkSteps(job, document, map, { error, warn });
+    checkSteps(job, document, map, { error, warn, newCheck });
     checkMatrix(job, map, error);
     for (const problem of runsOnProblems(job.key, jobDocument?.['runs-on'], map))
       (problem.severity === 'error' ? newCheck : warn)(problem.message, problem);
@@ -214,18 +208,41 @@ function checkShellQuotes(
   if (!split.ok) error(`${split.message} in shell: ${shell}`, map.positionInValue(path, split.offset));
 }
 
-/** A number field's value when written as one (or as a string of one); undefined for an expression. */
-function literalNumber(value: number | string | undefined): number | undefined {
-  if (typeof value === 'number') return value;
-  if (value === undefined || value.includes('${{')) return undefined;
-  return Number(value);
+interface NumberRule {
+  readonly fits: (value: number) => boolean;
+  readonly must: string;
+}
+
+const timeoutRule: NumberRule = { fits: (value) => value > 0, must: 'be greater than 0' };
+const maxParallelRule: NumberRule = {
+  fits: (value) => Number.isInteger(value) && value >= 1,
+  must: 'be a positive integer',
+};
+
+/**
+ * A number key whose value is known before the run (typed-values.ts knownNumber) must fit its rule.
+ * One from an expression of constants would fail every run; refusing it is a check earlier Valkyries
+ * did not make, so it is `newCheck`'s (a warning in a stored run's text).
+ */
+function checkNumber(
+  value: number | string | undefined,
+  name: string,
+  rule: NumberRule,
+  report: { readonly error: Report; readonly newCheck: Report },
+  at: () => { line: number; col: number },
+): void {
+  const known = knownNumber(value);
+  const problem = typeof value === 'string' && value.includes('${{') ? report.newCheck : report.error;
+  if (known?.kind === 'failed') problem(`${name} could not be evaluated: ${known.message}`, at());
+  else if (known !== undefined && !rule.fits(known.value))
+    problem(`${name} must ${rule.must}, received ${known.received}`, at());
 }
 
 function checkSteps(
   job: JobDefinition,
   document: WorkflowDocument,
   map: SourceMap,
-  report: { readonly error: Report; readonly warn: Report },
+  report: { readonly error: Report; readonly warn: Report; readonly newCheck: Report },
 ): void {
   const { error } = report;
   const seen = new Map<string, { readonly id: string; readonly index: number }>();
@@ -276,13 +293,13 @@ function checkSteps(
     }
     checkShellName(raw.shell, ['jobs', job.key, 'steps', index, 'shell'], map, error);
     checkShellQuotes(raw.shell, ['jobs', job.key, 'steps', index, 'shell'], map, error);
-    const timeoutMinutes = literalNumber(raw['timeout-minutes']);
-    if (timeoutMinutes !== undefined && !(timeoutMinutes > 0)) {
-      error(
-        `${describePath(['jobs', job.key, 'steps', index, 'timeout-minutes'])} must be greater than 0, received ${timeoutMinutes}`,
-        at('timeout-minutes'),
-      );
-    }
+    checkNumber(
+      raw['timeout-minutes'],
+      describePath(['jobs', job.key, 'steps', index, 'timeout-minutes']),
+      timeoutRule,
+      report,
+      () => at('timeout-minutes'),
+    );
     checkRetry(raw.retry, ['jobs', job.key, 'steps', index, 'retry'], map, report, { step: true });
   }
 }

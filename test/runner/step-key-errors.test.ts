@@ -23,13 +23,15 @@ describe('a step key whose expression cannot be evaluated', () => {
         working-directory: \${{ fromJSON('[') }}
         run: echo never
       - if: always()
-        timeout-minutes: \${{ fromJSON('x') }}
+        timeout-minutes: \${{ fromJSON(vars.x) }}
         run: echo never
       - if: always()
         continue-on-error: \${{ fromJSON('y') }}
         run: echo never
 `,
       workspace,
+      // From a context: an expression of constants alone that cannot be evaluated is refused by validation.
+      { vars: { x: 'x' } },
     );
     expect(run.steps.map((s) => s.outcome)).toEqual(['failure', 'failure', 'failure', 'failure', 'failure']);
     const keys = ['run', 'shell', 'working-directory', 'timeout-minutes', 'continue-on-error'];
@@ -122,17 +124,17 @@ describe("a step's timeout-minutes that evaluates to no positive number, placed 
     runs-on: x
     steps:
       - run: echo never
-        timeout-minutes: \${{ 'abc' }}
+        timeout-minutes: \${{ vars.t }}
 `;
     writeFileSync(join(workspace, 'timeout.yml'), yaml);
     const run = await runFirstJob(
       yaml,
       workspace,
-      {},
+      { vars: { t: 'abc' } },
       { workflowFile: { path: 'timeout.yml', sha256: workflowTextSha256(yaml) } },
     );
     expect(run.lines(0)).toEqual([
-      `error: timeout.yml:6:26: timeout-minutes must be a positive number of minutes, received "abc" (from \${{ 'abc' }})`,
+      `error: timeout.yml:6:26: timeout-minutes must be a positive number of minutes, received "abc" (from \${{ vars.t }})`,
     ]);
   });
 });
