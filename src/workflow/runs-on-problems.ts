@@ -7,8 +7,8 @@ import type { SourceMap } from './source-map.js';
 /**
  * A `runs-on` written without a label (`""`, `[]`, `{labels: []}`): the job would go to any runner,
  * where GitHub refuses the workflow. `group:` names a GitHub runner group, which Valkyrie has not:
- * it is matched by its labels alone, so a `{group: deployers}` without labels runs anywhere, and the
- * user is told. A label with a space, a comma or a control character (`"self-hosted, linux"`,
+ * it is matched by its labels alone, so a `{group: deployers}` without labels, which would run
+ * anywhere, is refused the same way, and a group beside labels is warned of. A label with a space, a comma or a control character (`"self-hosted, linux"`,
  * `" gpu "`) is one no runner can have (`valkyrie runner --labels` refuses it, untrimmed, as its
  * match would be): refused at the label, with the list it was likely meant as. A label from an
  * expression is checked when it is evaluated (evaluateLabels).
@@ -24,13 +24,21 @@ export function runsOnProblems(
   const noLabel = labels.every((label) => label === '') && !labels.some(hasExpressions);
   const unfit = unfitLabelProblems(jobKey, runsOn, written, map);
   const group = typeof runsOn === 'object' && !Array.isArray(runsOn) ? runsOn.group : undefined;
+  if (group !== undefined && noLabel) {
+    return [
+      {
+        severity: 'error',
+        message: `job "${jobKey}": runs-on: group "${group}" without labels would run the job on any runner: Valkyrie has no runner groups, it matches runners by their labels; add the labels it needs (runs-on: {group: ${group}, labels: [self-hosted, linux]})`,
+        ...map.position(['jobs', jobKey, 'runs-on', 'group'], { key: true }),
+      },
+    ];
+  }
   if (group !== undefined) {
-    const anyRunner = noLabel ? ': without labels, this job runs on any runner' : '';
     return [
       ...unfit,
       {
         severity: 'warning',
-        message: `runs-on: group "${group}" has no effect: Valkyrie has no runner groups, it matches runners by their labels${anyRunner}`,
+        message: `runs-on: group "${group}" has no effect: Valkyrie has no runner groups, it matches runners by their labels`,
         ...map.position(['jobs', jobKey, 'runs-on', 'group'], { key: true }),
       },
     ];

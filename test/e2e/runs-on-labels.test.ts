@@ -69,7 +69,7 @@ jobs:
     );
   }, 30_000);
 
-  it('refuses a runs-on written without a label at its place, and warns that a group has no effect', async () => {
+  it('refuses a runs-on written without a label (a group alone too) at its place, and warns that a group beside labels has no effect', async () => {
     ws.write(
       'no-label.yml',
       `on: push
@@ -77,6 +77,7 @@ jobs:
   a: { runs-on: [], steps: [{ run: "true" }] }
   b: { runs-on: "", steps: [{ run: "true" }] }
   c: { runs-on: { group: deployers, labels: [gpu] }, steps: [{ run: "true" }] }
+  d: { runs-on: { group: deployers }, steps: [{ run: "true" }] }
 `,
     );
     const refused = await ws.run(['submit', 'no-label.yml', '--no-bundle'], env);
@@ -88,6 +89,9 @@ jobs:
     expect(refused.stderr).toContain('no-label.yml:4:17: error: job "b": runs-on must name at least one');
     expect(refused.stderr).toContain(
       'no-label.yml:5:19: warning: runs-on: group "deployers" has no effect: Valkyrie has no runner groups, it matches runners by their labels',
+    );
+    expect(refused.stderr).toContain(
+      'no-label.yml:6:19: error: job "d": runs-on: group "deployers" without labels would run the job on any runner: Valkyrie has no runner groups',
     );
   });
 });

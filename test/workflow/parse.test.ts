@@ -100,7 +100,6 @@ describe('parseWorkflow: the model', () => {
     ['a list', 'runs-on: [self-hosted, linux, x64]', ['self-hosted', 'linux', 'x64']],
     ['labels as a string', 'runs-on: {labels: linux}', ['linux']],
     ['labels as a list', 'runs-on:\n      group: builders\n      labels: [linux, x64]', ['linux', 'x64']],
-    ['a group without labels', 'runs-on: {group: builders}', []],
   ])('reads runs-on written as %s', (_, runsOn, labels) => {
     expect(job(parseValid(singleJob(`    ${runsOn}\n`)), 'build').runsOn).toEqual(labels);
   });
