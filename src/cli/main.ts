@@ -4,7 +4,15 @@ import { runStatuses } from '../core/outcome.js';
 import { ExitCode, exitCodeFor, UsageError } from './exit-codes.js';
 import { addFleetAdminCommands } from './fleet-admin-commands.js';
 import { collectPair } from './key-values.js';
-import { clientOptions, collectList, db, jobSelection, matrixSelection, stateDir } from './shared-options.js';
+import {
+  clientOptions,
+  collectLabels,
+  collectList,
+  db,
+  jobSelection,
+  matrixSelection,
+  stateDir,
+} from './shared-options.js';
 
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('valkyrie')
@@ -66,7 +74,11 @@ function buildProgram(setExit: (code: number) => void): Command {
       '--event <name>',
       "the event the run starts as (github.event_name), one of the workflow's on: (default: workflow_dispatch with --input or when it is the only one, else workflow_call with --input, else push, else the first)",
     )
-    .option('--label <labels>', 'extra runner labels, comma-separated (repeatable)', collectList)
+    .option(
+      '--label <labels>',
+      'extra runner labels of this machine, comma-separated, each without spaces or control characters (repeatable)',
+      collectLabels,
+    )
     .option('--json', 'print NDJSON events; the last line is the run summary')
     .option('--no-color', 'plain output')
     .option(
@@ -204,7 +216,11 @@ function buildProgram(setExit: (code: number) => void): Command {
       '<file>',
       'workflow file (a bare name not in this folder: in .valkyrie/workflows/ or .github/workflows/)',
     )
-    .option('--label <labels>', 'extra runner labels, comma-separated', collectList)
+    .option(
+      '--label <labels>',
+      'extra runner labels of this machine, comma-separated, each without spaces or control characters (repeatable)',
+      collectLabels,
+    )
     .option(
       '--json',
       'print the job graph as JSON; for a refused file, {"diagnostics": [{file, line, col, severity, message}]} (README)',

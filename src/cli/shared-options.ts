@@ -1,4 +1,6 @@
 import { type Command, Option } from 'commander';
+import { isRunnerLabelShape } from '../core/runner-label.js';
+import { UsageError } from './exit-codes.js';
 import { collectMatrix } from './matrix-option.js';
 
 /** Parses an option given as `a,b`, repeatable: every value of every occurrence, in order. */
@@ -6,6 +8,21 @@ export const collectList = (value: string, previous: string[] = []) => [
   ...previous,
   ...value.split(',').filter(Boolean),
 ];
+
+/**
+ * `--label` of `run` and `validate`: the machine's extra labels, comma-separated, each one a runner
+ * label can be (core/runner-label.ts), as `valkyrie runner --labels` checks them: `--label "gpu, big"`
+ * gave the label " big", which no `runs-on` could match, without a word.
+ */
+export function collectLabels(value: string, previous: string[] = []): string[] {
+  const labels = collectList(value);
+  for (const label of labels)
+    if (!isRunnerLabelShape(label))
+      throw new UsageError(
+        `--label: a runner label has no spaces, commas or control characters (as valkyrie runner --labels refuses them), received ${JSON.stringify(label)}`,
+      );
+  return [...previous, ...labels];
+}
 
 /** `--state-dir` of the commands that use local state. */
 export const stateDir = () =>

@@ -33,6 +33,26 @@ describe('runs-on: label shape and case', () => {
     });
   });
 
+  it("refuses such a label in run's and validate's --label as a usage error naming the flag", async () => {
+    const file = ws.write('plain.yml', job('local'));
+    for (const [label, shown] of [
+      ['a b', '"a b"'],
+      ['gpu, linux', '" linux"'],
+      ['x\ty', '"x\\ty"'],
+    ] as const)
+      for (const verb of ['validate', 'run']) {
+        const refused = await ws.run([verb, file, '--label', label]);
+        expect(refused).toMatchObject({ code: 2, stdout: '' });
+        expect(refused.stderr).toContain(
+          `--label: a runner label has no spaces, commas or control characters (as valkyrie runner --labels refuses them), received ${shown}`,
+        );
+      }
+    expect(await ws.run(['validate', file, '--label', 'gpu,linux', '--label', 'big'])).toMatchObject({
+      code: 0,
+      stderr: '',
+    });
+  });
+
   it('fails the job, naming the label, when an expression gives such a label', async () => {
     const file = ws.write(
       'input.yml',
