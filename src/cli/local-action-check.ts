@@ -1,10 +1,19 @@
 import { ActionLoadError, loadLocalAction } from '../runner/action-loading.js';
-import { formatDiagnostics } from '../workflow/diagnostics.js';
+import { type Diagnostic, formatDiagnostics } from '../workflow/diagnostics.js';
 import type { Workflow } from '../workflow/model.js';
 import { SourceMap } from '../workflow/source-map.js';
 
 /** Where an action is used: a step of the workflow (its job and index), or an action.yml's file. */
 type UsedFrom = { readonly job: string; readonly index: number } | string;
+
+/**
+ * What one local action's check found in one file: its diagnostics (an action.yml's, or the error at
+ * the workflow's `uses:` line), or a message without a place (`uses:` in an action.yml, whose step
+ * has no position kept).
+ */
+export type ActionProblem =
+  | { readonly file: string; readonly source: string; readonly diagnostics: readonly Diagnostic[] }
+  | { readonly file: string; readonly message: string };
 
 /**
  * The local actions (`uses: ./path`) of a workflow, and those they use, read from the workspace
@@ -16,6 +25,22 @@ type UsedFrom = { readonly job: string; readonly index: number } | string;
  * action can run.
  */
 export function localActionProblems(workflow: Workflow, workspace: string): string {
+  return localActionText(localActionChecks(workflow, workspace));
+}
+
+/** The text of localActionChecks' problems. */
+export function localActionText(problems: readonly ActionProblem[]): string {
+  return problems
+    .map((problem) =>
+      'message' in problem
+        ? `error: ${problem.file}: ${problem.message}`
+        : formatDiagnostics(problem.file, problem.source, problem.diagnostics),
+    )
+    .join('\n');
+}
+
+/** localActionProblems' problems, in the order it prints them: `validate --json` lists them. */
+export function localActionChecks(workflow: Workflow, workspace: string): ActionProblem[] {
   const pending: { uses: string; from: UsedFrom }[] = [];
   for (const job of workflow.jobs.values()) {
     for (const step of job.steps) {
@@ -24,18 +49,17 @@ export function localActionProblems(workflow: Workflow, workspace: string): stri
     }
   }
   const seen = new Set<string>();
-  const out: string[] = [];
+  const out: ActionProblem[] = [];
   let map: SourceMap | undefined;
   /** `ci.yml:12:15: error: jobs.build.steps[2]: …` at the step's `uses:`, or the note alone without the text. */
-  const note = (message: string, from: UsedFrom): string => {
-    if (typeof from === 'string') return `error: ${from}: ${message}`;
+  const note = (message: string, from: UsedFrom): ActionProblem => {
+    if (typeof from === 'string') return { file: from, message };
     const where = `jobs.${from.job}.steps[${from.index}]`;
-    if (workflow.source === undefined) return `error: ${where}: ${message}`;
+    if (workflow.source === undefined) return { file: workflow.path, message: `${where}: ${message}` };
     map ??= new SourceMap(workflow.source);
     const at = map.position(['jobs', from.job, 'steps', from.index, 'uses']);
-    return formatDiagnostics(workflow.path, workflow.source, [
-      { severity: 'error', message: `${where}: ${message}`, ...at },
-    ]);
+    const diagnostic: Diagnostic = { severity: 'error', message: `${where}: ${message}`, ...at };
+    return { file: workflow.path, source: workflow.source, diagnostics: [diagnostic] };
   };
   for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
     if (seen.has(next.uses)) continue;
@@ -49,13 +73,10 @@ export function localActionProblems(workflow: Workflow, workspace: string): stri
     } catch (error) {
       if (!(error instanceof ActionLoadError)) throw error;
       const invalid = error.invalid;
-      const about = note(error.message, next.from);
-      out.push(
-        invalid === undefined
-          ? about
-          : `${formatDiagnostics(invalid.file, invalid.source, invalid.diagnostics)}\n${about}`,
-      );
+      if (invalid !== undefined)
+        out.push({ file: invalid.file, source: invalid.source, diagnostics: invalid.diagnostics });
+      out.push(note(error.message, next.from));
     }
   }
-  return out.join('\n');
+  return out;
 }

@@ -13,6 +13,7 @@ import {
   matrixSelection,
   stateDir,
 } from './shared-options.js';
+import { usageRefusal } from './validate-refusal.js';
 
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('valkyrie')
@@ -223,7 +224,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--json',
-      'print the job graph as JSON; for a refused file, {"diagnostics": [{file, line, col, severity, message}]} (README)',
+      'print the job graph as JSON; for a refused file, a local action that cannot run or a usage error, {"diagnostics": [{file, line, col, severity, message}]} (README)',
     )
     .addOption(matrixSelection('check'))
     .action(async (file: string, options) => {
@@ -496,16 +497,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
   } catch (error) {
+    // `validate --json` lists it as a diagnostic on stdout too; commander wrote its own text already.
+    const refused = (message: string) => {
+      const answer = usageRefusal(argv, message);
+      if (answer !== undefined) process.stdout.write(`${JSON.stringify(answer)}\n`);
+    };
     if (error instanceof CommanderError) {
-      return error.exitCode === 0 ? ExitCode.succeeded : ExitCode.invalid;
+      if (error.exitCode === 0) return ExitCode.succeeded;
+      refused(error.message.replace(/^error: /, ''));
+      return ExitCode.invalid;
     }
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || isValkyrieError(error)) {
       process.stderr.write(`valkyrie: ${error.message}\n`);
-      return error.exitCode;
-    }
-    if (isValkyrieError(error)) {
-      process.stderr.write(`valkyrie: ${error.message}\n`);
-      return exitCodeFor(error.code);
+      refused(error.message);
+      return error instanceof UsageError ? error.exitCode : exitCodeFor(error.code);
     }
     throw error;
   }

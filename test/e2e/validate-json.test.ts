@@ -71,6 +71,68 @@ describe('validate --json', () => {
     expect(answer.diagnostics[1]).toMatchObject({ file, line: 6, severity: 'error' });
   });
 
+  it('lists a local action that cannot run in the same shape, at the uses: and in its action.yml', async () => {
+    const missing = ws.write(
+      'missing.yml',
+      'jobs:\n  a:\n    runs-on: self-hosted\n    steps:\n      - uses: ./nowhere\n',
+    );
+    const result = await ws.run(['validate', missing, '--json']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'missing.yml:5:15: error: jobs.a.steps[0]: local action ./nowhere: cannot read',
+    );
+    expect(JSON.parse(result.stdout)).toEqual({
+      diagnostics: [
+        {
+          file: missing,
+          line: 5,
+          col: 15,
+          severity: 'error',
+          message: expect.stringMatching(/^jobs\.a\.steps\[0\]: local action \.\/nowhere: cannot read /),
+        },
+      ],
+    });
+    ws.write(
+      'broken/action.yml',
+      'runs:\n  using: composite\n  steps:\n    - run: echo\n      shell: bash\n      env: { I: [1] }\n',
+    );
+    const uses = ws.write(
+      'uses.yml',
+      'jobs:\n  a:\n    runs-on: self-hosted\n    steps:\n      - uses: ./broken\n',
+    );
+    const broken = await ws.run(['validate', uses, '--json']);
+    expect(broken.code).toBe(2);
+    expect(JSON.parse(broken.stdout)).toEqual({
+      diagnostics: [
+        { file: 'broken/action.yml', line: 6, col: 17, severity: 'error', message: expect.any(String) },
+        {
+          file: uses,
+          line: 5,
+          col: 15,
+          severity: 'error',
+          message: 'jobs.a.steps[0]: local action ./broken cannot run: broken/action.yml has an error',
+        },
+      ],
+    });
+  });
+
+  it('lists a usage error as a diagnostic without a place, keeping its text on stderr and its exit code', async () => {
+    const file = ws.write('fine.yml', 'jobs:\n  a:\n    runs-on: self-hosted\n    steps: [{ run: echo }]\n');
+    for (const args of [
+      ['validate', 'nosuch.yml', '--json'],
+      ['validate', file, '--label', 'a b', '--json'],
+      ['validate', file, '--json', '--matrix', 'nokey'],
+      ['validate', file, '--json', '--nosuch-flag'],
+    ]) {
+      const result = await ws.run(args);
+      expect(result.code).toBe(2);
+      // Its first line: commander adds a hint line, `(run with --help for usage)`, to its own.
+      const message = (result.stderr.split('\n')[0] ?? '').replace(/^(valkyrie|error): /, '');
+      expect(message).not.toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({ diagnostics: [{ severity: 'error', message }] });
+    }
+  });
+
   it('counts the diagnostics past the cap as notShown', async () => {
     const jobs = Array.from({ length: 120 }, (_, i) => `  j${i}: { runs-on: "a b", steps: [{ run: echo }] }`);
     const result = await ws.run(['validate', ws.write('many.yml', `jobs:\n${jobs.join('\n')}\n`), '--json']);

@@ -1,14 +1,15 @@
 import { topologicalOrder } from '../../core/dag.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
-import { type Diagnostic, formatDiagnostics, shownDiagnostics } from '../../workflow/diagnostics.js';
+import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { legKept, type MatrixFilter } from '../../workflow/matrix.js';
 import { staticLegs } from '../../workflow/matrix-filter.js';
 import type { JobDefinition, Workflow } from '../../workflow/model.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
 import { ExitCode } from '../exit-codes.js';
-import { localActionProblems } from '../local-action-check.js';
+import { localActionChecks, localActionText } from '../local-action-check.js';
 import { filteredWorkflow } from '../matrix-option.js';
+import { actionRefusal, workflowRefusal } from '../validate-refusal.js';
 import { counted } from '../views/format.js';
 import { workflowFileOf } from '../workflow-file.js';
 
@@ -30,12 +31,13 @@ export async function validateCommand(
     process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   }
   if (!parsed.workflow) {
-    if (options.json) process.stdout.write(`${JSON.stringify(invalidJson(path, parsed.diagnostics))}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify(workflowRefusal(path, parsed.diagnostics))}\n`);
     return ExitCode.invalid;
   }
-  const actionProblems = localActionProblems(parsed.workflow, process.cwd());
-  if (actionProblems !== '') {
-    process.stderr.write(`${actionProblems}\n`);
+  const actionProblems = localActionChecks(parsed.workflow, process.cwd());
+  if (actionProblems.length > 0) {
+    process.stderr.write(`${localActionText(actionProblems)}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify(actionRefusal(actionProblems))}\n`);
     return ExitCode.invalid;
   }
   const workflow = filteredWorkflow(parsed.workflow, options.matrix, (note) =>
@@ -104,24 +106,5 @@ function graphJson(workflow: Workflow) {
       ...(job.matrix ? { legs: legCounts(job, workflow.matrixFilter) ?? null } : {}),
       steps: job.steps.map((step) => step.name),
     })),
-  };
-}
-
-/**
- * `--json` of a file that is refused: its diagnostics as the text on stderr lists them (that text is
- * still written, as `run --json` keeps its message on stderr beside `run.refused`), each with its file,
- * so a CI script reads them without parsing compiler-style lines. `notShown` counts those past the cap.
- */
-function invalidJson(path: string, diagnostics: readonly Diagnostic[]) {
-  const { sorted, shown } = shownDiagnostics(diagnostics);
-  return {
-    diagnostics: shown.map((d) => ({
-      file: path,
-      line: d.line,
-      col: d.col,
-      severity: d.severity,
-      message: d.message,
-    })),
-    ...(sorted.length > shown.length ? { notShown: sorted.length - shown.length } : {}),
   };
 }
