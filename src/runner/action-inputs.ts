@@ -22,7 +22,13 @@ export function resolveActionInputs(
   evaluateDefault: (template: string) => string,
 ): ResolvedInputs {
   const values: Record<string, string> = {};
-  for (const [key, value] of Object.entries(given)) values[key.toLowerCase()] = value;
+  // Lower-cased name → as the step's `with:` wrote it, for the warnings: GitHub's keys are matched
+  // ignoring case, but a warning names what the user wrote (`Unexpected input(s) 'ExtraKey'`).
+  const written = new Map<string, string>();
+  for (const [key, value] of Object.entries(given)) {
+    values[key.toLowerCase()] = value;
+    written.set(key.toLowerCase(), key);
+  }
   // Lower-cased name → as action.yml spells it (`entryPoint`), which is how GitHub lists the valid
   // inputs; a name declared twice in different cases is listed once.
   const declared = new Map<string, string>();
@@ -33,14 +39,14 @@ export function resolveActionInputs(
   if (unexpected.length > 0) {
     const valid = [...declared.values()].map((name) => `'${name}'`).join(', ');
     warnings.push(
-      `warning: Unexpected input(s) ${unexpected.map((key) => `'${key}'`).join(', ')}, valid inputs are [${valid}] (${file})`,
+      `warning: Unexpected input(s) ${unexpected.map((key) => `'${written.get(key) ?? key}'`).join(', ')}, valid inputs are [${valid}] (${file})`,
     );
   }
   for (const input of manifest.inputs) {
     if (Object.hasOwn(values, input.name)) {
       if (input.deprecationMessage !== undefined)
         warnings.push(
-          `${file}:${input.at.line}:${input.at.col}: warning: Input '${input.name}' has been deprecated with message: ${input.deprecationMessage}`,
+          `${file}:${input.at.line}:${input.at.col}: warning: Input '${written.get(input.name) ?? input.writtenName}' has been deprecated with message: ${input.deprecationMessage}`,
         );
       continue;
     }
@@ -53,7 +59,7 @@ export function resolveActionInputs(
     values[input.name] = '';
     if (input.required)
       warnings.push(
-        `${file}:${input.at.line}:${input.at.col}: warning: input "${input.name}" is required and was not given (with: ${input.name}: …)`,
+        `${file}:${input.at.line}:${input.at.col}: warning: input "${input.writtenName}" is required and was not given (with: ${input.writtenName}: …)`,
       );
   }
   return { values, warnings };

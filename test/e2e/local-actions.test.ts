@@ -330,7 +330,7 @@ runs:
       "warning: Unexpected input(s) 'nmae', valid inputs are ['name', 'old-name', 'unusedOld'] (.github/actions/needy/action.yml)",
     );
     expect(lines).toContain(
-      ".github/actions/needy/action.yml:4:3: warning: Input 'old-name' has been deprecated with message: use name instead",
+      ".github/actions/needy/action.yml:4:3: warning: Input 'Old-Name' has been deprecated with message: use name instead",
     );
     expect(lines.filter((line) => line.includes('deprecated'))).toHaveLength(1);
     expect(lines).toContain(
