@@ -2,21 +2,21 @@ import { messageOf } from '../core/error-message.js';
 import { cancellingLine, type JobOutcome, type ProcessOutcome, type StepResult } from '../core/outcome.js';
 import { describeAttemptOutcome, formatDelay } from '../core/retry-delay.js';
 import { timerDelay } from '../core/timer-delay.js';
-import type { Executor, OutputLine } from '../executors/contract.js';
+import type { OutputLine } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
-import type { LogEntry, StepReport } from '../protocol/messages.js';
-import { type EvaluationContext, evaluateCondition, interpolate } from '../workflow/expressions/index.js';
+import type { LogEntry } from '../protocol/messages.js';
+import { type EvaluationContext, evaluateCondition } from '../workflow/expressions/index.js';
 import type { StepDefinition, TaskStepDefinition } from '../workflow/model.js';
 import { evaluateFlag } from '../workflow/typed-values.js';
 import { runCheckoutStep } from './checkout-builtin.js';
 import { addToPath, applyCommandFiles, type CommandFileTexts } from './file-commands.js';
-import type { HostDescription } from './host.js';
 import { jobContext, jobEnv } from './job-context.js';
-import { type HookKind, type JobHooks, runJobHook } from './job-hooks.js';
+import { type HookKind, runJobHook } from './job-hooks.js';
+import { jobOutputs } from './job-outputs.js';
+import type { JobReporter, JobRunOptions, JobRunResult } from './job-run-options.js';
 import { type Output, runActionStep } from './local-action-step.js';
 import { runShellStep } from './run-step.js';
 import { SecretMasker } from './secret-masker.js';
-import type { JobDirectories } from './slot-directories.js';
 import { displayName, evaluateMap, withStepEnv } from './step-context.js';
 import { rewinding, type StepState } from './step-effects.js';
 import { writeEventFile } from './step-environment.js';
@@ -25,41 +25,9 @@ import { StepOutputForwarder, stepDebugEnabled, unsecureCommandsAllowed } from '
 import { StepPlaces } from './step-places.js';
 import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
 import { stepFailureReason, stepTimeoutMs, timeoutText } from './step-timeout.js';
-import type { TaskPoolHolder } from './task-pool.js';
 import { runTaskStep } from './task-step.js';
 
-/** Where a running job reports what happens; calls are made in order and must not throw. */
-export interface JobReporter {
-  /** `attempt` counts from 1; a step with `retry:` may start several times. */
-  stepStarted(index: number, name: string, at: number, attempt: number): void;
-  log(entry: LogEntry): void;
-  stepCompleted(step: StepReport): void;
-}
-
-export interface JobRunOptions {
-  readonly executor: Executor;
-  readonly reporter: JobReporter;
-  readonly host: HostDescription;
-  /** Empty directories for RUNNER_TEMP and for the step scripts and command files. */
-  readonly directories: JobDirectories;
-  /** Environment every step inherits (the runner's own, usually). */
-  readonly baseEnv: Readonly<Record<string, string>>;
-  /** Graceful cancellation: the running step is interrupted, then only always()/cancelled() steps run. */
-  readonly signal: AbortSignal;
-  /** Immediate cancellation: the running step is killed and no other step runs. */
-  readonly killSignal: AbortSignal;
-  /** The runner's thread pool, for `uses: task://…` steps. */
-  readonly taskPool: TaskPoolHolder;
-  /** Local mode's state directory, which hashFiles() leaves out (hash-files.ts). */
-  readonly stateDir?: string;
-  /** The runner operator's scripts around the job (job-hooks.ts). */
-  readonly hooks?: JobHooks;
-}
-
-export interface JobRunResult {
-  readonly outcome: JobOutcome;
-  readonly outputs: Record<string, string>;
-}
+export type { JobReporter, JobRunOptions, JobRunResult } from './job-run-options.js';
 
 /** Runs every step of one job through the executor, with GitHub's step semantics. */
 export async function runJob(spec: JobSpec, options: JobRunOptions): Promise<JobRunResult> {
@@ -128,7 +96,9 @@ class JobExecution {
         }
       if (hooks?.completed !== undefined && !this.options.killSignal.aborted)
         await this.hook('completed', hooks.completed);
-      return { outcome: this.outcome(), outputs: this.evaluateOutputs() };
+      const warn = (text: string) => this.systemLog(-1, text);
+      const outputs = jobOutputs(this.spec, () => this.context(), this.masker, this.places, warn);
+      return { outcome: this.outcome(), outputs };
     } catch (error) {
       this.systemLog(-1, `error: ${messageOf(error)}`);
       return { outcome: { kind: 'failed', reason: messageOf(error) }, outputs: {} };
@@ -456,27 +426,6 @@ class JobExecution {
       retryDelayMs,
       ...(attempt.timedOutAfterMs === undefined ? {} : { timedOutAfterMs: attempt.timedOutAfterMs }),
     });
-  }
-
-  /** As GitHub's runner: an output that holds a secret is left out, with its warning, not masked. */
-  private evaluateOutputs(): Record<string, string> {
-    const out: Record<string, string> = {};
-    // Most jobs declare none: their contexts need not be built.
-    if (Object.keys(this.spec.outputs).length === 0) return out;
-    const context = this.context();
-    for (const [key, template] of Object.entries(this.spec.outputs)) {
-      let value: string;
-      try {
-        value = interpolate(template, context);
-      } catch (error) {
-        const place = this.places.ofOutput(key);
-        this.systemLog(-1, `warning: ${place}output "${key}" could not be evaluated: ${messageOf(error)}`);
-        continue;
-      }
-      if (this.masker.mask(value) === value) out[key] = value;
-      else this.systemLog(-1, `warning: Skip output '${key}' since it may contain secret.`);
-    }
-    return out;
   }
 
   private systemLog(stepIndex: number, text: string): void {
