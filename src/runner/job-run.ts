@@ -1,6 +1,5 @@
 import { messageOf } from '../core/error-message.js';
 import { cancellingLine, type JobOutcome, type ProcessOutcome, type StepResult } from '../core/outcome.js';
-import { describeAttemptOutcome, formatDelay } from '../core/retry-delay.js';
 import { timerDelay } from '../core/timer-delay.js';
 import type { OutputLine } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
@@ -23,7 +22,7 @@ import { writeEventFile } from './step-environment.js';
 import { stepKey } from './step-key.js';
 import { StepOutputForwarder, stepDebugEnabled, unsecureCommandsAllowed } from './step-output.js';
 import { StepPlaces } from './step-places.js';
-import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
+import { retriedAttempt, runAttempts, type StepAttempt } from './step-retry.js';
 import { stepFailureReason, stepTimeoutMs, timeoutText } from './step-timeout.js';
 import { runTaskStep } from './task-step.js';
 
@@ -409,23 +408,9 @@ class JobExecution {
    * replay from the store (that keeps no order between lines and steps) tell them as they came.
    */
   private reportAttempt(step: StepDefinition, attempt: StepAttempt, retryDelayMs: number): void {
-    const why = describeAttemptOutcome(attemptOutcomeOf(attempt.outcome));
-    this.systemLog(
-      step.index,
-      `attempt ${this.attempt} of ${step.retry?.maxAttempts} failed (${why}); retrying in ${formatDelay(retryDelayMs)}`,
-    );
-    this.options.reporter.stepCompleted({
-      index: step.index,
-      name: step.name,
-      outcome: attempt.result,
-      conclusion: attempt.result,
-      exitCode: attempt.exitCode,
-      startedAt: attempt.startedAt,
-      finishedAt: Date.now(),
-      attempt: this.attempt,
-      retryDelayMs,
-      ...(attempt.timedOutAfterMs === undefined ? {} : { timedOutAfterMs: attempt.timedOutAfterMs }),
-    });
+    const { note, report } = retriedAttempt(step, attempt, this.attempt, retryDelayMs);
+    this.systemLog(step.index, note);
+    this.options.reporter.stepCompleted(report);
   }
 
   private systemLog(stepIndex: number, text: string): void {

@@ -2,10 +2,14 @@ import type { ProcessOutcome, StepResult } from '../core/outcome.js';
 import {
   type AttemptOutcome,
   decideRetry,
+  describeAttemptOutcome,
+  formatDelay,
   type RetryDecision,
   type RetryPolicy,
 } from '../core/retry-delay.js';
 import { timerDelay } from '../core/timer-delay.js';
+import type { StepReport } from '../protocol/messages.js';
+import type { StepDefinition } from '../workflow/model.js';
 
 /** How a step's process ended, in the terms of `retry.when`. */
 export function attemptOutcomeOf(outcome: ProcessOutcome): AttemptOutcome {
@@ -101,4 +105,31 @@ export async function runAttempts(
     // Also when the interruption came just as the wait ran out: no attempt starts after it.
     if (waited.kind === 'interrupted' || hooks.interrupted()) return { last, reported: true };
   }
+}
+
+/**
+ * The log line and record of attempt `number` of `step`, which another follows after `retryDelayMs`:
+ * the record is not the step's result (steps.<id> keeps waiting).
+ */
+export function retriedAttempt(
+  step: StepDefinition,
+  attempt: StepAttempt,
+  number: number,
+  retryDelayMs: number,
+): { readonly note: string; readonly report: StepReport } {
+  const why = describeAttemptOutcome(attemptOutcomeOf(attempt.outcome));
+  const note = `attempt ${number} of ${step.retry?.maxAttempts} failed (${why}); retrying in ${formatDelay(retryDelayMs)}`;
+  const report: StepReport = {
+    index: step.index,
+    name: step.name,
+    outcome: attempt.result,
+    conclusion: attempt.result,
+    exitCode: attempt.exitCode,
+    startedAt: attempt.startedAt,
+    finishedAt: Date.now(),
+    attempt: number,
+    retryDelayMs,
+    ...(attempt.timedOutAfterMs === undefined ? {} : { timedOutAfterMs: attempt.timedOutAfterMs }),
+  };
+  return { note, report };
 }
