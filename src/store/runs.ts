@@ -156,7 +156,7 @@ export interface StepRecord {
   readonly jobId: JobId;
   /** The job attempt the step ran in, from 1; absent means 1. */
   readonly jobAttempt?: number;
-  /** Position in the job's steps, from 0. */
+  /** Position in the job's steps, from 0; an action's pre or post step has its own (step-phases.ts). */
   readonly index: number;
   /** The step's own attempt (step `retry:`), from 1; absent means 1. */
   readonly attempt?: number;
@@ -256,7 +256,8 @@ export interface RunStore {
   /** In the order they were added. */
   listJobs(runId: RunId): Promise<JobRecord[]>;
   /**
-   * Ordered by job attempt, index, then step attempt. Fields equal to 1 (attempts) are absent.
+   * Ordered by job attempt, the order the steps ran (stepRunOrder of the index: a JavaScript action's
+   * pre steps, the job's steps, post steps), then step attempt. Fields equal to 1 (attempts) are absent.
    * `fromJobAttempt`: only the steps of that job attempt and later ones.
    */
   listSteps(jobId: JobId, options?: { fromJobAttempt?: number }): Promise<StepRecord[]>;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { asJobId, asRunId, jobIdFor, type RunId } from '../../src/core/ids.js';
+import { postStepBase, preStepBase } from '../../src/core/step-phases.js';
 import type { NewJob, NewRun } from '../../src/store/runs.js';
 import { unfinishedRunStatuses } from '../../src/store/runs.js';
 import { type StoresFactory, useStores } from './fixture.js';
@@ -370,12 +371,15 @@ export function runStoreContract(make: StoresFactory): void {
     });
 
     describe('steps', () => {
-      it('lists steps by index whatever the order they were recorded in', async () => {
+      it('lists steps as they ran whatever the order they were recorded in: pre steps, by index, post steps', async () => {
         const run = await runs().createRun(newRun());
         const jobId = jobIdFor(run.id, 0);
         await runs().addJobs([newJob(run.id, 0)]);
-        for (const index of [2, 0, 1]) await runs().recordStep({ jobId, index, name: `step ${index}` });
-        expect((await runs().listSteps(jobId)).map((step) => step.index)).toEqual([0, 1, 2]);
+        const [pre, post] = [preStepBase, postStepBase];
+        for (const index of [2, post + 1, 0, pre + 1, post, 1, pre])
+          await runs().recordStep({ jobId, index, name: `step ${index}` });
+        const listed = (await runs().listSteps(jobId)).map((step) => step.index);
+        expect(listed).toEqual([pre, pre + 1, 0, 1, 2, post, post + 1]);
       });
 
       it('replaces the step at the same index, fields left out included', async () => {

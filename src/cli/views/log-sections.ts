@@ -1,3 +1,4 @@
+import { stepRunOrder } from '../../core/step-phases.js';
 import { visible } from '../../core/visible-text.js';
 import { timeoutText } from '../../runner/step-timeout.js';
 import { formatDuration, statusSymbol } from './format.js';
@@ -57,7 +58,7 @@ export function logLinesWithHeadings<L extends AttemptedLine>(
 }
 
 interface JobState {
-  /** Its steps' attempts in the order they ran: job attempt, index, step attempt. */
+  /** Its steps' attempts in the order they ran: job attempt, stepRunOrder of the index, step attempt. */
   readonly steps: LoggedStep[];
   /** The first of `steps` not shown yet. */
   next: number;
@@ -349,7 +350,9 @@ type StepPlace = Pick<LoggedStep, 'jobAttempt' | 'index' | 'attempt'>;
 
 function compareSteps(a: StepPlace, b: StepPlace): number {
   return (
-    (a.jobAttempt ?? 1) - (b.jobAttempt ?? 1) || a.index - b.index || (a.attempt ?? 1) - (b.attempt ?? 1)
+    (a.jobAttempt ?? 1) - (b.jobAttempt ?? 1) ||
+    stepRunOrder(a.index) - stepRunOrder(b.index) ||
+    (a.attempt ?? 1) - (b.attempt ?? 1)
   );
 }
 

@@ -1,6 +1,7 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId, runIdOfJob } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
+import { stepRunOrderSql } from '../../core/step-phases.js';
 import type { LogLine } from '../logs.js';
 import type { RunOwner } from '../recovery.js';
 import {
@@ -101,7 +102,7 @@ const statements = {
   listSteps: {
     name: 'vk_list_steps',
     text: `SELECT ${stepColumns} FROM steps WHERE job_id = $1 AND job_attempt >= $2
-           ORDER BY job_attempt, idx, attempt`,
+           ORDER BY job_attempt, ${stepRunOrderSql('idx')}, attempt`,
   },
   recordJobAttempt: {
     name: 'vk_record_job_attempt',

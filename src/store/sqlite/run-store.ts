@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
+import { stepRunOrderSql } from '../../core/step-phases.js';
 import type { LogLine } from '../logs.js';
 import {
   concurrencyOfRow,
@@ -137,7 +138,8 @@ export class SqliteRunStore implements RunStore {
        retry_delay_ms = excluded.retry_delay_ms, timed_out_after_ms = excluded.timed_out_after_ms`,
     );
     this.#listSteps = db.prepare<[string, number], StepRow>(
-      `SELECT ${stepColumns} FROM steps WHERE job_id = ? AND job_attempt >= ? ORDER BY job_attempt, idx, attempt`,
+      `SELECT ${stepColumns} FROM steps WHERE job_id = ? AND job_attempt >= ?
+       ORDER BY job_attempt, ${stepRunOrderSql('idx')}, attempt`,
     );
     this.#upsertJobAttempt = db.prepare(
       `INSERT OR REPLACE INTO job_attempts (${jobAttemptColumns})
