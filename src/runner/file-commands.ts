@@ -70,6 +70,8 @@ export interface CommandFileTexts {
   readonly env: string;
   readonly path: string;
   readonly summary: string;
+  /** `$GITHUB_STATE`: a JavaScript action's saved state (action-parts.ts); other steps' is dropped. */
+  readonly state: string;
 }
 
 /**
@@ -84,18 +86,18 @@ export function createCommandFiles(files: StepFiles): void {
 }
 
 /**
- * Reads and removes a step's command files (`$GITHUB_STATE`'s is only removed: no `post:` runs), so
- * the next step that uses the same paths starts without them. They are tiny and usually empty (most
- * steps write none), so they are read synchronously, and an empty one not at all: a stat costs
- * microseconds, an async read a thread-pool round trip.
+ * Reads and removes a step's command files, so the next step that uses the same paths starts
+ * without them. They are tiny and usually empty (most steps write none), so they are read
+ * synchronously, and an empty one not at all: a stat costs microseconds, an async read a
+ * thread-pool round trip.
  */
 export function takeCommandFiles(files: StepFiles): CommandFileTexts {
-  takeOptional(files.state);
   return {
     output: takeOptional(files.output),
     env: takeOptional(files.env),
     path: takeOptional(files.path),
     summary: takeOptional(files.summary),
+    state: takeOptional(files.state),
   };
 }
 

@@ -7,6 +7,7 @@ import type { LogEntry } from '../protocol/messages.js';
 import { type EvaluationContext, evaluateCondition } from '../workflow/expressions/index.js';
 import type { StepDefinition, TaskStepDefinition } from '../workflow/model.js';
 import { evaluateFlag } from '../workflow/typed-values.js';
+import { type ActionPart, ActionParts, partPlace, partStep, runsAtStart } from './action-parts.js';
 import { runCheckoutStep } from './checkout-builtin.js';
 import { addToPath, applyCommandFiles, type CommandFileTexts } from './file-commands.js';
 import { jobContext, jobEnv } from './job-context.js';
@@ -62,6 +63,7 @@ class JobExecution {
     this.commandFailed = true;
   };
   private readonly places: StepPlaces;
+  private readonly parts: ActionParts;
 
   constructor(
     private readonly spec: JobSpec,
@@ -69,6 +71,7 @@ class JobExecution {
   ) {
     for (const value of Object.values(spec.contexts.secrets)) this.masker.add(value);
     this.places = new StepPlaces(spec);
+    this.parts = new ActionParts(spec);
   }
 
   async run(): Promise<JobRunResult> {
@@ -88,11 +91,14 @@ class JobExecution {
       await this.options.executor.prepare();
       writeEventFile(this.spec, this.options.directories);
       const { hooks } = this.options;
-      if (hooks?.started === undefined || (await this.hook('started', hooks.started)))
+      if (hooks?.started === undefined || (await this.hook('started', hooks.started))) {
+        await this.runParts(this.parts.pres());
         for (const step of this.spec.steps) {
           if (this.options.killSignal.aborted) break;
           await this.runStep(step);
         }
+        await this.runParts(this.parts.posts());
+      }
       if (hooks?.completed !== undefined && !this.options.killSignal.aborted)
         await this.hook('completed', hooks.completed);
       const warn = (text: string) => this.systemLog(-1, text);
@@ -167,7 +173,13 @@ class JobExecution {
   /** The workflow's and job's env:, evaluated on first use (jobEnv). */
   private envCache: Record<string, string> | undefined;
 
-  private async runStep(definition: StepDefinition): Promise<void> {
+  /**
+   * A step of the job, or with `part` the pre or post of its action (action-parts.ts), run as a step
+   * of its own under the part's condition. A pre runs only for a step that would run as the job
+   * starts (its if: absent or true then: the steps before it have not run), and a step whose env:
+   * cannot be evaluated has none (the step fails when it starts, saying so).
+   */
+  private async runStep(definition: StepDefinition, part?: ActionPart): Promise<void> {
     if (this.cancelled) this.cancelTookEffect = true;
     this.attempt = 1;
     // As in actions/runner (StepsRunner): the step's own env: is evaluated first, over the job's,
@@ -175,39 +187,45 @@ class JobExecution {
     // timeout-minutes, continue-on-error — sees both. A step env that cannot be evaluated fails the
     // step before its if: is looked at.
     const jobContext = this.context(definition);
-    const named = (context: EvaluationContext) => ({
-      ...definition,
-      name: this.masker.mask(displayName(definition.name, context)),
-    });
+    const named = (context: EvaluationContext) => {
+      const name = this.masker.mask(displayName(definition.name, context));
+      return part === undefined
+        ? { ...definition, name }
+        : partStep(part, this.parts.nextIndex(part.kind), name);
+    };
     let context: EvaluationContext;
     try {
       context = withStepEnv(jobContext, evaluateMap(definition.env, jobContext));
     } catch (error) {
+      if (part?.kind === 'pre') return;
+      const step = named(jobContext);
       const place = this.places.of(definition.index, 'env');
       this.systemLog(
-        definition.index,
+        step.index,
         `error: ${place}the step's env: could not be evaluated: ${messageOf(error)}`,
       );
-      this.finishStep(named(jobContext), 'failure', false);
+      this.finishStep(step, 'failure', false);
       return;
     }
+    if (part?.kind === 'pre' && !runsAtStart(definition, context)) return;
+    const step = named(context);
     let shouldRun: boolean;
     try {
-      shouldRun = evaluateCondition(definition.if ?? 'success()', context);
+      shouldRun = evaluateCondition(part?.script.if ?? definition.if ?? 'success()', context);
     } catch (error) {
-      const place = this.places.of(definition.index, 'if');
-      this.systemLog(definition.index, `error: ${place}the step's if: condition failed: ${messageOf(error)}`);
-      this.finishStep(named(context), 'failure', false);
+      const place = part === undefined ? this.places.of(definition.index, 'if') : partPlace(part);
+      const what = part === undefined ? "the step's if:" : `runs.${part.kind}-if`;
+      this.systemLog(step.index, `error: ${place}${what} condition failed: ${messageOf(error)}`);
+      this.finishStep(step, 'failure', false);
       return;
     }
     if (!shouldRun) {
-      this.finishStep(named(context), 'skipped', false);
+      this.finishStep(step, 'skipped', false);
       return;
     }
-    const step = named(context);
     const state = step.retry && { env: this.githubEnv, path: this.extraPath, steps: this.steps, id: step.id };
     const { last, reported } = await runAttempts(step.retry, {
-      run: rewinding(state, (attempt) => this.attemptStep(step, context, attempt)),
+      run: rewinding(state, (attempt) => this.attemptStep(step, context, attempt, part)),
       interrupted: () => this.cancelled || this.timedOut || this.options.killSignal.aborted,
       retrying: (attempt, delayMs) => {
         this.reportAttempt(step, attempt, delayMs);
@@ -222,11 +240,20 @@ class JobExecution {
     this.finishStep(step, last.result, last.continueOnError, last, !reported);
   }
 
+  /** Each pre or post part in turn (action-parts.ts). */
+  private async runParts(parts: readonly ActionPart[]): Promise<void> {
+    for (const part of parts) {
+      if (this.options.killSignal.aborted) return;
+      await this.runStep(part.step, part);
+    }
+  }
+
   /** One attempt of a step; whatever goes wrong before the process starts fails the attempt. */
   private async attemptStep(
     step: StepDefinition,
     context: EvaluationContext,
     attempt: number,
+    part?: ActionPart,
   ): Promise<StepAttempt> {
     this.attempt = attempt;
     this.current = undefined;
@@ -237,7 +264,7 @@ class JobExecution {
     let continueOnError = false;
     try {
       continueOnError = stepKey('continue-on-error', () => evaluateFlag(step.continueOnError, context));
-      outcome = await this.execute(step, context);
+      outcome = await this.execute(step, context, part);
     } catch (error) {
       outcome = {
         kind: 'failed_to_start',
@@ -263,7 +290,12 @@ class JobExecution {
     return { outcome, result, exitCode, startedAt, continueOnError, timedOutAfterMs };
   }
 
-  private async execute(step: StepDefinition, context: EvaluationContext): Promise<ProcessOutcome> {
+  /** `part`: the pre or post of the workflow's step `step` stands for. */
+  private async execute(
+    step: StepDefinition,
+    context: EvaluationContext,
+    part?: ActionPart,
+  ): Promise<ProcessOutcome> {
     const controller = new AbortController();
     this.current = controller;
     const setOutput = (name: string, value: string) => {
@@ -289,8 +321,10 @@ class JobExecution {
         const lines = (output: Output, commandFailed: () => void) =>
           this.lineSink(step, context, output, commandFailed);
         const systemLog = (text: string) => this.systemLog(step.index, text);
-        const host = { ...run, lines, commandFailed: this.failStepOnCommand, systemLog };
-        return await runActionStep(host, step.action, context, () => this.context(step), setOutput);
+        const main = part?.step ?? step;
+        const parts = this.parts.runOf(main, part);
+        const host = { ...run, lines, commandFailed: this.failStepOnCommand, systemLog, parts };
+        return await runActionStep(host, step.action, context, () => this.context(main), setOutput);
       }
       return await runShellStep({ ...run, context, onLine });
     } finally {

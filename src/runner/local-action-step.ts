@@ -8,11 +8,13 @@ import { interpolate } from '../workflow/expressions/index.js';
 import type { LocalActionStepDefinition, StepDefinition } from '../workflow/model.js';
 import { inputVariables, resolveActionInputs } from './action-inputs.js';
 import { ActionLoadError, type LoadedAction, loadLocalAction } from './action-loading.js';
+import { type ActionPartRun, saveState, stateVariables } from './action-parts.js';
 import { runComposite } from './composite-action.js';
 import type { CommandFileTexts } from './file-commands.js';
 import type { JobRunOptions } from './job-run.js';
 import { runStepProcess, type ShellStepRun, stepVariables } from './run-step.js';
 import { evaluateMap, withStepEnv } from './step-context.js';
+import { stepActionName } from './step-environment.js';
 import { stepKey } from './step-key.js';
 import { stepTimeoutMs } from './step-timeout.js';
 
@@ -37,6 +39,8 @@ export interface ActionStepHost {
   /** Acts on command files: outputs to `setOutput`; env, path and summary to the job, as a step's do. */
   readonly applyFileCommands: (texts: CommandFileTexts, setOutput: Output) => void;
   readonly systemLog: (text: string) => void;
+  /** The part of the step's JavaScript action to run, and the state its parts share (action-parts.ts). */
+  readonly parts?: ActionPartRun;
 }
 
 export type Output = (name: string, value: string) => void;
@@ -104,24 +108,43 @@ export async function runLocalAction(run: ActionRun): Promise<ProcessOutcome> {
       `local action ${run.uses}: actions are nested more than ${maxActionDepth} deep (does one use itself?)`,
     );
   }
+  // Only the workflow's own step has pre and post parts: those of an action a composite one uses do not run.
+  const parts = run.depth === 0 ? host.parts : undefined;
+  const part = parts?.part;
   let action: LoadedAction;
-  try {
-    action = loadLocalAction(host.spec.workspace, run.uses);
-  } catch (error) {
-    if (!(error instanceof ActionLoadError)) throw error;
-    for (const line of error.details) host.systemLog(line);
-    return failed(error.message);
+  if (part !== undefined) action = part.action;
+  else {
+    try {
+      action = loadLocalAction(host.spec.workspace, run.uses);
+    } catch (error) {
+      if (!(error instanceof ActionLoadError)) throw error;
+      for (const line of error.details) host.systemLog(line);
+      return failed(error.message);
+    }
+    for (const line of action.warnings) host.systemLog(line);
   }
-  for (const line of action.warnings) host.systemLog(line);
   const calling = run.context();
   const given = stepKey('with', () => evaluateMap(run.with, calling));
   const inputs = resolveActionInputs(action.manifest, action.file, given, (template) =>
     interpolate(template, calling),
   );
-  for (const line of inputs.warnings) host.systemLog(line);
+  // Said once, by the main part.
+  if (part === undefined) for (const line of inputs.warnings) host.systemLog(line);
   const runs = action.manifest.runs;
   if (runs.kind === 'composite') return runComposite(run, action, inputs.values, runs.steps);
-  return runNodeAction(run, action, inputs.values, runs.main);
+  if (parts === undefined) {
+    for (const [key, phase] of [
+      ['pre', runs.pre],
+      ['post', runs.post],
+    ] as const)
+      if (phase !== undefined)
+        host.systemLog(
+          `${action.file}:${phase.at.line}:${phase.at.col}: warning: runs.${key} does not run: Valkyrie runs the pre: and post: of an action a workflow's step uses, not of one a composite action uses`,
+        );
+  } else if (part === undefined) parts.mainStarts(action);
+  const script =
+    part === undefined ? { key: 'main', path: runs.main } : { key: part.kind, path: part.script.script };
+  return runNodeAction(run, action, inputs.values, script, parts);
 }
 
 /** The action's view of its caller's contexts: its own `inputs`, and `github.action_path`. */
@@ -150,24 +173,37 @@ async function runNodeAction(
   run: ActionRun,
   action: LoadedAction,
   inputs: Readonly<Record<string, string>>,
-  main: string,
+  written: { readonly key: string; readonly path: string },
+  parts: ActionPartRun | undefined,
 ): Promise<ProcessOutcome> {
   const { host } = run;
-  const script = resolve(action.directory, main);
-  if (!existsSync(script))
-    return failed(`local action ${run.uses}: runs.main ${main} was not found (${script})`);
+  const script = resolve(action.directory, written.path);
+  const what = `local action ${run.uses}: runs.${written.key} ${written.path}`;
+  if (!existsSync(script)) return failed(`${what} was not found (${script})`);
   const inside = relative(realpathSync(host.spec.workspace), realpathSync(script));
-  if (inside.startsWith('..') || isAbsolute(inside))
-    return failed(`local action ${run.uses}: runs.main ${main} leads outside the workspace`);
+  if (inside.startsWith('..') || isAbsolute(inside)) return failed(`${what} leads outside the workspace`);
   const timeoutMs = run.deadline - Date.now();
   if (timeoutMs <= 0) return { kind: 'timed_out' };
   const context = actionContext(run.context(), action, inputs);
+  const scoped = scopedRun(run, context);
+  const part = parts?.part;
   const processRun: ShellStepRun = {
-    ...scopedRun(run, context),
+    ...scoped,
+    // The state first: a malformed $GITHUB_OUTPUT fails the part, and what it saved still counts.
+    applyFileCommands: (texts) => {
+      if (parts !== undefined) saveState(texts.state, parts.state);
+      scoped.applyFileCommands(texts);
+    },
     scope: {
       filesKey: run.filesKey,
       defaults: {},
-      variables: { ...inputVariables(inputs), GITHUB_ACTION_PATH: action.directory },
+      variables: {
+        ...inputVariables(inputs),
+        GITHUB_ACTION_PATH: action.directory,
+        ...(parts === undefined ? {} : stateVariables(parts.state)),
+        // A part's own step is not one of the job's: it is the action of the workflow's step.
+        ...(part === undefined ? {} : { GITHUB_ACTION: stepActionName(part.step, host.spec.steps) }),
+      },
       timeoutMs,
     },
   };

@@ -13,7 +13,7 @@ export interface StepFiles {
   readonly env: string;
   readonly path: string;
   readonly summary: string;
-  /** `$GITHUB_STATE`: what a JavaScript action saves for its `post:`, which Valkyrie does not run. */
+  /** `$GITHUB_STATE`: what a JavaScript action saves for its later parts (`STATE_<name>`). */
   readonly state: string;
 }
 

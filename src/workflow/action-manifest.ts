@@ -40,9 +40,20 @@ export type ActionRuns =
       readonly using: string;
       /** Relative to the action's directory. */
       readonly main: string;
-      /** `pre:`/`post:` and where they are: not run (the step says so). */
-      readonly unsupported: readonly { readonly key: string; readonly at: Position }[];
+      /** `runs.pre`: run before the job's first step (job-run's action phases). */
+      readonly pre?: ActionPhaseScript;
+      /** `runs.post`: run after the job's last step, for a step whose main part ran. */
+      readonly post?: ActionPhaseScript;
     };
+
+/** A JavaScript action's `pre:` or `post:` script, and its `pre-if:`/`post-if:`. */
+export interface ActionPhaseScript {
+  /** Relative to the action's directory. */
+  readonly script: string;
+  /** The condition, `always()` when not given (GitHub's default). */
+  readonly if: string;
+  readonly at: Position;
+}
 
 export interface CompositeStepDefinition {
   readonly id?: string;
@@ -92,7 +103,7 @@ export function parseActionManifest(source: string): ManifestReading {
     return { diagnostics: errors };
   }
   const inputs = readInputs(data.inputs, map, error);
-  const runs = readRuns(data.runs, map, error, warnings);
+  const runs = readRuns(data.runs, map, error);
   const outputs = readOutputs(data.outputs, runs?.kind === 'composite', error);
   if (errors.length > 0 || runs === undefined)
     return { diagnostics: errors.sort((a, b) => a.line - b.line || a.col - b.col) };
@@ -161,12 +172,7 @@ function readOutputs(value: unknown, composite: boolean, error: Report): Record<
   return outputs;
 }
 
-function readRuns(
-  value: unknown,
-  map: SourceMap,
-  error: Report,
-  warnings: Diagnostic[],
-): ActionRuns | undefined {
+function readRuns(value: unknown, map: SourceMap, error: Report): ActionRuns | undefined {
   if (value === undefined) {
     error('an action.yml must have a "runs" key (runs.using: composite, or node20 with runs.main)', []);
     return undefined;
@@ -198,17 +204,15 @@ function readRuns(
       error(`runs.main (the script to run) is required with runs.using: ${using}`, ['runs'], true);
       return undefined;
     }
-    const unsupported = ['pre', 'post']
-      .filter((key) => value[key] !== undefined)
-      .map((key) => ({ key, at: map.position(['runs', key], { key: true }) }));
-    for (const { key, at } of unsupported) {
-      warnings.push({
-        severity: 'warning',
-        message: `runs.${key} is not supported: Valkyrie runs only runs.main, so ${value[key]} does not run`,
-        ...at,
-      });
-    }
-    return { kind: 'node', using, main: value.main, unsupported };
+    const pre = readPhase(value, 'pre', map, error);
+    const post = readPhase(value, 'post', map, error);
+    return {
+      kind: 'node',
+      using,
+      main: value.main,
+      ...(pre === undefined ? {} : { pre }),
+      ...(post === undefined ? {} : { post }),
+    };
   }
   if (using !== 'composite') {
     error(`unknown runs.using "${written}": use composite, or node20 (node16, node24, …) with runs.main`, [
@@ -223,6 +227,31 @@ function readRuns(
   }
   const steps = value.steps.map((step, index) => readStep(step, ['runs', 'steps', index], map, error));
   return { kind: 'composite', steps };
+}
+
+function readPhase(
+  runs: Record<string, unknown>,
+  key: 'pre' | 'post',
+  map: SourceMap,
+  error: Report,
+): ActionPhaseScript | undefined {
+  const script = runs[key];
+  const condition = runs[`${key}-if`];
+  if (condition !== undefined && condition !== null && isComposite(condition))
+    error(`runs.${key}-if must be a condition (a string)`, ['runs', `${key}-if`]);
+  if (script === undefined || script === null) return undefined;
+  if (typeof script !== 'string' || script.trim() === '') {
+    error(`runs.${key} must be the path of a script, relative to the action's directory`, ['runs', key]);
+    return undefined;
+  }
+  return {
+    script,
+    if:
+      condition === undefined || condition === null || isComposite(condition)
+        ? 'always()'
+        : String(condition),
+    at: map.position(['runs', key], { key: true }),
+  };
 }
 
 function readStep(raw: unknown, path: YamlPath, map: SourceMap, error: Report): CompositeStepDefinition {

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logLines, statuses, Workspace } from './cli.js';
+import { events, logLines, statuses, Workspace } from './cli.js';
 import { killAll, type StartedProcess, startFleet, startProcess } from './fleet-processes.js';
 
 /**
@@ -30,6 +30,8 @@ const submitFollowed = (file: string) => {
   processes.push(follow);
   return follow.done;
 };
+
+const runIdOf = (stdout: string) => String(events(stdout).find((event) => event.runId !== undefined)?.runId);
 
 beforeAll(async () => {
   const fleet = await startFleet(ws, processes, admin, 'actions');
@@ -101,5 +103,52 @@ jobs:
     const result = await submitFollowed('ws.yml');
     expect(statuses(result.stdout), result.stderr).toEqual({ where: 'succeeded' });
     expect(logLines(result.stdout, 'where')).toEqual(expect.arrayContaining(['same', 'here']));
+  }, 60_000);
+
+  it("runs a JavaScript action's pre and post around the job's steps, with its state, as valkyrie run does", async () => {
+    put(
+      '.github/actions/phases/action.yml',
+      'inputs:\n  n: {}\nruns:\n  using: node20\n  pre: pre.js\n  main: main.js\n  post: post.js\n',
+    );
+    const saves = (phase: string) =>
+      `require('node:fs').appendFileSync(process.env.GITHUB_STATE, '${phase}=' + process.env.INPUT_N + '\\n');`;
+    put('.github/actions/phases/pre.js', `console.log('pre ' + process.env.INPUT_N); ${saves('pre')}\n`);
+    put('.github/actions/phases/main.js', `console.log('main ' + process.env.STATE_pre); ${saves('main')}\n`);
+    put(
+      '.github/actions/phases/post.js',
+      "console.log('post ' + process.env.STATE_pre + ' ' + process.env.STATE_main);\n",
+    );
+    put(
+      'phases.yml',
+      `name: phases
+jobs:
+  parts:
+    runs-on: self-hosted
+    steps:
+      - name: A
+        uses: ./.github/actions/phases
+        with: { n: a }
+      - name: B
+        uses: ./.github/actions/phases
+        with: { n: b }
+`,
+    );
+    const result = await submitFollowed('phases.yml');
+    expect(statuses(result.stdout), result.stderr).toEqual({ parts: 'succeeded' });
+    const said = logLines(result.stdout, 'parts').filter((line) => /^(pre|main|post) /.test(line));
+    expect(said).toEqual(['pre a', 'pre b', 'main a', 'main b', 'post b b', 'post a a']);
+    const shown = await ws.run(['show', runIdOf(result.stdout), '--json'], {
+      VALKYRIE_SERVER: serverUrl,
+      VALKYRIE_TOKEN: submitToken,
+    });
+    const detail = JSON.parse(shown.stdout) as { jobs: { steps?: { name: string }[] }[] };
+    expect(detail.jobs[0]?.steps?.map((step) => step.name)).toEqual([
+      'Pre A',
+      'Pre B',
+      'A',
+      'B',
+      'Post B',
+      'Post A',
+    ]);
   }, 60_000);
 });

@@ -106,15 +106,25 @@ runs:
     ]);
   });
 
-  it('reads a JavaScript action and warns that pre: and post: do not run', () => {
-    const reading = parseActionManifest('runs:\n  using: node24\n  main: index.js\n  pre: setup.js\n');
+  it('reads a JavaScript action with its pre: and post:, pre-if and post-if defaulting to always()', () => {
+    const reading = parseActionManifest(
+      'runs:\n  using: node24\n  main: index.js\n  pre: setup.js\n  post: cleanup.js\n  post-if: failure()\n',
+    );
     if (!('manifest' in reading)) throw new Error('refused');
-    expect(reading.manifest.runs).toMatchObject({ kind: 'node', using: 'node24', main: 'index.js' });
-    expect(reading.warnings.map((w) => `${w.line}:${w.col}: ${w.message}`)).toEqual([
-      '4:3: runs.pre is not supported: Valkyrie runs only runs.main, so setup.js does not run',
-    ]);
+    expect(reading.manifest.runs).toMatchObject({
+      kind: 'node',
+      using: 'node24',
+      main: 'index.js',
+      pre: { script: 'setup.js', if: 'always()', at: { line: 4, col: 3 } },
+      post: { script: 'cleanup.js', if: 'failure()', at: { line: 5, col: 3 } },
+    });
+    expect(reading.warnings).toEqual([]);
     expect(errorsOf('runs:\n  using: node20\n')).toEqual([
       '1:1: error: runs.main (the script to run) is required with runs.using: node20',
+    ]);
+    expect(errorsOf('runs:\n  using: node20\n  main: a.js\n  post: [x]\n  pre-if: {a: 1}\n')).toEqual([
+      "4:9: error: runs.post must be the path of a script, relative to the action's directory",
+      '5:11: error: runs.pre-if must be a condition (a string)',
     ]);
   });
 

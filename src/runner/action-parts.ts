@@ -1,0 +1,133 @@
+import { postStepBase, preStepBase } from '../core/step-phases.js';
+import type { JobSpec } from '../protocol/job-spec.js';
+import type { ActionPhaseScript } from '../workflow/action-manifest.js';
+import { type EvaluationContext, evaluateCondition } from '../workflow/expressions/index.js';
+import type { StepDefinition } from '../workflow/model.js';
+import { ActionLoadError, type LoadedAction, loadLocalAction } from './action-loading.js';
+import { parseKeyValueFile } from './file-commands.js';
+
+/** A `pre:` or `post:` of the JavaScript action a workflow's step uses: it runs as a step of its own. */
+export interface ActionPart {
+  readonly kind: 'pre' | 'post';
+  /**
+   * The workflow's step that uses the action: its env:, with:, timeout-minutes and continue-on-error
+   * apply to the part, as GitHub applies them; its name (as shown when the part was planned) names it.
+   */
+  readonly step: StepDefinition;
+  /** As read for the pre (at the job's start) or the main part (for the post). */
+  readonly action: LoadedAction;
+  readonly script: ActionPhaseScript;
+}
+
+/** What the job gives the run of one part of a workflow step's action (local-action-step.ts). */
+export interface ActionPartRun {
+  /** The pre or post being run; absent for the main part. */
+  readonly part?: ActionPart;
+  /** `$GITHUB_STATE` values the action's parts saved so far in this job: `STATE_<name>`, added to. */
+  readonly state: Record<string, string>;
+  /** Called as the main part of a JavaScript action starts: its post is then due after the job's steps. */
+  readonly mainStarts: (action: LoadedAction) => void;
+}
+
+/**
+ * The pre and post parts of a job's JavaScript actions, as GitHub's runner runs them: each pre before
+ * the job's first step, in the order of the steps; each post after the job's last step, the last
+ * step's first, only for a step whose main part ran. The parts of one step share what they save to
+ * `$GITHUB_STATE`. Each part is recorded at an index of its own (core/step-phases.ts).
+ */
+export class ActionParts {
+  private readonly states = new Map<number, Record<string, string>>();
+  /** By the workflow step's index: a step retried runs its main part again, its post once. */
+  private readonly due = new Map<number, ActionPart>();
+  private presRecorded = 0;
+  private postsRecorded = 0;
+
+  constructor(private readonly spec: JobSpec) {}
+
+  /**
+   * The pre parts of the job's steps, in their order. An action.yml that cannot be read (or that
+   * is not a JavaScript action with a `pre:`) has none: its step fails when it starts, saying why.
+   */
+  pres(): ActionPart[] {
+    const out: ActionPart[] = [];
+    for (const step of this.spec.steps) {
+      if (step.action === undefined) continue;
+      let action: LoadedAction;
+      try {
+        action = loadLocalAction(this.spec.workspace, step.action.path);
+      } catch (error) {
+        if (error instanceof ActionLoadError) continue;
+        throw error;
+      }
+      const { runs } = action.manifest;
+      if (runs.kind === 'node' && runs.pre !== undefined)
+        out.push({ kind: 'pre', step, action, script: runs.pre });
+    }
+    return out;
+  }
+
+  /** The posts due, the last step's first. */
+  posts(): ActionPart[] {
+    return [...this.due.values()].sort((a, b) => b.step.index - a.step.index);
+  }
+
+  /** The index the next part of `kind` is recorded at. */
+  nextIndex(kind: ActionPart['kind']): number {
+    if (kind === 'pre') return preStepBase + this.presRecorded++;
+    return postStepBase + this.postsRecorded++;
+  }
+
+  /** The run of `step`'s main part (`part` absent) or of one of its parts. */
+  runOf(step: StepDefinition, part?: ActionPart): ActionPartRun {
+    const index = part?.step.index ?? step.index;
+    let state = this.states.get(index);
+    if (state === undefined) {
+      state = {};
+      this.states.set(index, state);
+    }
+    const mainStarts = (action: LoadedAction) => {
+      const { runs } = action.manifest;
+      if (runs.kind === 'node' && runs.post !== undefined)
+        this.due.set(step.index, { kind: 'post', step, action, script: runs.post });
+    };
+    return { state, mainStarts, ...(part === undefined ? {} : { part }) };
+  }
+}
+
+/**
+ * The step a part is recorded and logged as: `Pre <name>` or `Post <name>` (GitHub's names, `name` the
+ * workflow step's as shown) at its own index, without the step's id (a part sets no `steps.<id>`) or
+ * `retry:`.
+ */
+export function partStep(part: ActionPart, index: number, name: string): StepDefinition {
+  const { id: _id, retry: _retry, ...rest } = part.step;
+  return { ...rest, index, name: `${part.kind === 'pre' ? 'Pre' : 'Post'} ${name}` };
+}
+
+/** Whether a step would run as the job starts, for its pre: its if: absent, or true then. */
+export function runsAtStart(step: StepDefinition, context: EvaluationContext): boolean {
+  if (step.if === undefined) return true;
+  try {
+    return evaluateCondition(step.if, context);
+  } catch {
+    // Said when the step itself starts, where its if: fails it.
+    return false;
+  }
+}
+
+/** `FILE:LINE:COL: ` of the part's `pre:` or `post:` in its action.yml, for its condition's errors. */
+export function partPlace(part: ActionPart): string {
+  return `${part.action.file}:${part.script.at.line}:${part.script.at.col}: `;
+}
+
+/** `STATE_<name>` for each value saved, as @actions/core's getState reads them. */
+export function stateVariables(state: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(state)) out[`STATE_${name}`] = value;
+  return out;
+}
+
+/** Adds what a part wrote to `$GITHUB_STATE` (`name=value` lines, or `name<<EOF` blocks). */
+export function saveState(text: string, state: Record<string, string>): void {
+  for (const [name, value] of parseKeyValueFile(text, 'GITHUB_STATE')) state[name] = value;
+}
