@@ -318,8 +318,8 @@ class JobExecution {
       const { spec, options, extraPath } = this;
       const run = { spec, options, step, signal: controller.signal, extraPath, cutBefore, applyFileCommands };
       if (step.action !== undefined) {
-        const lines = (output: Output, commandFailed: () => void) =>
-          this.lineSink(step, context, output, commandFailed);
+        const lines = (output: Output, commandFailed: () => void, saveState?: Output) =>
+          this.lineSink(step, context, output, commandFailed, saveState);
         const systemLog = (text: string) => this.systemLog(step.index, text);
         const main = part?.step ?? step;
         const parts = this.parts.runOf(main, part);
@@ -338,6 +338,7 @@ class JobExecution {
     context: EvaluationContext,
     setOutput: (name: string, value: string) => void,
     commandFailed = this.failStepOnCommand,
+    saveState?: (name: string, value: string) => void,
   ): (line: OutputLine) => void {
     const output = new StepOutputForwarder({
       stepIndex: step.index,
@@ -345,6 +346,7 @@ class JobExecution {
       reporter: this.attemptReporter,
       setOutput,
       commandFailed,
+      ...(saveState && { saveState }),
       stepDebug: stepDebugEnabled(this.spec.contexts.secrets, this.spec.contexts.vars),
       ...(unsecureCommandsAllowed(context.contexts.env, this.options.baseEnv) && {
         unsecureCommands: {

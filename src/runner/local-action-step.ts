@@ -31,9 +31,14 @@ export interface ActionStepHost {
   readonly cutBefore: (text: string, limit: number) => number;
   /**
    * A sink for a process's output lines (masked, workflow commands acted on); `::set-output` goes to
-   * `setOutput`, and a workflow command that fails (a disabled `::set-env`, …) calls `commandFailed`.
+   * `setOutput`, `::save-state` to `saveState` (ignored without), and a workflow command that fails
+   * (a disabled `::set-env`, …) calls `commandFailed`.
    */
-  readonly lines: (setOutput: Output, commandFailed: () => void) => (line: OutputLine) => void;
+  readonly lines: (
+    setOutput: Output,
+    commandFailed: () => void,
+    saveState?: Output,
+  ) => (line: OutputLine) => void;
   /** Fails the workflow's step though its process exited 0: a workflow command it printed failed. */
   readonly commandFailed: () => void;
   /** Acts on command files: outputs to `setOutput`; env, path and summary to the job, as a step's do. */
@@ -189,6 +194,12 @@ async function runNodeAction(
   const part = parts?.part;
   const processRun: ShellStepRun = {
     ...scoped,
+    ...(parts !== undefined && {
+      // The deprecated ::save-state, as $GITHUB_STATE: a bundle of an older @actions/core prints it.
+      onLine: host.lines(run.setOutput, run.commandFailed, (name, value) => {
+        parts.state[name] = value;
+      }),
+    }),
     // The state first: a malformed $GITHUB_OUTPUT fails the part, and what it saved still counts.
     applyFileCommands: (texts) => {
       if (parts !== undefined) saveState(texts.state, parts.state);

@@ -12,6 +12,8 @@ export interface StepOutputOptions {
   readonly setOutput: (name: string, value: string) => void;
   /** A command could not be carried out (its error line is logged): the step attempt fails. */
   readonly commandFailed: () => void;
+  /** `::save-state name=NAME::VALUE` of a JavaScript action's part, as a line of $GITHUB_STATE; else ignored. */
+  readonly saveState?: (name: string, value: string) => void;
   /** `::debug::` lines are logged, as GitHub's step debug logging does (stepDebugEnabled); else dropped. */
   readonly stepDebug?: boolean;
   /**
@@ -218,12 +220,13 @@ export class StepOutputForwarder {
   }
 
   /**
-   * Kept by actions/runner for a JavaScript action's post step, which Valkyrie does not run (its
-   * steps are scripts and tasks): checked and warned about as GitHub does, and otherwise ignored.
+   * Kept by actions/runner for a JavaScript action's later parts (its post step): warned about as
+   * GitHub does, and kept as `STATE_<name>` where the step is such an action's (`saveState`).
    */
   private saveState(command: WorkflowCommand, at: number): void {
     this.warnOnce(saveStateDeprecation, at);
-    this.requiredName(command, at);
+    const name = this.requiredName(command, at);
+    if (name !== undefined) this.options.saveState?.(name, command.message);
   }
 
   private unsecureCommand(command: WorkflowCommand, name: 'set-env' | 'add-path', at: number): void {

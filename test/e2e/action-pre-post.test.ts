@@ -107,7 +107,7 @@ if (process.env.INPUT_FAIL === 'yes') process.exit(3);`,
     expect(logs.stdout).not.toContain('not supported');
   });
 
-  it('fails the job for a failing post, and honours post-if and pre-if', async () => {
+  it('fails the job for a failing post, honours post-if and pre-if, and keeps ::save-state', async () => {
     ws.write(
       '.github/actions/strict/action.yml',
       `runs:
@@ -120,8 +120,15 @@ if (process.env.INPUT_FAIL === 'yes') process.exit(3);`,
 `,
     );
     ws.write('.github/actions/strict/pre.js', "console.log('strict pre');\n");
-    ws.write('.github/actions/strict/main.js', "console.log('strict main');\n");
-    ws.write('.github/actions/strict/post.js', "console.log('strict post'); process.exit(4);\n");
+    // The deprecated ::save-state, which an older @actions/core prints, saves state as $GITHUB_STATE does.
+    ws.write(
+      '.github/actions/strict/main.js',
+      "console.log('strict main'); console.log('::save-state name=old::way');\n",
+    );
+    ws.write(
+      '.github/actions/strict/post.js',
+      "console.log('strict post ' + process.env.STATE_old); process.exit(4);\n",
+    );
     const file = ws.write(
       'strict.yml',
       `jobs:
@@ -137,7 +144,7 @@ if (process.env.INPUT_FAIL === 'yes') process.exit(3);`,
     const lines = logLines(result.stdout, 'strict');
     expect(lines).not.toContain('strict pre');
     expect(lines).toContain('strict main');
-    expect(lines).toContain('strict post');
+    expect(lines).toContain('strict post way');
     expect(result.code).toBe(1);
     const completed = events(result.stdout).filter((event) => event.type === 'step.completed');
     const names = completed.map((event) => {
