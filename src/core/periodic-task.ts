@@ -9,6 +9,8 @@ export class PeriodicTask {
   private running: Promise<void> | undefined;
   /** `runSoon` came during a run: one more follows it. */
   private again = false;
+  /** The callers of `runSoon` waiting for the next run to end. */
+  private waiting: (() => void)[] = [];
   private stopped = false;
 
   constructor(
@@ -29,12 +31,19 @@ export class PeriodicTask {
     this.stopped = true;
     clearInterval(this.timer);
     await this.running;
+    this.settleWaiting();
   }
 
-  /** Runs now, out of turn; during a run, once more right after it. */
-  runSoon(): void {
+  /**
+   * Runs now, out of turn; during a run, once more right after it. Resolves once a run that started
+   * after this call has ended (however it ended), or the task stopped.
+   */
+  runSoon(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const ended = new Promise<void>((resolve) => this.waiting.push(resolve));
     if (this.running !== undefined) this.again = true;
     else this.tick();
+    return ended;
   }
 
   get isStopped(): boolean {
@@ -43,6 +52,8 @@ export class PeriodicTask {
 
   private tick(): void {
     if (this.running !== undefined || this.stopped) return;
+    const waiting = this.waiting;
+    this.waiting = [];
     this.running = this.task()
       .then(
         () => undefined,
@@ -50,10 +61,17 @@ export class PeriodicTask {
       )
       .finally(() => {
         this.running = undefined;
+        for (const resolve of waiting) resolve();
         if (this.again) {
           this.again = false;
           this.tick();
         }
       });
+  }
+
+  private settleWaiting(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const resolve of waiting) resolve();
   }
 }
