@@ -45,6 +45,13 @@ export interface ControlPlaneOptions {
    * Absent: the run is abandoned (abandonRun).
    */
   readonly runTakenOver?: (runId: string) => void;
+  /**
+   * A runner with an identity (`runnerId`) registers resuming leases on `jobIds`, which have none here
+   * (their run is not driven here, or not yet): a promise, which must not reject, makes its register
+   * wait for it, the messages it sends meanwhile held — so that their run can be taken over first,
+   * holding their leases for it (LeaseGuard.hold), and its resume be granted. Undefined: no wait.
+   */
+  readonly resumeWait?: (runnerId: string, jobIds: readonly string[]) => Promise<void> | undefined;
 }
 
 /** The options without a default. */
@@ -53,7 +60,8 @@ type Hooks =
   | 'storedRunnerMode'
   | 'recordRunnerStopped'
   | 'reportNeverHeld'
-  | 'runTakenOver';
+  | 'runTakenOver'
+  | 'resumeWait';
 
 export type ResolvedControlPlaneOptions = Required<Omit<ControlPlaneOptions, Hooks>> &
   Pick<ControlPlaneOptions, Hooks>;
@@ -77,6 +85,7 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions = {}): R
     recordRunnerStopped: options.recordRunnerStopped,
     reportNeverHeld: options.reportNeverHeld,
     runTakenOver: options.runTakenOver,
+    resumeWait: options.resumeWait,
   };
   for (const name of ['offerTtlMs', 'leaseTtlMs', 'agingIntervalMs'] as const) {
     const value = resolved[name];

@@ -1,6 +1,6 @@
 import { ValkyrieError } from '../core/errors.js';
 import { jobIdFor } from '../core/ids.js';
-import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
+import type { ControlMessage, ResumedLease, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { JobRecord, RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
@@ -84,6 +84,7 @@ export class ControlPlane {
         leaseMessage: (runner, message) => this.reports.receive(runner, message),
         runnerLost: (runner, leased, reason) => this.leases.runnerGone(runner, leased, reason),
         runnerAway: (runner, leased) => this.leases.runnerAway(runner, leased),
+        beforeRegister: (runner, resume) => this.beforeResume(runner, resume),
         registered: (runner, resume, detached) => this.leases.resume(runner, resume, detached),
         deregistered: (runner, leased, reason) => this.runnerDeregistered(runner, leased, reason),
       },
@@ -419,6 +420,13 @@ export class ControlPlane {
         'VK_SHUTTING_DOWN',
         'the control plane is closed: it starts and resumes no runs',
       );
+  }
+
+  /** A runner resuming leases on jobs with none here waits for `resumeWait` (its run taken over first). */
+  private beforeResume(runner: RunnerSession, resume: readonly ResumedLease[]): Promise<void> | undefined {
+    if (!runner.durable || this.options.resumeWait === undefined) return undefined;
+    const unleased = resume.filter(({ jobId }) => !this.leases.leased(jobId)).map(({ jobId }) => jobId);
+    return unleased.length === 0 ? undefined : this.options.resumeWait(runner.runnerId, unleased);
   }
 
   /** The runner said it is stopping for good: its leases (normally none: it drained) are lost now. */

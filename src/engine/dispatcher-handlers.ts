@@ -27,6 +27,13 @@ export interface DispatcherHandlers {
    */
   runnerAway(runner: RunnerSession, leased: readonly string[]): void;
   /**
+   * `runner`, not registered yet, sent its `register`, resuming `resume`: a promise (which must not
+   * reject) makes the register wait for it — its messages meanwhile are held, and applied after it, in
+   * order — so that whatever drives the jobs it resumes can be set up here first; undefined applies it
+   * now. A session that closed meanwhile is not registered.
+   */
+  beforeRegister?(runner: RunnerSession, resume: readonly ResumedLease[]): Promise<void> | undefined;
+  /**
    * `runner` registered: `resume` are the leases it says it still holds, `detached` the jobs its
    * earlier, closed sessions held leases on. Called before any message it sent after `register`.
    */

@@ -34,6 +34,8 @@ export class Dispatcher {
   private readonly registry: RunnerRegistry;
   private readonly slots: SlotAssignments;
   private readonly held = new HeldMessages();
+  /** Sessions whose `register` waits for `beforeRegister`: what they send meanwhile is held. */
+  private readonly registering = new WeakSet<RunnerSession>();
   private readonly queue: JobQueue<Leg>;
   private readonly wakeUp: WakeUpTimer;
   private readonly offers: OutstandingOffers;
@@ -244,7 +246,14 @@ export class Dispatcher {
 
   private handle(session: RunnerSession, message: RunnerMessage): void {
     if (message.type === 'register') {
-      this.register(session, message);
+      const wait =
+        session.info === undefined && !this.registering.has(session)
+          ? this.handlers.beforeRegister?.(session, message.resume ?? [])
+          : undefined;
+      // A second register while the first waits comes after it, as any message does.
+      if (this.registering.has(session)) this.held.hold(session, message);
+      else if (wait === undefined) this.register(session, message);
+      else this.registerAfter(wait, session, message);
       return;
     }
     if (session.info === undefined) {
@@ -268,6 +277,19 @@ export class Dispatcher {
       default:
         this.handlers.leaseMessage(session, message);
     }
+  }
+
+  private registerAfter(
+    wait: Promise<void>,
+    session: RunnerSession,
+    message: Extract<RunnerMessage, { type: 'register' }>,
+  ): void {
+    this.registering.add(session);
+    void wait.then(() => {
+      this.registering.delete(session);
+      if (session.closed || this.closed) return;
+      this.register(session, message);
+    });
   }
 
   private register(session: RunnerSession, message: Extract<RunnerMessage, { type: 'register' }>): void {

@@ -111,6 +111,14 @@ export class RunTakeover {
     this.sweeps.start(true);
   }
 
+  /**
+   * A sweep out of turn (a runner resumes a job whose run's driver exited: resume-takeover.ts): now, or
+   * right after the one under way. Resolves once it has ended, or the takeover stopped.
+   */
+  sweepSoon(): Promise<void> {
+    return this.sweeps.runSoon();
+  }
+
   /** Waits for a sweep in progress, so that nothing is taken over once the store is closing. */
   stop(): Promise<void> {
     this.firstSwept();

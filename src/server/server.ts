@@ -22,6 +22,7 @@ import { runTakenOver } from './driven-runs.js';
 import { serverFailureLine } from './failure-line.js';
 import { listen } from './listen.js';
 import { ServerMetrics } from './metrics.js';
+import { resumeTakeover } from './resume-takeover.js';
 import { RunFeed } from './run-feed.js';
 import { RunTakeover } from './run-takeover.js';
 import { runnerAuthentication } from './runner-authentication.js';
@@ -199,6 +200,7 @@ export class ValkyrieServer implements AsyncDisposable {
       const logError =
         options.logError ?? ((error: unknown) => process.stderr.write(`${serverFailureLine(error)}\n`));
       let directory: RunnerDirectory | undefined;
+      let resumeWait: ControlPlaneOptions['resumeWait'];
       const controlPlane = new ControlPlane(stores, {
         ...options.controlPlane,
         clock,
@@ -214,6 +216,8 @@ export class ValkyrieServer implements AsyncDisposable {
           ),
         // A write refused by the run fence: as when the run's heartbeat finds it taken (driven-runs.ts).
         runTakenOver: (runId) => runTakenOver(context, runId)(),
+        // A runner back from a replica that died: its run is taken over before its resume is judged.
+        resumeWait: (runnerId, jobIds) => resumeWait?.(runnerId, jobIds),
       });
       directory = new RunnerDirectory(
         stores.runners,
@@ -285,6 +289,7 @@ export class ValkyrieServer implements AsyncDisposable {
           ? {}
           : { longParseTimeoutMs: options.takeoverParseTimeoutMs }),
       });
+      resumeWait = resumeTakeover(context, () => takeover.sweepSoon());
       const authenticate = runnerAuthentication(authority, intake, directory, takeover.firstSweep);
       poll = new LongPollAcceptor<ControlMessage, RunnerMessage, string>({
         basePath: longPollPath,

@@ -24,11 +24,13 @@ async function ownedByTheDead(stores: Stores, runId: string): Promise<void> {
 }
 
 /**
- * A replica dies while a runner runs a job of a run it drives; the runner reconnects at once — behind a
- * load balancer, to another replica, which does not drive the run and refuses its resume, so the runner
- * stops the job — and a third replica takes the run over. It must not hold the job's lease for that
- * runner for a lease TTL (docs/replicas.md): the runner cannot resume it there, and the run would wait a
- * minute for nothing before the job runs again.
+ * A replica stops while a runner runs a job of a run it drives; the runner reconnects at once — behind a
+ * load balancer, to another replica, before the stopping one has exited (it closes its runner
+ * connections at the end of its drain, then its store), so that replica neither drives the run nor
+ * takes it over, and refuses its resume; the runner stops the job — and a third replica takes the run
+ * over once the process has exited. It must not hold the job's lease for that runner for a lease TTL
+ * (docs/replicas.md): the runner cannot resume it there, and the run would wait a minute for nothing
+ * before the job runs again.
  */
 function scenario(name: string, openStores: OpenReplicaStores): void {
   it(`${name}: a takeover holds no lease for a runner connected to another replica; the job is requeued at once`, async () => {
@@ -52,8 +54,8 @@ function scenario(name: string, openStores: OpenReplicaStores): void {
         runnerSyncIntervalMs: 50,
       });
       await dying.server.destroy();
-      await ownedByTheDead(stores, runId);
 
+      // The run's owner is still this process, alive: the replica does not take the run over.
       const returning = await openSession(elsewhere.server.url, own, [
         { jobId: lease.jobId, fencingToken: lease.fencingToken },
       ]);
@@ -68,6 +70,7 @@ function scenario(name: string, openStores: OpenReplicaStores): void {
             (await stores.runners.list()).some((row) => row.id === runnerIdOf(own) && row.connected),
           'the store lists the runner connected to that replica',
         );
+        await ownedByTheDead(stores, runId);
 
         const taker = await startTestServer({ stores: await openStores() });
         await until(
