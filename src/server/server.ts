@@ -216,7 +216,7 @@ export class ValkyrieServer implements AsyncDisposable {
           ),
         // A write refused by the run fence: as when the run's heartbeat finds it taken (driven-runs.ts).
         runTakenOver: (runId) => runTakenOver(context, runId)(),
-        // A runner back from a replica that died: its run is taken over before its resume is judged.
+        // A runner back from a replica of this host that died or stops: its run is taken over first.
         resumeWait: (runnerId, jobIds) => resumeWait?.(runnerId, jobIds),
       });
       directory = new RunnerDirectory(

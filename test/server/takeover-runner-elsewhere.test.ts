@@ -24,11 +24,11 @@ async function ownedByTheDead(stores: Stores, runId: string): Promise<void> {
 }
 
 /**
- * A replica stops while a runner runs a job of a run it drives; the runner reconnects at once — behind a
- * load balancer, to another replica, before the stopping one has exited (it closes its runner
- * connections at the end of its drain, then its store), so that replica neither drives the run nor
- * takes it over, and refuses its resume; the runner stops the job — and a third replica takes the run
- * over once the process has exited. It must not hold the job's lease for that runner for a lease TTL
+ * A replica stops or dies while a runner runs a job of a run it drives; the runner reconnects at once —
+ * behind a load balancer, to another replica, which neither drives the run nor takes it over first (here
+ * the run's owner is this test's process, alive, as a replica of another host is while its heartbeat
+ * is fresh), and refuses its resume; the runner stops the job — and a third replica takes the run over
+ * once its owner is known dead. It must not hold the job's lease for that runner for a lease TTL
  * (docs/replicas.md): the runner cannot resume it there, and the run would wait a minute for nothing
  * before the job runs again.
  */
