@@ -3,6 +3,7 @@ import { defaultPriority, isPriority, type Priority, priorities, queueKey } from
 import { maxTimerDelayMs } from '../core/timer-delay.js';
 import {
   asQueueJobId,
+  type ClaimRequest,
   type Completion,
   defaultMaxAttempts,
   type LeaseExpiryPolicy,
@@ -104,6 +105,26 @@ export function leaseTtl(ttlMs: number, where: string): number {
     );
   }
   return ttlMs;
+}
+
+/** Postgres's integer LIMIT parameter holds the bound, as for maxAttempts. */
+export const largestClaimLimit = largestMaxAttempts;
+
+/**
+ * Checks a claim's TTL and limit before anything is leased, VK_USAGE naming the one refused as
+ * `${call}: request.…`. A limit of NaN, Infinity or past 2^31 - 1 failed as VK_STORE with the
+ * database's words ('datatype mismatch', 'invalid input syntax for type integer'); a negative one
+ * leased nothing and a fraction was rounded down, silently.
+ */
+export function checkClaimRequest(request: ClaimRequest, call: string): void {
+  leaseTtl(request.ttlMs, `${call}: request.ttlMs`);
+  const { limit } = request;
+  if (!Number.isInteger(limit) || limit < 0 || limit > largestClaimLimit) {
+    throw new ValkyrieError(
+      'VK_USAGE',
+      `${call}: request.limit: expected a whole number from 0 to ${largestClaimLimit}, received ${String(limit)}`,
+    );
+  }
 }
 
 /** Where a refused job sits in its batch; built only for the refusal, not for every job. */
@@ -216,11 +237,31 @@ const succeededOutcome: QueueOutcome = Object.freeze({ kind: 'succeeded' });
 
 /**
  * A completion's outcome as both stores write it: none for a success without a result (the state
- * says it all), else its JSON, the caller's when it made it.
+ * says it all), else its JSON, the caller's when it made it. An outcome with no JSON is VK_USAGE
+ * naming it in `batch` (the completions as given to `complete`): a BigInt or a circular result failed
+ * as VK_STORE with JSON.stringify's words, and a function was dropped, the job read back without it.
  */
-export function outcomeText({ outcome, outcomeJson }: Completion): string | null {
+export function outcomeText(completion: Completion, batch: readonly Completion[]): string | null {
+  const { outcome, outcomeJson } = completion;
   if (outcome.kind === 'succeeded' && outcome.result === undefined) return null;
-  return outcomeJson ?? JSON.stringify(outcome);
+  if (outcomeJson !== undefined) return outcomeJson;
+  const refused = (reason: string) =>
+    new ValkyrieError(
+      'VK_USAGE',
+      `complete: completions[${batch.indexOf(completion)}].outcome: cannot be written as JSON: ${reason}`,
+    );
+  if (
+    outcome.kind === 'succeeded' &&
+    (typeof outcome.result === 'function' || typeof outcome.result === 'symbol')
+  ) {
+    throw refused(`its result is a ${typeof outcome.result}`);
+  }
+  try {
+    return JSON.stringify(outcome);
+  } catch (error) {
+    // As for a payload: Node's circular-structure message goes on over several lines.
+    throw refused((error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '');
+  }
 }
 
 export function queueJobFromRow(row: QueueRow<number | string>): QueueJob {

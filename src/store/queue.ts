@@ -140,6 +140,7 @@ export interface GetJobsOptions {
 
 export interface ClaimRequest {
   readonly worker: string;
+  /** A whole number from 0 to 2^31 - 1; any other is refused with VK_USAGE, nothing leased. */
   readonly limit: number;
   /** A whole number of milliseconds from 1 to 2^31 - 1; any other is refused with VK_USAGE, nothing leased. */
   readonly ttlMs: number;
@@ -226,7 +227,11 @@ export interface QueueStore {
    * when it was lost.
    */
   renew(lease: LeaseRef, ttlMs: number): Promise<Lease>;
-  /** Settles leased jobs in one commit; a stale token is recorded and reported per completion. */
+  /**
+   * Settles leased jobs in one commit; a stale token is recorded and reported per completion. A batch
+   * with an outcome that has no JSON (a BigInt, a cycle, a function as result) is refused whole with
+   * VK_USAGE naming completions[i].outcome, nothing written.
+   */
   complete(completions: readonly Completion[]): Promise<CompletionResult[]>;
   /**
    * Gives leased jobs back to the queue in one commit, each ready again at its `notBefore` (a retry
@@ -265,9 +270,9 @@ export interface QueueStore {
   staleWrites(jobId?: QueueJobId): Promise<StaleWrite[]>;
 }
 
-/** How many jobs a claim may lease: its limit as a whole number, 0 when it may lease none (no tasks). */
+/** How many jobs a claim may lease: its limit, 0 when it may lease none (no tasks). */
 export function claimLimit(request: ClaimRequest): number {
-  return request.tasks?.length === 0 ? 0 : Math.max(0, Math.floor(request.limit));
+  return request.tasks?.length === 0 ? 0 : request.limit;
 }
 
 /** claimOrWait for a store that hands nothing off: a claim, then a wait when it found nothing. */

@@ -7,6 +7,7 @@ import { jobUpdateLinesContract } from './job-update-lines.contract.js';
 import { jobUpdatesContract } from './job-updates.contract.js';
 import { logStoreContract } from './log-store.contract.js';
 import { queueCancelContract } from './queue-cancel.contract.js';
+import { queueClaimCompleteInputContract } from './queue-claim-complete-input.contract.js';
 import { queueClaimOrWaitContract } from './queue-claim-or-wait.contract.js';
 import { queueCountsContract } from './queue-counts.contract.js';
 import { queueEnqueueInputContract } from './queue-enqueue-input.contract.js';
@@ -42,6 +43,7 @@ for (const [name, make, skip] of storeFactories) {
       queueCancelContract(make);
       queueGetJobsContract(make);
       queueLeaseTtlContract(make);
+      queueClaimCompleteInputContract(make);
       queueReleaseContract(make);
     });
     runRecoveryContract(make);

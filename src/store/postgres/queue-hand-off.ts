@@ -1,6 +1,6 @@
 import type { ClaimRequest, Lease, LeaseRef, ResolvedQueueOptions } from '../queue.js';
 import { asQueueJobId } from '../queue.js';
-import { leaseTtl } from '../queue-rows.js';
+import { checkClaimRequest } from '../queue-rows.js';
 import { integerArrayLiteral } from './array-literal.js';
 import type { PostgresDatabase } from './database.js';
 import { toStoreError } from './errors.js';
@@ -85,7 +85,7 @@ export async function claimOrWait(
   request: ClaimRequest,
   signal: AbortSignal,
 ): Promise<Lease[]> {
-  leaseTtl(request.ttlMs, 'claim: request.ttlMs');
+  checkClaimRequest(request, 'claim');
   const { db, listener, options } = context;
   const session = await listener.session().catch((error: unknown) => {
     throw toStoreError('listen for queued jobs', error);

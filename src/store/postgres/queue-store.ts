@@ -24,6 +24,7 @@ import type {
 } from '../queue.js';
 import { asQueueJobId, claimLimit, claimThenWait } from '../queue.js';
 import {
+  checkClaimRequest,
   enqueuedJob,
   leaseTtl,
   outcomeText,
@@ -151,7 +152,7 @@ export class PostgresQueueStore implements QueueStore {
     return this.#db.write(
       'claim queue jobs',
       (query) => {
-        leaseTtl(request.ttlMs, 'claim: request.ttlMs');
+        checkClaimRequest(request, 'claim');
         return this.#claimNow(query, request);
       },
       { lane: 'claims' },
@@ -163,7 +164,7 @@ export class PostgresQueueStore implements QueueStore {
     const result = await this.#db.write(
       'enqueue and claim queue jobs',
       async (query) => {
-        leaseTtl(request.ttlMs, 'enqueueAndClaim: request.ttlMs');
+        checkClaimRequest(request, 'enqueueAndClaim');
         const enqueued = await this.#enqueueNow(query, jobs, false);
         return { enqueued, leases: await this.#claimNow(query, request) };
       },
@@ -227,7 +228,7 @@ export class PostgresQueueStore implements QueueStore {
         const { rows } =
           valid.length === 0
             ? { rows: [] }
-            : await query<RefusedRow>(statements.complete, this.#completeValues(valid));
+            : await query<RefusedRow>(statements.complete, this.#completeValues(valid, completions));
         if (rows.length === 0 && valid.length === completions.length)
           return completions.map(
             ({ lease }): CompletionResult => ({ kind: 'completed', jobId: lease.jobId }),
@@ -252,7 +253,10 @@ export class PostgresQueueStore implements QueueStore {
       'complete queue jobs',
       async (query) => {
         const { stale } = await applyInRounds(rounds, isJobKey, async (valid) => {
-          const { rows } = await query<RefusedRow>(statements.complete, this.#completeValues(valid));
+          const { rows } = await query<RefusedRow>(
+            statements.complete,
+            this.#completeValues(valid, completions),
+          );
           return rows;
         });
         return completions.map(
@@ -266,13 +270,13 @@ export class PostgresQueueStore implements QueueStore {
     );
   }
 
-  /** statements.complete's parameters for completions of distinct jobs with valid ids. */
-  #completeValues(valid: readonly Completion[]): unknown[] {
+  /** statements.complete's parameters for completions of distinct jobs with valid ids, of `all`. */
+  #completeValues(valid: readonly Completion[], all: readonly Completion[]): unknown[] {
     return [
       integerArrayLiteral(valid.map(({ lease }) => lease.jobId)),
       integerArrayLiteral(valid.map(({ lease }) => lease.token)),
       textArrayLiteral(sameOrAll(valid.map(({ outcome }) => outcome.kind))),
-      textArrayLiteral(sameOrAll(valid.map(outcomeText))),
+      textArrayLiteral(sameOrAll(valid.map((completion) => outcomeText(completion, all)))),
       this.#options.clock.now(),
     ];
   }

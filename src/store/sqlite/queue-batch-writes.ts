@@ -119,7 +119,10 @@ export class QueueBatchWrites {
    */
   complete(completions: readonly Completion[], now: number): boolean {
     try {
-      this.#settleInSavepoint(completions.map(settled), now);
+      this.#settleInSavepoint(
+        completions.map((completion) => settled(completion, completions)),
+        now,
+      );
       return true;
     } catch (error) {
       if (error === staleInBatch) return false;
@@ -332,13 +335,13 @@ interface Settled {
   readonly outcome: string | null;
 }
 
-function settled(completion: Completion): Settled {
+function settled(completion: Completion, all: readonly Completion[]): Settled {
   const { lease, outcome } = completion;
   return {
     seq: Number(lease.jobId),
     token: lease.token,
     kind: outcome.kind,
-    outcome: outcomeText(completion),
+    outcome: outcomeText(completion, all),
   };
 }
 

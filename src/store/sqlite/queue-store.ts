@@ -22,6 +22,7 @@ import type {
 } from '../queue.js';
 import { asQueueJobId, claimLimit } from '../queue.js';
 import {
+  checkClaimRequest,
   enqueuedJob,
   leaseTtl,
   outcomeText,
@@ -195,7 +196,7 @@ export class SqliteQueueStore implements QueueStore {
 
   claim(request: ClaimRequest): Promise<Lease[]> {
     return this.#commits.write('claim queue jobs', () => {
-      leaseTtl(request.ttlMs, 'claim: request.ttlMs');
+      checkClaimRequest(request, 'claim');
       return this.#claimNow(request);
     });
   }
@@ -203,7 +204,7 @@ export class SqliteQueueStore implements QueueStore {
   async enqueueAndClaim(jobs: readonly NewQueueJob[], request: ClaimRequest): Promise<EnqueuedAndClaimed> {
     let leasedOnInsert = false;
     const result = await this.#commits.write('enqueue and claim queue jobs', () => {
-      leaseTtl(request.ttlMs, 'enqueueAndClaim: request.ttlMs');
+      checkClaimRequest(request, 'enqueueAndClaim');
       const now = this.#options.clock.now();
       const inserts = jobs.map((job, i) => toQueueInsert(job, i, now, this.#options.agingIntervalMs));
       const leased = this.#leaseOnInsert(inserts, request, now);
@@ -321,12 +322,13 @@ export class SqliteQueueStore implements QueueStore {
       if (completions.length > 1 && this.#batches.complete(completions, now)) {
         return completions.map(({ lease }): CompletionResult => ({ kind: 'completed', jobId: lease.jobId }));
       }
-      return completions.map((completion): CompletionResult => {
-        const { lease, outcome } = completion;
+      // Every outcome encoded before the first is written: one with no JSON refuses the batch whole.
+      const texts = completions.map((completion) => outcomeText(completion, completions));
+      return completions.map(({ lease, outcome }, i): CompletionResult => {
         const seq = Number(lease.jobId);
         const { changes } = this.#statements.complete.run(
           outcome.kind,
-          outcomeText(completion),
+          texts[i] ?? null,
           now,
           seq,
           lease.token,
