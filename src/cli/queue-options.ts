@@ -1,7 +1,7 @@
 import { durationHint, parseDuration } from '../core/duration.js';
 import { maxDelayMs, notBeforeHint, notBeforeTime, parseNotBefore } from '../core/not-before.js';
 import { defaultAgingIntervalMs, isPriority, type Priority, priorities } from '../core/priority.js';
-import { largestIdempotencyKeyBytes } from '../store/queue-rows.js';
+import { largestIdempotencyKeyBytes } from '../store/idempotency-key.js';
 import { defaultQueueCapacity } from '../store/submissions.js';
 import { closestMatch } from '../workflow/diagnostics.js';
 import { UsageError } from './exit-codes.js';

@@ -6,12 +6,8 @@ import { type Backoff, backoffKinds } from '../core/retry-delay.js';
 import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
 import type { ThreadPoolOptions } from '../executors/thread/config.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
-import {
-  idempotencyKeyProblem,
-  largestIdempotencyKeyBytes,
-  largestLeaseTtlMs,
-  largestMaxAttempts,
-} from '../store/queue-rows.js';
+import { idempotencyKeyProblem, largestIdempotencyKeyBytes } from '../store/idempotency-key.js';
+import { largestLeaseTtlMs, largestMaxAttempts } from '../store/queue-rows.js';
 import { defaultBusyTimeoutMs } from '../store/sqlite/open.js';
 import { checkOptionNames } from './option-keys.js';
 
@@ -359,7 +355,7 @@ export function resolveJobOptions(
     const shown = key.length > 40 ? `a key of ${Buffer.byteLength(key)} bytes` : JSON.stringify(key);
     fail(
       `${where}.idempotencyKey`,
-      `at most ${largestIdempotencyKeyBytes} bytes (UTF-8), without NUL`,
+      `at most ${largestIdempotencyKeyBytes} bytes (UTF-8), without NUL or lone surrogates`,
       shown,
     );
   }

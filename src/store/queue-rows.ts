@@ -1,6 +1,7 @@
 import { ValkyrieError } from '../core/errors.js';
 import { defaultPriority, isPriority, type Priority, priorities, queueKey } from '../core/priority.js';
 import { maxTimerDelayMs } from '../core/timer-delay.js';
+import { idempotencyKeyProblem, unstorableTextProblem } from './idempotency-key.js';
 import {
   asQueueJobId,
   type ClaimRequest,
@@ -71,24 +72,6 @@ function definedOnly(options: QueueOptions): QueueOptions {
 export const largestMaxAttempts = 2_147_483_647;
 
 /**
- * Postgres text holds no NUL, and its unique index no entry past about 2.7 kB (a key of 10,000
- * random characters failed there with 'index row requires 10024 bytes'): a key either store would
- * refuse is refused by both, before anything is written.
- */
-export const largestIdempotencyKeyBytes = 1024;
-
-/** Why `key` cannot be an idempotency key, or undefined when it can. */
-export function idempotencyKeyProblem(key: unknown): string | undefined {
-  if (typeof key !== 'string' || key === '') return `expected a non-empty string, received ${String(key)}`;
-  if (key.includes('\0')) return `${JSON.stringify(key)} holds a NUL character`;
-  const bytes = Buffer.byteLength(key);
-  if (bytes > largestIdempotencyKeyBytes) {
-    return `expected at most ${largestIdempotencyKeyBytes} bytes (UTF-8), received ${bytes}`;
-  }
-  return undefined;
-}
-
-/**
  * Node's timers end at 2^31 - 1 ms (maxTimerDelayMs), and a holder renews at a third of its TTL. A TTL
  * the stores must refuse otherwise: NaN leased a job for ever on SQLite (its
  * expiry stored as null) and failed on Postgres ('invalid input syntax for type bigint'); a TTL of 0
@@ -150,12 +133,8 @@ export function toQueueInsert(
       `${submitted(i)}.priority: unknown priority ${JSON.stringify(priority)}`,
     );
   }
-  if (job.task.includes('\0')) {
-    throw new ValkyrieError(
-      'VK_USAGE',
-      `${submitted(i)}.task: ${JSON.stringify(job.task)} holds a NUL character`,
-    );
-  }
+  const taskProblem = unstorableTextProblem(job.task);
+  if (taskProblem !== undefined) throw new ValkyrieError('VK_USAGE', `${submitted(i)}.task: ${taskProblem}`);
   const maxAttempts = job.maxAttempts ?? defaultMaxAttempts;
   if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > largestMaxAttempts) {
     throw new ValkyrieError(

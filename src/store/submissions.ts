@@ -1,4 +1,6 @@
+import { ValkyrieError } from '../core/errors.js';
 import { terminalJobStatuses } from '../core/outcome.js';
+import { idempotencyKeyProblem } from './idempotency-key.js';
 import type { RunRecord } from './runs.js';
 
 /** What a submission asks of the store besides creating the run. */
@@ -15,7 +17,41 @@ export interface RunSubmission {
    * `fingerprint` (a hash of the request, the caller's to define) is stored with the key and returned
    * with a duplicate, so that the caller can tell a retry from another request under a reused key.
    */
-  readonly idempotency?: { readonly key: string; readonly windowMs: number; readonly fingerprint?: string };
+  readonly idempotency?: {
+    /** At most 1024 bytes of UTF-8, no NUL (idempotencyKeyProblem); else VK_USAGE, nothing written. */
+    readonly key: string;
+    /**
+     * Whose key it is (the server's token id): keys of two scopes never match. The key is stored as
+     * `scope/key`, each part bounded on its own, so a key any caller may give fits in every scope.
+     */
+    readonly scope?: string;
+    readonly windowMs: number;
+    readonly fingerprint?: string;
+  };
+}
+
+/**
+ * `submission` with its idempotency key as the stores keep and look it up (`scope/key`). VK_USAGE
+ * naming the key when it is one no store may keep: a key of 4,000 characters failed on Postgres as
+ * VK_STORE ('index row size 4016 exceeds btree version 4 maximum 2704'), where SQLite stored it.
+ */
+export function storedSubmission(submission: RunSubmission): RunSubmission {
+  const idempotency = submission.idempotency;
+  if (idempotency === undefined) return submission;
+  const problem = idempotencyKeyProblem(idempotency.key);
+  if (problem !== undefined)
+    throw new ValkyrieError('VK_USAGE', `submitRun: submission.idempotency.key: ${problem}`);
+  const { scope, ...rest } = idempotency;
+  if (scope === undefined) return submission;
+  const scopeProblem = /^[A-Za-z0-9_-]{1,64}$/.test(scope)
+    ? undefined
+    : 'expected 1 to 64 of A-Z a-z 0-9 _ -';
+  if (scopeProblem !== undefined)
+    throw new ValkyrieError(
+      'VK_USAGE',
+      `submitRun: submission.idempotency.scope: ${scopeProblem}, received ${JSON.stringify(scope)}`,
+    );
+  return { ...submission, idempotency: { ...rest, key: `${scope}/${idempotency.key}` } };
 }
 
 export type SubmitOutcome =

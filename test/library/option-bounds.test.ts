@@ -21,7 +21,10 @@ for (const [name, makeStore, skip] of durableStoreKinds) {
         /options\.retry\.maxDelayMs must be a number from 0 to 3162240000000/,
       );
       expect(() => engine.enqueue(echo, 1, { idempotencyKey: 'a\0b' })).toThrow(
-        /options\.idempotencyKey must be at most 1024 bytes \(UTF-8\), without NUL; received '"a\\u0000b"'/,
+        /options\.idempotencyKey must be at most 1024 bytes \(UTF-8\), without NUL or lone surrogates; received '"a\\u0000b"'/,
+      );
+      expect(() => engine.enqueue(echo, 1, { idempotencyKey: 'a\uD800' })).toThrow(
+        /options\.idempotencyKey must be .*; received '"a\\ud800"'/,
       );
       expect(() => engine.enqueue(echo, 1, { idempotencyKey: 'é'.repeat(513) })).toThrow(
         /options\.idempotencyKey must be .*; received 'a key of 1026 bytes'/,

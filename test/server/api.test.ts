@@ -147,6 +147,36 @@ describe('the HTTP API', () => {
     expect((await request('GET', '/api/v1/runs')).body).toMatchObject({ runs: [] });
   });
 
+  // The stores' rule (idempotencyKeyProblem), as valkyrie run and the library have it: the header
+  // took 200 characters only, so valkyrie submit was refused a key valkyrie run takes.
+  it('takes an Idempotency-Key of up to 1024 bytes and refuses a longer one at the header', async () => {
+    const { server, request } = await startTestServer();
+    const submit = (key: string) =>
+      overSocket(
+        `${server.url}/api/v1/runs`,
+        {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${adminToken}`,
+            'content-type': 'application/json',
+            'Idempotency-Key': key,
+          },
+        },
+        JSON.stringify({ workflow: oneJobWorkflow }),
+      );
+    const key = 'k'.repeat(1024);
+    expect((await submit(key)).status).toBe(201);
+    expect((await submit(key)).status).toBe(200);
+    const long = await submit(`${key}k`);
+    expect(long.status).toBe(400);
+    expect(JSON.parse(long.body)).toEqual({
+      code: 'VK_INVALID_REQUEST',
+      message: 'headers.idempotency-key: expected at most 1024 bytes (UTF-8), received 1025',
+      path: 'headers.idempotency-key',
+    });
+    expect((await request('GET', '/api/v1/runs')).body).toMatchObject({ runs: [{ runNumber: 1 }] });
+  });
+
   it('refuses an Authorization header given twice before it authenticates either, over a real socket', async () => {
     const { server } = await startTestServer();
     const answer = await overSocket(`${server.url}/api/v1/runs`, {

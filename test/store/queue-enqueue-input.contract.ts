@@ -45,6 +45,16 @@ export function queueEnqueueInputContract(make: StoresFactory): void {
       ],
       ['a task with a NUL', { task: 't\0', payload: 1 }, /jobs\[1\]\.task: "t\\u0000" holds a NUL character/],
       [
+        'an idempotency key with a lone surrogate',
+        { task: 't', payload: 1, idempotencyKey: 'k\uDC00' },
+        /jobs\[1\]\.idempotencyKey: "k\\udc00" holds a lone UTF-16 surrogate \(U\+DC00\), which UTF-8 cannot encode/,
+      ],
+      [
+        'a task with a lone surrogate',
+        { task: 'a\uD800', payload: 1 },
+        /jobs\[1\]\.task: "a\\ud800" holds a lone UTF-16 surrogate \(U\+D800\)/,
+      ],
+      [
         'maxAttempts past 2^31 - 1',
         { task: 't', payload: 1, maxAttempts: 2 ** 31 },
         /jobs\[1\]\.maxAttempts: expected a whole number from 1 to 2147483647, received 2147483648/,

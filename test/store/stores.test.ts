@@ -17,6 +17,7 @@ import { queueReleaseContract } from './queue-release.contract.js';
 import { queueStoreContract } from './queue-store.contract.js';
 import { runFenceContract } from './run-fence.contract.js';
 import { runHandoffContract } from './run-handoff.contract.js';
+import { runIdempotencyKeyContract } from './run-idempotency-key.contract.js';
 import { runRecoveryContract } from './run-recovery.contract.js';
 import { runStoreContract } from './run-store.contract.js';
 import { runnerStoreContract } from './runner-store.contract.js';
@@ -35,6 +36,7 @@ for (const [name, make, skip] of storeFactories) {
     logStoreContract(make);
     staleWriteStoreContract(make);
     submissionContract(make);
+    runIdempotencyKeyContract(make);
     describe('queue', () => {
       queueStoreContract(make);
       queueEnqueueInputContract(make);

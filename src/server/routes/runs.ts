@@ -5,6 +5,7 @@ import { cancelRequestReasonFrom } from '../../engine/cancel-reasons.js';
 import type { RunRequest } from '../../engine/control-plane.js';
 import { recordResumable } from '../../engine/run-ownership.js';
 import { type NewRunGroup, newRunGroup } from '../../engine/workflow-group.js';
+import { idempotencyKeyProblem, largestIdempotencyKeyBytes } from '../../store/idempotency-key.js';
 import type { StoredRunRequest } from '../../store/recovery.js';
 import {
   type Diagnostic,
@@ -47,15 +48,19 @@ import type { WorkflowParseThread } from '../workflow-parse-thread.js';
 
 const runBody = z.object({ run: runViewSchema });
 const idempotencyWindowMs = 24 * 3_600_000;
-const keyLength = 'must be 1 to 200 characters';
 const submitHeaders = z.object({
   'idempotency-key': z
     .string()
-    .min(1, keyLength)
-    .max(200, keyLength)
+    .min(1, 'expected a non-empty string')
+    // The stores' rule (also valkyrie run's and the library's): the server once took 200 characters
+    // only, so valkyrie submit --idempotency-key refused at the server a key run takes.
+    .superRefine((key, context) => {
+      const problem = idempotencyKeyProblem(key);
+      if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+    })
     .optional()
     .describe(
-      'scoped to the token: a repeat within 24 h returns the run the first request created, with 200; the key with another request (its body differs) is 422 VK_IDEMPOTENCY_CONFLICT',
+      `at most ${largestIdempotencyKeyBytes} bytes (UTF-8; Node reads a header's bytes as Latin-1, so a byte past 0x7F counts 2), no NUL; scoped to the token: a repeat within 24 h returns the run the first request created, with 200; the key with another request (its body differs) is 422 VK_IDEMPOTENCY_CONFLICT`,
     ),
 });
 
@@ -155,7 +160,7 @@ export function runRoutes(context: ApiContext): Route[] {
           ...(key === undefined
             ? {}
             : {
-                idempotency: { key: scopedKey(key, principal), windowMs: idempotencyWindowMs, fingerprint },
+                idempotency: { key, ...keyScope(principal), windowMs: idempotencyWindowMs, fingerprint },
               }),
         });
         if (submission.kind === 'queue_full') {
@@ -320,8 +325,8 @@ function actorOf(principal: Extract<Principal, { kind: 'token' }>): string {
  * Keys are the token's own, as an API key's are in Stripe's API: two tokens (two clients) using one
  * key submit two runs. Stored with the token's id in front; a key has no other reader.
  */
-function scopedKey(key: string, principal: Principal | undefined): string {
-  return principal?.kind === 'token' ? `${principal.id}/${key}` : key;
+function keyScope(principal: Principal | undefined): { scope?: string } {
+  return principal?.kind === 'token' ? { scope: principal.id } : {};
 }
 
 /** The run's workflow-level concurrency group; a group that cannot be evaluated refuses the submission. */

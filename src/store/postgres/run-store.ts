@@ -37,6 +37,7 @@ import {
   type RunSubmission,
   type SubmitCheck,
   type SubmitOutcome,
+  storedSubmission,
   unfinishedJobsSql,
 } from '../submissions.js';
 import { jobAttemptUpsert, millis, runIdOf, runKey, stepUpsert, type Writable } from './columns.js';
@@ -187,8 +188,9 @@ export class PostgresRunStore implements RunStore {
     return outcome.run;
   }
 
-  submitRun(run: NewRun, submission: RunSubmission): Promise<SubmitOutcome> {
+  submitRun(run: NewRun, given: RunSubmission): Promise<SubmitOutcome> {
     return this.#db.transaction('submit a run', async (query): Promise<SubmitOutcome> => {
+      const submission = storedSubmission(given);
       await query(statements.lockSubmissions, []);
       const { holder, check } = await checkSubmissionWith(query, run.createdAt, submission);
       if (check.kind !== 'admissible') return check;

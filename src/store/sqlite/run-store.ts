@@ -37,6 +37,7 @@ import {
   type RunSubmission,
   type SubmitCheck,
   type SubmitOutcome,
+  storedSubmission,
   unfinishedJobsSql,
 } from '../submissions.js';
 import { nullable, runIdOf, runKey, type Writable } from './columns.js';
@@ -162,10 +163,11 @@ export class SqliteRunStore implements RunStore {
     this.#countUnfinished = db.prepare<[], number>(unfinishedJobsSql('max')).pluck();
   }
 
-  submitRun(run: NewRun, submission: RunSubmission): Promise<SubmitOutcome> {
+  submitRun(run: NewRun, given: RunSubmission): Promise<SubmitOutcome> {
     // Inside the group commit's IMMEDIATE transaction: no other process writes between the checks and
     // the insert, and a refusal has written nothing.
     return this.commits.write('submit a run', (): SubmitOutcome => {
+      const submission = storedSubmission(given);
       const { holder, check } = this.#check(run.createdAt, submission);
       if (check.kind !== 'admissible') return check;
       if (holder) this.#releaseIdempotencyKey.run(holder.id);

@@ -1,0 +1,39 @@
+/**
+ * The one rule for idempotency keys, wherever one is given: the queue stores, the run stores (`valkyrie
+ * run`, the server's Idempotency-Key header), the library and the CLI.
+ *
+ * Postgres text holds no NUL, and its unique index no entry past about 2.7 kB (a key of 10,000
+ * random characters failed there with 'index row requires 10024 bytes'): a key either store would
+ * refuse is refused by both, before anything is written.
+ */
+export const largestIdempotencyKeyBytes = 1024;
+
+/**
+ * The first lone UTF-16 surrogate of `text` as U+XXXX, or undefined when it has none. UTF-8 cannot
+ * encode one: both stores wrote U+FFFD in its place, so that '\uD800' read back as another string
+ * and, on Postgres, matched '\uD801' as one idempotency key.
+ */
+export function loneSurrogate(text: string): string | undefined {
+  const found = /\p{Surrogate}/u.exec(text)?.[0];
+  return found === undefined ? undefined : `U+${found.charCodeAt(0).toString(16).toUpperCase()}`;
+}
+
+/** Why `text` cannot be stored as given (a NUL or a lone surrogate), or undefined when it can. */
+export function unstorableTextProblem(text: string): string | undefined {
+  if (text.includes('\0')) return `${JSON.stringify(text)} holds a NUL character`;
+  const surrogate = loneSurrogate(text);
+  if (surrogate !== undefined) {
+    return `${JSON.stringify(text)} holds a lone UTF-16 surrogate (${surrogate}), which UTF-8 cannot encode`;
+  }
+  return undefined;
+}
+
+/** Why `key` cannot be an idempotency key, or undefined when it can. */
+export function idempotencyKeyProblem(key: unknown): string | undefined {
+  if (typeof key !== 'string' || key === '') return `expected a non-empty string, received ${String(key)}`;
+  const bytes = Buffer.byteLength(key);
+  if (bytes > largestIdempotencyKeyBytes) {
+    return `expected at most ${largestIdempotencyKeyBytes} bytes (UTF-8), received ${bytes}`;
+  }
+  return unstorableTextProblem(key);
+}
