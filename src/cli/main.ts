@@ -353,7 +353,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--body-timeout <duration>',
-      'how long a request body (a bundle upload, a submitted workflow) may send nothing before it is given up, answered 408 and its connection closed; a slow upload that keeps moving is never cut off (at least 1s)',
+      'how long a request body (a bundle upload, a submitted workflow, a runner long-poll batch) may send nothing before it is given up, answered 408 and its connection closed; a slow upload that keeps moving is never cut off (at least 1s)',
       '60s',
     )
     .option(

@@ -1,5 +1,6 @@
 import { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { errorCodeHeader } from '../core/errors.js';
 import { ApiError, sendApiError } from './api-error.js';
 
 /**
@@ -59,17 +60,25 @@ export function abandonStalledBodies(
       logNotice(
         `gave up ${request.method} ${request.url}: no byte of its body arrived for ${idleMs} ms (--body-timeout)`,
       );
-      if (reply.sent || reply.raw.headersSent) return void raw.destroy();
+      if (reply.raw.headersSent) return void raw.destroy();
       reply.raw.once('finish', () => raw.destroy());
-      reply.header('connection', 'close');
-      sendApiError(
-        reply,
-        new ApiError(
-          408,
-          'VK_REQUEST_TIMEOUT',
-          `no byte of the request body arrived for ${idleMs} ms; the request was given up, send it again`,
-        ),
+      const timedOut = new ApiError(
+        408,
+        'VK_REQUEST_TIMEOUT',
+        `no byte of the request body arrived for ${idleMs} ms; the request was given up, send it again`,
       );
+      // A hijacked reply is a raw handler's (the long-poll acceptor's), which answers only once the
+      // body is whole: it is answered here, in the same {code, message}, not closed unanswered.
+      if (reply.sent) {
+        reply.raw.writeHead(408, {
+          'content-type': 'application/json; charset=utf-8',
+          connection: 'close',
+          [errorCodeHeader]: timedOut.code,
+        });
+        return void reply.raw.end(JSON.stringify(timedOut.body()));
+      }
+      reply.header('connection', 'close');
+      sendApiError(reply, timedOut);
     };
     reply.raw.setTimeout(idleMs, onIdle);
     raw.once('end', stop);

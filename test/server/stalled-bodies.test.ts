@@ -161,7 +161,7 @@ describe('request bodies and the idle timeout', () => {
     await server.close();
   });
 
-  it("closes a runner's long-poll batch whose body stops arriving, and holds its polls as long as they ask", async () => {
+  it("answers 408 to a runner's long-poll batch whose body stops arriving, and holds its polls as long as they ask", async () => {
     const {
       server,
       request: api,
@@ -184,10 +184,22 @@ describe('request bodies and the idle timeout', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(bodyIdleTimeoutMs * 3 - 50);
 
     const batch = startRequest(`${base}/${sessionId}/messages`, 'POST', 'application/json', 1_000, runner);
-    batch.write(Buffer.from('{"v":1,"seq":0,"messages":['));
+    batch.write(Buffer.from('{"v":1,"seq":1,"messages":['));
     const answer = await Promise.race([batch.answer, sleep(5_000).then(() => 'no answer in 5 s')]);
-    // The acceptor answers its requests itself, so the connection is closed rather than answered.
-    expect(answer).toBe('socket hang up');
+    // The acceptor answers its requests itself; the batch it never got whole is still answered 408
+    // (it was closed unanswered: 'socket hang up'), in the long-poll's {code, message}.
+    expect(answer).toMatchObject({ status: 408 });
+    expect(JSON.parse((answer as { body: string }).body)).toEqual({
+      code: 'VK_REQUEST_TIMEOUT',
+      message: `no byte of the request body arrived for ${bodyIdleTimeoutMs} ms; the request was given up, send it again`,
+    });
+    // Nothing of it was taken: the batch sent whole is the session's first.
+    const whole = await fetch(`${base}/${sessionId}/messages`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ v: 1, seq: 1, messages: [] }),
+    });
+    expect(whole.status).toBe(200);
     await server.close();
   });
 });
