@@ -101,7 +101,7 @@ describe('valkyrie run --matrix', () => {
     writeFileSync(legs, '');
     writeFileSync(join(ws.dir, 'fixed'), '');
     const rerun = await ws.run(['rerun', '1', '--json']);
-    expect(rerun.stderr).toBe('');
+    expect(rerun.stderr).toBe('Re-running the failed jobs of run 1 on this machine.\n');
     expect(rerun.code).toBe(0);
     expect(statuses(rerun.stdout)).toEqual({
       'test (ubuntu-latest, 20)': 'succeeded',

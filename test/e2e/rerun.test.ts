@@ -60,6 +60,9 @@ describe('valkyrie rerun', () => {
     writeFileSync(join(ws.dir, 'fixed'), '');
     const rerun = await ws.run(['rerun', id, '--json', '--secret', 'TOKEN=two']);
     expect(rerun.code).toBe(0);
+    // Told on stderr as the server's re-run tells it (`… of run 1 on http://…`), --json or not.
+    expect(rerun.stderr).toBe('Re-running the failed jobs of run 1 on this machine.\n');
+    expect(withoutSecret.stderr).not.toContain('Re-running');
     const summary = events(rerun.stdout).at(-1);
     expect(summary).toMatchObject({ type: 'run.completed', status: 'succeeded' });
     // A live view heads the run from this event: `Run 1 of flaky (#1, attempt 2)`, as show does.
@@ -107,6 +110,8 @@ describe('valkyrie rerun', () => {
     const before = readFileSync(marker, 'utf8').split('\n').length - 1;
     const all = await ws.run(['rerun', id, '--all', '--json', '--secret', 'TOKEN=three']);
     expect(all.code, all.stderr).toBe(0);
+    expect(all.stderr).toBe('Re-running all the jobs of run 1 on this machine.\n');
+    expect(again.stderr).not.toContain('Re-running');
     expect(events(all.stdout).at(-1)).toMatchObject({ type: 'run.completed', status: 'succeeded' });
     expect(events(all.stdout)[0]).toMatchObject({ type: 'run.started', attempt: 3 });
     const allLines = readFileSync(marker, 'utf8').split('\n').slice(before);

@@ -119,6 +119,11 @@ async function continueCommand(
       );
       return ExitCode.interrupted;
     }
+    // As the server's re-run says it (server-rerun.ts), on stderr: --json keeps stdout to its events.
+    if (how === 'rerun') {
+      const which = scope === 'all' ? 'all the jobs' : 'the failed jobs';
+      process.stderr.write(`Re-running ${which} of run ${record.id} on this machine.\n`);
+    }
     const { workflow, resumable, record: owned, jobs, ownerExited, lostAt } = start;
     const view = createView(options, out);
     const wait = new GroupWait();
