@@ -18,10 +18,16 @@ export function loneSurrogate(text: string): string | undefined {
   return found === undefined ? undefined : `U+${found.charCodeAt(0).toString(16).toUpperCase()}`;
 }
 
+/** Node 20's String.prototype.isWellFormed (ES2024), which TypeScript's ES2023 lib lacks. */
+interface WellFormed {
+  isWellFormed(): boolean;
+}
+
 /** Why `text` cannot be stored as given (a NUL or a lone surrogate), or undefined when it can. */
 export function unstorableTextProblem(text: string): string | undefined {
   if (text.includes('\0')) return `${JSON.stringify(text)} holds a NUL character`;
-  const surrogate = loneSurrogate(text);
+  // Every enqueued job's task passes here: the native check first, the search only for the message.
+  const surrogate = (text as unknown as WellFormed).isWellFormed() ? undefined : loneSurrogate(text);
   if (surrogate !== undefined) {
     return `${JSON.stringify(text)} holds a lone UTF-16 surrogate (${surrogate}), which UTF-8 cannot encode`;
   }
