@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { errorCodeHeader } from '../core/errors.js';
@@ -87,4 +88,15 @@ export function abandonStalledBodies(
 
 function hasBody(headers: { 'content-length'?: string; 'transfer-encoding'?: string }): boolean {
   return headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0;
+}
+
+/**
+ * No limit on a whole request: Node's requestTimeout (300 s) answered 408 to a bundle upload that
+ * kept moving, 100 bytes a second (seen after 329 s). A body that stops is --body-timeout's
+ * (body-idle-timeout.ts); headers that stop stay Node's headersTimeout's (60 s), which Node checks
+ * without a requestTimeout. Fastify sets neither on a server its serverFactory made.
+ */
+export function withoutRequestTimeout(server: Server): Server {
+  server.requestTimeout = 0;
+  return server;
 }

@@ -15,6 +15,7 @@ import { FileBundleStore } from '../store/files/bundle-store.js';
 import type { Stores } from '../store/store.js';
 import { defaultQueueCapacity } from '../store/submissions.js';
 import { buildApi } from './app.js';
+import { withoutRequestTimeout } from './body-idle-timeout.js';
 import { BundleSweeper, bundleSweepIntervalMs, defaultBundleRetentionMs } from './bundle-sweeper.js';
 import type { ApiContext, DrivenRun } from './context.js';
 import { CredentialRevocations, type CredentialSessions, StreamSessions } from './credential-revocations.js';
@@ -300,13 +301,15 @@ export class ValkyrieServer implements AsyncDisposable {
       const app = buildApi(context, {
         version: options.version ?? '0.1.0',
         serverFactory: (handler) =>
-          options.tls === undefined
-            ? createHttpServer(handler)
-            : // https.Server emits the same 'request' and 'upgrade' events the acceptors use.
-              (createHttpsServer(
-                { cert: options.tls.cert, key: options.tls.key },
-                handler,
-              ) as unknown as Server),
+          withoutRequestTimeout(
+            options.tls === undefined
+              ? createHttpServer(handler)
+              : // https.Server emits the same 'request' and 'upgrade' events the acceptors use.
+                (createHttpsServer(
+                  { cert: options.tls.cert, key: options.tls.key },
+                  handler,
+                ) as unknown as Server),
+          ),
         rawPrefix: { path: longPollPath, handle: (request, response) => poll?.handle(request, response) },
         ...(options.logError === undefined ? {} : { logError: options.logError }),
         ...(options.bodyIdleTimeoutMs === undefined ? {} : { bodyIdleTimeoutMs: options.bodyIdleTimeoutMs }),
