@@ -68,20 +68,7 @@ function scenario(name: string, openStores: OpenReplicaStores): void {
   it(`${name}: a resume of a job whose replica died takes the run over first; the job completes in attempt 1`, async () => {
     const stores = await openStores();
     try {
-      const dying = await startTestServer({ stores: await openStores() });
-      const created = await dying.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
-      const runId = (created.body as { run: { id: string } }).run.id;
-      const own = await credential(dying.request, dying.token);
-      const runner = await connectScriptedRunner(dying.server.url, own, 1);
-      const [lease] = await runner.leases(1);
-      if (lease === undefined) throw new Error('no lease');
-      await until(
-        async () => (await stores.runs.listJobs(asRunId(runId)))[0]?.runner?.id === runnerIdOf(own),
-        'the job is stored running on the runner',
-      );
-      // Sweeps only at its start, when the run is still driven: only the resume makes it look again.
-      const other = await startTestServer({ stores: await openStores(), takeoverIntervalMs: 3_600_000 });
-      await dying.server.destroy();
+      const { runId, own, lease, other } = await runningOnADyingReplica(openStores, stores);
       await ownedByTheDead(stores, runId);
 
       const returning = await openSession(other.server.url, own, [
