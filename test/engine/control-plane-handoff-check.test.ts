@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { until } from '../library/helpers.js';
 import { jobsWorkflow, planesOnSqlite, runRequest as request } from './plane-fixtures.js';
 import { accepting, ScriptedRunner } from './scripted-runner.js';
 
@@ -72,6 +73,8 @@ describe('ControlPlane.handoffCheck', () => {
       return submitted.handle;
     };
     const handed = await start();
+    // Its job reaches the queue once its group's admission is stored: a settle can be too short under load.
+    await until(() => p.handoffCheck(handed.id).kind === 'waiting', "the run's job to wait in the queue");
     expect(p.handoffCheck(handed.id)).toEqual({ kind: 'waiting', runsOn: [['gpu']] });
     expect(p.abandonRun(handed.id, true)).toBe(true);
     await handed.done.catch(() => {});
