@@ -17,28 +17,53 @@ export interface ActionPart {
   /** As read for the pre (at the job's start) or the main part (for the post). */
   readonly action: LoadedAction;
   readonly script: ActionPhaseScript;
+  /** For the post of an action a composite action uses: that use, as its main part ran. */
+  readonly nested?: NestedUse;
+}
+
+/**
+ * A step of a composite action that uses a JavaScript action with a `post:`, as its main part ran:
+ * the post is run as that use again (its `with:` evaluated in the composite action's context).
+ */
+export interface NestedUse {
+  readonly uses: string;
+  readonly with: Readonly<Record<string, string>>;
+  /** The composite step's context as of now (the composite action's inputs and steps). */
+  readonly context: () => EvaluationContext;
+  /** The use's command-file key (`3-0-1`): it also keys the state its parts share. */
+  readonly filesKey: string;
+  readonly depth: number;
 }
 
 /** What the job gives the run of one part of a workflow step's action (local-action-step.ts). */
 export interface ActionPartRun {
   /** The pre or post being run; absent for the main part. */
   readonly part?: ActionPart;
-  /** `$GITHUB_STATE` values the action's parts saved so far in this job: `STATE_<name>`, added to. */
-  readonly state: Record<string, string>;
-  /** Called as the main part of a JavaScript action starts: its post is then due after the job's steps. */
-  readonly mainStarts: (action: LoadedAction) => void;
+  /**
+   * `$GITHUB_STATE` values the action's parts saved so far in this job: `STATE_<name>`, added to.
+   * The workflow step's action's without `use`; with it, those of the action a composite step uses.
+   */
+  readonly state: (use?: string) => Record<string, string>;
+  /**
+   * Called as the main part of a JavaScript action starts: its post is then due after the job's
+   * steps. `nested` for an action a composite action uses.
+   */
+  readonly mainRan: (action: LoadedAction, nested?: NestedUse) => void;
 }
 
 /**
  * The pre and post parts of a job's JavaScript actions, as GitHub's runner runs them: each pre before
  * the job's first step, in the order of the steps; each post after the job's last step, the last
- * step's first, only for a step whose main part ran. The parts of one step share what they save to
- * `$GITHUB_STATE`. Each part is recorded at an index of its own (core/step-phases.ts).
+ * step's first, only for a step whose main part ran. The posts of actions a composite step uses run
+ * in its place, the last started first (pres of those do not run). The parts of one use share what
+ * they save to `$GITHUB_STATE`. Each part is recorded at an index of its own (core/step-phases.ts).
  */
 export class ActionParts {
-  private readonly states = new Map<number, Record<string, string>>();
-  /** By the workflow step's index: a step retried runs its main part again, its post once. */
-  private readonly due = new Map<number, ActionPart>();
+  /** By the use's command-file key (the workflow step's index, or `3-0-1` inside a composite action). */
+  private readonly states = new Map<string, Record<string, string>>();
+  /** By the same key: a step retried runs its main part again, its post once (where it last ran). */
+  private readonly due = new Map<string, { readonly part: ActionPart; readonly order: number }>();
+  private mainsRan = 0;
   private presRecorded = 0;
   private postsRecorded = 0;
 
@@ -66,9 +91,11 @@ export class ActionParts {
     return out;
   }
 
-  /** The posts due, the last step's first. */
+  /** The posts due, the last step's first; within a composite step, the last started first. */
   posts(): ActionPart[] {
-    return [...this.due.values()].sort((a, b) => b.step.index - a.step.index);
+    const due = [...this.due.values()];
+    due.sort((a, b) => b.part.step.index - a.part.step.index || b.order - a.order);
+    return due.map(({ part }) => part);
   }
 
   /** The index the next part of `kind` is recorded at. */
@@ -79,18 +106,24 @@ export class ActionParts {
 
   /** The run of `step`'s main part (`part` absent) or of one of its parts. */
   runOf(step: StepDefinition, part?: ActionPart): ActionPartRun {
-    const index = part?.step.index ?? step.index;
-    let state = this.states.get(index);
-    if (state === undefined) {
-      state = {};
-      this.states.set(index, state);
-    }
-    const mainStarts = (action: LoadedAction) => {
-      const { runs } = action.manifest;
-      if (runs.kind === 'node' && runs.post !== undefined)
-        this.due.set(step.index, { kind: 'post', step, action, script: runs.post });
+    const own = String(part?.step.index ?? step.index);
+    const state = (use = own) => {
+      let values = this.states.get(use);
+      if (values === undefined) {
+        values = {};
+        this.states.set(use, values);
+      }
+      return values;
     };
-    return { state, mainStarts, ...(part === undefined ? {} : { part }) };
+    const mainRan = (action: LoadedAction, nested?: NestedUse) => {
+      const { runs } = action.manifest;
+      if (runs.kind !== 'node' || runs.post === undefined) return;
+      const key = nested?.filesKey ?? own;
+      const due: ActionPart = { kind: 'post', step, action, script: runs.post, ...(nested && { nested }) };
+      this.due.delete(key);
+      this.due.set(key, { part: due, order: this.mainsRan++ });
+    };
+    return { state, mainRan, ...(part === undefined ? {} : { part }) };
   }
 }
 
@@ -101,7 +134,8 @@ export class ActionParts {
  */
 export function partStep(part: ActionPart, index: number, name: string): StepDefinition {
   const { id: _id, retry: _retry, ...rest } = part.step;
-  return { ...rest, index, name: `${part.kind === 'pre' ? 'Pre' : 'Post'} ${name}` };
+  const use = part.nested === undefined ? '' : ` (${part.nested.uses})`;
+  return { ...rest, index, name: `${part.kind === 'pre' ? 'Pre' : 'Post'} ${name}${use}` };
 }
 
 /** Whether a step would run as the job starts, for its pre: its if: absent, or true then. */

@@ -8,7 +8,7 @@ import { interpolate } from '../workflow/expressions/index.js';
 import type { LocalActionStepDefinition, StepDefinition } from '../workflow/model.js';
 import { inputVariables, resolveActionInputs } from './action-inputs.js';
 import { ActionLoadError, type LoadedAction, loadLocalAction } from './action-loading.js';
-import { type ActionPartRun, saveState, stateVariables } from './action-parts.js';
+import { type ActionPartRun, type NestedUse, saveState, stateVariables } from './action-parts.js';
 import { runComposite } from './composite-action.js';
 import type { CommandFileTexts } from './file-commands.js';
 import type { JobRunOptions } from './job-run.js';
@@ -89,18 +89,24 @@ export function runActionStep(
   current: () => EvaluationContext,
   setOutput: Output,
 ): Promise<ProcessOutcome> {
-  return runLocalAction({
+  const step = {
     host,
+    setOutput,
+    commandFailed: host.commandFailed,
+    filesKey: String(host.step.index),
+    deadline: Date.now() + stepTimeoutMs(host.step, context),
+  };
+  // The post of an action a composite action uses: that use again, in the composite action's context.
+  const nested = host.parts?.part?.nested;
+  if (nested !== undefined) return runLocalAction({ ...step, ...nested, filesKey: step.filesKey });
+  return runLocalAction({
+    ...step,
     uses: action.path,
     with: action.with,
     context: () => {
       const job = current();
       return withStepEnv(job, evaluateMap(host.step.env, job));
     },
-    setOutput,
-    commandFailed: host.commandFailed,
-    filesKey: String(host.step.index),
-    deadline: Date.now() + stepTimeoutMs(host.step, context),
     depth: 0,
   });
 }
@@ -113,8 +119,8 @@ export async function runLocalAction(run: ActionRun): Promise<ProcessOutcome> {
       `local action ${run.uses}: actions are nested more than ${maxActionDepth} deep (does one use itself?)`,
     );
   }
-  // Only the workflow's own step has pre and post parts: those of an action a composite one uses do not run.
-  const parts = run.depth === 0 ? host.parts : undefined;
+  const parts = host.parts;
+  // A part's action is a JavaScript one: its run is never a composite action's.
   const part = parts?.part;
   let action: LoadedAction;
   if (part !== undefined) action = part.action;
@@ -137,16 +143,11 @@ export async function runLocalAction(run: ActionRun): Promise<ProcessOutcome> {
   if (part === undefined) for (const line of inputs.warnings) host.systemLog(line);
   const runs = action.manifest.runs;
   if (runs.kind === 'composite') return runComposite(run, action, inputs.values, runs.steps);
-  if (parts === undefined) {
-    for (const [key, phase] of [
-      ['pre', runs.pre],
-      ['post', runs.post],
-    ] as const)
-      if (phase !== undefined)
-        host.systemLog(
-          `${action.file}:${phase.at.line}:${phase.at.col}: warning: runs.${key} does not run: Valkyrie runs the pre: and post: of an action a workflow's step uses, not of one a composite action uses`,
-        );
-  } else if (part === undefined) parts.mainStarts(action);
+  // The pre of an action a composite action uses would have to run before the job's steps.
+  if (part === undefined && run.depth > 0 && runs.pre !== undefined)
+    host.systemLog(
+      `${action.file}:${runs.pre.at.line}:${runs.pre.at.col}: warning: runs.pre does not run: Valkyrie runs the pre: of an action a workflow's step uses, not of one a composite action uses`,
+    );
   const script =
     part === undefined ? { key: 'main', path: runs.main } : { key: part.kind, path: part.script.script };
   return runNodeAction(run, action, inputs.values, script, parts);
@@ -182,6 +183,8 @@ async function runNodeAction(
   parts: ActionPartRun | undefined,
 ): Promise<ProcessOutcome> {
   const { host } = run;
+  if (parts !== undefined && parts.part === undefined)
+    parts.mainRan(action, run.depth === 0 ? undefined : nestedUse(run));
   const script = resolve(action.directory, written.path);
   const what = `local action ${run.uses}: runs.${written.key} ${written.path}`;
   if (!existsSync(script)) return failed(`${what} was not found (${script})`);
@@ -192,17 +195,20 @@ async function runNodeAction(
   const context = actionContext(run.context(), action, inputs);
   const scoped = scopedRun(run, context);
   const part = parts?.part;
+  // The use's own state: the workflow step's, or (inside a composite action) the nested use's.
+  const nestedKey = part === undefined ? (run.depth === 0 ? undefined : run.filesKey) : part.nested?.filesKey;
+  const state = parts?.state(nestedKey);
   const processRun: ShellStepRun = {
     ...scoped,
-    ...(parts !== undefined && {
+    ...(state !== undefined && {
       // The deprecated ::save-state, as $GITHUB_STATE: a bundle of an older @actions/core prints it.
       onLine: host.lines(run.setOutput, run.commandFailed, (name, value) => {
-        parts.state[name] = value;
+        state[name] = value;
       }),
     }),
     // The state first: a malformed $GITHUB_OUTPUT fails the part, and what it saved still counts.
     applyFileCommands: (texts) => {
-      if (parts !== undefined) saveState(texts.state, parts.state);
+      if (state !== undefined) saveState(texts.state, state);
       scoped.applyFileCommands(texts);
     },
     scope: {
@@ -211,7 +217,7 @@ async function runNodeAction(
       variables: {
         ...inputVariables(inputs),
         GITHUB_ACTION_PATH: action.directory,
-        ...(parts === undefined ? {} : stateVariables(parts.state)),
+        ...(state === undefined ? {} : stateVariables(state)),
         // A part's own step is not one of the job's: it is the action of the workflow's step.
         ...(part === undefined ? {} : { GITHUB_ACTION: stepActionName(part.step, host.spec.steps) }),
       },
@@ -225,6 +231,11 @@ async function runNodeAction(
     cwd: host.spec.workspace,
     env,
   });
+}
+
+/** What the post of an action a composite action uses needs of that use (action-parts.ts). */
+function nestedUse({ uses, with: templates, context, filesKey, depth }: ActionRun): NestedUse {
+  return { uses, with: templates, context, filesKey, depth };
 }
 
 /**

@@ -159,14 +159,22 @@ if (process.env.INPUT_FAIL === 'yes') process.exit(3);`,
     ]);
   });
 
-  it('runs no pre or post of an action a composite action uses, and says so', async () => {
+  it("runs the post of an action a composite action uses at the job's end, not its pre, and says so", async () => {
     ws.write(
       '.github/actions/wrap/action.yml',
-      `runs:
+      `inputs:
+  tag: { default: wrapped }
+runs:
   using: composite
   steps:
     - uses: ./.github/actions/phases
-      with: { label: nested }
+      with: { label: 'nested-\${{ inputs.tag }}' }
+    - if: \${{ false }}
+      uses: ./.github/actions/phases
+      with: { label: never }
+    - uses: ./.github/actions/strict
+    - uses: ./.github/actions/phases
+      with: { label: second }
 `,
     );
     const file = ws.write(
@@ -175,18 +183,43 @@ if (process.env.INPUT_FAIL === 'yes') process.exit(3);`,
   nested:
     runs-on: ubuntu-latest
     steps:
-      - uses: ./.github/actions/wrap
+      - name: Wrapped
+        uses: ./.github/actions/wrap
+        env: { STEP_ENV: w }
+      - run: echo between
 `,
     );
     const result = await ws.run(['run', file, '--json']);
-    expect(result.code).toBe(0);
     const why =
-      "does not run: Valkyrie runs the pre: and post: of an action a workflow's step uses, not of one a composite action uses";
-    expect(logLines(result.stdout, 'nested')).toEqual([
-      'Run ./.github/actions/phases',
+      "does not run: Valkyrie runs the pre: of an action a workflow's step uses, not of one a composite action uses";
+    const said = logLines(result.stdout, 'nested').filter((line) => !line.startsWith('Run ./'));
+    expect(said).toEqual([
       `.github/actions/phases/action.yml:7:3: warning: runs.pre ${why}`,
-      `.github/actions/phases/action.yml:9:3: warning: runs.post ${why}`,
-      'main nested pre-state=undefined main-state=undefined env=undefined',
+      'main nested-wrapped pre-state=undefined main-state=undefined env=w',
+      `.github/actions/strict/action.yml:3:3: warning: runs.pre ${why}`,
+      'strict main',
+      expect.stringContaining('warning: The `save-state` command is deprecated'),
+      `.github/actions/phases/action.yml:7:3: warning: runs.pre ${why}`,
+      'main second pre-state=undefined main-state=undefined env=w',
+      'between',
+      // The posts of the nested actions whose main ran, the last first, each with its own state.
+      'post second pre-state=undefined main-state=second-state env=w',
+      // strict's post-if is success(), so it runs (and fails the job): its ::save-state is kept.
+      'strict post way',
+      'post nested-wrapped pre-state=undefined main-state=nested-wrapped-state env=w',
+    ]);
+    expect(result.code).toBe(1);
+    const completed = events(result.stdout).filter((event) => event.type === 'step.completed');
+    const names = completed.map((event) => {
+      const step = event.step as { name: string; conclusion: string };
+      return `${step.name}: ${step.conclusion}`;
+    });
+    expect(names).toEqual([
+      'Wrapped: success',
+      'Run echo between: success',
+      'Post Wrapped (./.github/actions/phases): success',
+      'Post Wrapped (./.github/actions/strict): failure',
+      'Post Wrapped (./.github/actions/phases): success',
     ]);
   });
 });
