@@ -45,8 +45,9 @@ export interface ActionPartRun {
    */
   readonly state: (use?: string) => Record<string, string>;
   /**
-   * Called as the main part of a JavaScript action starts: its post is then due after the job's
-   * steps. `nested` for an action a composite action uses.
+   * Called once the main part of a JavaScript action has started its process, whatever its end: its
+   * post is then due after the job's steps. A main that did not start (its script missing or outside
+   * the workspace, its step's time up) gets no post. `nested` for an action a composite action uses.
    */
   readonly mainRan: (action: LoadedAction, nested?: NestedUse) => void;
 }

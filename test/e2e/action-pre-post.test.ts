@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { events, logLines, Workspace } from './cli.js';
 
@@ -156,6 +157,53 @@ if (process.env.INPUT_FAIL === 'yes') process.exit(3);`,
       'Strict: success',
       'Run echo done: success',
       'Post Strict: failure',
+    ]);
+  });
+
+  it('runs no post for a main part that could not start (its runs.main missing)', async () => {
+    ws.write(
+      '.github/actions/broken/action.yml',
+      `runs:
+  using: node20
+  main: missing.js
+  post: post.js
+`,
+    );
+    ws.write('.github/actions/broken/post.js', "console.log('broken post');\n");
+    const file = ws.write(
+      'broken.yml',
+      `jobs:
+  broken:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Broken
+        uses: ./.github/actions/broken
+        continue-on-error: true
+      - name: Started
+        uses: ./.github/actions/phases
+        with: { label: started, fail: 'yes' }
+        continue-on-error: true
+`,
+    );
+    const result = await ws.run(['run', file, '--json']);
+    expect(result.code).toBe(0);
+    const lines = logLines(result.stdout, 'broken');
+    expect(lines).toContain(
+      `error: local action ./.github/actions/broken: runs.main missing.js was not found (${join(ws.dir, '.github/actions/broken/missing.js')})`,
+    );
+    expect(lines).not.toContain('broken post');
+    // A main that started and failed still gets its post.
+    expect(lines).toContain('post started pre-state=started main-state=started-state env=undefined');
+    const completed = events(result.stdout).filter((event) => event.type === 'step.completed');
+    const names = completed.map((event) => {
+      const step = event.step as { name: string; outcome: string };
+      return `${step.name}: ${step.outcome}`;
+    });
+    expect(names).toEqual([
+      'Pre Started: success',
+      'Broken: failure',
+      'Started: failure',
+      'Post Started: success',
     ]);
   });
 
