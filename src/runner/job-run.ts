@@ -1,5 +1,5 @@
 import { messageOf } from '../core/error-message.js';
-import { cancellingLine, type JobOutcome, type ProcessOutcome, type StepResult } from '../core/outcome.js';
+import { cancellingLine, type ProcessOutcome, type StepResult } from '../core/outcome.js';
 import { timerDelay } from '../core/timer-delay.js';
 import type { OutputLine } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
@@ -14,6 +14,7 @@ import { jobContext, jobEnv } from './job-context.js';
 import { type HookKind, runJobHook } from './job-hooks.js';
 import { jobOutputs } from './job-outputs.js';
 import type { JobReporter, JobRunOptions, JobRunResult } from './job-run-options.js';
+import { abortReasonOf, JobStatus } from './job-status.js';
 import { type Output, runActionStep } from './local-action-step.js';
 import { runShellStep } from './run-step.js';
 import { SecretMasker } from './secret-masker.js';
@@ -40,20 +41,7 @@ class JobExecution {
   private readonly steps: Record<string, StepState> = {};
   private readonly githubEnv: Record<string, string> = {};
   private readonly extraPath: string[] = [];
-  private failed = false;
-  private failureReason = '';
-  /** The exit code of the step that failed the job, for `retry.when: exit-codes` on the job. */
-  private failureExitCode: number | undefined;
-  private cancelled = false;
-  /** Why, as the cancel said it (the control plane's reason, or the runner's own): the job's reason. */
-  private cancelReason = 'cancelled';
-  /**
-   * The cancellation changed what ran: a step was interrupted, or a step was decided after it. A
-   * cancel that arrives once every step has ended (fail-fast, when another leg fails at the same
-   * moment) changes nothing, and the job ends as its steps did.
-   */
-  private cancelTookEffect = false;
-  private timedOut = false;
+  private readonly status = new JobStatus();
   private current: AbortController | undefined;
   /** The running step's attempt, stamped on its log lines. */
   private attempt = 1;
@@ -77,7 +65,7 @@ class JobExecution {
   async run(): Promise<JobRunResult> {
     const onCancel = () => this.cancel(abortReasonOf(this.options.signal));
     const timer = setTimeout(() => {
-      this.timedOut = true;
+      this.status.timedOut = true;
       // As GitHub says it: the job's log tells why its running step was stopped.
       this.systemLog(
         -1,
@@ -103,7 +91,7 @@ class JobExecution {
         await this.hook('completed', hooks.completed);
       const warn = (text: string) => this.systemLog(-1, text);
       const outputs = jobOutputs(this.spec, () => this.context(), this.masker, this.places, warn);
-      return { outcome: this.outcome(), outputs };
+      return { outcome: this.status.outcome(this.options.killSignal), outputs };
     } catch (error) {
       this.systemLog(-1, `error: ${messageOf(error)}`);
       return { outcome: { kind: 'failed', reason: messageOf(error) }, outputs: {} };
@@ -126,16 +114,14 @@ class JobExecution {
     const failure = await runJobHook(kind, file, { ...this.options, spec: this.spec, signal, log });
     if (failure === undefined) return true;
     // A job cancelled before or while its started hook ran ends cancelled, not failed by the hook.
-    if (kind === 'started' && this.cancelled) this.cancelTookEffect = true;
-    else if (!this.failed) [this.failed, this.failureReason] = [true, failure];
+    if (kind === 'started' && this.status.cancelled) this.status.cancelTookEffect = true;
+    else this.status.fail(failure);
     return false;
   }
 
   /** The job's log says why it stops, once, as GitHub's does. */
   private cancel(reason: string): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
-    this.cancelReason = reason;
+    if (!this.status.cancel(reason)) return;
     this.systemLog(-1, cancellingLine(reason));
     this.interrupt(reason);
   }
@@ -144,28 +130,14 @@ class JobExecution {
     this.current?.abort(reason);
   }
 
-  private outcome(): JobOutcome {
-    if (this.timedOut) return { kind: 'timed_out' };
-    if ((this.cancelled && this.cancelTookEffect) || this.options.killSignal.aborted) {
-      const reason = this.cancelled ? this.cancelReason : abortReasonOf(this.options.killSignal);
-      return { kind: 'cancelled', reason };
-    }
-    if (this.failed) {
-      return this.failureExitCode === undefined
-        ? { kind: 'failed', reason: this.failureReason }
-        : { kind: 'failed', reason: this.failureReason, exitCode: this.failureExitCode };
-    }
-    return { kind: 'succeeded' };
-  }
-
   /** The contexts of `step`, or of the job's outputs without one. */
   private context(step?: StepDefinition): EvaluationContext {
     this.envCache ??= jobEnv(this.spec);
     const progress = {
       env: { ...this.envCache, ...this.githubEnv },
       steps: this.steps,
-      failed: this.failed,
-      cancelled: this.cancelled || this.timedOut,
+      failed: this.status.failed,
+      cancelled: this.status.cancelled || this.status.timedOut,
     };
     return jobContext(this.spec, this.options, progress, step);
   }
@@ -180,7 +152,7 @@ class JobExecution {
    * cannot be evaluated has none (the step fails when it starts, saying so).
    */
   private async runStep(definition: StepDefinition, part?: ActionPart): Promise<void> {
-    if (this.cancelled) this.cancelTookEffect = true;
+    if (this.status.cancelled) this.status.cancelTookEffect = true;
     this.attempt = 1;
     // As in actions/runner (StepsRunner): the step's own env: is evaluated first, over the job's,
     // and everything of the step — its if:, name, script, shell, working-directory, with:,
@@ -226,7 +198,7 @@ class JobExecution {
     const state = step.retry && { env: this.githubEnv, path: this.extraPath, steps: this.steps, id: step.id };
     const { last, reported } = await runAttempts(step.retry, {
       run: rewinding(state, (attempt) => this.attemptStep(step, context, attempt, part)),
-      interrupted: () => this.cancelled || this.timedOut || this.options.killSignal.aborted,
+      interrupted: () => this.status.stopped(this.options.killSignal),
       retrying: (attempt, delayMs) => {
         this.reportAttempt(step, attempt, delayMs);
         // Aborted by interrupt(), like a running step, so cancellation and the job timeout end the wait.
@@ -235,7 +207,7 @@ class JobExecution {
         return [wait.signal, this.options.killSignal];
       },
     });
-    if (this.cancelled && last.result !== 'success') this.cancelTookEffect = true;
+    if (this.status.cancelled && last.result !== 'success') this.status.cancelTookEffect = true;
     // An attempt whose wait was interrupted was reported already: the step ends with it, unreported twice.
     this.finishStep(step, last.result, last.continueOnError, last, !reported);
   }
@@ -418,12 +390,8 @@ class JobExecution {
       state.outcome = outcome;
       state.conclusion = conclusion;
     }
-    if (conclusion === 'failure' && !this.failed) {
-      this.failed = true;
-      this.failureReason = stepFailureReason(step.name, exitCode, timedOutAfterMs);
-      // A step that exited 0 and failed was failed by a workflow command: 0 is no failure's exit code.
-      this.failureExitCode = exitCode === 0 ? undefined : exitCode;
-    }
+    if (conclusion === 'failure')
+      this.status.fail(stepFailureReason(step.name, exitCode, timedOutAfterMs), exitCode);
     if (!report) return;
     this.options.reporter.stepCompleted({
       index: step.index,
@@ -459,11 +427,4 @@ class JobExecution {
       attempt: stepIndex < 0 ? 1 : this.attempt,
     });
   }
-}
-
-/** A cancel's reason as its signal carries it (RunnerAgent aborts with the reason it was given). */
-function abortReasonOf(signal: AbortSignal): string {
-  const reason: unknown = signal.reason;
-  if (typeof reason === 'string' && reason !== '') return reason;
-  return reason instanceof Error ? reason.message : 'cancelled';
 }
