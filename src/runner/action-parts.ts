@@ -4,7 +4,9 @@ import type { ActionPhaseScript } from '../workflow/action-manifest.js';
 import { type EvaluationContext, evaluateCondition } from '../workflow/expressions/index.js';
 import type { StepDefinition } from '../workflow/model.js';
 import { ActionLoadError, type LoadedAction, loadLocalAction } from './action-loading.js';
+import { compositePres } from './composite-pres.js';
 import { parseKeyValueFile } from './file-commands.js';
+import type { JobDirectories } from './slot-directories.js';
 
 /** A `pre:` or `post:` of the JavaScript action a workflow's step uses: it runs as a step of its own. */
 export interface ActionPart {
@@ -17,22 +19,28 @@ export interface ActionPart {
   /** As read for the pre (at the job's start) or the main part (for the post). */
   readonly action: LoadedAction;
   readonly script: ActionPhaseScript;
-  /** For the post of an action a composite action uses: that use, as its main part ran. */
+  /** For the pre or post of an action a composite action uses: that use. */
   readonly nested?: NestedUse;
 }
 
 /**
- * A step of a composite action that uses a JavaScript action with a `post:`, as its main part ran:
- * the post is run as that use again (its `with:` evaluated in the composite action's context).
+ * A step of a composite action that uses a JavaScript action with a `pre:` or `post:` (composite-pres.ts
+ * finds the pres; a post is due once the use's main part ran): the part is run as that use again, its
+ * `with:` evaluated in the composite action's context.
  */
 export interface NestedUse {
   readonly uses: string;
   readonly with: Readonly<Record<string, string>>;
-  /** The composite step's context as of now (the composite action's inputs and steps). */
-  readonly context: () => EvaluationContext;
+  /**
+   * The context of the composite action's step that makes the use, as of now (the composite
+   * action's inputs and steps), given the workflow step's context as of now.
+   */
+  readonly context: (calling: () => EvaluationContext) => EvaluationContext;
   /** The use's command-file key (`3-0-1`): it also keys the state its parts share. */
   readonly filesKey: string;
   readonly depth: number;
+  /** For a pre: whether the use would run as the job starts (its if:, and those it is nested in). */
+  readonly atStart?: (calling: () => EvaluationContext) => boolean;
 }
 
 /** What the job gives the run of one part of a workflow step's action (local-action-step.ts). */
@@ -55,8 +63,8 @@ export interface ActionPartRun {
 /**
  * The pre and post parts of a job's JavaScript actions, as GitHub's runner runs them: each pre before
  * the job's first step, in the order of the steps; each post after the job's last step, the last
- * step's first, only for a step whose main part ran. The posts of actions a composite step uses run
- * in its place, the last started first (pres of those do not run). The parts of one use share what
+ * step's first, only for a step whose main part ran. The parts of actions a composite step uses run
+ * in its place: their pres in order, their posts the last started first. The parts of one use share what
  * they save to `$GITHUB_STATE`. Each part is recorded at an index of its own (core/step-phases.ts).
  */
 export class ActionParts {
@@ -68,7 +76,10 @@ export class ActionParts {
   private presRecorded = 0;
   private postsRecorded = 0;
 
-  constructor(private readonly spec: JobSpec) {}
+  constructor(
+    private readonly spec: JobSpec,
+    private readonly directories: JobDirectories,
+  ) {}
 
   /**
    * The pre parts of the job's steps, in their order. An action.yml that cannot be read (or that
@@ -88,6 +99,7 @@ export class ActionParts {
       const { runs } = action.manifest;
       if (runs.kind === 'node' && runs.pre !== undefined)
         out.push({ kind: 'pre', step, action, script: runs.pre });
+      else out.push(...compositePres(this.spec, this.directories, step, action));
     }
     return out;
   }

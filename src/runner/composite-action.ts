@@ -175,7 +175,7 @@ async function runStep(
 }
 
 /** `github.output` and the like name the step's own command files, as its GITHUB_OUTPUT does. */
-function withCommandFiles(context: EvaluationContext, files: StepFiles): EvaluationContext {
+export function withCommandFiles(context: EvaluationContext, files: StepFiles): EvaluationContext {
   const github = context.contexts.github as Record<string, ExpressionValue>;
   const own = { env: files.env, output: files.output, path: files.path, step_summary: files.summary };
   return { ...context, contexts: { ...context.contexts, github: { ...github, ...own } } };

@@ -59,7 +59,7 @@ class JobExecution {
   ) {
     for (const value of Object.values(spec.contexts.secrets)) this.masker.add(value);
     this.places = new StepPlaces(spec);
-    this.parts = new ActionParts(spec);
+    this.parts = new ActionParts(spec, options.directories);
   }
 
   async run(): Promise<JobRunResult> {
@@ -180,6 +180,7 @@ class JobExecution {
       return;
     }
     if (part?.kind === 'pre' && !runsAtStart(definition, context)) return;
+    if (part?.nested?.atStart?.(() => context) === false) return;
     const step = named(context);
     let shouldRun: boolean;
     try {

@@ -96,19 +96,18 @@ export function runActionStep(
     filesKey: String(host.step.index),
     deadline: Date.now() + stepTimeoutMs(host.step, context),
   };
-  // The post of an action a composite action uses: that use again, in the composite action's context.
+  const calling = () => {
+    const job = current();
+    return withStepEnv(job, evaluateMap(host.step.env, job));
+  };
+  // The pre or post of an action a composite action uses: that use again, in the composite's context.
   const nested = host.parts?.part?.nested;
-  if (nested !== undefined) return runLocalAction({ ...step, ...nested, filesKey: step.filesKey });
-  return runLocalAction({
-    ...step,
-    uses: action.path,
-    with: action.with,
-    context: () => {
-      const job = current();
-      return withStepEnv(job, evaluateMap(host.step.env, job));
-    },
-    depth: 0,
-  });
+  if (nested !== undefined) {
+    const { uses, with: templates, depth } = nested;
+    const run = { uses, with: templates, depth, context: () => nested.context(calling) };
+    return runLocalAction({ ...step, ...run });
+  }
+  return runLocalAction({ ...step, uses: action.path, with: action.with, context: calling, depth: 0 });
 }
 
 /** Runs a local action: reads its action.yml from the workspace, then its composite steps or its `main`. */
@@ -143,11 +142,6 @@ export async function runLocalAction(run: ActionRun): Promise<ProcessOutcome> {
   if (part === undefined) for (const line of inputs.warnings) host.systemLog(line);
   const runs = action.manifest.runs;
   if (runs.kind === 'composite') return runComposite(run, action, inputs.values, runs.steps);
-  // The pre of an action a composite action uses would have to run before the job's steps.
-  if (part === undefined && run.depth > 0 && runs.pre !== undefined)
-    host.systemLog(
-      `${action.file}:${runs.pre.at.line}:${runs.pre.at.col}: warning: runs.pre does not run: Valkyrie runs the pre: of an action a workflow's step uses, not of one a composite action uses`,
-    );
   const script =
     part === undefined ? { key: 'main', path: runs.main } : { key: part.kind, path: part.script.script };
   return runNodeAction(run, action, inputs.values, script, parts);
@@ -235,9 +229,9 @@ async function runNodeAction(
   return outcome;
 }
 
-/** What the post of an action a composite action uses needs of that use (action-parts.ts). */
+/** What the post of an action a composite action uses needs of that use: its context as it ended. */
 function nestedUse({ uses, with: templates, context, filesKey, depth }: ActionRun): NestedUse {
-  return { uses, with: templates, context, filesKey, depth };
+  return { uses, with: templates, context: () => context(), filesKey, depth };
 }
 
 /**

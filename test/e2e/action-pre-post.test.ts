@@ -207,7 +207,7 @@ if (process.env.INPUT_FAIL === 'yes') process.exit(3);`,
     ]);
   });
 
-  it("runs the post of an action a composite action uses at the job's end, not its pre, and says so", async () => {
+  it("runs the pre and post of an action a composite action uses at the job's start and end", async () => {
     ws.write(
       '.github/actions/wrap/action.yml',
       `inputs:
@@ -238,23 +238,22 @@ runs:
 `,
     );
     const result = await ws.run(['run', file, '--json']);
-    const why =
-      "does not run: Valkyrie runs the pre: of an action a workflow's step uses, not of one a composite action uses";
     const said = logLines(result.stdout, 'nested').filter((line) => !line.startsWith('Run ./'));
     expect(said).toEqual([
-      `.github/actions/phases/action.yml:7:3: warning: runs.pre ${why}`,
-      'main nested-wrapped pre-state=undefined main-state=undefined env=w',
-      `.github/actions/strict/action.yml:3:3: warning: runs.pre ${why}`,
+      // The pres of the actions it uses, before the job's steps: not the one its if: skips, and
+      // strict's pre-if is false.
+      'pre nested-wrapped pre-state=undefined main-state=undefined env=w',
+      'pre second pre-state=undefined main-state=undefined env=w',
+      'main nested-wrapped pre-state=nested-wrapped main-state=undefined env=w',
       'strict main',
       expect.stringContaining('warning: The `save-state` command is deprecated'),
-      `.github/actions/phases/action.yml:7:3: warning: runs.pre ${why}`,
-      'main second pre-state=undefined main-state=undefined env=w',
+      'main second pre-state=second main-state=undefined env=w',
       'between',
       // The posts of the nested actions whose main ran, the last first, each with its own state.
-      'post second pre-state=undefined main-state=second-state env=w',
+      'post second pre-state=second main-state=second-state env=w',
       // strict's post-if is success(), so it runs (and fails the job): its ::save-state is kept.
       'strict post way',
-      'post nested-wrapped pre-state=undefined main-state=nested-wrapped-state env=w',
+      'post nested-wrapped pre-state=nested-wrapped main-state=nested-wrapped-state env=w',
     ]);
     expect(result.code).toBe(1);
     const completed = events(result.stdout).filter((event) => event.type === 'step.completed');
@@ -263,6 +262,9 @@ runs:
       return `${step.name}: ${step.conclusion}`;
     });
     expect(names).toEqual([
+      'Pre Wrapped (./.github/actions/phases): success',
+      'Pre Wrapped (./.github/actions/strict): skipped',
+      'Pre Wrapped (./.github/actions/phases): success',
       'Wrapped: success',
       'Run echo between: success',
       'Post Wrapped (./.github/actions/phases): success',
