@@ -53,9 +53,9 @@ export interface ActionPartRun {
    */
   readonly state: (use?: string) => Record<string, string>;
   /**
-   * Called once the main part of a JavaScript action has started its process, whatever its end: its
-   * post is then due after the job's steps. A main that did not start (its script missing or outside
-   * the workspace, its step's time up) gets no post. `nested` for an action a composite action uses.
+   * Called as the main part of a JavaScript action starts, before its script is looked for (as
+   * actions/runner registers a post): its post is then due after the job's steps, whatever the main
+   * part's end. `nested` for an action a composite action uses.
    */
   readonly mainRan: (action: LoadedAction, nested?: NestedUse) => void;
 }

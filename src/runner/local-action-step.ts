@@ -177,6 +177,10 @@ async function runNodeAction(
   parts: ActionPartRun | undefined,
 ): Promise<ProcessOutcome> {
   const { host } = run;
+  // As actions/runner registers a post before its handler looks for the script (ActionRunner.RunAsync):
+  // a main that ran at all, even one that cannot start, gets its post.
+  if (parts !== undefined && parts.part === undefined)
+    parts.mainRan(action, run.depth === 0 ? undefined : nestedUse(run));
   const script = resolve(action.directory, written.path);
   const what = `local action ${run.uses}: runs.${written.key} ${written.path}`;
   if (!existsSync(script)) return failed(`${what} was not found (${script})`);
@@ -217,16 +221,12 @@ async function runNodeAction(
     },
   };
   const env = stepVariables(processRun);
-  const outcome = await runStepProcess(processRun, {
+  return runStepProcess(processRun, {
     command: process.execPath,
     args: [script],
     cwd: host.spec.workspace,
     env,
   });
-  // A post is due only for a main part that ran: its process started (whatever its end).
-  if (parts !== undefined && part === undefined && outcome.kind !== 'failed_to_start')
-    parts.mainRan(action, run.depth === 0 ? undefined : nestedUse(run));
-  return outcome;
 }
 
 /** What the post of an action a composite action uses needs of that use: its context as it ended. */

@@ -160,7 +160,7 @@ if (process.env.INPUT_FAIL === 'yes') process.exit(3);`,
     ]);
   });
 
-  it('runs no post for a main part that could not start (its runs.main missing)', async () => {
+  it('runs the post of a main part that could not start (its runs.main missing), as GitHub does', async () => {
     ws.write(
       '.github/actions/broken/action.yml',
       `runs:
@@ -191,8 +191,8 @@ if (process.env.INPUT_FAIL === 'yes') process.exit(3);`,
     expect(lines).toContain(
       `error: local action ./.github/actions/broken: runs.main missing.js was not found (${join(ws.dir, '.github/actions/broken/missing.js')})`,
     );
-    expect(lines).not.toContain('broken post');
-    // A main that started and failed still gets its post.
+    // actions/runner registers the post before its handler looks for the main script.
+    expect(lines).toContain('broken post');
     expect(lines).toContain('post started pre-state=started main-state=started-state env=undefined');
     const completed = events(result.stdout).filter((event) => event.type === 'step.completed');
     const names = completed.map((event) => {
@@ -204,6 +204,7 @@ if (process.env.INPUT_FAIL === 'yes') process.exit(3);`,
       'Broken: failure',
       'Started: failure',
       'Post Started: success',
+      'Post Broken: success',
     ]);
   });
 
