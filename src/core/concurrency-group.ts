@@ -24,6 +24,12 @@ export function sameGroup(a: string, b: string): boolean {
   return groupKeyOf(a) === groupKeyOf(b);
 }
 
+/** The process that holds a member, as it said when it joined: a process of some host. */
+export interface MemberOwner {
+  readonly host: string;
+  readonly pid: number;
+}
+
 export interface GroupMember {
   readonly memberId: string;
   /** As stored: the group's key (groupKeyOf), not necessarily its name as a member wrote it. */
@@ -38,6 +44,8 @@ export interface GroupMember {
   readonly joinedAt: number;
   /** The last time the member's process showed it was alive; older than `staleBefore` frees the slot. */
   readonly heartbeatAt: number;
+  /** The process that waits or runs as this member, when it joined saying so (JoinRequest.owner). */
+  readonly owner?: MemberOwner;
 }
 
 export interface JoinRequest {
@@ -62,6 +70,11 @@ export interface JoinRequest {
    * joined after its place (an older run must not end newer ones, whatever the group's flags).
    */
   readonly returning?: boolean;
+  /**
+   * The process joining: while the member waits, a `GroupClock.exited` that says this process exited
+   * passes it over (see `GroupClock.exited`). Without it, only its heartbeat says it is alive.
+   */
+  readonly owner?: MemberOwner;
 }
 
 /** What a member learns of its place; every store call that changes a member returns it. */
@@ -76,14 +89,32 @@ export type MemberState =
 export interface GroupClock {
   readonly now: number;
   readonly staleBefore: number;
+  /**
+   * Whether a member's owner certainly exited (a process of this host that no longer exists). A
+   * waiting member whose owner exited is passed over at once: never promoted (nothing would ever run
+   * as it, and it would hold the slot until its beats went stale) nor counted ahead of another. It
+   * stays listed until its beats are stale, so that a newer member still replaces it (its run is then
+   * recorded replaced). A running one is left to its heartbeat: what it guards (a step its process
+   * started) may outlive it. Absent: heartbeats alone decide.
+   */
+  readonly exited?: (owner: MemberOwner) => boolean;
 }
 
-/** Drops members whose process stopped beating, then fills a free slot with the oldest pending one. */
+/** Whether `member` waits for a process that certainly exited (GroupClock.exited): it is passed over. */
+function waitsForNobody(member: GroupMember, clock: GroupClock | undefined): boolean {
+  const { owner } = member;
+  return member.phase === 'pending' && owner !== undefined && clock?.exited?.(owner) === true;
+}
+
+/**
+ * Drops members whose process stopped beating, then fills a free slot with the oldest pending one
+ * whose process has not exited.
+ */
 export function settleGroup(members: readonly GroupMember[], clock: GroupClock): GroupMember[] {
   const alive = members.filter((member) => member.heartbeatAt >= clock.staleBefore);
   if (alive.some((member) => member.phase === 'running')) return alive;
   const next = alive
-    .filter((member) => member.phase === 'pending')
+    .filter((member) => member.phase === 'pending' && !waitsForNobody(member, clock))
     .reduce<GroupMember | undefined>(
       (first, member) => (first && first.seq < member.seq ? first : member),
       undefined,
@@ -121,6 +152,7 @@ export function joinGroup(
     cancelRequested: false,
     joinedAt: clock.now,
     heartbeatAt: clock.now,
+    ...(request.owner === undefined ? {} : { owner: request.owner }),
   });
   return settleGroup(changed, clock);
 }
@@ -136,9 +168,13 @@ function adoptMember(
     (member) => member.memberId.startsWith(family) && member.heartbeatAt >= clock.staleBefore,
   );
   if (held === undefined) return undefined;
-  const renamed = members.map((member) =>
-    member === held ? { ...member, memberId: request.memberId, heartbeatAt: clock.now } : member,
-  );
+  const renamed = members.map((member) => {
+    if (member !== held) return member;
+    // Its owner is the process adopting it from now on.
+    const { owner: _, ...rest } = member;
+    const owner = request.owner === undefined ? {} : { owner: request.owner };
+    return { ...rest, memberId: request.memberId, heartbeatAt: clock.now, ...owner };
+  });
   return settleGroup(renamed, clock);
 }
 
@@ -161,7 +197,8 @@ export function leaveGroup(
   );
 }
 
-export function stateOf(members: readonly GroupMember[], memberId: string): MemberState {
+/** `memberId`'s state; with `clock`, members ahead of it that wait for an exited process are not counted. */
+export function stateOf(members: readonly GroupMember[], memberId: string, clock?: GroupClock): MemberState {
   const member = members.find((candidate) => candidate.memberId === memberId);
   if (member === undefined) return { kind: 'gone' };
   switch (member.phase) {
@@ -171,7 +208,9 @@ export function stateOf(members: readonly GroupMember[], memberId: string): Memb
       return { kind: 'replaced', by: member.replacedBy ?? '' };
     case 'pending': {
       const ahead = members.filter(
-        (other) => other.phase === 'running' || (other.phase === 'pending' && other.seq < member.seq),
+        (other) =>
+          other.phase === 'running' ||
+          (other.phase === 'pending' && other.seq < member.seq && !waitsForNobody(other, clock)),
       ).length;
       return { kind: 'pending', ahead };
     }

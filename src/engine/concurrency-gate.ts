@@ -1,7 +1,8 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
-import type { JoinRequest, MemberState } from '../core/concurrency-group.js';
+import type { GroupClock, JoinRequest, MemberState } from '../core/concurrency-group.js';
 import type { ConcurrencyStore } from '../store/concurrency.js';
 import type { GroupWatch } from '../store/group-watchers.js';
+import { ownerExited } from './run-owner.js';
 
 export interface GateOptions {
   readonly clock: Clock;
@@ -178,9 +179,16 @@ export class GroupHold {
   }
 }
 
-function groupClock(options: GateOptions): { now: number; staleBefore: number } {
-  const now = options.clock.now();
-  return { now, staleBefore: now - options.staleAfterMs };
+function groupClock(options: GateOptions): GroupClock {
+  return groupClockAt(options.clock.now(), options.staleAfterMs);
+}
+
+/**
+ * A group call at `now` by this process: members whose beats are older than `staleAfterMs` are dead,
+ * and so is a waiting member whose process of this host no longer exists (ownerExited).
+ */
+export function groupClockAt(now: number, staleAfterMs: number = defaultGateTiming.staleAfterMs): GroupClock {
+  return { now, staleBefore: now - staleAfterMs, exited: ownerExited };
 }
 
 /** Waits one beat or until the group changes; false when the signal fired first. */

@@ -5,7 +5,7 @@ import type { ConcurrencyStore } from '../store/concurrency.js';
 import { failedConcurrencyKey, resolveConcurrency } from '../workflow/concurrency.js';
 import type { Workflow } from '../workflow/model.js';
 import { groupCancelReason } from './cancel-reasons.js';
-import { defaultGateTiming } from './concurrency-gate.js';
+import { groupClockAt } from './concurrency-gate.js';
 import { GroupMembership } from './group-membership.js';
 import { keyPlace } from './job-expansion.js';
 import { type Leg, specOf } from './leg.js';
@@ -140,11 +140,7 @@ export class JobGroups {
     if (run?.ownerExited !== true || run.workflow.jobs.get(leg.key)?.concurrency === undefined)
       return undefined;
     return async () => {
-      const now = this.clock.now();
-      await this.store.releasePrefixed(`job ${leg.id}:`, {
-        now,
-        staleBefore: now - defaultGateTiming.staleAfterMs,
-      });
+      await this.store.releasePrefixed(`job ${leg.id}:`, groupClockAt(this.clock.now()));
     };
   }
 }

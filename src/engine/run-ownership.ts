@@ -1,5 +1,4 @@
 import { systemClock } from '../core/clock.js';
-import type { GroupClock } from '../core/concurrency-group.js';
 import type { RunId } from '../core/ids.js';
 import { isTerminal } from '../core/outcome.js';
 import type { StoredRunRequest } from '../store/recovery.js';
@@ -7,7 +6,7 @@ import { isRunTakenOver } from '../store/run-fence.js';
 import type { JobRecord, StepRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import type { ParseResult } from '../workflow/parse.js';
-import { defaultGateTiming } from './concurrency-gate.js';
+import { groupClockAt } from './concurrency-gate.js';
 import { jobMembersOfRun } from './job-concurrency.js';
 import { endRunningSteps } from './lost-steps.js';
 import { RunHeartbeat } from './run-heartbeat.js';
@@ -169,10 +168,6 @@ export async function givePlacesUp(
   if (which.jobs) await stores.concurrency.releasePrefixed(jobMembersOfRun(runId), clock);
   await stores.concurrency.releasePrefixed(workflowMemberOfRun(runId), clock);
   if (request?.groupMember !== undefined) await stores.concurrency.release(request.groupMember, clock);
-}
-
-function groupClockAt(at: number): GroupClock {
-  return { now: at, staleBefore: at - defaultGateTiming.staleAfterMs };
 }
 
 /**

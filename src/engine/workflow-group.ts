@@ -13,6 +13,7 @@ import { GroupMembership, type MembershipEnd } from './group-membership.js';
 import type { Effect } from './leg.js';
 import { endReplacedRuns } from './replaced-runs.js';
 import { githubContext } from './run-context.js';
+import { thisProcess } from './run-owner.js';
 import { workflowMemberOfRun } from './run-ownership.js';
 
 /**
@@ -168,7 +169,8 @@ export function holdForGroup(
   const membership = new GroupMembership(
     stores.concurrency,
     clock,
-    { ...workflowGroup, memberId },
+    // Its owner: should this process die while the run waits, the group drops the place at once.
+    { ...workflowGroup, memberId, owner: thisProcess() },
     {
       waiting: (ahead) => {
         join();

@@ -107,3 +107,59 @@ describe('joinGroup with adopt: a process continuing a stopped one’s work take
     expect(stateOf(after, 'b#2')).toEqual({ kind: 'replaced', by: 'c#1' });
   });
 });
+
+describe('a waiting member whose owner exited', () => {
+  const exited = (owner: { readonly pid: number }) => owner.pid === 2;
+  const now = (ms: number) => ({ ...at(ms), exited });
+
+  it('is passed over when the group settles: the next one is promoted, and it is not counted ahead', () => {
+    const a = joinGroup([], request('a', { queue: true, owner: { host: 'h', pid: 1 } }), at(1));
+    const ab = joinGroup(a, request('b', { queue: true, owner: { host: 'h', pid: 2 } }), at(2));
+    const abc = joinGroup(ab, request('c', { queue: true }), at(3));
+    expect(stateOf(abc, 'c')).toEqual({ kind: 'pending', ahead: 2 });
+    expect(stateOf(abc, 'c', now(3))).toEqual({ kind: 'pending', ahead: 1 });
+    const after = leaveGroup(abc, 'a', now(4));
+    expect(after.map((m) => [m.memberId, m.phase])).toEqual([
+      ['b', 'pending'],
+      ['c', 'running'],
+    ]);
+    // Until its beats are stale, then dropped as any member.
+    expect(settleGroup(after, now(2 + staleAfterMs + 1)).map((m) => m.memberId)).toEqual(['c']);
+  });
+
+  it('alone in the group, is not promoted: the slot stays free for the next to join', () => {
+    const ab = joinGroup(
+      joinGroup([], request('a'), at(1)),
+      request('b', { owner: { host: 'h', pid: 2 } }),
+      at(2),
+    );
+    expect(leaveGroup(ab, 'a', now(3)).map((m) => [m.memberId, m.phase])).toEqual([['b', 'pending']]);
+  });
+
+  it('is still replaced by a newer member (its run is then recorded replaced), not dropped first', () => {
+    const ab = joinGroup(
+      joinGroup([], request('a'), at(1)),
+      request('b', { owner: { host: 'h', pid: 2 } }),
+      at(2),
+    );
+    const abc = joinGroup(ab, request('c'), now(3));
+    expect(abc.map((m) => [m.memberId, m.phase])).toEqual([
+      ['a', 'running'],
+      ['b', 'replaced'],
+      ['c', 'pending'],
+    ]);
+  });
+
+  it('adopted, takes the adopting process as its owner', () => {
+    const ab = joinGroup(
+      joinGroup([], request('a#1', { queue: true }), at(1)),
+      request('b#1', { queue: true, owner: { host: 'h', pid: 2 } }),
+      at(2),
+    );
+    const adopted = joinGroup(ab, request('b#2', { adopt: 'b#', owner: { host: 'h', pid: 3 } }), now(3));
+    expect(adopted.map((m) => [m.memberId, m.phase, m.owner?.pid])).toEqual([
+      ['a#1', 'running', undefined],
+      ['b#2', 'pending', 3],
+    ]);
+  });
+});

@@ -168,5 +168,27 @@ function describeWaitingRuns(title: string, dbArgs: readonly string[]): void {
       expect((await holder).code).toBe(0);
       expect(existsSync(marker('killed-2'))).toBe(true);
     });
+
+    // Its member is of this host and its process is gone: the group drops it as soon as it is next
+    // looked at (here, the holder's release), rather than promote it and hold the next run back until
+    // its beats are 10 s old.
+    it('killed while it waits, it holds back no run that comes after the holder ends', async () => {
+      const file = workflow('dead-waiter');
+      const holder = collect(start(file, 'dead-waiter-1', 'dead-waiter-gate'));
+      try {
+        await started('dead-waiter-1');
+        const waiter = start(file, 'dead-waiter-2', 'open');
+        await waitingRun('dead-waiter', 1);
+        waiter.kill('SIGKILL');
+        await collect(waiter);
+      } finally {
+        open('dead-waiter-gate');
+      }
+      expect((await holder).code).toBe(0);
+      const next = await collect(start(file, 'dead-waiter-3', 'open'));
+      expect(next.code, next.stdout + next.stderr).toBe(0);
+      expect(next.stdout + next.stderr).not.toContain('waiting for concurrency group');
+      expect(existsSync(marker('dead-waiter-2'))).toBe(false);
+    });
   });
 }

@@ -137,6 +137,29 @@ export function concurrencyStoreContract(make: StoresFactory): void {
       ]);
     });
 
+    it('passes over a waiting member whose owner exited; a running one keeps the slot until its beats are stale', async () => {
+      const dead = { host: 'here', pid: 101 };
+      const live = { host: 'here', pid: 102 };
+      const exited = (owner: { host: string; pid: number }) => owner.pid === dead.pid;
+      const now = (ms: number) => ({ ...at(ms), exited });
+      // Joined while their owners lived (a clock without `exited`: only beats count), owners kept.
+      await groups().join(request('a', { queue: true, owner: dead }), at(1));
+      await groups().join(request('b', { queue: true, owner: dead }), at(2));
+      expect(await groups().join(request('c', { queue: true, owner: live }), at(3))).toEqual({
+        kind: 'pending',
+        ahead: 2,
+      });
+      expect((await groups().list('deploy')).map((m) => m.owner)).toEqual([dead, dead, live]);
+      // b waits for a process that exited: not counted ahead of c; a, running, keeps the slot.
+      expect(await groups().heartbeat('c', now(4))).toEqual({ kind: 'pending', ahead: 1 });
+      await groups().release('a', now(5));
+      expect(await groups().heartbeat('c', now(6))).toEqual({ kind: 'running', cancelRequested: false });
+      expect((await groups().list('deploy')).map((m) => [m.memberId, m.phase, m.owner])).toEqual([
+        ['b', 'pending', dead],
+        ['c', 'running', live],
+      ]);
+    });
+
     it('releases idempotently, and answers gone for an unknown member', async () => {
       await groups().join(request('a'), at(1));
       await groups().release('a', at(2));

@@ -26,9 +26,12 @@ interface MemberRow {
   replaced_by: string | null;
   joined_at: string;
   heartbeat_at: string;
+  owner_host: string | null;
+  owner_pid: number | null;
 }
 
-const columns = 'member_id, group_key, seq, phase, cancel_requested, replaced_by, joined_at, heartbeat_at';
+const columns =
+  'member_id, group_key, seq, phase, cancel_requested, replaced_by, joined_at, heartbeat_at, owner_host, owner_pid';
 
 const statements = {
   // Transaction-scoped: released by the COMMIT (or ROLLBACK) of the write that took it.
@@ -56,7 +59,7 @@ const statements = {
     name: 'vk_concurrency_insert',
     text: `INSERT INTO concurrency_members (${columns})
            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::boolean[],
-                                $6::text[], $7::bigint[], $8::bigint[])`,
+                                $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::integer[])`,
   },
   // Delivered on COMMIT, to every listener on the schema's group channel, this process's included.
   notify: { name: 'vk_concurrency_notify', text: `SELECT pg_notify(${groupChannelSql}, $1)` },
@@ -86,7 +89,7 @@ export class PostgresConcurrencyStore implements ConcurrencyStore {
       const before = await load(query, group);
       const members = joinGroup(before, request, clock);
       await store(query, group, before, members);
-      return stateOf(members, request.memberId);
+      return stateOf(members, request.memberId, clock);
     });
   }
 
@@ -97,7 +100,7 @@ export class PostgresConcurrencyStore implements ConcurrencyStore {
       const before = await load(query, group);
       const members = beat(before, memberId, clock);
       await store(query, group, before, members);
-      return stateOf(members, memberId);
+      return stateOf(members, memberId, clock);
     });
   }
 
@@ -168,6 +171,8 @@ async function store(
     members.map((m) => m.replacedBy ?? null),
     members.map((m) => m.joinedAt),
     members.map((m) => m.heartbeatAt),
+    members.map((m) => m.owner?.host ?? null),
+    members.map((m) => m.owner?.pid ?? null),
   ]);
 }
 
@@ -181,5 +186,7 @@ function toMember(row: MemberRow): GroupMember {
     joinedAt: millis(row.joined_at),
     heartbeatAt: millis(row.heartbeat_at),
   };
-  return row.replaced_by === null ? member : { ...member, replacedBy: row.replaced_by };
+  const replaced = row.replaced_by === null ? member : { ...member, replacedBy: row.replaced_by };
+  const { owner_host: host, owner_pid: pid } = row;
+  return host === null || pid === null ? replaced : { ...replaced, owner: { host, pid } };
 }

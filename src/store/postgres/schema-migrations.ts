@@ -487,4 +487,10 @@ export const migrations: readonly string[] = [
   -- Why an operator set a runner aside (RunnerStore.setMode's note); NULL for none.
   ALTER TABLE runners ADD COLUMN mode_note text;
   `,
+  `
+  -- The process waiting or running as a concurrency-group member (GroupMember.owner): a waiting
+  -- member whose process of this host exited is dropped at once. NULL: its heartbeat alone decides.
+  ALTER TABLE concurrency_members ADD COLUMN owner_host text;
+  ALTER TABLE concurrency_members ADD COLUMN owner_pid integer;
+  `,
 ];

@@ -24,9 +24,12 @@ interface MemberRow {
   replaced_by: string | null;
   joined_at: number;
   heartbeat_at: number;
+  owner_host: string | null;
+  owner_pid: number | null;
 }
 
-const columns = 'member_id, group_key, seq, phase, cancel_requested, replaced_by, joined_at, heartbeat_at';
+const columns =
+  'member_id, group_key, seq, phase, cancel_requested, replaced_by, joined_at, heartbeat_at, owner_host, owner_pid';
 
 /**
  * ConcurrencyStore on the shared connection. Every change runs inside the group commit's IMMEDIATE
@@ -56,9 +59,9 @@ export class SqliteConcurrencyStore implements ConcurrencyStore {
       'SELECT member_id FROM concurrency_members WHERE substr(member_id, 1, ?) = ?',
     );
     this.#deleteGroup = db.prepare<[string]>('DELETE FROM concurrency_members WHERE group_key = ?');
-    this.#insert = db.prepare<[string, string, number, string, number, string | null, number, number]>(
-      `INSERT INTO concurrency_members (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    this.#insert = db.prepare<
+      [string, string, number, string, number, string | null, number, number, string | null, number | null]
+    >(`INSERT INTO concurrency_members (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   }
 
   join(request: JoinRequest, clock: GroupClock): Promise<MemberState> {
@@ -66,7 +69,7 @@ export class SqliteConcurrencyStore implements ConcurrencyStore {
     return this.#change(`join concurrency group ${request.group}`, () => {
       const before = this.#load(group);
       const members = joinGroup(before, request, clock);
-      return { group, before, members, result: stateOf(members, request.memberId) };
+      return { group, before, members, result: stateOf(members, request.memberId, clock) };
     });
   }
 
@@ -76,7 +79,7 @@ export class SqliteConcurrencyStore implements ConcurrencyStore {
       if (group === undefined) return { result: { kind: 'gone' } as const };
       const before = this.#load(group);
       const members = beat(before, memberId, clock);
-      return { group, before, members, result: stateOf(members, memberId) };
+      return { group, before, members, result: stateOf(members, memberId, clock) };
     });
   }
 
@@ -136,6 +139,8 @@ export class SqliteConcurrencyStore implements ConcurrencyStore {
         m.replacedBy ?? null,
         m.joinedAt,
         m.heartbeatAt,
+        m.owner?.host ?? null,
+        m.owner?.pid ?? null,
       );
     }
   }
@@ -161,5 +166,7 @@ function toMember(row: MemberRow): GroupMember {
     joinedAt: row.joined_at,
     heartbeatAt: row.heartbeat_at,
   };
-  return row.replaced_by === null ? member : { ...member, replacedBy: row.replaced_by };
+  const replaced = row.replaced_by === null ? member : { ...member, replacedBy: row.replaced_by };
+  const { owner_host: host, owner_pid: pid } = row;
+  return host === null || pid === null ? replaced : { ...replaced, owner: { host, pid } };
 }

@@ -316,6 +316,12 @@ export const migrations: readonly string[] = [
   -- Why an operator set a runner aside (RunnerStore.setMode's note); NULL for none.
   ALTER TABLE runners ADD COLUMN mode_note TEXT;
   `,
+  `
+  -- The process waiting or running as a concurrency-group member (GroupMember.owner): a waiting
+  -- member whose process of this host exited is dropped at once. NULL: its heartbeat alone decides.
+  ALTER TABLE concurrency_members ADD COLUMN owner_host TEXT;
+  ALTER TABLE concurrency_members ADD COLUMN owner_pid INTEGER;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */
