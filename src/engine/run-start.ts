@@ -59,6 +59,7 @@ export function beginRun(
 /** Stored too, for the followers of the run on other replicas (stored-run-follower.ts). */
 function tellConcurrency(ports: RunStartPorts, { id: runId }: RunRecord, place: RunConcurrency): void {
   ports.writes.write(() => ports.stores.runs.recordConcurrency(runId, place));
-  const { state, ...rest } = place;
+  // The event says where the run is now; when it joined is the record's (show's wait line).
+  const { state, joinedAt: _, ...rest } = place;
   if (state !== 'admitted') ports.emit({ type: 'concurrency', runId, state, ...rest }); // run.started says it
 }

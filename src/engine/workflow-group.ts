@@ -160,6 +160,8 @@ export function holdForGroup(
   run.held = effects;
   run.grouped = true;
   const memberId = `${workflowMemberOfRun(runId)}${randomUUID()}`;
+  // Recorded with every state: a re-run's wait counts from its own join, not the first attempt's creation.
+  const joinedAt = clock.now();
   // Once in the group, waiting or admitted: the runs it replaced whose process is dead end cancelled.
   let joined = false;
   const join = () => {
@@ -174,7 +176,7 @@ export function holdForGroup(
     {
       waiting: (ahead) => {
         join();
-        hooks.concurrency({ group, state: 'waiting', ahead, at: clock.now() });
+        hooks.concurrency({ group, state: 'waiting', ahead, at: clock.now(), joinedAt });
       },
       admitted: () => {
         join();
@@ -182,14 +184,14 @@ export function holdForGroup(
         if (held === undefined || run.completing) return;
         run.held = undefined;
         // No longer waiting (runs --json, show); a place a run kept from an earlier attempt is replaced too.
-        hooks.concurrency({ group, state: 'admitted', at: clock.now() });
+        hooks.concurrency({ group, state: 'admitted', at: clock.now(), joinedAt });
         hooks.start(held);
       },
       ended: (why, error) => {
         // Not replaced, nor cancelled: the error ends the command. Only a store's leaves it for a resume.
         if (why === 'unavailable')
           return hooks.failed(isStoreError(error) ? groupStoreError(runId, group, error) : asError(error));
-        hooks.concurrency({ group, state: states[why], at: clock.now() });
+        hooks.concurrency({ group, state: states[why], at: clock.now(), joinedAt });
         hooks.cancel(groupCancelReason('run', group, why));
       },
     },

@@ -203,6 +203,10 @@ export const runViewSchema = z
         state: z.enum(['waiting', 'admitted', 'replaced', 'cancel-requested']),
         ahead: z.number().optional(),
         at: z.number().meta({ description: 'epoch ms: when the process that drives the run recorded this' }),
+        joinedAt: z.number().optional().meta({
+          description:
+            "epoch ms: when the run's current attempt joined the group (a re-run's own join); absent for a run recorded before it was kept",
+        }),
       })
       .optional()
       .meta({

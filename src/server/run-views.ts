@@ -177,8 +177,14 @@ export function runFieldsView(run: ViewedRun): Omit<RunView, 'jobs'> {
 const noDetails: JobDetails = { ended: [], steps: [] };
 
 /** Its fields picked one by one, as the attempts' are: a field the store adds stays out until the view names it. */
-function groupPlaceOf({ group, state, ahead, at }: RunConcurrency): RunView['concurrency'] {
-  return { group, state, ...(ahead === undefined ? {} : { ahead }), at };
+function groupPlaceOf({ group, state, ahead, at, joinedAt }: RunConcurrency): RunView['concurrency'] {
+  return {
+    group,
+    state,
+    ...(ahead === undefined ? {} : { ahead }),
+    at,
+    ...(joinedAt === undefined ? {} : { joinedAt }),
+  };
 }
 
 type StaleWriteView = RunView['jobs'][number]['staleWrites'][number];

@@ -17,7 +17,10 @@ export function runStartedOf(run: RunRecord): RunEvent {
 }
 
 /** Undefined once `admitted`: the run's start tells that (the driver's feed has no event for it). */
-export function concurrencyOf(run: RunRecord, { state, ...place }: RunConcurrency): RunEvent | undefined {
+export function concurrencyOf(
+  run: RunRecord,
+  { state, joinedAt: _, ...place }: RunConcurrency,
+): RunEvent | undefined {
   return state === 'admitted' ? undefined : { type: 'concurrency', runId: run.id, state, ...place };
 }
 

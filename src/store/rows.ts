@@ -24,6 +24,7 @@ export interface RunRow<Int> {
   concurrency_state: RunConcurrency['state'] | null;
   concurrency_ahead: number | null;
   concurrency_at: Int | null;
+  concurrency_joined_at: Int | null;
 }
 
 export interface JobRow<Int, Json> {
@@ -76,7 +77,7 @@ export interface StepRow<Int> {
 
 export const runColumns =
   'id, workflow_name, workflow_path, run_number, status, created_at, started_at, finished_at, sha, ref, attempt, ' +
-  'concurrency_group, concurrency_state, concurrency_ahead, concurrency_at';
+  'concurrency_group, concurrency_state, concurrency_ahead, concurrency_at, concurrency_joined_at';
 export const jobColumns =
   'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason, attempt, queued_at, ' +
   'not_before, priority, runner, fencing_token, tries_from';
@@ -129,6 +130,12 @@ export function concurrencyOfRow<Int>(
 ): RunConcurrency | undefined {
   const { concurrency_group: group, concurrency_state: state, concurrency_at: at } = row;
   if (group === null || state === null || at === null) return undefined;
-  const ahead = row.concurrency_ahead;
-  return { group, state, ...(ahead === null ? {} : { ahead }), at: toMillis(at) };
+  const { concurrency_ahead: ahead, concurrency_joined_at: joinedAt } = row;
+  return {
+    group,
+    state,
+    ...(ahead === null ? {} : { ahead }),
+    at: toMillis(at),
+    ...(joinedAt === null ? {} : { joinedAt: toMillis(joinedAt) }),
+  };
 }

@@ -38,6 +38,12 @@ export interface RunConcurrency {
   readonly state: 'waiting' | 'admitted' | 'replaced' | 'cancel-requested';
   readonly ahead?: number;
   readonly at: number;
+  /**
+   * When this attempt of the run joined its group — a re-run's own join, not the first attempt's —
+   * so that the wait until `admitted` can be told (`startedAt - joinedAt`). Absent where not recorded
+   * (a record from before it was kept).
+   */
+  readonly joinedAt?: number;
 }
 
 export interface NewJob {

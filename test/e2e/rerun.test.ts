@@ -1,7 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { events, Workspace } from './cli.js';
+import { collect, events, Workspace } from './cli.js';
+import type { ShownRun } from './gated-group-runs.js';
+import { waitFor } from './process-state.js';
 
 /** build → test (a matrix; leg 2 fails until the file `fixed` exists) → deploy, which uses a secret. */
 const flaky = `name: flaky
@@ -152,5 +154,35 @@ describe('valkyrie rerun of a run with a concurrency group', () => {
     const show = await ws.run(['show', '1']);
     expect(show.stdout).toContain('succeeded');
     expect(show.stdout).not.toContain('waited');
+  });
+
+  it('shows the wait of a re-run that waited for its group, from when the re-run joined it', async () => {
+    const file = ws.write(
+      'held.yml',
+      'concurrency: held\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: test -f held-ok\n',
+    );
+    const holderFile = ws.write(
+      'holder.yml',
+      'concurrency: held\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: touch holder.start; while [ ! -f holder.gate ]; do sleep 0.05; done\n',
+    );
+    const first = await ws.run(['run', file, '--json']);
+    expect(first.code).toBe(1);
+    const runId = String(events(first.stdout)[0]?.runId);
+    writeFileSync(join(ws.dir, 'held-ok'), '');
+    const holder = collect(ws.start(['run', holderFile]));
+    await waitFor(() => existsSync(join(ws.dir, 'holder.start')), 15_000, 'the holder to start');
+    const rerun = collect(ws.start(['rerun', runId]));
+    const waiting = async () =>
+      (JSON.parse((await ws.run(['show', runId, '--json'])).stdout) as ShownRun).concurrency?.state ===
+      'waiting';
+    const deadline = Date.now() + 15_000;
+    while (!(await waiting()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    // Past the second under which show names no wait.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    writeFileSync(join(ws.dir, 'holder.gate'), '');
+    expect((await holder).code).toBe(0);
+    expect((await rerun).code).toBe(0);
+    const show = await ws.run(['show', runId]);
+    expect(show.stdout).toMatch(/waited \d+\.\ds for concurrency group held before it started/);
   });
 });

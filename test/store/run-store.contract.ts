@@ -362,6 +362,27 @@ export function runStoreContract(make: StoresFactory): void {
         });
       });
 
+      it("keeps when the run's current attempt joined its group, and leaves it out where not given", async () => {
+        const run = await runs().createRun(newRun());
+        await runs().recordConcurrency(run.id, {
+          group: 'deploy',
+          state: 'waiting',
+          ahead: 1,
+          at: 6,
+          joinedAt: 5,
+        });
+        await runs().recordConcurrency(run.id, { group: 'deploy', state: 'admitted', at: 9, joinedAt: 5 });
+        const admitted = { group: 'deploy', state: 'admitted', at: 9, joinedAt: 5 };
+        expect((await runs().getRun(run.id))?.concurrency).toEqual(admitted);
+        expect((await runs().listRuns())[0]?.concurrency).toEqual(admitted);
+        await runs().recordConcurrency(run.id, { group: 'deploy', state: 'replaced', at: 10 });
+        expect((await runs().getRun(run.id))?.concurrency).toEqual({
+          group: 'deploy',
+          state: 'replaced',
+          at: 10,
+        });
+      });
+
       it('rejects the concurrency state of an unknown run with VK_RUN_NOT_FOUND', async () => {
         for (const id of ['999999', 'nope'])
           await expect(

@@ -15,6 +15,8 @@ export interface GroupPlacedRun {
     readonly group: string;
     readonly state: string;
     readonly ahead?: number;
+    /** When the run's current attempt joined the group (RunConcurrency.joinedAt). */
+    readonly joinedAt?: number;
   };
 }
 
@@ -44,16 +46,17 @@ export function groupPlaceLine(
 
 /**
  * Under `valkyrie show`'s heading: how long a run that started waited for its workflow's concurrency
- * group first (from its creation until the group admitted it), which its duration leaves out, as
- * GitHub shows a run's queued time apart from its run time. Nothing for a wait under a second, nor
- * for a re-run.
+ * group first (from its creation, or a re-run from when it joined the group, until the group admitted
+ * it), which its duration leaves out, as GitHub shows a run's queued time apart from its run time.
+ * Nothing for a wait under a second, nor for a re-run whose joining was not recorded.
  */
 export function groupWaitLine(run: GroupPlacedRun): string | undefined {
   if (run.concurrency === undefined || run.startedAt === undefined) return undefined;
   // A re-run's start is its own admission, but its creation is the first attempt's: the time between
-  // is not a wait (a re-run an hour later showed "waited 1h"), and when the re-run joined is not kept.
-  if ((run.attempt ?? 1) > 1) return undefined;
-  const waited = run.startedAt - run.createdAt;
+  // is no wait (a re-run an hour later would show "waited 1h"). Its wait counts from its own join.
+  const since = (run.attempt ?? 1) > 1 ? run.concurrency.joinedAt : run.createdAt;
+  if (since === undefined) return undefined;
+  const waited = run.startedAt - since;
   if (waited < 1_000) return undefined;
   return `waited ${formatDuration(waited)} for concurrency group ${visible(run.concurrency.group)} before it started`;
 }

@@ -28,7 +28,7 @@ export const fencedStatements = {
   recordConcurrency: {
     name: 'vk_record_concurrency_fenced',
     text: `UPDATE runs r SET concurrency_group = $2, concurrency_state = $3, concurrency_ahead = $4,
-           concurrency_at = $5 WHERE id = $1 AND ${ownedBy('$6', '$7')}`,
+           concurrency_at = $5, concurrency_joined_at = $6 WHERE id = $1 AND ${ownedBy('$7', '$8')}`,
   },
   // A missing job inserts nothing here (no foreign key error): writtenOrWhy tells it from a taken run.
   recordStep: {

@@ -315,8 +315,8 @@ export class PostgresRunStore implements RunStore {
   recordConcurrency(runId: RunId, concurrency: RunConcurrency): Promise<void> {
     return this.#db.write(`record the concurrency state of run ${runId}`, async (query) => {
       const key = runKey(runId);
-      const { group, state, ahead, at } = concurrency;
-      const values = [key, group, state, ahead ?? null, at, ...this.#writer];
+      const { group, state, ahead, at, joinedAt } = concurrency;
+      const values = [key, group, state, ahead ?? null, at, joinedAt ?? null, ...this.#writer];
       if (key === undefined || (await query(fencedStatements.recordConcurrency, values)).rowCount === 0)
         await runNotWritten(query, runId, key);
     });

@@ -493,4 +493,9 @@ export const migrations: readonly string[] = [
   ALTER TABLE concurrency_members ADD COLUMN owner_host text;
   ALTER TABLE concurrency_members ADD COLUMN owner_pid integer;
   `,
+  `
+  -- When the run's current attempt joined its concurrency group (RunConcurrency.joinedAt): a re-run's
+  -- wait for its group counts from there. NULL where not recorded.
+  ALTER TABLE runs ADD COLUMN concurrency_joined_at bigint;
+  `,
 ];

@@ -322,6 +322,11 @@ export const migrations: readonly string[] = [
   ALTER TABLE concurrency_members ADD COLUMN owner_host TEXT;
   ALTER TABLE concurrency_members ADD COLUMN owner_pid INTEGER;
   `,
+  `
+  -- When the run's current attempt joined its concurrency group (RunConcurrency.joinedAt): a re-run's
+  -- wait for its group counts from there. NULL where not recorded.
+  ALTER TABLE runs ADD COLUMN concurrency_joined_at INTEGER;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

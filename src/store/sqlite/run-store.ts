@@ -115,7 +115,7 @@ export class SqliteRunStore implements RunStore {
     );
     this.#recordConcurrency = db.prepare(
       `UPDATE runs SET concurrency_group = @group, concurrency_state = @state,
-       concurrency_ahead = @ahead, concurrency_at = @at WHERE id = @id`,
+       concurrency_ahead = @ahead, concurrency_at = @at, concurrency_joined_at = @joinedAt WHERE id = @id`,
     );
     this.#getRun = db.prepare<[number], RunRow>(`SELECT ${runColumns} FROM runs WHERE id = ?`);
     this.#listRuns = db.prepare<[RunListParams], RunRow>(
@@ -300,10 +300,9 @@ export class SqliteRunStore implements RunStore {
     return this.commits.write(`record the concurrency state of run ${runId}`, () => {
       this.fence.check(runId);
       const key = runKey(runId);
-      const { group, state, ahead, at } = concurrency;
-      const changed =
-        key !== undefined &&
-        this.#recordConcurrency.run({ id: key, group, state, ahead: nullable(ahead), at }).changes > 0;
+      const { group, state, ahead, at, joinedAt } = concurrency;
+      const values = { id: key, group, state, ahead: nullable(ahead), at, joinedAt: nullable(joinedAt) };
+      const changed = key !== undefined && this.#recordConcurrency.run(values).changes > 0;
       if (!changed) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${runId}`);
     });
   }
