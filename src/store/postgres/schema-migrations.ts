@@ -489,7 +489,7 @@ export const migrations: readonly string[] = [
   `,
   `
   -- The process waiting or running as a concurrency-group member (GroupMember.owner): a waiting
-  -- member whose process of this host exited is dropped at once. NULL: its heartbeat alone decides.
+  -- member whose process of this host exited is passed over at once. NULL: its heartbeat alone decides.
   ALTER TABLE concurrency_members ADD COLUMN owner_host text;
   ALTER TABLE concurrency_members ADD COLUMN owner_pid integer;
   `,
