@@ -74,6 +74,11 @@ export interface RunOwnership {
   readonly handedTo?: string;
   /** When the run was last handed off (kept after the claim: the floor between handoffs). Read only. */
   readonly handedOffAt?: number;
+  /**
+   * When the owner released the run (release): it will never touch the run, nor its jobs' runners,
+   * again, and any process may claim it at once. Until a claim takes the run. Read only.
+   */
+  readonly releasedAt?: number;
 }
 
 /**
@@ -90,6 +95,15 @@ export function handoffOf(
   return handoffTo === null || heartbeatAt !== handedOffAt
     ? { handedOffAt }
     : { handedTo: handoffTo, handedOffAt };
+}
+
+/**
+ * RunOwnership's release field from a runs row's columns, as both stores read them. release() sets the
+ * heartbeat to when it released the run; a claim by a Valkyrie from before releases leaves
+ * `released_at` as it was but moves the heartbeat: the release stands only while the two are equal.
+ */
+export function releaseOf(releasedAt: number | null, heartbeatAt: number): Pick<RunOwnership, 'releasedAt'> {
+  return releasedAt !== null && releasedAt === heartbeatAt ? { releasedAt } : {};
 }
 
 /** Everything a resume needs; the jobs themselves come from RunStore.listJobs. */
@@ -117,8 +131,8 @@ export interface RunRecoveryStore {
   /** Stores the workflow text, the request and the first owner. VK_RUN_NOT_FOUND for an unknown run. */
   saveResumable(runId: RunId, run: Omit<ResumableRun, 'ownership'>, ownership: RunOwnership): Promise<void>;
   /**
-   * Moves the heartbeat when `owner` still owns the run and has not handed it off (handOff); returns
-   * false when another owner took it, or it was handed off.
+   * Moves the heartbeat when `owner` still owns the run and has neither handed it off (handOff) nor
+   * released it (release); returns false when another owner took it, or it was handed off or released.
    */
   heartbeat(runId: RunId, owner: RunOwner, at: number): Promise<boolean>;
   /** undefined for an unknown run, or one started without saveResumable (e.g. before this version). */
@@ -144,6 +158,17 @@ export interface RunRecoveryStore {
    * other once its heartbeat is stale: run-liveness.ts) takes it with a claim, which clears `to`.
    */
   handOff(runId: RunId, owner: RunOwner, to: string, at: number, floorMs: number): Promise<boolean>;
+  /**
+   * Records that `owner`, which drives the unfinished run, has let it go for good: a server stopping
+   * (ValkyrieServer.destroy) once its runner connections are closed and its control plane's last
+   * writes have settled, so that nothing of that process reaches the run's jobs, their runners or the
+   * run's rows again. Sets `at` as when it was released and as its heartbeat, only while `owner`
+   * still owns it and it is neither handed off nor released already — false otherwise, without
+   * writing. A heartbeat or a handOff no longer lands after it. Any process may then claim the run
+   * at once (run-liveness.ts), and hold its jobs' leases for their runners as after its owner exited
+   * (run-takeover.ts), whatever host the owner was on; the claim ends the release, as a re-run does.
+   */
+  release(runId: RunId, owner: RunOwner, at: number): Promise<boolean>;
   /**
    * Marks that `owner` gave the run up because a store write failed (it stopped driving it, its last
    * heartbeat at `stoppedAt` at the latest), for the next countTakeover: only while `owner` still owns

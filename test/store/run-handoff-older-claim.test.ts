@@ -57,6 +57,21 @@ function scenarios(open: () => Promise<{ stores: Stores; olderWrite: OlderWrite 
     expect((await stores.recovery.getResumable(run.id))?.ownership?.handedTo).toBeUndefined();
     await stores.close();
   });
+
+  // The same holds of a release (RunRecoveryStore.release), which an older replica knows nothing of
+  // either: read as standing, it would have any replica claim the run from the older one driving it.
+  it('reads a release that an older replica claimed since as ended', async () => {
+    const { stores, olderWrite } = await open();
+    const run = await stores.runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: at });
+    const driver = { owner: processRunOwner(), heartbeatAt: at };
+    await stores.recovery.saveResumable(run.id, { source, request }, driver);
+    expect(await stores.recovery.release(run.id, driver.owner, at + 2_000)).toBe(true);
+    expect((await ownership(stores, run.id))?.releasedAt).toBe(at + 2_000);
+    await olderWrite(olderClaim, [older.host, older.pid, at + 8_000, Number(run.id)]);
+    expect(await ownership(stores, run.id)).toEqual({ owner: older, heartbeatAt: at + 8_000 });
+    expect((await stores.recovery.getResumable(run.id))?.ownership?.releasedAt).toBeUndefined();
+    await stores.close();
+  });
 }
 
 async function ownership(stores: Stores, runId: RunId) {

@@ -19,6 +19,7 @@ import { runFenceContract } from './run-fence.contract.js';
 import { runHandoffContract } from './run-handoff.contract.js';
 import { runIdempotencyKeyContract } from './run-idempotency-key.contract.js';
 import { runRecoveryContract } from './run-recovery.contract.js';
+import { runReleaseContract } from './run-release.contract.js';
 import { runStoreContract } from './run-store.contract.js';
 import { runnerStoreContract } from './runner-store.contract.js';
 import { staleWriteStoreContract } from './stale-write-store.contract.js';
@@ -50,6 +51,7 @@ for (const [name, make, skip] of storeFactories) {
     });
     runRecoveryContract(make);
     runHandoffContract(make);
+    runReleaseContract(make);
     runFenceContract(make);
     concurrencyStoreContract(make);
     tokenStoreContract(make);

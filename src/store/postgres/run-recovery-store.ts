@@ -7,6 +7,7 @@ import {
   type RunOwner,
   type RunOwnership,
   type RunRecoveryStore,
+  releaseOf,
   type StoredRunRequest,
 } from '../recovery.js';
 import { millis, runIdOf, runKey } from './columns.js';
@@ -20,6 +21,7 @@ interface OwnershipRow {
   heartbeat_at: string | null;
   handoff_to: string | null;
   handed_off_at: string | null;
+  released_at: string | null;
 }
 
 interface ResumableRow extends OwnershipRow {
@@ -37,12 +39,12 @@ const statements = {
   heartbeat: {
     name: 'vk_heartbeat',
     text: `UPDATE runs SET heartbeat_at = $2 WHERE id = $1 AND owner_host = $3 AND owner_pid = $4
-           AND handoff_to IS NULL`,
+           AND handoff_to IS NULL AND released_at IS NULL`,
   },
   get: {
     name: 'vk_get_resumable',
-    text: `SELECT workflow_source, run_request, owner_host, owner_pid, heartbeat_at, handoff_to, handed_off_at
-           FROM runs WHERE id = $1`,
+    text: `SELECT workflow_source, run_request, owner_host, owner_pid, heartbeat_at, handoff_to, handed_off_at,
+           released_at FROM runs WHERE id = $1`,
   },
   unfinishedBundles: {
     name: 'vk_unfinished_run_bundles',
@@ -51,14 +53,14 @@ const statements = {
   },
   ownerships: {
     name: 'vk_run_ownerships',
-    text: `SELECT id, owner_host, owner_pid, heartbeat_at, handoff_to, handed_off_at FROM runs
+    text: `SELECT id, owner_host, owner_pid, heartbeat_at, handoff_to, handed_off_at, released_at FROM runs
            WHERE id = ANY($1::bigint[]) AND heartbeat_at IS NOT NULL`,
   },
   // A single statement: the row lock makes a second claimant re-check the WHERE against the first
   // one's committed values, so it matches nothing.
   claim: {
     name: 'vk_claim_run',
-    text: `UPDATE runs SET owner_host = $2, owner_pid = $3, heartbeat_at = $4, handoff_to = NULL
+    text: `UPDATE runs SET owner_host = $2, owner_pid = $3, heartbeat_at = $4, handoff_to = NULL, released_at = NULL
            WHERE id = $1 AND status IN ('queued', 'running')
              AND owner_host IS NOT DISTINCT FROM $5::text AND owner_pid IS NOT DISTINCT FROM $6::integer
              AND heartbeat_at IS NOT DISTINCT FROM $7::bigint`,
@@ -67,7 +69,14 @@ const statements = {
     name: 'vk_hand_off_run',
     text: `UPDATE runs SET handoff_to = $4, handed_off_at = $5, heartbeat_at = $5
            WHERE id = $1 AND status IN ('queued', 'running') AND owner_host = $2 AND owner_pid = $3::integer
-             AND handoff_to IS NULL AND (handed_off_at IS NULL OR handed_off_at <= $5::bigint - $6::bigint)`,
+             AND handoff_to IS NULL AND released_at IS NULL
+             AND (handed_off_at IS NULL OR handed_off_at <= $5::bigint - $6::bigint)`,
+  },
+  release: {
+    name: 'vk_release_run',
+    text: `UPDATE runs SET released_at = $4, heartbeat_at = $4
+           WHERE id = $1 AND status IN ('queued', 'running') AND owner_host = $2 AND owner_pid = $3::integer
+             AND handoff_to IS NULL AND released_at IS NULL`,
   },
   markGivenUp: {
     name: 'vk_mark_given_up',
@@ -85,7 +94,7 @@ const statements = {
     name: 'vk_reopen_run',
     text: `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
            cancel_requester = NULL, takeovers = 0, takeover_finished_jobs = NULL, given_up = false, owner_host = $2, owner_pid = $3,
-           heartbeat_at = $4, started_at = $4, handoff_to = NULL WHERE id = $1 AND status = $5`,
+           heartbeat_at = $4, started_at = $4, handoff_to = NULL, released_at = NULL WHERE id = $1 AND status = $5`,
   },
   requestCancel: {
     name: 'vk_request_cancel',
@@ -198,6 +207,15 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
     });
   }
 
+  release(runId: RunId, owner: RunOwner, at: number): Promise<boolean> {
+    return this.#db.write(`release run ${runId}`, async (query) => {
+      const key = runKey(runId);
+      if (key === undefined) return false;
+      const { rowCount } = await query(statements.release, [key, owner.host, owner.pid, at]);
+      return (rowCount ?? 0) > 0;
+    });
+  }
+
   markGivenUp(runId: RunId, owner: RunOwner, stoppedAt: number): Promise<boolean> {
     return this.#db.write(`mark run ${runId} given up`, async (query) => {
       const key = runKey(runId);
@@ -270,5 +288,6 @@ function ownershipOf(row: OwnershipRow): RunOwnership | undefined {
     owner: { host: row.owner_host, pid: row.owner_pid },
     heartbeatAt,
     ...handoffOf(row.handoff_to, heartbeatAt, row.handed_off_at === null ? null : millis(row.handed_off_at)),
+    ...releaseOf(row.released_at === null ? null : millis(row.released_at), heartbeatAt),
   };
 }

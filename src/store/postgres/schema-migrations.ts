@@ -498,4 +498,9 @@ export const migrations: readonly string[] = [
   -- wait for its group counts from there. NULL where not recorded.
   ALTER TABLE runs ADD COLUMN concurrency_joined_at bigint;
   `,
+  `
+  -- When a run's owner released it (RunRecoveryStore.release: a server stopping, which will not touch
+  -- it again), until a claim takes it; NULL otherwise. It stands while it equals heartbeat_at.
+  ALTER TABLE runs ADD COLUMN released_at bigint;
+  `,
 ];

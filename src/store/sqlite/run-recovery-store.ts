@@ -9,6 +9,7 @@ import {
   type RunOwner,
   type RunOwnership,
   type RunRecoveryStore,
+  releaseOf,
   type StoredRunRequest,
 } from '../recovery.js';
 import { RunTakenOverError } from '../run-fence.js';
@@ -24,6 +25,7 @@ interface ResumableRow {
   heartbeat_at: number | null;
   handoff_to: string | null;
   handed_off_at: number | null;
+  released_at: number | null;
 }
 
 /** RunRecoveryStore on the shared connection: columns of the runs table, written through group commits. */
@@ -35,6 +37,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
   readonly #unfinishedBundles;
   readonly #claim;
   readonly #handOff;
+  readonly #release;
   readonly #markGivenUp;
   readonly #countTakeover;
   readonly #reopen;
@@ -54,11 +57,12 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
     );
     this.#runExists = db.prepare<[number], number>('SELECT 1 FROM runs WHERE id = ?').pluck();
     this.#heartbeat = db.prepare<[number, number, string, number]>(
-      'UPDATE runs SET heartbeat_at = ? WHERE id = ? AND owner_host = ? AND owner_pid = ? AND handoff_to IS NULL',
+      `UPDATE runs SET heartbeat_at = ? WHERE id = ? AND owner_host = ? AND owner_pid = ? AND handoff_to IS NULL
+       AND released_at IS NULL`,
     );
     this.#get = db.prepare<[number], ResumableRow>(
-      `SELECT workflow_source, run_request, owner_host, owner_pid, heartbeat_at, handoff_to, handed_off_at
-       FROM runs WHERE id = ?`,
+      `SELECT workflow_source, run_request, owner_host, owner_pid, heartbeat_at, handoff_to, handed_off_at,
+       released_at FROM runs WHERE id = ?`,
     );
     // The partial index runs_unfinished finds the rows; json_extract reads the one field in SQLite.
     this.#unfinishedBundles = db
@@ -69,14 +73,19 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
       .pluck();
     // `IS` compares NULLs as equal, so a run that never had an owner can be claimed with `expected` absent.
     this.#claim = db.prepare<[string, number, number, number, string | null, number | null, number | null]>(
-      `UPDATE runs SET owner_host = ?, owner_pid = ?, heartbeat_at = ?, handoff_to = NULL
+      `UPDATE runs SET owner_host = ?, owner_pid = ?, heartbeat_at = ?, handoff_to = NULL, released_at = NULL
        WHERE id = ? AND status IN ('queued', 'running')
          AND owner_host IS ? AND owner_pid IS ? AND heartbeat_at IS ?`,
     );
     this.#handOff = db.prepare<[string, number, number, number, string, number, number]>(
       `UPDATE runs SET handoff_to = ?, handed_off_at = ?, heartbeat_at = ?
        WHERE id = ? AND status IN ('queued', 'running') AND owner_host = ? AND owner_pid = ?
-         AND handoff_to IS NULL AND (handed_off_at IS NULL OR handed_off_at <= ?)`,
+         AND handoff_to IS NULL AND released_at IS NULL AND (handed_off_at IS NULL OR handed_off_at <= ?)`,
+    );
+    this.#release = db.prepare<[number, number, number, string, number]>(
+      `UPDATE runs SET released_at = ?, heartbeat_at = ?
+       WHERE id = ? AND status IN ('queued', 'running') AND owner_host = ? AND owner_pid = ?
+         AND handoff_to IS NULL AND released_at IS NULL`,
     );
     this.#markGivenUp = db.prepare<[number, string, number, number]>(
       `UPDATE runs SET given_up = 1 WHERE id = ? AND status IN ('queued', 'running')
@@ -93,7 +102,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
     this.#reopen = db.prepare<[string, number, number, number, number, string]>(
       `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
        cancel_requester = NULL, takeovers = 0, takeover_finished_jobs = NULL, given_up = 0, owner_host = ?, owner_pid = ?, heartbeat_at = ?,
-       started_at = ?, handoff_to = NULL WHERE id = ? AND status = ?`,
+       started_at = ?, handoff_to = NULL, released_at = NULL WHERE id = ? AND status = ?`,
     );
     this.#requestCancel = db.prepare<[string | null, number, number]>(
       `UPDATE runs SET cancel_requester = CASE WHEN cancel_requested_at IS NULL THEN ? ELSE cancel_requester END,
@@ -151,7 +160,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
       const rows = this.#db
         .prepare<number[], ResumableRow & { id: number }>(
           `SELECT id, NULL AS workflow_source, NULL AS run_request, owner_host, owner_pid, heartbeat_at,
-           handoff_to, handed_off_at FROM runs WHERE id IN (${keys.map(() => '?').join(', ')})`,
+           handoff_to, handed_off_at, released_at FROM runs WHERE id IN (${keys.map(() => '?').join(', ')})`,
         )
         .all(...keys);
       for (const row of rows) {
@@ -187,6 +196,17 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
         const key = runKey(runId);
         if (key === undefined) return false;
         return this.#handOff.run(to, at, at, key, owner.host, owner.pid, at - floorMs).changes > 0;
+      },
+      oneStatement,
+    );
+  }
+
+  release(runId: RunId, owner: RunOwner, at: number): Promise<boolean> {
+    return this.commits.write(
+      `release run ${runId}`,
+      () => {
+        const key = runKey(runId);
+        return key !== undefined && this.#release.run(at, at, key, owner.host, owner.pid).changes > 0;
       },
       oneStatement,
     );
@@ -255,5 +275,6 @@ function ownershipOf(row: ResumableRow): RunOwnership | undefined {
     owner: { host: row.owner_host, pid: row.owner_pid },
     heartbeatAt: row.heartbeat_at,
     ...handoffOf(row.handoff_to, row.heartbeat_at, row.handed_off_at),
+    ...releaseOf(row.released_at, row.heartbeat_at),
   };
 }
