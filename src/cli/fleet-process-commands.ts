@@ -26,7 +26,7 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option(
       '--drain-timeout <duration>',
-      'on SIGTERM/SIGINT/SIGHUP, how long running runs may finish before the server closes (0: not at all; jobs on runners run on and report after a restart); a second signal stops without draining, a third exits at once',
+      'on SIGTERM/SIGINT/SIGHUP, how long running runs may finish before the server closes (0: not at all; jobs on runners run on and report after a restart, or to the replica they reconnect to, which takes their runs over at once); a second signal stops without draining, a third exits at once',
       '10s',
     )
     .option(

@@ -23,8 +23,11 @@ export type Liveness =
       readonly kind: 'interrupted';
       readonly ownership: RunOwnership;
       readonly ageMs: number;
-      /** `owner_exited`: the owner is a process of this host that no longer exists. */
-      readonly why: 'stale_heartbeat' | 'owner_exited';
+      /**
+       * `owner_exited`: the owner is a process of this host that no longer exists. `released`: the
+       * owner, of any host, let the run go for good (RunRecoveryStore.release: a server stopping).
+       */
+      readonly why: 'stale_heartbeat' | 'owner_exited' | 'released';
     };
 
 /**
@@ -45,6 +48,8 @@ export function runLiveness(
   // Its last owner stopped driving it on purpose: whatever became of that process, the replica it
   // was handed to is to take it.
   const staleAfterMs = ownership.handedTo === undefined ? staleHeartbeatMs : handoffStaleMs;
+  // Its last owner will not touch it again, whether its process still runs or not.
+  if (ownership.releasedAt !== undefined) return { kind: 'interrupted', ownership, ageMs, why: 'released' };
   if (ownership.handedTo === undefined && ownerExited(ownership.owner))
     return { kind: 'interrupted', ownership, ageMs, why: 'owner_exited' };
   if (ageMs > staleAfterMs) return { kind: 'interrupted', ownership, ageMs, why: 'stale_heartbeat' };

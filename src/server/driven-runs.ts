@@ -60,6 +60,33 @@ function gaveUpNotice(runId: string, error: unknown): string {
 }
 
 /**
+ * Records in the store that this server, stopping, lets go for good of the runs it still drove
+ * (RunRecoveryStore.release), so that any replica, of any host, takes each over at once and holds the
+ * leases of its jobs still running for their runners, as after a crash of a replica of its own host
+ * (run-takeover.ts): their runners, reconnecting to it, go on with their jobs in the same attempt.
+ * Only once nothing of this process can reach those runs again: their heartbeats stopped, the
+ * runners' connections closed and the control plane closed, its last writes settled
+ * (ValkyrieServer.destroy). A run another server took meanwhile, or that ended, is not released (the
+ * store's compare-and-set); one whose release fails is taken over once its heartbeat is stale, as
+ * before. Said only when it fails: the server's last line says where the runners' jobs report.
+ */
+export async function releaseRuns(context: ApiContext, runIds: readonly RunId[]): Promise<void> {
+  for (const [index, runId] of runIds.entries()) {
+    try {
+      // On the heartbeats' clock: the release is the run's last heartbeat.
+      await context.stores.recovery.release(runId, thisProcess(), systemClock.now());
+    } catch (error) {
+      // Once: a store that failed one (it stopped answering, or was given up on) fails the rest too.
+      const left = runIds.slice(index).join(', ');
+      context.logNotice(
+        `could not release run(s) ${left} as this server stopped (${messageOf(error)}); a server takes each over once its heartbeat is stale`,
+      );
+      return;
+    }
+  }
+}
+
+/**
  * When this server's heartbeat on a run stops landing, another server has taken it over (it judged
  * this one gone, e.g. after a long stall): this one stops driving it at once, so that only one writes.
  */

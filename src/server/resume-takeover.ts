@@ -13,29 +13,44 @@ import type { ApiContext } from './context.js';
  */
 export const resumeTakeoverLimitMs = 10_000;
 
+/**
+ * How long a register waits at most for the release of a run whose driver is another host's process
+ * (or this one's), not beating since: a server stopping releases its runs a moment after it closed its
+ * runner connections — which is why the runner came here — and a live driver beats every 2 s. One
+ * that does neither (killed, cut off, stalled) cannot be told from here to be gone: the resume is then
+ * judged as before.
+ */
+export const releaseWaitMs = 3_000;
+
 /** How often a driver of this host that stopped beating is looked at while a resume waits for it to exit. */
 const exitPollMs = 100;
-/** How often the store is asked whether such a driver beat again (it beats every 2 s: it is alive). */
-const beatPollMs = 1_000;
+/** How often the store is asked whether a driver beat again, released its run, or lost it to a claim. */
+const storePollMs = 250;
 
 /**
  * ControlPlane.resumeWait for a server. A runner that registers here resuming leases this replica
  * does not hold — its replica died or stopped, and a load balancer sent its reconnect here at once —
- * waits when a run of those jobs is unfinished, not driven here, and driven by another process of
- * this host:
- * - one that no longer exists: for a takeover sweep (`sweepSoon`), which takes such a run at once;
- * - one still alive that has not beaten since (a replica stopping past its drain closes its runner
- *   connections after its runs' heartbeats stopped, then exits): until it exits, then as above; not
- *   once it beats again (it drives the run) or the run is claimed by another process.
+ * waits when a run of those jobs is unfinished, not driven here, and its driver does not beat:
+ * - one its driver released (RunRecoveryStore.release: a server of any host stopping past its drain
+ *   does so once its runner connections and control plane are closed): for a takeover sweep
+ *   (`sweepSoon`), which takes such a run at once;
+ * - one driven by another process of this host that no longer exists: for that sweep too;
+ * - one driven by another process of this host still alive, not beating since (a replica stopping
+ *   past its drain closes its runner connections after its runs' heartbeats stopped, then releases
+ *   its runs and exits): until it releases them or exits, then as above;
+ * - one driven by a process of another host (or this process), not beating since: until it releases
+ *   the run, for `releaseWaitMs` at most (a killed replica of another host cannot be told from one cut
+ *   off by a partition, which may still cancel the job: its run is taken over without leases, as before).
+ * Never once its driver beats again (it drives the run) or another process claims the run.
  * The sweep holds the job's lease for the runner, which is not registered here yet (LeaseGuard.hold),
  * so its resume is granted and the job goes on in its attempt, rather than being refused and run
- * again. No wait (undefined) for a driver of another host (judged by its heartbeat alone, it may still
- * be alive: a takeover then holds no lease), nor for this process. At most `limitMs` in all.
+ * again. At most `limitMs` in all.
  */
 export function resumeTakeover(
   context: ApiContext,
   sweepSoon: () => Promise<void>,
   limitMs = resumeTakeoverLimitMs,
+  releaseLimitMs = releaseWaitMs,
 ): (runnerId: string, jobIds: readonly string[]) => Promise<void> | undefined {
   return (_runnerId, jobIds) => {
     const runIds = new Set<RunId>();
@@ -46,59 +61,73 @@ export function resumeTakeover(
     if (runIds.size === 0) return undefined;
     const limit = AbortSignal.timeout(limitMs);
     const waited = (async () => {
-      if (await driverExits(context, [...runIds], limit)) await sweepSoon();
+      if (await driverLetGo(context, [...runIds], limit, releaseLimitMs)) await sweepSoon();
     })();
     return withinLimit(waited.catch(context.logError), limit);
   };
 }
 
 /**
- * Whether a driver of this host of one of the runs has exited, or does before `limit` while the runs'
- * ownerships stay as first read (no heartbeat, no claim since).
+ * Whether the driver of one of the runs released it, or, of this host, has exited — or does before
+ * `limit` (a driver of another host before `releaseLimitMs`) while the runs' ownerships stay as first
+ * read (no heartbeat, no claim since).
  */
-async function driverExits(
+async function driverLetGo(
   context: ApiContext,
   runIds: readonly RunId[],
   limit: AbortSignal,
+  releaseLimitMs: number,
 ): Promise<boolean> {
-  let watched = await localDrivers(context, runIds);
+  let watched = await drivenElsewhere(context, runIds);
+  const releaseLimit = Date.now() + releaseLimitMs;
   let sinceAsked = 0;
   while (watched.size > 0) {
-    for (const ownership of watched.values()) if (ownerExited(ownership.owner)) return true;
+    for (const ownership of watched.values())
+      if (ownership.releasedAt !== undefined || (local(ownership) && ownerExited(ownership.owner)))
+        return true;
     if (limit.aborted) return false;
     await new Promise((resolve) => setTimeout(resolve, exitPollMs).unref());
     sinceAsked += exitPollMs;
-    if (sinceAsked < beatPollMs) continue;
+    if (sinceAsked < storePollMs) continue;
     sinceAsked = 0;
     const now = await context.stores.recovery.ownerships([...watched.keys()]);
-    watched = new Map([...watched].filter(([runId, judged]) => sameOwnership(now.get(runId), judged)));
+    const waitsForRemote = Date.now() < releaseLimit;
+    const next = new Map<RunId, RunOwnership>();
+    for (const [runId, judged] of watched) {
+      const current = now.get(runId);
+      if (current === undefined || !sameOwner(current, judged)) continue;
+      if (current.releasedAt === undefined && current.heartbeatAt !== judged.heartbeatAt) continue;
+      if (current.releasedAt === undefined && !local(judged) && !waitsForRemote) continue;
+      next.set(runId, current);
+    }
+    watched = next;
   }
   return false;
 }
 
-/** The ownerships of the unfinished runs among `runIds` whose driver is another process of this host. */
-async function localDrivers(
+/** The ownerships of the unfinished runs among `runIds` driven by any process (not handed off). */
+async function drivenElsewhere(
   context: ApiContext,
   runIds: readonly RunId[],
 ): Promise<Map<RunId, RunOwnership>> {
   const ownerships = await context.stores.recovery.ownerships(runIds);
-  const local = new Map<RunId, RunOwnership>();
+  const driven = new Map<RunId, RunOwnership>();
   for (const [runId, ownership] of ownerships) {
-    const { owner, handedTo } = ownership;
-    if (handedTo !== undefined || owner.host !== hostname() || owner.pid === process.pid) continue;
+    if (ownership.handedTo !== undefined) continue;
     const run = await context.stores.runs.getRun(runId);
-    if (run !== undefined && unfinishedRunStatuses.includes(run.status)) local.set(runId, ownership);
+    if (run !== undefined && unfinishedRunStatuses.includes(run.status)) driven.set(runId, ownership);
   }
-  return local;
+  return driven;
 }
 
-function sameOwnership(now: RunOwnership | undefined, judged: RunOwnership): boolean {
+/** A driver whose exit can be seen from here: another process of this host. */
+function local({ owner }: RunOwnership): boolean {
+  return owner.host === hostname() && owner.pid !== process.pid;
+}
+
+function sameOwner(now: RunOwnership, judged: RunOwnership): boolean {
   return (
-    now !== undefined &&
-    now.handedTo === undefined &&
-    now.owner.host === judged.owner.host &&
-    now.owner.pid === judged.owner.pid &&
-    now.heartbeatAt === judged.heartbeatAt
+    now.handedTo === undefined && now.owner.host === judged.owner.host && now.owner.pid === judged.owner.pid
   );
 }
 

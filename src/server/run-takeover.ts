@@ -52,12 +52,14 @@ export interface RunTakeoverOptions {
 /**
  * Takes over the runs submitted to a server whose driving process stopped (a crash, a restart, a
  * replica gone): every `intervalMs`, and once at start, it looks for unfinished server runs whose owner
- * is gone (a dead pid on this host, or a heartbeat older than three heartbeat intervals, 6 s), claims
- * each with a compare-and-set on the ownership it judged — so of several replicas exactly one takes a run — and
- * continues it as `valkyrie resume` does: finished jobs stay, interrupted ones follow `on-runner-lost:`,
- * but when the owner is a process of this host that exited, a job running on a fleet runner keeps its
- * lease, held here for that runner to resume within one lease TTL (ControlPlane.continueRun). An owner
- * judged gone by its heartbeat alone may still be alive, and still cancel the runner's job.
+ * is gone (a dead pid on this host, a heartbeat older than three heartbeat intervals, 6 s, or a run its
+ * server released as it stopped: RunRecoveryStore.release), claims each with a compare-and-set on the
+ * ownership it judged — so of several replicas exactly one takes a run — and continues it as `valkyrie
+ * resume` does: finished jobs stay, interrupted ones follow `on-runner-lost:`, but when the owner is a
+ * process of this host that exited, or a server of any host that released the run, a job running on a
+ * fleet runner keeps its lease, held here for that runner to resume within one lease TTL
+ * (ControlPlane.continueRun). An owner judged gone by its heartbeat alone may still be alive, and
+ * still cancel the runner's job.
  * A run submitted with secrets cannot go on (their values are never stored): its unfinished jobs end
  * `cancelled`, and `POST /api/v1/runs/:id/rerun` with the secrets runs them again.
  * A run taken over more than `maxTakeovers` times in a row after a server gave it up because a store
@@ -145,7 +147,8 @@ export class RunTakeover {
       if (liveness.kind !== 'interrupted') continue;
       // Only a dead owner cannot still tell the job's runner to stop it (ControlPlane.abandonRun): a
       // runner it cancelled would report that end under the lease held here, and the job end cancelled.
-      const ownerGone = liveness.why === 'owner_exited';
+      // Nor can one that released the run: it did so once its runners' connections were closed.
+      const ownerGone = liveness.why === 'owner_exited' || liveness.why === 'released';
       interrupted.push({ id: run.id, run, judged: liveness.ownership, ownerGone, handedOff: false });
     }
     // What was kept of a run finished, or driven by another replica now, must not count if it looks

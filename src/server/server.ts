@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { type Clock, systemClock } from '../core/clock.js';
+import { asRunId } from '../core/ids.js';
 import { CancelRequestPoller } from '../engine/cancel-request-poller.js';
 import { ControlPlane, type ControlPlaneOptions } from '../engine/control-plane.js';
 import { controlPlaneDefaults } from '../engine/control-plane-options.js';
@@ -19,7 +20,7 @@ import { withoutRequestTimeout } from './body-idle-timeout.js';
 import { BundleSweeper, bundleSweepIntervalMs, defaultBundleRetentionMs } from './bundle-sweeper.js';
 import type { ApiContext, DrivenRun } from './context.js';
 import { CredentialRevocations, type CredentialSessions, StreamSessions } from './credential-revocations.js';
-import { runTakenOver } from './driven-runs.js';
+import { releaseRuns, runTakenOver } from './driven-runs.js';
 import { serverFailureLine } from './failure-line.js';
 import { listen } from './listen.js';
 import { ServerMetrics } from './metrics.js';
@@ -441,6 +442,7 @@ export class ValkyrieServer implements AsyncDisposable {
       await release(() => this.revocations.stop());
       await release(() => this.bundleSweeper.stop());
       // Runs still driven stay unfinished in the store; without a heartbeat another server takes them over.
+      const drivenRuns = [...this.context.driven.keys()].map(asRunId);
       await release(() => {
         for (const run of this.context.driven.values()) run.ownership.stop();
       });
@@ -448,7 +450,12 @@ export class ValkyrieServer implements AsyncDisposable {
       await release(() => this.acceptors.poll.close());
       await release(() => this.context.runners.stop());
       // After the runners' connections, whose ends it still applies; before the store its writes go to.
-      await release(() => this.context.controlPlane.close());
+      await release(async () => {
+        await this.context.controlPlane.close();
+        // Nothing of this process reaches those runs' runners or rows any more: any server may take
+        // them over at once, holding their jobs' leases (driven-runs.ts).
+        await releaseRuns(this.context, drivenRuns);
+      });
       await release(() => feed.close());
       await release(() => {
         for (const stream of [...streams]) stream.end();

@@ -35,6 +35,15 @@ describe('runLiveness', () => {
     });
   });
 
+  it('is interrupted at once when its owner, of any host, released it, whether or not it still runs', () => {
+    const released = { ...ownership, releasedAt: ownership.heartbeatAt };
+    expect(runLiveness('running', released, 1_000_000, alive)).toMatchObject({
+      kind: 'interrupted',
+      why: 'released',
+    });
+    expect(runLiveness('succeeded', released, 1_000_000, alive)).toEqual({ kind: 'finished' });
+  });
+
   it('gives the replica a run was handed to time to adopt it, whether or not its last owner exited', () => {
     const handed = { ...ownership, handedTo: 'box-2/11', handedOffAt: ownership.heartbeatAt };
     expect(runLiveness('queued', handed, 1_000_000 + staleHandoffMs, () => true)).toMatchObject({

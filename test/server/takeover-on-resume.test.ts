@@ -39,8 +39,15 @@ function replicaProcess(): ChildProcess & { pid: number } {
   return child as ChildProcess & { pid: number };
 }
 
-/** The run 'dying' drives, its job running on a runner: what a replica that stops or dies leaves. */
-async function runningOnADyingReplica(openStores: OpenReplicaStores, stores: Stores) {
+/**
+ * The run 'dying' drives, its job running on a runner: what a replica that stops or dies leaves. It
+ * is destroyed (its drain skipped), or closed when `stop` says so.
+ */
+async function runningOnADyingReplica(
+  openStores: OpenReplicaStores,
+  stores: Stores,
+  stop: 'destroy' | 'close' = 'destroy',
+) {
   const dying = await startTestServer({ stores: await openStores() });
   const created = await dying.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
   const runId = (created.body as { run: { id: string } }).run.id;
@@ -54,7 +61,8 @@ async function runningOnADyingReplica(openStores: OpenReplicaStores, stores: Sto
   );
   // Sweeps only at its start, when the run is still driven: only a resume makes it look again.
   const other = await startTestServer({ stores: await openStores(), takeoverIntervalMs: 3_600_000 });
-  await dying.server.destroy();
+  if (stop === 'close') expect((await dying.server.close()).jobsLeftRunning).toBe(1);
+  else await dying.server.destroy();
   return { runId, own, lease, other };
 }
 
@@ -163,8 +171,80 @@ function aliveScenario(name: string, openStores: OpenReplicaStores): void {
   }, 30_000);
 }
 
+/**
+ * A replica stops past its drain (SIGTERM; its job still running on a runner when --drain-timeout
+ * ends): it releases its run once its runner connections are closed (RunRecoveryStore.release). The
+ * other replica takes it over on the runner's resume — holding the job's lease, though the driver's
+ * process cannot be checked from there: here it is this test's process, which the other replica
+ * judges as it judges a replica of another host (by its heartbeat, as its pid is the replica's own).
+ */
+function releasedScenario(name: string, openStores: OpenReplicaStores): void {
+  it(`${name}: a resume of a job whose replica of another host stopped past its drain takes the run over; the job completes in attempt 1`, async () => {
+    const stores = await openStores();
+    try {
+      const { runId, own, lease, other } = await runningOnADyingReplica(openStores, stores, 'close');
+      expect(
+        (await stores.recovery.ownerships([asRunId(runId)])).get(asRunId(runId))?.releasedAt,
+      ).toBeDefined();
+      const returning = await openSession(other.server.url, own, [
+        { jobId: lease.jobId, fencingToken: lease.fencingToken },
+      ]);
+      try {
+        returning.transport.send(jobCompleted(lease));
+        const run = await waitForRunStatus(other.request, runId, 'succeeded');
+        expect(run.jobs[0]?.status).toBe('succeeded');
+        expect(returning.refused).toEqual([]);
+        expect((await jobOf(other, runId)).attempt).toBe(1);
+      } finally {
+        returning.transport.close();
+      }
+    } finally {
+      await stores.close();
+    }
+  }, 30_000);
+}
+
+/**
+ * The runner's register reaches the other replica before the stopping replica of another host has
+ * released the run (it does so a moment after it closed its runner connections): the register waits
+ * for the release, then the run is taken over and the resume granted.
+ */
+function releaseAfterRegisterScenario(name: string, openStores: OpenReplicaStores): void {
+  it(`${name}: a resume waits for the release of a run whose replica of another host stops; the job completes in attempt 1`, async () => {
+    const stores = await openStores();
+    try {
+      const { runId, own, lease, other } = await runningOnADyingReplica(openStores, stores);
+      const elsewhere = { host: `${hostname()}-elsewhere`, pid: 4242 };
+      const id = asRunId(runId);
+      const judged = (await stores.recovery.ownerships([id])).get(id);
+      const stopping = { owner: elsewhere, heartbeatAt: Date.now() };
+      expect((await stores.recovery.claim(id, judged, stopping)).kind).toBe('claimed');
+      const returning = await openSession(other.server.url, own, [
+        { jobId: lease.jobId, fencingToken: lease.fencingToken },
+      ]);
+      try {
+        returning.transport.send(jobCompleted(lease));
+        // Time for a replica that would not wait to refuse the resume (it does so within milliseconds).
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(returning.refused).toEqual([]);
+        expect(await stores.recovery.release(id, elsewhere, Date.now())).toBe(true);
+        const run = await waitForRunStatus(other.request, runId, 'succeeded');
+        expect(run.jobs[0]?.status).toBe('succeeded');
+        expect(returning.refused).toEqual([]);
+        expect((await jobOf(other, runId)).attempt).toBe(1);
+      } finally {
+        returning.transport.close();
+      }
+    } finally {
+      await stores.close();
+    }
+  }, 30_000);
+}
+
 onBothStores('a runner resuming on another replica the job of a replica that died', (name, openStores) => {
   scenario(name, openStores);
   stoppingScenario(name, openStores);
   aliveScenario(name, openStores);
+  releasedScenario(name, openStores);
+  releaseAfterRegisterScenario(name, openStores);
 });

@@ -24,10 +24,32 @@ async function ownedByTheDead(stores: Stores, runId: string): Promise<void> {
 }
 
 /**
- * A replica stops or dies while a runner runs a job of a run it drives; the runner reconnects at once —
- * behind a load balancer, to another replica, which neither drives the run nor takes it over first (here
- * the run's owner is this test's process, alive, as a replica of another host is while its heartbeat
- * is fresh), and refuses its resume; the runner stops the job — and a third replica takes the run over
+ * Makes the run's owner a replica of another host that beats (every 500 ms here, as a live replica
+ * does every 2 s) until the returned function is called: alive, as far as any other host can tell.
+ */
+async function ownedByABeatingReplicaElsewhere(stores: Stores, runId: string): Promise<() => Promise<void>> {
+  const id = asRunId(runId);
+  const owner = { host: `${hostname()}-elsewhere`, pid: 4242 };
+  const beat = async () => {
+    const judged = (await stores.recovery.ownerships([id])).get(id);
+    await stores.recovery.claim(id, judged, { owner, heartbeatAt: Date.now() });
+  };
+  await beat();
+  let beating = Promise.resolve();
+  const beats = setInterval(() => {
+    beating = beating.then(beat).catch(() => undefined);
+  }, 500).unref();
+  return async () => {
+    clearInterval(beats);
+    await beating;
+  };
+}
+
+/**
+ * A replica dies while a runner runs a job of a run it drives; the runner reconnects at once — behind
+ * a load balancer, to another replica, which neither drives the run nor takes it over first (here the
+ * run's owner is a replica of another host whose heartbeat is fresh: it may be alive, cut off from
+ * its runners), and refuses its resume; the runner stops the job — and a third replica takes the run over
  * once its owner is known dead. It must not hold the job's lease for that runner for a lease TTL
  * (docs/replicas.md): the runner cannot resume it there, and the run would wait a minute for nothing
  * before the job runs again.
@@ -54,8 +76,10 @@ function scenario(name: string, openStores: OpenReplicaStores): void {
         runnerSyncIntervalMs: 50,
       });
       await dying.server.destroy();
+      // A destroyed replica released its run (RunRecoveryStore.release): this one did not.
+      const stopBeating = await ownedByABeatingReplicaElsewhere(stores, runId);
 
-      // The run's owner is still this process, alive: the replica does not take the run over.
+      // The run's owner is alive, as far as can be told: the replica does not take the run over.
       const returning = await openSession(elsewhere.server.url, own, [
         { jobId: lease.jobId, fencingToken: lease.fencingToken },
       ]);
@@ -70,6 +94,7 @@ function scenario(name: string, openStores: OpenReplicaStores): void {
             (await stores.runners.list()).some((row) => row.id === runnerIdOf(own) && row.connected),
           'the store lists the runner connected to that replica',
         );
+        await stopBeating();
         await ownedByTheDead(stores, runId);
 
         const taker = await startTestServer({ stores: await openStores() });
