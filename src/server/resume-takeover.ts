@@ -14,8 +14,8 @@ import type { ApiContext } from './context.js';
 export const resumeTakeoverLimitMs = 10_000;
 
 /**
- * How long a register waits at most for the release of a run whose driver is another host's process
- * (or this one's), not beating since: a server stopping releases its runs a moment after it closed its
+ * How long a register waits at most for the release of a run whose driver is another host's process,
+ * not beating since: a server stopping releases its runs a moment after it closed its
  * runner connections — which is why the runner came here — and a live driver beats every 2 s. One
  * that does neither (killed, cut off, stalled) cannot be told from here to be gone: the resume is then
  * judged as before.
@@ -38,9 +38,10 @@ const storePollMs = 250;
  * - one driven by another process of this host still alive, not beating since (a replica stopping
  *   past its drain closes its runner connections after its runs' heartbeats stopped, then releases
  *   its runs and exits): until it releases them or exits, then as above;
- * - one driven by a process of another host (or this process), not beating since: until it releases
- *   the run, for `releaseWaitMs` at most (a killed replica of another host cannot be told from one cut
- *   off by a partition, which may still cancel the job: its run is taken over without leases, as before).
+ * - one driven by a process of another host, not beating since: until it releases the run, for
+ *   `releaseWaitMs` at most (a killed replica of another host cannot be told from one cut off by a
+ *   partition, which may still cancel the job: its run is taken over without leases, as before).
+ * Not for a run this process drove and gave up (a failed write): it releases nothing.
  * Never once its driver beats again (it drives the run) or another process claims the run.
  * The sweep holds the job's lease for the runner, which is not registered here yet (LeaseGuard.hold),
  * so its resume is granted and the job goes on in its attempt, rather than being refused and run
@@ -105,7 +106,10 @@ async function driverLetGo(
   return false;
 }
 
-/** The ownerships of the unfinished runs among `runIds` driven by any process (not handed off). */
+/**
+ * The ownerships of the unfinished runs among `runIds` driven by another process (not handed off), or
+ * released by any.
+ */
 async function drivenElsewhere(
   context: ApiContext,
   runIds: readonly RunId[],
@@ -114,10 +118,16 @@ async function drivenElsewhere(
   const driven = new Map<RunId, RunOwnership>();
   for (const [runId, ownership] of ownerships) {
     if (ownership.handedTo !== undefined) continue;
+    // Not driven here, yet this process's (it gave the run up after a failed write): no release comes.
+    if (ownership.releasedAt === undefined && thisProcessOwns(ownership)) continue;
     const run = await context.stores.runs.getRun(runId);
     if (run !== undefined && unfinishedRunStatuses.includes(run.status)) driven.set(runId, ownership);
   }
   return driven;
+}
+
+function thisProcessOwns({ owner }: RunOwnership): boolean {
+  return owner.host === hostname() && owner.pid === process.pid;
 }
 
 /** A driver whose exit can be seen from here: another process of this host. */
