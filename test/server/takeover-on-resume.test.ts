@@ -66,6 +66,32 @@ async function runningOnADyingReplica(
   return { runId, own, lease, other };
 }
 
+type Resumable = Awaited<ReturnType<typeof runningOnADyingReplica>>;
+
+/**
+ * The runner comes back to `other` resuming its lease and completes its job; `meanwhile` runs once its
+ * completion is sent (with the session, to see whether it was refused yet). The run must succeed with
+ * the job in its first attempt, no message of the runner refused.
+ */
+async function resumesInAttemptOne(
+  { runId, own, lease, other }: Resumable,
+  meanwhile?: (returning: { readonly refused: readonly unknown[] }) => Promise<void>,
+): Promise<void> {
+  const returning = await openSession(other.server.url, own, [
+    { jobId: lease.jobId, fencingToken: lease.fencingToken },
+  ]);
+  try {
+    returning.transport.send(jobCompleted(lease));
+    await meanwhile?.(returning);
+    const run = await waitForRunStatus(other.request, runId, 'succeeded');
+    expect(run.jobs[0]?.status).toBe('succeeded');
+    expect(returning.refused).toEqual([]);
+    expect((await jobOf(other, runId)).attempt).toBe(1);
+  } finally {
+    returning.transport.close();
+  }
+}
+
 /**
  * A replica of this host dies while a runner runs a job of a run it drives; the runner reconnects at
  * once — behind a load balancer, to another replica, whose next sweep is far off (an hour here). That
@@ -79,18 +105,7 @@ function scenario(name: string, openStores: OpenReplicaStores): void {
       const { runId, own, lease, other } = await runningOnADyingReplica(openStores, stores);
       await ownedByTheDead(stores, runId);
 
-      const returning = await openSession(other.server.url, own, [
-        { jobId: lease.jobId, fencingToken: lease.fencingToken },
-      ]);
-      try {
-        returning.transport.send(jobCompleted(lease));
-        const run = await waitForRunStatus(other.request, runId, 'succeeded');
-        expect(run.jobs[0]?.status).toBe('succeeded');
-        expect(returning.refused).toEqual([]);
-        expect((await jobOf(other, runId)).attempt).toBe(1);
-      } finally {
-        returning.transport.close();
-      }
+      await resumesInAttemptOne({ runId, own, lease, other });
     } finally {
       await stores.close();
     }
@@ -109,23 +124,13 @@ function stoppingScenario(name: string, openStores: OpenReplicaStores): void {
     try {
       const { runId, own, lease, other } = await runningOnADyingReplica(openStores, stores);
       await ownedBy(stores, runId, stopping.pid);
-      const returning = await openSession(other.server.url, own, [
-        { jobId: lease.jobId, fencingToken: lease.fencingToken },
-      ]);
-      try {
-        returning.transport.send(jobCompleted(lease));
+      await resumesInAttemptOne({ runId, own, lease, other }, async (returning) => {
         // Time for a replica that would not wait to refuse the resume (it does so within milliseconds).
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         expect(returning.refused).toEqual([]);
         stopping.kill('SIGKILL');
         await once(stopping, 'exit');
-        const run = await waitForRunStatus(other.request, runId, 'succeeded');
-        expect(run.jobs[0]?.status).toBe('succeeded');
-        expect(returning.refused).toEqual([]);
-        expect((await jobOf(other, runId)).attempt).toBe(1);
-      } finally {
-        returning.transport.close();
-      }
+      });
     } finally {
       stopping.kill('SIGKILL');
       await stores.close();
@@ -186,18 +191,7 @@ function releasedScenario(name: string, openStores: OpenReplicaStores): void {
       expect(
         (await stores.recovery.ownerships([asRunId(runId)])).get(asRunId(runId))?.releasedAt,
       ).toBeDefined();
-      const returning = await openSession(other.server.url, own, [
-        { jobId: lease.jobId, fencingToken: lease.fencingToken },
-      ]);
-      try {
-        returning.transport.send(jobCompleted(lease));
-        const run = await waitForRunStatus(other.request, runId, 'succeeded');
-        expect(run.jobs[0]?.status).toBe('succeeded');
-        expect(returning.refused).toEqual([]);
-        expect((await jobOf(other, runId)).attempt).toBe(1);
-      } finally {
-        returning.transport.close();
-      }
+      await resumesInAttemptOne({ runId, own, lease, other });
     } finally {
       await stores.close();
     }
@@ -219,22 +213,12 @@ function releaseAfterRegisterScenario(name: string, openStores: OpenReplicaStore
       const judged = (await stores.recovery.ownerships([id])).get(id);
       const stopping = { owner: elsewhere, heartbeatAt: Date.now() };
       expect((await stores.recovery.claim(id, judged, stopping)).kind).toBe('claimed');
-      const returning = await openSession(other.server.url, own, [
-        { jobId: lease.jobId, fencingToken: lease.fencingToken },
-      ]);
-      try {
-        returning.transport.send(jobCompleted(lease));
+      await resumesInAttemptOne({ runId, own, lease, other }, async (returning) => {
         // Time for a replica that would not wait to refuse the resume (it does so within milliseconds).
         await new Promise((resolve) => setTimeout(resolve, 500));
         expect(returning.refused).toEqual([]);
         expect(await stores.recovery.release(id, elsewhere, Date.now())).toBe(true);
-        const run = await waitForRunStatus(other.request, runId, 'succeeded');
-        expect(run.jobs[0]?.status).toBe('succeeded');
-        expect(returning.refused).toEqual([]);
-        expect((await jobOf(other, runId)).attempt).toBe(1);
-      } finally {
-        returning.transport.close();
-      }
+      });
     } finally {
       await stores.close();
     }
