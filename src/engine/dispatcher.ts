@@ -246,14 +246,16 @@ export class Dispatcher {
 
   private handle(session: RunnerSession, message: RunnerMessage): void {
     if (message.type === 'register') {
-      const wait =
-        session.info === undefined && !this.registering.has(session)
-          ? this.handlers.beforeRegister?.(session, message.resume ?? [])
-          : undefined;
       // A second register while the first waits comes after it, as any message does.
       if (this.registering.has(session)) this.held.hold(session, message);
-      else if (wait === undefined) this.register(session, message);
-      else this.registerAfter(wait, session, message);
+      else {
+        const wait =
+          session.info === undefined
+            ? this.handlers.beforeRegister?.(session, message.resume ?? [])
+            : undefined;
+        if (wait === undefined) this.register(session, message);
+        else this.registerAfter(wait, session, message);
+      }
       return;
     }
     if (session.info === undefined) {

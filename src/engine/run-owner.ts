@@ -8,6 +8,11 @@ export function thisProcess(): RunOwner {
   return processRunOwner();
 }
 
+/** Whether `a` and `b` are one process: the same pid on the same host. */
+export function sameRunOwner(a: RunOwner, b: RunOwner): boolean {
+  return a.pid === b.pid && a.host === b.host;
+}
+
 /**
  * True only when the owner is a process of this host that no longer runs; false for other hosts,
  * which only their heartbeat can speak for. (A pid reused by another process reads as alive, which

@@ -1,7 +1,6 @@
-import { hostname } from 'node:os';
 import type { RunId } from '../core/ids.js';
 import { runIdOfJob } from '../core/ids.js';
-import { ownerExited } from '../engine/run-owner.js';
+import { ownerExited, sameRunOwner, thisProcess } from '../engine/run-owner.js';
 import type { RunOwnership } from '../store/recovery.js';
 import { unfinishedRunStatuses } from '../store/runs.js';
 import type { ApiContext } from './context.js';
@@ -127,18 +126,16 @@ async function drivenElsewhere(
 }
 
 function thisProcessOwns({ owner }: RunOwnership): boolean {
-  return owner.host === hostname() && owner.pid === process.pid;
+  return sameRunOwner(owner, thisProcess());
 }
 
 /** A driver whose exit can be seen from here: another process of this host. */
 function local({ owner }: RunOwnership): boolean {
-  return owner.host === hostname() && owner.pid !== process.pid;
+  return owner.host === thisProcess().host && !sameRunOwner(owner, thisProcess());
 }
 
 function sameOwner(now: RunOwnership, judged: RunOwnership): boolean {
-  return (
-    now.handedTo === undefined && now.owner.host === judged.owner.host && now.owner.pid === judged.owner.pid
-  );
+  return now.handedTo === undefined && sameRunOwner(now.owner, judged.owner);
 }
 
 function withinLimit(waited: Promise<void>, limit: AbortSignal): Promise<void> {
