@@ -1,4 +1,4 @@
-import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
+import { type Clock, systemClock } from '../core/clock.js';
 import type { RunnerMode } from '../core/runner-mode.js';
 import type { Executor } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
@@ -12,6 +12,7 @@ import type {
 import { protocolVersion } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import { type Completion, CompletionsInDoubt, maxCompletionsInDoubt } from './completions-in-doubt.js';
+import { Departure, type DeregisterEnd } from './departure.js';
 import type { HostDescription } from './host.js';
 import type { JobEvent } from './job-event.js';
 import type { JobHooks } from './job-hooks.js';
@@ -19,6 +20,7 @@ import { JobLauncher, type LeaseMessage } from './job-launcher.js';
 import type { JobReporter } from './job-run.js';
 import type { WorkspaceFor } from './job-workspaces.js';
 import { type JobLogLimit, LogBatcher } from './log-batcher.js';
+import { renewEvery } from './renewal-timer.js';
 import { ReportSender } from './report-sender.js';
 import type { SessionSwitches } from './session-switches.js';
 
@@ -26,8 +28,7 @@ const warnOnStderr = (line: string): void => {
   process.stderr.write(`valkyrie runner: ${line}\n`);
 };
 
-/** How `RunnerAgent.deregister` ended (see there). */
-export type DeregisterEnd = 'answered' | 'server gone' | 'unanswered';
+export type { DeregisterEnd } from './departure.js';
 
 export interface RunnerAgentOptions {
   readonly info: RunnerInfo;
@@ -118,16 +119,7 @@ export class RunnerAgent {
   /** Set by `drain`: its reason, told again to every new session. */
   private draining: string | undefined;
   /** Set by `deregister`: its reason, and what settles it. */
-  private leaving:
-    | {
-        readonly reason: string;
-        readonly settle: (end: DeregisterEnd) => void;
-        /** Starts waiting `timeoutMs` for the answer, once a session is up to carry it (idempotent). */
-        readonly awaitAnswer: () => void;
-        /** The session went down holding completions: the wait starts again on the next one. */
-        readonly pause: () => void;
-      }
-    | undefined;
+  private leaving: Departure | undefined;
   private readonly launcher: JobLauncher;
   private capabilities: RunnerCapabilities | undefined;
   /**
@@ -220,29 +212,17 @@ export class RunnerAgent {
    * expired. It waits for sessions for as long as that takes, until `giveUp` aborts.
    */
   deregister(reason: string, timeoutMs: number, giveUp?: AbortSignal): Promise<DeregisterEnd> {
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const settle = (end: DeregisterEnd) => {
-        clearTimeout(timer);
-        giveUp?.removeEventListener('abort', abandon);
-        this.leaving = undefined;
-        resolve(end);
-      };
-      const abandon = () => settle('unanswered');
-      const awaitAnswer = () => {
-        timer ??= setTimeout(() => settle('unanswered'), timeoutMs);
-      };
-      const pause = () => {
-        clearTimeout(timer);
-        timer = undefined;
-      };
-      if (giveUp?.aborted) return settle('unanswered');
-      giveUp?.addEventListener('abort', abandon, { once: true });
-      this.leaving = { reason, settle, awaitAnswer, pause };
-      if (this.serverGone) return settle('server gone');
-      if (this.sessionUp) this.transport.send({ type: 'deregister', reason });
-      if (this.resultsAwaitingServer === 0) awaitAnswer();
+    if (giveUp?.aborted) return Promise.resolve('unanswered');
+    const departure = new Departure(reason, timeoutMs, giveUp, () => {
+      this.leaving = undefined;
     });
+    this.leaving = departure;
+    if (this.serverGone) departure.settle('server gone');
+    else {
+      if (this.sessionUp) this.transport.send({ type: 'deregister', reason });
+      if (this.resultsAwaitingServer === 0) departure.awaitAnswer();
+    }
+    return departure.ended;
   }
 
   /**
@@ -419,11 +399,15 @@ export class RunnerAgent {
     let ended = false;
     // Until the control plane has the job's end: on a slow link (a long-poll backlog of lines) the
     // completion may take longer than a TTL to arrive, and the lease must not expire meanwhile.
-    const renewal = this.renewEvery(Math.max(1, Math.floor(lease.ttlMs / 3)), () => {
-      if (ended && !this.completions.holds(jobId, fencingToken)) return false;
-      this.transport.send({ type: 'renew', jobId, fencingToken });
-      return true;
-    });
+    const renewal = renewEvery(
+      this.options.clock ?? systemClock,
+      Math.max(1, Math.floor(lease.ttlMs / 3)),
+      () => {
+        if (ended && !this.completions.holds(jobId, fencingToken)) return false;
+        this.transport.send({ type: 'renew', jobId, fencingToken });
+        return true;
+      },
+    );
     const startedAt = Date.now();
     this.options.onJob?.({ kind: 'started', job: lease.job });
     const done = this.launcher.execute(lease, reporter, cancel.signal, kill.signal).then((result) => {
@@ -458,25 +442,5 @@ export class RunnerAgent {
     let shortest = this.completions.shortestTtlMs();
     for (const { ttlMs } of this.active.values()) shortest = Math.min(shortest ?? ttlMs, ttlMs);
     return shortest === undefined ? undefined : Math.max(1, Math.floor(shortest / 3));
-  }
-
-  /** Calls `renew` every `intervalMs` until it returns false or the returned handle is cancelled. */
-  private renewEvery(intervalMs: number, renew: () => boolean): TimerHandle {
-    const clock = this.options.clock ?? systemClock;
-    let timer: TimerHandle | undefined;
-    let stopped = false;
-    const arm = (): void => {
-      timer = clock.setTimer(() => {
-        if (stopped || !renew()) return;
-        arm();
-      }, intervalMs);
-    };
-    arm();
-    return {
-      cancel: () => {
-        stopped = true;
-        timer?.cancel();
-      },
-    };
   }
 }
