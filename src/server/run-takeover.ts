@@ -140,7 +140,14 @@ export class RunTakeover {
     for (const run of candidates) {
       const ownership = ownerships.get(run.id);
       if (ownership?.handedTo === this.context.runners.replica) {
-        interrupted.push({ id: run.id, run, judged: ownership, ownerGone: false, handedOff: true });
+        interrupted.push({
+          id: run.id,
+          run,
+          judged: ownership,
+          ownerGone: false,
+          handedOff: true,
+          why: undefined,
+        });
         continue;
       }
       const liveness = runLiveness(run.status, ownership, clock.now(), ownerExited, this.staleHandoffMs);
@@ -149,7 +156,8 @@ export class RunTakeover {
       // runner it cancelled would report that end under the lease held here, and the job end cancelled.
       // Nor can one that released the run: it did so once its runners' connections were closed.
       const ownerGone = liveness.why === 'owner_exited' || liveness.why === 'released';
-      interrupted.push({ id: run.id, run, judged: liveness.ownership, ownerGone, handedOff: false });
+      const why = goneWhy(liveness.why, liveness.ageMs);
+      interrupted.push({ id: run.id, run, judged: liveness.ownership, ownerGone, handedOff: false, why });
     }
     // What was kept of a run finished, or driven by another replica now, must not count if it looks
     // interrupted again later (a time-out then would start from the count left here).
@@ -178,7 +186,7 @@ export class RunTakeover {
    * then continues or ends it. Once claimed, a failure stops the heartbeat, so that the run looks
    * interrupted again and the next sweep (here or on another replica) retries it.
    */
-  private async takeOver({ run, judged, ownerGone, handedOff }: Interrupted): Promise<boolean> {
+  private async takeOver({ run, judged, ownerGone, handedOff, why }: Interrupted): Promise<boolean> {
     const { stores, clock } = this.context;
     const resumable = await stores.recovery.getResumable(run.id);
     if (resumable?.request.driver !== 'server') return false;
@@ -193,8 +201,10 @@ export class RunTakeover {
     try {
       await this.continueOrEnd(run, resumable, parsed, ownership, ownerGone, judged, handedOff);
       if (handedOff) this.context.logNotice(`took over run ${run.id}, handed here by ${ownerText(judged)}`);
-      else if (judged.handedTo !== undefined && this.context.driven.has(run.id))
-        this.notAdopted(run.id, judged, judged.handedTo);
+      else if (!this.context.driven.has(run.id)) return true;
+      else if (judged.handedTo !== undefined) this.notAdopted(run.id, judged, judged.handedTo);
+      else
+        this.context.logNotice(`took over run ${run.id} from ${ownerText(judged)}, ${why}; it goes on here`);
     } catch (error) {
       ownership.stop();
       throw error;
@@ -328,6 +338,14 @@ interface Interrupted {
   readonly judged: RunOwnership;
   readonly ownerGone: boolean;
   readonly handedOff: boolean;
+  /** Why its owner counts as gone, for the operator (undefined: handed here). */
+  readonly why: string | undefined;
+}
+
+function goneWhy(why: 'stale_heartbeat' | 'owner_exited' | 'released', ageMs: number): string {
+  if (why === 'owner_exited') return 'whose process has exited';
+  if (why === 'released') return 'which released it as it stopped';
+  return `whose last heartbeat was ${Math.round(ageMs / 1000)} s ago`;
 }
 
 function ownerText({ owner }: RunOwnership): string {

@@ -9,6 +9,7 @@ import type { Stores } from '../../src/store/store.js';
 import { clockAhead } from './clock-ahead.js';
 import { startTestServer } from './helpers.js';
 import { slowValidWorkflow, watchLoopLag } from './loop-lag.js';
+import { noticed, tookOver } from './takeover-notices.js';
 
 // A takeover parses the run's stored workflow again, on the server's parse thread (the built one in
 // dist/: `npm run build` after editing the parser); past the limit it is put off to the next sweep,
@@ -80,7 +81,13 @@ it('takes over a run of a workflow that takes seconds to parse without stalling 
   // Parsed on the event loop, the whole parse was one gap: 2 s and more.
   expect(longestGap).toBeLessThan(1_000);
   const line = putOff(runId, '0.05');
-  expect(notices).toEqual([line, line, `${line}, with a limit of 120 s`]);
+  await noticed(notices, tookOver(runId));
+  expect(notices).toEqual([
+    line,
+    line,
+    `${line}, with a limit of 120 s`,
+    expect.stringMatching(tookOver(runId)),
+  ]);
   const { run } = (await second.request('GET', `/api/v1/runs/${runId}`)).body as {
     run: { status: string; jobs: { status: string }[] };
   };

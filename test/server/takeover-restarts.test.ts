@@ -8,6 +8,7 @@ import {
   waitForRunStatus,
 } from './helpers.js';
 import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
+import { noticed, tookOver } from './takeover-notices.js';
 
 // docs/replicas.md "A run taken over again and again": only takeovers after a server gave the run up
 // because a store write failed count toward --max-takeovers (takeover-cap.test.ts). A run whose job
@@ -39,6 +40,7 @@ function restartScenario(name: string, openStores: OpenReplicaStores): void {
         logNotice: (line) => notices.push(line),
       });
       await takenOverBy(stores, runId, clock);
+      await noticed(notices, tookOver(runId));
       const { run } = (await server.request('GET', `/api/v1/runs/${runId}`)).body as {
         run: { status: string; jobs: { status: string; reason?: string }[] };
       };
@@ -49,7 +51,8 @@ function restartScenario(name: string, openStores: OpenReplicaStores): void {
         'queued',
         undefined,
       ]);
-      expect(notices).toEqual([]);
+      // The takeover's line, and nothing else: no run ended, no failure.
+      expect(notices).toEqual([expect.stringMatching(tookOver(runId))]);
       if (restart < restarts) {
         await server.server.destroy();
         continue;
