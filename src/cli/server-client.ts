@@ -16,6 +16,9 @@ import type { RunFilters } from './run-filters.js';
 import { readServerSentEvents } from './sse-reader.js';
 import { streamEndedError } from './stream-end.js';
 
+/** The sha256 of no bytes, which no bundle has: a bundle is a gzip stream, never empty. */
+const noBundleSha256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
 /** What one connection to a run's event stream yields (ServerClient.runEventStream). */
 export type StreamedRunEvent =
   | { readonly kind: 'event'; readonly event: RunEvent; readonly id?: string }
@@ -77,6 +80,15 @@ export class ServerClient {
     // only what is wrong, as the line after it (reportServerFailure) says which token and how to get one.
     await throwUnlessOk(response, { forbiddenWhy: 'this token may not submit runs' });
     return true;
+  }
+
+  /**
+   * The bundle check of a bundle that none is, asked before the workspace is packed, which takes a
+   * minute for a few hundred MiB: a wrong --server, a server that is down or is not Valkyrie, and a
+   * token it refuses are told at once, as the check after packing would tell them.
+   */
+  async checkBundleAccess(): Promise<void> {
+    await this.hasBundle(noBundleSha256);
   }
 
   /** Streams the file; `stored` when the server kept it now, `present` when it already had it. */

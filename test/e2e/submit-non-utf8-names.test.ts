@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
+import { FakeApiServer } from './fake-api-server.js';
 
 const workspaces: Workspace[] = [];
 afterEach(() => {
@@ -18,14 +19,10 @@ describe('submit of a workspace holding a file whose name is not UTF-8', () => {
       Buffer.concat([Buffer.from(`${join(ws.dir, 'caf')}`), Buffer.from([0xe9]), Buffer.from('.txt')]),
       'x',
     );
-    const result = await ws.run([
-      'submit',
-      'ci.yml',
-      '--server',
-      'http://127.0.0.1:4',
-      '--token',
-      'vkt.abc.def',
-    ]);
+    // Asked before packing whether it takes bundles.
+    const server = await new FakeApiServer().start();
+    const result = await ws.run(['submit', 'ci.yml', '--server', server.url, '--token', 'tok']);
+    await server.close();
     expect(result.stderr).toBe(
       'valkyrie: cannot bundle caf\uFFFD.txt: its name is not valid UTF-8 (\uFFFD stands for the bytes that are not), ' +
         'which the paths of a bundle must be; rename it, or leave it out with .valkyrieignore (nothing was uploaded)\n',

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { scratchDirFor, unprivilegedUser } from '../runner/unprivileged-user.js';
 import { type CliResult, collect, valkyrieBin } from './cli.js';
+import { FakeApiServer } from './fake-api-server.js';
 
 /** Root reads every file whatever its bits: as root the submit runs as `nobody`, who owns the workspace. */
 const user = unprivilegedUser([process.execPath, valkyrieBin, '--version']);
@@ -29,12 +30,18 @@ function chownTree(paths: readonly string[]): void {
   if (uid !== undefined && gid !== undefined) for (const path of paths) chownSync(path, uid, gid);
 }
 
-/** Packing comes before any request: no server listens at the URL, and none is needed. */
+/** Asked before packing whether it takes bundles. */
+let server: FakeApiServer;
+beforeAll(async () => {
+  server = await new FakeApiServer().start();
+});
+afterAll(() => server.close());
+
 function submit(dir: string): Promise<CliResult> {
   return collect(
-    spawn(process.execPath, [valkyrieBin, 'submit', 'ci.yml', '--server', 'http://127.0.0.1:4'], {
+    spawn(process.execPath, [valkyrieBin, 'submit', 'ci.yml', '--server', server.url], {
       cwd: dir,
-      env: { ...process.env, NO_COLOR: '1', VALKYRIE_TOKEN: 'vkt.abc.def' },
+      env: { ...process.env, NO_COLOR: '1', VALKYRIE_TOKEN: 'tok' },
       stdio: ['ignore', 'pipe', 'pipe'],
       ...user.spawnOptions,
     }),

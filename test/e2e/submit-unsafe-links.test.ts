@@ -1,7 +1,8 @@
 import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
+import { FakeApiServer } from './fake-api-server.js';
 
 const workflow = 'jobs:\n  build:\n    runs-on: self-hosted\n    steps: [{ run: echo hi }]\n';
 const workspaces: Workspace[] = [];
@@ -9,8 +10,14 @@ afterEach(() => {
   for (const ws of workspaces.splice(0)) ws.dispose();
 });
 
-/** Packing comes before any request: no server listens at the URL, and none is needed. */
-const submitArgs = ['submit', 'ci.yml', '--server', 'http://127.0.0.1:4', '--token', 'vkt.abc.def'];
+/** Asked before packing whether it takes bundles (and, for the last submit, sent the run). */
+let server: FakeApiServer;
+let submitArgs: string[];
+beforeAll(async () => {
+  server = await new FakeApiServer().start();
+  submitArgs = ['submit', 'ci.yml', '--server', server.url, '--token', 'tok'];
+});
+afterAll(() => server.close());
 
 describe('submit of a workspace holding a link runners refuse to unpack', () => {
   it('refuses an absolute link before uploading, naming it, rather than fail every job on the runners', async () => {
@@ -40,8 +47,7 @@ describe('submit of a workspace holding a link runners refuse to unpack', () => 
     expect(refused.code).toBe(2);
     ws.write('.valkyrieignore', 'src/out\n');
     const packed = await ws.run(submitArgs);
-    // Packed and on to the server, which is not there.
-    expect(packed.stderr).toContain('cannot reach the Valkyrie server');
-    expect(packed.code).toBe(69);
+    expect(packed.stderr).toMatch(/^Workspace: 5 files .*: uploaded$/m);
+    expect(packed.code, packed.stderr).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +52,9 @@ const failedRun = [
   },
 ];
 
+/** The bundle submit checks before packing: none has the sha256 of no bytes. */
+const noBytesSha256 = createHash('sha256').digest('hex');
+
 let ws: Workspace;
 let server: FakeApiServer;
 beforeEach(async () => {
@@ -97,7 +101,9 @@ describe('valkyrie submit', () => {
     );
     expect(first.code).toBe(0);
     const [sha256] = [...server.bundles.keys()];
+    // First the check of a bundle none is: the server and token are asked about before packing.
     expect(server.calls()).toEqual([
+      `HEAD /api/v1/bundles/${noBytesSha256}`,
       `HEAD /api/v1/bundles/${sha256}`,
       `PUT /api/v1/bundles/${sha256}`,
       'POST /api/v1/runs',
@@ -128,7 +134,11 @@ describe('valkyrie submit', () => {
 
     const second = await submit('--idempotency-key', 'k1');
     expect(second.stderr).toContain('already on the server');
-    expect(server.calls().slice(3)).toEqual([`HEAD /api/v1/bundles/${sha256}`, 'POST /api/v1/runs']);
+    expect(server.calls().slice(4)).toEqual([
+      `HEAD /api/v1/bundles/${noBytesSha256}`,
+      `HEAD /api/v1/bundles/${sha256}`,
+      'POST /api/v1/runs',
+    ]);
     expect(server.requests.at(-1)?.headers['idempotency-key']).toBe('k1');
     expect(second.code).toBe(0);
     // Given as flags: the server named again, the token only as a placeholder.
@@ -462,7 +472,7 @@ describe('valkyrie submit', () => {
       /over the bundle limit of 2\.0 KiB \(largest: data\.bin 2\.9 KiB, .*\); nothing was uploaded/,
     );
     expect(result.code).toBe(2);
-    expect(server.requests).toEqual([]);
+    expect(server.calls()).toEqual([`HEAD /api/v1/bundles/${noBytesSha256}`]);
   });
 
   it('refuses a --workspace that does not exist or is a file with one line, exit 2, asking the server nothing', async () => {

@@ -209,6 +209,7 @@ async function uploadWorkspace(
   maxBytes: number,
   gitDir: boolean,
 ): Promise<BundleReport> {
+  await client.checkBundleAccess();
   const bundle = await packSettledWorkspace(root, {
     maxBytes,
     gitDir,
