@@ -1,5 +1,6 @@
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
+import { isCredentialRevokedReason } from '../protocol/transport-end.js';
 import { labelSetName } from '../selection/label-set.js';
 import { Declines } from './declines.js';
 import type { DispatcherHandlers, DispatcherOptions } from './dispatcher-handlers.js';
@@ -390,7 +391,10 @@ export class Dispatcher {
     this.declines.forgetSession(session.id);
     if (session.durable) {
       this.registry.detach(session, leased);
-      if (how !== 'superseded') this.handlers.runnerAway(session, leased);
+      // A runner whose credential was revoked cannot come back: its leases are lost right after
+      // (ControlPlane.runnerRevoked), and its jobs' logs would say they wait for it first.
+      if (how !== 'superseded' && !isCredentialRevokedReason(reason))
+        this.handlers.runnerAway(session, leased);
     } else this.handlers.runnerLost(session, leased, reason);
     if (how !== 'superseded') this.dispatch();
   }

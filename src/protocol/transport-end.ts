@@ -28,6 +28,16 @@ export type CloseInfo =
       readonly goingAway?: boolean;
     };
 
+/** How a connection whose credential was revoked closed, on either transport: reason text `CODE: why`. */
+export function credentialRevokedReason(why: string): string {
+  return `VK_CREDENTIAL_REVOKED: ${why}`;
+}
+
+/** Whether a connection closed because its credential was revoked (`credentialRevokedReason`). */
+export function isCredentialRevokedReason(reason: string): boolean {
+  return reason.startsWith(credentialRevokedReason(''));
+}
+
 /** How a connection that refused a frame (`error`) closed: reason text `CODE: message`. */
 export function protocolCloseInfo(error: ProtocolError): Extract<CloseInfo, { kind: 'protocol' }> {
   return { kind: 'protocol', code: error.code, reason: `${error.code}: ${error.message}` };

@@ -53,7 +53,8 @@ describe('revoking a runner credential', () => {
     const { server, request, token } = await startTestServer({ controlPlane: { leaseTtlMs: 600_000 } });
     const doomedSecret = await credential(request, token);
     const doomed = bareRunner(server.url, doomedSecret);
-    await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    const submitted = await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    const runId = (submitted.body as { run: { id: string } }).run.id;
     const leased = await until(
       () => doomed.received.find((message) => message.type === 'lease'),
       'the doomed runner to get a lease',
@@ -73,6 +74,12 @@ describe('revoking a runner credential', () => {
     const leases = await rescuer.leases(2);
     expect(leases.map((lease) => lease.jobId)).toContain(leased.jobId);
     expect(doomed.received.length).toBe(seenAtRevoke);
+    // It cannot come back, and its job's log does not say the job waits for it to.
+    const log = await request('GET', `/api/v1/runs/${runId}/logs?job=${leased.jobId}`);
+    expect(log.text).toContain(
+      `attempt 1 ended (runner_lost: credential ${idOf(doomedSecret)} was revoked); requeued as attempt 2`,
+    );
+    expect(log.text).not.toContain('disconnected; waiting');
     const again = await connectAuto<RunnerMessage, ControlMessage>({
       ...endpoints(server.url),
       decoder: runnerDecoder,

@@ -4,7 +4,12 @@ import type { ProtocolError } from '../frame.js';
 import { errorBody, unavailableRetryAfterSeconds } from '../handshake.js';
 import { messageJson } from '../message-json.js';
 import { protocolVersion } from '../messages.js';
-import { type CloseInfo, protocolCloseInfo, TransportEnd } from '../transport-end.js';
+import {
+  type CloseInfo,
+  credentialRevokedReason,
+  protocolCloseInfo,
+  TransportEnd,
+} from '../transport-end.js';
 
 /** Sent to the client with its last batch when the server ends the session. */
 export interface SessionEnd {
@@ -82,7 +87,7 @@ export class LongPollSession<Out, In> extends TransportEnd<Out, In> {
   credentialRevoked(why: string): void {
     this.outbox.length = 0;
     this.endWith(
-      { kind: 'local', reason: `${credentialRevoked}: ${why}` },
+      { kind: 'local', reason: credentialRevokedReason(why) },
       { code: credentialRevoked, reason: why },
     );
   }

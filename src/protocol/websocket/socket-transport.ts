@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import type { MessageDecoder, ProtocolError, ProtocolErrorCode } from '../frame.js';
 import { decodeMessages, encodeFrame, encodeMessages } from '../frame.js';
 import { messageJson } from '../message-json.js';
-import { protocolCloseInfo, TransportEnd } from '../transport-end.js';
+import { credentialRevokedReason, protocolCloseInfo, TransportEnd } from '../transport-end.js';
 
 /**
  * WebSocket close codes of protocol v1. 1000/1001/1009 keep their RFC 6455 meanings; the 4000
@@ -180,7 +180,7 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
     if (this.isClosed) return;
     this.pending = [];
     this.pendingChars = 0;
-    const reason = `VK_CREDENTIAL_REVOKED: ${why}`;
+    const reason = credentialRevokedReason(why);
     this.finish({ kind: 'local', reason });
     this.stopKeepAlive();
     this.socket.close(closeCodes.credentialRevoked, truncateReason(reason));
