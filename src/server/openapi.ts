@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { retryAfterSeconds } from './api-error.js';
-import type { ResponseSpec, RouteMeta } from './route.js';
+import { bodyRequired, type ResponseSpec, type RouteMeta } from './route.js';
 import { errorSchema, jsonBodyLimit } from './schemas.js';
 
 /** Answers every route of its kind may give before its handler runs; a route's own entry wins. */
@@ -69,8 +69,11 @@ export function openApiDocument(routes: readonly RouteMeta[], version: string): 
         ]),
       ),
     };
+    // OpenAPI takes a request body as optional unless it says `required`: submitRun's and
+    // createToken's are refused without one, which a client generated from the document must send.
     if (route.body !== undefined)
       operation.requestBody = {
+        ...(bodyRequired(route) ? { required: true } : {}),
         content: { 'application/json': { schema: schemas.of(route.body, 'input') } },
       };
     if (route.rawBody !== undefined)

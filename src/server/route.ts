@@ -234,7 +234,7 @@ export function bodyTypeOf(route: Pick<Route, 'body' | 'rawBody'>): string | und
 }
 
 /** Whether `route` refuses a request without a body; a route that reads none does not. */
-function bodyRequired(route: Pick<Route, 'body'>): boolean {
+export function bodyRequired(route: Pick<Route, 'body'>): boolean {
   return route.body !== undefined && !route.body.safeParse(undefined).success;
 }
 

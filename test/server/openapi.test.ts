@@ -15,6 +15,8 @@ type Json = Record<string, unknown>;
 interface Operation {
   readonly operationId: string;
   readonly responses: Record<string, { content?: Record<string, { schema: Json }> }>;
+  readonly requestBody?: { readonly required?: boolean; readonly content: Record<string, unknown> };
+  readonly 'x-valkyrie-access'?: string;
 }
 interface Document {
   readonly paths: Record<string, Record<string, Operation>>;
@@ -112,6 +114,28 @@ describe('the OpenAPI document', () => {
         const description = (operation.responses['503'] as { description?: string } | undefined)?.description;
         if (description !== undefined) expect(description, `${method} ${path}`).toContain('VK_STORE');
       }
+  });
+
+  it('marks a JSON body required exactly where the server refuses a request without one', async () => {
+    const server = await startTestServer();
+    const doc = await documentOf(server);
+    const register = await server.token('runner');
+    const found: string[] = [];
+    for (const [template, methods] of Object.entries(doc.paths))
+      for (const [method, operation] of Object.entries(methods)) {
+        const { requestBody } = operation;
+        if (requestBody?.content['application/json'] === undefined) continue;
+        const url = template.replace('{action}', 'drain').replace(/\{[^}]+\}/g, 'none');
+        const token = operation['x-valkyrie-access'] === 'register' ? register : adminToken;
+        // Validation comes before the route looks anything up: an optional body gets as far as a 404.
+        const answer = await server.request(method.toUpperCase() as 'POST', url, { token });
+        const refused = answer.status === 400 && (answer.body as { path?: string }).path === 'body';
+        found.push(`${method} ${template}: ${refused ? 'required' : 'optional'}`);
+        expect(requestBody.required === true, `${method} ${template} answered ${answer.text}`).toBe(refused);
+      }
+    expect(found).toContain('post /api/v1/runs: required');
+    expect(found).toContain('post /api/v1/tokens: required');
+    expect(found).toContain('post /api/v1/runs/{id}/cancel: optional');
   });
 
   it("documents the answers the server gives, each error's body as it is", async () => {
