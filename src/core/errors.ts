@@ -96,6 +96,12 @@ export type ErrorCode = keyof typeof errorCatalog;
  */
 export const errorCodeHeader = 'x-valkyrie-error';
 
+/**
+ * The WWW-Authenticate value of every 401 answer, the API's and the runner protocol's: RFC 9110
+ * requires a 401 to name the scheme to authenticate with, here RFC 6750's bearer token.
+ */
+export const bearerChallenge = 'Bearer realm="valkyrie"';
+
 export class ValkyrieError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {

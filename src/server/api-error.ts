@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { type ErrorCode, errorCodeHeader, ValkyrieError } from '../core/errors.js';
+import { bearerChallenge, type ErrorCode, errorCodeHeader, ValkyrieError } from '../core/errors.js';
 
 /**
  * An error the API answers with: `status` and a JSON body `{code, message, path?, ...details}`.
@@ -39,10 +39,14 @@ export function retryAfterSeconds(status: number): number | undefined {
   return undefined;
 }
 
-/** Answers `api`: its status, its JSON body, its code in errorCodeHeader (a HEAD answer keeps no body). */
+/**
+ * Answers `api`: its status, its JSON body, its code in errorCodeHeader (a HEAD answer keeps no body),
+ * and on a 401 the bearer challenge.
+ */
 export function sendApiError(reply: FastifyReply, api: ApiError): FastifyReply {
   const retryAfter = retryAfterSeconds(api.status);
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+  if (api.status === 401) reply.header('www-authenticate', bearerChallenge);
   reply.header(errorCodeHeader, api.code);
   return reply.code(api.status).send(api.body());
 }

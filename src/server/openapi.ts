@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { bearerChallenge } from '../core/errors.js';
 import { retryAfterSeconds } from './api-error.js';
 import { bodyRequired, type ResponseSpec, type RouteMeta } from './route.js';
 import { errorSchema, jsonBodyLimit } from './schemas.js';
@@ -111,18 +112,27 @@ function responseObject(
   const types = response.contentTypes ?? [response.contentType ?? 'application/json'];
   const schema = response.schema === undefined ? {} : schemas.of(response.schema, 'output');
   const retryAfter = retryAfterSeconds(status);
-  return {
-    description: response.description,
+  const headers = {
     ...(retryAfter === undefined
       ? {}
       : {
-          headers: {
-            'Retry-After': {
-              description: `the seconds to wait before asking again (${retryAfter})`,
-              schema: { type: 'integer', minimum: 0 },
-            },
+          'Retry-After': {
+            description: `the seconds to wait before asking again (${retryAfter})`,
+            schema: { type: 'integer', minimum: 0 },
           },
         }),
+    ...(status === 401
+      ? {
+          'WWW-Authenticate': {
+            description: 'how to authenticate (RFC 6750)',
+            schema: { type: 'string', const: bearerChallenge },
+          },
+        }
+      : {}),
+  };
+  return {
+    description: response.description,
+    ...(Object.keys(headers).length === 0 ? {} : { headers }),
     ...(response.schema === undefined &&
     response.contentType === undefined &&
     response.contentTypes === undefined

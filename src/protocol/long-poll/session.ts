@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { bearerChallenge } from '../../core/errors.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { ProtocolError } from '../frame.js';
 import { errorBody, unavailableRetryAfterSeconds } from '../handshake.js';
@@ -214,6 +215,7 @@ export function respondJson(
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     ...(status === 503 ? { 'retry-after': String(unavailableRetryAfterSeconds) } : {}),
+    ...(status === 401 ? { 'www-authenticate': bearerChallenge } : {}),
     ...headers,
   });
   response.end(body);

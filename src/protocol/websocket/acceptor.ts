@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { bearerChallenge } from '../../core/errors.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { MessageDecoder } from '../frame.js';
 import {
@@ -145,6 +146,7 @@ function refuse(socket: Duplex, status: number, code: string, message: string): 
   socket.end(
     `HTTP/1.1 ${status} ${statusText[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
       (status === 503 ? `Retry-After: ${unavailableRetryAfterSeconds}\r\n` : '') +
+      (status === 401 ? `WWW-Authenticate: ${bearerChallenge}\r\n` : '') +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
