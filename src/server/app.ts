@@ -11,7 +11,7 @@ import { parseJsonBody } from './json-body.js';
 import { lingerOnClose } from './linger.js';
 import { metricsRoute } from './metrics-route.js';
 import { openApiDocument } from './openapi.js';
-import { defineRoute, type Route, refuseOtherMethods, registerRoutes } from './route.js';
+import { defineRoute, type Route, type RouteMeta, refuseOtherMethods, registerRoutes } from './route.js';
 import { accessRoutes } from './routes/access.js';
 import { bundleRoutes } from './routes/bundles.js';
 import { rerunRoutes } from './routes/rerun.js';
@@ -132,19 +132,18 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     ...healthRoutes(context),
     metricsRoute(context),
   ];
-  const document = openApiDocument(routes, options.version);
-  routes.push(
-    defineRoute({
-      method: 'GET',
-      url: '/api/v1/openapi.json',
-      operationId: 'getOpenApiDocument',
-      summary: 'This document',
-      access: 'public',
-      anyQuery: true,
-      responses: { 200: { description: 'OpenAPI 3.1' } },
-      handle: async () => ({ status: 200, body: document }),
-    }),
-  );
+  // The document lists its own route too, as a route a client calls like any other.
+  const documentRoute: RouteMeta = {
+    method: 'GET',
+    url: '/api/v1/openapi.json',
+    operationId: 'getOpenApiDocument',
+    summary: 'This document',
+    access: 'public',
+    anyQuery: true,
+    responses: { 200: { description: 'OpenAPI 3.1', contentType: 'application/json' } },
+  };
+  const document = openApiDocument([...routes, documentRoute], options.version);
+  routes.push(defineRoute({ ...documentRoute, handle: async () => ({ status: 200, body: document }) }));
   registerRoutes(app, routes, context);
   refuseOtherMethods(app, routes);
   // After the routes: a hook added later applies to them all. The pattern, not the URL, keeps the

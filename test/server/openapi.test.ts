@@ -116,6 +116,17 @@ describe('the OpenAPI document', () => {
       }
   });
 
+  it('lists its own route, and the Last-Event-ID header a run event stream resumes after', async () => {
+    const doc = await documentOf(await startTestServer());
+    expect(operationOf(doc, 'GET', '/api/v1/openapi.json').operationId).toBe('getOpenApiDocument');
+    const events = operationOf(doc, 'GET', '/api/v1/runs/1/events') as Operation & {
+      parameters: { name: string; in: string; required: boolean }[];
+    };
+    expect(events.parameters).toContainEqual(
+      expect.objectContaining({ name: 'last-event-id', in: 'header', required: false }),
+    );
+  });
+
   it('marks a JSON body required exactly where the server refuses a request without one', async () => {
     const server = await startTestServer();
     const doc = await documentOf(server);

@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify';
+import * as z from 'zod';
 import { asJobId, asRunId } from '../../core/ids.js';
 import { isTerminal } from '../../core/outcome.js';
 import type { RunEvent } from '../../engine/events.js';
@@ -13,6 +14,15 @@ import { errorSchema, idParams, jobLogLinesSchema, logLinesQuery, logsQuery } fr
 import { type EventStream, openEventStream, type StreamCredential } from '../sse.js';
 import { isFinished, jobCompletedOf } from '../stored-run-events.js';
 import type { Principal } from '../tokens.js';
+
+const eventsHeaders = z.object({
+  'last-event-id': z
+    .string()
+    .optional()
+    .describe(
+      'the id of the last event a client got, sent again as it reconnects (as EventSource does): the stream goes on after it where it can, starting with event: resumed; else the run is replayed from its start',
+    ),
+});
 
 /** A run's events and a job's logs, as text or as Server-Sent Events. */
 export function runStreamRoutes(context: ApiContext): Route[] {
@@ -32,13 +42,14 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         'Server-Sent Events (event: run, data: a RunEvent as `valkyrie run --json` prints it, id: its id): the run replayed from its start, then live, on any replica; ends after run.completed. With a Last-Event-ID header the stream continues after that event when it can (then it starts with event: resumed), else it replays the run from its start. A job.queued with noRunnerWith (and no setAside) of a job that still waits comes with what the run view tells of the job besides, when it tells it within 2 s: runnersElsewhere (runners with its labels connected to another replica) and handoff; it is never overtaken by a later event meanwhile. A stream whose token is revoked or expires ends with event: error (data: {code: VK_UNAUTHORIZED, message}); one whose replica hands the run to another ends with event: moved (data: {to: the replica}), after which a client reconnects and follows the run from the store',
       access: 'read',
       params: idParams,
+      headers: eventsHeaders,
       responses: {
         200: { description: 'an event stream', contentType: 'text/event-stream' },
         404: { description: 'VK_RUN_NOT_FOUND', schema: errorSchema },
       },
-      async handle({ params, reply, request, principal }) {
+      async handle({ params, headers, reply, principal }) {
         const run = await findRun(stores.runs, params.id);
-        const lastEventId = request.headers['last-event-id'];
+        const lastEventId = headers['last-event-id'];
         const stream = open(reply, principal);
         const detailed = queuedWithRunnersElsewhere(
           run.id,
@@ -59,7 +70,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
             behind: () => stream.behind(),
             end: () => send(undefined, () => stream.end()),
           },
-          typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined,
+          lastEventId === '' ? undefined : lastEventId,
         );
         stream.onEnd(unsubscribe);
         return 'streamed';
