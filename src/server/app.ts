@@ -43,6 +43,16 @@ export interface ApiOptions {
  * Fastify's own included (bad JSON, a body too large, an unknown route), is a JSON `{code, message, path?}`.
  */
 export function buildApi(context: ApiContext, options: ApiOptions): FastifyInstance {
+  const routes: Route[] = [
+    ...runRoutes(context),
+    ...rerunRoutes(context),
+    ...runStreamRoutes(context),
+    ...bundleRoutes(context),
+    ...accessRoutes(context),
+    ...runnerRoutes(context),
+    ...healthRoutes(context),
+    metricsRoute(context),
+  ];
   const app = Fastify({
     logger: false,
     bodyLimit: jsonBodyLimit,
@@ -54,7 +64,8 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     forceCloseConnections: true,
     ...(options.serverFactory === undefined ? {} : { serverFactory: options.serverFactory }),
     // The router's own errors (bad percent-encoding, an over-long path parameter) skip the error handler.
-    frameworkErrors: (error, _request, reply) => sendApiError(reply as FastifyReply, toApiError(error)),
+    frameworkErrors: (error, request, reply) =>
+      sendApiError(reply as FastifyReply, routerError(error, request.url, routes)),
     // What Node's HTTP parser cannot read never reaches a route or the error handler.
     clientErrorHandler: answerClientError,
   });
@@ -122,16 +133,6 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
       });
     }
   }
-  const routes: Route[] = [
-    ...runRoutes(context),
-    ...rerunRoutes(context),
-    ...runStreamRoutes(context),
-    ...bundleRoutes(context),
-    ...accessRoutes(context),
-    ...runnerRoutes(context),
-    ...healthRoutes(context),
-    metricsRoute(context),
-  ];
   // The document lists its own route too, as a route a client calls like any other.
   const documentRoute: RouteMeta = {
     method: 'GET',
@@ -196,6 +197,28 @@ function healthRoutes(context: ApiContext): Route[] {
       },
     }),
   ];
+}
+
+/**
+ * The router's errors, an over-long path parameter named at its field (`params.id`) by the route the
+ * URL's other segments match: the router stops before it knows the route.
+ */
+function routerError(error: unknown, url: string, routes: readonly RouteMeta[]): ApiError {
+  const api = toApiError(error);
+  if ((error as { code?: unknown } | null)?.code !== 'FST_ERR_MAX_PARAM_LENGTH') return api;
+  const segments = (url.split('?', 1)[0] ?? '').replace(/(.)\/$/, '$1').split('/');
+  for (const route of routes) {
+    const pattern = route.url.split('/');
+    if (pattern.length !== segments.length) continue;
+    const at = pattern.findIndex(
+      (part, index) => part.startsWith(':') && (segments[index] ?? '').length > maxParamLength,
+    );
+    const literalsMatch = pattern.every((part, index) => part.startsWith(':') || part === segments[index]);
+    if (at < 0 || !literalsMatch) continue;
+    const path = `params.${pattern[at]?.slice(1)}`;
+    return new ApiError(400, api.code, `${path}: is longer than ${maxParamLength} characters`, { path });
+  }
+  return api;
 }
 
 /** Fastify's own errors by their codes; anything unexpected is a 500 whose details go to the log only. */

@@ -35,6 +35,19 @@ describe('the API error contract', () => {
     const longId = await request('GET', `/api/v1/runs/${'1'.repeat(101)}`);
     expect(longId).toMatchObject({ status: 400, body: { ...errorBody, code: 'VK_INVALID_REQUEST' } });
     expect(longId.body).not.toHaveProperty('statusCode');
+    // Named at its field, as the OpenAPI document's 400 says (`params.id`), with a trailing slash too.
+    const overlong: [string, string][] = [
+      [`/api/v1/runs/${'1'.repeat(101)}/`, 'params.id'],
+      [`/api/v1/runs/${'1'.repeat(101)}/logs?job=1.1`, 'params.id'],
+      [`/api/v1/runners/${'r'.repeat(101)}/drain`, 'params.id'],
+      [`/api/v1/jobs/${'j'.repeat(101)}/workspace`, 'params.jobId'],
+    ];
+    for (const [url, path] of overlong)
+      expect((await request('GET', url)).body, url).toEqual({
+        code: 'VK_INVALID_REQUEST',
+        message: `${path}: is longer than 100 characters`,
+        path,
+      });
   });
 
   it('names the code in the X-Valkyrie-Error header too, which a bodiless HEAD answer keeps', async () => {
