@@ -12,7 +12,7 @@ import { evaluateFlag } from '../workflow/typed-values.js';
 import type { LoadedAction } from './action-loading.js';
 import { type ActionRun, actionContext, runLocalAction, scopedRun } from './local-action-step.js';
 import { runShellStep } from './run-step.js';
-import { displayName, evaluateMap, withStepEnv } from './step-context.js';
+import { conditionHolds, displayName, evaluateMap, withStepEnv } from './step-context.js';
 import type { StepState } from './step-effects.js';
 import { type StepFiles, stepFiles } from './step-environment.js';
 
@@ -40,7 +40,11 @@ export async function runComposite(
     return {
       ...base,
       contexts: { ...base.contexts, steps: states as unknown as ExpressionValue },
-      status: { failed: failure !== undefined, cancelled: host.signal.aborted },
+      // The job's cancel counts although the calling step runs on (its if: still holds: job-run.ts).
+      status: {
+        failed: failure !== undefined,
+        cancelled: host.signal.aborted || host.options.signal.aborted,
+      },
     };
   };
   for (const [index, step] of steps.entries()) {
@@ -82,7 +86,11 @@ export async function runComposite(
       continueOnError = evaluateFlag(step.continueOnError, context);
       const actionPath = action.directory;
       const stepRun = { context, stepContext, setOutput, commandFailed: markFailed, filesKey, actionPath };
-      outcome = await runStep(run, step, stepRun);
+      outcome = await cancellable(
+        run,
+        () => conditionHolds(step.if ?? 'success()', stepContext),
+        (stepOf) => runStep(stepOf, step, stepRun),
+      );
     } catch (error) {
       outcome = { kind: 'failed_to_start', message: messageOf(error) };
     }
@@ -117,6 +125,30 @@ export async function runComposite(
   // The step that failed the action exited 0 (a workflow command of it failed): the caller fails too.
   if (cancelled === undefined && failure?.kind === 'exited' && failure.exitCode === 0) run.commandFailed();
   return cancelled ?? failure ?? { kind: 'exited', exitCode: 0 };
+}
+
+/**
+ * Runs one of the action's steps so that a cancel of the job while it runs interrupts it only when its
+ * `if:` no longer holds then, as actions/runner re-tests each composite step's condition; the calling
+ * step may run on meanwhile (its own `if:` held), and so may this one.
+ */
+async function cancellable(
+  run: ActionRun,
+  holds: () => boolean,
+  start: (run: ActionRun) => Promise<ProcessOutcome>,
+): Promise<ProcessOutcome> {
+  const jobCancel = run.host.options.signal;
+  const stop = new AbortController();
+  const onCancel = () => {
+    if (!holds()) stop.abort(jobCancel.reason);
+  };
+  jobCancel.addEventListener('abort', onCancel);
+  try {
+    const signal = AbortSignal.any([run.host.signal, stop.signal]);
+    return await start({ ...run, host: { ...run.host, signal } });
+  } finally {
+    jobCancel.removeEventListener('abort', onCancel);
+  }
 }
 
 /** Failures logged where they happened: an action nested in others is not logged again by each. */

@@ -18,7 +18,7 @@ import { abortReasonOf, JobStatus } from './job-status.js';
 import { type Output, runActionStep } from './local-action-step.js';
 import { runShellStep } from './run-step.js';
 import { SecretMasker } from './secret-masker.js';
-import { displayName, evaluateMap, withStepEnv } from './step-context.js';
+import { conditionHolds, displayName, evaluateMap, withStepEnv } from './step-context.js';
 import { rewinding, type StepState } from './step-effects.js';
 import { writeEventFile } from './step-environment.js';
 import { stepKey } from './step-key.js';
@@ -43,6 +43,13 @@ class JobExecution {
   private readonly extraPath: string[] = [];
   private readonly status = new JobStatus();
   private current: AbortController | undefined;
+  /**
+   * The running step attempt's `if:`, judged again when the job is cancelled (unset between attempts,
+   * so a retry's wait is always cut short): as actions/runner's StepsRunner does, a step whose
+   * condition still holds then (`always()`, `cancelled()`) runs on to its end, and only one whose
+   * condition no longer holds, or cannot be evaluated, is interrupted.
+   */
+  private runningIf: (() => boolean) | undefined;
   /** The running step's attempt, stamped on its log lines. */
   private attempt = 1;
   /** A workflow command of the running step attempt failed: the attempt fails, as in actions/runner. */
@@ -123,6 +130,11 @@ class JobExecution {
   private cancel(reason: string): void {
     if (!this.status.cancel(reason)) return;
     this.systemLog(-1, cancellingLine(reason));
+    if (this.current !== undefined && this.runningIf?.() === true) {
+      // The job ends cancelled all the same, as GitHub's does once its cancel came during a step.
+      this.status.cancelTookEffect = true;
+      return;
+    }
     this.interrupt(reason);
   }
 
@@ -165,9 +177,9 @@ class JobExecution {
         ? { ...definition, name }
         : partStep(part, this.parts.nextIndex(part.kind), name);
     };
-    let context: EvaluationContext;
+    let stepEnv: Record<string, string>;
     try {
-      context = withStepEnv(jobContext, evaluateMap(definition.env, jobContext));
+      stepEnv = evaluateMap(definition.env, jobContext);
     } catch (error) {
       if (part?.kind === 'pre') return;
       const step = named(jobContext);
@@ -179,12 +191,14 @@ class JobExecution {
       this.finishStep(step, 'failure', false);
       return;
     }
+    const context = withStepEnv(jobContext, stepEnv);
     if (part?.kind === 'pre' && !runsAtStart(definition, context)) return;
     if (part?.nested?.atStart?.(() => context) === false) return;
     const step = named(context);
+    const condition = part?.script.if ?? definition.if ?? 'success()';
     let shouldRun: boolean;
     try {
-      shouldRun = evaluateCondition(part?.script.if ?? definition.if ?? 'success()', context);
+      shouldRun = evaluateCondition(condition, context);
     } catch (error) {
       const place = part === undefined ? this.places.of(definition.index, 'if') : partPlace(part);
       const what = part === undefined ? "the step's if:" : `runs.${part.kind}-if`;
@@ -197,10 +211,15 @@ class JobExecution {
       return;
     }
     const state = step.retry && { env: this.githubEnv, path: this.extraPath, steps: this.steps, id: step.id };
+    const stillHolds = () => conditionHolds(condition, () => withStepEnv(this.context(definition), stepEnv));
     const { last, reported } = await runAttempts(step.retry, {
-      run: rewinding(state, (attempt) => this.attemptStep(step, context, attempt, part)),
+      run: rewinding(state, (attempt) => {
+        this.runningIf = stillHolds;
+        return this.attemptStep(step, context, attempt, part);
+      }),
       interrupted: () => this.status.stopped(this.options.killSignal),
       retrying: (attempt, delayMs) => {
+        this.runningIf = undefined;
         this.reportAttempt(step, attempt, delayMs);
         // Aborted by interrupt(), like a running step, so cancellation and the job timeout end the wait.
         const wait = new AbortController();
@@ -208,6 +227,7 @@ class JobExecution {
         return [wait.signal, this.options.killSignal];
       },
     });
+    this.runningIf = undefined;
     if (this.status.cancelled && last.result !== 'success') this.status.cancelTookEffect = true;
     // An attempt whose wait was interrupted was reported already: the step ends with it, unreported twice.
     this.finishStep(step, last.result, last.continueOnError, last, !reported);

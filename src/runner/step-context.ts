@@ -1,4 +1,4 @@
-import { type EvaluationContext, interpolate } from '../workflow/expressions/index.js';
+import { type EvaluationContext, evaluateCondition, interpolate } from '../workflow/expressions/index.js';
 
 /** Each value of a map of templates, interpolated. */
 export function evaluateMap(
@@ -14,6 +14,19 @@ export function evaluateMap(
 export function withStepEnv(context: EvaluationContext, stepEnv: Record<string, string>): EvaluationContext {
   const env = { ...(context.contexts.env as Record<string, string>), ...stepEnv };
   return { ...context, contexts: { ...context.contexts, env } };
+}
+
+/**
+ * A step's `if:` judged again while it runs, as actions/runner's StepsRunner re-tests it when the job
+ * is cancelled: a condition (or context) that cannot be evaluated then no longer holds. Never throws:
+ * it is called from a cancel signal's listener.
+ */
+export function conditionHolds(condition: string, context: () => EvaluationContext): boolean {
+  try {
+    return evaluateCondition(condition, context());
+  } catch {
+    return false;
+  }
 }
 
 /**
