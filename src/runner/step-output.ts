@@ -30,6 +30,8 @@ export interface StepOutputOptions {
 /** GitHub's words (Constants.Runner.UnsupportedCommandMessage) for the deprecated set-output command. */
 export const setOutputDeprecation = deprecation('set-output');
 export const saveStateDeprecation = deprecation('save-state');
+/** actions/runner's AddMaskCommandExtension, word for word. */
+const emptyMaskWarning = "warning: Can't add secret mask for empty string in ##[add-mask] command.";
 
 function deprecation(command: string): string {
   return `warning: The \`${command}\` command is deprecated and will be disabled soon. Please upgrade to using Environment Files. For more information see: https://github.blog/changelog/2022-10-11-github-actions-deprecating-save-state-and-set-output-commands/`;
@@ -160,7 +162,9 @@ export class StepOutputForwarder {
   private act(command: WorkflowCommand, line: OutputLine): 'acted' | 'printed' {
     switch (command.name) {
       case 'add-mask':
-        this.options.masker.add(command.message);
+        // As actions/runner: a value of nothing but whitespace (an unset variable) masks nothing, and says so.
+        if (command.message.trim() === '') this.system(emptyMaskWarning, line.at);
+        else this.options.masker.add(command.message);
         break;
       case 'stop-commands':
         return this.stopCommands(command, line);

@@ -85,3 +85,23 @@ describe('workflow commands on stderr', () => {
     ]);
   });
 });
+
+describe('::add-mask::', () => {
+  it('of an empty or blank value masks nothing and warns, as actions/runner does', async () => {
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: |
+          echo "::add-mask::$UNSET_TOKEN"
+          echo "::add-mask::   "
+          echo "a b"
+`,
+      workspace,
+    );
+    expect(run.outcome).toEqual({ kind: 'succeeded' });
+    const warning = "warning: Can't add secret mask for empty string in ##[add-mask] command.";
+    expect(run.lines(0)).toEqual([warning, warning, 'a b']);
+  });
+});
