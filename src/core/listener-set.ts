@@ -1,3 +1,5 @@
+import { type ErrorCode, ValkyrieError } from './errors.js';
+
 /**
  * Listeners of one kind of event. `active` lets hot paths skip building an event nobody reads. A
  * listener that throws cannot change the emitter's state: its error goes to `onListenerError`, by
@@ -35,4 +37,14 @@ function rethrowLater(error: unknown): void {
   queueMicrotask(() => {
     throw error;
   });
+}
+
+/**
+ * Throws `code` at `where` unless `listener` is a function: taken as it was, it would fail at every
+ * event, long after the call that subscribed it (a pool's listener error even ends the process).
+ */
+export function checkListener(code: ErrorCode, where: string, listener: unknown): void {
+  if (typeof listener === 'function') return;
+  const received = listener === null ? 'null' : typeof listener;
+  throw new ValkyrieError(code, `${where}: the listener must be a function; received ${received}`);
 }

@@ -1,16 +1,14 @@
 import { inspect } from 'node:util';
+import { closeDeadline } from '../../core/close-deadline.js';
 import { ValkyrieError } from '../../core/errors.js';
-import {
-  type ResolvedThreadPoolOptions,
-  resolvePoolOptions,
-  type ThreadPoolOptions,
-  validateTimeout,
-} from './config.js';
+import { checkListener } from '../../core/listener-set.js';
+import { type ResolvedThreadPoolOptions, resolvePoolOptions, type ThreadPoolOptions } from './config.js';
 import { type PoolEventListener, PoolEventListeners, type PoolLevelEvent } from './events.js';
 import type { TaskOutcome } from './outcome.js';
+import { runSettings } from './run-options.js';
 import { type PoolDispatcher, TaskDispatcher } from './task-dispatcher.js';
 import { type PoolTask, type RunTaskOptions, TaskRecord, type TaskSettledListener } from './task-record.js';
-import { taskExportName, taskModuleUrl } from './worker-entry.js';
+import { taskRef } from './worker-entry.js';
 
 export interface TaskModuleRef {
   /** An absolute path or a file: URL (`new URL('./task.js', import.meta.url)`). */
@@ -63,11 +61,7 @@ export class ThreadPool implements AsyncDisposable {
 
   /** Names an exported function of a task module. Memoised: the same ref gives the same task. */
   task<Input = unknown, Output = unknown>(ref: TaskModuleRef): PoolTask<Input, Output> {
-    if (typeof ref !== 'object' || ref === null) {
-      throw new ValkyrieError('VK_TASK_MODULE', 'task(): expected { module, exportName? }');
-    }
-    const moduleUrl = taskModuleUrl(ref.module);
-    const exportName = taskExportName(ref.exportName);
+    const { moduleUrl, exportName } = taskRef(ref);
     const key = `${exportName}\0${moduleUrl}`;
     let task = this.tasks.get(key);
     if (task === undefined) {
@@ -113,21 +107,10 @@ export class ThreadPool implements AsyncDisposable {
     // whatever this pool's task of that id is, or fail to load "undefined".
     const typeId = (task as PoolTask | undefined)?.typeId;
     if (typeId === undefined || this.taskByTypeId[typeId] !== task) throw notATask(task);
-    let timeoutMs = this.options.taskTimeoutMs;
-    let attempt = 1;
-    if (options !== undefined) {
-      if (options.timeoutMs !== undefined) timeoutMs = validateTimeout('timeoutMs', options.timeoutMs);
-      if (options.attempt !== undefined) attempt = validateAttempt(options.attempt);
-      if (options.isolated !== undefined && typeof options.isolated !== 'boolean') {
-        throw new ValkyrieError(
-          'VK_POOL_CONFIG',
-          `run(): option "isolated" must be a boolean; received ${String(options.isolated)}`,
-        );
-      }
-      if (options.signal?.aborted) {
-        listener.taskSettled({ kind: 'cancelled', reason: abortReasonOf(options.signal) }, false);
-        return;
-      }
+    const { timeoutMs, attempt } = runSettings(options, this.options.taskTimeoutMs);
+    if (options?.signal?.aborted) {
+      listener.taskSettled({ kind: 'cancelled', reason: abortReasonOf(options.signal) }, false);
+      return;
     }
     const record = new TaskRecord(
       this.nextTaskId++,
@@ -150,6 +133,7 @@ export class ThreadPool implements AsyncDisposable {
 
   /** Subscribes to the pool's events; returns the unsubscribe function. */
   onEvent(listener: PoolEventListener): () => void {
+    checkListener('VK_POOL_CONFIG', 'onEvent()', listener);
     return this.listeners.add(listener);
   }
 
@@ -158,6 +142,7 @@ export class ThreadPool implements AsyncDisposable {
    * `onEvent`, it does not make the pool build an event for every task.
    */
   onPoolLevelEvent(listener: (event: PoolLevelEvent) => void): () => void {
+    checkListener('VK_POOL_CONFIG', 'onPoolLevelEvent()', listener);
     return this.listeners.addPoolLevel(listener);
   }
 
@@ -201,17 +186,10 @@ export class ThreadPool implements AsyncDisposable {
     return this.dispatcher.ready();
   }
 
-  close(options: CloseOptions = {}): Promise<void> {
+  close(options?: CloseOptions): Promise<void> {
     if (this.closing !== undefined) return this.closing;
-    const deadlineMs = options.deadlineMs ?? Number.POSITIVE_INFINITY;
-    if (typeof deadlineMs !== 'number' || Number.isNaN(deadlineMs) || deadlineMs < 0) {
-      return Promise.reject(
-        new ValkyrieError(
-          'VK_POOL_CONFIG',
-          `close(): "deadlineMs" must be a number ≥ 0 or Infinity; received ${String(deadlineMs)}`,
-        ),
-      );
-    }
+    const deadlineMs = closeDeadline('VK_POOL_CONFIG', options);
+    if (deadlineMs instanceof ValkyrieError) return Promise.reject(deadlineMs);
     this.closing = this.drain(deadlineMs).then(() => this.destroy());
     return this.closing;
   }
@@ -245,16 +223,6 @@ export class ThreadPool implements AsyncDisposable {
       drained();
     }
   }
-}
-
-function validateAttempt(attempt: unknown): number {
-  if (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 1) {
-    throw new ValkyrieError(
-      'VK_POOL_CONFIG',
-      `run(): option "attempt" must be an integer ≥ 1; received ${String(attempt)}`,
-    );
-  }
-  return attempt;
 }
 
 function abortReasonOf(signal: AbortSignal): string {

@@ -61,3 +61,26 @@ export function taskExportName(exportName: unknown): string {
     `task "exportName" must be a non-empty string; received ${describe(exportName)}`,
   );
 }
+
+/**
+ * A task reference `{ module, exportName? }`, checked: an unknown name is refused rather than
+ * ignored (`{ module, export: 'resize' }` would run the default export, or fail to find one).
+ */
+export function taskRef(ref: unknown): { readonly moduleUrl: string; readonly exportName: string } {
+  if (typeof ref !== 'object' || ref === null || Array.isArray(ref)) {
+    throw new ValkyrieError(
+      'VK_TASK_MODULE',
+      `task(): expected { module, exportName? }; received ${describe(ref)}`,
+    );
+  }
+  for (const key in ref) {
+    if (key !== 'module' && key !== 'exportName' && Object.hasOwn(ref, key)) {
+      throw new ValkyrieError(
+        'VK_TASK_MODULE',
+        `task(): unknown option "${key}" (known: module, exportName)`,
+      );
+    }
+  }
+  const { module, exportName } = ref as { module?: unknown; exportName?: unknown };
+  return { moduleUrl: taskModuleUrl(module), exportName: taskExportName(exportName) };
+}

@@ -74,7 +74,7 @@ describe('ThreadPool: tasks lost together are suspects, and a task can run alone
     const { pool } = await openPool(oneThread);
     const sleep = pool.task<number, string>({ module: fixture('echo.mjs'), exportName: 'sleep' });
     await expect(pool.run(sleep, 1, { isolated: 'yes' as unknown as boolean })).rejects.toThrow(
-      /option "isolated" must be a boolean; received yes/,
+      /option "isolated" must be a boolean; received "yes"/,
     );
   });
 });
