@@ -1,5 +1,7 @@
 import { inspect } from 'node:util';
+import { closeDeadline } from '../core/close-deadline.js';
 import { ValkyrieError } from '../core/errors.js';
+import { checkListener } from '../core/listener-set.js';
 import { type CloseOptions, type TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
 import { asQueueJobId, type Lease } from '../store/queue.js';
 import type { EngineQueueHooks } from './engine-queue.js';
@@ -24,7 +26,6 @@ import { JobSignals } from './job-signals.js';
 import { checkBatchKeys, claimKey } from './key-conflicts.js';
 import { checkOptionNames } from './option-keys.js';
 import {
-  closeDeadlineError,
   type EngineOptions,
   type JobOptions,
   type ResolvedEngineOptions,
@@ -326,6 +327,7 @@ export class Engine implements AsyncDisposable {
 
   /** Subscribes to the engine's events; returns the unsubscribe function. */
   onEvent(listener: EngineEventListener): () => void {
+    checkListener('VK_ENGINE_CONFIG', 'onEvent()', listener);
     const remove = this.listeners.add(listener);
     // Only the pool's own events (scaled, worker replaced): the engine tells job events itself.
     this.unsubscribePool ??= this.pool.onPoolLevelEvent((event) => this.listeners.emit(event));
@@ -345,11 +347,10 @@ export class Engine implements AsyncDisposable {
     return this.dispatch.stats();
   }
 
-  close(options: CloseOptions = {}): Promise<void> {
+  close(options?: CloseOptions): Promise<void> {
     if (this.closing !== undefined) return this.closing;
-    const deadlineMs = options.deadlineMs ?? Number.POSITIVE_INFINITY;
-    const invalid = closeDeadlineError(deadlineMs);
-    if (invalid !== undefined) return Promise.reject(invalid);
+    const deadlineMs = closeDeadline('VK_ENGINE_CONFIG', options);
+    if (deadlineMs instanceof ValkyrieError) return Promise.reject(deadlineMs);
     this.dispatch.closeIntake();
     // In memory a waiting job would be lost, so close() lets it run; a durable store keeps it for
     // the next engine, so only attempts that began are waited for: the rest go back to it now.

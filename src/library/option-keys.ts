@@ -15,6 +15,8 @@ export const optionNames = {
   job: ['priority', 'delayMs', 'timeoutMs', 'retry', 'idempotencyKey', 'signal'],
   retry: ['maxAttempts', 'delayMs', 'backoff', 'maxDelayMs', 'jitter', 'retryOn'],
   request: ['task', 'input', 'options'],
+  node: ['id', 'task', 'input', 'options'],
+  edge: ['from', 'to'],
 } as const;
 
 type Kind = keyof typeof optionNames;
@@ -34,6 +36,8 @@ const otherNames: { readonly [K in Kind]?: Readonly<Record<string, string>> } = 
   },
   retry: { attempts: 'maxAttempts', delay: 'delayMs', type: 'backoff', maxDelay: 'maxDelayMs' },
   request: { name: 'task', data: 'input', payload: 'input', opts: 'options' },
+  node: { name: 'id', data: 'input', payload: 'input', opts: 'options', needs: 'edges', dependsOn: 'edges' },
+  edge: { source: 'from', target: 'to', parent: 'from', child: 'to' },
 };
 
 /**

@@ -235,15 +235,6 @@ export function checkCount(where: string, value: unknown): number {
 }
 
 /** What close() rejects with when its deadline is not a number ≥ 0 or Infinity; else undefined. */
-export function closeDeadlineError(deadlineMs: unknown): ValkyrieError | undefined {
-  if (typeof deadlineMs === 'number' && !Number.isNaN(deadlineMs) && deadlineMs >= 0) return undefined;
-  const received = String(deadlineMs);
-  return new ValkyrieError(
-    'VK_ENGINE_CONFIG',
-    `close(): "deadlineMs" must be a number ≥ 0 or Infinity; received ${received}`,
-  );
-}
-
 export function checkDelay(where: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(where, 'a number ≥ 0', value);
   return value;

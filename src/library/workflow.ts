@@ -4,6 +4,7 @@ import { isValkyrieError, ValkyrieError } from '../core/errors.js';
 import { setOwn } from '../core/own-property.js';
 import type { JobOutcome } from './events.js';
 import type { EngineTask } from './job-record.js';
+import { checkOptionNames } from './option-keys.js';
 import type { JobOptions } from './options.js';
 
 export interface WorkflowNode {
@@ -143,10 +144,23 @@ function checkNode(
   task: EngineTask | string,
   options: JobOptions | undefined,
 ): void {
-  try {
+  asGraphError(() => {
+    // Taken as a job's, it was ignored: nothing would cancel the node (docs/library.md, Cancelling).
+    if (options?.signal !== undefined) {
+      graphError(
+        `nodes[${i}] ('${id}') options.signal: a workflow node takes no signal (its job cannot be cancelled by itself); destroy() ends a workflow`,
+      );
+    }
     host.check(() => `nodes[${i}] ('${id}')`, task, options);
+  });
+}
+
+/** Runs `check`, reporting its VK_ENGINE_CONFIG as the graph's error. */
+function asGraphError(check: () => void): void {
+  try {
+    check();
   } catch (error) {
-    if (isValkyrieError(error)) graphError(error.message);
+    if (isValkyrieError(error) && error.code !== 'VK_WORKFLOW_GRAPH') graphError(error.message);
     throw error;
   }
 }
@@ -164,6 +178,7 @@ function planWorkflow(definition: WorkflowDefinition, host: WorkflowHost): Workf
     if (typeof id !== 'string' || id === '')
       graphError(`nodes[${i}].id must be a non-empty string; received ${String(id)}`);
     if (positions.has(id)) graphError(`nodes[${i}].id '${id}' is used by another node`);
+    asGraphError(() => checkOptionNames(`nodes[${i}] ('${id}')`, node, 'node'));
     checkNode(host, i, id, node.task, node.options);
     positions.set(id, i);
     ids.push(id);
@@ -180,9 +195,14 @@ function planWorkflow(definition: WorkflowDefinition, host: WorkflowHost): Workf
   };
   const parents: number[][] = nodes.map(() => []);
   const children: number[][] = nodes.map(() => []);
+  if (definition.edges !== undefined && !Array.isArray(definition.edges)) {
+    graphError(`edges must be an array of { from, to }; received ${typeof definition.edges}`);
+  }
   const edges = [...(definition.edges ?? noEdges)];
   const ends: string[] = [];
   edges.forEach((edge, i) => {
+    if (typeof edge === 'object' && edge !== null)
+      asGraphError(() => checkOptionNames(`edges[${i}]`, edge, 'edge'));
     const from = position(i, 'from', edge?.from);
     const to = position(i, 'to', edge?.to);
     ends.push(edge.from, edge.to);

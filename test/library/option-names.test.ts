@@ -63,6 +63,34 @@ describe('option values', () => {
   });
 });
 
+describe("the engine's other calls", () => {
+  // Taken as it was, the listener threw at every event, each reported as a process warning.
+  it('onEvent() takes only a function', async () => {
+    const { engine } = await openTestEngine();
+    expect(() => engine.onEvent(loose({}))).toThrow(
+      expect.objectContaining({
+        code: 'VK_ENGINE_CONFIG',
+        message: 'onEvent(): the listener must be a function; received object',
+      }),
+    );
+  });
+
+  // close(true) (BullMQ's force) or close(5000) closed with no deadline, waiting for every job.
+  it('close() takes { deadlineMs } only, and the engine stays open after a refused call', async () => {
+    const { engine } = await openTestEngine();
+    const echo = engine.task('echo', { module: fixture() });
+    const close = engine.close as (options: unknown) => Promise<void>;
+    await expect(close.call(engine, 5000)).rejects.toMatchObject({
+      code: 'VK_ENGINE_CONFIG',
+      message: 'close(): expected { deadlineMs? }; received 5000',
+    });
+    await expect(close.call(engine, { timeoutMs: 5 })).rejects.toThrow(
+      'close(): unknown option "timeoutMs" (known: deadlineMs)',
+    );
+    await expect(engine.enqueue(echo, 1).result).resolves.toMatchObject({ kind: 'succeeded', output: 1 });
+  });
+});
+
 describe('option agingIntervalMs', () => {
   it('refuses 0, which would ignore priorities rather than turn aging off, saying what is allowed', async () => {
     for (const [value, shown] of [

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isValkyrieError } from '../../src/core/errors.js';
-import type { WorkflowDefinition } from '../../src/library/workflow.js';
+import type { WorkflowDefinition, WorkflowEdge, WorkflowNode } from '../../src/library/workflow.js';
 import { fixture, openTestEngine } from './helpers.js';
 
 async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
@@ -148,6 +148,34 @@ describe('Engine: workflows', () => {
       'an unknown task',
       () => ({ nodes: [{ id: 'a', task: 'missing' }] }),
       /nodes\[0\] \('a'\).*received 'missing'/,
+    ],
+    // These three were taken and ignored: the node ran uncancellable, without its input, or the
+    // letters of a string were read as edges.
+    [
+      "a node's signal, which nothing would listen to",
+      (task) => ({ nodes: [{ id: 'a', task, options: { signal: new AbortController().signal } }] }),
+      /nodes\[0\] \('a'\) options\.signal: a workflow node takes no signal/,
+    ],
+    [
+      'a node field the library does not know',
+      (task) => ({ nodes: [{ id: 'a', task, inputs: 1 } as WorkflowNode] }),
+      /nodes\[0\] \('a'\) has no option "inputs" \(did you mean input\?\)/,
+    ],
+    [
+      'edges that are not an array',
+      (task) => ({ nodes: [{ id: 'a', task }], edges: 'ab' as unknown as WorkflowDefinition['edges'] }),
+      /edges must be an array of \{ from, to \}; received string/,
+    ],
+    [
+      'an edge field the library does not know',
+      (task) => ({
+        nodes: [
+          { id: 'a', task },
+          { id: 'b', task },
+        ],
+        edges: [{ from: 'a', to: 'b', target: 'b' } as WorkflowEdge],
+      }),
+      /edges\[0\] has no option "target" \(did you mean to\?\)/,
     ],
   ];
   for (const [what, definition, message] of invalid) {
