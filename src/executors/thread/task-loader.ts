@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { messageOf } from '../../core/error-message.js';
 import type { TaskError } from './outcome.js';
 import type { WireFailure } from './protocol.js';
+import { syntaxErrorLocation } from './syntax-error-location.js';
 import type { TaskFunction } from './task-context.js';
 
 type Loaded =
@@ -35,7 +36,8 @@ async function load(moduleUrl: string, exportName: string): Promise<Loaded> {
     namespace = await import(moduleUrl);
   } catch (error) {
     const { name, stack, code } = errorFields(error);
-    const message = messageOf(error);
+    const where = error instanceof SyntaxError ? await syntaxErrorLocation(moduleUrl) : undefined;
+    const message = where === undefined ? messageOf(error) : `${messageOf(error)} at ${where}`;
     return {
       state: 'failed',
       failure: ['module', name, `could not load task module ${moduleUrl}: ${message}`, stack, code],

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TaskOutcome } from '../../../src/executors/thread/outcome.js';
 import type { ThreadPool } from '../../../src/executors/thread/thread-pool.js';
@@ -28,6 +31,27 @@ describe('ThreadPool: bad task modules, throws and outputs are failed outcomes',
     expect(outcome.kind === 'failed' && outcome.error.message).toMatch(
       /^could not load task module file:.*no-such-module\.mjs: /,
     );
+  });
+
+  // Node 20 leaves the place out of an import()'s SyntaxError: the message said only "Unexpected
+  // number", however long the module.
+  it('fails a task whose module has a syntax error, naming the file, line and column', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vk-syntax-'));
+    try {
+      const path = join(dir, 'broken.mjs');
+      writeFileSync(path, 'export const a = 1;\n\nexport async function run( { return 1 }\n');
+      const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
+      const outcome = await alongsideOthers(
+        pool,
+        pool.run(pool.task({ module: path, exportName: 'run' }), 1),
+      );
+      expect(outcome).toMatchObject({ kind: 'failed', reason: 'module', error: { name: 'SyntaxError' } });
+      expect(outcome.kind === 'failed' && outcome.error.message).toBe(
+        `could not load task module file://${path}: Unexpected number at ${path}:3:37`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('fails a task whose module exports no function by that name, saying what it found', async () => {
