@@ -132,6 +132,8 @@ export class Engine implements AsyncDisposable {
       agingIntervalMs: this.options.agingIntervalMs,
       // Enough to fill every slot and every worker's line; the rest waits in the engine, in priority order.
       maxInFlight: this.options.maxInFlight ?? 2 * pool.maxThreads * pool.concurrentTasksPerWorker,
+      // A caller's pool closed under the engine: what runs on it finishes, nothing more is taken.
+      poolClosed: () => void this.close(),
     });
     this.tasks = new TaskRegistry(this.pool, this.dispatch, !this.options.runJobs);
   }

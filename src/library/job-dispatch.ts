@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { messageOf } from '../core/error-message.js';
+import { isValkyrieError } from '../core/errors.js';
 import { microtaskScheduler } from '../core/microtask.js';
 import { queueKey } from '../core/priority.js';
 import { retryDelay } from '../core/retry-delay.js';
@@ -23,6 +24,8 @@ export interface JobDispatchOptions {
   readonly maxInFlight: number;
   /** The store seam; a `MemoryEngineQueue` when omitted. */
   readonly queue?: (hooks: EngineQueueHooks) => EngineQueue<JobRecord>;
+  /** The pool refused a task because it is closing (a caller's pool, closed under the engine). */
+  readonly poolClosed?: () => void;
 }
 
 /**
@@ -291,10 +294,11 @@ export class JobDispatch {
     try {
       this.options.pool.submit(job.poolTask, job.input, options, job);
     } catch (error) {
-      this.attemptEnded(job, {
-        kind: 'cancelled',
-        reason: messageOf(error),
-      });
+      // Refused, the attempt never began: on a store the job goes back uncounted. A closed pool
+      // refuses every task from now on, so the engine stops taking them (it claimed them again
+      // and again, hundreds of times a second, each claim counted as an attempt).
+      this.attemptEnded(job, { kind: 'cancelled', reason: messageOf(error) }, false);
+      if (isValkyrieError(error) && error.code === 'VK_POOL_CLOSED') this.options.poolClosed?.();
     }
   }
 
