@@ -56,6 +56,15 @@ export class JobSignals {
   }
 }
 
+/**
+ * A string reason as it is, an Error's message (`abort(new Error('the user left'))`,
+ * `AbortSignal.timeout()`'s "The operation was aborted due to timeout"), as the pool gives a task's
+ * signal reason; a bare `abort()` (its default AbortError says only "This operation was aborted")
+ * or any other value says which signal it was.
+ */
 function abortReason(signal: AbortSignal): string {
-  return typeof signal.reason === 'string' ? signal.reason : "the job's signal was aborted";
+  const reason: unknown = signal.reason;
+  if (typeof reason === 'string') return reason;
+  if (reason instanceof Error && reason.name !== 'AbortError' && reason.message !== '') return reason.message;
+  return "the job's signal was aborted";
 }

@@ -64,6 +64,19 @@ describe('engine.cancel on the in-memory store', () => {
     expect(await never.result).toMatchObject({ kind: 'cancelled', attempts: 0 });
   });
 
+  // An Error's message was dropped for "the job's signal was aborted", where the pool keeps it.
+  it("gives an Error reason's message, as a timeout signal's, and the default text for a bare abort()", async () => {
+    const { engine, sleep } = await engineWithSleep();
+    const reasons = async (signal: AbortSignal) => {
+      const outcome = await engine.enqueue(sleep, 60_000, { signal }).result;
+      return outcome.kind === 'cancelled' ? outcome.reason : outcome.kind;
+    };
+    expect(await reasons(AbortSignal.abort(new Error('the user left')))).toBe('the user left');
+    expect(await reasons(AbortSignal.timeout(1))).toBe('The operation was aborted due to timeout');
+    expect(await reasons(AbortSignal.abort())).toBe("the job's signal was aborted");
+    expect(await reasons(AbortSignal.abort(42))).toBe("the job's signal was aborted");
+  });
+
   it("refuses another engine's handle and a signal that is not an AbortSignal", async () => {
     const { engine, sleep } = await engineWithSleep();
     const other = await openTestEngine();
