@@ -24,6 +24,21 @@ export interface PackOptions {
    * (snapshotGitHead; default true), so that its jobs can run git as in a checkout.
    */
   readonly gitDir?: boolean;
+  /** Told once the workspace's files are listed and sized, before any is read or anything written. */
+  readonly onListed?: (listed: ListedWorkspace) => void;
+  /**
+   * Told as file contents are read into the bundle, with the bytes read so far: the workspace's
+   * files (up to ListedWorkspace.contentBytes), then the `.git`'s.
+   */
+  readonly onRead?: (bytesRead: number) => void;
+}
+
+/** What a pack is about to read (PackOptions.onListed). */
+export interface ListedWorkspace {
+  readonly fileCount: number;
+  /** Sum of the files' sizes, before compression. */
+  readonly contentBytes: number;
+  readonly source: FileSource;
 }
 
 /** A bundle on disk. `dispose` removes it; it is idempotent. */
@@ -90,6 +105,7 @@ export async function packWorkspace(root: string, options: PackOptions = {}): Pr
   );
   const contentBytes = sizeOf(workspaceEntries);
   if (contentBytes > maxBytes) throw tooLarge(workspaceEntries, contentBytes, maxBytes);
+  options.onListed?.({ fileCount: workspaceEntries.length, contentBytes, source: listed.source });
   const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'valkyrie-bundle-'));
   const path = join(dir, 'bundle.tar.gz');
   const dispose = () => rm(dir, { recursive: true, force: true });
@@ -111,7 +127,7 @@ export async function packWorkspace(root: string, options: PackOptions = {}): Pr
     const hash = createHash('sha256');
     let bytes = 0;
     await pipeline(
-      Readable.from(tarStream(entries)),
+      Readable.from(tarStream(entries, options.onRead)),
       // Level and strategy fixed so the compressed bytes depend only on the tar (for one zlib).
       createGzip({ level: 6 }),
       async function* (chunks: AsyncIterable<Buffer>) {
@@ -200,7 +216,11 @@ function submoduleFolders(paths: readonly string[], workspace: readonly Entry[])
     .map((path) => ({ path, absolute: '', kind: 'directory', mode: 0o755, size: 0, mtimeMs: 0 }));
 }
 
-async function* tarStream(entries: readonly Entry[]): AsyncGenerator<Buffer> {
+async function* tarStream(
+  entries: readonly Entry[],
+  onRead: (bytesRead: number) => void = () => {},
+): AsyncGenerator<Buffer> {
+  let bytesRead = 0;
   for (const entry of entries) {
     if (entry.kind === 'symlink') {
       const linkpath = entry.linkpath ?? '';
@@ -212,7 +232,10 @@ async function* tarStream(entries: readonly Entry[]): AsyncGenerator<Buffer> {
       continue;
     }
     yield* headerBlocks({ path: entry.path, type: 'File', mode: entry.mode, size: entry.size });
-    yield* fileBlocks(entry);
+    yield* fileBlocks(entry, (bytes) => {
+      bytesRead += bytes;
+      onRead(bytesRead);
+    });
   }
   yield Buffer.alloc(block * 2);
 }
@@ -232,7 +255,7 @@ function* headerBlocks(data: {
 }
 
 /** The file's bytes padded to whole blocks; a size or mtime that moved means it changed meanwhile. */
-async function* fileBlocks(entry: Entry): AsyncGenerator<Buffer> {
+async function* fileBlocks(entry: Entry, onRead: (bytes: number) => void): AsyncGenerator<Buffer> {
   const handle = await open(entry.absolute, 'r').catch((error: unknown) => {
     throw entryReadError(entry.path, error, 'it vanished while the bundle was made');
   });
@@ -243,6 +266,7 @@ async function* fileBlocks(entry: Entry): AsyncGenerator<Buffer> {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, entry.size - left);
       if (bytesRead === 0) throw changed(entry.path, 'it shrank while the bundle was made');
       left -= bytesRead;
+      onRead(bytesRead);
       yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
     }
     const after = await handle.stat();

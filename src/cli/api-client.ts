@@ -52,14 +52,25 @@ export class ApiClient {
     this.server = server.replace(/\/+$/, '');
   }
 
-  /** From flags, then the environment; a missing or malformed server URL is a usage error. */
-  static fromFlags(flags: ApiClientFlags, env: NodeJS.ProcessEnv = process.env): ApiClient {
+  /**
+   * From flags, then the environment; a missing or malformed server URL is a usage error.
+   * `retryWait`: a command that draws a progress line gives one whose notice wipes it first.
+   */
+  static fromFlags(
+    flags: ApiClientFlags,
+    env: NodeJS.ProcessEnv = process.env,
+    retryWait: RetryWaitPolicy = defaultRetryWait,
+  ): ApiClient {
     const server = flags.server ?? env.VALKYRIE_SERVER;
     if (server === undefined || server === '')
       throw new UsageError(
         'no server: pass --server URL or set VALKYRIE_SERVER (e.g. http://127.0.0.1:7070)',
       );
-    return new ApiClient(serverBaseUrl(server, serverSource(flags.server)), clientToken(flags, env));
+    return new ApiClient(
+      serverBaseUrl(server, serverSource(flags.server)),
+      clientToken(flags, env),
+      retryWait,
+    );
   }
 
   /** Whether a token was given: a command that cannot do without one says so before any request. */

@@ -91,11 +91,31 @@ export class ServerClient {
     await this.hasBundle(noBundleSha256);
   }
 
-  /** Streams the file; `stored` when the server kept it now, `present` when it already had it. */
-  async uploadBundle(sha256: string, file: string, bytes: number): Promise<'stored' | 'present'> {
+  /**
+   * Streams the file; `stored` when the server kept it now, `present` when it already had it.
+   * `onSent` is told the bytes handed to the connection so far, from 0 again when a restarting
+   * server is asked again.
+   */
+  async uploadBundle(
+    sha256: string,
+    file: string,
+    bytes: number,
+    onSent: (bytesSent: number) => void = () => {},
+  ): Promise<'stored' | 'present'> {
     const response = await this.request('PUT', `api/v1/bundles/${sha256}`, {
       // Opened anew for each attempt: a restarting server is asked again (ApiClient.fetch).
-      body: () => Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>,
+      body: () => {
+        let sent = 0;
+        onSent(sent);
+        const counted = new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            sent += chunk.byteLength;
+            onSent(sent);
+            controller.enqueue(chunk);
+          },
+        });
+        return (Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>).pipeThrough(counted);
+      },
       duplex: 'half',
       headers: { 'content-type': 'application/gzip', 'content-length': String(bytes) },
     });

@@ -104,6 +104,25 @@ describe('pack and unpack', () => {
     expect(new Set([plain.sha256, executable.sha256, edited.sha256]).size).toBe(3);
   });
 
+  it('tells what it is about to read, then the bytes of file contents read as it goes', async () => {
+    const dir = tempDir();
+    writeTree(dir, [
+      { kind: 'file', path: 'big.bin', content: 'z'.repeat(600 * 1024), mode: 0o644 },
+      { kind: 'file', path: 'small.txt', content: 'y', mode: 0o644 },
+      { kind: 'symlink', path: 'link', target: 'small.txt' },
+    ]);
+    const listed: unknown[] = [];
+    const read: number[] = [];
+    const bundle = await packWorkspace(dir, {
+      onListed: (workspace) => listed.push({ ...workspace, readSoFar: read.length }),
+      onRead: (bytes) => read.push(bytes),
+    });
+    await bundle.dispose();
+    expect(listed).toEqual([{ fileCount: 3, contentBytes: 600 * 1024 + 1, source: 'folder', readSoFar: 0 }]);
+    // In chunks of 256 KiB, counting contents only (not headers or padding), up to their sum.
+    expect(read).toEqual([256 * 1024, 512 * 1024, 600 * 1024, 600 * 1024 + 1]);
+  });
+
   it('keeps paths longer than a tar header holds', async () => {
     const long = `${'deep/'.repeat(30)}${'n'.repeat(120)}.txt`;
     const dir = tempDir();

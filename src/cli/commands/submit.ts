@@ -1,7 +1,6 @@
 import { realpathSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { packSettledWorkspace } from '../../bundle/pack-settled.js';
-import { defaultMaxBundleBytes, formatBytes, parseByteSize } from '../../bundle/size.js';
+import { defaultMaxBundleBytes, parseByteSize } from '../../bundle/size.js';
 import { durationHint, parseDuration } from '../../core/duration.js';
 import { isFinishedRunStatus } from '../../core/outcome.js';
 import { isWorkspacePath } from '../../protocol/workflow-file.js';
@@ -21,12 +20,15 @@ import { selectedWorkflow } from '../job-option.js';
 import { checkedSecrets, newRunVars } from '../key-values.js';
 import { localActionProblems } from '../local-action-check.js';
 import { filteredWorkflow } from '../matrix-option.js';
+import { ProgressLine } from '../progress-line.js';
 import { parseQueueFlags } from '../queue-options.js';
+import { defaultRetryWait } from '../retry-wait.js';
 import type { ApiRun } from '../run-answer.js';
 import { sameServerFlags } from '../same-server-flags.js';
 import { ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { shellWord } from '../shell-word.js';
+import { type BundleReport, uploadWorkspace } from '../submit-bundle.js';
 import { createRunWithGit, submittedGitContext } from '../submit-git.js';
 import { runHeading } from '../views/format.js';
 import { warnWaiting } from '../waiting-job.js';
@@ -60,15 +62,6 @@ export interface SubmitCommandOptions {
   readonly reconnectTimeout?: string;
 }
 
-interface BundleReport {
-  readonly sha256: string;
-  readonly bytes: number;
-  readonly files: number;
-  readonly uploaded: boolean;
-  /** The commit whose `.git` the bundle holds. */
-  readonly gitCommit?: string;
-}
-
 /**
  * `valkyrie submit`: validates the workflow as `valkyrie run` does (nothing is sent when it has
  * errors), bundles the workspace and uploads it unless the server has that hash, creates the run,
@@ -78,7 +71,12 @@ export async function submitCommand(
   file: string | undefined,
   options: SubmitCommandOptions,
 ): Promise<number> {
-  const api = ApiClient.fromFlags(options);
+  const progress = new ProgressLine(process.stderr);
+  // A notice of a server restarting mid-upload goes on a line of its own, not after the live one.
+  const api = ApiClient.fromFlags(options, process.env, {
+    ...defaultRetryWait,
+    notice: (line) => progress.say(line),
+  });
   if (!api.hasToken)
     throw new UsageError(
       'no token given: pass --token T or set VALKYRIE_TOKEN (create one with: valkyrie token create --role submit)',
@@ -130,7 +128,7 @@ export async function submitCommand(
     const bundle =
       options.bundle === false
         ? undefined
-        : await uploadWorkspace(client, workspace, maxBytes, options.gitDir !== false);
+        : await uploadWorkspace(client, workspace, { maxBytes, gitDir: options.gitDir !== false }, progress);
     // From the request that starts the run on: a signal while it is out cancels the run it starts.
     signals = options.follow ? FollowSignals.listen() : undefined;
     const { run, created } = await createRunWithGit(
@@ -201,53 +199,6 @@ function parseReconnectTimeout(value: string | undefined): number {
   if (ms === undefined)
     throw new UsageError(`--reconnect-timeout takes ${durationHint}, received ${JSON.stringify(value)}`);
   return ms;
-}
-
-async function uploadWorkspace(
-  client: ServerClient,
-  root: string,
-  maxBytes: number,
-  gitDir: boolean,
-): Promise<BundleReport> {
-  await client.checkBundleAccess();
-  const bundle = await packSettledWorkspace(root, {
-    maxBytes,
-    gitDir,
-    onRetry: (change) => {
-      process.stderr.write(
-        `valkyrie: ${change.message.replace(/try again$/, 'packing the workspace again')}\n`,
-      );
-    },
-  });
-  try {
-    const files = `${bundle.fileCount} ${bundle.fileCount === 1 ? 'file' : 'files'}`;
-    const from = bundle.source === 'git' ? ', git-tracked and new unignored' : '';
-    const git = bundle.git;
-    const withGit =
-      git !== undefined && 'commit' in git
-        ? ` and .git at ${git.commit.slice(0, 12)} (${formatBytes(git.bytes)})`
-        : '';
-    for (const dir of bundle.runnerWorkDirs) process.stderr.write(`${runnerWorkDirNote(dir)}\n`);
-    if (git !== undefined && 'problem' in git)
-      process.stderr.write(
-        `valkyrie: warning: the bundle has no .git, so its jobs cannot run git on it (${git.problem})\n`,
-      );
-    const summary =
-      `Workspace: ${files} (${formatBytes(bundle.contentBytes)}${from})${withGit}, ` +
-      `bundle ${bundle.sha256.slice(0, 12)} of ${formatBytes(bundle.bytes)}`;
-    const present = await client.hasBundle(bundle.sha256);
-    if (!present) await client.uploadBundle(bundle.sha256, bundle.path, bundle.bytes);
-    process.stderr.write(`${summary}: ${present ? 'already on the server' : 'uploaded'}\n`);
-    return {
-      sha256: bundle.sha256,
-      bytes: bundle.bytes,
-      files: bundle.fileCount,
-      uploaded: !present,
-      ...(git !== undefined && 'commit' in git ? { gitCommit: git.commit } : {}),
-    };
-  } finally {
-    await bundle.dispose();
-  }
 }
 
 function report(
@@ -346,17 +297,4 @@ function requireFolder(workspace: string, given: string | undefined): void {
 function submittedPath(workspace: string, file: string): string {
   const inWorkspace = relative(workspace, file);
   return isWorkspacePath(inWorkspace) ? inWorkspace : relative(process.cwd(), file);
-}
-
-/** A runner's work dir left out of the bundle (bundle/runner-work-dirs.ts): `''` is the workspace itself. */
-function runnerWorkDirNote(dir: string): string {
-  if (dir === '')
-    return (
-      "valkyrie: note: the workspace is a valkyrie runner's work dir: its runner.json (the runner's " +
-      'credential) and runner.lock are left out of the bundle'
-    );
-  return (
-    `valkyrie: note: left ${JSON.stringify(`${dir}/`)} out of the bundle: it is a valkyrie runner's work dir ` +
-    '(its credential and job directories); give the runner a --work-dir outside the workspace, or add it to .gitignore'
-  );
 }

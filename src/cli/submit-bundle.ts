@@ -1,0 +1,152 @@
+import type { ListedWorkspace, PackedBundle } from '../bundle/pack.js';
+import { packSettledWorkspace } from '../bundle/pack-settled.js';
+import { formatBytes } from '../bundle/size.js';
+import { formatDelay } from '../core/retry-delay.js';
+import type { ProgressLine } from './progress-line.js';
+import type { ServerClient } from './server-client.js';
+
+/** What `submit --json` reports of the bundle. */
+export interface BundleReport {
+  readonly sha256: string;
+  readonly bytes: number;
+  readonly files: number;
+  readonly uploaded: boolean;
+  /** The commit whose `.git` the bundle holds. */
+  readonly gitCommit?: string;
+}
+
+/**
+ * A workspace this large (its files' sizes, or their number) takes seconds to pack and upload, so
+ * its steps are announced in lines of their own; a smaller one gets only the summary line.
+ */
+export const announcedBytes = 8 * 1024 ** 2;
+export const announcedFiles = 5_000;
+
+/**
+ * Packs the workspace (after the bundle check of a bundle that none is, so a wrong server or token
+ * is told before the packing), uploads it unless the server has it, and tells the user on stderr
+ * through `progress`: `Workspace: … bundle … : uploaded` (or `already on the server`); for a large
+ * workspace also when packing and uploading start and how long they took, and on a terminal a live
+ * line with how far each is.
+ */
+export async function uploadWorkspace(
+  client: ServerClient,
+  root: string,
+  options: { readonly maxBytes: number; readonly gitDir: boolean },
+  progress: ProgressLine,
+): Promise<BundleReport> {
+  await client.checkBundleAccess();
+  let listed: ListedWorkspace | undefined;
+  const packStart = Date.now();
+  const bundle = await packSettledWorkspace(root, {
+    maxBytes: options.maxBytes,
+    gitDir: options.gitDir,
+    onListed: (workspace) => {
+      listed = workspace;
+      if (isLarge(workspace)) progress.say(`Packing ${contentOf(workspace)}…`);
+      progress.begin();
+    },
+    onRead: (bytesRead) =>
+      progress.update(
+        () => `Packing ${contentOf(listed)}: ${share(bytesRead, listed?.contentBytes ?? 0)} read`,
+      ),
+    onRetry: (change) =>
+      progress.say(`valkyrie: ${change.message.replace(/try again$/, 'packing the workspace again')}`),
+  });
+  try {
+    const packedIn = formatDelay(Date.now() - packStart);
+    const large = isLarge(bundle);
+    const git = bundle.git;
+    const withGit =
+      git !== undefined && 'commit' in git
+        ? ` and .git at ${git.commit.slice(0, 12)} (${formatBytes(git.bytes)})`
+        : '';
+    for (const dir of bundle.runnerWorkDirs) progress.say(runnerWorkDirNote(dir));
+    if (git !== undefined && 'problem' in git)
+      progress.say(
+        `valkyrie: warning: the bundle has no .git, so its jobs cannot run git on it (${git.problem})`,
+      );
+    const summary =
+      `Workspace: ${contentOf(bundle)}${withGit}, ` +
+      `bundle ${bundle.sha256.slice(0, 12)} of ${formatBytes(bundle.bytes)}`;
+    const present = await client.hasBundle(bundle.sha256);
+    if (present) {
+      progress.say(
+        `${summary}: already on the server${large ? `, not uploaded again (packed in ${packedIn})` : ''}`,
+      );
+    } else {
+      const uploadedIn = await upload(client, bundle, large ? packedIn : undefined, progress);
+      progress.say(`${summary}: uploaded${large ? ` in ${uploadedIn}` : ''}`);
+    }
+    return {
+      sha256: bundle.sha256,
+      bytes: bundle.bytes,
+      files: bundle.fileCount,
+      uploaded: !present,
+      ...(git !== undefined && 'commit' in git ? { gitCommit: git.commit } : {}),
+    };
+  } finally {
+    progress.clear();
+    await bundle.dispose();
+  }
+}
+
+/** `packedIn` is given for a large bundle, whose upload is announced with it. Resolves with how long it took. */
+async function upload(
+  client: ServerClient,
+  bundle: PackedBundle,
+  packedIn: string | undefined,
+  progress: ProgressLine,
+): Promise<string> {
+  const size = formatBytes(bundle.bytes);
+  if (packedIn !== undefined)
+    progress.say(`Packed in ${packedIn}; uploading the bundle (${size}) to ${client.origin}…`);
+  let start = Date.now();
+  await client.uploadBundle(bundle.sha256, bundle.path, bundle.bytes, (sent) => {
+    if (sent === 0) {
+      start = Date.now();
+      progress.begin();
+    }
+    progress.update(() =>
+      sent < bundle.bytes
+        ? `Uploading the bundle: ${share(sent, bundle.bytes)}${rate(sent, Date.now() - start)}`
+        : `Uploaded the bundle (${size}); waiting for the server to store it`,
+    );
+  });
+  return formatDelay(Date.now() - start);
+}
+
+function isLarge(workspace: ListedWorkspace): boolean {
+  return workspace.contentBytes >= announcedBytes || workspace.fileCount >= announcedFiles;
+}
+
+/** `214 files (3.1 MiB, git-tracked and new unignored)`. */
+function contentOf(workspace: ListedWorkspace | undefined): string {
+  if (workspace === undefined) return 'the workspace';
+  const files = `${workspace.fileCount} ${workspace.fileCount === 1 ? 'file' : 'files'}`;
+  const from = workspace.source === 'git' ? ', git-tracked and new unignored' : '';
+  return `${files} (${formatBytes(workspace.contentBytes)}${from})`;
+}
+
+/** `34 MiB of 90 MiB (38%)`; the `.git`, read after the files, keeps it at 100%. */
+function share(done: number, total: number): string {
+  const percent = total === 0 ? 100 : Math.min(100, Math.floor((done / total) * 100));
+  return `${formatBytes(Math.min(done, total))} of ${formatBytes(total)} (${percent}%)`;
+}
+
+function rate(bytes: number, ms: number): string {
+  return ms < 1000 ? '' : `, ${formatBytes(Math.round(bytes / (ms / 1000)))}/s`;
+}
+
+/** A runner's work dir left out of the bundle (bundle/runner-work-dirs.ts): `''` is the workspace itself. */
+function runnerWorkDirNote(dir: string): string {
+  if (dir === '')
+    return (
+      "valkyrie: note: the workspace is a valkyrie runner's work dir: its runner.json (the runner's " +
+      'credential) and runner.lock are left out of the bundle'
+    );
+  return (
+    `valkyrie: note: left ${JSON.stringify(`${dir}/`)} out of the bundle: it is a valkyrie runner's work dir ` +
+    '(its credential and job directories); give the runner a --work-dir outside the workspace, or add it to .gitignore'
+  );
+}
