@@ -13,7 +13,7 @@ import { metricsRoute } from './metrics-route.js';
 import { openApiDocument } from './openapi.js';
 import { defineRoute, type Route, type RouteMeta, refuseOtherMethods, registerRoutes } from './route.js';
 import { accessRoutes } from './routes/access.js';
-import { bundleRoutes } from './routes/bundles.js';
+import { bundleBodyTypes, bundleRoutes } from './routes/bundles.js';
 import { rerunRoutes } from './routes/rerun.js';
 import { runStreamRoutes } from './routes/run-streams.js';
 import { runnerRoutes } from './routes/runners.js';
@@ -91,9 +91,9 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     }
   });
   // Bundles stream to their store as they arrive (routes/bundles.ts): the parser leaves the body unread.
-  app.addContentTypeParser(['application/gzip', 'application/octet-stream'], (request, _payload, done) => {
+  app.addContentTypeParser([...bundleBodyTypes], (request, _payload, done) => {
     try {
-      refuseUnlessRouteReads(request, 'application/gzip');
+      refuseUnlessRouteReads(request, bundleBodyTypes[0]);
       done(null, undefined);
     } catch (error) {
       done(error as Error, undefined);

@@ -37,7 +37,7 @@ function commonResponses(route: RouteMeta): Record<number, ResponseSpec> {
     responses[415] = error('VK_UNSUPPORTED_MEDIA_TYPE: the body is not application/json');
   }
   if (route.rawBody !== undefined)
-    responses[415] = error(`VK_UNSUPPORTED_MEDIA_TYPE: the body is not ${route.rawBody}`);
+    responses[415] = error(`VK_UNSUPPORTED_MEDIA_TYPE: the body is not ${route.rawBody.join(' or ')}`);
   return responses;
 }
 
@@ -80,7 +80,9 @@ export function openApiDocument(routes: readonly RouteMeta[], version: string): 
     if (route.rawBody !== undefined)
       operation.requestBody = {
         required: true,
-        content: { [route.rawBody]: { schema: { type: 'string', format: 'binary' } } },
+        content: Object.fromEntries(
+          route.rawBody.map((type) => [type, { schema: { type: 'string', format: 'binary' } }]),
+        ),
       };
     const method = route.method.toLowerCase();
     paths[path][method] = operation;

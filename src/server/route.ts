@@ -45,8 +45,11 @@ export interface RouteMeta {
   readonly summary: string;
   readonly access: Access;
   readonly body?: z.ZodType;
-  /** A body that is not JSON: its content type, for the document (the route reads the stream). */
-  readonly rawBody?: string;
+  /**
+   * A body that is not JSON (the route reads the stream): the content types it is taken as, each
+   * with a parser in app.ts, all listed in the document; the first is the one a 415 asks for.
+   */
+  readonly rawBody?: readonly [string, ...string[]];
   readonly query?: z.ZodType;
   /**
    * Without a `query` schema: any query is taken and ignored, as probes and scrapers add their own
@@ -230,7 +233,7 @@ declare module 'fastify' {
 
 /** The content type `route` reads its body as: its raw body's, or JSON for a schema'd body. */
 export function bodyTypeOf(route: Pick<Route, 'body' | 'rawBody'>): string | undefined {
-  return route.rawBody ?? (route.body === undefined ? undefined : 'application/json');
+  return route.rawBody?.[0] ?? (route.body === undefined ? undefined : 'application/json');
 }
 
 /** Whether `route` refuses a request without a body; a route that reads none does not. */

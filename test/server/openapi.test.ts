@@ -149,6 +149,37 @@ describe('the OpenAPI document', () => {
     expect(found).toContain('post /api/v1/runs/{id}/cancel: optional');
   });
 
+  it('lists exactly the content types the bundle upload takes', async () => {
+    const server = await startTestServer();
+    const upload = operationOf(await documentOf(server), 'PUT', `/api/v1/bundles/${'a'.repeat(64)}`);
+    const listed = Object.keys(upload.requestBody?.content ?? {});
+    // Each sent as a client would: the server takes it (stored, or already there) or refuses it (415).
+    const candidates = [
+      'application/gzip',
+      'application/octet-stream',
+      'application/x-gzip',
+      'application/x-tar',
+      'application/json',
+      'text/plain',
+    ];
+    const taken: string[] = [];
+    for (const type of candidates) {
+      const bundle = Buffer.from(`a bundle sent as ${type}`);
+      const sha = createHash('sha256').update(bundle).digest('hex');
+      const answer = await server.request('PUT', `/api/v1/bundles/${sha}`, {
+        raw: bundle,
+        headers: { 'content-type': type },
+      });
+      expect([201, 415], `${type}: ${answer.text}`).toContain(answer.status);
+      if (answer.status === 201) taken.push(type);
+    }
+    expect(taken).toEqual(['application/gzip', 'application/octet-stream']);
+    expect(listed).toEqual(taken);
+    expect((upload.responses['415'] as { description?: string } | undefined)?.description).toBe(
+      'VK_UNSUPPORTED_MEDIA_TYPE: the body is not application/gzip or application/octet-stream',
+    );
+  });
+
   it("documents the answers the server gives, each error's body as it is", async () => {
     const server = await startTestServer();
     const doc = await documentOf(server);

@@ -8,6 +8,13 @@ import type { ApiContext } from '../context.js';
 import { defineRoute, type Route } from '../route.js';
 import { bundleStoredSchema, errorSchema, jobParams, sha256Params } from '../schemas.js';
 
+/**
+ * What a bundle upload may be sent as: a gzipped tar is `application/gzip`, and generic clients
+ * (curl --data-binary, SDKs) send `application/octet-stream`, which is taken as the same. The first is
+ * the one a refusal asks for; app.ts parses each, and the OpenAPI document lists each.
+ */
+export const bundleBodyTypes = ['application/gzip', 'application/octet-stream'] as const;
+
 /** Workspace bundles: uploaded by `valkyrie submit`, fetched per job by runners with a job token. */
 export function bundleRoutes(context: ApiContext): Route[] {
   const { bundles, stores, maxBundleBytes, clock, bundleRetentionMs } = context;
@@ -33,7 +40,7 @@ export function bundleRoutes(context: ApiContext): Route[] {
         'Upload a bundle (a gzipped tar, sent as application/gzip or application/octet-stream); stored only when its sha256 matches the URL',
       access: 'submit',
       params: sha256Params,
-      rawBody: 'application/gzip',
+      rawBody: bundleBodyTypes,
       responses: {
         201: { description: 'stored', schema: bundleStoredSchema },
         200: { description: 'the server already had it', schema: bundleStoredSchema },
