@@ -3,7 +3,7 @@ import { closeDeadline } from '../core/close-deadline.js';
 import { ValkyrieError } from '../core/errors.js';
 import { checkListener } from '../core/listener-set.js';
 import { type CloseOptions, type TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
-import { asQueueJobId, type Lease } from '../store/queue.js';
+import { asQueueJobId } from '../store/queue.js';
 import type { EngineQueueHooks } from './engine-queue.js';
 import {
   type OpenedEngineStore,
@@ -21,21 +21,18 @@ import type {
 import { type EngineEventListener, EngineEventListeners, storeStallEvent } from './events.js';
 import { IdempotencyKeys } from './idempotency-keys.js';
 import { JobDispatch } from './job-dispatch.js';
+import { JobIntake } from './job-intake.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
 import { JobSignals } from './job-signals.js';
-import { checkBatchKeys, claimKey } from './key-conflicts.js';
-import { checkOptionNames } from './option-keys.js';
 import {
   type EngineOptions,
   type JobOptions,
   type ResolvedEngineOptions,
-  type ResolvedJobOptions,
   resolveEngineOptions,
   resolveJobOptions,
-  retryDefaults,
 } from './options.js';
 import type { StoreEngineQueue } from './store-engine-queue.js';
-import { readPayload, type StoredJob, storedJobView } from './stored-job.js';
+import { type StoredJob, storedJobView } from './stored-job.js';
 import { TaskRegistry } from './task-registry.js';
 import { runWorkflow, type WorkflowDefinition, type WorkflowHost, type WorkflowResult } from './workflow.js';
 
@@ -88,18 +85,11 @@ export class Engine implements AsyncDisposable {
   private readonly ownsPool: boolean;
   private readonly listeners = new EngineEventListeners();
   private readonly tasks: TaskRegistry;
-  private readonly idempotent: IdempotencyKeys;
   private readonly dispatch: JobDispatch;
-  /** `options.signal`: one listener per caller's signal, whatever the number of its jobs. */
-  private readonly signals = new JobSignals((job, reason) => {
-    this.cancel(job, reason).catch(() => {});
-  });
+  private readonly intake: JobIntake;
   /** The durable store, if any; the queue closes it after the last job settled. */
   private readonly store: OpenedEngineStore | undefined;
   private unsubscribePool: (() => void) | undefined;
-  private nextSeq = 1;
-  /** The options of a job enqueued without any: looked up once, not in a WeakMap per job. */
-  private readonly defaultJobOptions: ResolvedJobOptions;
   private closing: Promise<void> | undefined;
   private destroying: Promise<void> | undefined;
   /** The reason the handles of jobs still waiting at the end resolve `cancelled` with. */
@@ -111,8 +101,6 @@ export class Engine implements AsyncDisposable {
    */
   constructor(options: EngineOptions = {}, store?: OpenedEngineStore) {
     this.options = resolveEngineOptions(options);
-    this.defaultJobOptions = resolveJobOptions('', undefined, this.options.retry);
-    this.idempotent = new IdempotencyKeys(this.options.clock, this.options.store.kind !== 'memory');
     const opened = store ?? openEngineStoreNow(this.options.store, this.options);
     this.store = opened;
     opened?.stalls?.add((event) => this.listeners.emit(storeStallEvent(event)));
@@ -136,6 +124,16 @@ export class Engine implements AsyncDisposable {
       poolClosed: () => void this.close(),
     });
     this.tasks = new TaskRegistry(this.pool, this.dispatch, !this.options.runJobs);
+    this.intake = new JobIntake({
+      tasks: this.tasks,
+      dispatch: this.dispatch,
+      idempotent: new IdempotencyKeys(this.options.clock, this.options.store.kind !== 'memory'),
+      // One listener per caller's signal, whatever the number of its jobs.
+      signals: new JobSignals((job, reason) => {
+        this.cancel(job, reason).catch(() => {});
+      }),
+      retry: this.options.retry,
+    });
   }
 
   ready(): Promise<void> {
@@ -163,11 +161,7 @@ export class Engine implements AsyncDisposable {
     options?: JobOptions,
   ): JobHandle<Output> {
     this.checkOpen('enqueue()');
-    const job = this.prepare('enqueue()', task, input, options);
-    const handle = this.admit(job, 'enqueue()') as JobHandle<Output>;
-    this.dispatch.endSubmission();
-    if (options?.signal !== undefined) this.signals.link(handle, options.signal);
-    return handle;
+    return this.intake.one(task, input, options) as JobHandle<Output>;
   }
 
   /**
@@ -181,38 +175,7 @@ export class Engine implements AsyncDisposable {
   enqueueMany<Output = unknown>(requests: readonly NamedRequest[]): JobHandle<Output>[];
   enqueueMany(requests: readonly EnqueueRequest[]): JobHandle[] {
     this.checkOpen('enqueueMany()');
-    if (!Array.isArray(requests)) {
-      throw new ValkyrieError(
-        'VK_ENGINE_CONFIG',
-        `enqueueMany(): expected an array; received ${typeof requests}`,
-      );
-    }
-    // A loop, not `map`: a caller that keeps a window of jobs full calls this with one request at a
-    // time, and map's closure and generic array creation cost more than the job itself.
-    // Sized up front: a push onto an empty array allocates room for 17.
-    const jobs = new Array<JobHandle>(requests.length);
-    for (let i = 0; i < requests.length; i++) {
-      const request = requests[i] as EnqueueRequest;
-      if (typeof request !== 'object' || request === null) {
-        throw new ValkyrieError(
-          'VK_ENGINE_CONFIG',
-          `enqueueMany()[${i}] must be an object { task, input, options? }; received ${String(request)}`,
-        );
-      }
-      checkOptionNames('enqueueMany()', request, 'request', i);
-      jobs[i] = this.prepare('enqueueMany()', request.task, request.input, request.options, i);
-    }
-    const prints = checkBatchKeys(this.idempotent, jobs as JobRecord[]);
-    // In place: a job is its own handle, unless its idempotency key names an earlier one. The jobs
-    // share one clock reading (JobDispatch.admit).
-    for (let i = 0; i < jobs.length; i++)
-      jobs[i] = this.admit(jobs[i] as JobRecord, 'enqueueMany()', prints?.[i]);
-    this.dispatch.endSubmission();
-    for (let i = 0; i < jobs.length; i++) {
-      const signal = requests[i]?.options?.signal;
-      if (signal !== undefined) this.signals.link(jobs[i] as JobHandle, signal);
-    }
-    return jobs;
+    return this.intake.many(requests);
   }
 
   /**
@@ -247,11 +210,7 @@ export class Engine implements AsyncDisposable {
     },
     enqueue: (task, input, options, ended) => {
       this.checkOpen('enqueue()');
-      const job = this.prepare('enqueue()', task, input, options);
-      // Told directly, not through the handle's promise: no promise per node, no hop per stage.
-      job.onConcluded(ended);
-      this.admitOrFind(job, 'enqueue()')?.result.then((final) => ended(final, undefined));
-      this.dispatch.endSubmission();
+      this.intake.node(task, input, options, ended);
     },
   };
 
@@ -392,34 +351,11 @@ export class Engine implements AsyncDisposable {
   private storeQueue(store: OpenedEngineStore, hooks: EngineQueueHooks): StoreEngineQueue {
     return storeEngineQueue(store, {
       hooks,
-      adopt: (lease) => this.adopt(lease),
+      adopt: (lease) => this.intake.adopt(lease),
       // A producer claims nothing: its jobs are watched in the store until another engine ran them.
       tasks: this.options.runJobs ? () => this.tasks.names() : () => [],
       runsJobs: this.options.runJobs,
     });
-  }
-
-  /** An entry for a stored job this engine did not enqueue; its options are read back from the payload. */
-  private adopt(lease: Lease): JobRecord | undefined {
-    const where = `stored job ${lease.jobId}`;
-    let registered: ReturnType<TaskRegistry['resolve']>;
-    try {
-      registered = this.tasks.resolve(where, lease.task);
-    } catch {
-      return undefined;
-    }
-    const { input, options } = readPayload(lease.payload);
-    // Options left out of a payload were the library's defaults where it was enqueued, not this
-    // engine's (storedPayload).
-    let resolved: ResolvedJobOptions;
-    try {
-      resolved = resolveJobOptions(`${where} options`, options, retryDefaults);
-    } catch {
-      resolved = resolveJobOptions(where, undefined, retryDefaults);
-    }
-    const job = new JobRecord(this.nextSeq++, registered, input, resolved);
-    this.dispatch.adopt(job);
-    return job;
   }
 
   private checkOpen(where: string, what: 'job' | 'workflow' | 'task' = 'job'): void {
@@ -429,53 +365,4 @@ export class Engine implements AsyncDisposable {
       `${where}: the engine is closing; the ${what} was not accepted`,
     );
   }
-
-  /** Checks one request; throws VK_ENGINE_CONFIG naming `where` before anything is enqueued. */
-  private prepare(
-    where: string,
-    task: EngineTask | string,
-    input: unknown,
-    options: JobOptions | undefined,
-    index?: number,
-  ): JobRecord {
-    // The request's place is spelled out only for an error or for options to check: building it,
-    // or a closure that would, per job costs real time.
-    const registered = this.tasks.find(task) ?? this.tasks.resolve(placeOf(where, index), task);
-    const signal = options?.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new ValkyrieError(
-        'VK_ENGINE_CONFIG',
-        `${placeOf(where, index)} options.signal must be an AbortSignal; received ${typeof signal}`,
-      );
-    }
-    const resolved =
-      options === undefined
-        ? this.defaultJobOptions
-        : resolveJobOptions(`${placeOf(where, index)} options`, options, this.options.retry);
-    return new JobRecord(this.nextSeq++, registered, input, resolved);
-  }
-
-  /** Queues a checked job, or returns the first job's handle when its idempotency key is known. */
-  private admit(job: JobRecord, where: string, fingerprint?: string): JobHandle {
-    return this.admitOrFind(job, where, fingerprint) ?? job;
-  }
-
-  /**
-   * `admit` that returns undefined for a job it queued (a workflow node listens to it directly).
-   * Throws VK_IDEMPOTENCY_CONFLICT, queueing nothing, when the key belongs to a job of another task
-   * or input; `fingerprint` is the job's, when already made.
-   */
-  private admitOrFind(job: JobRecord, where: string, fingerprint?: string): JobHandle | undefined {
-    if (job.options.idempotencyKey !== undefined) {
-      const held = claimKey(this.idempotent, where, job, fingerprint);
-      if (held !== undefined) return held;
-    }
-    this.dispatch.admit(job);
-    return undefined;
-  }
-}
-
-/** `enqueueMany()[3]`, or `enqueue()`: where a request was, for a message about it. */
-function placeOf(where: string, index: number | undefined): string {
-  return index === undefined ? where : `${where}[${index}]`;
 }

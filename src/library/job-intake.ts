@@ -1,0 +1,189 @@
+import { ValkyrieError } from '../core/errors.js';
+import type { Lease } from '../store/queue.js';
+import type { EnqueueRequest } from './enqueue-request.js';
+import type { JobOutcome } from './events.js';
+import type { IdempotencyKeys } from './idempotency-keys.js';
+import type { JobDispatch } from './job-dispatch.js';
+import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
+import type { JobSignals } from './job-signals.js';
+import { checkBatchKeys, claimKey } from './key-conflicts.js';
+import { checkOptionNames } from './option-keys.js';
+import {
+  type JobOptions,
+  type ResolvedJobOptions,
+  type ResolvedRetryPolicy,
+  resolveJobOptions,
+  retryDefaults,
+} from './options.js';
+import { readPayload } from './stored-job.js';
+import type { TaskRegistry } from './task-registry.js';
+
+export interface JobIntakeParts {
+  readonly tasks: TaskRegistry;
+  readonly dispatch: JobDispatch;
+  readonly idempotent: IdempotencyKeys;
+  /** `options.signal`: cancels a job when its caller's signal aborts. */
+  readonly signals: JobSignals;
+  /** The engine's retry policy, for jobs enqueued without one. */
+  readonly retry: ResolvedRetryPolicy;
+}
+
+/**
+ * How jobs enter an engine's dispatch: a caller's requests (`enqueue`, `enqueueMany`, a workflow's
+ * nodes), each checked before any of a call is queued, and the stored jobs of other engines that
+ * this one claims (`adopt`). Numbers the jobs, answers a known idempotency key with its first job's
+ * handle, and links callers' signals. The engine checks that it is open before each call.
+ */
+export class JobIntake {
+  private readonly tasks: TaskRegistry;
+  private readonly dispatch: JobDispatch;
+  private readonly idempotent: IdempotencyKeys;
+  private readonly signals: JobSignals;
+  private readonly retry: ResolvedRetryPolicy;
+  /** The options of a job enqueued without any: looked up once, not in a WeakMap per job. */
+  private readonly defaultJobOptions: ResolvedJobOptions;
+  private nextSeq = 1;
+
+  constructor(parts: JobIntakeParts) {
+    this.tasks = parts.tasks;
+    this.dispatch = parts.dispatch;
+    this.idempotent = parts.idempotent;
+    this.signals = parts.signals;
+    this.retry = parts.retry;
+    this.defaultJobOptions = resolveJobOptions('', undefined, parts.retry);
+  }
+
+  /** `enqueue`: throws VK_ENGINE_CONFIG or VK_IDEMPOTENCY_CONFLICT with nothing queued. */
+  one(task: EngineTask | string, input: unknown, options: JobOptions | undefined): JobHandle {
+    const job = this.prepare('enqueue()', task, input, options);
+    const handle = this.admit(job, 'enqueue()');
+    this.dispatch.endSubmission();
+    if (options?.signal !== undefined) this.signals.link(handle, options.signal);
+    return handle;
+  }
+
+  /** `enqueueMany`: all or nothing, every request is checked before any is queued. */
+  many(requests: readonly EnqueueRequest[]): JobHandle[] {
+    if (!Array.isArray(requests)) {
+      throw new ValkyrieError(
+        'VK_ENGINE_CONFIG',
+        `enqueueMany(): expected an array; received ${typeof requests}`,
+      );
+    }
+    // A loop, not `map`: a caller that keeps a window of jobs full calls this with one request at a
+    // time, and map's closure and generic array creation cost more than the job itself.
+    // Sized up front: a push onto an empty array allocates room for 17.
+    const jobs = new Array<JobHandle>(requests.length);
+    for (let i = 0; i < requests.length; i++) {
+      const request = requests[i] as EnqueueRequest;
+      if (typeof request !== 'object' || request === null) {
+        throw new ValkyrieError(
+          'VK_ENGINE_CONFIG',
+          `enqueueMany()[${i}] must be an object { task, input, options? }; received ${String(request)}`,
+        );
+      }
+      checkOptionNames('enqueueMany()', request, 'request', i);
+      jobs[i] = this.prepare('enqueueMany()', request.task, request.input, request.options, i);
+    }
+    const prints = checkBatchKeys(this.idempotent, jobs as JobRecord[]);
+    // In place: a job is its own handle, unless its idempotency key names an earlier one. The jobs
+    // share one clock reading (JobDispatch.admit).
+    for (let i = 0; i < jobs.length; i++)
+      jobs[i] = this.admit(jobs[i] as JobRecord, 'enqueueMany()', prints?.[i]);
+    this.dispatch.endSubmission();
+    for (let i = 0; i < jobs.length; i++) {
+      const signal = requests[i]?.options?.signal;
+      if (signal !== undefined) this.signals.link(jobs[i] as JobHandle, signal);
+    }
+    return jobs;
+  }
+
+  /** A workflow node's job; `ended` hears its final outcome (WorkflowHost.enqueue). */
+  node(
+    task: EngineTask | string,
+    input: unknown,
+    options: JobOptions | undefined,
+    ended: (outcome: JobOutcome, recorded: Promise<unknown> | undefined) => void,
+  ): void {
+    const job = this.prepare('enqueue()', task, input, options);
+    // Told directly, not through the handle's promise: no promise per node, no hop per stage.
+    job.onConcluded(ended);
+    this.admitOrFind(job, 'enqueue()')?.result.then((final) => ended(final, undefined));
+    this.dispatch.endSubmission();
+  }
+
+  /**
+   * An entry for a stored job this engine did not enqueue; its options are read back from the
+   * payload. Undefined for a task this engine has not registered.
+   */
+  adopt(lease: Lease): JobRecord | undefined {
+    const where = `stored job ${lease.jobId}`;
+    let registered: ReturnType<TaskRegistry['resolve']>;
+    try {
+      registered = this.tasks.resolve(where, lease.task);
+    } catch {
+      return undefined;
+    }
+    const { input, options } = readPayload(lease.payload);
+    // Options left out of a payload were the library's defaults where it was enqueued, not this
+    // engine's (storedPayload).
+    let resolved: ResolvedJobOptions;
+    try {
+      resolved = resolveJobOptions(`${where} options`, options, retryDefaults);
+    } catch {
+      resolved = resolveJobOptions(where, undefined, retryDefaults);
+    }
+    const job = new JobRecord(this.nextSeq++, registered, input, resolved);
+    this.dispatch.adopt(job);
+    return job;
+  }
+
+  /** Checks one request; throws VK_ENGINE_CONFIG naming `where` before anything is enqueued. */
+  private prepare(
+    where: string,
+    task: EngineTask | string,
+    input: unknown,
+    options: JobOptions | undefined,
+    index?: number,
+  ): JobRecord {
+    // The request's place is spelled out only for an error or for options to check: building it,
+    // or a closure that would, per job costs real time.
+    const registered = this.tasks.find(task) ?? this.tasks.resolve(placeOf(where, index), task);
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new ValkyrieError(
+        'VK_ENGINE_CONFIG',
+        `${placeOf(where, index)} options.signal must be an AbortSignal; received ${typeof signal}`,
+      );
+    }
+    const resolved =
+      options === undefined
+        ? this.defaultJobOptions
+        : resolveJobOptions(`${placeOf(where, index)} options`, options, this.retry);
+    return new JobRecord(this.nextSeq++, registered, input, resolved);
+  }
+
+  /** Queues a checked job, or returns the first job's handle when its idempotency key is known. */
+  private admit(job: JobRecord, where: string, fingerprint?: string): JobHandle {
+    return this.admitOrFind(job, where, fingerprint) ?? job;
+  }
+
+  /**
+   * `admit` that returns undefined for a job it queued (a workflow node listens to it directly).
+   * Throws VK_IDEMPOTENCY_CONFLICT, queueing nothing, when the key belongs to a job of another task
+   * or input; `fingerprint` is the job's, when already made.
+   */
+  private admitOrFind(job: JobRecord, where: string, fingerprint?: string): JobHandle | undefined {
+    if (job.options.idempotencyKey !== undefined) {
+      const held = claimKey(this.idempotent, where, job, fingerprint);
+      if (held !== undefined) return held;
+    }
+    this.dispatch.admit(job);
+    return undefined;
+  }
+}
+
+/** `enqueueMany()[3]`, or `enqueue()`: where a request was, for a message about it. */
+function placeOf(where: string, index: number | undefined): string {
+  return index === undefined ? where : `${where}[${index}]`;
+}
