@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { closeDeadline } from '../core/close-deadline.js';
 import { ValkyrieError } from '../core/errors.js';
+import type { InputArgs } from '../core/input-args.js';
 import { checkListener } from '../core/listener-set.js';
 import { type CloseOptions, type TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
 import { asQueueJobId } from '../store/queue.js';
@@ -154,14 +155,18 @@ export class Engine implements AsyncDisposable {
     return task;
   }
 
-  /** Adds one job. Throws (nothing enqueued) on an unknown task or bad options, or when closing. */
+  /**
+   * Adds one job. Throws (nothing enqueued) on an unknown task or bad options, or when closing.
+   * The input may be left out when the task's input type accepts undefined (`void`,
+   * `T | undefined`, `unknown`); a task that needs one keeps it required (InputArgs).
+   */
   enqueue<Input, Output>(
     task: EngineTask<Input, Output> | string,
-    input: Input,
-    options?: JobOptions,
-  ): JobHandle<Output> {
+    ...args: InputArgs<NoInfer<Input>, JobOptions>
+  ): JobHandle<Output>;
+  enqueue(task: EngineTask | string, input?: unknown, options?: JobOptions): JobHandle {
     this.checkOpen('enqueue()');
-    return this.intake.one(task, input, options) as JobHandle<Output>;
+    return this.intake.one(task, input, options);
   }
 
   /**

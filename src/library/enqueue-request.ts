@@ -1,12 +1,12 @@
+import type { InputField } from '../core/input-args.js';
 import type { EngineTask, JobHandle } from './job-record.js';
 import type { JobOptions } from './options.js';
 
-/** One job of `enqueueMany`. */
-export interface EnqueueRequest<Input = unknown, Output = unknown> {
+/** One job of `enqueueMany`; `input` may be left out as `enqueue`'s may (InputField). */
+export type EnqueueRequest<Input = unknown, Output = unknown> = {
   readonly task: EngineTask<Input, Output> | string;
-  readonly input: Input;
   readonly options?: JobOptions;
-}
+} & InputField<Input>;
 
 /** A task handle or name, as requests give it. */
 export type TaskRef = EngineTask<unknown, unknown> | string;
@@ -15,20 +15,20 @@ type OutputOf<T> = T extends EngineTask<unknown, infer Output> ? Output : unknow
 
 /**
  * `enqueueMany`'s requests, typed per request by its task (inferred from each `task`), so that each
- * `input` is checked against its own task's input type, as `enqueue` checks it.
+ * `input` is checked against its own task's input type, as `enqueue` checks it, and may be left out
+ * as `enqueue`'s may (InputField).
  */
 export type EnqueueRequests<Tasks extends readonly TaskRef[]> = {
   readonly [K in keyof Tasks]: {
     readonly task: Tasks[K];
-    readonly input: InputOf<Tasks[K]>;
     readonly options?: JobOptions;
-  };
+  } & InputField<InputOf<Tasks[K]>>;
 };
 
 /** A request naming its task, whose types the caller gives (a producer's). */
 export interface NamedRequest {
   readonly task: string;
-  readonly input: unknown;
+  readonly input?: unknown;
   readonly options?: JobOptions;
 }
 

@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { closeDeadline } from '../../core/close-deadline.js';
 import { ValkyrieError } from '../../core/errors.js';
+import type { InputArgs } from '../../core/input-args.js';
 import { checkListener } from '../../core/listener-set.js';
 import { type ResolvedThreadPoolOptions, resolvePoolOptions, type ThreadPoolOptions } from './config.js';
 import { type PoolEventListener, PoolEventListeners, type PoolLevelEvent } from './events.js';
@@ -72,14 +73,18 @@ export class ThreadPool implements AsyncDisposable {
     return task as PoolTask<Input, Output>;
   }
 
+  /**
+   * The input may be left out when the task's input type accepts undefined (`void`, `T | undefined`,
+   * `unknown`); a task that needs one keeps it required (InputArgs).
+   */
   run<Input, Output>(
     task: PoolTask<Input, Output>,
-    input: Input,
-    options?: RunTaskOptions,
-  ): Promise<TaskOutcome<Output>> {
-    return new Promise<TaskOutcome<Output>>((resolve, reject) => {
+    ...args: InputArgs<NoInfer<Input>, RunTaskOptions>
+  ): Promise<TaskOutcome<Output>>;
+  run(task: PoolTask, input?: unknown, options?: RunTaskOptions): Promise<TaskOutcome> {
+    return new Promise<TaskOutcome>((resolve, reject) => {
       try {
-        this.submit(task, input, options, { taskSettled: resolve as (outcome: TaskOutcome) => void });
+        this.submit(task, input, options, { taskSettled: resolve });
       } catch (error) {
         reject(error);
       }
