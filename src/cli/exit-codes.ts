@@ -19,8 +19,8 @@ export const ExitCode = {
   /** VK_QUEUE_FULL: the run was refused whole; EX_TEMPFAIL from sysexits.h, "try again later". */
   queueFull: 75,
   /**
-   * VK_STORE_UNREACHABLE, VK_STORE_LOCKED: the store did not answer or stayed locked; nothing was
-   * written, and the same command may succeed later. VK_STORE_IN_USE: another server serves the
+   * VK_STORE_UNREACHABLE, VK_STORE_LOCKED, VK_STORE_FULL: the store did not answer, stayed locked, or
+   * its disk was full; nothing was written, and the same command may succeed later. VK_STORE_IN_USE: another server serves the
    * SQLite file, or keeps bundles in the data directory. EX_UNAVAILABLE from sysexits.h.
    */
   storeUnavailable: 69,
@@ -61,6 +61,7 @@ export function exitCodeFor(code: ErrorCode): number {
       return ExitCode.queueFull;
     case 'VK_STORE_UNREACHABLE':
     case 'VK_STORE_LOCKED':
+    case 'VK_STORE_FULL':
     case 'VK_STORE_IN_USE':
       return ExitCode.storeUnavailable;
     // A client command's: the runner stops with its own code (runnerTlsCertificate).

@@ -65,9 +65,9 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
         'at once (143/130/129). Exit codes: 0 after\n' +
         'shutdown, 2 bad options, port in use or bad TLS files,\n' +
         '65 store unusable (a damaged SQLite file, or a store from a newer Valkyrie), 69 store unavailable (Postgres\n' +
-        'does not answer, the SQLite file stays locked, or another server serves it or keeps its bundles in the data\n' +
-        'directory: one server per SQLite file and per data directory, replicas need Postgres; also a shutdown that\n' +
-        'gave up on a Postgres that stopped answering, 30 s into closing).',
+        'does not answer, the SQLite file stays locked or its disk is full, or another server serves it or keeps\n' +
+        'its bundles in the data directory: one server per SQLite file and per data directory, replicas need\n' +
+        'Postgres; also a shutdown that gave up on a Postgres that stopped answering, 30 s into closing).',
     )
     .action(async (options) => {
       const { serverCommand } = await import('./commands/server.js');

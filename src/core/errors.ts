@@ -19,6 +19,7 @@ export const errorCatalog = {
   VK_STORE_IN_USE:
     'another live `valkyrie server` serves the SQLite state file, or keeps its workspace bundles in the same data directory (it holds its server lock there); nothing was opened or written. Replicas need Postgres',
   VK_STORE_CORRUPT: 'the state file is not a SQLite database, or is damaged',
+  VK_STORE_FULL: 'the disk holding the SQLite state file is full; the write that met it was rolled back',
   VK_STORE_UNWRITABLE:
     'the SQLite state file or its directory cannot be written by this user (permission denied, read-only file system)',
   VK_ILLEGAL_TRANSITION: 'a state change that the state machine does not allow',

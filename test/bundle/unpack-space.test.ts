@@ -1,28 +1,20 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { unpackBundle } from '../../src/bundle/unpack.js';
+import { mountSmallDisk, unmountSmallDisk } from '../small-disk.js';
 import { writeRawArchive } from './hostile-archive.js';
 
 const base = mkdtempSync(join(tmpdir(), 'valkyrie-unpack-space-'));
 const disk = join(base, 'disk');
 mkdirSync(disk);
 
-/** A 1 MiB tmpfs, so that "the disk's free space" is small and known; mounting needs root. */
-const skipReason = (() => {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', disk], { stdio: 'pipe' });
-    return undefined;
-  } catch (error) {
-    const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    return `cannot mount a small tmpfs here (${why}); it needs root`;
-  }
-})();
+/** A 1 MiB tmpfs, so that "the disk's free space" is small and known. */
+const skipReason = mountSmallDisk(disk, '1m');
 
 afterAll(() => {
-  if (skipReason === undefined) execFileSync('umount', [disk]);
+  if (skipReason === undefined) unmountSmallDisk(disk);
   rmSync(base, { recursive: true, force: true });
 });
 

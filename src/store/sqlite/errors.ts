@@ -20,7 +20,8 @@ export function isCorruption(code: string | undefined): boolean {
 
 /**
  * Wraps what SQLite (or a closed connection) threw into a catalog error, keeping the cause: a lock
- * held past the busy timeout is VK_STORE_LOCKED, a damaged file VK_STORE_CORRUPT, the rest VK_STORE.
+ * held past the busy timeout is VK_STORE_LOCKED, a damaged file VK_STORE_CORRUPT, a full disk (a step
+ * that prints a lot fills it with log lines) VK_STORE_FULL, the rest VK_STORE.
  * In each case the failed write's transaction was rolled back.
  */
 export function toStoreError(action: string, error: unknown, file?: StateFile): ValkyrieError {
@@ -43,6 +44,14 @@ export function toStoreError(action: string, error: unknown, file?: StateFile): 
       'VK_STORE_CORRUPT',
       `could not ${action}: ${where} is damaged (SQLite: ${message}); nothing of this was written. ` +
         'Restore it from a backup, or move it away to start with an empty state.',
+      { cause: error },
+    );
+  }
+  if (code === 'SQLITE_FULL') {
+    return new ValkyrieError(
+      'VK_STORE_FULL',
+      `could not ${action}: the disk holding ${where} is full (SQLite: ${message}); nothing of this was ` +
+        'written. Free some space there, then try again.',
       { cause: error },
     );
   }
