@@ -59,9 +59,7 @@ export async function runEnd(handle: RunHandle): Promise<RunStatus> {
   try {
     return await handle.done;
   } catch (error) {
-    // A message that names `valkyrie resume` already (a lost Postgres connection's) is left as it is.
     if (!isStoreError(error)) throw error;
-    if (error.message.includes('valkyrie resume')) throw error;
     const stop = error.message.endsWith('.') ? ' ' : '. ';
     const message = `${error.message}${stop}Run ${handle.id} was left interrupted: try again with \`valkyrie resume ${handle.id}\`.`;
     throw new ValkyrieError(error.code, message, { cause: error });

@@ -42,8 +42,7 @@ describeOnPostgres('a Postgres server lost in the middle of a run', () => {
     expect(code).toBe(69);
     // Whichever statement meets the loss first: one on a connection that broke, or one that reconnects.
     const cause = `(could not connect to Postgres at 127\\.0\\.0\\.1:${proxy.port}: connection refused \\(is the server running and listening there\\?\\)|lost the connection to Postgres \\([^\\n]+\\))`;
-    const advice =
-      'Try again once the server answers \\(valkyrie resume RUN continues a run this left interrupted\\)';
+    const advice = 'Run 1 was left interrupted: try again with `valkyrie resume 1`\\.';
     expect(stderr).toMatch(new RegExp(`^valkyrie: could not [^\\n]+: ${cause}\\. ${advice}\\n$`));
     const direct = `${postgresUrl}?schema=${schema}`;
     expect((await ws.run(['show', '1', '--db', direct])).stdout).toContain('interrupted');

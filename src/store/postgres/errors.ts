@@ -21,17 +21,16 @@ export function violatingKey(error: unknown): string | undefined {
 
 /**
  * Wraps what Postgres or the pool threw into a catalog error, keeping the cause: a lost or refused
- * connection is VK_STORE_UNREACHABLE, as at open (connectError), anything else VK_STORE.
+ * connection is VK_STORE_UNREACHABLE, as at open (connectError), anything else VK_STORE. The message
+ * says what failed, not what to do: that depends on who reads it (`valkyrie run` names the run to
+ * resume, a server retries by itself, a library caller decides).
  */
 export function toStoreError(action: string, error: unknown): ValkyrieError {
   if (isValkyrieError(error)) return error;
   if (isConnectionLoss(error)) {
-    return new ValkyrieError(
-      'VK_STORE_UNREACHABLE',
-      `could not ${action}: ${connectionLossText(error)}. Try again once the server answers ` +
-        '(valkyrie resume RUN continues a run this left interrupted)',
-      { cause: error },
-    );
+    return new ValkyrieError('VK_STORE_UNREACHABLE', `could not ${action}: ${connectionLossText(error)}`, {
+      cause: error,
+    });
   }
   const hint =
     pgCode(error) === sqlState.duplicateTable
