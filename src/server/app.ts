@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import * as z from 'zod';
 import { messageOf } from '../core/error-message.js';
-import { isValkyrieError } from '../core/errors.js';
+import { isStoreError, isValkyrieError } from '../core/errors.js';
 import { ApiError, sendApiError, shuttingDown } from './api-error.js';
 import { abandonStalledBodies, defaultBodyIdleTimeoutMs } from './body-idle-timeout.js';
 import { answerClientError } from './client-error.js';
@@ -221,15 +221,19 @@ function routerError(error: unknown, url: string, routes: readonly RouteMeta[]):
   return api;
 }
 
-/** Fastify's own errors by their codes; anything unexpected is a 500 whose details go to the log only. */
+/**
+ * Our catalog's errors and Fastify's own by their codes; anything unexpected is a 500 whose details go
+ * to the log only. A store that failed is no bug: 503, with its reason.
+ */
 function toApiError(error: unknown, request?: FastifyRequest): ApiError {
   if (error instanceof ApiError) return error;
   if (isValkyrieError(error)) {
     if (error.code === 'VK_QUEUE_FULL') return new ApiError(429, error.code, error.message);
     if (error.code === 'VK_RUN_NOT_FOUND' || error.code === 'VK_JOB_NOT_FOUND')
       return new ApiError(404, error.code, error.message);
-    if (error.code === 'VK_STORE') return new ApiError(503, error.code, error.message);
     if (error.code === 'VK_EXPRESSION') return new ApiError(400, error.code, error.message);
+    // Every kind of store failure (unreachable, locked, full, …) as VK_STORE, the API's one code for it.
+    if (isStoreError(error)) return new ApiError(503, 'VK_STORE', error.message);
   }
   const { code, statusCode, message } = (error ?? {}) as {
     code?: unknown;
