@@ -36,7 +36,8 @@ const frameMs = 100;
  * On a terminal: a live block with one line per job (status, duration, current step), and under each
  * running job the last line its step printed (as Docker's build output and Buildkite's log tail
  * show progress), redrawn in place; those lines are left out while the block would not fit the
- * terminal's height. At the end the summary table and the last lines of every failed job's log.
+ * terminal's height, and with more jobs than it has rows, the running and failed ones come first and
+ * one line counts the others. At the end the summary table and the last lines of every failed job's log.
  */
 export class TtyView implements RunView {
   private readonly jobs = new Map<string, JobLine>();
@@ -148,18 +149,25 @@ export class TtyView implements RunView {
     const width = Math.max(20, this.columns());
     const jobs = [...this.jobs.values()];
     const nameWidth = Math.max(0, ...jobs.map((job) => displayWidth(job.name)));
-    const printing = jobs.filter((job) => job.status === 'running' && job.latest !== undefined).length;
-    // The block is redrawn from its first line: taller than the terminal, it would scroll and repeat.
-    const withLatest = 1 + jobs.length + printing < this.rows();
+    // The block is redrawn from its first line: as tall as the terminal, it would scroll and repeat.
+    // So it has fewer lines than the terminal's rows, the heading one of them.
+    const room = this.rows() - 2;
+    const { shown, hidden } = fitJobs(jobs, room);
+    const printing = shown.filter((job) => job.status === 'running' && job.latest !== undefined).length;
+    const withLatest = hidden.length === 0 && jobs.length + printing <= room;
     const lines = [this.header];
-    for (const job of jobs) {
+    for (const job of shown) {
       lines.push(this.line(job, nameWidth));
       if (withLatest && job.status === 'running' && job.latest !== undefined)
         lines.push(this.c.dim(`    │ ${job.latest}`));
     }
-    for (const [index, line] of lines.entries()) lines[index] = truncate(line, width);
+    if (hidden.length > 0) lines.push(this.c.dim(hiddenJobsLine(hidden)));
+    // Each line clears what is left of the last frame's after it, and the end what is left below: a
+    // clear of the whole block from its start would be one from the screen's first cell once the block
+    // scrolled there, which tmux keeps a copy of in its scrollback, every frame.
+    const text = lines.map((line) => `${truncate(line, width)}\u001b[K\n`).join('');
     const up = this.drawnLines > 0 ? `\u001b[${this.drawnLines}F` : '';
-    this.out.write(`${up}\u001b[J${lines.join('\n')}\n`);
+    this.out.write(`${up}${text}\u001b[J`);
     this.drawnLines = lines.length;
   }
 
@@ -183,6 +191,43 @@ export class TtyView implements RunView {
       for (const line of job.tail) this.out.write(`  ${line}\n`);
     }
   }
+}
+
+/** Which jobs come first when the block cannot show them all: those still to watch. */
+const shownFirst: Record<JobLine['status'], number> = {
+  running: 0,
+  failed: 1,
+  timed_out: 1,
+  queued: 2,
+  cancelled: 3,
+  succeeded: 4,
+  skipped: 5,
+};
+
+/**
+ * The jobs a block with `room` lines for them shows, in their order, and the others: with more jobs
+ * than lines, one line says what the others are, and the rest shows the running jobs first, then the
+ * failed ones, the waiting ones and the finished ones.
+ */
+function fitJobs(jobs: readonly JobLine[], room: number): { shown: JobLine[]; hidden: JobLine[] } {
+  if (jobs.length <= room) return { shown: [...jobs], hidden: [] };
+  const keep = new Set(
+    jobs
+      .map((job, index) => ({ job, index }))
+      .sort((a, b) => shownFirst[a.job.status] - shownFirst[b.job.status] || a.index - b.index)
+      .slice(0, Math.max(0, room - 1))
+      .map(({ job }) => job),
+  );
+  return { shown: jobs.filter((job) => keep.has(job)), hidden: jobs.filter((job) => !keep.has(job)) };
+}
+
+/** `  … 9 more jobs: 6 succeeded, 3 queued`, the statuses in shownFirst's order. */
+function hiddenJobsLine(hidden: readonly JobLine[]): string {
+  const counts = new Map<string, number>();
+  const ordered = [...hidden].sort((a, b) => shownFirst[a.status] - shownFirst[b.status]);
+  for (const job of ordered) counts.set(job.status, (counts.get(job.status) ?? 0) + 1);
+  const parts = [...counts].map(([status, count]) => `${count} ${status}`);
+  return `  … ${hidden.length} more ${hidden.length === 1 ? 'job' : 'jobs'}: ${parts.join(', ')}`;
 }
 
 /** What follows a failed job's name: how many of its last lines come, or, if none, why it failed. */

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { colors } from '../../../src/cli/views/format.js';
 import { TtyView, visibleText } from '../../../src/cli/views/tty-view.js';
+import { frameLines } from './frame-lines.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -20,12 +21,7 @@ function liveView(rows: number) {
     view,
     frame(): string[] {
       vi.advanceTimersByTime(100);
-      // Each frame moves the cursor up over the last one and clears below it.
-      const last = written.at(-1) ?? '';
-      return last
-        .slice(last.indexOf('\u001b[J') + 3)
-        .split('\n')
-        .slice(0, -1);
+      return frameLines(written.at(-1) ?? '');
     },
   };
 }

@@ -5,6 +5,7 @@ import { LineView } from '../../../src/cli/views/line-view.js';
 import { runDetailLines } from '../../../src/cli/views/run-detail.js';
 import { TtyView } from '../../../src/cli/views/tty-view.js';
 import type { RunEvent } from '../../../src/engine/events.js';
+import { frameLines } from './frame-lines.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -34,7 +35,7 @@ function ttyViewHeading(event: RunEvent = started): string | undefined {
   view.onEvent(event);
   vi.advanceTimersByTime(100);
   const frame = written.at(-1) ?? '';
-  return frame.slice(frame.indexOf('\u001b[J') + 3).split('\n')[0];
+  return frameLines(frame)[0];
 }
 
 describe("a run's heading", () => {

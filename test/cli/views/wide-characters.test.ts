@@ -4,6 +4,7 @@ import { summaryTable } from '../../../src/cli/views/summary.js';
 import { textTable } from '../../../src/cli/views/text-table.js';
 import { TtyView } from '../../../src/cli/views/tty-view.js';
 import { displayWidth } from '../../../src/core/display-width.js';
+import { frameLines } from './frame-lines.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -58,7 +59,7 @@ describe('text with wide or zero-width characters in the views', () => {
     });
     vi.advanceTimersByTime(100);
     const last = written.at(-1) ?? '';
-    const lines = last.slice(last.indexOf('\u001b[J') + 3).split('\n');
+    const lines = frameLines(last);
     const output = lines.find((line) => line.includes('│')) ?? '';
     expect(displayWidth(output)).toBeLessThanOrEqual(19);
     expect(output).toBe('    │ 🚀🚀🚀日本語');
