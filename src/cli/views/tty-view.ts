@@ -85,6 +85,8 @@ export class TtyView implements RunView {
         job.startedAt = event.at;
         job.reason = undefined;
         job.latest = undefined;
+        // A retry's tail is its own: the last attempt is the one that failed the job.
+        job.tail.length = 0;
         break;
       }
       case 'step.started': {
@@ -96,7 +98,9 @@ export class TtyView implements RunView {
       case 'log': {
         const job = this.job(event.jobId, event.job);
         const lines = entryLines(event.text);
-        job.tail.push(...lines.slice(-tailLines));
+        // The control plane's lines about the job (step -1: the runner it runs on, a requeue) are not
+        // what the job printed: they would push its own last lines out, or stand for them.
+        if (event.stepIndex >= 0) job.tail.push(...lines.slice(-tailLines));
         if (job.tail.length > tailLines) job.tail.splice(0, job.tail.length - tailLines);
         job.latest = lastVisibleLine(lines) ?? job.latest;
         break;
