@@ -96,3 +96,21 @@ export function replacedCredentialLine(
     `take it off its list with valkyrie runners remove ${replaced.runnerId} --server ${replaced.server}`
   );
 }
+
+/**
+ * The line for a registration the server refused. A refused token (401, 403) says where the token came
+ * from: VALKYRIE_TOKEN is often an admin token exported for the client commands, not one for this. A
+ * 404 is an address without the registration route, which no other token would change.
+ */
+export function registrationRefusal(
+  refusal: { readonly status: number; readonly code: string; readonly message: string },
+  settings: RunnerSettings,
+): string {
+  const { status, code, message } = refusal;
+  const refused = `the server refused to register this runner (${status} ${code}): ${message}`;
+  if (status === 401 || status === 403)
+    return `${refused}; the token came from ${settings.tokenFlag ?? 'VALKYRIE_TOKEN (no --token or --token-file was given)'}`;
+  if (status === 404)
+    return `${refused}; is ${settings.server} the server's address? Give --server (or VALKYRIE_SERVER) the one its "valkyrie server listening on" line shows`;
+  return refused;
+}

@@ -148,6 +148,27 @@ describe('valkyrie runner', () => {
     expect(existsSync(join(workDir, 'runner.json'))).toBe(false);
   });
 
+  it('at an address without the registration route (404), asks whether it is the server, not about the token', async () => {
+    const { url } = await fleet();
+    const tokenFile = ws.write('registration-token', 'some-token\n');
+    const result = await ws.run([
+      'runner',
+      '--server',
+      `${url}/foo`,
+      '--token-file',
+      tokenFile,
+      '--work-dir',
+      join(ws.dir, 'wrong-address'),
+    ]);
+    expect(result.code).toBe(2);
+    // This harness's server answers an unknown route as a proxy would: 404 with no body.
+    expect(result.stderr).toMatch(/^valkyrie runner: the server refused to register this runner \(404 /);
+    expect(result.stderr).toContain(
+      `; is ${url}/foo the server's address? Give --server (or VALKYRIE_SERVER) the one its "valkyrie server listening on" line shows\n`,
+    );
+    expect(result.stderr).not.toContain('token');
+  });
+
   // It left the work dir it made, with jobs/ and its marker, as if a runner used it.
   it('refused at registration, leaves the work dir as it found it: removes what it made, keeps what was there', async () => {
     const { url } = await fleet();

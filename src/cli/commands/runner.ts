@@ -49,7 +49,12 @@ import {
   registrationFlags,
   resolveRunnerSettings,
 } from '../runner-options.js';
-import { registerWhenReachable, replacedCredentialLine, tellIgnoredToken } from '../runner-register.js';
+import {
+  registerWhenReachable,
+  registrationRefusal,
+  replacedCredentialLine,
+  tellIgnoredToken,
+} from '../runner-register.js';
 import { runnerShutdownReason, Shutdown, shutdownLine } from '../runner-shutdown.js';
 import { createWorkDir, removeMade } from '../runner-work-dir.js';
 
@@ -239,11 +244,7 @@ async function credentialsFor(
   const result = await registerWhenReachable(settings.server, source.token, info, lines, say, signal);
   if (result.kind === 'stopped') return ExitCode.succeeded;
   if (result.kind === 'rejected') {
-    complain(
-      `the server refused to register this runner (${result.status} ${result.code}): ${result.message}; ` +
-        // VALKYRIE_TOKEN is often an admin token exported for the client commands, not one for this.
-        `the token came from ${settings.tokenFlag ?? 'VALKYRIE_TOKEN (no --token or --token-file was given)'}`,
-    );
+    complain(registrationRefusal(result, settings));
     return ExitCode.invalid;
   }
   if (result.kind === 'untrusted')
