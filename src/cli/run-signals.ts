@@ -27,8 +27,14 @@ export class RunSignals implements Interruption {
     this.interrupt('SIGTERM');
   };
 
-  /** `beforeExit`: what must reach the terminal before the third signal's exit (buffered output). */
-  constructor(private readonly beforeExit: () => void = () => {}) {}
+  /**
+   * `beforeExit`: what must reach the terminal before the third signal's exit (buffered output);
+   * `aside`: the live view's (RunView.aside), around what a signal prints.
+   */
+  constructor(
+    private readonly beforeExit: () => void = () => {},
+    private readonly aside: (write: () => void) => void = (write) => write(),
+  ) {}
 
   get interrupted(): boolean {
     return this.count > 0;
@@ -52,11 +58,13 @@ export class RunSignals implements Interruption {
 
   private interrupt(signal: 'SIGINT' | 'SIGTERM'): void {
     this.count++;
-    if (this.count === 1) process.stderr.write(cancellingLine(signal));
+    if (this.count === 1) this.aside(() => process.stderr.write(cancellingLine(signal)));
     this.reason ||= interruptedReason(signal);
     if (this.count < 3) {
       if (this.count === 2)
-        process.stderr.write(`${signal} again: killing the steps (a third exits without waiting)\n`);
+        this.aside(() =>
+          process.stderr.write(`${signal} again: killing the steps (a third exits without waiting)\n`),
+        );
       this.run?.cancel(this.count > 1, this.reason);
       return;
     }

@@ -30,6 +30,7 @@ import { checkTempDir } from '../run-temp-root.js';
 import { openStores, stateDirectory } from '../state.js';
 import { BufferedOutput } from '../views/buffered-output.js';
 import { createView } from '../views/create-view.js';
+import type { RunView } from '../views/view.js';
 
 export interface RerunCommandOptions extends ResumeCommandOptions, ApiClientFlags {
   readonly follow?: boolean;
@@ -98,7 +99,12 @@ async function continueCommand(
   const stores = await openStores(options.db, stateDir, { create: false, watch: true });
   const out = new BufferedOutput(process.stdout);
   let local: LocalRun | undefined;
-  const signals = new RunSignals(() => out.flush());
+  // The view is made once the run is claimed, before the signals are listened for.
+  let view: RunView | undefined;
+  const signals = new RunSignals(
+    () => out.flush(),
+    (write) => (view === undefined ? write() : view.aside(write)),
+  );
   try {
     const record = await stores.runs.getRun(asRunId(id));
     if (!record) {
@@ -125,7 +131,8 @@ async function continueCommand(
       process.stderr.write(`Re-running ${which} of run ${record.id} on this machine.\n`);
     }
     const { workflow, resumable, record: owned, jobs, ownerExited, lostAt } = start;
-    const view = createView(options, out);
+    const shown = createView(options, out);
+    view = shown;
     const wait = new GroupWait();
     signals.listen();
     try {
@@ -145,7 +152,7 @@ async function continueCommand(
         lostAt,
         onEvent: (event) => {
           wait.onEvent(event);
-          view.onEvent(event);
+          shown.onEvent(event);
         },
       });
       // A Ctrl-C while the in-process runner registered found no run to cancel yet.
@@ -156,7 +163,7 @@ async function continueCommand(
       return runExitCode(status, signals);
     } finally {
       await local?.close();
-      view.close();
+      shown.close();
     }
   } finally {
     out.flush();

@@ -98,7 +98,10 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const out = new BufferedOutput(process.stdout);
   const view = createView(options, out);
   let local: LocalRun | undefined;
-  const signals = new RunSignals(() => out.flush());
+  const signals = new RunSignals(
+    () => out.flush(),
+    (write) => view.aside(write),
+  );
   signals.listen();
   try {
     const wait = new GroupWait();

@@ -9,5 +9,9 @@ export class JsonView implements RunView {
     this.out.write(`${JSON.stringify(event)}\n`);
   }
 
+  aside(write: () => void): void {
+    write();
+  }
+
   close(): void {}
 }

@@ -99,5 +99,9 @@ export class LineView implements RunView {
     }
   }
 
+  aside(write: () => void): void {
+    write();
+  }
+
   close(): void {}
 }

@@ -136,6 +136,15 @@ export class TtyView implements RunView {
     }
   }
 
+  aside(write: () => void): void {
+    // Else the lines would come under the block, and the next frame, moving up over the block
+    // only, would leave its first lines above and draw over them.
+    if (this.drawnLines > 0) this.out.write(`\u001b[${this.drawnLines}F\u001b[J`);
+    this.drawnLines = 0;
+    this.out.flush?.();
+    write();
+  }
+
   close(): void {
     clearInterval(this.timer);
   }

@@ -69,4 +69,23 @@ describe('the live block on a terminal with fewer rows than it has jobs', () => 
     expect(frame.startsWith('\u001b[2FRun 1 of ci (#1)\u001b[K\n  ● job 1 ')).toBe(true);
     expect(frame.endsWith('\u001b[K\n\u001b[J')).toBe(true);
   });
+
+  it('takes the block away for lines printed aside (the Ctrl-C notice), and draws it again under them', () => {
+    vi.useFakeTimers();
+    const written: string[] = [];
+    const view = new TtyView({ write: (chunk) => written.push(chunk) }, colors(false), () => 40);
+    view.onEvent({ type: 'run.started', runId: '1', runNumber: 1, workflow: 'ci', at: 0 });
+    view.onEvent(started('1'));
+    vi.advanceTimersByTime(100);
+    view.aside(() => written.push('\nCancelling the run (Ctrl-C again to kill at once)…\n'));
+    vi.advanceTimersByTime(100);
+    view.close();
+    expect(written.slice(-3, -1)).toEqual([
+      '\u001b[2F\u001b[J',
+      '\nCancelling the run (Ctrl-C again to kill at once)…\n',
+    ]);
+    // Under the notice, not over it.
+    expect(frameUp(written.at(-1) ?? '')).toBe(0);
+    expect(frameLines(written.at(-1) ?? '')[0]).toBe('Run 1 of ci (#1)');
+  });
 });
