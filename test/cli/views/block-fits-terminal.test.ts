@@ -31,6 +31,16 @@ const started = (jobId: string) => ({ type: 'job.started', jobId, name: `job ${j
 const ended = (jobId: string, status: 'succeeded' | 'failed') =>
   ({ type: 'job.completed', jobId, name: `job ${jobId}`, status, durationMs: 5, at: 6 }) as const;
 
+/** A TtyView 40 columns wide whose run has started its one job; `written`: every write, in order. */
+function oneJobRunning() {
+  vi.useFakeTimers();
+  const written: string[] = [];
+  const view = new TtyView({ write: (chunk) => written.push(chunk) }, colors(false), () => 40);
+  view.onEvent({ type: 'run.started', runId: '1', runNumber: 1, workflow: 'ci', at: 0 });
+  view.onEvent(started('1'));
+  return { view, written };
+}
+
 describe('the live block on a terminal with fewer rows than it has jobs', () => {
   it('stays shorter than the terminal: running and failed jobs first, one line counting the others', () => {
     const { view, frame } = liveView({ columns: 40, rows: 8 });
@@ -57,11 +67,7 @@ describe('the live block on a terminal with fewer rows than it has jobs', () => 
   });
 
   it('is redrawn without clearing from its first line, which tmux would copy to its scrollback', () => {
-    vi.useFakeTimers();
-    const written: string[] = [];
-    const view = new TtyView({ write: (chunk) => written.push(chunk) }, colors(false), () => 40);
-    view.onEvent({ type: 'run.started', runId: '1', runNumber: 1, workflow: 'ci', at: 0 });
-    view.onEvent(started('1'));
+    const { view, written } = oneJobRunning();
     vi.advanceTimersByTime(200);
     view.close();
     // Each line erases the rest of the row it overwrites; the erase below comes after the last one.
@@ -71,11 +77,7 @@ describe('the live block on a terminal with fewer rows than it has jobs', () => 
   });
 
   it('takes the block away for lines printed aside (the Ctrl-C notice), and draws it again under them', () => {
-    vi.useFakeTimers();
-    const written: string[] = [];
-    const view = new TtyView({ write: (chunk) => written.push(chunk) }, colors(false), () => 40);
-    view.onEvent({ type: 'run.started', runId: '1', runNumber: 1, workflow: 'ci', at: 0 });
-    view.onEvent(started('1'));
+    const { view, written } = oneJobRunning();
     vi.advanceTimersByTime(100);
     view.aside(() => written.push('\nCancelling the run (Ctrl-C again to kill at once)…\n'));
     vi.advanceTimersByTime(100);
