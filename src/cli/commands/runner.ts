@@ -22,12 +22,7 @@ import { detectCapabilities } from '../../runner/capabilities.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import { claimJobsDir, sweepJobsDir } from '../../runner/jobs-dir-claim.js';
 import { reportingShellExecutors } from '../../runner/orphan-report.js';
-import {
-  type RunnerCredentials,
-  readCredentials,
-  revokeOwnCredentials,
-  writeCredentials,
-} from '../../runner/registration.js';
+import { type RunnerCredentials, revokeOwnCredentials } from '../../runner/registration.js';
 import { inheritedEnvironment } from '../../runner/step-environment.js';
 import { unsentLinesWarning } from '../../runner/unsent-lines-warning.js';
 import {
@@ -37,24 +32,24 @@ import {
   type WorkDirLock,
 } from '../../runner/work-dir-lock.js';
 import { ConnectionLines, serverClosedLine } from '../connection-lines.js';
-import { credentialRefusalText, serverClosedJobReason } from '../credential-refusal.js';
+import { serverClosedJobReason } from '../credential-refusal.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { AutoStop } from '../runner-auto-stop.js';
 import { bundleWorkspace } from '../runner-bundle-workspace.js';
+import {
+  certificateRefused,
+  credentialRefused,
+  credentialSource,
+  credentialsFor,
+} from '../runner-credentials.js';
 import { runnerJobLine } from '../runner-job-lines.js';
+import { complain, say } from '../runner-lines.js';
 import {
   protocolUrls,
   type RunnerCommandOptions,
   type RunnerSettings,
-  registrationFlags,
   resolveRunnerSettings,
 } from '../runner-options.js';
-import {
-  registerWhenReachable,
-  registrationRefusal,
-  replacedCredentialLine,
-  tellIgnoredToken,
-} from '../runner-register.js';
 import { runnerShutdownReason, Shutdown, shutdownLine } from '../runner-shutdown.js';
 import { createWorkDir, removeMade } from '../runner-work-dir.js';
 
@@ -62,9 +57,6 @@ import { createWorkDir, removeMade } from '../runner-work-dir.js';
 const capabilityRefreshMs = 5 * 60_000;
 /** How long a stopping runner waits for the control plane to record that it stopped. */
 const deregisterAnswerMs = 5_000;
-
-const say = (line: string) => process.stdout.write(`valkyrie runner: ${line}\n`);
-const complain = (line: string) => process.stderr.write(`valkyrie runner: ${line}\n`);
 
 /**
  * `valkyrie runner`: registers with the control plane once (credentials kept in the work dir), then
@@ -176,33 +168,6 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
 }
 
 /**
- * The credential stored for this server, or the token to register with; without either, a
- * UsageError that says why. Asked before the work dir is created or locked, so that a bad
- * invocation leaves nothing behind, and again under the lock (credentialsFor).
- */
-function credentialSource(
-  settings: RunnerSettings,
-):
-  | { readonly stored: RunnerCredentials }
-  | { readonly token: string; readonly replaces: RunnerCredentials | undefined } {
-  const read = readCredentials(settings.workDir);
-  const file = join(settings.workDir, credentialsFileName);
-  // Not registered over, with or without a token: it may be the only copy of this runner's identity.
-  if (read.kind === 'unusable')
-    throw new UsageError(
-      `--work-dir: cannot use ${file} (${read.why}); to register this runner again, delete it and start with ${registrationFlags(settings)}`,
-    );
-  const stored = read.kind === 'stored' ? read.credentials : undefined;
-  if (stored !== undefined && stored.server === settings.server) return { stored };
-  if (settings.token !== undefined) return { token: settings.token, replaces: stored };
-  const why = stored === undefined ? `there is no ${file}` : `${file} is for ${stored.server}`;
-  throw new UsageError(
-    `a registration token is needed to register this runner: ${why}; start it with --token-file FILE or ` +
-      '--token TOKEN (or VALKYRIE_TOKEN), made by valkyrie token create --role runner',
-  );
-}
-
-/**
  * `<work-dir>/jobs`, whose entries the runner removes at start, must be its own (claimJobsDir).
  * Returns what the claim made there.
  */
@@ -226,41 +191,6 @@ function refuseHeldWorkDir(workDir: string, holder: LockHolder): number {
       `stop it, or give this one its own --work-dir (lock: ${join(workDir, lockFileName)})`,
   );
   return ExitCode.workDirInUse;
-}
-
-/** The stored credentials for this server, or new ones from registering with the token. */
-async function credentialsFor(
-  settings: RunnerSettings,
-  info: RunnerInfo,
-  lines: ConnectionLines,
-  signal: AbortSignal,
-): Promise<RunnerCredentials | number> {
-  const source = credentialSource(settings);
-  const file = join(settings.workDir, credentialsFileName);
-  if ('stored' in source) {
-    tellIgnoredToken(settings, source.stored, complain);
-    return source.stored;
-  }
-  const result = await registerWhenReachable(settings.server, source.token, info, lines, say, signal);
-  if (result.kind === 'stopped') return ExitCode.succeeded;
-  if (result.kind === 'rejected') {
-    complain(registrationRefusal(result, settings));
-    return ExitCode.invalid;
-  }
-  if (result.kind === 'untrusted')
-    return certificateRefused(describeCertificateFailure(settings.server, result.failure));
-  const unstored = writeCredentials(settings.workDir, result.credentials);
-  if (unstored !== undefined)
-    throw new UsageError(
-      `registered with ${settings.server} as ${result.credentials.runnerId}, but cannot store its credential in ${file} (${unstored}); ` +
-        `fix that and start again (valkyrie runners remove ${result.credentials.runnerId} takes this registration off the list)`,
-    );
-  lines.reached(
-    `registered with ${settings.server} as ${result.credentials.runnerId} (credentials in ${file})`,
-  );
-  if (source.replaces !== undefined)
-    complain(replacedCredentialLine(settings, source.replaces, result.credentials.runnerId));
-  return result.credentials;
 }
 
 /**
@@ -301,29 +231,6 @@ async function connect(
   if (result.kind === 'untrusted')
     return certificateRefused(describeCertificateFailure(settings.server, result.failure));
   return credentialRefused(settings, `${result.status} ${result.code}`, result.reason);
-}
-
-/**
- * The server's TLS certificate failed verification (`line` says how, for which server, and the fix):
- * one line, and exit 78. Retrying would fail the same way until this machine's trust or the
- * certificate changes.
- */
-function certificateRefused(line: string): number {
-  complain(line);
-  return ExitCode.runnerTlsCertificate;
-}
-
-/**
- * The server refused the stored credential, at connect or by revoking it while connected: one line,
- * and exit 2. Reconnecting with it would only be refused again.
- */
-function credentialRefused(settings: RunnerSettings, what: string, reason: string): number {
-  const file = join(settings.workDir, credentialsFileName);
-  complain(
-    `${credentialRefusalText(what, reason)}. ` +
-      `To register again, delete ${file} and start with ${registrationFlags(settings)}.`,
-  );
-  return ExitCode.invalid;
 }
 
 async function serve(
