@@ -112,10 +112,15 @@ export class ThreadPool implements AsyncDisposable {
     // whatever this pool's task of that id is, or fail to load "undefined".
     const typeId = (task as PoolTask | undefined)?.typeId;
     if (typeId === undefined || this.taskByTypeId[typeId] !== task) throw notATask(task);
-    const { timeoutMs, attempt } = runSettings(options, this.options.taskTimeoutMs);
-    if (options?.signal?.aborted) {
-      listener.taskSettled({ kind: 'cancelled', reason: abortReasonOf(options.signal) }, false);
-      return;
+    // The engine's usual task comes without options: nothing to check, and no settings object made.
+    let timeoutMs = this.options.taskTimeoutMs;
+    let attempt = 1;
+    if (options !== undefined) {
+      ({ timeoutMs, attempt } = runSettings(options, timeoutMs));
+      if (options.signal?.aborted) {
+        listener.taskSettled({ kind: 'cancelled', reason: abortReasonOf(options.signal) }, false);
+        return;
+      }
     }
     const record = new TaskRecord(
       this.nextTaskId++,
