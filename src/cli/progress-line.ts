@@ -1,3 +1,5 @@
+import { movesCursor } from './cursor-terminal.js';
+
 /** Where a ProgressLine writes: stderr, or in a test any stream that says whether it is a terminal. */
 export interface ProgressOutput {
   write(text: string): unknown;
@@ -30,7 +32,7 @@ export class ProgressLine {
     private readonly out: ProgressOutput,
     options: ProgressLineOptions = {},
   ) {
-    this.live = options.live ?? (out.isTTY === true && process.env.TERM !== 'dumb');
+    this.live = options.live ?? movesCursor(out);
     this.intervalMs = options.intervalMs ?? 250;
     this.now = options.now ?? Date.now;
   }

@@ -1,10 +1,14 @@
+import { movesCursor } from '../cursor-terminal.js';
 import { colors } from './format.js';
 import { JsonView } from './json-view.js';
 import { LineView } from './line-view.js';
 import { TtyView } from './tty-view.js';
 import type { Output, RunView } from './view.js';
 
-/** `--json`: NDJSON; on a terminal: the live view; otherwise one line per log line, then a summary. */
+/**
+ * `--json`: NDJSON; on a terminal that moves its cursor (not TERM=dumb): the live view; otherwise one
+ * line per log line, then a summary.
+ */
 export function createView(
   options: { readonly json?: boolean; readonly color?: boolean },
   out: Output,
@@ -12,7 +16,7 @@ export function createView(
   if (options.json) return new JsonView(out);
   const useColor =
     options.color !== false && process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
-  if (process.stdout.isTTY)
+  if (movesCursor(process.stdout))
     return new TtyView(
       out,
       colors(useColor),
