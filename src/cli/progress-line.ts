@@ -1,3 +1,4 @@
+import { truncateToWidth } from '../core/display-width.js';
 import { movesCursor } from './cursor-terminal.js';
 
 /** Where a ProgressLine writes: stderr, or in a test any stream that says whether it is a terminal. */
@@ -49,8 +50,7 @@ export class ProgressLine {
     if (now - this.lastDraw < this.intervalMs) return;
     this.lastDraw = now;
     // Cut to the terminal's width: a wrapped line could not be redrawn in place.
-    const width = Math.max(20, (this.out.columns || 80) - 1);
-    this.out.write(`\r${text().slice(0, width)}\u001b[K`);
+    this.out.write(`\r${truncateToWidth(text(), Math.max(21, this.out.columns || 80))}\u001b[K`);
     this.drawn = true;
   }
 

@@ -57,3 +57,30 @@ export function padToWidth(text: string, width: number): string {
   const missing = width - displayWidth(text);
   return missing > 0 ? text + ' '.repeat(missing) : text;
 }
+
+/**
+ * Cuts a line to the terminal width less one column, ignoring the width of colour escapes, counting
+ * wide characters as two and never cutting one in half: a line that wrapped would break the redraw.
+ */
+export function truncateToWidth(line: string, width: number): string {
+  let visible = 0;
+  let out = '';
+  for (let i = 0; i < line.length; ) {
+    if (line[i] === '\u001b') {
+      // Colour escapes only (the lines' own were made visible): one without its end ends the line.
+      const end = line.indexOf('m', i);
+      if (end < 0) break;
+      out += line.slice(i, end + 1);
+      i = end + 1;
+      continue;
+    }
+    const code = line.codePointAt(i) ?? 0;
+    const char = String.fromCodePoint(code);
+    i += char.length;
+    const columns = charWidth(char);
+    if (visible + columns > width - 1) continue;
+    out += char;
+    visible += columns;
+  }
+  return out;
+}

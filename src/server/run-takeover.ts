@@ -3,7 +3,7 @@ import type { RunId } from '../core/ids.js';
 import { isTerminal } from '../core/outcome.js';
 import { PeriodicTask } from '../core/periodic-task.js';
 import type { StoredReports } from '../engine/control-plane-options.js';
-import { runLiveness, staleHandoffMs } from '../engine/run-liveness.js';
+import { type Liveness, runLiveness, staleHandoffMs } from '../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../engine/run-owner.js';
 import {
   closeInterruptedSteps,
@@ -156,8 +156,14 @@ export class RunTakeover {
       // runner it cancelled would report that end under the lease held here, and the job end cancelled.
       // Nor can one that released the run: it did so once its runners' connections were closed.
       const ownerGone = liveness.why === 'owner_exited' || liveness.why === 'released';
-      const why = goneWhy(liveness.why, liveness.ageMs);
-      interrupted.push({ id: run.id, run, judged: liveness.ownership, ownerGone, handedOff: false, why });
+      interrupted.push({
+        id: run.id,
+        run,
+        judged: liveness.ownership,
+        ownerGone,
+        handedOff: false,
+        why: goneWhy(liveness),
+      });
     }
     // What was kept of a run finished, or driven by another replica now, must not count if it looks
     // interrupted again later (a time-out then would start from the count left here).
@@ -342,7 +348,7 @@ interface Interrupted {
   readonly why: string | undefined;
 }
 
-function goneWhy(why: 'stale_heartbeat' | 'owner_exited' | 'released', ageMs: number): string {
+function goneWhy({ why, ageMs }: Extract<Liveness, { kind: 'interrupted' }>): string {
   if (why === 'owner_exited') return 'whose process has exited';
   if (why === 'released') return 'which released it as it stopped';
   return `whose last heartbeat was ${Math.round(ageMs / 1000)} s ago`;

@@ -1,4 +1,4 @@
-import { charWidth, displayWidth, padToWidth } from '../../core/display-width.js';
+import { displayWidth, padToWidth, truncateToWidth } from '../../core/display-width.js';
 import type { TerminalJobStatus } from '../../core/outcome.js';
 import { formatDelay } from '../../core/retry-delay.js';
 import type { RunEvent } from '../../engine/events.js';
@@ -178,7 +178,7 @@ export class TtyView implements RunView {
     // Each line clears what is left of the last frame's after it, and the end what is left below: a
     // clear of the whole block from its start would be one from the screen's first cell once the block
     // scrolled there, which tmux keeps a copy of in its scrollback, every frame.
-    const text = lines.map((line) => `${truncate(line, width)}\u001b[K\n`).join('');
+    const text = lines.map((line) => `${truncateToWidth(line, width)}\u001b[K\n`).join('');
     const up = this.drawnLines > 0 ? `\u001b[${this.drawnLines}F` : '';
     this.out.write(`${up}${text}\u001b[J`);
     this.drawnLines = lines.length;
@@ -248,33 +248,6 @@ function tailHeading(job: JobLine): string {
   const count = job.tail.length;
   if (count > 0) return count === 1 ? 'its last line' : `its last ${count} lines`;
   return job.reason === undefined ? 'it printed nothing' : `it printed nothing; ${job.reason}`;
-}
-
-/**
- * Cuts a line to the terminal width less one column, ignoring the width of colour escapes, counting
- * wide characters as two and never cutting one in half: a line that wrapped would break the redraw.
- */
-function truncate(line: string, width: number): string {
-  let visible = 0;
-  let out = '';
-  for (let i = 0; i < line.length; ) {
-    if (line[i] === '\u001b') {
-      // Colour escapes only (the lines' own were made visible): one without its end ends the line.
-      const end = line.indexOf('m', i);
-      if (end < 0) break;
-      out += line.slice(i, end + 1);
-      i = end + 1;
-      continue;
-    }
-    const code = line.codePointAt(i) ?? 0;
-    const char = String.fromCodePoint(code);
-    i += char.length;
-    const columns = charWidth(char);
-    if (visible + columns > width - 1) continue;
-    out += char;
-    visible += columns;
-  }
-  return out;
 }
 
 /** A CSI sequence (colours, cursor moves), or another two-character escape. */
