@@ -3,6 +3,7 @@ import type { RunEvent } from '../engine/events.js';
 import type { RunnerView } from '../engine/runner-view.js';
 import type { RunStore } from '../store/runs.js';
 import { EventHistogram } from './event-histogram.js';
+import { EventLoopDelayGauges, eventLoopDelayMetricNames } from './event-loop-delay.js';
 
 /** What the gauges read at each scrape: nothing is counted twice or kept beside the engine's own state. */
 export interface MetricSources {
@@ -32,6 +33,7 @@ const forgottenTogether = maxWaiting / 20;
  */
 export class ServerMetrics {
   readonly registry = new Registry();
+  readonly #eventLoopDelay: EventLoopDelayGauges;
   readonly #runsStarted: Counter;
   readonly #runsCompleted: Counter<'status'>;
   readonly #runDuration: Histogram<'status'>;
@@ -51,9 +53,11 @@ export class ServerMetrics {
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
-    // The event-loop delay histogram samples with a timer; at prom-client's default of 10 ms it woke an
-    // idle server 100 times a second. 100 ms still catches a stall of the loop long enough to matter.
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
+    // prom-client's own event-loop delay figures report the sampling interval as delay: they are
+    // replaced (event-loop-delay.ts), and its sampling timer, which it never stops, wakes once an hour.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 3_600_000 });
+    for (const name of eventLoopDelayMetricNames) this.registry.removeSingleMetric(name);
+    this.#eventLoopDelay = new EventLoopDelayGauges(this.registry);
     this.#runsStarted = new Counter({
       name: 'valkyrie_runs_started_total',
       help: 'Runs this replica began driving (new ones once they have their concurrency slot, re-runs, takeovers)',
@@ -168,6 +172,11 @@ export class ServerMetrics {
   request(method: string, route: string, status: number, seconds: number): void {
     this.#requests.inc({ method, route, status: String(status) });
     this.#requestDuration.observe({ method, route }, seconds);
+  }
+
+  /** Stops sampling the event loop: the server has closed. */
+  close(): void {
+    this.#eventLoopDelay.close();
   }
 }
 

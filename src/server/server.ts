@@ -356,6 +356,7 @@ export class ValkyrieServer implements AsyncDisposable {
         for (const stream of [...streams]) stream.end();
       });
       await release(() => this.app.close());
+      await release(() => this.context.metrics.close());
       await release(() => stores.close());
       // Last: another server may start on the file and the data directory from here on.
       await release(() => this.storeLock.release());

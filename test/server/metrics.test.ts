@@ -72,4 +72,49 @@ describe('ServerMetrics', () => {
     expect(sample(text, 'valkyrie_job_queue_wait_seconds_count')).toBe(1);
     expect(sample(text, 'valkyrie_job_queue_wait_seconds_sum')).toBe(2);
   });
+
+  describe('event-loop delay', () => {
+    const idleMetrics = () =>
+      new ServerMetrics({
+        runners: () => [],
+        runs: { countUnfinishedJobs: async () => 0 },
+        driven: new Set(),
+        streams: new Set(),
+      });
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+    it("reports the loop's delay, not the sampling interval: an idle loop is near 0 s", async () => {
+      const metrics = idleMetrics();
+      try {
+        await pause(650);
+        const text = await metrics.registry.metrics();
+        // prom-client reported the 100 ms interval itself (0.1 s) for an idle loop.
+        for (const figure of ['min', 'mean', 'p50'])
+          expect(sample(text, `nodejs_eventloop_lag_${figure}_seconds`)).toBeLessThan(0.05);
+        expect(sample(text, 'nodejs_eventloop_lag_min_seconds')).toBeGreaterThanOrEqual(0);
+        expect(text.match(/^# TYPE nodejs_eventloop_lag_p99_seconds gauge$/gm)).toHaveLength(1);
+      } finally {
+        metrics.close();
+      }
+    });
+
+    it('shows a stall of the loop in max, and starts a new window at each scrape', async () => {
+      const metrics = idleMetrics();
+      try {
+        await pause(150);
+        const stalled = Date.now();
+        while (Date.now() - stalled < 300);
+        await pause(150);
+        expect(sample(await metrics.registry.metrics(), 'nodejs_eventloop_lag_max_seconds')).toBeGreaterThan(
+          0.2,
+        );
+        await pause(350);
+        expect(sample(await metrics.registry.metrics(), 'nodejs_eventloop_lag_max_seconds')).toBeLessThan(
+          0.2,
+        );
+      } finally {
+        metrics.close();
+      }
+    });
+  });
 });
