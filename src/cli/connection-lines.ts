@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { counted } from '../core/counted.js';
 import { formatDelay } from '../core/retry-delay.js';
 import type { AttemptFailure } from '../protocol/attempt-failure.js';
 import type {
@@ -192,7 +193,7 @@ export class ConnectionLines {
   private tellHeld(when: string): void {
     if (this.quiet === undefined || this.quiet.held === 0) return;
     this.say(
-      `the connection dropped ${this.quiet.held} more time(s) ${when} ` +
+      `the connection dropped ${counted(this.quiet.held, 'more time')} ${when} ` +
         `(the last: ${this.quiet.lastReason}); ${this.state()}`,
     );
   }

@@ -1,3 +1,4 @@
+import { counted } from '../core/counted.js';
 import { type StopSignal, signalExitCode, stopSignals } from './stop-signals.js';
 
 /**
@@ -79,7 +80,7 @@ export function runnerShutdownReason(level: number, signal: StopSignal): string 
 export function shutdownLine(level: number, running: number): string | undefined {
   if (level === 1 && running === 0) return 'draining: no job is running; stopping';
   if (level === 1)
-    return `draining: no new jobs; waiting for ${running} running job(s) (signal again to cancel them)`;
-  if (level === 2) return `cancelling ${running} running job(s)…`;
+    return `draining: no new jobs; waiting for ${counted(running, 'running job')} (signal again to cancel them)`;
+  if (level === 2) return `cancelling ${counted(running, 'running job')}…`;
   return undefined;
 }

@@ -1,4 +1,5 @@
 import { systemClock } from '../core/clock.js';
+import { counted } from '../core/counted.js';
 import { isFinishedRunStatus } from '../core/outcome.js';
 import { visible } from '../core/visible-text.js';
 import { runLiveness } from '../engine/run-liveness.js';
@@ -10,7 +11,7 @@ import { ExitCode } from './exit-codes.js';
 import { requestDifferences } from './request-differences.js';
 import type { LocalRunRequest } from './run-fingerprint.js';
 import type { InterruptedRunHint } from './run-recovery.js';
-import { counted, runHeading } from './views/format.js';
+import { runHeading } from './views/format.js';
 
 /** Why nothing started: a duplicate idempotency key, or VK_QUEUE_FULL. */
 export type NotStarted = Exclude<SubmitCheck, { readonly kind: 'admissible' }>;

@@ -1,3 +1,4 @@
+import { counted } from '../core/counted.js';
 import type { JobRecord } from '../store/runs.js';
 import type { StaleWrite } from '../store/stale-writes.js';
 import type { Stores } from '../store/store.js';
@@ -168,7 +169,8 @@ export class LeaseReports {
     const { write, emit } = this.target;
     const head = entries[0];
     if (lost > 0 && head !== undefined) {
-      const text = `${lost} line(s) of output are missing here: the runner dropped them before the control plane stored them`;
+      const [are, them] = lost === 1 ? ['is', 'it'] : ['are', 'them'];
+      const text = `${counted(lost, 'line')} of output ${are} missing here: the runner dropped ${them} before the control plane stored ${them}`;
       const notice = { stepIndex: head.stepIndex, stream: 'system', at: head.at, text } as const;
       const entry = head.attempt === undefined ? notice : { ...notice, attempt: head.attempt };
       const { jobId, fencingToken } = message;

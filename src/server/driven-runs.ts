@@ -79,7 +79,7 @@ export async function releaseRuns(context: ApiContext, runIds: readonly RunId[])
       // Once: a store that failed one (it stopped answering, or was given up on) fails the rest too.
       const left = runIds.slice(index).join(', ');
       context.logNotice(
-        `could not release run(s) ${left} as this server stopped (${messageOf(error)}); a server takes each over once its heartbeat is stale`,
+        `could not release ${runIds.length - index === 1 ? 'run' : 'runs'} ${left} as this server stopped (${messageOf(error)}); a server takes each over once its heartbeat is stale`,
       );
       return;
     }

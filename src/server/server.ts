@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { systemClock } from '../core/clock.js';
+import { counted } from '../core/counted.js';
 import { asRunId } from '../core/ids.js';
 import { CancelRequestPoller } from '../engine/cancel-request-poller.js';
 import { ControlPlane, type ControlPlaneOptions } from '../engine/control-plane.js';
@@ -109,7 +110,7 @@ export class ValkyrieServer implements AsyncDisposable {
         // replica took over meanwhile; else a runner that is not what it claims.
         reportNeverHeld: ({ runnerId, count, lastJobId }) =>
           logNotice(
-            `runner ${runnerId} sent ${count} message(s) about jobs it never held a lease on here (the last about ${JSON.stringify(lastJobId)}; a run another server drives now?); refused, not stored`,
+            `runner ${runnerId} sent ${counted(count, 'message')} about jobs it never held a lease on here (the last about ${JSON.stringify(lastJobId)}; a run another server drives now?); refused, not stored`,
           ),
         // A write refused by the run fence: as when the run's heartbeat finds it taken (driven-runs.ts).
         runTakenOver: (runId) => runTakenOver(context, runId)(),
@@ -393,7 +394,7 @@ async function removeDeadUploads(bundles: FileBundleStore, logNotice: (line: str
   const { count, bytes } = await bundles.removeDeadUploads();
   if (count > 0)
     logNotice(
-      `removed ${count} partial bundle upload(s) (${bytes} bytes) that a server stopped mid-upload left in the data directory`,
+      `removed ${counted(count, 'partial bundle upload')} (${counted(bytes, 'byte')}) that a server stopped mid-upload left in the data directory`,
     );
 }
 

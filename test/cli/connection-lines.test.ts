@@ -64,7 +64,7 @@ describe('ConnectionLines', () => {
     // The window began at the 4th drop (5 s), and the last drop came at 61 s.
     vi.advanceTimersByTime(4_000);
     expect(said.slice(7)).toEqual([
-      'the connection dropped 29 more time(s) in 1m (the last: websocket: close code 1006: no reason given); connected over websocket',
+      'the connection dropped 29 more times in 1m (the last: websocket: close code 1006: no reason given); connected over websocket',
     ]);
     // A quiet minute: it says so, and the next drop is told as it comes.
     vi.advanceTimersByTime(60_000);
@@ -80,7 +80,7 @@ describe('ConnectionLines', () => {
     flap(5, 100);
     connection.close();
     expect(said.at(-1)).toBe(
-      'the connection dropped 2 more time(s) since the last count (the last: websocket: close code 1006: no reason given); reconnecting',
+      'the connection dropped 2 more times since the last count (the last: websocket: close code 1006: no reason given); reconnecting',
     );
     const told = said.length;
     vi.advanceTimersByTime(120_000);

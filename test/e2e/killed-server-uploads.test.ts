@@ -45,7 +45,7 @@ describe('a server killed mid-upload', () => {
     await expect
       .poll(() => next.stderr())
       .toMatch(
-        /removed 1 partial bundle upload\(s\) \(\d+ bytes\) that a server stopped mid-upload left in the data directory/,
+        /removed 1 partial bundle upload \(\d+ bytes\) that a server stopped mid-upload left in the data directory/,
       );
   });
 });

@@ -61,7 +61,7 @@ describe('a job flooding its log over long-poll', () => {
     let missing = 0;
     let stored = 0;
     for (const line of lines) {
-      const gap = /^(\d+) line\(s\) of output are missing here/.exec(line);
+      const gap = /^(\d+) lines? of output (?:is|are) missing here/.exec(line);
       if (gap) missing += Number(gap[1]);
       else if (/^\d+$/.test(line)) stored++;
     }

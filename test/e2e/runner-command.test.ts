@@ -380,7 +380,7 @@ describe('valkyrie runner', () => {
     child.kill('SIGTERM');
     await until(() => f.plane.runners()[0]?.mode === 'draining', 'the runner to drain');
     const result = await done;
-    expect(result.stdout).toMatch(/draining: no new jobs; waiting for 2 running job\(s\)/);
+    expect(result.stdout).toMatch(/draining: no new jobs; waiting for 2 running jobs/);
     expect(result.code).toBe(0);
     expect(lines(join(f.dir, 'finished.log')).sort()).toEqual(['job-1', 'job-2']);
     // Their results reached the control plane before the runner closed its connection.
@@ -496,7 +496,7 @@ describe('valkyrie runner', () => {
     child.kill('SIGTERM');
     const result = await done;
     expect(result.code).toBe(143);
-    expect(result.stdout).toMatch(/cancelling 1 running job\(s\)/);
+    expect(result.stdout).toMatch(/cancelling 1 running job…/);
     expect(await handle.done).toBe('cancelled');
     // The job ends for the runner's own reason, which its log says too.
     const reason = 'the runner is shutting down (second SIGTERM)';

@@ -119,7 +119,7 @@ ${['one', 'two']
     expect(exited.stderr).toBe('');
     expect(exited.stdout).toContain('; ephemeral: stops after one job');
     expect(exited.stdout).toContain(
-      'ran its one job (--ephemeral); it takes no other: stopping once its 1 running job(s) end',
+      'ran its one job (--ephemeral); it takes no other: stopping once its 1 running job ends',
     );
     // Its one job ended before it left, and the other was never offered to it.
     const ran = lines(marker);

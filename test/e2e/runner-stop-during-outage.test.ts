@@ -92,7 +92,7 @@ jobs:
     await until('the step to end', async () => (existsSync(finished) ? true : undefined));
     runner.child.kill('SIGTERM');
     await until('the runner to say it waits', async () =>
-      runner.stdout().includes('to take the results of 1 finished job(s) it may not have received')
+      runner.stdout().includes('to take the results of 1 finished job it may not have received')
         ? true
         : undefined,
     );
@@ -189,9 +189,7 @@ jobs:
     const stopped = await orAfter(runner.done, ttlMs + 5_000 + 10_000, undefined);
     const said = runner.stdout() + runner.stderr();
     expect(stopped?.code, said).toBe(0);
-    expect(runner.stdout(), said).toContain(
-      'to take the results of 1 finished job(s) it may not have received',
-    );
-    expect(runner.stderr(), said).toContain('stopped without handing the results of 1 finished job(s)');
+    expect(runner.stdout(), said).toContain('to take the results of 1 finished job it may not have received');
+    expect(runner.stderr(), said).toContain('stopped without handing the results of 1 finished job');
   });
 });

@@ -48,7 +48,7 @@ async function holdJobOnRunner(
   return run.id;
 }
 
-/** The end of the line a server stopping with jobs on runners says, after `… with N job(s) `. */
+/** The end of the line a server stopping with jobs on runners says, after `… with 1 job `. */
 const leftRunning =
   'still running on runners: they run on, and report to this server when it starts again on the same ' +
   'store (or to the replica that takes their runs over)\n';
@@ -88,7 +88,7 @@ describe('valkyrie server drained past --drain-timeout', () => {
     await holdJobOnRunner(adminApi(fleet.server.url, admin), fleet.runner, 'drained', join(ws.dir, 'go'));
 
     fleet.server.child.kill('SIGTERM');
-    const said = await exitedSaying(fleet.server, `the drain ended after 2s with 1 job(s) ${leftRunning}`);
+    const said = await exitedSaying(fleet.server, `the drain ended after 2s with 1 job ${leftRunning}`);
     expect(said).not.toContain('    at ');
   }, 60_000);
 
@@ -98,7 +98,7 @@ describe('valkyrie server drained past --drain-timeout', () => {
       const said = await exitedSaying(
         fleet.first,
         'SIGTERM: shutting down without draining (--drain-timeout 0): jobs running on runners are not waited for\n' +
-          `the server stopped with 1 job(s) ${leftRunning}`,
+          `the server stopped with 1 job ${leftRunning}`,
       );
       expect(said).not.toContain('0ms');
 
@@ -119,7 +119,7 @@ describe('valkyrie server drained past --drain-timeout', () => {
       await exitedSaying(
         fleet.first,
         'SIGINT: stopping without draining (signal again to exit without waiting for the store)\n' +
-          `the server stopped with 1 job(s) ${leftRunning}`,
+          `the server stopped with 1 job ${leftRunning}`,
       );
     });
   }, 60_000);

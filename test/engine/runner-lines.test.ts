@@ -90,7 +90,7 @@ for (const [name, make, skip] of storeFactories) {
         'l0',
         'l1',
         'l2',
-        '2 line(s) of output are missing here: the runner dropped them before the control plane stored them',
+        '2 lines of output are missing here: the runner dropped them before the control plane stored them',
         'l5',
       ]);
       expect(await stores().logs.lineEnd(runId, lease.jobId as JobId, 1)).toBe(6);

@@ -54,7 +54,7 @@ describe('partial bundle uploads', () => {
     expect(partialUploads(bundles)).toEqual([]);
     expect(existsSync(join(bundles, `${sha256}.tar.gz`))).toBe(true);
     expect(notices).toContain(
-      'removed 2 partial bundle upload(s) (1048586 bytes) that a server stopped mid-upload left in the data directory',
+      'removed 2 partial bundle uploads (1048586 bytes) that a server stopped mid-upload left in the data directory',
     );
   });
 

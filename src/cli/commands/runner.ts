@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { counted } from '../../core/counted.js';
 import { formatDelay } from '../../core/retry-delay.js';
 import { credentialsFileName } from '../../core/runner-credentials-file.js';
 import type { RunnerMode } from '../../core/runner-mode.js';
@@ -285,7 +286,7 @@ async function serve(
     toldHeld = true;
     say(
       `waiting up to ${formatDelay(Math.max(0, holdUntil - Date.now()))} for ${settings.server} to take the results of ` +
-        `${held} finished job(s) it may not have received: without them it would run those jobs again (signal again to stop anyway)`,
+        `${counted(held, 'finished job')} it may not have received: without them it would run those jobs again (signal again to stop anyway)`,
     );
   };
   transport.onLost((loss) => {
@@ -300,7 +301,9 @@ async function serve(
   );
   const autoStopped = autoStop.requested.then((reason) => {
     const running = agent.running;
-    say(`${reason}: stopping${running > 0 ? ` once its ${running} running job(s) end` : ''}`);
+    say(
+      `${reason}: stopping${running > 0 ? ` once its ${counted(running, 'running job')} end${running === 1 ? 's' : ''}` : ''}`,
+    );
   });
   const refresh = setInterval(() => {
     void detectCapabilities({ workDir: settings.workDir })
@@ -360,7 +363,7 @@ async function serve(
       complain(`${settings.server} is shutting down; it will list this runner as offline`);
     else if (end === 'unanswered' && unsent > 0)
       complain(
-        `stopped without handing the results of ${unsent} finished job(s) to ${settings.server}` +
+        `stopped without handing the results of ${counted(unsent, 'finished job')} to ${settings.server}` +
           `${timedOut ? ` (no answer within ${formatDelay(holdMs)})` : ''}; ` +
           'it will run those jobs again when their leases expire',
       );

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { isBlockedPort } from '../../core/blocked-ports.js';
+import { counted } from '../../core/counted.js';
 import { parseDuration } from '../../core/duration.js';
 import { messageOf } from '../../core/error-message.js';
 import { isValkyrieError } from '../../core/errors.js';
@@ -160,7 +161,7 @@ function untilStopped(server: ValkyrieServer, drainTimeoutMs: number): Promise<n
         if (stopped) return;
         if (jobsLeftRunning > 0)
           say(
-            `${ended} with ${jobsLeftRunning} job(s) still running on runners: they run on, and report to ` +
+            `${ended} with ${counted(jobsLeftRunning, 'job')} still running on runners: they run on, and report to ` +
               'this server when it starts again on the same store (or to the replica that takes their runs over)',
           );
         done(ExitCode.succeeded);

@@ -1,3 +1,4 @@
+import { counted } from '../../core/counted.js';
 import { topologicalOrder } from '../../core/dag.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
@@ -10,7 +11,6 @@ import { ExitCode } from '../exit-codes.js';
 import { localActionChecks, localActionText } from '../local-action-check.js';
 import { filteredWorkflow } from '../matrix-option.js';
 import { actionRefusal, workflowRefusal } from '../validate-refusal.js';
-import { counted } from '../views/format.js';
 import { workflowFileOf } from '../workflow-file.js';
 
 /**

@@ -2,11 +2,6 @@ import type { TerminalJobStatus } from '../../core/outcome.js';
 import { visible } from '../../core/visible-text.js';
 import type { RunEvent } from '../../engine/events.js';
 
-/** A count and its noun, plural but for one: `1 job`, `3 jobs`, `0 jobs`. */
-export function counted(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
-
 /** ` 1.2s` after a status, or nothing when there is no duration (no trailing space). */
 export const spacedDuration = (text: string): string => (text === '' ? '' : ` ${text}`);
 
