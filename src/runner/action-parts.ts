@@ -5,7 +5,7 @@ import { type EvaluationContext, evaluateCondition } from '../workflow/expressio
 import type { StepDefinition } from '../workflow/model.js';
 import { ActionLoadError, type LoadedAction, loadLocalAction } from './action-loading.js';
 import { compositePres } from './composite-pres.js';
-import { parseKeyValueFile } from './file-commands.js';
+import { keyValueEntries } from './key-value-file.js';
 import type { JobDirectories } from './slot-directories.js';
 
 /** A `pre:` or `post:` of the JavaScript action a workflow's step uses: it runs as a step of its own. */
@@ -174,7 +174,10 @@ export function stateVariables(state: Readonly<Record<string, string>>): Record<
   return out;
 }
 
-/** Adds what a part wrote to `$GITHUB_STATE` (`name=value` lines, or `name<<EOF` blocks). */
+/**
+ * Adds what a part wrote to `$GITHUB_STATE` (`name=value` lines, or `name<<EOF` blocks). An empty
+ * name is kept, as actions/runner's SaveStateFileCommand keeps it (`STATE_` then).
+ */
 export function saveState(text: string, state: Record<string, string>): void {
-  for (const [name, value] of parseKeyValueFile(text, 'GITHUB_STATE')) state[name] = value;
+  for (const { name, value } of keyValueEntries(text, 'GITHUB_STATE')) state[name] = value;
 }

@@ -1,67 +1,27 @@
 import { readFileSync, statSync, unlinkSync } from 'node:fs';
+import { messageOf } from '../core/error-message.js';
+import { namedEntries } from './key-value-file.js';
 import { createEmptyPrivateFile } from './private-file.js';
 import type { StepFiles } from './step-environment.js';
-
-/**
- * Reads a `$GITHUB_OUTPUT` / `$GITHUB_ENV` file: `name=value` lines and multi-line values written as
- * `name<<DELIMITER` … `DELIMITER`. Throws with the line number on a malformed line, as GitHub fails
- * the step in that case.
- */
-export function parseKeyValueFile(content: string, fileLabel: string): Map<string, string> {
-  const values = new Map<string, string>();
-  const lines = content.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] ?? '';
-    if (line.trim() === '') continue;
-    const heredoc = line.indexOf('<<');
-    const eq = line.indexOf('=');
-    if (heredoc > 0 && (eq === -1 || heredoc < eq)) {
-      const name = line.slice(0, heredoc);
-      const delimiter = line.slice(heredoc + 2);
-      // As actions/runner: an empty delimiter (`echo "v<<$UNSET"`) would end at the first empty line.
-      if (delimiter === '')
-        throw new Error(
-          `${fileLabel}: line ${i + 1} has an empty delimiter after "<<": ${JSON.stringify(line)}`,
-        );
-      const body: string[] = [];
-      let closed = false;
-      for (i++; i < lines.length; i++) {
-        if (lines[i] === delimiter) {
-          closed = true;
-          break;
-        }
-        body.push(lines[i] ?? '');
-      }
-      if (!closed) throw new Error(`${fileLabel}: matching delimiter "${delimiter}" not found for "${name}"`);
-      values.set(name, body.join('\n'));
-    } else if (eq > 0) {
-      values.set(line.slice(0, eq), line.slice(eq + 1));
-    } else {
-      throw new Error(
-        `${fileLabel}: line ${i + 1} is not name=value or name<<DELIMITER: ${JSON.stringify(line)}`,
-      );
-    }
-  }
-  return values;
-}
 
 /** What actions/runner refuses from $GITHUB_ENV (its SetEnvFileCommand block list), in any case. */
 const githubEnvBlockList = ['NODE_OPTIONS'];
 
 /**
- * The variables a step's `$GITHUB_ENV` sets. A name on the block list is left out with an error
- * line, as actions/runner does (an error annotation; the step is not failed); a malformed file
- * throws, as parseKeyValueFile does.
+ * Sets the variables a step's `$GITHUB_ENV` sets, in order. A name on the block list is left out
+ * with an error line, as actions/runner does (an error annotation; the step is not failed); a
+ * malformed line throws, the entries before it set, as namedEntries does.
  */
-export function githubEnvValues(content: string, refused: (line: string) => void): Map<string, string> {
-  const values = parseKeyValueFile(content, 'GITHUB_ENV');
-  for (const name of values.keys()) {
+export function applyGithubEnv(
+  content: string,
+  env: Record<string, string>,
+  refused: (line: string) => void,
+): void {
+  for (const { name, value } of namedEntries(content, 'GITHUB_ENV')) {
     const blocked = githubEnvBlockList.find((entry) => entry === name.toUpperCase());
-    if (blocked === undefined) continue;
-    values.delete(name);
-    refused(`error: Can't store ${blocked} output parameter using '$GITHUB_ENV' command.`);
+    if (blocked === undefined) env[name] = value;
+    else refused(`error: Can't store ${blocked} output parameter using '$GITHUB_ENV' command.`);
   }
-  return values;
 }
 
 /** The contents of one step's command files (empty when the step wrote none). */
@@ -113,12 +73,29 @@ export interface CommandFileTargets {
   readonly log: (line: string) => void;
 }
 
-/** Throws (failing the step, as GitHub does) on a malformed $GITHUB_OUTPUT or $GITHUB_ENV line. */
+/**
+ * Throws (failing the step, as GitHub does) on a malformed $GITHUB_OUTPUT or $GITHUB_ENV line. As
+ * actions/runner (FileCommandManager.ProcessFiles), each file is applied on its own: the entries
+ * before a bad line, and the other files, still take effect; when both are bad the output's error
+ * is logged and the env's thrown.
+ */
 export function applyCommandFiles(texts: CommandFileTexts, targets: CommandFileTargets): void {
-  for (const [key, value] of parseKeyValueFile(texts.output, 'GITHUB_OUTPUT')) targets.output(key, value);
-  for (const [key, value] of githubEnvValues(texts.env, targets.log)) targets.env[key] = value;
+  const errors: unknown[] = [];
+  const apply = (effect: () => void) => {
+    try {
+      effect();
+    } catch (error) {
+      errors.push(error);
+    }
+  };
+  apply(() => {
+    for (const { name, value } of namedEntries(texts.output, 'GITHUB_OUTPUT')) targets.output(name, value);
+  });
+  apply(() => applyGithubEnv(texts.env, targets.env, targets.log));
   for (const directory of parsePathFile(texts.path)) addToPath(targets.path, directory);
   logSummary(texts.summary, targets.log);
+  for (const error of errors.slice(0, -1)) targets.log(`error: ${messageOf(error)}`);
+  if (errors.length > 0) throw errors.at(-1);
 }
 
 /** actions/runner's limit on one step's `$GITHUB_STEP_SUMMARY` (GitHub's documented 1 MiB). */

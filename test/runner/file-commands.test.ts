@@ -2,28 +2,39 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { githubEnvValues, parseKeyValueFile } from '../../src/runner/file-commands.js';
+import { applyGithubEnv } from '../../src/runner/file-commands.js';
 import { runFirstJob } from './job-run-harness.js';
 
-describe('GITHUB_OUTPUT / GITHUB_ENV files', () => {
-  it('reads name=value lines and heredoc values, later values winning', () => {
-    const values = parseKeyValueFile('a=1\nb=x=y\n\nmulti<<EOF\nline 1\nline 2\nEOF\na=2\n', 'GITHUB_OUTPUT');
-    expect(Object.fromEntries(values)).toEqual({ a: '2', b: 'x=y', multi: 'line 1\nline 2' });
-  });
+describe('a malformed $GITHUB_OUTPUT or $GITHUB_ENV', () => {
+  const workspace = mkdtempSync(join(tmpdir(), 'vk-command-files-'));
+  afterAll(() => rmSync(workspace, { recursive: true, force: true }));
 
-  it('rejects a malformed line and an unterminated heredoc with the line and file named', () => {
-    expect(() => parseKeyValueFile('ok=1\njust text\n', 'GITHUB_ENV')).toThrow(
-      'GITHUB_ENV: line 2 is not name=value or name<<DELIMITER: "just text"',
+  // actions/runner applies each file's entries as it reads them and each file on its own
+  // (FileCommandManager.ProcessFiles), failing the step for the bad one.
+  it('fails the step, keeping the entries before the bad line and the other file’s', async () => {
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - id: s
+        continue-on-error: true
+        run: |
+          echo "before=1" >> "$GITHUB_OUTPUT"
+          echo "   " >> "$GITHUB_OUTPUT"
+          echo "after=2" >> "$GITHUB_OUTPUT"
+          echo "E1=one" >> "$GITHUB_ENV"
+          echo "=nameless" >> "$GITHUB_ENV"
+          echo "E2=two" >> "$GITHUB_ENV"
+      - run: echo "[\${{ steps.s.outputs.before }}] [\${{ steps.s.outputs.after }}] [$E1] [$E2] \${{ steps.s.outcome }}"
+`,
+      workspace,
     );
-    expect(() => parseKeyValueFile('v<<END\nno end\n', 'GITHUB_OUTPUT')).toThrow(
-      'GITHUB_OUTPUT: matching delimiter "END" not found for "v"',
-    );
-  });
-
-  it('rejects a heredoc with an empty delimiter, as actions/runner does, rather than end it at an empty line', () => {
-    expect(() => parseKeyValueFile('ok=1\nv<<\nbody\n\nw=2\n', 'GITHUB_OUTPUT')).toThrow(
-      'GITHUB_OUTPUT: line 2 has an empty delimiter after "<<": "v<<"',
-    );
+    expect(run.lines(0)).toEqual([
+      'error: GITHUB_OUTPUT: line 2 holds only whitespace; only an empty line may stand between entries: "   "',
+      'error: GITHUB_ENV: line 2 has an empty name before "="',
+    ]);
+    expect(run.lines(1)).toEqual(['[1] [] [one] [] failure']);
   });
 });
 
@@ -34,10 +45,11 @@ describe('$GITHUB_ENV and NODE_OPTIONS', () => {
 
   it('leaves NODE_OPTIONS out, in any case, with the runner’s error line for each', () => {
     const lines: string[] = [];
-    const values = githubEnvValues('A=1\nnode_options=--inspect\nNODE_OPTIONS<<EOF\n-r x\nEOF\n', (line) =>
+    const env: Record<string, string> = {};
+    applyGithubEnv('A=1\nnode_options=--inspect\nNODE_OPTIONS<<EOF\n-r x\nEOF\n', env, (line) =>
       lines.push(line),
     );
-    expect(Object.fromEntries(values)).toEqual({ A: '1' });
+    expect(env).toEqual({ A: '1' });
     expect(lines).toEqual([refusal, refusal]);
   });
 
