@@ -5,6 +5,14 @@ import type { RunEvent } from '../../engine/events.js';
 /** ` 1.2s` after a status, or nothing when there is no duration (no trailing space). */
 export const spacedDuration = (text: string): string => (text === '' ? '' : ` ${text}`);
 
+/**
+ * A finished job's duration as the views print it: none for a skipped job, which never ran (its
+ * record's 0 is no time it took).
+ */
+export function jobDurationText(status: string, durationMs: number): string {
+  return status === 'skipped' ? '' : formatDuration(durationMs);
+}
+
 export function formatDuration(ms: number): string {
   if (ms < 1_000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1_000).toFixed(1)}s`;

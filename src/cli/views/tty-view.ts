@@ -9,6 +9,7 @@ import {
   concurrencyText,
   entryLines,
   formatDuration,
+  jobDurationText,
   noRunnerText,
   startedRunHeading,
   statusSymbol,
@@ -188,7 +189,7 @@ export class TtyView implements RunView {
     const paint = job.status === 'running' ? this.c.bold : colorForStatus(this.c, job.status);
     const elapsed =
       job.durationMs !== undefined
-        ? formatDuration(job.durationMs)
+        ? jobDurationText(job.status, job.durationMs)
         : job.startedAt !== undefined
           ? formatDuration(Date.now() - job.startedAt)
           : '';
