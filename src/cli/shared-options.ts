@@ -49,7 +49,7 @@ export const jobSelection = () =>
 export const matrixSelection = (verb = 'run') =>
   new Option(
     '--matrix <key=value>',
-    `${verb} only the matrix legs whose KEY is VALUE (act's KEY:VALUE too), compared as the leg's name prints it; repeat for more values or keys (a leg is kept when each KEY it has is one of that KEY's values); jobs whose matrix lacks KEY are untouched`,
+    `${verb} only the matrix legs whose KEY is VALUE (act's KEY:VALUE too), compared as text (a list or mapping as its JSON); repeat for more values or keys (a leg is kept when each KEY it has is one of that KEY's values); jobs whose matrix lacks KEY are untouched`,
   ).argParser(collectMatrix);
 
 /**

@@ -13,7 +13,14 @@ import {
   literalTemplate,
   parseTemplate,
 } from '../workflow/expressions/index.js';
-import { expandMatrix, legKept, legName, type MatrixFilter, type MatrixLeg } from '../workflow/matrix.js';
+import {
+  expandNamedLegs,
+  legKept,
+  legName,
+  type MatrixFilter,
+  type MatrixLeg,
+  type NamedLeg,
+} from '../workflow/matrix.js';
 import { noLegsMessage } from '../workflow/matrix-filter.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from '../workflow/model.js';
 import { SourceMap } from '../workflow/source-map.js';
@@ -139,7 +146,7 @@ export function planLegs(
     typeof job.continueOnError === 'boolean';
   const kept = keptLegs(job, combinations, workflow.matrixFilter);
   const legs = kept.map(({ leg, index }): PlannedLeg => {
-    const matrix = leg as Record<string, ExpressionValue>;
+    const matrix = leg.matrix as Record<string, ExpressionValue>;
     // GitHub's `matrix` of a job without one is null (so `toJSON(matrix)` is `null` and `!matrix` true).
     const matrixContext = job.matrix === undefined ? null : matrix;
     const strategy = {
@@ -155,7 +162,7 @@ export function planLegs(
     const context: EvaluationContext = literalLegs
       ? noContext
       : { contexts: { ...base, matrix: matrixContext, strategy } };
-    const name = displayName(job, leg, context);
+    const name = displayName(job, leg.named, context);
     const timeoutMinutes = evaluatingKey(workflow, job, 'timeout-minutes', () =>
       evaluateNumber(job.timeoutMinutes, context),
     );
@@ -204,13 +211,20 @@ function timeoutError(workflow: Workflow, job: JobDefinition, context: Evaluatio
  */
 function keptLegs(
   job: JobDefinition,
-  legs: readonly MatrixLeg[],
+  legs: readonly NamedLeg[],
   filter: MatrixFilter | undefined,
-): { leg: MatrixLeg; index: number }[] {
+): { leg: NamedLeg; index: number }[] {
   const all = legs.map((leg, index) => ({ leg, index }));
   if (filter === undefined || job.matrix === undefined) return all;
-  const kept = all.filter(({ leg }) => legKept(leg, filter));
-  if (kept.length === 0) throw new ExpansionError(noLegsMessage(job.key, legs, filter));
+  const kept = all.filter(({ leg }) => legKept(leg.matrix, filter));
+  if (kept.length === 0)
+    throw new ExpansionError(
+      noLegsMessage(
+        job.key,
+        legs.map((leg) => leg.matrix),
+        filter,
+      ),
+    );
   return kept;
 }
 
@@ -316,9 +330,9 @@ export function baseContexts(
   };
 }
 
-function matrixLegs(job: JobDefinition, context: EvaluationContext): MatrixLeg[] {
+function matrixLegs(job: JobDefinition, context: EvaluationContext): NamedLeg[] {
   const matrix = job.matrix;
-  if (!matrix) return [{}];
+  if (!matrix) return [{ matrix: {}, named: {} }];
   let axes: Map<string, readonly unknown[]>;
   let include: unknown;
   let exclude: unknown;
@@ -342,7 +356,7 @@ function matrixLegs(job: JobDefinition, context: EvaluationContext): MatrixLeg[]
     include = typeof matrix.include === 'string' ? evaluateValue(matrix.include, context) : matrix.include;
     exclude = typeof matrix.exclude === 'string' ? evaluateValue(matrix.exclude, context) : matrix.exclude;
   }
-  const legs = expandMatrix({
+  const legs = expandNamedLegs({
     axes,
     include: asEntries('include', include),
     exclude: asEntries('exclude', exclude),
@@ -384,16 +398,19 @@ export function unexpandedName(job: JobDefinition, context: EvaluationContext): 
   }
 }
 
-/** GitHub appends the matrix values unless the job's own name already refers to the matrix. */
-function displayName(job: JobDefinition, leg: MatrixLeg, context: EvaluationContext): string {
+/**
+ * GitHub appends the matrix values (`named`: NamedLeg's) unless the job's own name already refers to
+ * the matrix.
+ */
+function displayName(job: JobDefinition, named: MatrixLeg, context: EvaluationContext): string {
   const template = job.name ?? job.key;
-  if (!hasExpressions(template)) return job.matrix === undefined ? template : legName(template, leg);
+  if (!hasExpressions(template)) return job.matrix === undefined ? template : legName(template, named);
   const name = interpolate(template, context);
   if (job.matrix === undefined) return name;
   const refersToMatrix = parseTemplate(template).some(
     (part) => part.kind === 'expr' && contextReferences(part.expr).some((ref) => ref.name === 'matrix'),
   );
-  return refersToMatrix ? name : legName(name, leg);
+  return refersToMatrix ? name : legName(name, named);
 }
 
 function describe(value: unknown): string {

@@ -207,7 +207,7 @@ export const runSubmitSchema = z.strictObject({
     .optional()
     .meta({
       description:
-        "matrix key → values, as `valkyrie run --matrix KEY=VALUE`: a job whose matrix has the key plans only the legs whose value of it (as the leg's name prints it: `20` for the number 20) is one of these; a key no matrix of the jobs to run has, one that leaves a job no legs, or a control character in a key or value, is refused. Kept for re-runs and takeovers. Default: every leg",
+        'matrix key → values, as `valkyrie run --matrix KEY=VALUE`: a job whose matrix has the key plans only the legs whose value of it (as text: `20` for the number 20, a list or mapping as its JSON) is one of these; a key no matrix of the jobs to run has, one that leaves a job no legs, or a control character in a key or value, is refused. Kept for re-runs and takeovers. Default: every leg',
     }),
   event: z.string().min(1).max(200).optional().meta({
     description:

@@ -4,6 +4,8 @@
  * added as new combinations when they fit none.
  */
 
+import { formatNumber } from './expressions/values.js';
+
 export type MatrixLeg = Readonly<Record<string, unknown>>;
 
 export interface MatrixInput {
@@ -12,7 +14,23 @@ export interface MatrixInput {
   readonly exclude: readonly MatrixLeg[];
 }
 
+/** A leg, and the values GitHub names it by (legName). */
+export interface NamedLeg {
+  readonly matrix: MatrixLeg;
+  /**
+   * A combination's axis values, without what an `include` entry added to it; an added `include`
+   * entry's own values, all of them (actions/runner's MatrixBuilder.CreateConfiguration names the
+   * configuration before it adds the extra values).
+   */
+  readonly named: MatrixLeg;
+}
+
 export function expandMatrix(input: MatrixInput): MatrixLeg[] {
+  return expandNamedLegs(input).map((leg) => leg.matrix);
+}
+
+/** expandMatrix, each leg with the values it is named by. */
+export function expandNamedLegs(input: MatrixInput): NamedLeg[] {
   let legs: Record<string, unknown>[] = input.axes.size > 0 ? [{}] : [];
   for (const [axis, values] of input.axes) {
     const next: Record<string, unknown>[] = [];
@@ -23,7 +41,7 @@ export function expandMatrix(input: MatrixInput): MatrixLeg[] {
     legs = legs.filter((leg) => !input.exclude.some((rule) => matches(leg, rule)));
   // Most matrices have no include: their legs need no copies to merge against (a control plane plans
   // every leg of every matrix it runs).
-  if (input.include.length === 0) return legs;
+  if (input.include.length === 0) return legs.map((leg) => ({ matrix: leg, named: leg }));
 
   const originalKeys = new Set(input.axes.keys());
   const originalLegs = legs.map((leg) => ({ ...leg }));
@@ -42,7 +60,10 @@ export function expandMatrix(input: MatrixInput): MatrixLeg[] {
     }
     if (!merged) added.push({ ...entry });
   }
-  return [...legs, ...added];
+  return [
+    ...legs.map((leg, i) => ({ matrix: leg, named: originalLegs[i] ?? leg })),
+    ...added.map((leg) => ({ matrix: leg, named: leg })),
+  ];
 }
 
 /**
@@ -84,13 +105,33 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   );
 }
 
-/** GitHub's leg display name: `test (alpha, fast)`; object values print as JSON. */
-export function legName(baseName: string, leg: MatrixLeg): string {
-  const values = Object.values(leg).map(legValueText);
-  return values.length > 0 ? `${baseName} (${values.join(', ')})` : baseName;
+/** GitHub's longest default leg name; a longer one is cut to its first 97 characters and `...`. */
+const maxLegNameLength = 100;
+
+/**
+ * GitHub's leg display name, `test (alpha, fast)`, as actions/runner's MatrixBuilder and
+ * JobNameBuilder make it from the leg's named values (NamedLeg.named): every string, number and
+ * boolean in them, those inside a list or mapping too (depth first, in order), an empty string and
+ * null left out; numbers as .NET's G15 prints them. Past 100 characters (UTF-16 units, as .NET
+ * counts) it is cut to 97 and `...`.
+ */
+export function legName(baseName: string, named: MatrixLeg): string {
+  const segments: string[] = [];
+  collectSegments(named, segments);
+  const name = segments.length > 0 ? `${baseName} (${segments.join(', ')})` : baseName;
+  return name.length > maxLegNameLength ? `${name.slice(0, maxLegNameLength - 3)}...` : name;
 }
 
-/** A matrix value as a leg's name prints it: `20` for the number 20, JSON for a list or mapping. */
+function collectSegments(value: unknown, segments: string[]): void {
+  if (typeof value === 'string') {
+    if (value !== '') segments.push(value);
+  } else if (typeof value === 'number') segments.push(formatNumber(value));
+  else if (typeof value === 'boolean') segments.push(String(value));
+  else if (typeof value === 'object' && value !== null)
+    for (const item of Object.values(value)) collectSegments(item, segments);
+}
+
+/** A matrix value as `--matrix` compares it: `20` for the number 20, JSON for a list or mapping. */
 export function legValueText(value: unknown): string {
   return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
 }

@@ -164,3 +164,33 @@ describe('planLegs with a --matrix filter (Workflow.matrixFilter)', () => {
     );
   });
 });
+
+// actions/runner's MatrixBuilder.CreateConfiguration: the name is made of the combination's scalar
+// values, depth first, before an include's extra values are added to it.
+describe("a matrix leg's name", () => {
+  const named = parsedWorkflow(`jobs:
+  test:
+    runs-on: x
+    strategy:
+      matrix:
+        target: [{ os: linux, arch: [x64, arm64] }]
+        node: [20, ""]
+        include:
+          - node: 20
+            experimental: true
+          - target: { os: mac }
+            node: 22
+            label: late
+    steps: [{ run: "true" }]
+`);
+  const job = named.jobs.get('test');
+  if (job === undefined) throw new Error('no test job');
+
+  it('holds the strings, numbers and booleans inside a list or mapping, not JSON, and not an include’s extras', () => {
+    expect(planLegs(named, job, run, {}).legs.map((leg) => leg.name)).toEqual([
+      'test (linux, x64, arm64, 20)',
+      'test (linux, x64, arm64)',
+      'test (mac, 22, late)',
+    ]);
+  });
+});

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   countLegs,
   expandMatrix,
+  expandNamedLegs,
   legName,
   type MatrixInput,
   type MatrixLeg,
@@ -164,15 +165,39 @@ describe('expandMatrix: edge cases', () => {
   });
 });
 
+// As actions/runner's MatrixBuilder.CreateConfiguration and JobNameBuilder name a configuration.
 describe('legName', () => {
   it.each<[MatrixLeg, string]>([
     [{ suite: 'alpha', speed: 'fast' }, 'test (alpha, fast)'],
     [{ node: 20, coverage: true }, 'test (20, true)'],
-    [{ target: { os: 'linux' }, flags: ['-g'] }, 'test ({"os":"linux"}, ["-g"])'],
-    [{ nothing: null }, 'test (null)'],
+    [{ target: { os: 'linux', arch: ['x64', 'arm64'] }, flags: ['-g'] }, 'test (linux, x64, arm64, -g)'],
+    [{ python: 3.1, big: 1e15 }, 'test (3.1, 1E+15)'],
+    [{ nothing: null, empty: '', none: [], os: 'linux' }, 'test (linux)'],
+    [{ nothing: null }, 'test'],
     [{}, 'test'],
   ])('names the leg %j "%s"', (leg, name) => {
     expect(legName('test', leg)).toBe(name);
+  });
+
+  it('cuts a name past 100 characters to 97 and "..."', () => {
+    const name = legName('test', { a: 'x'.repeat(60), b: 'y'.repeat(60) });
+    expect(name).toBe(`test (${'x'.repeat(60)}, ${'y'.repeat(29)}...`);
+    expect(name).toHaveLength(100);
+  });
+
+  it('names a combination by its axes, not what an include added; an added include by all of its values', () => {
+    const input = matrix(
+      { os: ['linux', 'mac'], node: [20] },
+      {
+        include: [
+          { os: 'linux', experimental: true },
+          { os: 'windows', node: 22, shell: 'pwsh' },
+        ],
+      },
+    );
+    const names = expandNamedLegs(input).map((leg) => legName('test', leg.named));
+    expect(names).toEqual(['test (linux, 20)', 'test (mac, 20)', 'test (windows, 22, pwsh)']);
+    expect(expandMatrix(input)[0]).toEqual({ os: 'linux', node: 20, experimental: true });
   });
 });
 
