@@ -47,3 +47,19 @@ export function restoredLeg(
 function laterOf(a: number | undefined, b: number | undefined): number | undefined {
   return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }
+
+/**
+ * The leg planned anew for the job's `index`th stored record, named `name`: the one in the same place
+ * when it has that name (GitHub's leg names may repeat: values past its 100-character cut, an empty
+ * string and null), else the first of that name (a matrix that expands differently now), else the
+ * one in the same place.
+ */
+export function restoredPlan(
+  planned: readonly PlannedLeg[],
+  index: number,
+  name: string,
+): PlannedLeg | undefined {
+  const inPlace = planned[index];
+  if (inPlace?.name === name) return inPlace;
+  return planned.find((candidate) => candidate.name === name) ?? inPlace;
+}

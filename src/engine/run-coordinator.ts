@@ -23,7 +23,7 @@ import { attemptOutcomeOfStatus, jobRetryDecision, requeueLostLeg, retryLeg } fr
 import { type Effect, type Leg, moveLeg, type RestoreOptions, type StoredLeg, specOf } from './leg.js';
 import { queuePlacement } from './queue-placement.js';
 import { endedAttemptOf, planRerun, type RerunScope, takeEarlier } from './rerun-plan.js';
-import { restoredLeg } from './restored-leg.js';
+import { restoredLeg, restoredPlan } from './restored-leg.js';
 import type { RunContext } from './run-context.js';
 
 /**
@@ -285,7 +285,7 @@ export class RunCoordinator {
     }
     const placement = queuePlacement(this.workflow, job, this.run);
     for (const [index, record] of records.entries()) {
-      const plan = planned.find((candidate) => candidate.name === record.name) ?? planned[index];
+      const plan = restoredPlan(planned, index, record.name);
       const reopen = reopened.has(record.id);
       const leg = restoredLeg(job, record, plan, placement, reopen);
       state.legs.push(leg);

@@ -221,6 +221,29 @@ describe('RunCoordinator.restore', () => {
     expect(summary(c.completed('7.2', 'succeeded', {}, 1_200))).toEqual(['queue 7.3 t (3)']);
   });
 
+  // GitHub's leg names may repeat (values past its 100-character cut, an empty string and null):
+  // each record takes the leg planned in its own place, not the first of that name.
+  it('gives legs of the same name each its own plan', () => {
+    const long = 'x'.repeat(100);
+    const c = coordinator(`jobs:
+  t:
+    runs-on: x
+    strategy: { matrix: { v: ["${long}a", "${long}b"] } }
+    steps: [{ run: t }]
+`);
+    const name = `t (${long.slice(0, 94)}...`;
+    const effects = c.restore(
+      [
+        stored(1, 't', 'running', { name, matrix: { v: `${long}a` }, startedAt: 5 }),
+        stored(2, 't', 'running', { name, matrix: { v: `${long}b` }, startedAt: 5 }),
+      ],
+      1_000,
+    );
+    expect(summary(effects)).toEqual([`retry 7.1 ${name}`, `retry 7.2 ${name}`]);
+    expect(specOf(c.legById('7.1'))?.contexts.matrix).toEqual({ v: `${long}a` });
+    expect(specOf(c.legById('7.2'))?.contexts.matrix).toEqual({ v: `${long}b` });
+  });
+
   it('finishes a run whose jobs had all finished', () => {
     const c = coordinator(chain('requeue'));
     const effects = c.restore(
