@@ -13,6 +13,12 @@ export interface TaskError {
    * message the value as `util.inspect` shows it.
    */
   readonly cause?: TaskError;
+  /**
+   * An AggregateError's `errors` (`Promise.any`, a connect that tried several addresses), each
+   * described as `cause` is; a value that is not an Error is `NonErrorValue`. At most 100 errors
+   * are described per failure, causes and nested `errors` included, and none that loops back.
+   */
+  readonly errors?: readonly TaskError[];
 }
 
 /**

@@ -51,7 +51,7 @@ export const recordKind = {
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-/** [reason, name, message, stack, code, cause?] — see TaskError and TaskFailureReason. */
+/** [reason, name, message, stack, code, cause?, errors?] — see TaskError and TaskFailureReason. */
 export type WireFailure = readonly [
   reason: 'threw' | 'module' | 'output',
   name: string,
@@ -59,6 +59,7 @@ export type WireFailure = readonly [
   stack: string | undefined,
   code: string | undefined,
   cause?: TaskError,
+  errors?: readonly TaskError[],
 ];
 
 /** [level, message, fields] */

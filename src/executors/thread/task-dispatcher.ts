@@ -289,13 +289,14 @@ export class TaskDispatcher implements PoolDispatcher {
         payload === undefined ? succeededWithoutOutput : { kind: 'succeeded', output: payload },
       );
     } else {
-      const [reason, name, message, stack, code, cause] = payload as WireFailure;
+      const [reason, name, message, stack, code, cause, errors] = payload as WireFailure;
       const error = {
         name,
         message,
         ...(stack === undefined ? {} : { stack }),
         ...(code === undefined ? {} : { code }),
         ...(cause === undefined ? {} : { cause }),
+        ...(errors === undefined ? {} : { errors }),
       };
       this.settle(task, { kind: 'failed', reason, error });
     }

@@ -18,8 +18,9 @@ import {
 import { RecordJournalWriter } from './record-journal.js';
 import { countSlotTask, gateOpen } from './start-gate.js';
 import { RunningTask, type TaskFunction } from './task-context.js';
-import { failureOf, TaskLoader } from './task-loader.js';
+import { TaskLoader } from './task-loader.js';
 import { TaskQueue } from './task-queue.js';
+import { failureOf } from './thrown-error.js';
 import { WorkerOutbox } from './worker-outbox.js';
 
 interface WaitingTask {

@@ -117,6 +117,33 @@ describe('ThreadPool: bad task modules, throws and outputs are failed outcomes',
     expect(looped.kind === 'failed' && looped.error.cause).toBeUndefined();
   });
 
+  it("keeps an AggregateError's errors, each described as a cause is", async () => {
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
+    const any = pool.task({ module: fixture('throws.mjs'), exportName: 'aggregate' });
+    const outcome = await alongsideOthers(pool, pool.run(any, 1));
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      reason: 'threw',
+      error: { name: 'AggregateError', message: 'All promises were rejected' },
+    });
+    // The fourth entry is the AggregateError itself: left out rather than described forever.
+    expect(outcome.kind === 'failed' && outcome.error.errors).toEqual([
+      {
+        name: 'Error',
+        message: 'connect ECONNREFUSED ::1:8080',
+        code: 'ECONNREFUSED',
+        stack: expect.stringContaining('throws.mjs'),
+        cause: { name: 'Error', message: 'the socket closed', stack: expect.stringContaining('throws.mjs') },
+      },
+      { name: 'RangeError', message: 'timed out', stack: expect.stringContaining('throws.mjs') },
+      { name: 'NonErrorValue', message: '503' },
+    ]);
+    const huge = pool.task({ module: fixture('throws.mjs'), exportName: 'hugeAggregate' });
+    const many = await pool.run(huge, 1);
+    expect(many.kind === 'failed' && many.error.errors?.length).toBe(100);
+    expect(many.kind === 'failed' && many.error.errors?.[99]?.message).toBe('failure 99');
+  });
+
   it('says why fetch failed: its cause, ECONNREFUSED from a port nothing listens on', async () => {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
