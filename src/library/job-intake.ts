@@ -9,6 +9,7 @@ import type { JobSignals } from './job-signals.js';
 import { checkBatchKeys, claimKey } from './key-conflicts.js';
 import { checkOptionNames } from './option-keys.js';
 import {
+  checkOptionsObject,
   type JobOptions,
   type ResolvedJobOptions,
   type ResolvedRetryPolicy,
@@ -76,11 +77,8 @@ export class JobIntake {
     const jobs = new Array<JobHandle>(requests.length);
     for (let i = 0; i < requests.length; i++) {
       const request = requests[i] as EnqueueRequest;
-      if (typeof request !== 'object' || request === null) {
-        throw new ValkyrieError(
-          'VK_ENGINE_CONFIG',
-          `enqueueMany()[${i}] must be an object { task, input, options? }; received ${String(request)}`,
-        );
+      if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+        checkOptionsObject(`enqueueMany()[${i}]`, request, 'an object { task, input, options? }');
       }
       checkOptionNames('enqueueMany()', request, 'request', i);
       jobs[i] = this.prepare('enqueueMany()', request.task, request.input, request.options, i);

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { type Clock, systemClock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
 import { maxDelayMs } from '../core/not-before.js';
@@ -141,8 +142,28 @@ export const retryDefaults: ResolvedRetryPolicy = Object.freeze({
 const retryableKinds: readonly RetryableKind[] = ['threw', 'timed_out', 'worker_lost'];
 
 function fail(where: string, expected: string, received: unknown): never {
-  const shown = typeof received === 'string' ? `'${received}'` : String(received);
+  const shown =
+    typeof received === 'string'
+      ? `'${received}'`
+      : Array.isArray(received)
+        ? inspect(received, { depth: 1, breakLength: Number.POSITIVE_INFINITY }).slice(0, 200)
+        : String(received);
   throw new ValkyrieError('VK_ENGINE_CONFIG', `${where} must be ${expected}; received ${shown}`);
+}
+
+/**
+ * Throws unless `value` is an options object. An array is an object to `typeof`, and its index
+ * keys are no option names, so an empty one passed for "no options" as `{}` (a job's retry or
+ * priority given as `[{ … }]` was silently dropped) and a longer one was refused for its key "0".
+ */
+export function checkOptionsObject(
+  where: string,
+  value: unknown,
+  expected = 'an object',
+  afterArray = '',
+): asserts value is object {
+  if (typeof value !== 'object' || value === null) fail(where, expected, value);
+  if (Array.isArray(value)) fail(where, `${expected}, not an array${afterArray}`, value);
 }
 
 export type ResolvedStoreOptions =
@@ -190,7 +211,7 @@ function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedSto
           ...storeDefaults,
         };
   }
-  if (typeof store !== 'object' || store === null) fail(where, 'a string or an object', store);
+  checkOptionsObject(where, store, 'a string or an object');
   if (store.kind === 'memory' || store.kind === 'sqlite' || store.kind === 'postgres') {
     checkOptionNames(where, store, `${store.kind}Store`);
   }
@@ -274,7 +295,7 @@ export function resolveRetry(
   base: ResolvedRetryPolicy,
 ): ResolvedRetryPolicy {
   if (policy === undefined) return base;
-  if (typeof policy !== 'object' || policy === null) fail(where, 'an object', policy);
+  checkOptionsObject(where, policy);
   checkOptionNames(where, policy, 'retry');
   const retryOn = policy.retryOn ?? base.retryOn;
   if (!Array.isArray(retryOn) || retryOn.some((kind) => !retryableKinds.includes(kind))) {
@@ -328,7 +349,7 @@ export function resolveJobOptions(
   retry: ResolvedRetryPolicy,
 ): ResolvedJobOptions {
   if (options === undefined) return defaultJobOptions(retry);
-  if (typeof options !== 'object' || options === null) fail(where, 'an object', options);
+  checkOptionsObject(where, options);
   checkOptionNames(where, options, 'job');
   const priority = options.priority ?? defaultPriority;
   if (!isPriority(priority))
@@ -369,7 +390,12 @@ export interface ResolvedEngineOptions {
 }
 
 export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
-  if (typeof options !== 'object' || options === null) fail('openEngine(options)', 'an object', options);
+  checkOptionsObject(
+    'openEngine(options)',
+    options,
+    'an object of options',
+    ': register each task with engine.task(name, { module, exportName? }) once the engine is open',
+  );
   checkOptionNames('openEngine(options)', options, 'engine');
   const store = resolveStoreOptions(options.store);
   const runJobs = options.runJobs ?? true;

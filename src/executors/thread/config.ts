@@ -66,8 +66,8 @@ export function resolvePoolOptions(
   input: ThreadPoolOptions = {},
   defaults: ResolvedThreadPoolOptions = poolDefaults(),
 ): ResolvedThreadPoolOptions {
-  if (typeof input !== 'object' || input === null) {
-    throw invalid('options', input, 'an object');
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw invalid('options', input, Array.isArray(input) ? 'an object, not an array' : 'an object');
   }
   const known = new Set<string>([...Object.keys(defaults)]);
   for (const key of Object.keys(input)) {
