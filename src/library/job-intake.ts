@@ -8,8 +8,8 @@ import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
 import type { JobSignals } from './job-signals.js';
 import { checkBatchKeys, claimKey } from './key-conflicts.js';
 import { checkOptionNames } from './option-keys.js';
+import { checkOptionsObject } from './option-values.js';
 import {
-  checkOptionsObject,
   type JobOptions,
   type ResolvedJobOptions,
   type ResolvedRetryPolicy,

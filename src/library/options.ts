@@ -1,9 +1,7 @@
-import { inspect } from 'node:util';
 import { type Clock, systemClock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
-import { maxDelayMs } from '../core/not-before.js';
 import { defaultAgingIntervalMs, defaultPriority, isPriority, type Priority } from '../core/priority.js';
-import { type Backoff, backoffKinds } from '../core/retry-delay.js';
+import type { Backoff } from '../core/retry-delay.js';
 import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
 import type { ThreadPoolOptions } from '../executors/thread/config.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
@@ -11,6 +9,16 @@ import { idempotencyKeyProblem, largestIdempotencyKeyBytes } from '../store/idem
 import { largestLeaseTtlMs, largestMaxAttempts } from '../store/queue-rows.js';
 import { defaultBusyTimeoutMs } from '../store/sqlite/open.js';
 import { checkOptionNames } from './option-keys.js';
+import {
+  checkBackoff,
+  checkBoundedCount,
+  checkBoundedDelay,
+  checkCount,
+  checkDelay,
+  checkJitter,
+  checkOptionsObject,
+  fail,
+} from './option-values.js';
 
 /**
  * Outcomes a retry policy may retry. A task that could not be loaded, whose input or output cannot
@@ -141,31 +149,6 @@ export const retryDefaults: ResolvedRetryPolicy = Object.freeze({
 
 const retryableKinds: readonly RetryableKind[] = ['threw', 'timed_out', 'worker_lost'];
 
-function fail(where: string, expected: string, received: unknown): never {
-  const shown =
-    typeof received === 'string'
-      ? `'${received}'`
-      : Array.isArray(received)
-        ? inspect(received, { depth: 1, breakLength: Number.POSITIVE_INFINITY }).slice(0, 200)
-        : String(received);
-  throw new ValkyrieError('VK_ENGINE_CONFIG', `${where} must be ${expected}; received ${shown}`);
-}
-
-/**
- * Throws unless `value` is an options object. An array is an object to `typeof`, and its index
- * keys are no option names, so an empty one passed for "no options" as `{}` (a job's retry or
- * priority given as `[{ … }]` was silently dropped) and a longer one was refused for its key "0".
- */
-export function checkOptionsObject(
-  where: string,
-  value: unknown,
-  expected = 'an object',
-  afterArray = '',
-): asserts value is object {
-  if (typeof value !== 'object' || value === null) fail(where, expected, value);
-  if (Array.isArray(value)) fail(where, `${expected}, not an array${afterArray}`, value);
-}
-
 export type ResolvedStoreOptions =
   | { readonly kind: 'memory' }
   | {
@@ -247,46 +230,6 @@ function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedSto
     return { kind: 'postgres', url: store.url, schema: store.schema, stalledAfterMs, ...durable };
   }
   return fail(`${where}.kind`, "'memory', 'sqlite' or 'postgres'", (store as { kind?: unknown }).kind);
-}
-
-export function checkCount(where: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
-    fail(where, 'an integer ≥ 1', value);
-  return value;
-}
-
-/** What close() rejects with when its deadline is not a number ≥ 0 or Infinity; else undefined. */
-export function checkDelay(where: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(where, 'a number ≥ 0', value);
-  return value;
-}
-
-/**
- * A count the stores bound (largestLeaseTtlMs, largestMaxAttempts): past it, a value taken here
- * failed later in the store, job by job or claim after claim.
- */
-function checkBoundedCount(where: string, value: unknown, largest: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > largest)
-    fail(where, `an integer from 1 to ${largest}`, value);
-  return value;
-}
-
-/** A delay before a job (or its retry) may start: past 100 years, as `not-before:`, its time leaves the stores' range. */
-function checkBoundedDelay(where: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > maxDelayMs)
-    fail(where, `a number from 0 to ${maxDelayMs} (100 years)`, value);
-  return value;
-}
-
-function checkBackoff(where: string, value: unknown): Backoff {
-  const kind = backoffKinds.find((candidate) => candidate === value);
-  if (kind === undefined) fail(where, `one of ${backoffKinds.map((k) => `'${k}'`).join(', ')}`, value);
-  return kind;
-}
-
-function checkJitter(where: string, value: unknown): number {
-  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) fail(where, 'a number from 0 to 1', value);
-  return value;
 }
 
 export function resolveRetry(
