@@ -82,3 +82,35 @@ it('claims again after a jittered pause whose ceiling doubles with each store fa
     'it claims again in 10ms',
   ]);
 });
+
+it('a WorkWaiter backs off between waits that end at once, not after waits that lasted (an idle poll)', async () => {
+  const waitMs = 120;
+  const gaps: number[] = [];
+  let lastEnd: number | undefined;
+  let waitsEndAtOnce = true;
+  const store = {
+    waitForWork: async () => {
+      if (lastEnd !== undefined) gaps.push(performance.now() - lastEnd);
+      await new Promise((resolve) => setTimeout(resolve, waitsEndAtOnce ? 0 : waitMs));
+      lastEnd = performance.now();
+    },
+  } as unknown as QueueStore;
+  const stop = new AbortController();
+  afterTest(async () => stop.abort());
+  let woken = 0;
+  // Each wake-up's claim finds nothing (jobs of tasks this engine does not run).
+  const onReady = () => {
+    woken++;
+    waiter.claimed(0, 1);
+  };
+  const waiter = new WorkWaiter(store, stop.signal, onReady, 50, 200);
+  waiter.claimed(0, 1);
+  await until(() => woken >= 10, 'ten wake-ups');
+  // Waits that end at once: the pause before the next grows to its longest, 200 ms.
+  expect(Math.max(...gaps)).toBeGreaterThanOrEqual(150);
+  waitsEndAtOnce = false;
+  await until(() => woken >= 12, 'two wake-ups by a poll');
+  gaps.length = 0;
+  await until(() => woken >= 18, 'six wake-ups by a poll');
+  expect(Math.max(...gaps), `gaps ${gaps.map(Math.round).join(', ')} ms`).toBeLessThan(60);
+});
