@@ -30,9 +30,11 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
   const onDeleted = options?.onDeleted;
   const restorer =
     onDeleted === undefined || path === ':memory:' ? undefined : new DeletedFileRestorer(path, onDeleted);
+  const queue = new SqliteQueueStore(db, commits, queueOptions, path === ':memory:' ? undefined : path);
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
+      queue.stopWatching();
       // Writes still waiting for their group commit are applied first; closing checkpoints the WAL.
       commits.flush();
       if (restorer === undefined) db.close();
@@ -47,7 +49,7 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
   return {
     runs: new SqliteRunStore(db, commits, logRows, fence),
     logs: new SqliteLogStore(db, commits, logRows),
-    queue: new SqliteQueueStore(db, commits, queueOptions),
+    queue,
     staleWrites: new SqliteStaleWriteStore(db, commits),
     recovery: new SqliteRunRecoveryStore(db, commits, fence),
     concurrency: new SqliteConcurrencyStore(db, commits),

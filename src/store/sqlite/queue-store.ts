@@ -54,6 +54,7 @@ import {
   takesAllOf,
 } from './queue-claims.js';
 import { jobFromRow, type QueueJobRow as Row } from './queue-job-row.js';
+import { WalWatch } from './wal-watch.js';
 
 /** Task lists whose claim statements are kept prepared; an engine has one list at a time, mostly. */
 const maxTaskLists = 16;
@@ -63,8 +64,8 @@ const maxTaskLists = 16;
  * a time, so claims need no row locks: a claim's select and update run inside one IMMEDIATE
  * transaction. Wake-ups: a worker of this process waiting in claimOrWait is handed an enqueue's jobs
  * in the enqueue's own write (local-waiters.ts), and other waiters are released as an enqueue or
- * requeue is requested or commits; another process's enqueues are noticed by a slow poll
- * (`pollIntervalMs`), since SQLite has no notifications between processes.
+ * requeue is requested or commits; another process's commits are noticed as they touch the
+ * file's WAL (wal-watch.ts), and by a slow poll (`pollIntervalMs`) where that cannot be watched.
  */
 export class SqliteQueueStore implements QueueStore {
   readonly #commits: GroupCommit;
@@ -81,7 +82,11 @@ export class SqliteQueueStore implements QueueStore {
   readonly #byTasks = new Map<string, ClaimStatements>();
   readonly #claimAny: ClaimStatements;
 
-  constructor(db: Database.Database, commits: GroupCommit, options: ResolvedQueueOptions) {
+  readonly #walWatch: WalWatch | undefined;
+
+  /** `path`: the database file, whose WAL is watched for other processes' commits; none in memory. */
+  constructor(db: Database.Database, commits: GroupCommit, options: ResolvedQueueOptions, path?: string) {
+    this.#walWatch = path === undefined ? undefined : new WalWatch(db, path, () => this.#work.wake());
     this.#db = db;
     this.#commits = commits;
     this.#options = options;
@@ -388,6 +393,7 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   waitForWork(signal: AbortSignal): Promise<void> {
+    this.#walWatch?.start();
     return this.#work.wait(signal, this.#options.clock, this.#nextReadyAt, this.#options.pollIntervalMs);
   }
 
@@ -398,6 +404,7 @@ export class SqliteQueueStore implements QueueStore {
   async claimOrWait(request: ClaimRequest, signal: AbortSignal): Promise<Lease[]> {
     const leases = await this.claim(request);
     if (leases.length > 0 || signal.aborted) return leases;
+    this.#walWatch?.start();
     const armed = this.#work.arm(
       this.#options.clock,
       this.#nextReadyAtAfterTurn,
@@ -421,6 +428,11 @@ export class SqliteQueueStore implements QueueStore {
   /** When the earliest queued job is ready (epoch ms), for a waiter; undefined when none is queued. */
   readonly #nextReadyAt = (): Promise<number | undefined> =>
     this.#commits.read('look for queued jobs', () => this.#statements.nextReadyAt.get() ?? undefined);
+
+  /** Stops watching the file; the store's close() calls it. Idempotent. */
+  stopWatching(): void {
+    this.#walWatch?.close();
+  }
 
   async getJob(id: QueueJobId): Promise<QueueJob | undefined> {
     return (await this.getJobs([id]))[0];
