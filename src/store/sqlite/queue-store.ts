@@ -26,10 +26,8 @@ import {
   enqueuedJob,
   leaseTtl,
   outcomeText,
-  priorityLevelSql,
   type QueueInsert,
   queueFullError,
-  queueJobColumns,
   releaseNotBefore,
   staleAction,
   staleLeaseError,
@@ -46,14 +44,13 @@ import {
   claimStatements,
   consecutiveIds,
   fewJobs,
-  type LeaseRow,
-  leaseColumns,
   leaseFromRow,
   readReadyJobs,
   ready,
   takesAllOf,
 } from './queue-claims.js';
-import { jobFromRow, type QueueJobRow as Row } from './queue-job-row.js';
+import { jobFromRow } from './queue-job-row.js';
+import { type QueueStatements, queueStatements } from './queue-statements.js';
 import { WalWatch } from './wal-watch.js';
 
 /** Task lists whose claim statements are kept prepared; an engine has one list at a time, mostly. */
@@ -72,7 +69,7 @@ export class SqliteQueueStore implements QueueStore {
   readonly #options: ResolvedQueueOptions;
   readonly #work = new WorkSignal();
   readonly #waiters = new LocalWaiters();
-  readonly #statements;
+  readonly #statements: QueueStatements;
   readonly #batches: QueueBatchWrites;
   readonly #db: Database.Database;
   /**
@@ -92,64 +89,7 @@ export class SqliteQueueStore implements QueueStore {
     this.#options = options;
     this.#claimAny = claimStatements(db, ready);
     this.#batches = new QueueBatchWrites(db);
-    this.#statements = {
-      byIdempotencyKey: db.prepare<[string, number], Row>(
-        `SELECT ${queueJobColumns} FROM queue_jobs WHERE idempotency_key = ? AND created_at >= ?
-         ORDER BY seq DESC LIMIT 1`,
-      ),
-      // Counted, not kept as a running total: a counter row is one more page written by every commit
-      // that moves jobs in or out of `queued`, ~15 µs each, which cost a single-job enqueue, claim and
-      // completion 198 → 231 µs of CPU; counting reads ~30 ns per queued job (1.5 ms at 50,000).
-      countQueued: db.prepare<[], number>("SELECT count(*) FROM queue_jobs WHERE state = 'queued'").pluck(),
-      getMany: db.prepare<[string, number], Row>(
-        `SELECT ${queueJobColumns} FROM queue_jobs WHERE seq IN (SELECT value FROM json_each(?))
-           AND (? = 0 OR state IN ('succeeded', 'failed')) ORDER BY seq`,
-      ),
-      leaseOne: db.prepare<[string, number, number]>(`UPDATE queue_jobs SET ${leaseColumns} WHERE seq = ?`),
-      leaseRange: db.prepare<[string, number, number, number]>(
-        `UPDATE queue_jobs SET ${leaseColumns} WHERE seq BETWEEN ? AND ?`,
-      ),
-      // Ranked as if enqueued at max(now, notBefore): the queue key of core/priority.ts, in SQL.
-      // Release.uncounted: 1 takes back its attempt (not begun), or raises the bound (forgiven); else 0.
-      release: db.prepare<[number | null, number, number, number, number, number, number]>(
-        `UPDATE queue_jobs SET state = 'queued', not_before = ?,
-           queue_key = ? + ${priorityLevelSql} * ?,
-           attempts = max(attempts - ?, 0), max_attempts = max_attempts + ?,
-           lease_worker = NULL, lease_expires_at = NULL
-         WHERE seq = ? AND lease_token = ? AND state = 'leased'`,
-      ),
-      renew: db.prepare<[number, number, number], LeaseRow & { lease_worker: string }>(
-        `UPDATE queue_jobs SET lease_expires_at = ? WHERE seq = ? AND lease_token = ? AND state = 'leased'
-         RETURNING seq, task, payload, attempts, lease_token, queue_key, lease_worker`,
-      ),
-      complete: db.prepare<[string, string | null, number, number, number]>(
-        `UPDATE queue_jobs SET state = ?, outcome = ?, finished_at = ?, lease_worker = NULL,
-           lease_expires_at = NULL
-         WHERE seq = ? AND lease_token = ? AND state = 'leased'`,
-      ),
-      recordStale: db.prepare<[number, number, string, number]>(
-        'INSERT INTO queue_stale_writes (job_id, token, action, at) VALUES (?, ?, ?, ?)',
-      ),
-      expire: db.prepare<[{ now: number }], { seq: number; state: 'queued' | 'failed'; lease_token: number }>(
-        `UPDATE queue_jobs SET
-           state = CASE WHEN on_lease_expiry = 'fail' OR attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
-           outcome = CASE WHEN on_lease_expiry = 'fail' OR attempts >= max_attempts
-             THEN json_object('kind', 'runner_lost', 'attempts', attempts) END,
-           finished_at = CASE WHEN on_lease_expiry = 'fail' OR attempts >= max_attempts THEN @now END,
-           lease_worker = NULL, lease_expires_at = NULL
-         WHERE state = 'leased' AND lease_expires_at <= @now
-         RETURNING seq, state, lease_token`,
-      ),
-      nextReadyAt: db
-        .prepare<[], number | null>(
-          "SELECT min(coalesce(not_before, 0)) FROM queue_jobs WHERE state = 'queued'",
-        )
-        .pluck(),
-      staleWrites: db.prepare<
-        [number, number],
-        { job_id: number; token: number; action: string; at: number }
-      >('SELECT job_id, token, action, at FROM queue_stale_writes WHERE ? = 0 OR job_id = ? ORDER BY seq'),
-    };
+    this.#statements = queueStatements(db);
   }
 
   enqueue(jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {
