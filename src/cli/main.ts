@@ -155,7 +155,8 @@ function buildProgram(setExit: (code: number) => void): Command {
         "From the top of a git repository it also holds a .git of HEAD's commit, one commit deep, as\n" +
         'actions/checkout leaves one, so jobs can run git (--no-git-dir leaves it out).\n' +
         'It is uploaded only when the server does not have its sha256 yet. From 8 MiB or 5000 files, stderr\n' +
-        'also says when packing and uploading start (on a terminal, with a live line of how far each is).\n\n' +
+        'also says when packing and uploading start and how far each is (a live line on a terminal;\n' +
+        'otherwise a plain line each tenth of the way, at most every 5s and at least every 30s).\n\n' +
         'Exit codes: 0 submitted (with --follow: the run succeeded), 1 a job failed, 2 invalid workflow or usage\n' +
         '(nothing sent) or a run larger than the whole queue, 69 server unreachable or failing (a restarting\n' +
         'one is waited for, up to 30s), 75 queue full (try again later), 77 token refused, 130 cancelled or Ctrl-C\n' +

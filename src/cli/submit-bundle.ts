@@ -26,8 +26,8 @@ export const announcedFiles = 5_000;
  * Packs the workspace (after the bundle check of a bundle that none is, so a wrong server or token
  * is told before the packing), uploads it unless the server has it, and tells the user on stderr
  * through `progress`: `Workspace: … bundle … : uploaded` (or `already on the server`); for a large
- * workspace also when packing and uploading start and how long they took, and on a terminal a live
- * line with how far each is.
+ * workspace also when packing and uploading start and how long they took, and how far each has got
+ * (ProgressLine: a live line on a terminal, a plain line now and then otherwise).
  */
 export async function uploadWorkspace(
   client: ServerClient,
@@ -38,18 +38,25 @@ export async function uploadWorkspace(
   await client.checkBundleAccess();
   let listed: ListedWorkspace | undefined;
   const packStart = Date.now();
+  let readStart = packStart;
   const bundle = await packSettledWorkspace(root, {
     maxBytes: options.maxBytes,
     gitDir: options.gitDir,
     onListed: (workspace) => {
       listed = workspace;
+      readStart = Date.now();
       if (isLarge(workspace)) progress.say(`Packing ${contentOf(workspace)}…`);
       progress.begin();
     },
-    onRead: (bytesRead) =>
+    onRead: (bytesRead) => {
+      const total = listed?.contentBytes ?? 0;
       progress.update(
-        () => `Packing ${contentOf(listed)}: ${share(bytesRead, listed?.contentBytes ?? 0)} read`,
-      ),
+        () =>
+          `Packing ${contentOf(listed)}: ${share(bytesRead, total)} read` +
+          rate(Math.min(bytesRead, total), Date.now() - readStart),
+        total === 0 ? 1 : bytesRead / total,
+      );
+    },
     onRetry: (change) =>
       progress.say(`valkyrie: ${change.message.replace(/try again$/, 'packing the workspace again')}`),
   });
@@ -107,10 +114,12 @@ async function upload(
       start = Date.now();
       progress.begin();
     }
-    progress.update(() =>
-      sent < bundle.bytes
-        ? `Uploading the bundle: ${share(sent, bundle.bytes)}${rate(sent, Date.now() - start)}`
-        : `Uploaded the bundle (${size}); waiting for the server to store it`,
+    progress.update(
+      () =>
+        sent < bundle.bytes
+          ? `Uploading the bundle: ${share(sent, bundle.bytes)}${rate(sent, Date.now() - start)}`
+          : `Uploaded the bundle (${size}); waiting for the server to store it`,
+      bundle.bytes === 0 ? 1 : sent / bundle.bytes,
     );
   });
   return formatDelay(Date.now() - start);
