@@ -29,7 +29,7 @@ export async function packSettledWorkspace(
       const changed = error instanceof ValkyrieError && error.code === 'VK_BUNDLE_CHANGED';
       if (!changed || attempt >= attempts) throw error;
       await options.onRetry?.(error, attempt);
-      await delay(attempt * backoffMs);
+      await delay(attempt * backoffMs, undefined, { signal: options.signal });
     }
   }
 }

@@ -31,6 +31,8 @@ export interface PackOptions {
    * files (up to ListedWorkspace.contentBytes), then the `.git`'s.
    */
   readonly onRead?: (bytesRead: number) => void;
+  /** Stops the packing: packWorkspace rejects with its AbortError, and the bundle file is removed. */
+  readonly signal?: AbortSignal;
 }
 
 /** What a pack is about to read (PackOptions.onListed). */
@@ -138,6 +140,7 @@ export async function packWorkspace(root: string, options: PackOptions = {}): Pr
         }
       },
       createWriteStream(path),
+      options.signal === undefined ? {} : { signal: options.signal },
     );
     const sha256 = hash.digest('hex');
     const git =

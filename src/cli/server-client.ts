@@ -101,6 +101,7 @@ export class ServerClient {
     file: string,
     bytes: number,
     onSent: (bytesSent: number) => void = () => {},
+    signal?: AbortSignal,
   ): Promise<'stored' | 'present'> {
     const response = await this.request('PUT', `api/v1/bundles/${sha256}`, {
       // Opened anew for each attempt: a restarting server is asked again (ApiClient.fetch).
@@ -118,6 +119,7 @@ export class ServerClient {
       },
       duplex: 'half',
       headers: { 'content-type': 'application/gzip', 'content-length': String(bytes) },
+      ...(signal === undefined ? {} : { signal }),
     });
     await throwUnlessOk(response);
     return response.status === 201 ? 'stored' : 'present';

@@ -32,7 +32,12 @@ export const announcedFiles = 5_000;
 export async function uploadWorkspace(
   client: ServerClient,
   root: string,
-  options: { readonly maxBytes: number; readonly gitDir: boolean },
+  options: {
+    readonly maxBytes: number;
+    readonly gitDir: boolean;
+    /** Stops the packing or the upload (SubmitInterrupt); the temporary bundle is removed. */
+    readonly signal?: AbortSignal;
+  },
   progress: ProgressLine,
 ): Promise<BundleReport> {
   await client.checkBundleAccess();
@@ -42,6 +47,7 @@ export async function uploadWorkspace(
   const bundle = await packSettledWorkspace(root, {
     maxBytes: options.maxBytes,
     gitDir: options.gitDir,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
     onListed: (workspace) => {
       listed = workspace;
       readStart = Date.now();
@@ -82,7 +88,7 @@ export async function uploadWorkspace(
         `${summary}: already on the server${large ? `, not uploaded again (packed in ${packedIn})` : ''}`,
       );
     } else {
-      const uploadedIn = await upload(client, bundle, large ? packedIn : undefined, progress);
+      const uploadedIn = await upload(client, bundle, large ? packedIn : undefined, progress, options.signal);
       progress.say(`${summary}: uploaded${large ? ` in ${uploadedIn}` : ''}`);
     }
     return {
@@ -104,24 +110,31 @@ async function upload(
   bundle: PackedBundle,
   packedIn: string | undefined,
   progress: ProgressLine,
+  signal: AbortSignal | undefined,
 ): Promise<string> {
   const size = formatBytes(bundle.bytes);
   if (packedIn !== undefined)
     progress.say(`Packed in ${packedIn}; uploading the bundle (${size}) to ${client.origin}…`);
   let start = Date.now();
-  await client.uploadBundle(bundle.sha256, bundle.path, bundle.bytes, (sent) => {
-    if (sent === 0) {
-      start = Date.now();
-      progress.begin();
-    }
-    progress.update(
-      () =>
-        sent < bundle.bytes
-          ? `Uploading the bundle: ${share(sent, bundle.bytes)}${rate(sent, Date.now() - start)}`
-          : `Uploaded the bundle (${size}); waiting for the server to store it`,
-      bundle.bytes === 0 ? 1 : sent / bundle.bytes,
-    );
-  });
+  await client.uploadBundle(
+    bundle.sha256,
+    bundle.path,
+    bundle.bytes,
+    (sent) => {
+      if (sent === 0) {
+        start = Date.now();
+        progress.begin();
+      }
+      progress.update(
+        () =>
+          sent < bundle.bytes
+            ? `Uploading the bundle: ${share(sent, bundle.bytes)}${rate(sent, Date.now() - start)}`
+            : `Uploaded the bundle (${size}); waiting for the server to store it`,
+        bundle.bytes === 0 ? 1 : sent / bundle.bytes,
+      );
+    },
+    signal,
+  );
   return formatDelay(Date.now() - start);
 }
 

@@ -30,6 +30,7 @@ import { reportServerFailure } from '../server-failure.js';
 import { shellWord } from '../shell-word.js';
 import { type BundleReport, uploadWorkspace } from '../submit-bundle.js';
 import { createRunWithGit, submittedGitContext } from '../submit-git.js';
+import { SubmitInterrupt } from '../submit-interrupt.js';
 import { runHeading } from '../views/format.js';
 import { warnWaiting } from '../waiting-job.js';
 import { workflowFileOf } from '../workflow-file.js';
@@ -128,7 +129,13 @@ export async function submitCommand(
     const bundle =
       options.bundle === false
         ? undefined
-        : await uploadWorkspace(client, workspace, { maxBytes, gitDir: options.gitDir !== false }, progress);
+        : await interruptibleUpload(
+            client,
+            workspace,
+            { maxBytes, gitDir: options.gitDir !== false },
+            progress,
+          );
+    if (typeof bundle === 'number') return bundle;
     // From the request that starts the run on: a signal while it is out cancels the run it starts.
     signals = options.follow ? FollowSignals.listen() : undefined;
     const { run, created } = await createRunWithGit(
@@ -169,6 +176,37 @@ export async function submitCommand(
     return code;
   } finally {
     signals?.close();
+  }
+}
+
+/**
+ * uploadWorkspace with Ctrl-C and SIGTERM taken (SubmitInterrupt), before any run exists: the first
+ * stops the packing or the upload, ends the live progress line with a line of its own (the shell's
+ * prompt would land on it), removes the temporary bundle, and resolves with the exit code (130, or
+ * 143) in place of the bundle; nothing is submitted.
+ */
+async function interruptibleUpload(
+  client: ServerClient,
+  workspace: string,
+  options: { readonly maxBytes: number; readonly gitDir: boolean },
+  progress: ProgressLine,
+): Promise<BundleReport | number> {
+  const interrupt = SubmitInterrupt.listen((signal) =>
+    progress.say(`valkyrie: interrupted (${signal}) before the run was submitted; nothing was submitted`),
+  );
+  try {
+    const bundle = await uploadWorkspace(
+      client,
+      workspace,
+      { ...options, signal: interrupt.signal },
+      progress,
+    );
+    return interrupt.exitCode ?? bundle;
+  } catch (error) {
+    if (interrupt.exitCode !== undefined) return interrupt.exitCode;
+    throw error;
+  } finally {
+    interrupt.close();
   }
 }
 

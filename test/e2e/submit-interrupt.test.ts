@@ -1,0 +1,68 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { shellWord } from '../../src/cli/shell-word.js';
+import { valkyrieBin, Workspace } from './cli.js';
+import { FakeApiServer } from './fake-api-server.js';
+import { waitFor } from './process-state.js';
+
+const scriptMissing = spawnSync('script', ['--version']).error !== undefined;
+
+let ws: Workspace;
+let server: FakeApiServer;
+let terminal: ChildProcess | undefined;
+beforeEach(async () => {
+  ws = new Workspace();
+  ws.write(
+    'ci.yml',
+    'name: ci\njobs:\n  build:\n    runs-on: [self-hosted]\n    steps:\n      - run: echo hi\n',
+  );
+  // Incompressible and large enough that packing takes seconds on any machine here.
+  for (let n = 0; n < 24; n++) ws.write(`data/part${n}.bin`, randomBytes(4 * 1024 ** 2).toString('base64'));
+  server = await new FakeApiServer().start();
+});
+afterEach(async () => {
+  terminal?.kill('SIGKILL');
+  await server.close();
+  ws.dispose();
+});
+
+describe.skipIf(scriptMissing)('valkyrie submit on a terminal, interrupted while packing', () => {
+  it('ends the live line with a line of its own, removes the bundle, submits nothing and exits 130', async () => {
+    const temp = join(ws.dir, 'tmp');
+    mkdirSync(temp);
+    const command = [process.execPath, valkyrieBin, 'submit', 'ci.yml'].map(shellWord).join(' ');
+    // -e: script's exit is submit's; -f: what submit prints reaches script's stdout at once.
+    terminal = spawn('script', ['-qfec', `exec ${command}`, '/dev/null'], {
+      cwd: ws.dir,
+      env: {
+        ...process.env,
+        NO_COLOR: '1',
+        SHELL: '/bin/bash',
+        TERM: 'xterm',
+        TMPDIR: temp,
+        VALKYRIE_SERVER: server.url,
+        VALKYRIE_TOKEN: 'tok',
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let printed = '';
+    terminal.stdout?.on('data', (chunk: Buffer) => {
+      printed += chunk.toString();
+    });
+    const exited = new Promise<number | null>((done) => terminal?.on('close', (code) => done(code)));
+    await waitFor(() => /\rPacking [^\r\n]* read/.test(printed), 30_000, 'the live packing line');
+    // Ctrl-C on the terminal: its line discipline sends SIGINT to submit.
+    terminal.stdin?.write('\u0003');
+    const code = await exited;
+    expect(printed).toMatch(
+      /\r\u001b\[Kvalkyrie: interrupted \(SIGINT\) before the run was submitted; nothing was submitted\r?\n$/,
+    );
+    expect(code).toBe(130);
+    expect(readdirSync(temp)).toEqual([]);
+    expect(server.bundles.size).toBe(0);
+    expect(server.requests.filter((request) => request.method === 'POST')).toEqual([]);
+  });
+});
