@@ -130,8 +130,9 @@ export async function packWorkspace(root: string, options: PackOptions = {}): Pr
     let bytes = 0;
     await pipeline(
       Readable.from(tarStream(entries, options.onRead)),
-      // Level and strategy fixed so the compressed bytes depend only on the tar (for one zlib).
-      createGzip({ level: 6 }),
+      // Level and strategy fixed so the compressed bytes depend only on the tar (for one zlib); the
+      // fastest level, as gzip is nearly all of the packing time (docs/submit.md has the measurement).
+      createGzip({ level: 1 }),
       async function* (chunks: AsyncIterable<Buffer>) {
         for await (const chunk of chunks) {
           hash.update(chunk);

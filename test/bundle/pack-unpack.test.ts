@@ -1,6 +1,16 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packWorkspace } from '../../src/bundle/pack.js';
@@ -102,6 +112,18 @@ describe('pack and unpack', () => {
     const edited = await packWorkspace(dir);
     await Promise.all([plain.dispose(), executable.dispose(), edited.dispose()]);
     expect(new Set([plain.sha256, executable.sha256, edited.sha256]).size).toBe(3);
+  });
+
+  it("compresses at gzip's fastest level, on which packing spends most of its time (docs/submit.md)", async () => {
+    const dir = tempDir();
+    const text = Array.from({ length: 20_000 }, (_, i) => `line ${i} of ${(i * 2654435761) % 4294967296}\n`);
+    writeTree(dir, [{ kind: 'file', path: 'data.txt', content: text.join(''), mode: 0o644 }]);
+    const bundle = await packWorkspace(dir);
+    const bytes = readFileSync(bundle.path);
+    await bundle.dispose();
+    // XFL 4: "compressor used fastest algorithm" (RFC 1952), and the same bytes as zlib's level 1.
+    expect(bytes[8]).toBe(4);
+    expect(gzipSync(gunzipSync(bytes), { level: 1 }).equals(bytes)).toBe(true);
   });
 
   it('tells what it is about to read, then the bytes of file contents read as it goes', async () => {
