@@ -33,6 +33,17 @@ export interface PackOptions {
   readonly onRead?: (bytesRead: number) => void;
   /** Stops the packing: packWorkspace rejects with its AbortError, and the bundle file is removed. */
   readonly signal?: AbortSignal;
+  /**
+   * Files not to pack, by identity: where the packing command's own output goes when it is
+   * redirected into the workspace (`submit > submit.log`), which it writes to while it packs.
+   */
+  readonly skipFiles?: readonly FileIdentity[];
+}
+
+/** A file as fstat names it, whatever path leads to it. */
+export interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
 }
 
 /** What a pack is about to read (PackOptions.onListed). */
@@ -56,6 +67,8 @@ export interface PackedBundle {
   readonly source: FileSource;
   /** Runner work dirs inside the workspace whose files were left out (WorkspaceFiles.runnerWorkDirs). */
   readonly runnerWorkDirs: readonly string[];
+  /** The workspace's paths of PackOptions.skipFiles, which were left out. */
+  readonly skipped: readonly string[];
   /**
    * The commit whose `.git` the bundle holds and that folder's size (not in fileCount and
    * contentBytes), or why git could not make one (a note for the user).
@@ -100,7 +113,8 @@ const epoch = new Date(0);
 export async function packWorkspace(root: string, options: PackOptions = {}): Promise<PackedBundle> {
   const maxBytes = options.maxBytes ?? defaultMaxBundleBytes;
   const listed = await listWorkspaceFiles(root);
-  const workspaceEntries = await statEntries(root, listed.paths);
+  const skipped: string[] = [];
+  const workspaceEntries = await statEntries(root, listed.paths, options.skipFiles ?? [], skipped);
   const types = { file: 'File', symlink: 'SymbolicLink', directory: 'Directory' } as const;
   checkPackable(
     workspaceEntries.map((entry) => ({ ...entry, type: types[entry.kind], linkpath: entry.linkpath ?? '' })),
@@ -160,6 +174,7 @@ export async function packWorkspace(root: string, options: PackOptions = {}): Pr
       contentBytes,
       source: listed.source,
       runnerWorkDirs: listed.runnerWorkDirs,
+      skipped,
       git,
       dispose,
     };
@@ -169,13 +184,23 @@ export async function packWorkspace(root: string, options: PackOptions = {}): Pr
   }
 }
 
-async function statEntries(root: string, paths: readonly string[]): Promise<Entry[]> {
+/** `skipped` gets the paths of the files of `skip`, which are left out. */
+async function statEntries(
+  root: string,
+  paths: readonly string[],
+  skip: readonly FileIdentity[],
+  skipped: string[],
+): Promise<Entry[]> {
   const entries: Entry[] = [];
   for (const path of paths) {
     const absolute = join(root, path);
     const stat = await lstat(absolute).catch((error: unknown) => {
       throw entryReadError(path, error, 'it vanished after the file list was made');
     });
+    if (stat.isFile() && skip.some(({ dev, ino }) => stat.dev === dev && stat.ino === ino)) {
+      skipped.push(path);
+      continue;
+    }
     const mode = stat.mode & 0o7777;
     const { size, mtimeMs } = stat;
     if (stat.isFile()) entries.push({ path, absolute, kind: 'file', mode, size, mtimeMs });

@@ -1,4 +1,5 @@
-import type { ListedWorkspace, PackedBundle } from '../bundle/pack.js';
+import { fstatSync } from 'node:fs';
+import type { FileIdentity, ListedWorkspace, PackedBundle } from '../bundle/pack.js';
 import { packSettledWorkspace } from '../bundle/pack-settled.js';
 import { formatBytes } from '../bundle/size.js';
 import { formatDelay } from '../core/retry-delay.js';
@@ -48,6 +49,7 @@ export async function uploadWorkspace(
     maxBytes: options.maxBytes,
     gitDir: options.gitDir,
     ...(options.signal === undefined ? {} : { signal: options.signal }),
+    skipFiles: ownOutputFiles(),
     onListed: (workspace) => {
       listed = workspace;
       readStart = Date.now();
@@ -75,6 +77,10 @@ export async function uploadWorkspace(
         ? ` and .git at ${git.commit.slice(0, 12)} (${formatBytes(git.bytes)})`
         : '';
     for (const dir of bundle.runnerWorkDirs) progress.say(runnerWorkDirNote(dir));
+    for (const path of bundle.skipped)
+      progress.say(
+        `valkyrie: note: left ${JSON.stringify(path)} out of the bundle: it is where this command's output goes, written to as the workspace is packed`,
+      );
     if (git !== undefined && 'problem' in git)
       progress.say(
         `valkyrie: warning: the bundle has no .git, so its jobs cannot run git on it (${git.problem})`,
@@ -136,6 +142,24 @@ async function upload(
     signal,
   );
   return formatDelay(Date.now() - start);
+}
+
+/**
+ * This process's stdout and stderr when they are files (`submit > submit.log 2>&1`, as CI scripts
+ * keep a step's output): one in the workspace would be packed half-written, or, as it grows while it
+ * is read, spoil every try (VK_BUNDLE_CHANGED).
+ */
+function ownOutputFiles(): FileIdentity[] {
+  const files: FileIdentity[] = [];
+  for (const fd of [1, 2]) {
+    try {
+      const stat = fstatSync(fd);
+      if (stat.isFile()) files.push({ dev: stat.dev, ino: stat.ino });
+    } catch {
+      // A closed descriptor is no file of the workspace.
+    }
+  }
+  return files;
 }
 
 function isLarge(workspace: ListedWorkspace): boolean {

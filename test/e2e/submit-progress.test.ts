@@ -1,5 +1,9 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { events, Workspace } from './cli.js';
+import { collect, events, valkyrieBin, Workspace } from './cli.js';
 import { FakeApiServer } from './fake-api-server.js';
 
 const workflow = `name: ci
@@ -83,5 +87,29 @@ describe('valkyrie submit of a large workspace, not on a terminal', () => {
       },
     ]);
     expect(server.calls().filter((call) => call.startsWith('PUT '))).toHaveLength(1);
+  });
+});
+
+describe('valkyrie submit with its output redirected into the workspace', () => {
+  it('leaves that file out of the bundle, saying so, rather than packing it as it grows', async () => {
+    // As a CI script keeps a step's output: `valkyrie submit ci.yml > submit.log 2>&1`.
+    const log = join(ws.dir, 'submit.log');
+    const fd = openSync(log, 'w');
+    const child = spawn(process.execPath, [valkyrieBin, 'submit', 'ci.yml'], {
+      cwd: ws.dir,
+      env: { ...process.env, NO_COLOR: '1', VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: 'tok' },
+      stdio: ['ignore', fd, fd],
+    });
+    closeSync(fd);
+    const { code } = await collect(child);
+    const written = readFileSync(log, 'utf8');
+    expect(code, written).toBe(0);
+    expect(written).toContain(
+      `valkyrie: note: left "submit.log" out of the bundle: it is where this command's output goes`,
+    );
+    expect(written).toMatch(/^Workspace: 4 files \(8\.3 MiB\), bundle /m);
+    const [bundle] = [...server.bundles.values()];
+    expect(bundle).toBeDefined();
+    expect(gunzipSync(bundle ?? Buffer.alloc(0)).includes('submit.log')).toBe(false);
   });
 });
