@@ -64,8 +64,12 @@ export class ServerClient {
     return this.api.server;
   }
 
-  async hasBundle(sha256: string): Promise<boolean> {
-    const response = await this.request('HEAD', `api/v1/bundles/${sha256}`);
+  async hasBundle(sha256: string, signal?: AbortSignal): Promise<boolean> {
+    const response = await this.request(
+      'HEAD',
+      `api/v1/bundles/${sha256}`,
+      signal === undefined ? {} : { signal },
+    );
     // The route's own 404 says the bundle is absent; the router's (VK_NOT_FOUND) that no such route
     // is there, and an upload of up to 1 GiB would only be refused the same way.
     if (response.status === 404 && response.headers.get(errorCodeHeader) !== 'VK_NOT_FOUND') return false;
@@ -87,8 +91,8 @@ export class ServerClient {
    * minute for a few hundred MiB: a wrong --server, a server that is down or is not Valkyrie, and a
    * token it refuses are told at once, as the check after packing would tell them.
    */
-  async checkBundleAccess(): Promise<void> {
-    await this.hasBundle(noBundleSha256);
+  async checkBundleAccess(signal?: AbortSignal): Promise<void> {
+    await this.hasBundle(noBundleSha256, signal);
   }
 
   /**

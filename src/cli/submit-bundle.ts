@@ -41,7 +41,7 @@ export async function uploadWorkspace(
   },
   progress: ProgressLine,
 ): Promise<BundleReport> {
-  await client.checkBundleAccess();
+  await client.checkBundleAccess(options.signal);
   let listed: ListedWorkspace | undefined;
   const packStart = Date.now();
   let readStart = packStart;
@@ -88,7 +88,7 @@ export async function uploadWorkspace(
     const summary =
       `Workspace: ${contentOf(bundle)}${withGit}, ` +
       `bundle ${bundle.sha256.slice(0, 12)} of ${formatBytes(bundle.bytes)}`;
-    const present = await client.hasBundle(bundle.sha256);
+    const present = await client.hasBundle(bundle.sha256, options.signal);
     if (present) {
       progress.say(
         `${summary}: already on the server${large ? `, not uploaded again (packed in ${packedIn})` : ''}`,

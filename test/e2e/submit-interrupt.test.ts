@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { shellWord } from '../../src/cli/shell-word.js';
-import { valkyrieBin, Workspace } from './cli.js';
+import { collect, valkyrieBin, Workspace } from './cli.js';
 import { FakeApiServer } from './fake-api-server.js';
 import { waitFor } from './process-state.js';
 
@@ -64,5 +65,35 @@ describe.skipIf(scriptMissing)('valkyrie submit on a terminal, interrupted while
     expect(readdirSync(temp)).toEqual([]);
     expect(server.bundles.size).toBe(0);
     expect(server.requests.filter((request) => request.method === 'POST')).toEqual([]);
+  });
+});
+
+describe('valkyrie submit interrupted while a server does not answer its bundle check', () => {
+  it('stops at once, exit 130, rather than waiting for the answer', async () => {
+    const sockets: Socket[] = [];
+    // Takes the connection and never answers, as a hung server or a black-holing proxy does.
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((listening) => silent.listen(0, '127.0.0.1', listening));
+    const address = silent.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    try {
+      const child = ws.start(['submit', 'ci.yml'], {
+        VALKYRIE_SERVER: `http://127.0.0.1:${port}`,
+        VALKYRIE_TOKEN: 'tok',
+      });
+      const result = collect(child);
+      await waitFor(() => sockets.length > 0, 10_000, 'the bundle check');
+      child.kill('SIGINT');
+      const started = Date.now();
+      const { code, stderr } = await result;
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(stderr).toBe(
+        'valkyrie: interrupted (SIGINT) before the run was submitted; nothing was submitted\n',
+      );
+      expect(code).toBe(130);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 });
