@@ -79,7 +79,7 @@ export async function uploadWorkspace(
     for (const dir of bundle.runnerWorkDirs) progress.say(runnerWorkDirNote(dir));
     for (const path of bundle.skipped)
       progress.say(
-        `valkyrie: note: left ${JSON.stringify(path)} out of the bundle: it is where this command's output goes, written to as the workspace is packed`,
+        `valkyrie: note: left ${JSON.stringify(path)} out of the bundle: it is where this command's output goes`,
       );
     if (git !== undefined && 'problem' in git)
       progress.say(
