@@ -58,9 +58,12 @@ describe.skipIf(scriptMissing)('valkyrie submit on a terminal, interrupted while
     // Ctrl-C on the terminal: its line discipline sends SIGINT to submit.
     terminal.stdin?.write('\u0003');
     const code = await exited;
+    // The live line is wiped (CR, erase to end of line) before the one line that says why.
+    const wiped = '\r\u001b[K';
     expect(printed).toMatch(
-      /\r\u001b\[Kvalkyrie: interrupted \(SIGINT\) before the run was submitted; nothing was submitted\r?\n$/,
+      /valkyrie: interrupted \(SIGINT\) before the run was submitted; nothing was submitted\r?\n$/,
     );
+    expect(printed).toContain(`${wiped}valkyrie: interrupted (SIGINT) before the run was submitted`);
     expect(code).toBe(130);
     expect(readdirSync(temp)).toEqual([]);
     expect(server.bundles.size).toBe(0);
