@@ -76,6 +76,17 @@ describe('valkyrie runners', () => {
     const refused = await ws.run(['runners', 'drain', id], { ...env, VALKYRIE_TOKEN: reader });
     expect(refused.code).toBe(77);
     expect(refused.stderr).toContain('a token with the admin role');
+    // Refused by role whether or not the name is listed, as the server and token revoke refuse it.
+    for (const command of [
+      ['runners', 'drain', 'rnr_nope'],
+      ['runners', 'remove', 'rnr_nope'],
+    ]) {
+      const unlisted = await ws.run(command, { ...env, VALKYRIE_TOKEN: reader });
+      expect(unlisted).toMatchObject({
+        code: 77,
+        stderr: expect.stringContaining('a token with the admin role'),
+      });
+    }
     // Token commands report a refused token the same way.
     const tokens = await ws.run(['token'], { ...env, VALKYRIE_TOKEN: reader });
     expect(tokens.code).toBe(77);

@@ -70,7 +70,7 @@ export function runnerModeCommand(
 ): Promise<number> {
   return withServerFailures('admin', async () => {
     const client = ApiClient.fromFlags(options);
-    const picked = pickRunner(await listedRunners(client), reference);
+    const picked = await runnerToChange(client, reference);
     const { runner } = await client.request<{ runner: FleetRunnerView }>(
       'POST',
       `/api/v1/runners/${encodeURIComponent(picked.id)}/${action}`,
@@ -110,8 +110,8 @@ function modeChangeText(action: RunnerModeAction, before: FleetRunnerView, after
 export function runnerRemoveCommand(reference: string, options: ApiClientFlags): Promise<number> {
   return withServerFailures('admin', async () => {
     const client = ApiClient.fromFlags(options);
-    const runner = pickRunner(
-      await listedRunners(client),
+    const runner = await runnerToChange(
+      client,
       reference,
       '; nothing was revoked. Another token is revoked with valkyrie token revoke ID',
     );
@@ -121,6 +121,22 @@ export function runnerRemoveCommand(reference: string, options: ApiClientFlags):
     );
     return ExitCode.succeeded;
   });
+}
+
+/**
+ * The listed runner that `reference` names, for a change only an admin token may make. A reference
+ * pickRunner refuses is refused by role first, as the server orders its checks (docs/server.md): a
+ * read or submit token exits 77 whether or not the runner is listed, as `token revoke` does whatever
+ * the id. The role is asked of an admin-only route that changes nothing.
+ */
+async function runnerToChange(client: ApiClient, reference: string, whenNone = ''): Promise<FleetRunnerView> {
+  const runners = await listedRunners(client);
+  try {
+    return pickRunner(runners, reference, whenNone);
+  } catch (refused) {
+    await client.request('GET', '/api/v1/tokens');
+    throw refused;
+  }
 }
 
 async function listedRunners(client: ApiClient): Promise<FleetRunnerView[]> {
