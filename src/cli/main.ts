@@ -323,7 +323,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       '\nWith --server (or VALKYRIE_SERVER) the run is one of that server, else of the local store. The process\n' +
         'running the run acts within a second: running steps are interrupted, if: always() jobs still run. A run\n' +
         'whose process died ends at once, its unfinished jobs cancelled (valkyrie rerun runs them again).\n' +
-        'Exit codes: 0 cancellation started, 2 unknown or finished run, 69 server unreachable, 77 token refused.',
+        'Exit codes: 0 cancellation started, 2 unknown or finished run, 65 state store unusable, 69 store or server unavailable, 77 token refused.',
     )
     .action(async (run: string, options) => {
       const { cancelCommand } = await import('./commands/cancel.js');

@@ -85,7 +85,16 @@ describe('exit codes and user errors', () => {
     for (const command of ['runs', 'show', 'logs', 'cancel']) {
       const help = await ws.run([command, '--help']);
       expect(help.stdout, command).toMatch(/\nExit codes: 0 [^\n]*, 2 [^\n]*, 69 [^\n]*, 77 token refused/);
+      // Each reads the local store too, so each says what a store it cannot use exits.
+      expect(help.stdout, command).toMatch(
+        /\nExit codes: [^\n]*, 65 state store unusable, 69 store or server unavailable/,
+      );
     }
+    const damaged = ws.write(
+      'damaged.db',
+      'not a SQLite file, but long enough to be read as one'.repeat(100),
+    );
+    expect((await ws.run(['cancel', '1', '--db', damaged])).code).toBe(65);
     expect((await ws.run(['runs', '--help'])).stdout).toContain(
       'Exit codes: 0 listed (no runs too), 2 usage, 65 state store unusable, 69 store or server unavailable, 77 token refused.',
     );
