@@ -5,13 +5,14 @@ import {
   ExpressionEvaluationError,
   ExpressionSyntaxError,
   evaluate,
+  evaluateValue,
   parseTemplate,
   toDisplayString,
 } from './expressions/index.js';
 import type { ConcurrencyDefinition, Workflow } from './model.js';
 import type { WorkflowDocument } from './schema.js';
 import type { SourceMap, YamlPath } from './source-map.js';
-import { evaluateFlag } from './typed-values.js';
+import { flagOf } from './typed-values.js';
 
 /**
  * `concurrency:` on a workflow and on a job. A workflow's expressions see what GitHub documents for
@@ -173,11 +174,21 @@ function groupText(template: string, context: EvaluationContext): string {
 
 /**
  * As continue-on-error and fail-fast: `vars` and `inputs` are strings, so `${{ vars.cancel }}` with
- * cancel=false must mean false, not a non-empty (truthy) string that cancels the running run.
+ * cancel=false must mean false, not a non-empty (truthy) string that cancels the running run. An
+ * object or a list is refused, as GitHub refuses any non-boolean here, rather than read as truthy:
+ * `${{ github.event.pull_request }}` would cancel the running run of every push too.
  */
 function cancelInProgress(value: boolean | string, context: EvaluationContext): boolean {
+  if (typeof value === 'boolean') return value;
   try {
-    return evaluateFlag(value, context);
+    const result = evaluateValue(value, context);
+    if (typeof result === 'object' && result !== null) {
+      const kind = Array.isArray(result) ? 'a list' : 'an object';
+      throw new ExpressionEvaluationError(
+        `${value} yielded ${kind}, and cancel-in-progress must be true or false`,
+      );
+    }
+    return flagOf(result);
   } catch (error) {
     if (!(error instanceof Error)) throw error;
     const offset = error instanceof ExpressionEvaluationError ? error.offset : undefined;

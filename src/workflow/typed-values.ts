@@ -19,7 +19,11 @@ import {
  */
 export function evaluateFlag(value: boolean | string, context: EvaluationContext): boolean {
   if (typeof value === 'boolean') return value;
-  const result = evaluateValue(value, context);
+  return flagOf(evaluateValue(value, context));
+}
+
+/** What evaluateFlag makes of an expression's result. */
+export function flagOf(result: ExpressionValue): boolean {
   if (typeof result === 'string') {
     const text = result.trim().toLowerCase();
     if (text === 'false' || text === '') return false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveConcurrency } from '../../src/workflow/concurrency.js';
+import { CancelInProgressError, resolveConcurrency } from '../../src/workflow/concurrency.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 
 const jobs = 'jobs:\n  build:\n    runs-on: x\n    steps: [{run: make}]\n';
@@ -128,6 +128,22 @@ describe('workflow-level concurrency', () => {
     expect(resolve('')).toBe(false);
     expect(resolve('true')).toBe(true);
     expect(resolve('yes')).toBe(true);
+  });
+
+  it('refuses a cancel-in-progress that yields an object or a list rather than cancel the running run', () => {
+    const resolve = (cancelInProgress: string) =>
+      resolveConcurrency(
+        { group: 'deploy', cancelInProgress, queue: false },
+        { contexts: { github: { event: { pull_request: { number: 1 } } } } },
+      ).cancelInProgress;
+    const object = () => resolve('${{ github.event.pull_request }}');
+    expect(object).toThrow(CancelInProgressError);
+    expect(object).toThrow(
+      '${{ github.event.pull_request }} yielded an object, and cancel-in-progress must be true or false',
+    );
+    expect(() => resolve("${{ fromJSON('[]') }}")).toThrow("${{ fromJSON('[]') }} yielded a list");
+    expect(resolve('${{ github.event.pull_request != null }}')).toBe(true);
+    expect(resolve('${{ 0 }}')).toBe(false);
   });
 
   it('at job level also allows needs, strategy, matrix and the run’s own id, and nothing else', () => {
