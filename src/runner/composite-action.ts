@@ -139,16 +139,37 @@ async function cancellable(
 ): Promise<ProcessOutcome> {
   const jobCancel = run.host.options.signal;
   const stop = new AbortController();
-  const onCancel = () => {
+  const forget = onJobCancel(jobCancel, () => {
     if (!holds()) stop.abort(jobCancel.reason);
-  };
-  jobCancel.addEventListener('abort', onCancel);
+  });
   try {
     const signal = AbortSignal.any([run.host.signal, stop.signal]);
     return await start({ ...run, host: { ...run.host, signal } });
   } finally {
-    jobCancel.removeEventListener('abort', onCancel);
+    forget();
   }
+}
+
+/**
+ * The job's cancel, heard by one listener whatever the nesting: each running level of nested actions
+ * watches it, and ten of them (an action that uses itself) made Node warn of a listener leak.
+ * Callbacks run in the order they were added, outer actions first, as the listeners did.
+ */
+const cancelWatchers = new WeakMap<AbortSignal, Set<() => void>>();
+
+function onJobCancel(signal: AbortSignal, callback: () => void): () => void {
+  let watchers = cancelWatchers.get(signal);
+  if (watchers === undefined) {
+    const added = new Set<() => void>();
+    cancelWatchers.set(signal, added);
+    signal.addEventListener('abort', () => {
+      for (const watcher of [...added]) watcher();
+    });
+    watchers = added;
+  }
+  const own = watchers;
+  own.add(callback);
+  return () => own.delete(callback);
 }
 
 /** Failures logged where they happened: an action nested in others is not logged again by each. */
