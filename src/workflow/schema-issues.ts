@@ -1,6 +1,13 @@
 import type { z } from 'zod';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
 import {
+  isRetryCondition,
+  retryConditionHint,
+  retryCountHint,
+  retryMaxHint,
+  retryWhenHint,
+} from './retry-hints.js';
+import {
   expressionTypeName,
   jobSchema,
   retryConditionSchema,
@@ -24,7 +31,9 @@ export function schemaDiagnostics(
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
         const suggestion = closestMatch(key, allowedKeys(path));
-        const hint = suggestion ? ` (did you mean "${suggestion}"?)` : '';
+        const hint = suggestion
+          ? ` (did you mean "${suggestion}"?)`
+          : retryMaxHint(path, key, valueAt(data, [...path, key]));
         const where = path.length > 0 ? ` in ${describePath(path)}` : '';
         diagnostics.push({
           severity: 'error',
@@ -91,7 +100,13 @@ function describeIssue(issue: z.core.$ZodIssue, path: YamlPath, received: unknow
   if (issue.code === 'invalid_value') {
     const options = issue.values.map(String);
     const suggestion = typeof received === 'string' ? closestMatch(received, options) : undefined;
-    const hint = suggestion ? ` (did you mean "${suggestion}"?)` : '';
+    const retryCondition = isRetryCondition(path);
+    if (retryCondition) options.push('{exit-codes: [..]}');
+    const hint = suggestion
+      ? ` (did you mean "${suggestion}"?)`
+      : retryCondition
+        ? retryConditionHint(received)
+        : '';
     return `${subject} must be one of ${options.join(', ')}, received ${describeValue(received)}${hint}`;
   }
   // A pattern's own message says what the value must be (schema.ts gives one to each pattern).
@@ -99,16 +114,9 @@ function describeIssue(issue: z.core.$ZodIssue, path: YamlPath, received: unknow
     return `${subject} ${issue.message}, received ${describeValue(received)}`;
   const expected = expectedTypes(issue);
   if (expected.length > 0) {
-    return `${subject} must be ${joinAlternatives(expected)}, received ${describeValue(received)}${retryCountHint(path, received)}`;
+    return `${subject} must be ${joinAlternatives(expected)}, received ${describeValue(received)}${retryCountHint(path, received)}${retryWhenHint(path, received)}`;
   }
   return `${subject}: ${issue.message}, received ${describeValue(received)}`;
-}
-
-/** GitLab's `retry: 2` (retries after the first run) written where Valkyrie's takes a mapping. */
-function retryCountHint(path: YamlPath, received: unknown): string {
-  if (path.at(-1) !== 'retry' || typeof received !== 'number' || !Number.isInteger(received) || received < 0)
-    return '';
-  return ` (for ${received} retr${received === 1 ? 'y' : 'ies'} after the first attempt, as GitLab's retry: ${received}, write retry: { max-attempts: ${received + 1} })`;
 }
 
 function expectedTypes(issue: z.core.$ZodIssue): string[] {

@@ -280,6 +280,28 @@ jobs:
     expect(message('yes')).toBe('jobs.build.retry must be a mapping, received "yes"');
   });
 
+  it("says how to write GitLab's retry max: and when: reasons, and that exit codes may be listed", () => {
+    const errors = (retry: string) =>
+      parseWorkflow(singleJob(`    runs-on: x\n    retry: ${retry}\n`), 'ci.yml')
+        .diagnostics.filter((d) => d.severity === 'error')
+        .map((d) => d.message);
+    expect(errors('{ max: 2 }')).toEqual([
+      'unknown key "max" in jobs.build.retry (GitLab\'s retry: { max: 2 } is max-attempts: 3 here: attempts in all, the first included)',
+    ]);
+    expect(errors('{ max-attempts: 3, when: [script_failure, always, api_failure, failur] }')).toEqual([
+      'jobs.build.retry.when[0] must be one of failure, timeout, runner-lost, {exit-codes: [..]}, received "script_failure" (GitLab\'s script_failure is failure here)',
+      'jobs.build.retry.when[1] must be one of failure, timeout, runner-lost, {exit-codes: [..]}, received "always" (GitLab\'s always is what is retried when when: is left out: failure, timeout, runner-lost)',
+      'jobs.build.retry.when[2] must be one of failure, timeout, runner-lost, {exit-codes: [..]}, received "api_failure"',
+      'jobs.build.retry.when[3] must be one of failure, timeout, runner-lost, {exit-codes: [..]}, received "failur" (did you mean "failure"?)',
+    ]);
+    expect(errors('{ max-attempts: 3, when: runner_system_failure }')).toEqual([
+      'jobs.build.retry.when must be a list, received "runner_system_failure" (write when: [runner-lost]; GitLab\'s runner_system_failure is runner-lost here)',
+    ]);
+    expect(errors('{ max-attempts: 3, when: timeout }')).toEqual([
+      'jobs.build.retry.when must be a list, received "timeout" (write when: [timeout])',
+    ]);
+  });
+
   it('keeps explicit job settings, expressions included', () => {
     const build = job(
       parseValid(
