@@ -21,7 +21,6 @@ import { BundleSweeper, bundleSweepIntervalMs, defaultBundleRetentionMs } from '
 import type { ApiContext, DrivenRun } from './context.js';
 import { CredentialRevocations, type CredentialSessions, StreamSessions } from './credential-revocations.js';
 import { releaseRuns, runTakenOver } from './driven-runs.js';
-import { serverFailureLine } from './failure-line.js';
 import { listen } from './listen.js';
 import { ServerMetrics } from './metrics.js';
 import { resumeTakeover } from './resume-takeover.js';
@@ -31,6 +30,7 @@ import { runnerAuthentication } from './runner-authentication.js';
 import { RunnerDirectory } from './runner-directory.js';
 import type { EventStream } from './sse.js';
 import { bundleDirectory, ServerStoreLock } from './store-lock.js';
+import { StoreOutageLines } from './store-outage-lines.js';
 import { TokenAuthority } from './tokens.js';
 import {
   defaultMaxQueuedParses,
@@ -72,6 +72,7 @@ export class ValkyrieServer implements AsyncDisposable {
     private readonly revocations: CredentialRevocations,
     private readonly bundleSweeper: BundleSweeper,
     private readonly storeLock: ServerStoreLock,
+    private readonly outage: StoreOutageLines,
     readonly url: string,
     /** The admin token created at this start, if one was (print it once). */
     readonly generatedAdminToken: string | undefined,
@@ -87,6 +88,7 @@ export class ValkyrieServer implements AsyncDisposable {
     const storeLock = options.storeLock ?? new ServerStoreLock(stores.sqliteFile, options.dataDir);
     let poll: LongPollAcceptor<ControlMessage, RunnerMessage, string> | undefined;
     let withdrawAdmin = async () => {};
+    let outage: StoreOutageLines | undefined;
     try {
       const logNotice =
         options.logNotice ?? ((line: string) => process.stderr.write(`valkyrie server: ${line}\n`));
@@ -95,8 +97,12 @@ export class ValkyrieServer implements AsyncDisposable {
       const generated = await authority.bootstrapAdmin(options.adminToken);
       if (generated !== undefined) withdrawAdmin = () => authority.withdrawBootstrapped(generated);
       const driven = new Map<string, DrivenRun>();
-      const logError =
-        options.logError ?? ((error: unknown) => process.stderr.write(`${serverFailureLine(error)}\n`));
+      outage = new StoreOutageLines(
+        (line) => process.stderr.write(`${line}\n`),
+        () => stores.runs.listRuns({ limit: 1 }),
+        clock,
+      );
+      const logError = options.logError ?? outage.report;
       let directory: RunnerDirectory | undefined;
       let resumeWait: ControlPlaneOptions['resumeWait'];
       const controlPlane = new ControlPlane(stores, {
@@ -261,11 +267,13 @@ export class ValkyrieServer implements AsyncDisposable {
         revocations,
         bundleSweeper,
         storeLock,
+        outage,
         url,
         generated,
         options,
       );
     } catch (error) {
+      outage?.stop();
       // The long-poll sweeper's timer would keep the process alive after a failed start.
       poll?.close();
       await withdrawAdmin().catch(() => undefined);
@@ -358,6 +366,7 @@ export class ValkyrieServer implements AsyncDisposable {
       });
       await release(() => this.app.close());
       await release(() => this.context.metrics.close());
+      this.outage.stop();
       await release(() => stores.close());
       // Last: another server may start on the file and the data directory from here on.
       await release(() => this.storeLock.release());

@@ -12,6 +12,10 @@ export interface Proxy {
   freeze(): void;
   /** Answering again: what froze crosses now, and new connections reach the server. */
   thaw(): void;
+  /** A server that went down: every connection is cut, and new ones are closed as they come. */
+  cut(): void;
+  /** Up again after `cut`: new connections reach the server. */
+  restore(): void;
 }
 
 /** A TCP proxy to the test server (see Proxy). */
@@ -21,6 +25,7 @@ export async function startProxy(): Promise<Proxy> {
   const pairs = new Set<readonly [Socket, Socket]>();
   const held = new Set<Socket>();
   let frozen = false;
+  let down = false;
   const join = (client: Socket) => {
     const upstream = connect(Number(target.port || 5432), target.hostname);
     const pair = [client, upstream] as const;
@@ -38,6 +43,7 @@ export async function startProxy(): Promise<Proxy> {
     client.pipe(upstream).pipe(client);
   };
   const server: Server = createServer((client) => {
+    if (down) return client.destroy();
     if (!frozen) return join(client);
     sockets.add(client);
     client.on('error', () => {});
@@ -70,6 +76,13 @@ export async function startProxy(): Promise<Proxy> {
         join(client);
       }
       held.clear();
+    },
+    cut() {
+      down = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore() {
+      down = false;
     },
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
