@@ -57,7 +57,7 @@ export function addFleetAdminCommands(program: Command, setExit: (code: number) 
       )
       .option(
         '--ttl <duration>',
-        'expire after this long, at least 1m and at most 10 years: 30m, 12h, 30d (runner registration tokens default to 24h; others never expire)',
+        'expire after this long, at least 1m and at most 10 years (3650d); units ms, s, m, h, d: 30m, 12h, 30d (runner registration tokens default to 24h; others never expire)',
       )
       .option('--name <name>', 'a label to recognise it by in token list')
       .option('--json', 'print {id, token, role, expiresAt} as JSON'),

@@ -109,7 +109,7 @@ export function tokenTtlProblem(value: string | number): string | undefined {
   const ms = tokenTtlMs(value);
   const received = JSON.stringify(value);
   if (ms === undefined)
-    return `expected a duration such as 30m, 12h or 30d, or a number of seconds (a token lives at least 1m and at most 10 years), received ${received}`;
+    return `expected a number with a unit, ms, s, m, h or d (such as 30m, 12h or 30d), or a plain number of seconds; a token lives at least 1m and at most 10 years (3650d), received ${received}`;
   if (ms < minTokenTtlMs) return `a token lives at least 1m (60 seconds), received ${received}`;
   if (ms > maxTokenTtlMs) return `a token lives at most 10 years (3650d), received ${received}`;
   return undefined;

@@ -51,9 +51,13 @@ describe('client commands refused by the server, or before asking it', () => {
     const long = await ws.run(['token', 'create', '--role', 'submit', '--ttl', '87601h', ...flags]);
     expect(long.stderr).toBe('valkyrie: --ttl: a token lives at most 10 years (3650d), received "87601h"\n');
     const typo = await ws.run(['token', 'create', '--role', 'submit', '--ttl', '1 week', ...flags]);
-    expect(typo.stderr).toMatch(
-      /^valkyrie: --ttl: expected a duration such as 30m, 12h or 30d, .*"1 week"\n$/,
+    expect(typo.stderr).toMatch(/^valkyrie: --ttl: expected a number with a unit, .*"1 week"\n$/);
+    // Years are no unit: the message lists those there are, and the longest lifetime in one of them.
+    const years = await ws.run(['token', 'create', '--role', 'submit', '--ttl', '11y', ...flags]);
+    expect(years.stderr).toBe(
+      'valkyrie: --ttl: expected a number with a unit, ms, s, m, h or d (such as 30m, 12h or 30d), or a plain number of seconds; a token lives at least 1m and at most 10 years (3650d), received "11y"\n',
     );
+    expect(years.code).toBe(2);
     expect(server.requests.length).toBe(before);
   });
 
