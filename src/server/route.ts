@@ -155,8 +155,9 @@ export function authorize(access: Access, principal: Principal, params: unknown)
   if (principal.kind !== 'token') throw forbidden("a job token may call its own job's routes only");
   if (access === 'register') {
     if (principal.role === 'runner') return;
+    // As on GitLab and Buildkite, no other token registers one, an admin's neither: say which does.
     throw forbidden(
-      `registering a runner takes a runner registration token, not ${aRole(principal.role)} token`,
+      `registering a runner takes a runner registration token, not ${aRole(principal.role)} token: an admin makes one with \`valkyrie token create --role runner\` (POST /api/v1/tokens {"role":"runner"}), and the runner is started with it (\`valkyrie runner --token TOKEN\`)`,
     );
   }
   if (access === 'credential') {

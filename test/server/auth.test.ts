@@ -75,6 +75,14 @@ describe('authentication and authorization', () => {
     ).toBe(401);
     const read = await token('read');
     expect((await request('POST', '/api/v1/runners/register', { token: read, body: {} })).status).toBe(403);
+    // Not even an admin's own token (as on GitLab and Buildkite): the answer says which token, and how to make one.
+    const byAdmin = await request('POST', '/api/v1/runners/register', { body: {} });
+    expect(byAdmin.status).toBe(403);
+    expect(byAdmin.body).toEqual({
+      code: 'VK_FORBIDDEN',
+      message:
+        'registering a runner takes a runner registration token, not an admin token: an admin makes one with `valkyrie token create --role runner` (POST /api/v1/tokens {"role":"runner"}), and the runner is started with it (`valkyrie runner --token TOKEN`)',
+    });
     const after = ((await request('GET', '/api/v1/tokens')).body as { tokens: unknown[] }).tokens.length;
     expect(after).toBe(before + 1);
     const registration = await token('runner');
