@@ -43,3 +43,18 @@ export function idempotencyKeyProblem(key: unknown): string | undefined {
   }
   return unstorableTextProblem(key);
 }
+
+/**
+ * Where `key` first holds a character outside printable ASCII (U+0020–U+007E), with that character,
+ * or undefined when it holds none. An Idempotency-Key travels as an HTTP header, whose value is ASCII
+ * (RFC 9110 §5.5 advises new fields to keep to it; the header's draft makes it a Structured Field
+ * String, printable ASCII): Node reads a header's bytes as Latin-1, so a key sent as UTF-8 would be
+ * stored as mojibake, another key than the same text sent otherwise. The server refuses such a key,
+ * and `valkyrie submit` before sending it.
+ */
+export function nonAsciiHeaderCharacter(
+  key: string,
+): { readonly position: number; readonly char: string } | undefined {
+  const found = /[^\x20-\x7E]/.exec(key);
+  return found === null ? undefined : { position: found.index + 1, char: found[0] };
+}

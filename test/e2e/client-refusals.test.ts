@@ -107,7 +107,14 @@ describe('client commands refused by the server, or before asking it', () => {
     expect(key.stderr).toBe(
       'valkyrie: --idempotency-key must be at most 1024 bytes (UTF-8), received 1025\n',
     );
-    for (const result of [many, job, key]) {
+    // A header carries printable ASCII: 日 was told as an unreachable server, é sent as a Latin-1 byte.
+    const wide = await submit('--idempotency-key', 'run-日本');
+    expect(wide.stderr).toBe(
+      'valkyrie: --idempotency-key must be printable ASCII (it is sent as an HTTP header), received "run-日本", whose character 5 is "日"\n',
+    );
+    const accented = await submit('--idempotency-key', 'dépôt');
+    expect(accented.stderr).toMatch(/^valkyrie: --idempotency-key must be printable ASCII .*"é"\n$/);
+    for (const result of [many, job, key, wide, accented]) {
       expect(result.stderr).not.toMatch(/body\.|headers\./);
       expect(result.code).toBe(2);
     }

@@ -1,4 +1,5 @@
 import { request as httpRequest, type RequestOptions } from 'node:http';
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { adminToken, oneJobWorkflow, startTestServer } from './helpers.js';
 
@@ -175,6 +176,37 @@ describe('the HTTP API', () => {
       path: 'headers.idempotency-key',
     });
     expect((await request('GET', '/api/v1/runs')).body).toMatchObject({ runs: [{ runNumber: 1 }] });
+  });
+
+  // Node reads a header's bytes as Latin-1: 'dépôt' sent as UTF-8 was a key of mojibake ('dÃ©pÃ´t'),
+  // another key than the same word sent as Latin-1 bytes. Header values are ASCII (RFC 9110 5.5).
+  it('refuses an Idempotency-Key that is not printable ASCII, however its bytes are meant', async () => {
+    const { server, request } = await startTestServer();
+    const body = JSON.stringify({ workflow: oneJobWorkflow });
+    const submit = async (key: Buffer) => {
+      const { port } = new URL(server.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      const head = `POST /api/v1/runs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${adminToken}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nIdempotency-Key: `;
+      socket.write(Buffer.concat([Buffer.from(head), key, Buffer.from(`\r\n\r\n${body}`)]));
+      const chunks: Buffer[] = [];
+      for await (const chunk of socket) chunks.push(chunk as Buffer);
+      const answer = Buffer.concat(chunks).toString('utf8');
+      return { status: Number(answer.split(' ')[1]), body: answer.slice(answer.indexOf('\r\n\r\n') + 4) };
+    };
+    const utf8 = await submit(Buffer.from('dépôt', 'utf8'));
+    expect(utf8.status).toBe(400);
+    expect(JSON.parse(utf8.body)).toEqual({
+      code: 'VK_INVALID_REQUEST',
+      message:
+        'headers.idempotency-key: expected printable ASCII only (an HTTP header value carries no other text reliably), received the byte 0xC3 at position 2',
+      path: 'headers.idempotency-key',
+    });
+    const latin1 = await submit(Buffer.from('dépôt', 'latin1'));
+    expect(JSON.parse(latin1.body)).toMatchObject({
+      message: expect.stringContaining('received the byte 0xE9 at position 2'),
+    });
+    expect((await request('GET', '/api/v1/runs')).body).toEqual({ runs: [] });
+    expect((await submit(Buffer.from('deploy 42: v1.2-rc~1'))).status).toBe(201);
   });
 
   it('refuses an Authorization header given twice before it authenticates either, over a real socket', async () => {

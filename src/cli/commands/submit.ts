@@ -4,6 +4,7 @@ import { defaultMaxBundleBytes, parseByteSize } from '../../bundle/size.js';
 import { durationHint, parseDuration } from '../../core/duration.js';
 import { isFinishedRunStatus } from '../../core/outcome.js';
 import { isWorkspacePath } from '../../protocol/workflow-file.js';
+import { nonAsciiHeaderCharacter } from '../../store/idempotency-key.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { resolveInputs } from '../../workflow/inputs.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
@@ -90,6 +91,14 @@ export async function submitCommand(
     { priority: options.priority, idempotencyKey: options.idempotencyKey },
     Date.now(),
   );
+  // Sent as an HTTP header, which carries printable ASCII only: fetch refused any character past
+  // U+00FF as an unreachable server, and sent é as a byte no other client sends it as.
+  const nonAscii =
+    options.idempotencyKey === undefined ? undefined : nonAsciiHeaderCharacter(options.idempotencyKey);
+  if (nonAscii !== undefined)
+    throw new UsageError(
+      `--idempotency-key must be printable ASCII (it is sent as an HTTP header), received ${JSON.stringify(options.idempotencyKey)}, whose character ${nonAscii.position} is ${JSON.stringify(nonAscii.char)}`,
+    );
   const maxBytes = parseMaxBundleSize(options.maxBundleSize);
   const reconnectTimeoutMs = parseReconnectTimeout(options.reconnectTimeout);
   // Without a FILE (or with a bare name of one), the workspace's own, as `valkyrie run` finds it here;

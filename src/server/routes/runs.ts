@@ -5,7 +5,11 @@ import { cancelRequestReasonFrom } from '../../engine/cancel-reasons.js';
 import type { RunRequest } from '../../engine/control-plane.js';
 import { recordResumable } from '../../engine/run-ownership.js';
 import { type NewRunGroup, newRunGroup } from '../../engine/workflow-group.js';
-import { idempotencyKeyProblem, largestIdempotencyKeyBytes } from '../../store/idempotency-key.js';
+import {
+  idempotencyKeyProblem,
+  largestIdempotencyKeyBytes,
+  nonAsciiHeaderCharacter,
+} from '../../store/idempotency-key.js';
 import type { StoredRunRequest } from '../../store/recovery.js';
 import {
   type Diagnostic,
@@ -55,14 +59,22 @@ const submitHeaders = z.object({
     // The stores' rule (also valkyrie run's and the library's): the server once took 200 characters
     // only, so valkyrie submit --idempotency-key refused at the server a key run takes.
     .superRefine((key, context) => {
-      const problem = idempotencyKeyProblem(key);
+      const problem = idempotencyKeyProblem(key) ?? nonAsciiProblem(key);
       if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
     })
     .optional()
     .describe(
-      `at most ${largestIdempotencyKeyBytes} bytes (UTF-8; Node reads a header's bytes as Latin-1, so a byte past 0x7F counts 2), no NUL; scoped to the token: a repeat within 24 h returns the run the first request created, with 200; the key with another request (its body differs) is 422 VK_IDEMPOTENCY_CONFLICT`,
+      `1 to ${largestIdempotencyKeyBytes} characters of printable ASCII (U+0020 to U+007E: a header's other bytes would be read as Latin-1, not as the text meant); scoped to the token: a repeat within 24 h returns the run the first request created, with 200; the key with another request (its body differs) is 422 VK_IDEMPOTENCY_CONFLICT`,
     ),
 });
+
+/** The header's bytes arrive as Latin-1 characters: the first one past printable ASCII, as a byte. */
+function nonAsciiProblem(key: string): string | undefined {
+  const found = nonAsciiHeaderCharacter(key);
+  if (found === undefined) return undefined;
+  const byte = found.char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0');
+  return `expected printable ASCII only (an HTTP header value carries no other text reliably), received the byte 0x${byte} at position ${found.position}`;
+}
 
 /** Submit, list, get and cancel runs. Event and log streams are in run-streams.ts. */
 export function runRoutes(context: ApiContext): Route[] {
