@@ -2,6 +2,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { isValkyrieError } from '../core/errors.js';
+import { isDirectory } from '../core/is-directory.js';
 import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
 import { schemaProblem, urlParameterProblem } from '../store/postgres/target.js';
 import type { UnansweredEvent } from '../store/postgres/unanswered-calls.js';
@@ -61,7 +62,14 @@ export async function openStores(
     create = true,
     watch = create,
     readOnly = false,
-  }: { readonly create?: boolean; readonly watch?: boolean; readonly readOnly?: boolean } = {},
+    directoryFlag = '--state-dir',
+  }: {
+    readonly create?: boolean;
+    readonly watch?: boolean;
+    readonly readOnly?: boolean;
+    /** The command's flag for the directory that holds the default file, for a --db that names one. */
+    readonly directoryFlag?: '--state-dir' | '--data-dir';
+  } = {},
 ): Promise<Stores> {
   const target = storeTarget(db);
   const source = db === undefined ? 'VALKYRIE_DB' : '--db';
@@ -84,6 +92,14 @@ export async function openStores(
   const synchronous = sqliteSynchronous(process.env.VALKYRIE_SQLITE_SYNCHRONOUS);
   const busyTimeoutMs = sqliteBusyTimeout(process.env.VALKYRIE_SQLITE_BUSY_TIMEOUT);
   const path = sqlitePath(target, stateDir);
+  // SQLite says only "unable to open database file": tell what the flag takes, and the flag for a directory.
+  if (target !== undefined && isDirectory(path)) {
+    const given =
+      source === '--db' ? `--db ${join(path, 'valkyrie.db')}` : `${source}=${join(path, 'valkyrie.db')}`;
+    throw new UsageError(
+      `${source}: ${path} is a directory, but ${source} takes the SQLite database file itself: give a file, such as ${given}, or leave ${source} out and give ${directoryFlag} ${path} to keep valkyrie.db there`,
+    );
+  }
   const missing = !create && !existsSync(path);
   // A file named on purpose that is not there is a mistake (a typo), not a place where nothing ran.
   if (missing && target !== undefined) {

@@ -265,13 +265,21 @@ describe('valkyrie server', () => {
     const workspace = new Workspace();
     workspaces.push(workspace);
     mkdirSync(join(workspace.dir, 'state'));
+    const state = join(workspace.dir, 'state');
     const result = await workspace.run(['server', '--port', '0', '--db', 'state']);
     expect(result).toEqual({
       code: 2,
       signal: null,
       stdout: '',
-      stderr: `valkyrie: could not open the state database ${join(workspace.dir, 'state')}: it is a directory; name a file in it, such as ${join(workspace.dir, 'state', 'valkyrie.db')}\n`,
+      stderr: `valkyrie: --db: ${state} is a directory, but --db takes the SQLite database file itself: give a file, such as --db ${join(state, 'valkyrie.db')}, or leave --db out and give --data-dir ${state} to keep valkyrie.db there\n`,
     });
+    // The variable is named as such, and `valkyrie run` names its own directory flag.
+    workspace.write('ci.yml', 'jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: echo a }]\n');
+    const run = await workspace.run(['run', 'ci.yml'], { VALKYRIE_DB: 'state' });
+    expect(run.stderr).toBe(
+      `valkyrie: VALKYRIE_DB: ${state} is a directory, but VALKYRIE_DB takes the SQLite database file itself: give a file, such as VALKYRIE_DB=${join(state, 'valkyrie.db')}, or leave VALKYRIE_DB out and give --state-dir ${state} to keep valkyrie.db there\n`,
+    );
+    expect(run.code).toBe(2);
   });
 
   it('refuses an empty --host (an unset variable in a unit file) rather than listen on every interface', async () => {

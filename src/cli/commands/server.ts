@@ -81,7 +81,7 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   const newState = [...newStatePaths(options.db, dataDir), ...lock.newPaths()];
   lock.beforeStore();
   const server = await startServer(newState, lock, async () => {
-    const stores = await openStores(options.db, dataDir);
+    const stores = await openStores(options.db, dataDir, { directoryFlag: '--data-dir' });
     return {
       stores,
       storeLock: lock,

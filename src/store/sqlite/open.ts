@@ -1,7 +1,7 @@
-import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
+import { isDirectory } from '../../core/is-directory.js';
 import { makeDirectorySync } from '../../core/make-directory.js';
 import type { QueueOptions } from '../queue.js';
 import type { RunOwner } from '../recovery.js';
@@ -124,13 +124,4 @@ function openError(file: StateFile, error: unknown): ValkyrieError {
     );
   }
   return toStoreError(`open the state database ${file.path}`, error, file);
-}
-
-/** False also for a path that cannot be looked at (under a file, say): the open's own error tells that. */
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }
