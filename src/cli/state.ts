@@ -24,10 +24,30 @@ export function stateDirectory(
   cwd: string,
   { nearest = false }: { readonly nearest?: boolean } = {},
 ): string {
-  const given = flagOrVariablePath('--state-dir', option, 'VALKYRIE_STATE_DIR');
-  const here = resolve(cwd, given ?? '.valkyrie');
-  if (given !== undefined || !nearest || existsSync(here)) return here;
+  const here = directoryOption('--state-dir', option, 'VALKYRIE_STATE_DIR', cwd);
+  if (option !== undefined || process.env.VALKYRIE_STATE_DIR !== undefined || !nearest || existsSync(here))
+    return here;
   return nearestStateDir(cwd) ?? here;
+}
+
+/**
+ * The directory `flag` (else $`variable`, else `.valkyrie`) names, resolved from `cwd`; refused when it
+ * is a file, naming where it came from (making it failed with EEXIST, or a server started without a
+ * place for its bundles).
+ */
+export function directoryOption(
+  flag: string,
+  option: string | undefined,
+  variable: string,
+  cwd: string,
+): string {
+  const given = flagOrVariablePath(flag, option, variable);
+  const path = resolve(cwd, given ?? '.valkyrie');
+  if (existsSync(path) && !isDirectory(path)) {
+    const source = option !== undefined ? flag : given !== undefined ? variable : `the default ${flag}`;
+    throw new UsageError(`${source}: ${path} is a file, not a directory`);
+  }
+  return path;
 }
 
 /**

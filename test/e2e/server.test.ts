@@ -282,6 +282,29 @@ describe('valkyrie server', () => {
     expect(run.code).toBe(2);
   });
 
+  // run said EEXIST from mkdir; the server started, warning of its lock, with nowhere for bundles.
+  it('exits 2 with one line naming a --data-dir or --state-dir that is a file', async () => {
+    const workspace = new Workspace();
+    workspaces.push(workspace);
+    const file = workspace.write(
+      'ci.yml',
+      'jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: echo a }]\n',
+    );
+    const server = await runAtMost(
+      workspace,
+      ['server', '--port', '0', '--db', 'own.db', '--data-dir', 'ci.yml'],
+      5_000,
+    );
+    expect(server).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: `valkyrie: --data-dir: ${file} is a file, not a directory\n`,
+    });
+    const run = await workspace.run(['run', 'ci.yml'], { VALKYRIE_STATE_DIR: 'ci.yml' });
+    expect(run.stderr).toBe(`valkyrie: VALKYRIE_STATE_DIR: ${file} is a file, not a directory\n`);
+    expect(run.code).toBe(2);
+  });
+
   it('refuses an empty --host (an unset variable in a unit file) rather than listen on every interface', async () => {
     const workspace = new Workspace();
     workspaces.push(workspace);

@@ -1,6 +1,5 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { isBlockedPort } from '../../core/blocked-ports.js';
 import { counted } from '../../core/counted.js';
@@ -14,10 +13,10 @@ import { type Drained, type ServerOptions, ValkyrieServer } from '../../server/s
 import { isHeldByAnotherServer, ServerStoreLock } from '../../server/store-lock.js';
 import { checkAdminToken } from '../../server/tokens.js';
 import { ExitCode, exitCodeFor, UsageError } from '../exit-codes.js';
-import { expandHome, flagOrVariablePath } from '../home-path.js';
+import { expandHome } from '../home-path.js';
 import { queueCapacityFlag } from '../queue-options.js';
 import { retentionFlag } from '../retention-options.js';
-import { newStatePaths, openStores, removeNewState, sqliteFileOf } from '../state.js';
+import { directoryOption, newStatePaths, openStores, removeNewState, sqliteFileOf } from '../state.js';
 import { type StopSignal, signalExitCode, stopSignals } from '../stop-signals.js';
 
 export interface ServerCommandOptions {
@@ -71,9 +70,7 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   const adminToken = process.env.VALKYRIE_ADMIN_TOKEN;
   // Before the store: a start refused for it leaves no new state file behind.
   if (adminToken !== undefined && adminToken !== '') checkAdminToken(adminToken);
-  const dataDir = resolve(
-    flagOrVariablePath('--data-dir', options.dataDir, 'VALKYRIE_DATA_DIR') ?? '.valkyrie',
-  );
+  const dataDir = directoryOption('--data-dir', options.dataDir, 'VALKYRIE_DATA_DIR', process.cwd());
   // One server per SQLite file and per data directory (the server's start holds them): a second one
   // is refused before it opens anything when it can be.
   const lock = new ServerStoreLock(sqliteFileOf(options.db, dataDir), dataDir);
