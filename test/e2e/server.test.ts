@@ -181,7 +181,7 @@ describe('valkyrie server', () => {
     const cert = workspace.write('cert.pem', 'not a certificate');
     const tls = await workspace.run(['server', '--port', '0', '--tls-cert', cert, '--tls-key', cert]);
     expect(tls.code).toBe(2);
-    expect(tls.stderr).toMatch(/^valkyrie: --tls-cert\/--tls-key: not a usable PEM certificate/);
+    expect(tls.stderr).toBe(`valkyrie: --tls-cert: ${cert} holds no PEM certificate\n`);
     const missing = await workspace.run(['server', '--tls-cert', 'nope.pem', '--tls-key', cert]);
     expect(missing).toMatchObject({
       code: 2,
@@ -241,6 +241,27 @@ describe('valkyrie server', () => {
       stdout: '',
       stderr: `valkyrie: could not open the state database ${file}/data/valkyrie.db: ENOTDIR: not a directory, mkdir '${file}/data'\n`,
     });
+  });
+
+  // OpenSSL's own words were the message: 'PEM routines::no start line', 'key values mismatch'.
+  it('says which TLS file is wrong: swapped files, a file that holds neither, a key of another certificate', async () => {
+    const workspace = new Workspace();
+    workspaces.push(workspace);
+    const tls = join(import.meta.dirname, '../fixtures/tls');
+    const cert = join(tls, 'cert.pem');
+    const key = join(tls, 'key.pem');
+    const otherKey = join(tls, 'expired-key.pem');
+    const refusal = async (certPath: string, keyPath: string) =>
+      (await workspace.run(['server', '--port', '0', '--tls-cert', certPath, '--tls-key', keyPath])).stderr;
+    expect(await refusal(key, cert)).toBe(
+      `valkyrie: --tls-cert: ${key} holds a private key, not a certificate: are --tls-cert and --tls-key swapped?\n`,
+    );
+    const text = workspace.write('notes.txt', 'not PEM at all');
+    expect(await refusal(text, key)).toBe(`valkyrie: --tls-cert: ${text} holds no PEM certificate\n`);
+    expect(await refusal(cert, text)).toBe(`valkyrie: --tls-key: ${text} holds no PEM private key\n`);
+    expect(await refusal(cert, otherKey)).toBe(
+      `valkyrie: --tls-key: the key in ${otherKey} is not the key of the certificate in ${cert}\n`,
+    );
   });
 
   it('warns at start when its TLS certificate has expired, which every runner and client refuses', async () => {

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { isBlockedPort } from '../../core/blocked-ports.js';
@@ -244,12 +244,7 @@ function readTls(certPath: string | undefined, keyPath: string | undefined) {
   };
   const cert = read('--tls-cert', certPath);
   const key = read('--tls-key', keyPath);
-  try {
-    createSecureContext({ cert, key });
-  } catch (error) {
-    const reason = messageOf(error);
-    throw new UsageError(`--tls-cert/--tls-key: not a usable PEM certificate and matching key (${reason})`);
-  }
+  tlsPairProblem(cert, key, expandHome(certPath, '--tls-cert'), expandHome(keyPath, '--tls-key'));
   const outOfDate = certificateDateProblem(cert, Date.now());
   if (outOfDate !== undefined)
     say(
@@ -278,4 +273,44 @@ function certificateDateProblem(cert: Buffer, now: number): string | undefined {
   if (now < validFrom)
     return `is not valid before ${day(validFrom)} (or this machine's clock is wrong): runners and client commands refuse it until then`;
   return undefined;
+}
+
+/** Throws naming the file that is wrong, and how, rather than OpenSSL's words ('no start line'). */
+function tlsPairProblem(cert: Buffer, key: Buffer, certPath: string, keyPath: string): void {
+  const holds = (pem: Buffer, label: RegExp) => label.test(pem.toString('latin1'));
+  const privateKey = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+  const certificate = /-----BEGIN CERTIFICATE-----/;
+  if (!holds(cert, certificate))
+    throw new UsageError(
+      holds(cert, privateKey)
+        ? `--tls-cert: ${certPath} holds a private key, not a certificate: are --tls-cert and --tls-key swapped?`
+        : `--tls-cert: ${certPath} holds no PEM certificate`,
+    );
+  if (!holds(key, privateKey))
+    throw new UsageError(
+      holds(key, certificate)
+        ? `--tls-key: ${keyPath} holds a certificate, not a private key: are --tls-cert and --tls-key swapped?`
+        : `--tls-key: ${keyPath} holds no PEM private key`,
+    );
+  let certificateKey: KeyObject;
+  try {
+    certificateKey = new X509Certificate(cert).publicKey;
+  } catch (error) {
+    throw new UsageError(`--tls-cert: ${certPath} holds no usable PEM certificate (${messageOf(error)})`);
+  }
+  let ownKey: KeyObject;
+  try {
+    ownKey = createPrivateKey(key);
+  } catch (error) {
+    throw new UsageError(`--tls-key: ${keyPath} holds no usable PEM private key (${messageOf(error)})`);
+  }
+  if (!createPublicKey(ownKey).equals(certificateKey))
+    throw new UsageError(`--tls-key: the key in ${keyPath} is not the key of the certificate in ${certPath}`);
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    throw new UsageError(
+      `--tls-cert/--tls-key: not a usable PEM certificate and matching key (${messageOf(error)})`,
+    );
+  }
 }
