@@ -106,18 +106,24 @@ export function errorBody(code: string, message: string): string {
   return JSON.stringify({ code, message });
 }
 
-/** Reads `{code, message}` from a refusal, tolerating bodies that are not ours (a proxy's page). */
-export function parseErrorBody(text: string, status: number): { code: string; message: string } {
+/**
+ * Reads `{code, message}` from a refusal, tolerating bodies that are not ours (a proxy's page);
+ * `ours` tells the two apart, as a proxy's 403 says nothing of the runner's credential.
+ */
+export function parseErrorBody(
+  text: string,
+  status: number,
+): { code: string; message: string; ours: boolean } {
   try {
     const value: unknown = JSON.parse(text);
     if (typeof value === 'object' && value !== null) {
       const { code, message } = value as Record<string, unknown>;
-      if (typeof code === 'string' && typeof message === 'string') return { code, message };
+      if (typeof code === 'string' && typeof message === 'string') return { code, message, ours: true };
     }
   } catch {
     // Not JSON: fall through to a description of the status.
   }
-  return { code: `HTTP_${status}`, message: `HTTP ${status}: ${bodyGist(text)}` };
+  return { code: `HTTP_${status}`, message: `HTTP ${status}: ${bodyGist(text)}`, ours: false };
 }
 
 /**

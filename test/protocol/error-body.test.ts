@@ -19,6 +19,7 @@ describe('an error answer that is not ours, as one line', () => {
     expect(parseErrorBody(errorBody('VK_FORBIDDEN', 'no'), 403)).toEqual({
       code: 'VK_FORBIDDEN',
       message: 'no',
+      ours: true,
     });
   });
 
@@ -26,6 +27,7 @@ describe('an error answer that is not ours, as one line', () => {
     expect(parseErrorBody(pythonPage, 501)).toEqual({
       code: 'HTTP_501',
       message: 'HTTP 501: Error response (an HTML page, not a Valkyrie API answer)',
+      ours: false,
     });
     const nginx =
       '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n';

@@ -29,9 +29,10 @@ export interface WebSocketConnectOptions<In> {
 
 /**
  * The client end of the WebSocket transport. Resolves once the connection is open (`connected`),
- * or with why it is not: `rejected` when the server refused the upgrade with 401/403 or a protocol
- * version error (retrying as is will not help), `unreachable` otherwise, including other refusals
- * of the upgrade, such as a proxy that blocks WebSockets gives; `untrusted` when the server's TLS
+ * or with why it is not: `rejected` when the server refused the upgrade with 401/403 (its own
+ * `{code, message}` body) or a protocol version error (retrying as is will not help), `unreachable`
+ * otherwise, including other refusals of the upgrade, such as a proxy that blocks WebSockets gives
+ * (a 403 page of its own, too); `untrusted` when the server's TLS
  * certificate fails verification. Never rejects.
  */
 export function connectWebSocket<Out, In>(
@@ -85,11 +86,12 @@ export function connectWebSocket<Out, In>(
       response.on('error', () => undefined);
       response.on('end', () => {
         const status = response.statusCode ?? 0;
-        const { code, message } = parseErrorBody(Buffer.concat(chunks).toString('utf8'), status);
+        const { code, message, ours } = parseErrorBody(Buffer.concat(chunks).toString('utf8'), status);
         socket.terminate();
-        // Credentials and versions will not fix themselves; anything else (a proxy that strips the
-        // upgrade, a server restarting) is worth retrying, over this transport or the other.
-        if (status === 401 || status === 403 || code === 'VK_PROTOCOL_VERSION')
+        // Credentials and versions will not fix themselves; anything else (a proxy that strips or
+        // forbids the upgrade, a server restarting) is worth retrying, over this transport or the
+        // other. A 401/403 whose body is not the server's is a proxy's: long-poll may pass it.
+        if (((status === 401 || status === 403) && ours) || code === 'VK_PROTOCOL_VERSION')
           settle({ kind: 'rejected', status, code, reason: `${code}: ${message}` });
         else
           settle({
