@@ -45,10 +45,12 @@ export async function requestFailureAt(
 /**
  * Of a round of attempts (one per transport), the one that says most about the server: an answer
  * shows it is reachable, and a failed handshake (or a successful one, for an http:// URL) that
- * something listens there.
+ * something listens there. Of two answers a 5xx tells the outage: a proxy that forbids WebSocket
+ * upgrades answers them 403 all along, and its 502 for long-poll is what says the server is down.
  */
 export function mostTelling(failures: readonly AttemptFailure[]): AttemptFailure {
   return (
+    failures.find((failure) => failure.kind === 'answered' && failure.status >= 500) ??
     failures.find((failure) => failure.kind === 'answered') ??
     failures.find((failure) => failure.kind === 'tls' || failure.kind === 'speaksTls') ??
     networkFailure
