@@ -11,6 +11,11 @@ const maxTimerMs = 2 ** 31 - 1;
 export class WorkSignal {
   readonly #waiters = new Set<() => void>();
 
+  /** Whether any waiter would be released by a wake. */
+  get waiting(): boolean {
+    return this.#waiters.size > 0;
+  }
+
   wake(): void {
     const waiters = [...this.#waiters];
     this.#waiters.clear();
