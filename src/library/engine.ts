@@ -186,8 +186,12 @@ export class Engine implements AsyncDisposable {
   /**
    * Runs a workflow: each node is a job; see workflow.ts for the input each node receives. Rejects
    * with VK_WORKFLOW_GRAPH before any node runs when the graph is invalid, and with VK_ENGINE_CLOSED
-   * once close() or destroy() was called; never throws from the call.
+   * once close() or destroy() was called; never throws from the call. Typed node by node by its
+   * task handle: a task of `NodeInput<X>` takes an `X` as its node's `input` (WorkflowDefinition).
    */
+  runWorkflow<const Tasks extends readonly TaskRef[]>(
+    definition: WorkflowDefinition<Tasks>,
+  ): Promise<WorkflowResult>;
   runWorkflow(definition: WorkflowDefinition): Promise<WorkflowResult> {
     // Rejects, as for a bad graph: a caller that chains .catch() on the call must hear of it.
     try {

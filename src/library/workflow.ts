@@ -2,21 +2,33 @@ import { findCycle } from '../core/dag.js';
 import { messageOf } from '../core/error-message.js';
 import { isValkyrieError, ValkyrieError } from '../core/errors.js';
 import { setOwn } from '../core/own-property.js';
+import type { TaskRef } from './enqueue-request.js';
 import type { JobOutcome } from './events.js';
 import type { EngineTask } from './job-record.js';
 import { checkOptionNames } from './option-keys.js';
 import type { JobOptions } from './options.js';
 
-export interface WorkflowNode {
+/**
+ * A node of a workflow whose task is `Task`. Its `input` is checked against what the task's
+ * `NodeInput<X>` holds (`X`); a task typed otherwise, or given by name, takes any input.
+ */
+export interface WorkflowNode<Task extends TaskRef = TaskRef> {
   /** Unique within the workflow. */
   readonly id: string;
   /** A task registered with `engine.task()`, or its name. */
-  readonly task: EngineTask | string;
-  /** The node's own input, passed as `input` (undefined when omitted). */
-  readonly input?: unknown;
+  readonly task: Task;
+  /**
+   * The node's own input, passed as `input` (undefined when omitted: optional whatever the task,
+   * so a task of `NodeInput<X>` must expect `input: undefined` if a node may leave it out).
+   */
+  readonly input?: NodeInputOf<Task>;
   /** Priority, timeout and retry policy of this node's job (per-node retries). */
   readonly options?: JobOptions;
 }
+
+/** `X` for a task of `NodeInput<X>`; unknown (anything) for a task typed otherwise or by name. */
+type NodeInputOf<Task> =
+  Task extends EngineTask<infer Input, unknown> ? (Input extends NodeInput<infer X> ? X : unknown) : unknown;
 
 /** `to` runs after `from` succeeded, and receives its output. */
 export interface WorkflowEdge {
@@ -24,8 +36,12 @@ export interface WorkflowEdge {
   readonly to: string;
 }
 
-export interface WorkflowDefinition {
-  readonly nodes: readonly WorkflowNode[];
+/**
+ * `Tasks` are the nodes' tasks, inferred node by node from each `task` (as `EnqueueRequests` types
+ * `enqueueMany`'s requests), so that each node's `input` is checked against its own task.
+ */
+export interface WorkflowDefinition<Tasks extends readonly TaskRef[] = readonly TaskRef[]> {
+  readonly nodes: { readonly [K in keyof Tasks]: WorkflowNode<Tasks[K]> };
   readonly edges?: readonly WorkflowEdge[];
 }
 
