@@ -6,6 +6,12 @@ import { serverFailureLine } from './failure-line.js';
 const remindEveryMs = 60_000;
 /** How often the store is tried during an outage, to tell when it answers again. */
 const probeEveryMs = 1_000;
+/**
+ * A probe unanswered this long is given up on and another one sent: a read that never settles (a
+ * connection the network dropped without a word) would otherwise leave the outage open for good, and
+ * the next one told as "still unreachable after" hours.
+ */
+const probeGiveUpMs = 10_000;
 
 /**
  * The server's failure lines, with a store outage told as one: every periodic task (runner sync,
@@ -22,6 +28,8 @@ export class StoreOutageLines {
   private since: number | undefined;
   private toldAt = 0;
   private probing: TimerHandle | undefined;
+  /** The probe in flight, by when it was sent; one at a time, but for one given up on. */
+  private probeSentAt: number | undefined;
   private stopped = false;
 
   constructor(
@@ -59,17 +67,29 @@ export class StoreOutageLines {
   }
 
   private probeLater(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.since === undefined) return;
     this.probing = this.clock.setTimer(() => {
-      this.probe().then(
-        () => this.reachable(),
-        () => this.probeLater(),
-      );
+      this.probeNow();
+      this.probeLater();
     }, probeEveryMs);
+  }
+
+  private probeNow(): void {
+    const now = this.clock.now();
+    if (this.probeSentAt !== undefined && now - this.probeSentAt < probeGiveUpMs) return;
+    this.probeSentAt = now;
+    const answered = () => {
+      if (this.probeSentAt === now) this.probeSentAt = undefined;
+    };
+    this.probe().then(() => {
+      answered();
+      this.reachable();
+    }, answered);
   }
 
   private reachable(): void {
     if (this.stopped || this.since === undefined) return;
+    this.probing?.cancel();
     this.write(
       `valkyrie server: the store is reachable again after ${seconds(this.clock.now() - this.since)}`,
     );

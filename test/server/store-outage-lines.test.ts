@@ -59,4 +59,24 @@ describe('a server whose store is unreachable for a while', () => {
       'valkyrie server: could not list runs: disk full',
     ]);
   });
+
+  it('gives up on a probe that is never answered, and tells the end of the outage by a later one', async () => {
+    const clock = new ManualClock();
+    const lines: string[] = [];
+    let probes = 0;
+    const outage = new StoreOutageLines(
+      (line) => lines.push(line),
+      // The first probe is never answered, as a read on a connection the network dropped; the rest are.
+      () => (++probes === 1 ? new Promise(() => {}) : Promise.resolve()),
+      clock,
+    );
+    outage.report(lost('list runs'));
+    await clock.advance(5_000);
+    expect(probes).toBe(1);
+    await clock.advance(10_000);
+    expect(lines.at(-1)).toMatch(/^valkyrie server: the store is reachable again after 1\d s$/);
+    expect(probes).toBe(2);
+    outage.stop();
+    expect(clock.pending).toBe(0);
+  });
 });
