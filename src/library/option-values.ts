@@ -36,7 +36,7 @@ export function checkCount(where: string, value: unknown): number {
   return value;
 }
 
-/** What close() rejects with when its deadline is not a number ≥ 0 or Infinity; else undefined. */
+/** A delay or a close() deadline: a finite number ≥ 0, returned; anything else is refused where it was given. */
 export function checkDelay(where: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(where, 'a number ≥ 0', value);
   return value;

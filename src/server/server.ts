@@ -89,6 +89,8 @@ export class ValkyrieServer implements AsyncDisposable {
     let poll: LongPollAcceptor<ControlMessage, RunnerMessage, string> | undefined;
     let withdrawAdmin = async () => {};
     let outage: StoreOutageLines | undefined;
+    // Its event-loop histogram samples until closed: a failed start closes it too.
+    let metrics: ServerMetrics | undefined;
     try {
       const logNotice =
         options.logNotice ?? ((line: string) => process.stderr.write(`valkyrie server: ${line}\n`));
@@ -147,7 +149,7 @@ export class ValkyrieServer implements AsyncDisposable {
       controlPlane.onEvent(feed.publish, { readsStore: false });
       const intake = { stopped: false };
       const streams = new Set<EventStream>();
-      const metrics = new ServerMetrics({
+      metrics = new ServerMetrics({
         runners: () => controlPlane.runners(),
         runs: stores.runs,
         driven,
@@ -274,6 +276,7 @@ export class ValkyrieServer implements AsyncDisposable {
       );
     } catch (error) {
       outage?.stop();
+      metrics?.close();
       // The long-poll sweeper's timer would keep the process alive after a failed start.
       poll?.close();
       await withdrawAdmin().catch(() => undefined);

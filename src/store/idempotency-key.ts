@@ -55,6 +55,7 @@ export function idempotencyKeyProblem(key: unknown): string | undefined {
 export function nonAsciiHeaderCharacter(
   key: string,
 ): { readonly position: number; readonly char: string } | undefined {
-  const found = /[^\x20-\x7E]/.exec(key);
+  // With u, a character outside the BMP (an emoji) is named whole, not by its first surrogate.
+  const found = /[^\x20-\x7E]/u.exec(key);
   return found === null ? undefined : { position: found.index + 1, char: found[0] };
 }

@@ -1,3 +1,4 @@
+import { retryConditions } from './schema.js';
 import type { YamlPath } from './source-map.js';
 
 /**
@@ -10,8 +11,6 @@ const gitlabReasons: Readonly<Record<string, string>> = {
   runner_system_failure: 'runner-lost',
 };
 
-const conditions = ['failure', 'timeout', 'runner-lost'];
-
 /** `retry.when[i]` (of a job or a step). */
 export function isRetryCondition(path: YamlPath): boolean {
   return typeof path.at(-1) === 'number' && path.at(-2) === 'when' && path.at(-3) === 'retry';
@@ -20,7 +19,7 @@ export function isRetryCondition(path: YamlPath): boolean {
 /** For a `retry.when` item outside the list. */
 export function retryConditionHint(received: unknown): string {
   if (received === 'always')
-    return ` (GitLab's always is what is retried when when: is left out: ${conditions.join(', ')})`;
+    return ` (GitLab's always is what is retried when when: is left out: ${retryConditions.join(', ')})`;
   const own = typeof received === 'string' ? gitlabReasons[received] : undefined;
   return own === undefined ? '' : ` (GitLab's ${String(received)} is ${own} here)`;
 }
@@ -30,7 +29,7 @@ export function retryWhenHint(path: YamlPath, received: unknown): string {
   if (path.at(-1) !== 'when' || path.at(-2) !== 'retry' || typeof received !== 'string') return '';
   const gitlab = gitlabReasons[received];
   if (gitlab !== undefined) return ` (write when: [${gitlab}]; GitLab's ${received} is ${gitlab} here)`;
-  return conditions.includes(received) ? ` (write when: [${received}])` : '';
+  return (retryConditions as readonly string[]).includes(received) ? ` (write when: [${received}])` : '';
 }
 
 /** For GitLab's `max` key in `retry:`. */

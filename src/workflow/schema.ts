@@ -77,8 +77,11 @@ const duration = z
   .union([z.string(), z.number()])
   .describe('A duration such as 250ms, 2s, 1m or 1h, or a number of seconds');
 
+/** What a `retry.when` item may name, besides `{exit-codes: [...]}`. */
+export const retryConditions = ['failure', 'timeout', 'runner-lost'] as const;
+
 export const retryConditionSchema = z.union([
-  z.enum(['failure', 'timeout', 'runner-lost']),
+  z.enum(retryConditions),
   z.strictObject({ 'exit-codes': z.array(z.number()).describe('Retry only these exit codes') }),
 ]);
 
