@@ -5,7 +5,13 @@ import type { StepReport } from '../protocol/messages.js';
 export interface JobSummary {
   readonly name: string;
   readonly status: TerminalJobStatus;
+  /** 0 for a job that never started (neverStarted). */
   readonly durationMs: number;
+  /**
+   * No attempt of the job started: it was skipped, or cancelled while it waited (fail-fast, a cancel,
+   * a cancelled `needs`), so it has no duration. Absent for a job that ran, and from servers before it.
+   */
+  readonly neverStarted?: true;
 }
 
 /**
@@ -126,7 +132,10 @@ export type RunEvent =
       readonly jobId: string;
       readonly name: string;
       readonly status: TerminalJobStatus;
+      /** This attempt's time; 0 for one that never started (neverStarted). */
       readonly durationMs: number;
+      /** This attempt never started (skipped, or cancelled while it waited): it has no duration. */
+      readonly neverStarted?: true;
       readonly reason?: string;
       readonly at: number;
       readonly attempt?: number;

@@ -165,20 +165,20 @@ export class JobRecords {
     if (!this.listening()) return;
     const { id: jobId, name, reason, attempt } = leg;
     const durationMs = leg.startedAt === undefined ? 0 : finishedAt - leg.startedAt;
-    // As in `started`: a first attempt's event is a plain literal.
-    if (isFirst(attempt))
-      this.events.emit({ type: 'job.completed', jobId, name, status, durationMs, reason, at: finishedAt });
-    else
-      this.events.emit({
-        type: 'job.completed',
-        jobId,
-        name,
-        status,
-        durationMs,
-        reason,
-        at: finishedAt,
-        ...attemptField(attempt),
-      });
+    // Left undefined (out of the JSON, as `reason`) for an attempt that started: one shape for both.
+    const neverStarted = leg.startedAt === undefined ? true : undefined;
+    const completed = {
+      type: 'job.completed',
+      jobId,
+      name,
+      status,
+      durationMs,
+      neverStarted,
+      reason,
+      at: finishedAt,
+    } as const;
+    // As in `started`: a first attempt's event is a plain literal; a later one's adds its attempt.
+    this.events.emit(isFirst(attempt) ? completed : { ...completed, ...attemptField(attempt) });
   }
 
   /**

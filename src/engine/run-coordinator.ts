@@ -194,11 +194,12 @@ export class RunCoordinator {
   summaries(): JobSummary[] {
     return [...this.legs.values()].map((leg) => {
       const startedAt = leg.seriesStartedAt ?? leg.startedAt;
-      return {
+      const summary = {
         name: leg.name,
         status: isTerminal(leg.status) ? leg.status : 'cancelled',
         durationMs: startedAt !== undefined && leg.finishedAt !== undefined ? leg.finishedAt - startedAt : 0,
-      };
+      } as const;
+      return startedAt === undefined ? { ...summary, neverStarted: true } : summary;
     });
   }
 

@@ -141,6 +141,7 @@ export function jobCompletedOf(
     name: job.name,
     status,
     durationMs: durationOf(job),
+    ...(job.startedAt === undefined ? { neverStarted: true } : {}),
     ...(job.reason === undefined ? {} : { reason: job.reason }),
     at: job.finishedAt ?? run.createdAt,
     ...attemptField(job.attempt),
@@ -153,7 +154,13 @@ export function runCompletedOf(run: RunRecord, jobs: readonly JobRecord[]): RunE
   const finished: JobSummary[] = [];
   for (const job of jobs)
     if (isTerminal(job.status))
-      finished.push({ name: job.name, status: job.status, durationMs: durationOf(job) });
+      finished.push({
+        name: job.name,
+        status: job.status,
+        durationMs: durationOf(job),
+        // The record keeps its current attempt's start only: one past its first, an earlier one started.
+        ...(job.startedAt === undefined && (job.attempt ?? 1) === 1 ? { neverStarted: true } : {}),
+      });
   return {
     type: 'run.completed',
     runId: run.id,

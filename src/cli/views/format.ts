@@ -5,12 +5,20 @@ import type { RunEvent } from '../../engine/events.js';
 /** ` 1.2s` after a status, or nothing when there is no duration (no trailing space). */
 export const spacedDuration = (text: string): string => (text === '' ? '' : ` ${text}`);
 
+/** A finished job as job.completed and run.completed's summary tell it. */
+export interface EndedJob {
+  readonly status: string;
+  readonly durationMs: number;
+  readonly neverStarted?: true;
+}
+
 /**
- * A finished job's duration as the views print it: none for a skipped job, which never ran (its
- * record's 0 is no time it took).
+ * A finished job's duration as the views print it: none for one that never started (skipped, or
+ * cancelled while it waited), whose 0 is no time it took, as `show` leaves it out. A skipped job's
+ * status says so also from a server that does not send `neverStarted`.
  */
-export function jobDurationText(status: string, durationMs: number): string {
-  return status === 'skipped' ? '' : formatDuration(durationMs);
+export function jobDurationText(job: EndedJob): string {
+  return job.neverStarted === true || job.status === 'skipped' ? '' : formatDuration(job.durationMs);
 }
 
 export function formatDuration(ms: number): string {

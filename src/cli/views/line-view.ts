@@ -5,7 +5,7 @@ import {
   colorForStatus,
   concurrencyText,
   entryLines,
-  formatDuration,
+  jobDurationText,
   noRunnerText,
   startedRunHeading,
   statusSymbol,
@@ -81,7 +81,8 @@ export class LineView implements RunView {
       case 'job.completed': {
         const paint = colorForStatus(c, event.status);
         const reason = event.reason ? `: ${event.reason}` : '';
-        const duration = event.durationMs > 0 ? ` in ${formatDuration(event.durationMs)}` : '';
+        const took = jobDurationText(event);
+        const duration = took === '' ? '' : ` in ${took}`;
         this.out.write(
           `${c.dim(`[${event.name}]`)} ${paint(`${statusSymbol(event.status)} ${event.status}${duration}${reason}`)}\n`,
         );

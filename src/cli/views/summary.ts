@@ -28,7 +28,7 @@ export function summaryTable(
     const statusText = `${statusSymbol(job.status)} ${job.status}`;
     const name = `  ${padToWidth(job.name, nameWidth)}  `;
     if (unstarted !== undefined) return `${name}${paint(statusText)}`;
-    return `${name}${paint(statusText.padEnd(12))}  ${jobDurationText(job.status, job.durationMs)}`.trimEnd();
+    return `${name}${paint(statusText.padEnd(12))}  ${jobDurationText(job)}`.trimEnd();
   });
   const header = c.dim(`  ${'JOB'.padEnd(nameWidth)}  ${'STATUS'.padEnd(12)}  DURATION`);
   const paint = colorForStatus(c, status);

@@ -22,7 +22,8 @@ interface JobLine {
   readonly name: string;
   status: TerminalJobStatus | 'queued' | 'running';
   startedAt?: number;
-  durationMs?: number;
+  /** Once it has ended: its duration as printed (jobDurationText), empty for one that never started. */
+  took?: string;
   step?: string;
   reason?: string;
   readonly tail: string[];
@@ -109,7 +110,7 @@ export class TtyView implements RunView {
       case 'job.completed': {
         const job = this.job(event.jobId, event.name);
         job.status = event.status;
-        job.durationMs = event.durationMs;
+        job.took = jobDurationText(event);
         job.reason = event.reason;
         job.step = undefined;
         job.latest = undefined;
@@ -188,8 +189,8 @@ export class TtyView implements RunView {
   private line(job: JobLine, nameWidth: number): string {
     const paint = job.status === 'running' ? this.c.bold : colorForStatus(this.c, job.status);
     const elapsed =
-      job.durationMs !== undefined
-        ? jobDurationText(job.status, job.durationMs)
+      job.took !== undefined
+        ? job.took
         : job.startedAt !== undefined
           ? formatDuration(Date.now() - job.startedAt)
           : '';

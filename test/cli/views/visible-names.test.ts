@@ -113,7 +113,7 @@ describe('names printed by the text views', () => {
       jobId: '7.1',
       name: job,
       status: 'failed',
-      durationMs: 0,
+      durationMs: 2,
       reason: 'r\u0007',
       at: 3,
     });
@@ -124,7 +124,7 @@ describe('names printed by the text views', () => {
       '[job\\nname] ▶ st\\x1bep\n',
       '[job\\nname] \u001b[32mgreen\u001b[0m\n',
       '[job\\nname] ✗ st\\x1bep failed (exit code 1)\n',
-      '[job\\nname] ✗ failed: r\\x07\n',
+      '[job\\nname] ✗ failed in 2ms: r\\x07\n',
     ]);
   });
 
