@@ -62,15 +62,21 @@ export const dimmedText = (c: Colors, text: string) => (text === '' ? '' : c.dim
 /**
  * The lines `valkyrie show` prints under a job: its steps, and when the job ran more than once, each
  * attempt with its status, duration, runner and reason, its steps beneath it. A step that ran more than once
- * shows each attempt, numbered. `ended`: the job's ended attempts, oldest first; `job` is its current one.
+ * shows each attempt, numbered; one waiting out its `retry:` delay says until when (stepWaitText).
+ * `ended`: the job's ended attempts, oldest first; `job` is its current one.
  */
 export function jobDetailLines(
   job: ShownJob,
   ended: readonly ShownAttempt[],
   steps: readonly ShownStep[],
   c: Colors,
+  now = Date.now(),
 ): string[] {
-  if (ended.length === 0) return stepLines(steps, '      ', c);
+  // Only the running attempt's steps may wait: an ended attempt's next step attempt never comes.
+  const waiting = job.status === 'running' ? (job.attempt ?? 1) : undefined;
+  const wait = (own: readonly ShownStep[], attempt: number) =>
+    attempt === waiting ? (step: ShownStep) => stepWaitText(step, own, now) : () => undefined;
+  if (ended.length === 0) return stepLines(steps, '      ', c, wait(steps, job.attempt ?? 1));
   const current = {
     attempt: job.attempt ?? 1,
     status: job.status,
@@ -89,7 +95,7 @@ export function jobDetailLines(
     const status = colorForStatus(c, attempt.status)(tail === '' ? said : said.padEnd(9));
     out.push(`    attempt ${attempt.attempt}: ${status}${tail}`);
     const own = steps.filter((step) => (step.jobAttempt ?? 1) === attempt.attempt);
-    out.push(...stepLines(own, '        ', c));
+    out.push(...stepLines(own, '        ', c, wait(own, attempt.attempt)));
   }
   return out;
 }
@@ -100,7 +106,26 @@ export function jobDetailLines(
  */
 const attemptStatusText = (status: string) => (status === 'runner_lost' ? 'runner lost' : status);
 
-function stepLines(steps: readonly ShownStep[], indent: string, c: Colors): string[] {
+/**
+ * ` retrying at TIME (attempt N)` for the last attempt of a step that its `retry:` runs again after a
+ * delay (`retryDelayMs`, reported at the failed attempt's end, before the wait) while the wait lasts, as
+ * a job held back says `not before` (jobLine), in ISO 8601 (UTC) too. `steps`: its job attempt's.
+ * The attempts in all (`of 3`) are the workflow's, which the step records do not keep.
+ */
+function stepWaitText(step: ShownStep, steps: readonly ShownStep[], now: number): string | undefined {
+  if (step.retryDelayMs === undefined || step.finishedAt === undefined) return undefined;
+  const attempt = step.attempt ?? 1;
+  if (steps.some((other) => other.index === step.index && (other.attempt ?? 1) > attempt)) return undefined;
+  const at = step.finishedAt + step.retryDelayMs;
+  return at > now ? `retrying at ${isoSeconds(at)} (attempt ${attempt + 1})` : undefined;
+}
+
+function stepLines(
+  steps: readonly ShownStep[],
+  indent: string,
+  c: Colors,
+  waitText: (step: ShownStep) => string | undefined,
+): string[] {
   const retried = new Set(
     steps.filter((step) => (step.attempt ?? 1) > 1).map((step) => `${step.jobAttempt ?? 1}:${step.index}`),
   );
@@ -110,6 +135,8 @@ function stepLines(steps: readonly ShownStep[], indent: string, c: Colors): stri
       ? ` ${c.dim(`(attempt ${step.attempt ?? 1})`)}`
       : '';
     const notes = stepNotes(step);
+    const wait = waitText(step);
+    if (wait !== undefined) notes.push(wait);
     const noted = notes.length === 0 ? '' : c.dim(` · ${notes.join(' · ')}`);
     return `${indent}${c.dim(result.padEnd(9))} ${visible(step.name)}${attempt}${noted}${dimmed(c, duration(step.startedAt, step.finishedAt))}`;
   });

@@ -152,3 +152,51 @@ describe('show lines of a job or step with no duration', () => {
     }
   });
 });
+
+describe("show's step waiting to retry", () => {
+  const failed = { outcome: 'failure', conclusion: 'failure', exitCode: 3, retryDelayMs: 2_000 } as const;
+  const running = { ...job, status: 'running' as const };
+  const plain = (lines: string[]) => lines.map((line) => line.trim());
+
+  it('says when its next attempt starts, as a held job says until when, and only while it waits', () => {
+    const c = colors(false);
+    const steps = [
+      step(0, 'checkout', { outcome: 'success', conclusion: 'success' }),
+      step(1, 'fetch', failed),
+    ];
+    expect(plain(jobDetailLines(running, [], steps, c, 2_000))).toEqual([
+      'success   checkout 12ms',
+      'failure   fetch · exit code 3 · retrying at 1970-01-01T00:00:03Z (attempt 2) 12ms',
+    ]);
+    // Its time has come (the next attempt's start is on its way), the job ended, or the next attempt started.
+    expect(plain(jobDetailLines(running, [], steps, c, 3_012))[1]).toBe('failure   fetch · exit code 3 12ms');
+    expect(plain(jobDetailLines({ ...job, status: 'cancelled' }, [], steps, c, 2_000))[1]).toBe(
+      'failure   fetch · exit code 3 12ms',
+    );
+    const next = step(1, 'fetch', { attempt: 2, startedAt: 3_012, finishedAt: undefined });
+    expect(plain(jobDetailLines(running, [], [...steps, next], c, 3_100)).slice(1)).toEqual([
+      'failure   fetch (attempt 1) · exit code 3 12ms',
+      'running   fetch (attempt 2)',
+    ]);
+  });
+
+  it("counts the step's attempts, not the job's, and only in the job's current attempt", () => {
+    const c = colors(false);
+    const retried = { ...running, attempt: 2, startedAt: 1_000 };
+    const ended = [{ attempt: 1, status: 'failed', startedAt: 1_000, finishedAt: 1_012 }];
+    const again = { ...failed, jobAttempt: 2, attempt: 2 };
+    const lines = jobDetailLines(
+      retried,
+      ended,
+      [step(1, 'fetch', failed), step(1, 'fetch', again)],
+      c,
+      2_000,
+    );
+    expect(plain(lines)).toEqual([
+      'attempt 1: failed    12ms',
+      'failure   fetch · exit code 3 12ms',
+      'attempt 2: running',
+      'failure   fetch (attempt 2) · exit code 3 · retrying at 1970-01-01T00:00:03Z (attempt 3) 12ms',
+    ]);
+  });
+});
