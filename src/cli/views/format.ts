@@ -188,13 +188,6 @@ function handoffText(handoff: RunHandoff | undefined, one: boolean): string {
   }
 }
 
-/** A moment as a wall-clock time, with its date when it is not today. */
-export function clockTime(at: number): string {
-  const date = new Date(at);
-  const sameDay = date.toDateString() === new Date().toDateString();
-  return sameDay ? date.toLocaleTimeString() : date.toLocaleString();
-}
-
 /**
  * The terminal lines of one log entry: an annotation's message may span lines (`::error::a%0Ab`), and
  * each line is shown as a line of its job, prefixed or indented as the first.

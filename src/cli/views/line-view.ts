@@ -1,7 +1,6 @@
 import type { RunEvent } from '../../engine/events.js';
 import {
   type Colors,
-  clockTime,
   colorForStatus,
   concurrencyText,
   entryLines,
@@ -11,6 +10,7 @@ import {
   statusSymbol,
 } from './format.js';
 import { RunStart, summaryTable } from './summary.js';
+import { isoSeconds } from './text-table.js';
 import type { Output, RunView } from './view.js';
 import { withVisibleNames } from './visible-names.js';
 
@@ -48,9 +48,10 @@ export class LineView implements RunView {
           event.notBefore > event.at &&
           !this.retrying.has(event.jobId)
         ) {
-          const why = (event.attempt ?? 1) > 1 ? `attempt ${event.attempt}` : 'not-before';
+          // As the live view's line and show's say it: ISO 8601 UTC, read alike in a log from another time zone.
+          const which = (event.attempt ?? 1) > 1 ? ` as attempt ${event.attempt}` : '';
           this.out.write(
-            `${c.dim(`[${event.name}]`)} ${c.yellow(`waiting until ${clockTime(event.notBefore)} (${why})`)}\n`,
+            `${c.dim(`[${event.name}]`)} ${c.yellow(`queued${which}, not before ${isoSeconds(event.notBefore)}`)}\n`,
           );
         }
         this.retrying.delete(event.jobId);

@@ -4,7 +4,6 @@ import { formatDelay } from '../../core/retry-delay.js';
 import type { RunEvent } from '../../engine/events.js';
 import {
   type Colors,
-  clockTime,
   colorForStatus,
   concurrencyText,
   entryLines,
@@ -15,6 +14,7 @@ import {
   statusSymbol,
 } from './format.js';
 import { RunStart, summaryTable } from './summary.js';
+import { isoSeconds } from './text-table.js';
 import type { Output, RunView } from './view.js';
 import { withVisibleNames } from './visible-names.js';
 
@@ -78,7 +78,7 @@ export class TtyView implements RunView {
               ? noRunnerText(event.noRunnerWith, event)
               : event.notBefore === undefined
                 ? undefined
-                : `not before ${clockTime(event.notBefore)}`,
+                : `not before ${isoSeconds(event.notBefore)}`,
         });
         break;
       case 'job.started': {
