@@ -13,19 +13,19 @@ import { addToPath, applyCommandFiles, type CommandFileTexts } from './file-comm
 import { jobContext, jobEnv } from './job-context.js';
 import { type HookKind, runJobHook } from './job-hooks.js';
 import { jobOutputs } from './job-outputs.js';
-import type { JobReporter, JobRunOptions, JobRunResult } from './job-run-options.js';
+import { JobRecord } from './job-record.js';
+import type { JobRunOptions, JobRunResult } from './job-run-options.js';
 import { abortReasonOf, JobStatus } from './job-status.js';
 import { type Output, runActionStep } from './local-action-step.js';
 import { runShellStep } from './run-step.js';
-import { SecretMasker } from './secret-masker.js';
 import { conditionHolds, displayName, evaluateMap, withStepEnv } from './step-context.js';
-import { rewinding, type StepState } from './step-effects.js';
+import { rewinding } from './step-effects.js';
 import { writeEventFile } from './step-environment.js';
 import { stepKey } from './step-key.js';
 import { StepOutputForwarder, stepDebugEnabled, unsecureCommandsAllowed } from './step-output.js';
 import { StepPlaces } from './step-places.js';
-import { retriedAttempt, runAttempts, type StepAttempt } from './step-retry.js';
-import { stepFailureReason, stepTimeoutMs, timeoutText } from './step-timeout.js';
+import { runAttempts, type StepAttempt } from './step-retry.js';
+import { stepTimeoutMs, timeoutText } from './step-timeout.js';
 import { runTaskStep } from './task-step.js';
 
 export type { JobReporter, JobRunOptions, JobRunResult } from './job-run-options.js';
@@ -37,8 +37,6 @@ export async function runJob(spec: JobSpec, options: JobRunOptions): Promise<Job
 }
 
 class JobExecution {
-  private readonly masker = new SecretMasker();
-  private readonly steps: Record<string, StepState> = {};
   private readonly githubEnv: Record<string, string> = {};
   private readonly extraPath: string[] = [];
   private readonly status = new JobStatus();
@@ -50,8 +48,6 @@ class JobExecution {
    * condition no longer holds, or cannot be evaluated, is interrupted.
    */
   private runningIf: (() => boolean) | undefined;
-  /** The running step's attempt, stamped on its log lines. */
-  private attempt = 1;
   /** A workflow command of the running step attempt failed: the attempt fails, as in actions/runner. */
   private commandFailed = false;
   private readonly failStepOnCommand = () => {
@@ -59,12 +55,13 @@ class JobExecution {
   };
   private readonly places: StepPlaces;
   private readonly parts: ActionParts;
+  private readonly record: JobRecord;
 
   constructor(
     private readonly spec: JobSpec,
     private readonly options: JobRunOptions,
   ) {
-    for (const value of Object.values(spec.contexts.secrets)) this.masker.add(value);
+    this.record = new JobRecord(options.reporter, this.status, spec.contexts.secrets);
     this.places = new StepPlaces(spec);
     this.parts = new ActionParts(spec, options.directories);
   }
@@ -74,7 +71,7 @@ class JobExecution {
     const timer = setTimeout(() => {
       this.status.timedOut = true;
       // As GitHub says it: the job's log tells why its running step was stopped.
-      this.systemLog(
+      this.record.systemLog(
         -1,
         `error: the job exceeded its timeout of ${timeoutText(this.spec.timeoutMs)} (timeout-minutes); its running step was stopped`,
       );
@@ -96,11 +93,11 @@ class JobExecution {
       }
       if (hooks?.completed !== undefined && !this.options.killSignal.aborted)
         await this.hook('completed', hooks.completed);
-      const warn = (text: string) => this.systemLog(-1, text);
-      const outputs = jobOutputs(this.spec, () => this.context(), this.masker, this.places, warn);
+      const warn = (text: string) => this.record.systemLog(-1, text);
+      const outputs = jobOutputs(this.spec, () => this.context(), this.record.masker, this.places, warn);
       return { outcome: this.status.outcome(this.options.killSignal), outputs };
     } catch (error) {
-      this.systemLog(-1, `error: ${messageOf(error)}`);
+      this.record.systemLog(-1, `error: ${messageOf(error)}`);
       return { outcome: { kind: 'failed', reason: messageOf(error) }, outputs: {} };
     } finally {
       clearTimeout(timer);
@@ -116,8 +113,7 @@ class JobExecution {
    */
   private async hook(kind: HookKind, file: string): Promise<boolean> {
     const signal = kind === 'started' ? this.options.signal : this.options.killSignal;
-    const log = (stream: LogEntry['stream'], text: string) =>
-      this.options.reporter.log({ stepIndex: -1, stream, at: Date.now(), text: this.masker.mask(text) });
+    const log = (stream: LogEntry['stream'], text: string) => this.record.jobLine(stream, text);
     const failure = await runJobHook(kind, file, { ...this.options, spec: this.spec, signal, log });
     if (failure === undefined) return true;
     // A job cancelled before or while its started hook ran ends cancelled, not failed by the hook.
@@ -129,7 +125,7 @@ class JobExecution {
   /** The job's log says why it stops, once, as GitHub's does. */
   private cancel(reason: string): void {
     if (!this.status.cancel(reason)) return;
-    this.systemLog(-1, cancellingLine(reason));
+    this.record.systemLog(-1, cancellingLine(reason));
     if (this.current !== undefined && this.runningIf?.() === true) {
       // The job ends cancelled all the same, as GitHub's does once its cancel came during a step.
       this.status.cancelTookEffect = true;
@@ -147,7 +143,7 @@ class JobExecution {
     this.envCache ??= jobEnv(this.spec);
     const progress = {
       env: { ...this.envCache, ...this.githubEnv },
-      steps: this.steps,
+      steps: this.record.steps,
       failed: this.status.failed,
       cancelled: this.status.cancelled || this.status.timedOut,
     };
@@ -165,14 +161,14 @@ class JobExecution {
    */
   private async runStep(definition: StepDefinition, part?: ActionPart): Promise<void> {
     if (this.status.cancelled) this.status.cancelTookEffect = true;
-    this.attempt = 1;
+    this.record.attempt = 1;
     // As in actions/runner (StepsRunner): the step's own env: is evaluated first, over the job's,
     // and everything of the step — its if:, name, script, shell, working-directory, with:,
     // timeout-minutes, continue-on-error — sees both. A step env that cannot be evaluated fails the
     // step before its if: is looked at.
     const jobContext = this.context(definition);
     const named = (context: EvaluationContext) => {
-      const name = this.masker.mask(displayName(definition.name, context));
+      const name = this.record.masker.mask(displayName(definition.name, context));
       return part === undefined
         ? { ...definition, name }
         : partStep(part, this.parts.nextIndex(part.kind), name);
@@ -184,11 +180,11 @@ class JobExecution {
       if (part?.kind === 'pre') return;
       const step = named(jobContext);
       const place = this.places.of(definition.index, 'env');
-      this.systemLog(
+      this.record.systemLog(
         step.index,
         `error: ${place}the step's env: could not be evaluated: ${messageOf(error)}`,
       );
-      this.finishStep(step, 'failure', false);
+      this.record.finishStep(step, 'failure', false);
       return;
     }
     const context = withStepEnv(jobContext, stepEnv);
@@ -202,15 +198,20 @@ class JobExecution {
     } catch (error) {
       const place = part === undefined ? this.places.of(definition.index, 'if') : partPlace(part);
       const what = part === undefined ? "the step's if:" : `runs.${part.kind}-if`;
-      this.systemLog(step.index, `error: ${place}${what} condition failed: ${messageOf(error)}`);
-      this.finishStep(step, 'failure', false);
+      this.record.systemLog(step.index, `error: ${place}${what} condition failed: ${messageOf(error)}`);
+      this.record.finishStep(step, 'failure', false);
       return;
     }
     if (!shouldRun) {
-      this.finishStep(step, 'skipped', false);
+      this.record.finishStep(step, 'skipped', false);
       return;
     }
-    const state = step.retry && { env: this.githubEnv, path: this.extraPath, steps: this.steps, id: step.id };
+    const state = step.retry && {
+      env: this.githubEnv,
+      path: this.extraPath,
+      steps: this.record.steps,
+      id: step.id,
+    };
     const stillHolds = () => conditionHolds(condition, () => withStepEnv(this.context(definition), stepEnv));
     const { last, reported } = await runAttempts(step.retry, {
       run: rewinding(state, (attempt) => {
@@ -220,7 +221,7 @@ class JobExecution {
       interrupted: () => this.status.stopped(this.options.killSignal),
       retrying: (attempt, delayMs) => {
         this.runningIf = undefined;
-        this.reportAttempt(step, attempt, delayMs);
+        this.record.reportAttempt(step, attempt, delayMs);
         // Aborted by interrupt(), like a running step, so cancellation and the job timeout end the wait.
         const wait = new AbortController();
         this.current = wait;
@@ -230,7 +231,7 @@ class JobExecution {
     this.runningIf = undefined;
     if (this.status.cancelled && last.result !== 'success') this.status.cancelTookEffect = true;
     // An attempt whose wait was interrupted was reported already: the step ends with it, unreported twice.
-    this.finishStep(step, last.result, last.continueOnError, last, !reported);
+    this.record.finishStep(step, last.result, last.continueOnError, last, !reported);
   }
 
   /** Each pre or post part in turn (action-parts.ts). */
@@ -248,7 +249,7 @@ class JobExecution {
     attempt: number,
     part?: ActionPart,
   ): Promise<StepAttempt> {
-    this.attempt = attempt;
+    this.record.attempt = attempt;
     this.current = undefined;
     this.commandFailed = false;
     const startedAt = Date.now();
@@ -268,11 +269,11 @@ class JobExecution {
     const timedOutAfterMs =
       outcome.kind === 'timed_out' ? Math.round(stepTimeoutMs(step, context)) : undefined;
     if (timedOutAfterMs !== undefined)
-      this.systemLog(
+      this.record.systemLog(
         step.index,
         `error: the step exceeded its timeout of ${timeoutText(timedOutAfterMs)} (timeout-minutes)`,
       );
-    if (outcome.kind === 'failed_to_start') this.systemLog(step.index, `error: ${outcome.message}`);
+    if (outcome.kind === 'failed_to_start') this.record.systemLog(step.index, `error: ${outcome.message}`);
     const result: StepResult =
       outcome.kind === 'exited' && outcome.exitCode === 0 && !this.commandFailed
         ? 'success'
@@ -292,16 +293,16 @@ class JobExecution {
     const controller = new AbortController();
     this.current = controller;
     const setOutput = (name: string, value: string) => {
-      if (step.id) this.stepState(step.id).outputs[name] = value;
+      if (step.id) this.record.stepState(step.id).outputs[name] = value;
     };
     const onLine = this.lineSink(step, context, setOutput);
-    const cutBefore = (text: string, limit: number) => this.masker.cutBefore(text, limit);
+    const cutBefore = (text: string, limit: number) => this.record.masker.cutBefore(text, limit);
     const applyFileCommands = (texts: CommandFileTexts, output = setOutput) =>
       applyCommandFiles(texts, {
         output,
         env: this.githubEnv,
         path: this.extraPath,
-        log: (line) => this.systemLog(step.index, line),
+        log: (line) => this.record.systemLog(step.index, line),
       });
     try {
       if (step.builtin === 'checkout') return this.checkout(step, context);
@@ -313,7 +314,7 @@ class JobExecution {
       if (step.action !== undefined) {
         const lines = (output: Output, commandFailed: () => void, saveState?: Output) =>
           this.lineSink(step, context, output, commandFailed, saveState);
-        const systemLog = (text: string) => this.systemLog(step.index, text);
+        const systemLog = (text: string) => this.record.systemLog(step.index, text);
         const main = part?.step ?? step;
         const parts = this.parts.runOf(main, part);
         const host = { ...run, lines, commandFailed: this.failStepOnCommand, systemLog, parts };
@@ -335,8 +336,8 @@ class JobExecution {
   ): (line: OutputLine) => void {
     const output = new StepOutputForwarder({
       stepIndex: step.index,
-      masker: this.masker,
-      reporter: this.attemptReporter,
+      masker: this.record.masker,
+      reporter: this.record.attemptReporter,
       setOutput,
       commandFailed,
       ...(saveState && { saveState }),
@@ -353,8 +354,8 @@ class JobExecution {
 
   private checkout(step: StepDefinition, context: EvaluationContext): ProcessOutcome {
     const done = runCheckoutStep(step, context, this.spec.workspace);
-    this.systemLog(step.index, done.line);
-    if (done.outputs && step.id) Object.assign(this.stepState(step.id).outputs, done.outputs);
+    this.record.systemLog(step.index, done.line);
+    if (done.outputs && step.id) Object.assign(this.record.stepState(step.id).outputs, done.outputs);
     return done.outcome;
   }
 
@@ -372,80 +373,12 @@ class JobExecution {
       pool: () => this.options.taskPool.get(),
       input: stepKey('with', () => evaluateMap(task.with, context)),
       timeoutMs: stepTimeoutMs(step, context),
-      attempt: this.attempt,
+      attempt: this.record.attempt,
       signal: AbortSignal.any([signal, this.options.killSignal]),
       onLine,
-      systemLog: (text) => this.systemLog(step.index, text),
+      systemLog: (text) => this.record.systemLog(step.index, text),
     });
-    if (step.id) Object.assign(this.stepState(step.id).outputs, result.outputs);
+    if (step.id) Object.assign(this.record.stepState(step.id).outputs, result.outputs);
     return result.outcome;
-  }
-
-  /** Log lines of the current step attempt carry its number. */
-  private readonly attemptReporter: JobReporter = {
-    stepStarted: (...args) => this.options.reporter.stepStarted(...args),
-    log: (entry) => this.options.reporter.log({ ...entry, attempt: this.attempt }),
-    stepCompleted: (step) => this.options.reporter.stepCompleted(step),
-  };
-
-  private stepState(id: string): StepState {
-    let state = this.steps[id];
-    if (!state) {
-      state = { outputs: {}, outcome: 'success', conclusion: 'success' };
-      this.steps[id] = state;
-    }
-    return state;
-  }
-
-  private finishStep(
-    step: StepDefinition,
-    outcome: StepResult,
-    continueOnError: boolean,
-    ended: Partial<Pick<StepAttempt, 'exitCode' | 'startedAt' | 'timedOutAfterMs'>> = {},
-    report = true,
-  ): void {
-    const { exitCode, startedAt, timedOutAfterMs } = ended;
-    const conclusion: StepResult = outcome === 'failure' && continueOnError ? 'success' : outcome;
-    if (step.id) {
-      const state = this.stepState(step.id);
-      state.outcome = outcome;
-      state.conclusion = conclusion;
-    }
-    if (conclusion === 'failure')
-      this.status.fail(stepFailureReason(step.name, exitCode, timedOutAfterMs), exitCode);
-    if (!report) return;
-    this.options.reporter.stepCompleted({
-      index: step.index,
-      name: step.name,
-      outcome,
-      conclusion,
-      exitCode,
-      startedAt,
-      finishedAt: Date.now(),
-      attempt: this.attempt,
-      ...(timedOutAfterMs === undefined ? {} : { timedOutAfterMs }),
-    });
-  }
-
-  /**
-   * An attempt that another follows: reported, but not the step's result (steps.<id> keeps waiting).
-   * Its note goes first: every line of a step attempt comes before the attempt's end, which lets a
-   * replay from the store (that keeps no order between lines and steps) tell them as they came.
-   */
-  private reportAttempt(step: StepDefinition, attempt: StepAttempt, retryDelayMs: number): void {
-    const { note, report } = retriedAttempt(step, attempt, this.attempt, retryDelayMs);
-    this.systemLog(step.index, note);
-    this.options.reporter.stepCompleted(report);
-  }
-
-  private systemLog(stepIndex: number, text: string): void {
-    this.options.reporter.log({
-      stepIndex,
-      stream: 'system',
-      at: Date.now(),
-      text: this.masker.mask(text),
-      // Lines of the job itself (index -1) belong to no step attempt.
-      attempt: stepIndex < 0 ? 1 : this.attempt,
-    });
   }
 }
