@@ -32,6 +32,11 @@ const hookLabel: Readonly<Record<HookKind, string>> = {
   completed: 'job-completed hook',
 };
 
+/** The hook as the job's log names it: `job-started hook /etc/valkyrie/started.sh`. */
+export function hookName(kind: HookKind, file: string): string {
+  return `${hookLabel[kind]} ${file}`;
+}
+
 /**
  * Runs the hook script `file` with bash, in the job's workspace, with the runner's environment and the
  * GITHUB_* / RUNNER_* variables a step of the job gets; its output goes to the job's log as lines of
@@ -39,8 +44,8 @@ const hookLabel: Readonly<Record<HookKind, string>> = {
  * fails, which the log says too.
  */
 export async function runJobHook(kind: HookKind, file: string, run: HookRun): Promise<string | undefined> {
-  const label = hookLabel[kind];
-  run.log('system', `running the ${label} ${file}`);
+  const name = hookName(kind, file);
+  run.log('system', `running the ${name}`);
   const env = {
     ...run.baseEnv,
     ...defaultVariables(
@@ -63,7 +68,7 @@ export async function runJobHook(kind: HookKind, file: string, run: HookRun): Pr
   );
   const failure = failureOf(outcome);
   if (failure === undefined) return undefined;
-  const reason = `the ${label} ${file} ${failure}`;
+  const reason = `the ${name} ${failure}`;
   run.log('system', `error: ${reason}`);
   return reason;
 }

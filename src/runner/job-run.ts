@@ -11,7 +11,7 @@ import { type ActionPart, ActionParts, partPlace, partStep, runsAtStart } from '
 import { runCheckoutStep } from './checkout-builtin.js';
 import { addToPath, applyCommandFiles, type CommandFileTexts } from './file-commands.js';
 import { jobContext, jobEnv } from './job-context.js';
-import { type HookKind, runJobHook } from './job-hooks.js';
+import { type HookKind, hookName, runJobHook } from './job-hooks.js';
 import { jobOutputs } from './job-outputs.js';
 import { JobRecord } from './job-record.js';
 import type { JobRunOptions, JobRunResult } from './job-run-options.js';
@@ -48,6 +48,8 @@ class JobExecution {
    * condition no longer holds, or cannot be evaluated, is interrupted.
    */
   private runningIf: (() => boolean) | undefined;
+  /** The job hook that runs, which the job's timeout stops (a cancel stops only the started one). */
+  private runningHook: { readonly name: string; readonly stop: AbortController } | undefined;
   /** A workflow command of the running step attempt failed: the attempt fails, as in actions/runner. */
   private commandFailed = false;
   private readonly failStepOnCommand = () => {
@@ -70,12 +72,14 @@ class JobExecution {
     const onCancel = () => this.cancel(abortReasonOf(this.options.signal));
     const timer = setTimeout(() => {
       this.status.timedOut = true;
-      // As GitHub says it: the job's log tells why its running step was stopped.
+      const hook = this.runningHook;
+      // As GitHub says it: the job's log tells why what was running (a step, or a job hook) was stopped.
       this.record.systemLog(
         -1,
-        `error: the job exceeded its timeout of ${timeoutText(this.spec.timeoutMs)} (timeout-minutes); its running step was stopped`,
+        `error: the job exceeded its timeout of ${timeoutText(this.spec.timeoutMs)} (timeout-minutes); its ${hook?.name ?? 'running step'} was stopped`,
       );
       this.interrupt('timed out');
+      hook?.stop.abort('timed out');
     }, timerDelay(this.spec.timeoutMs));
     this.options.signal.addEventListener('abort', onCancel);
     if (this.options.signal.aborted) onCancel();
@@ -112,9 +116,17 @@ class JobExecution {
    * job's job-completed hook still runs: only a kill stops it. Its lines are the job's, masked.
    */
   private async hook(kind: HookKind, file: string): Promise<boolean> {
-    const signal = kind === 'started' ? this.options.signal : this.options.killSignal;
+    const stop = new AbortController();
+    const cancel = kind === 'started' ? this.options.signal : this.options.killSignal;
+    const signal = AbortSignal.any([cancel, stop.signal]);
     const log = (stream: LogEntry['stream'], text: string) => this.record.jobLine(stream, text);
-    const failure = await runJobHook(kind, file, { ...this.options, spec: this.spec, signal, log });
+    this.runningHook = { name: hookName(kind, file), stop };
+    let failure: string | undefined;
+    try {
+      failure = await runJobHook(kind, file, { ...this.options, spec: this.spec, signal, log });
+    } finally {
+      this.runningHook = undefined;
+    }
     if (failure === undefined) return true;
     // A job cancelled before or while its started hook ran ends cancelled, not failed by the hook.
     if (kind === 'started' && this.status.cancelled) this.status.cancelTookEffect = true;

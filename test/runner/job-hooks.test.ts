@@ -57,4 +57,23 @@ describe('job hooks around a job (runJob)', () => {
       `error: the job-completed hook ${hooks.completed} failed (exit code 5)`,
     ]);
   });
+
+  // Both hooks run inside the job's timeout-minutes: the job's line names the hook it stopped, not a step.
+  it.each([
+    { kind: 'started', started: 'echo started; sleep 30\n', completed: 'echo completed\n' },
+    { kind: 'completed', started: 'echo started\n', completed: 'sleep 0.2; echo completing; sleep 30\n' },
+  ] as const)(
+    'a job that times out while a job hook ($kind) runs names that hook as what it stopped',
+    async ({ kind, started, completed }) => {
+      const { dir, hooks } = withHooks(started, completed);
+      const begun = Date.now();
+      const run = await runFirstJob(workflow, dir, {}, {}, { hooks, timeoutMs: 600 });
+      expect(Date.now() - begun).toBeLessThan(10_000);
+      expect(run.outcome).toEqual({ kind: 'timed_out' });
+      expect(run.lines(-1)).toContain(
+        `error: the job exceeded its timeout of 0.01 minutes (timeout-minutes); its job-${kind} hook ${hooks[kind]} was stopped`,
+      );
+    },
+    20_000,
+  );
 });

@@ -26,8 +26,9 @@ export async function runFirstJob(
   workspace: string,
   contexts: Partial<JobSpec['contexts']> = {},
   file: Pick<JobSpec, 'workflowFile'> = {},
-  /** The runner operator's hooks, and the job's cancel signal (default: never aborted). */
-  extra: Pick<JobRunOptions, 'hooks'> & Partial<Pick<JobRunOptions, 'signal'>> = {},
+  /** The runner operator's hooks, the job's cancel signal (default: never aborted) and its timeout (default 60 s). */
+  extra: Pick<JobRunOptions, 'hooks'> &
+    Partial<Pick<JobRunOptions, 'signal'> & Pick<JobSpec, 'timeoutMs'>> = {},
 ): Promise<JobRunRecord> {
   const { workflow, diagnostics } = parseWorkflow(yaml, 'w.yml');
   if (!workflow) throw new Error(`workflow did not parse: ${JSON.stringify(diagnostics)}`);
@@ -45,7 +46,7 @@ export async function runFirstJob(
     defaults: { ...workflow.defaults, ...job.defaults },
     steps: job.steps,
     outputs: job.outputs,
-    timeoutMs: 60_000,
+    timeoutMs: extra.timeoutMs ?? 60_000,
     contexts: {
       github: {},
       vars: {},
