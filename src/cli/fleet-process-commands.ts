@@ -135,8 +135,8 @@ export function addRunnerCommand(program: Command, setExit: (code: number) => vo
       '\nThe first start registers with --token or --token-file and keeps the credential in WORK_DIR/runner.json (mode 0600);\n' +
         'later starts reuse it. SIGTERM, Ctrl-C or SIGHUP (its terminal closed) drains: no new jobs, running\n' +
         'ones finish, then it deregisters (listed as stopped at once; mode and credential kept) and exits 0.\n' +
-        'A second signal cancels the running jobs (exit 143 for SIGTERM, 130 for Ctrl-C, 129 for SIGHUP); a\n' +
-        'third kills them.\n' +
+        'A second signal cancels the running jobs, stopping each running step even under if: always() and\n' +
+        'skipping the steps after it (exit 143 for SIGTERM, 130 for Ctrl-C, 129 for SIGHUP); a third kills them.\n' +
         'Exit 2: bad arguments, or the server refused the token or credential. Exit 1: the server ended\n' +
         'the session for good (another process registered as this runner, or a protocol error); running\n' +
         'jobs are killed, and the server requeues them. A lost connection is retried, not an exit.\n' +

@@ -109,6 +109,8 @@ interface ActiveJob {
  */
 export class RunnerAgent {
   private readonly active = new Map<string, ActiveJob>();
+  /** Aborted by cancelAll: the runner's own cancels are its shutdown's, not a user's (JobRunOptions). */
+  private readonly shutdown = new AbortController();
   /** Completions the control plane may not have: sent again after a switch. */
   private readonly completions: CompletionsInDoubt;
   private readonly reports: ReportSender;
@@ -259,8 +261,9 @@ export class RunnerAgent {
     return this.options.switches === undefined || this.options.switches.kind !== undefined;
   }
 
-  /** Cancels every running job, gracefully (the running step is interrupted) or at once. */
+  /** The runner shuts down: its running jobs are cancelled, gracefully (JobRunOptions.shutdownSignal) or at once. */
   cancelAll(reason: string, immediate: boolean): void {
+    this.shutdown.abort(reason);
     for (const job of this.active.values()) {
       job.cancel.abort(reason);
       if (immediate) job.kill.abort(reason);
@@ -410,7 +413,8 @@ export class RunnerAgent {
     );
     const startedAt = Date.now();
     this.options.onJob?.({ kind: 'started', job: lease.job });
-    const done = this.launcher.execute(lease, reporter, cancel.signal, kill.signal).then((result) => {
+    const signals = { signal: cancel.signal, killSignal: kill.signal, shutdownSignal: this.shutdown.signal };
+    const done = this.launcher.execute(lease, reporter, signals).then((result) => {
       ended = true;
       this.options.onJob?.({
         kind: 'ended',

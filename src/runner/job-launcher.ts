@@ -2,12 +2,15 @@ import { join } from 'node:path';
 import { messageOf } from '../core/error-message.js';
 import type { ControlMessage } from '../protocol/messages.js';
 import type { RunnerAgentOptions } from './agent.js';
-import { type JobReporter, type JobRunResult, runJob } from './job-run.js';
+import { type JobReporter, type JobRunOptions, type JobRunResult, runJob } from './job-run.js';
 import { JobWorkspaces } from './job-workspaces.js';
 import { type JobDirectories, SlotDirectories } from './slot-directories.js';
 import { TaskPoolHolder } from './task-pool.js';
 
 export type LeaseMessage = Extract<ControlMessage, { type: 'lease' }>;
+
+/** How a job is stopped: a cancel, a kill, and whether a cancel is the runner's shutdown (JobRunOptions). */
+export type JobSignals = Pick<JobRunOptions, 'signal' | 'killSignal' | 'shutdownSignal'>;
 
 /**
  * Where and with what a runner's jobs run: each in a slot of RUNNER_TEMP and files directories, in its
@@ -38,12 +41,7 @@ export class JobLauncher {
    * be created, cleanup throws, no slot can be made) fails the job instead of leaving the
    * control plane waiting for a completion that never comes.
    */
-  async execute(
-    lease: LeaseMessage,
-    reporter: JobReporter,
-    signal: AbortSignal,
-    killSignal: AbortSignal,
-  ): Promise<JobRunResult> {
+  async execute(lease: LeaseMessage, reporter: JobReporter, signals: JobSignals): Promise<JobRunResult> {
     let directories: JobDirectories | undefined;
     let jobDir: string | undefined;
     try {
@@ -63,8 +61,7 @@ export class JobLauncher {
         host,
         directories,
         baseEnv: this.jobEnv,
-        signal,
-        killSignal,
+        ...signals,
         taskPool,
         stateDir,
         hooks,

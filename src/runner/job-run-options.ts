@@ -26,6 +26,12 @@ export interface JobRunOptions {
   readonly signal: AbortSignal;
   /** Immediate cancellation: the running step is killed and no other step runs. */
   readonly killSignal: AbortSignal;
+  /**
+   * Aborted before `signal` when the cancel is the runner's own shutdown (its second signal): as
+   * actions/runner does on runner shutdown, the running step is then interrupted whatever its `if:`,
+   * and every later step is skipped without its `if:` being judged. Absent: every cancel is the user's.
+   */
+  readonly shutdownSignal?: AbortSignal;
   /** The runner's thread pool, for `uses: task://…` steps. */
   readonly taskPool: TaskPoolHolder;
   /** Local mode's state directory, which hashFiles() leaves out (hash-files.ts). */

@@ -138,12 +138,17 @@ class JobExecution {
   private cancel(reason: string): void {
     if (!this.status.cancel(reason)) return;
     this.record.systemLog(-1, cancellingLine(reason));
-    if (this.current !== undefined && this.runningIf?.() === true) {
+    if (this.current !== undefined && !this.shuttingDown && this.runningIf?.() === true) {
       // The job ends cancelled all the same, as GitHub's does once its cancel came during a step.
       this.status.cancelTookEffect = true;
       return;
     }
     this.interrupt(reason);
+  }
+
+  /** The cancel is the runner's shutdown: no condition is judged again (JobRunOptions.shutdownSignal). */
+  private get shuttingDown(): boolean {
+    return this.options.shutdownSignal?.aborted === true;
   }
 
   private interrupt(reason: string): void {
@@ -206,7 +211,7 @@ class JobExecution {
     const condition = part?.script.if ?? definition.if ?? 'success()';
     let shouldRun: boolean;
     try {
-      shouldRun = evaluateCondition(condition, context);
+      shouldRun = !this.shuttingDown && evaluateCondition(condition, context);
     } catch (error) {
       const place = part === undefined ? this.places.of(definition.index, 'if') : partPlace(part);
       const what = part === undefined ? "the step's if:" : `runs.${part.kind}-if`;

@@ -28,7 +28,7 @@ export async function runFirstJob(
   file: Pick<JobSpec, 'workflowFile'> = {},
   /** The runner operator's hooks, the job's cancel signal (default: never aborted) and its timeout (default 60 s). */
   extra: Pick<JobRunOptions, 'hooks'> &
-    Partial<Pick<JobRunOptions, 'signal'> & Pick<JobSpec, 'timeoutMs'>> = {},
+    Partial<Pick<JobRunOptions, 'signal' | 'shutdownSignal'> & Pick<JobSpec, 'timeoutMs'>> = {},
 ): Promise<JobRunRecord> {
   const { workflow, diagnostics } = parseWorkflow(yaml, 'w.yml');
   if (!workflow) throw new Error(`workflow did not parse: ${JSON.stringify(diagnostics)}`);
@@ -81,6 +81,7 @@ export async function runFirstJob(
       killSignal: new AbortController().signal,
       taskPool,
       ...(extra.hooks === undefined ? {} : { hooks: extra.hooks }),
+      ...(extra.shutdownSignal === undefined ? {} : { shutdownSignal: extra.shutdownSignal }),
     });
     const lines = (index: number) => logs.filter((l) => l.stepIndex === index).map((l) => l.text);
     return { ...result, logs, steps, lines, started };
