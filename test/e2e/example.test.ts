@@ -20,7 +20,7 @@ describe('the example pipeline', () => {
       'test (ubuntu-latest, 18, unit)': 'succeeded',
       'test (ubuntu-latest, 20, unit)': 'succeeded',
       'test (ubuntu-latest, 20, integration)': 'succeeded',
-      'test (ubuntu-latest, 22, unit, true)': 'succeeded',
+      'test (ubuntu-latest, 22, unit)': 'succeeded',
       'test (ubuntu-latest, 22, integration)': 'succeeded',
       'flaky-check': 'failed',
       'package (tar)': 'succeeded',
@@ -31,7 +31,7 @@ describe('the example pipeline', () => {
     const prepare = logLines(result.stdout, 'prepare');
     expect(prepare).toContain('the release token is *** (masked in every log)');
     expect(result.stdout).not.toMatch(/tok-\d/);
-    expect(logLines(result.stdout, 'test (ubuntu-latest, 22, unit, true)')).toContain(
+    expect(logLines(result.stdout, 'test (ubuntu-latest, 22, unit)')).toContain(
       'summary: coverage 93.1%',
     );
     expect(logLines(result.stdout, 'report')).toEqual([
