@@ -107,6 +107,15 @@ export function errorBody(code: string, message: string): string {
 }
 
 /**
+ * Whether an answer refused the runner's credential, which retrying will not mend: a 401 or 403 of the
+ * server's own. A proxy's (one that forbids WebSocket upgrades, or an auth gateway) says nothing of
+ * the credential: the attempt is retried, over this transport or the other.
+ */
+export function refusesCredential(status: number, body: { readonly ours: boolean }): boolean {
+  return (status === 401 || status === 403) && body.ours;
+}
+
+/**
  * Reads `{code, message}` from a refusal, tolerating bodies that are not ours (a proxy's page);
  * `ours` tells the two apart, as a proxy's 403 says nothing of the runner's credential.
  */
@@ -118,7 +127,9 @@ export function parseErrorBody(
     const value: unknown = JSON.parse(text);
     if (typeof value === 'object' && value !== null) {
       const { code, message } = value as Record<string, unknown>;
-      if (typeof code === 'string' && typeof message === 'string') return { code, message, ours: true };
+      // Some gateways answer {code, message} too; the server's codes are all VK_….
+      if (typeof code === 'string' && typeof message === 'string')
+        return { code, message, ours: /^VK_[A-Z_]+$/.test(code) };
     }
   } catch {
     // Not JSON: fall through to a description of the status.

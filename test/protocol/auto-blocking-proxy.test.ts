@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectAuto } from '../../src/protocol/auto.js';
 import { runnerDecoder } from '../../src/protocol/frame.js';
+import { connectLongPoll } from '../../src/protocol/long-poll/client.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
 import { goodToken, startProtocolServer } from './harness.js';
@@ -59,5 +60,22 @@ describe('a WebSocket upgrade refused by something that is not the server', () =
       headers: { authorization: 'Bearer bad' },
     });
     expect(result).toMatchObject({ kind: 'rejected', status: 401 });
+  });
+
+  it("takes a gateway's 403 to a long-poll session, even as JSON with a code of its own, as an answered attempt", async () => {
+    // An auth gateway in front of the server: every request refused, its body JSON but not the server's.
+    const gateway = createServer((_request, response) =>
+      response
+        .writeHead(403, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ code: 'Forbidden', message: 'access denied by policy' })),
+    );
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => gateway.close(() => resolve())));
+    const result = await connectLongPoll<RunnerMessage, ControlMessage>({
+      baseUrl: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/runner/poll`,
+      decoder: runnerDecoder,
+      headers: goodToken,
+    });
+    expect(result).toMatchObject({ kind: 'unreachable', failed: { kind: 'answered', status: 403 } });
   });
 });

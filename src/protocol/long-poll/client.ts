@@ -2,7 +2,7 @@ import type { Agent } from 'node:http';
 import { requestFailureAt } from '../attempt-failure.js';
 import { type Clock, systemClock } from '../clock.js';
 import { decodeBatch, type MessageDecoder, type ProtocolError } from '../frame.js';
-import { type ConnectResult, parseErrorBody, versionHeader } from '../handshake.js';
+import { type ConnectResult, parseErrorBody, refusesCredential, versionHeader } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
 import { certificateFailure } from '../tls-certificate.js';
 import { type CloseInfo, protocolCloseInfo, TransportEnd } from '../transport-end.js';
@@ -44,7 +44,7 @@ function lostOrRemote(code: string, reason: string): CloseInfo {
 
 /**
  * Opens a long-poll session. Resolves `connected` with the session running (polling already),
- * `rejected` on 401/403 or a protocol version refusal, `untrusted` when the server's TLS certificate
+ * `rejected` on the server's 401/403 or a protocol version refusal, `untrusted` when the server's TLS certificate
  * fails verification, `unreachable` otherwise. Never rejects.
  */
 export async function connectLongPoll<Out, In>(
@@ -71,8 +71,9 @@ export async function connectLongPoll<Out, In>(
   const { text } = response;
   if (response.status !== 201) {
     agent.destroy();
-    const { code, message } = parseErrorBody(text, response.status);
-    if (response.status === 401 || response.status === 403 || code === 'VK_PROTOCOL_VERSION')
+    const body = parseErrorBody(text, response.status);
+    const { code, message } = body;
+    if (refusesCredential(response.status, body) || code === 'VK_PROTOCOL_VERSION')
       return { kind: 'rejected', status: response.status, code, reason: `${code}: ${message}` };
     return {
       kind: 'unreachable',
@@ -257,12 +258,15 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   }
 
   private refused(status: number, text: string): void {
-    const { code, message } = parseErrorBody(text, status);
+    const body = parseErrorBody(text, status);
+    const { code, message } = body;
     const reason = `${code}: ${message}`;
-    if (status === 404) this.end({ kind: 'lost', reason }, false);
+    // A proxy's 401/403 (not the server's) is a network's answer: reconnect, as after a 404.
+    if (status === 404 || ((status === 401 || status === 403) && !body.ours))
+      this.end({ kind: 'lost', reason }, false);
     else if (reconnectCodes.has(code)) this.end(lostOrRemote(code, reason), false);
     // The session's credential was revoked (VK_CREDENTIAL_REVOKED): a new session would be refused too.
-    else if (status === 401 || status === 403) this.end({ kind: 'refused', code, reason }, false);
+    else if (refusesCredential(status, body)) this.end({ kind: 'refused', code, reason }, false);
     else this.end({ kind: 'remote', reason }, false);
   }
 

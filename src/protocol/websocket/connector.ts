@@ -8,6 +8,7 @@ import {
   type ConnectResult,
   framesHeader,
   parseErrorBody,
+  refusesCredential,
   versionHeader,
 } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
@@ -86,12 +87,13 @@ export function connectWebSocket<Out, In>(
       response.on('error', () => undefined);
       response.on('end', () => {
         const status = response.statusCode ?? 0;
-        const { code, message, ours } = parseErrorBody(Buffer.concat(chunks).toString('utf8'), status);
+        const body = parseErrorBody(Buffer.concat(chunks).toString('utf8'), status);
+        const { code, message } = body;
         socket.terminate();
         // Credentials and versions will not fix themselves; anything else (a proxy that strips or
         // forbids the upgrade, a server restarting) is worth retrying, over this transport or the
         // other. A 401/403 whose body is not the server's is a proxy's: long-poll may pass it.
-        if (((status === 401 || status === 403) && ours) || code === 'VK_PROTOCOL_VERSION')
+        if (refusesCredential(status, body) || code === 'VK_PROTOCOL_VERSION')
           settle({ kind: 'rejected', status, code, reason: `${code}: ${message}` });
         else
           settle({
