@@ -23,25 +23,20 @@ export function failureOf(thrown: unknown): WireFailure {
 }
 
 function describeThrown(thrown: unknown): WireFailure {
-  if (typeof thrown === 'object' && thrown !== null) {
-    // Read once: a getter may answer differently, or throw, on a second read.
-    const message: unknown = Reflect.get(thrown, 'message');
-    if (typeof message === 'string' || thrown instanceof Error) {
-      const { name, stack, code } = errorFields(thrown);
-      const text = typeof message === 'string' ? message : String(message);
-      const budget = { left: maxDescribed };
-      const cause = causeOf(thrown, [thrown], budget);
-      const errors = errorsOf(thrown, [thrown], budget);
-      if (errors !== undefined) return ['threw', name, text, stack, code, cause, errors];
-      return cause === undefined
-        ? ['threw', name, text, stack, code]
-        : ['threw', name, text, stack, code, cause];
-    }
+  // The thrown value itself is the first of the budget's errors.
+  const described = describeValue(thrown, [], { left: maxDescribed + 1 });
+  if ('shown' in described) {
+    const message =
+      thrown === undefined
+        ? 'the task threw undefined'
+        : `the task threw a non-Error value: ${described.shown}`;
+    return ['threw', 'NonErrorThrown', message, undefined, undefined];
   }
-  const shown = inspect(thrown, { depth: 2, breakLength: Number.POSITIVE_INFINITY }).slice(0, 500);
-  const message =
-    thrown === undefined ? 'the task threw undefined' : `the task threw a non-Error value: ${shown}`;
-  return ['threw', 'NonErrorThrown', message, undefined, undefined];
+  const { name, message, stack, code, cause, errors } = described.error;
+  if (errors !== undefined) return ['threw', name, message, stack, code, cause, errors];
+  return cause === undefined
+    ? ['threw', name, message, stack, code]
+    : ['threw', name, message, stack, code, cause];
 }
 
 /** How deep causes and `errors` nest below the thrown error before the rest is left out. */
@@ -83,6 +78,20 @@ function describeNested(
   budget: { left: number },
 ): TaskError | undefined {
   if (above.includes(value) || above.length > maxDepth || budget.left <= 0) return undefined;
+  const described = describeValue(value, above, budget);
+  return 'shown' in described ? { name: nonErrorName, message: described.shown } : described.error;
+}
+
+/**
+ * An Error (or an object with a string `message`) as plain data with its causes and `errors`, or how
+ * another value looks. Each property is read once: a getter may answer differently, or throw, on a
+ * second read.
+ */
+function describeValue(
+  value: unknown,
+  above: readonly unknown[],
+  budget: { left: number },
+): { readonly error: TaskError } | { readonly shown: string } {
   budget.left -= 1;
   if (typeof value === 'object' && value !== null) {
     const message: unknown = Reflect.get(value, 'message');
@@ -91,7 +100,7 @@ function describeNested(
       const path = [...above, value];
       const cause = causeOf(value, path, budget);
       const errors = errorsOf(value, path, budget);
-      return {
+      const error: TaskError = {
         name,
         message: typeof message === 'string' ? message : String(message),
         ...(stack === undefined ? {} : { stack }),
@@ -99,10 +108,10 @@ function describeNested(
         ...(cause === undefined ? {} : { cause }),
         ...(errors === undefined ? {} : { errors }),
       };
+      return { error };
     }
   }
-  const shown = inspect(value, { depth: 2, breakLength: Number.POSITIVE_INFINITY }).slice(0, 500);
-  return { name: nonErrorName, message: shown };
+  return { shown: inspect(value, { depth: 2, breakLength: Number.POSITIVE_INFINITY }).slice(0, 500) };
 }
 
 export function errorFields(error: unknown): {
