@@ -32,6 +32,12 @@ function buildProgram(setExit: (code: number) => void): Command {
     'Exit codes: 0 shown, 2 unknown run or job (or usage), 65 state store unusable, 69 store or server unavailable, 77 token refused.';
   const serverRunsHelp =
     "\nWith --server (or VALKYRIE_SERVER): the server's runs, through its API (a read token is enough).";
+  /** `resume`'s and a local `rerun`'s exit codes (run-exit.ts; a refusal is VK_RUN_NOT_* or a UsageError). */
+  const continuingExitCodes = (refused: string): string =>
+    `\nExit codes: 0 run succeeded, 1 a job failed, 2 usage, an unknown run, or one refused (${refused}),\n` +
+    '65 state store unusable, 69 store unavailable (unreachable, locked, its disk full), 130 interrupted or\n' +
+    'cancelled (Ctrl-C, valkyrie cancel, its concurrency group, or taken over by valkyrie resume --force;\n' +
+    '143 on SIGTERM).';
   /** The options of the commands that continue a stored run (`resume`, `rerun`). */
   const continuing = (command: Command): Command =>
     command
@@ -176,6 +182,12 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .argument('<run>', 'run id (see valkyrie runs)')
     .option('--force', 'resume even though the owner process still sends heartbeats')
+    .addHelpText(
+      'after',
+      continuingExitCodes(
+        'finished, its\nprocess alive without --force, submitted to a server, its workflow no longer parses, a secret missing',
+      ),
+    )
     .action(async (run: string, options) => {
       const { resumeCommand } = await import('./commands/resume.js');
       setExit(await resumeCommand(run, options));
@@ -200,12 +212,13 @@ function buildProgram(setExit: (code: number) => void): Command {
         'workflow text and inputs the run was started with; jobs that need them are planned again (their if:\n' +
         'and matrix see the new results); every other job keeps its result and outputs. Earlier attempts keep\n' +
         'their logs (valkyrie show lists them). With --all, like "Re-run all jobs": every job runs again.\n' +
-        'Exit codes as valkyrie run.\n\n' +
+        `${continuingExitCodes('not finished,\nsucceeded without --all, its workspace bundle removed, its workflow no longer parses, a secret missing')}\n\n` +
         '--secret and --secrets-file give again the secrets the run was started with, which are never stored. Their\n' +
         'names are checked as valkyrie run and submit check them (exit 2 before the run is touched or the server asked);\n' +
         'a secret the run was not started with reaches its jobs too, as valkyrie run gives one no step uses.\n\n' +
         'With --server (or VALKYRIE_SERVER) the run is one of that server (POST /api/v1/runs/:id/rerun). Then: 0 accepted\n' +
-        '(with --follow: as valkyrie run), 2 refused, 69 server unreachable, 77 token refused. --json without --follow\n' +
+        '(with --follow: 0 succeeded, 1 a job failed, 130 cancelled or Ctrl-C, 143 on SIGTERM), 2 refused, 69 server\n' +
+        'unreachable or failing, 77 token refused. --json without --follow\n' +
         'prints one line: {"type":"run.rerun","runId":…,"runNumber":…,"workflow":…,"status":…,"attempt":…}.',
     )
     .action(async (run: string, options) => {
@@ -230,6 +243,10 @@ function buildProgram(setExit: (code: number) => void): Command {
       'print the job graph as JSON; for a refused file, a local action that cannot run or a usage error, {"diagnostics": [{file, line, col, severity, message}]} (README)',
     )
     .addOption(matrixSelection('check'))
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 valid, 2 invalid workflow, a local action that cannot run, or usage.',
+    )
     .action(async (file: string, options) => {
       const { validateCommand } = await import('./commands/validate.js');
       setExit(await validateCommand(file, options));

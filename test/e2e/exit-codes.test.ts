@@ -100,6 +100,30 @@ describe('exit codes and user errors', () => {
     );
   });
 
+  it('says its exit codes in --help of resume, rerun and validate, not as another command', async () => {
+    const continued = (await ws.run(['resume', '--help'])).stdout;
+    expect(continued).toContain(
+      '\nExit codes: 0 run succeeded, 1 a job failed, 2 usage, an unknown run, or one refused (finished, its\nprocess alive without --force, submitted to a server, its workflow no longer parses, a secret missing),\n',
+    );
+    expect(continued).toMatch(
+      /\n65 state store unusable, 69 store unavailable [^.]*, 130 interrupted or\ncancelled \(Ctrl-C/,
+    );
+    const rerun = (await ws.run(['rerun', '--help'])).stdout;
+    expect(rerun).not.toContain('Exit codes as valkyrie run');
+    expect(rerun).toContain(
+      '\nExit codes: 0 run succeeded, 1 a job failed, 2 usage, an unknown run, or one refused (not finished,\nsucceeded without --all,',
+    );
+    expect(rerun).toMatch(
+      /\n65 state store unusable, 69 store unavailable [^.]*, 130 interrupted or\ncancelled \(Ctrl-C/,
+    );
+    expect(rerun).toMatch(
+      /With --server[\s\S]*Then: 0 accepted\n\(with --follow: 0 succeeded, 1 a job failed, 130/,
+    );
+    expect((await ws.run(['validate', '--help'])).stdout).toContain(
+      '\nExit codes: 0 valid, 2 invalid workflow, a local action that cannot run, or usage.\n',
+    );
+  });
+
   it('exits 1 when a job fails, and dependants are skipped', async () => {
     const file = ws.write(
       'fail.yml',
