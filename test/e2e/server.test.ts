@@ -405,12 +405,14 @@ describe('valkyrie server', () => {
     const cli = (args: string[], token = admin) =>
       workspace.run(args, { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: token });
     const second = (await cli(['token', 'create', '--role', 'admin'])).stdout.trim();
-    // Another admin token is active: no warning.
-    expect(await cli(['token', 'revoke', 'admin-env'], second)).toMatchObject({
+    // Another admin token is active: no warning. The token the command used is gone: it says so, also
+    // of VALKYRIE_ADMIN_TOKEN's, whose id (admin-env) its text does not hold.
+    expect(await cli(['token', 'revoke', 'admin-env'])).toMatchObject({
       code: 0,
-      stdout: 'Revoked token admin-env.\n',
+      stdout: 'Revoked token admin-env, the token this command used: it no longer works.\n',
       stderr: '',
     });
+    expect((await cli(['runs'])).code).toBe(77);
     // Given whole, a token is revoked by its id, and its secret is not printed.
     const third = (await cli(['token', 'create', '--role', 'read'], second)).stdout.trim();
     const byWhole = await cli(['token', 'revoke', third], second);
@@ -429,7 +431,7 @@ describe('valkyrie server', () => {
     const secondId = second.split('.')[1] ?? '';
     const last = await cli(['token', 'revoke', secondId], second);
     expect(last.code, last.stderr).toBe(0);
-    expect(last.stdout).toBe(`Revoked token ${secondId}.\n`);
+    expect(last.stdout).toBe(`Revoked token ${secondId}, the token this command used: it no longer works.\n`);
     expect(last.stderr).toBe(
       'valkyrie: warning: that was the last active admin token: no one can create or revoke tokens until the server restarts, which makes one from VALKYRIE_ADMIN_TOKEN or, without it, generates one and prints it\n',
     );

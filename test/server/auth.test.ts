@@ -65,6 +65,11 @@ describe('authentication and authorization', () => {
       ],
     });
     expect((await request('DELETE', '/api/v1/tokens/nope')).status).toBe(404);
+    // The id of the token the list was asked with, so a client can tell it is revoking its own.
+    expect(listed.body).toMatchObject({ caller: 'admin-env' });
+    const other = await request('POST', '/api/v1/tokens', { body: { role: 'admin' } });
+    const { id, token } = other.body as { id: string; token: string };
+    expect((await request('GET', '/api/v1/tokens', { token })).body).toMatchObject({ caller: id });
   });
 
   it('exchanges a registration token for a credential; a bad token registers nothing', async () => {

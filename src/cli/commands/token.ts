@@ -86,14 +86,18 @@ export function tokenRevokeCommand(given: string, options: ApiClientFlags): Prom
   return withServerFailures('admin', async () => {
     const client = ApiClient.fromFlags(options);
     // Read first: once the last admin token is revoked, nothing can list tokens any more.
-    const { tokens } = await client.request<{ tokens: TokenRecord[] }>('GET', '/api/v1/tokens');
+    // `caller`: the id of the token this command uses (a server before it sends none).
+    const { tokens, caller } = await client.request<{ tokens: TokenRecord[]; caller?: string }>(
+      'GET',
+      '/api/v1/tokens',
+    );
     await client.request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
     // The server answers a second revoke as the first; "Revoked" would tell of a change that never was.
     const record = tokens.find((token) => token.id === id);
     const revokedAt = record?.revokedAt;
     process.stdout.write(
       revokedAt === undefined
-        ? `Revoked token ${id}${credentialNote(record)}.\n`
+        ? `Revoked token ${id}${credentialNote(record)}${ownNote(id, caller)}.\n`
         : `Token ${id} was already revoked (${isoSeconds(revokedAt)}); nothing changed.\n`,
     );
     if (isLastAdmin(id, tokens, Date.now()))
@@ -112,6 +116,11 @@ export function tokenRevokeCommand(given: string, options: ApiClientFlags): Prom
 function credentialNote(token: TokenRecord | undefined): string {
   if (token?.role !== 'credential') return '';
   return `, the credential of runner ${token.id}: that runner is disconnected and cannot connect again`;
+}
+
+/** A command that revoked the token it runs with can make no request after it, nor can its script. */
+function ownNote(id: string, caller: string | undefined): string {
+  return id === caller ? ', the token this command used: it no longer works' : '';
 }
 
 function tokenStatus(token: TokenRecord, now: number): 'revoked' | 'expired' | 'active' {

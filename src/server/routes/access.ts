@@ -58,9 +58,16 @@ export function accessRoutes(context: ApiContext): Route[] {
       operationId: 'listTokens',
       summary: 'List tokens (never their secrets), revoked ones included',
       access: 'admin',
-      responses: { 200: { description: 'tokens', schema: z.object({ tokens: z.array(tokenSchema) }) } },
-      async handle() {
-        return { status: 200, body: { tokens: await authority.list() } };
+      responses: {
+        200: {
+          description:
+            'tokens, and caller: the id of the token this request was made with (admin-env for VALKYRIE_ADMIN_TOKEN), so a client can tell when it revokes its own',
+          schema: z.object({ tokens: z.array(tokenSchema), caller: z.string().optional() }),
+        },
+      },
+      async handle({ principal }) {
+        const caller = principal?.kind === 'token' ? { caller: principal.id } : {};
+        return { status: 200, body: { tokens: await authority.list(), ...caller } };
       },
     }),
     defineRoute({
