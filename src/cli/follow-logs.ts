@@ -1,5 +1,6 @@
 import type { RunStatus } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
+import type { ApiClientFlags } from './client-flags.js';
 import { ExitCode } from './exit-codes.js';
 import { type RunCompleted, runExitCode, showRunEvents } from './follow-run.js';
 import type { ServerClient } from './server-client.js';
@@ -18,9 +19,9 @@ export type RunEventSource = (
 
 /** A server run's events (showRunEvents): a dropped event stream is reconnected as for `submit --follow`. */
 export const serverRunEvents =
-  (client: ServerClient, runId: string): RunEventSource =>
+  (client: ServerClient, runId: string, flags: ApiClientFlags): RunEventSource =>
   (stop, show) =>
-    showRunEvents(client, runId, stop, show);
+    showRunEvents(client, runId, stop, show, flags);
 
 /**
  * `valkyrie logs RUN [JOB] --follow`: the run's log lines as they come, each prefixed with its job,

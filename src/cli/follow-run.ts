@@ -2,9 +2,11 @@ import { messageOf } from '../core/error-message.js';
 import { ValkyrieError } from '../core/errors.js';
 import type { RunStatus } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
+import type { ApiClientFlags } from './client-flags.js';
 import { ExitCode } from './exit-codes.js';
 import { FollowSignals } from './follow-signals.js';
 import { followBackoff, followRunEvents } from './run-event-follower.js';
+import { sameServerFlags } from './same-server-flags.js';
 import type { ServerClient } from './server-client.js';
 import { BufferedOutput } from './views/buffered-output.js';
 import { createView } from './views/create-view.js';
@@ -24,7 +26,7 @@ export const defaultReconnectTimeoutMs = 120_000;
 export async function followRun(
   client: ServerClient,
   runId: string,
-  options: {
+  options: ApiClientFlags & {
     readonly json?: boolean;
     readonly color?: boolean;
     readonly reconnectTimeoutMs?: number;
@@ -74,7 +76,10 @@ export async function showRunEvents(
   runId: string,
   stop: AbortSignal,
   show: (event: RunEvent) => void,
-  { reconnectTimeoutMs = defaultReconnectTimeoutMs }: { readonly reconnectTimeoutMs?: number } = {},
+  {
+    reconnectTimeoutMs = defaultReconnectTimeoutMs,
+    ...flags
+  }: ApiClientFlags & { readonly reconnectTimeoutMs?: number },
 ): Promise<RunCompleted | undefined> {
   let completed: RunCompleted | undefined;
   try {
@@ -82,6 +87,7 @@ export async function showRunEvents(
       giveUpAfterMs: reconnectTimeoutMs,
       backoff: followBackoff,
       report: (message) => process.stderr.write(`valkyrie: ${message}\n`),
+      sameServer: sameServerFlags(flags, client.server),
     });
     for await (const event of events) {
       show(event);

@@ -5,6 +5,7 @@ import type { RunEvent } from '../engine/events.js';
 import { type BackoffPolicy, backoffDelayMs } from '../protocol/backoff.js';
 import { ApiRequestError } from './api-error-answer.js';
 import type { ServerClient } from './server-client.js';
+import { shellWord } from './shell-word.js';
 import { StreamEndedError } from './stream-end.js';
 import { formatDuration } from './views/format.js';
 
@@ -14,6 +15,8 @@ export interface ReconnectPolicy {
   readonly backoff: BackoffPolicy;
   /** Told each time the stream is lost (why) and when it is back. */
   readonly report: (message: string) => void;
+  /** What the give-up's `valkyrie show` hint adds to reach this server (sameServerFlags). */
+  readonly sameServer: string;
 }
 
 /** A connection held open this long was serving (an idle run sends nothing for a while), even with nothing new. */
@@ -121,7 +124,7 @@ export async function* followRunEvents(
         'VK_SERVER_UNREACHABLE',
         `lost the event stream of run ${runId} and could not get it back within ` +
           `${formatDuration(policy.giveUpAfterMs)} (${lastProblem}); the run goes on on the server ` +
-          `(valkyrie show ${runId} --server ${client.origin})`,
+          `(valkyrie show ${shellWord(runId)}${policy.sameServer})`,
       );
     const delay = Math.min(backoffDelayMs(attempt++, Math.random, policy.backoff), policy.giveUpAfterMs);
     await sleep(delay, signal);

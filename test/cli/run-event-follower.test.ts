@@ -95,6 +95,7 @@ const fastPolicy = (reports: string[], giveUpAfterMs = 5_000) => ({
   giveUpAfterMs,
   backoff: { baseMs: 10, capMs: 40 },
   report: (message: string) => reports.push(message),
+  sameServer: ' --server http://ci.example:7070',
 });
 
 async function collect(client: ServerClient, policy: ReturnType<typeof fastPolicy>): Promise<RunEvent[]> {
@@ -256,7 +257,7 @@ describe('following a run across dropped event streams', () => {
     await expect(failure).rejects.toMatchObject({
       code: 'VK_SERVER_UNREACHABLE',
       message: expect.stringMatching(
-        /lost the event stream of run 7 and could not get it back within 300ms .*valkyrie show 7/,
+        /lost the event stream of run 7 and could not get it back within 300ms .*\(valkyrie show 7 --server http:\/\/ci\.example:7070\)$/,
       ),
     });
   });

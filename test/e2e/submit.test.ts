@@ -326,12 +326,19 @@ describe('valkyrie submit', () => {
     expect(result.stderr).toContain(
       'valkyrie: lost the event stream of run run-1 (the event stream ended before the run completed); reconnecting',
     );
+    // The hint adds no --server that VALKYRIE_SERVER gave, as "Follow it with:" adds none.
     expect(result.stderr).toContain(
-      'lost the event stream of run run-1 and could not get it back within 1.0s (the event stream ended before the run completed)',
+      'lost the event stream of run run-1 and could not get it back within 1.0s (the event stream ended before the run completed); the run goes on on the server (valkyrie show run-1)\n',
     );
     // Each reconnect got the run replayed; what was shown once is not shown again.
     expect(events(result.stdout)).toEqual(failedRun.slice(0, 3));
     expect(result.code).toBe(69);
+    const flags = ['--server', server.url, '--token', 'tok', '--reconnect-timeout', '300ms'];
+    const flagged = await ws.run(['submit', 'ci.yml', '--follow', '--no-bundle', ...flags]);
+    const id = /Submitted run (\S+) /.exec(flagged.stderr)?.[1];
+    expect(flagged.stderr).toContain(
+      `the run goes on on the server (valkyrie show ${id} --server ${server.url} --token TOKEN)\n`,
+    );
   });
 
   it('refuses a --reconnect-timeout that is not a duration (exit 2), sending nothing', async () => {

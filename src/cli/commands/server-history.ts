@@ -90,7 +90,7 @@ export function serverLogsCommand(
     const { run } = await client.getRun(id);
     const selected = loggedJobs(run, run.jobs, jobName);
     if (options.follow)
-      return followRunLogs(serverRunEvents(client, run.id), followedJobs(selected, jobName));
+      return followRunLogs(serverRunEvents(client, run.id, options), followedJobs(selected, jobName));
     for (const job of selected) {
       const prefix = selected.length === 1 ? '' : `[${visible(job.name)}] `;
       const first = await client.firstJobLogLinePage(run.id, job.id);
