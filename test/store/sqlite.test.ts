@@ -290,4 +290,23 @@ describe('openSqliteStores', () => {
       expect((await runs.listJobs(run.id)).map(({ id }) => id)).toEqual([jobIdFor(run.id, 1000)]);
     });
   });
+
+  it('names the runners a write it could not make was for in good English: 1 runner, 2 runners', async () => {
+    const path = join(dir, 'locked.db');
+    await using stores = openSqliteStores(path, { busyTimeoutMs: 50 });
+    const runner = (id: string) => ({ id, name: id, labels: [], capacity: 1, running: 0, draining: false });
+    const db = new Database(path);
+    try {
+      db.exec('BEGIN EXCLUSIVE');
+      await expect(stores.runners.connected('replica', [runner('a')], 1)).rejects.toMatchObject({
+        code: 'VK_STORE_LOCKED',
+        message: expect.stringMatching(/^could not record 1 connected runner: another process kept /),
+      });
+      await expect(stores.runners.disconnected('replica', ['a', 'b'], 2)).rejects.toMatchObject({
+        message: expect.stringMatching(/^could not record 2 disconnected runners: /),
+      });
+    } finally {
+      db.close();
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import { counted } from '../../core/counted.js';
 import type { OperatorMode, RunnerMode } from '../../core/runner-mode.js';
 import {
   type ModeRow,
@@ -77,7 +78,7 @@ export class PostgresRunnerStore implements RunnerStore {
 
   connected(replica: string, runners: readonly RunnerPresence[], at: number): Promise<void> {
     if (runners.length === 0) return Promise.resolve();
-    return this.#db.write(`record ${runners.length} connected runner(s)`, async (query) => {
+    return this.#db.write(`record ${counted(runners.length, 'connected runner')}`, async (query) => {
       await query(statements.upsert, [
         runners.map((runner) => runner.id),
         runners.map((runner) => runner.name),
@@ -97,7 +98,7 @@ export class PostgresRunnerStore implements RunnerStore {
 
   disconnected(replica: string, ids: readonly string[], at: number, stopped = false): Promise<void> {
     if (ids.length === 0) return Promise.resolve();
-    return this.#db.write(`record ${ids.length} disconnected runner(s)`, async (query) => {
+    return this.#db.write(`record ${counted(ids.length, 'disconnected runner')}`, async (query) => {
       await query(statements.disconnect, [at, ids, replica, stopped ? at : null]);
     });
   }

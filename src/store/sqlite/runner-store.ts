@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { counted } from '../../core/counted.js';
 import type { OperatorMode, RunnerMode } from '../../core/runner-mode.js';
 import {
   type ModeRow,
@@ -91,7 +92,7 @@ export class SqliteRunnerStore implements RunnerStore {
   }
 
   connected(replica: string, runners: readonly RunnerPresence[], at: number): Promise<void> {
-    return this.commits.write(`record ${runners.length} connected runner(s)`, () => {
+    return this.commits.write(`record ${counted(runners.length, 'connected runner')}`, () => {
       for (const runner of runners) {
         this.#upsert.run(
           runner.id,
@@ -111,7 +112,7 @@ export class SqliteRunnerStore implements RunnerStore {
   }
 
   disconnected(replica: string, ids: readonly string[], at: number, stopped = false): Promise<void> {
-    return this.commits.write(`record ${ids.length} disconnected runner(s)`, () => {
+    return this.commits.write(`record ${counted(ids.length, 'disconnected runner')}`, () => {
       for (const id of ids) this.#disconnect.run(at, stopped ? at : null, id, replica);
     });
   }
