@@ -1,3 +1,4 @@
+import { counted } from '../../core/counted.js';
 import { ExpressionEvaluationError } from './errors.js';
 
 type Segment = string | { readonly index: number; readonly specifiers: string };
@@ -50,9 +51,11 @@ function splitFormat(format: string, argCount: number, offset: number): Segment[
       }
       const placeholder = rbrace > lbrace + 1 ? readPlaceholder(format, lbrace + 1) : undefined;
       if (placeholder === undefined) throw invalid();
+      // The runner's words (ExpressionResources.InvalidFormatArgIndex), with the index and the count.
       if (placeholder.index > argCount - 1) {
+        const which = `{${placeholder.index}}, with ${counted(argCount, 'argument')}`;
         throw new ExpressionEvaluationError(
-          `format: the format string references argument {${placeholder.index}} but ${argCount} argument(s) were supplied: '${format}'`,
+          `format: the format string references more arguments than were supplied (${which}): '${format}'`,
           offset,
         );
       }

@@ -87,11 +87,15 @@ describe('format', () => {
     ["format('{256}', 'x')", "format: the format string is invalid: '{256}'"],
     [
       "format('{1}', 'x')",
-      "format: the format string references argument {1} but 1 argument(s) were supplied: '{1}'",
+      "format: the format string references more arguments than were supplied ({1}, with 1 argument): '{1}'",
     ],
     [
       "format('{0}')",
-      "format: the format string references argument {0} but 0 argument(s) were supplied: '{0}'",
+      "format: the format string references more arguments than were supplied ({0}, with 0 arguments): '{0}'",
+    ],
+    [
+      "format('{0} {2}', 'a', 'b')",
+      "format: the format string references more arguments than were supplied ({2}, with 2 arguments): '{0} {2}'",
     ],
     ["format('{0:x}', 1)", "format: format specifiers are not supported: '{0:x}' in '{0:x}'"],
   ])('%s fails: %s', (source, message) => {
