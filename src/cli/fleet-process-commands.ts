@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { numberOption } from './shared-options.js';
 
 /**
  * `valkyrie server` and `valkyrie runner`: the long-running processes of a fleet, with their options
@@ -11,7 +12,7 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
       'run the control plane: the HTTP API under /api/v1 and the runner protocol (WebSocket and long-poll) on one port',
     )
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--port <n>', 'port to listen on (0: any free port)', '7070')
+    .addOption(numberOption('--port <n>', 'port to listen on (0: any free port)', 7070))
     .addOption(
       new Option(
         '--db <url-or-file>',

@@ -12,6 +12,7 @@ import {
   db,
   jobSelection,
   matrixSelection,
+  numberOption,
   stateDir,
 } from './shared-options.js';
 import { usageRefusal } from './validate-refusal.js';
@@ -256,7 +257,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     program
       .command('runs')
       .description('list past runs, newest first')
-      .option('-n, --limit <n>', 'how many', '20')
+      .addOption(numberOption('-n, --limit <n>', 'how many', 20))
       .option(
         '--status <statuses>',
         `only runs in these statuses: ${runStatuses.join(', ')}, or interrupted (a local run whose process died: valkyrie resume RUN continues it); comma-separated or repeated`,

@@ -3,6 +3,14 @@ import { isRunnerLabelShape } from '../core/runner-label.js';
 import { UsageError } from './exit-codes.js';
 import { collectMatrix } from './matrix-option.js';
 
+/**
+ * An option taking a number, with a default: parsed from its text like a value given, and shown in
+ * --help as `(default: 20)`, where commander would show the string's JSON, `(default: "20")`.
+ */
+export function numberOption(flags: string, description: string, value: number): Option {
+  return new Option(flags, description).default(String(value), String(value));
+}
+
 /** Parses an option given as `a,b`, repeatable: every value of every occurrence, in order. */
 export const collectList = (value: string, previous: string[] = []) => [
   ...previous,

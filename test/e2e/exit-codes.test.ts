@@ -124,6 +124,24 @@ describe('exit codes and user errors', () => {
     );
   });
 
+  it('shows a numeric default as the number, not as a quoted string', async () => {
+    const commands = [
+      ['runs'],
+      ['server'],
+      ['runner'],
+      ['run'],
+      ['submit'],
+      ['runners'],
+      ['token', 'create'],
+    ];
+    for (const command of commands) {
+      const help = (await ws.run([...command, '--help'])).stdout;
+      expect(help, command.join(' ')).not.toMatch(/default:\s+"\d+"/);
+    }
+    expect((await ws.run(['runs', '--help'])).stdout).toMatch(/-n, --limit <n> +how many \(default: 20\)\n/);
+    expect((await ws.run(['server', '--help'])).stdout).toMatch(/--port <n> [^-]*\(default:\s+7070\)\n/);
+  });
+
   it('exits 1 when a job fails, and dependants are skipped', async () => {
     const file = ws.write(
       'fail.yml',
