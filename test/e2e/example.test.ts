@@ -31,9 +31,7 @@ describe('the example pipeline', () => {
     const prepare = logLines(result.stdout, 'prepare');
     expect(prepare).toContain('the release token is *** (masked in every log)');
     expect(result.stdout).not.toMatch(/tok-\d/);
-    expect(logLines(result.stdout, 'test (ubuntu-latest, 22, unit)')).toContain(
-      'summary: coverage 93.1%',
-    );
+    expect(logLines(result.stdout, 'test (ubuntu-latest, 22, unit)')).toContain('summary: coverage 93.1%');
     expect(logLines(result.stdout, 'report')).toEqual([
       'package: success',
       'flaky-check: success',
