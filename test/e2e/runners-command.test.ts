@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminToken, connectScriptedRunner, credential, startTestServer } from '../server/helpers.js';
 import { Workspace } from './cli.js';
@@ -225,5 +227,27 @@ describe('valkyrie runners', () => {
       revokedAt?: number;
     }[];
     expect(tokens.find((listedToken) => listedToken.id === submitTokenId)?.revokedAt).toBeUndefined();
+  });
+
+  it("says a runner is not listed when the role question fails for another reason than the token's", async () => {
+    // A server (or the proxy in front of it) that lists no runner and fails the admin-only question.
+    const server = createServer((request, response) => {
+      const body = request.url?.startsWith('/api/v1/runners')
+        ? { status: 200, json: { runners: [] } }
+        : { status: 502, json: { code: 'VK_INTERNAL', message: 'bad gateway' } };
+      response.writeHead(body.status, { 'content-type': 'application/json' }).end(JSON.stringify(body.json));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const drained = await ws.run(['runners', 'drain', 'rnr_nope'], {
+        VALKYRIE_SERVER: url,
+        VALKYRIE_TOKEN: 't',
+      });
+      expect(drained.code).toBe(2);
+      expect(drained.stderr).toMatch(/no runner rnr_nope is listed/);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

@@ -1,5 +1,6 @@
 import type { FleetRunnerView } from '../../server/runner-directory.js';
 import { ApiClient } from '../api-client.js';
+import { ApiRequestError } from '../api-error-answer.js';
 import type { ApiClientFlags } from '../client-flags.js';
 import { ExitCode } from '../exit-codes.js';
 import { pickRunner } from '../runner-reference.js';
@@ -134,7 +135,12 @@ async function runnerToChange(client: ApiClient, reference: string, whenNone = '
   try {
     return pickRunner(runners, reference, whenNone);
   } catch (refused) {
-    await client.request('GET', '/api/v1/tokens');
+    try {
+      await client.request('GET', '/api/v1/tokens');
+    } catch (asked) {
+      // Only the role's answer is wanted: any other failure of the question leaves "not listed" to tell.
+      if (asked instanceof ApiRequestError && (asked.status === 401 || asked.status === 403)) throw asked;
+    }
     throw refused;
   }
 }
