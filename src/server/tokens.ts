@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
+import { counted } from '../core/counted.js';
 import { ValkyrieError } from '../core/errors.js';
 import { sha256Hex } from '../core/sha256.js';
 import { tokenTextProblem } from '../core/token-text.js';
@@ -200,7 +201,7 @@ export function adminTokenProblem(text: string): string | undefined {
   const problem = tokenTextProblem(text);
   if (problem !== undefined) return problem;
   return text.length < minAdminTokenLength
-    ? `is ${text.length} character${text.length === 1 ? '' : 's'} long: an admin token needs at least ${minAdminTokenLength}, so that it cannot be guessed (openssl rand -hex 32 makes one)`
+    ? `is ${counted(text.length, 'character')} long: an admin token needs at least ${minAdminTokenLength}, so that it cannot be guessed (openssl rand -hex 32 makes one)`
     : undefined;
 }
 
