@@ -31,7 +31,8 @@ export interface ProgressLineOptions {
  * one does not flicker. Piped (a CI log, where a redrawn line would be garbage and a line per update
  * a flood), `update` writes its text as a plain line at each tenth of the step's way, but no more
  * often than every 5 s (so a step of a few seconds adds none), and at least every 30 s while it
- * moves slower than that (so a long upload is never silent for minutes).
+ * moves slower than that (so a slow upload is never silent for minutes). Lines come with `update`:
+ * a step that stalls altogether gets none until it moves again.
  */
 export class ProgressLine {
   private readonly live: boolean;
