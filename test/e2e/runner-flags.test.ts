@@ -230,7 +230,8 @@ describe('valkyrie runner --name', () => {
       'the restart',
     );
     expect(again.stdout(), again.stderr()).toMatch(/^valkyrie runner: named-once connected to /m);
-    expect(await listed('named-once')).toMatchObject({ connected: true });
+    // Its "connected to" line comes as its session opens, a moment before the server has its register.
+    await expect.poll(() => listed('named-once'), { timeout: 10_000 }).toMatchObject({ connected: true });
     again.child.kill('SIGTERM');
     expect((await again.done).code).toBe(0);
   }, 30_000);
