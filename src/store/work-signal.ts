@@ -23,6 +23,23 @@ export class WorkSignal {
   }
 
   /**
+   * Wakes the waiters, if any, when a queued job is ready now (`nextReadyAt`): for a hint that some
+   * other process committed something, which is mostly not an enqueue (its log lines, leases,
+   * completions), while a wake costs each idle worker a claim, a write transaction that would contend
+   * with that process for the store. A job it delayed is found by the waiters' own timers and poll.
+   */
+  wakeIfReady(nextReadyAt: () => Promise<number | undefined>, clock: Clock): void {
+    if (!this.waiting) return;
+    nextReadyAt().then(
+      (readyAt) => {
+        if (readyAt !== undefined && readyAt <= clock.now()) this.wake();
+      },
+      // Unread (the store busy): wake, as the poll would have.
+      () => this.wake(),
+    );
+  }
+
+  /**
    * Resolves on the next wake, when the earliest waiting job becomes ready (`nextReadyAt`, epoch ms,
    * undefined when nothing waits), after `maxWaitMs` when given, or at once when `signal` aborts.
    */

@@ -83,7 +83,11 @@ export class SqliteQueueStore implements QueueStore {
 
   /** `path`: the database file, whose WAL is watched for other processes' commits; none in memory. */
   constructor(db: Database.Database, commits: GroupCommit, options: ResolvedQueueOptions, path?: string) {
-    this.#walWatch = path === undefined ? undefined : new WalWatch(db, path, this.#otherProcessCommitted);
+    // Another process's commits are mostly not enqueues (log lines, leases): see wakeIfReady.
+    this.#walWatch =
+      path === undefined
+        ? undefined
+        : new WalWatch(db, path, () => this.#work.wakeIfReady(this.#nextReadyAt, this.#options.clock));
     this.#db = db;
     this.#commits = commits;
     this.#options = options;
@@ -366,23 +370,6 @@ export class SqliteQueueStore implements QueueStore {
     new Promise<void>((resolve) => setImmediate(resolve)).then(this.#nextReadyAt);
 
   /** When the earliest queued job is ready (epoch ms), for a waiter; undefined when none is queued. */
-  /**
-   * Another process committed (wal-watch.ts): its commits are mostly not enqueues (log lines, leases,
-   * completions), and a wake costs each idle worker a claim, a write transaction that would contend
-   * with that process for the file's lock. So the waiters are woken only when a queued job is ready
-   * now; a job it delayed is found by the waiters' poll, as before the watch.
-   */
-  readonly #otherProcessCommitted = (): void => {
-    if (!this.#work.waiting) return;
-    this.#nextReadyAt().then(
-      (readyAt) => {
-        if (readyAt !== undefined && readyAt <= this.#options.clock.now()) this.#work.wake();
-      },
-      // Unread (the file busy): wake, as the poll would have.
-      () => this.#work.wake(),
-    );
-  };
-
   readonly #nextReadyAt = (): Promise<number | undefined> =>
     this.#commits.read('look for queued jobs', () => this.#statements.nextReadyAt.get() ?? undefined);
 
