@@ -261,12 +261,12 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     const body = parseErrorBody(text, status);
     const { code, message } = body;
     const reason = `${code}: ${message}`;
-    // A proxy's 401/403 (not the server's) is a network's answer: reconnect, as after a 404.
-    if (status === 404 || ((status === 401 || status === 403) && !body.ours))
-      this.end({ kind: 'lost', reason }, false);
+    if (status === 404) this.end({ kind: 'lost', reason }, false);
     else if (reconnectCodes.has(code)) this.end(lostOrRemote(code, reason), false);
     // The session's credential was revoked (VK_CREDENTIAL_REVOKED): a new session would be refused too.
     else if (refusesCredential(status, body)) this.end({ kind: 'refused', code, reason }, false);
+    // A proxy's 401/403, not the server's, is the network's answer: reconnect, as after a 404.
+    else if (status === 401 || status === 403) this.end({ kind: 'lost', reason }, false);
     else this.end({ kind: 'remote', reason }, false);
   }
 
