@@ -77,9 +77,7 @@ export class JobIntake {
     const jobs = new Array<JobHandle>(requests.length);
     for (let i = 0; i < requests.length; i++) {
       const request = requests[i] as EnqueueRequest;
-      if (typeof request !== 'object' || request === null || Array.isArray(request)) {
-        checkOptionsObject(`enqueueMany()[${i}]`, request, 'an object { task, input, options? }');
-      }
+      checkOptionsObject(`enqueueMany()[${i}]`, request, 'an object { task, input, options? }');
       checkOptionNames('enqueueMany()', request, 'request', i);
       jobs[i] = this.prepare('enqueueMany()', request.task, request.input, request.options, i);
     }
