@@ -31,6 +31,23 @@ const forbidden: Record<string, readonly string[]> = {
     'cache',
     'server',
     'cli',
+    'platform',
+  ],
+  // What the code asks of the operating system (files, directories, processes, PATH), shared by the
+  // areas that may not import each other; it builds on core alone.
+  platform: [
+    'workflow',
+    'engine',
+    'selection',
+    'store',
+    'protocol',
+    'runner',
+    'executors',
+    'cache',
+    'server',
+    'cli',
+    'library',
+    'bundle',
   ],
   workflow: ['engine', 'store', 'protocol', 'runner', 'executors', 'server', 'cli'],
   runner: ['engine', 'server', 'store', 'cli'],
@@ -53,5 +70,13 @@ describe('architecture', () => {
       }
     }
     expect(violations).toEqual([]);
+  });
+
+  it('keeps core free of I/O (DESIGN.md: domain types and pure logic)', () => {
+    const io = /from\s*'node:(fs|fs\/promises|child_process|net|http|https|os|worker_threads|dgram|tls)'/;
+    const withIo = sourceFiles(join(src, 'core'))
+      .filter((file) => io.test(readFileSync(file, 'utf8')))
+      .map((file) => relative(src, file));
+    expect(withIo).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { accessSync, constants, lstatSync, rmdirSync, unlinkSync } from 'node:fs';
-import { DirectoryRefusedError, makeDirectorySync } from '../core/make-directory.js';
+import { DirectoryRefusedError, makeDirectorySync } from '../platform/make-directory.js';
 import { UsageError } from './exit-codes.js';
 
 /**

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { isZombie } from '../core/proc-stat.js';
+import { isZombie } from '../platform/proc-stat.js';
 import type { RunOwner } from '../store/recovery.js';
 import { processRunOwner } from '../store/run-fence.js';
 

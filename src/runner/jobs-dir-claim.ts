@@ -1,7 +1,7 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeDirectorySync } from '../core/make-directory.js';
 import { readFailureText } from '../core/read-failure.js';
+import { makeDirectorySync } from '../platform/make-directory.js';
 import { removeTree } from './tree-removal.js';
 
 /** A file in a runner's `<work-dir>/jobs` that marks the directory as the runner's own. */

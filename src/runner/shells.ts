@@ -1,4 +1,4 @@
-import { findOnPath } from '../core/executable-on-path.js';
+import { findOnPath } from '../platform/executable-on-path.js';
 import { splitShellWords } from '../workflow/shell-words.js';
 
 /**

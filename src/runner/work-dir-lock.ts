@@ -2,7 +2,7 @@ import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSyn
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ValkyrieError } from '../core/errors.js';
-import { isZombie, processStartTicks } from '../core/proc-stat.js';
+import { isZombie, processStartTicks } from '../platform/proc-stat.js';
 
 /** The file in the work dir that says which runner process uses it. */
 export const lockFileName = 'runner.lock';

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { messageOf } from '../core/error-message.js';
 import { ValkyrieError } from '../core/errors.js';
-import { makeDirectory } from '../core/make-directory.js';
+import { makeDirectory } from '../platform/make-directory.js';
 import {
   acquireServerLock,
   type ServerLock,

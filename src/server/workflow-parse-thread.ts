@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import { firstBuilt } from '../core/built-file.js';
 import { asError } from '../core/error-message.js';
+import { firstBuilt } from '../platform/built-file.js';
 import type { Diagnostic } from '../workflow/diagnostics.js';
 import type { Workflow } from '../workflow/model.js';
 import type { ParseResult } from '../workflow/parse.js';

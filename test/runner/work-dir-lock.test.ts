@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isZombie, processStartTicks } from '../../src/core/proc-stat.js';
+import { isZombie, processStartTicks } from '../../src/platform/proc-stat.js';
 import { acquireWorkDirLock } from '../../src/runner/work-dir-lock.js';
 
 /** The pid of a process that has exited (and been reaped). */

@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { firstBuilt } from '../../core/built-file.js';
 import { ValkyrieError } from '../../core/errors.js';
+import { firstBuilt } from '../../platform/built-file.js';
 import { describe } from './config.js';
 
 /**

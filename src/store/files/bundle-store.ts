@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ValkyrieError } from '../../core/errors.js';
-import { makeDirectory } from '../../core/make-directory.js';
+import { makeDirectory } from '../../platform/make-directory.js';
 import {
   type BundleStore,
   bundleNotFound,

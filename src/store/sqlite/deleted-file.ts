@@ -1,7 +1,7 @@
 import { linkSync, rmSync, type Stats, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { makeDirectorySync } from '../../core/make-directory.js';
+import { makeDirectorySync } from '../../platform/make-directory.js';
 
 /** What became of a state file deleted while a store had it open (by a step's `git clean -fdx`, say). */
 export type DeletedFileEvent =

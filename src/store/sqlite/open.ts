@@ -1,8 +1,8 @@
 import { dirname, join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
-import { isDirectory } from '../../core/is-directory.js';
-import { makeDirectorySync } from '../../core/make-directory.js';
+import { isDirectory } from '../../platform/is-directory.js';
+import { makeDirectorySync } from '../../platform/make-directory.js';
 import type { QueueOptions } from '../queue.js';
 import type { RunOwner } from '../recovery.js';
 import type { DeletedFileEvent } from './deleted-file.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { findOnPath } from '../../../core/executable-on-path.js';
+import { findOnPath } from '../../../platform/executable-on-path.js';
 import { stepOutputHold } from '../output-hold.js';
 import type { LaunchRequest, SpawnerMessage } from './protocol.js';
 import { encodeRequests, isFrameable, ReplyDecoder } from './script-frames.js';

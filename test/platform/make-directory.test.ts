@@ -3,7 +3,11 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DirectoryRefusedError, makeDirectory, makeDirectorySync } from '../../src/core/make-directory.js';
+import {
+  DirectoryRefusedError,
+  makeDirectory,
+  makeDirectorySync,
+} from '../../src/platform/make-directory.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -75,7 +79,7 @@ describe.each([
 it.skipIf(!onLinux)(
   'makeDirectorySync under /proc returns to its caller, in a child process with a timeout',
   () => {
-    const built = resolve(import.meta.dirname, '../../dist/core/make-directory.js');
+    const built = resolve(import.meta.dirname, '../../dist/platform/make-directory.js');
     const script = `import { makeDirectorySync } from ${JSON.stringify(built)};
 try { makeDirectorySync('/proc/valkyrie-test/state'); } catch (error) { console.log(error.message); }`;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
