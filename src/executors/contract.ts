@@ -67,7 +67,12 @@ export interface KillPolicy {
   readonly terminateGraceMs: number;
 }
 
+/**
+ * actions/runner's timings (ProcessInvoker's `_sigintTimeout` and `_sigtermTimeout`): a step gets
+ * 7.5 s to act on SIGINT (a test runner writing its report, a tool releasing its lock) and 2.5 s more
+ * on SIGTERM. The same for a cancel and for `timeout-minutes`, as there.
+ */
 export const defaultKillPolicy: KillPolicy = Object.freeze({
-  interruptGraceMs: 2_500,
+  interruptGraceMs: 7_500,
   terminateGraceMs: 2_500,
 });

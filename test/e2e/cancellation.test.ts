@@ -52,7 +52,7 @@ describe('cancellation, timeouts and fail-fast', () => {
   });
 
   // Without the second signal the step, which ignores both, dies only after the escalation's grace
-  // (SIGTERM 2.5 s after SIGINT, SIGKILL 2.5 s later): well past the bound, even on a slow machine.
+  // (SIGTERM 7.5 s after SIGINT, SIGKILL 2.5 s later): well past the bound, even on a slow machine.
   it.each([
     { signal: 'SIGINT', code: 130, says: 'Cancelling the run (Ctrl-C again to kill at once)…' },
     {
