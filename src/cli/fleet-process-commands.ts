@@ -121,7 +121,7 @@ export function addRunnerCommand(program: Command, setExit: (code: number) => vo
     )
     .option(
       '--job-completed-hook <file>',
-      'a bash script run after every job, cancelled ones too; when it fails so does the job (default: $VALKYRIE_RUNNER_HOOK_JOB_COMPLETED)',
+      "a bash script run after every job, cancelled ones too (not after one the runner's own shutdown cancelled, as on GitHub); when it fails so does the job (default: $VALKYRIE_RUNNER_HOOK_JOB_COMPLETED)",
     )
     .option(
       '--ephemeral',
@@ -137,7 +137,8 @@ export function addRunnerCommand(program: Command, setExit: (code: number) => vo
         'later starts reuse it. SIGTERM, Ctrl-C or SIGHUP (its terminal closed) drains: no new jobs, running\n' +
         'ones finish, then it deregisters (listed as stopped at once; mode and credential kept) and exits 0.\n' +
         'A second signal cancels the running jobs, stopping each running step even under if: always() and\n' +
-        'skipping the steps after it (exit 143 for SIGTERM, 130 for Ctrl-C, 129 for SIGHUP); a third kills them.\n' +
+        'skipping the steps after it and the job-completed hook (exit 143 for SIGTERM, 130 for Ctrl-C, 129 for\n' +
+        'SIGHUP); a third kills them.\n' +
         'Exit 2: bad arguments, or the server refused the token or credential. Exit 1: the server ended\n' +
         'the session for good (another process registered as this runner, or a protocol error); running\n' +
         'jobs are killed, and the server requeues them. A lost connection is retried, not an exit.\n' +

@@ -13,7 +13,10 @@ import { defaultVariables, stepFiles } from './step-environment.js';
 export interface JobHooks {
   /** Runs before the job's first step; when it fails, the job fails and no step runs. */
   readonly started?: string;
-  /** Runs after the job's last step, whatever its outcome (not after a kill); when it fails, so does the job. */
+  /**
+   * Runs after the job's last step, whatever its outcome (not after a kill, nor after the runner's own
+   * shutdown cancelled the job: GitHub's post-job hook step is skipped then); when it fails, so does the job.
+   */
   readonly completed?: string;
 }
 

@@ -95,8 +95,16 @@ class JobExecution {
         }
         await this.runParts(this.parts.posts());
       }
-      if (hooks?.completed !== undefined && !this.options.killSignal.aborted)
-        await this.hook('completed', hooks.completed);
+      if (hooks?.completed !== undefined && !this.options.killSignal.aborted) {
+        // actions/runner's hook is a post-job step under always(), whose if: is not judged on
+        // runner shutdown: it is skipped, as the job's own always() steps are (runStep).
+        if (this.shuttingDown)
+          this.record.systemLog(
+            -1,
+            `the ${hookName('completed', hooks.completed)} is skipped: the runner is shutting down`,
+          );
+        else await this.hook('completed', hooks.completed);
+      }
       const warn = (text: string) => this.record.systemLog(-1, text);
       const outputs = jobOutputs(this.spec, () => this.context(), this.record.masker, this.places, warn);
       return { outcome: this.status.outcome(this.options.killSignal), outputs };
@@ -112,13 +120,15 @@ class JobExecution {
 
   /**
    * runJobHook; false when the hook failed, which fails the job unless a step did first (or a cancel
-   * stopped the started hook: then it is cancelled). A cancelled
-   * job's job-completed hook still runs: only a kill stops it. Its lines are the job's, masked.
+   * stopped the hook: then it is cancelled). A cancelled job's job-completed hook still runs, as an
+   * always() step does; only a kill or the runner's shutdown stops it. Its lines are the job's, masked.
    */
   private async hook(kind: HookKind, file: string): Promise<boolean> {
     const stop = new AbortController();
-    const cancel = kind === 'started' ? this.options.signal : this.options.killSignal;
-    const signal = AbortSignal.any([cancel, stop.signal]);
+    const { signal: cancel, killSignal, shutdownSignal } = this.options;
+    const stoppedBy =
+      kind === 'started' ? [cancel] : [killSignal, ...(shutdownSignal ? [shutdownSignal] : [])];
+    const signal = AbortSignal.any([...stoppedBy, stop.signal]);
     const log = (stream: LogEntry['stream'], text: string) => this.record.jobLine(stream, text);
     this.runningHook = { name: hookName(kind, file), stop };
     let failure: string | undefined;
@@ -128,8 +138,10 @@ class JobExecution {
       this.runningHook = undefined;
     }
     if (failure === undefined) return true;
-    // A job cancelled before or while its started hook ran ends cancelled, not failed by the hook.
-    if (kind === 'started' && this.status.cancelled) this.status.cancelTookEffect = true;
+    // A job cancelled before or while its started hook ran ends cancelled, not failed by the hook;
+    // so does one whose completed hook the runner's shutdown stopped.
+    if ((kind === 'started' && this.status.cancelled) || (kind === 'completed' && this.shuttingDown))
+      this.status.cancelTookEffect = true;
     else this.status.fail(failure);
     return false;
   }

@@ -41,6 +41,42 @@ describe('job hooks around a job (runJob)', () => {
     expect(jobLines.indexOf('started')).toBeLessThan(jobLines.indexOf('completed for build'));
   }, 20_000);
 
+  // actions/runner's job-completed hook is a post-job step under always(), and its StepsRunner judges
+  // no step's condition on runner shutdown: the hook is skipped then, or cancelled if it runs.
+  describe("the runner's shutdown (its second signal)", () => {
+    const reason = 'the runner is shutting down (second SIGTERM)';
+    function shutdownAfter(ms: number) {
+      const shutdown = new AbortController();
+      const cancel = new AbortController();
+      setTimeout(() => {
+        shutdown.abort(reason);
+        cancel.abort(reason);
+      }, ms);
+      return { shutdownSignal: shutdown.signal, signal: cancel.signal };
+    }
+
+    it('skips the completed hook of a job it cancels during a step, saying so', async () => {
+      const { dir, hooks } = withHooks('echo started\n', 'echo completed\n');
+      const slow = 'jobs:\n  build:\n    runs-on: x\n    steps:\n      - run: sleep 30\n';
+      const run = await runFirstJob(slow, dir, {}, {}, { hooks, ...shutdownAfter(300) });
+      expect(run.outcome).toEqual({ kind: 'cancelled', reason });
+      expect(run.lines(-1)).not.toContain('completed');
+      expect(run.lines(-1)).toContain(
+        `the job-completed hook ${hooks.completed} is skipped: the runner is shutting down`,
+      );
+    }, 20_000);
+
+    it('stops a running completed hook, and the job ends cancelled, not failed by it', async () => {
+      const { dir, hooks } = withHooks('echo started\n', 'echo completing; sleep 12; echo completed\n');
+      const begun = Date.now();
+      const run = await runFirstJob(workflow, dir, {}, {}, { hooks, ...shutdownAfter(500) });
+      expect(Date.now() - begun).toBeLessThan(10_000);
+      expect(run.outcome).toEqual({ kind: 'cancelled', reason });
+      expect(run.lines(-1)).toContain('completing');
+      expect(run.lines(-1)).not.toContain('completed');
+    }, 20_000);
+  });
+
   it('a failing completed hook fails a job whose steps succeeded, and says why in its lines', async () => {
     const { dir, hooks } = withHooks('echo started\n', 'echo cleaning; exit 5\n');
     const run = await runFirstJob(workflow, dir, {}, {}, { hooks });
