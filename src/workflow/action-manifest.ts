@@ -1,5 +1,6 @@
 import { isRecord } from '../core/is-record.js';
 import type { Diagnostic } from './diagnostics.js';
+import { formatNumber } from './expressions/values.js';
 import { isDockerUses, isLocalActionUses } from './local-action.js';
 import { type Position, SourceMap, type YamlPath } from './source-map.js';
 import { idPattern } from './validate.js';
@@ -141,7 +142,7 @@ function readInputs(value: unknown, map: SourceMap, error: Report): ActionInput[
       writtenName: name,
       required: String(required).toLowerCase() === 'true',
       at,
-      ...(fallback === undefined || fallback === null ? {} : { default: String(fallback) }),
+      ...(fallback === undefined || fallback === null ? {} : { default: literalText(fallback) }),
       ...(deprecation === undefined || deprecation === null || isComposite(deprecation)
         ? {}
         : { deprecationMessage: String(deprecation) }),
@@ -167,7 +168,7 @@ function readOutputs(value: unknown, composite: boolean, error: Report): Record<
       );
       continue;
     }
-    outputs[name] = template === undefined || template === null ? '' : String(template);
+    outputs[name] = template === undefined || template === null ? '' : literalText(template);
   }
   return outputs;
 }
@@ -270,7 +271,7 @@ function readStep(raw: unknown, path: YamlPath, map: SourceMap, error: Report): 
     const value = step[key];
     if (value === undefined || value === null) return undefined;
     if (isComposite(value)) error(`${key} must be a string`, [...path, key]);
-    return String(value);
+    return literalText(value);
   };
   const run = text('run');
   const uses = text('uses');
@@ -319,7 +320,7 @@ function readStep(raw: unknown, path: YamlPath, map: SourceMap, error: Report): 
     ...(condition === undefined || condition === null ? {} : { if: String(condition) }),
     ...(step['working-directory'] === undefined
       ? {}
-      : { workingDirectory: String(step['working-directory']) }),
+      : { workingDirectory: literalText(step['working-directory']) }),
   };
 }
 
@@ -332,9 +333,17 @@ function stringMap(value: unknown, path: YamlPath, error: Report): Record<string
   const out: Record<string, string> = {};
   for (const [key, item] of Object.entries(value)) {
     if (isComposite(item)) error(`${key} must be a string, number or boolean`, [...path, key]);
-    out[key] = item === null ? '' : String(item);
+    out[key] = item === null ? '' : literalText(item);
   }
   return out;
+}
+
+/**
+ * A literal where text is expected, as the runner's template reader writes it: a number as .NET's
+ * G15 (`123456789012345678` is `1.23456789012346E+17`), not as JavaScript prints it.
+ */
+function literalText(value: unknown): string {
+  return typeof value === 'number' ? formatNumber(value) : String(value);
 }
 
 function isComposite(value: unknown): boolean {

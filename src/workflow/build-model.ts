@@ -1,6 +1,7 @@
 import { parseNotBefore } from '../core/not-before.js';
 import { checkoutExpressionInputs, isCheckoutUses } from './checkout-step.js';
 import { buildConcurrency } from './concurrency.js';
+import { toDisplayString } from './expressions/values.js';
 import { declaredInputs } from './inputs.js';
 import { isLocalActionUses } from './local-action.js';
 import {
@@ -151,6 +152,8 @@ function stringifyValues(
   env: Record<string, string | number | boolean | null> | undefined,
 ): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env ?? {})) out[key] = value === null ? '' : String(value);
+  // null is '' and a number is written as .NET's G15 (123456789012345678 → 1.23456789012346E+17), as
+  // GitHub's template reader turns any literal where a string is expected into its text.
+  for (const [key, value] of Object.entries(env ?? {})) out[key] = toDisplayString(value);
   return out;
 }

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { priorities } from '../core/priority.js';
 import { backoffKinds } from '../core/retry-delay.js';
+import { formatNumber } from './expressions/values.js';
 import { triggersJsonSchema } from './trigger-problems.js';
 
 /**
@@ -17,13 +18,14 @@ import { triggersJsonSchema } from './trigger-problems.js';
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 /**
  * Text such as a name, a shell or a directory. A number or a boolean written there (`name: 2024`) is
- * taken as its text, as GitHub's template reader turns a literal into a string where one is expected.
- * `valkyrie schema` says so: exported as it parses, the preprocess would say only `string`, and an
+ * taken as its text, as GitHub's template reader turns a literal into a string where one is expected
+ * (a number as .NET's G15 writes it: `1e21` is `1E+21`). `valkyrie schema` says so: exported as it parses, the preprocess would say only `string`, and an
  * editor would flag what the validator takes.
  */
 const text = z
   .preprocess(
-    (value) => (typeof value === 'number' || typeof value === 'boolean' ? String(value) : value),
+    (value) =>
+      typeof value === 'number' ? formatNumber(value) : typeof value === 'boolean' ? String(value) : value,
     z.string(),
   )
   .meta({ type: ['string', 'number', 'boolean'] });

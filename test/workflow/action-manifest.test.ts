@@ -68,6 +68,27 @@ runs:
     });
   });
 
+  it("writes a number given where text is expected as GitHub's template reader does (.NET G15)", () => {
+    const reading = parseActionManifest(`name: A
+inputs:
+  id:
+    default: 123456789012345678
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: echo hi
+      working-directory: 1e21
+      env: { TINY: 0.000001 }
+      with: { PLAIN: 3.10 }
+`);
+    if (!('manifest' in reading)) throw new Error(JSON.stringify(reading.diagnostics));
+    expect(reading.manifest.inputs[0]?.default).toBe('1.23456789012346E+17');
+    expect(reading.manifest.runs).toMatchObject({
+      steps: [{ workingDirectory: '1E+21', env: { TINY: '1E-06' }, with: { PLAIN: '3.1' } }],
+    });
+  });
+
   it('reports every mistake of a composite action at its line', () => {
     expect(
       errorsOf(`outputs:

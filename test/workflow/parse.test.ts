@@ -125,6 +125,40 @@ jobs:
     expect(job(workflow, 'build').steps[0]?.env).toEqual({ DEBUG: 'false', REF: '${{ github.ref }}' });
   });
 
+  it("writes a number as GitHub's template reader does (.NET G15), not as JavaScript prints it", () => {
+    // GitHub turns a number literal where a string is expected into NumberToken.ToString(): "G15".
+    const workflow = parseValid(`name: 1e21
+env:
+  ID: 123456789012345678
+  TINY: 0.000001
+  PI: 3.14159265358979323
+jobs:
+  build:
+    name: 100000000000000000000
+    runs-on: x
+    env:
+      HUGE: 1e21
+    steps:
+      - run: make
+        working-directory: 1e-7
+        env:
+          SMALL: 0.00001
+          PLAIN: 3.10
+      - uses: ./.github/actions/greet
+        with:
+          id: 123456789012345678
+`);
+    expect(workflow.name).toBe('1E+21');
+    expect(workflow.env).toEqual({ ID: '1.23456789012346E+17', TINY: '1E-06', PI: '3.14159265358979' });
+    expect(job(workflow, 'build').name).toBe('1E+20');
+    expect(job(workflow, 'build').env).toEqual({ HUGE: '1E+21' });
+    expect(job(workflow, 'build').steps[0]).toMatchObject({
+      workingDirectory: '1E-07',
+      env: { SMALL: '1E-05', PLAIN: '3.1' },
+    });
+    expect(job(workflow, 'build').steps[1]?.action?.with).toEqual({ id: '1.23456789012346E+17' });
+  });
+
   it('takes a null env or with: value (FOO: with nothing after it) as the empty string, as GitHub does', () => {
     const workflow = parseValid(`env:
   EMPTY:
