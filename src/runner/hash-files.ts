@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { parseGlobPatterns } from './glob-patterns.js';
 
@@ -8,14 +8,22 @@ import { parseGlobPatterns } from './glob-patterns.js';
  * matching the patterns (glob-patterns.ts: @actions/glob's rules, `!` excludes, a directory stands
  * for the files under it), in @actions/glob's order: its search roots one after the other, each
  * depth first (globOrder). Returns '' when nothing matches. As on GitHub a symbolic
- * link to a file is hashed as the file, and one to a directory is not followed. `.git/` is left
+ * link to a file is hashed as the file, and one to a directory is not followed — unless the first
+ * argument is `--follow-symbolic-links` (any case), the runner's one option: then such links are
+ * walked too, a broken one or one back up the tree (a cycle) left out, as @actions/glob does. Any
+ * other first argument starting with `--` is an error, as in the runner. `.git/` is left
  * out, and so is `stateDir`, local mode's state directory, when it is in the workspace — its live
  * database changes under every step — except its `workflows/`, which the workspace's `.github/` on
  * GitHub is the analogue of. Throws on an invalid pattern (`..`), which fails the step as on GitHub.
  */
-export function hashFiles(workspace: string, patterns: readonly string[], stateDir?: string): string {
+export function hashFiles(workspace: string, args: readonly string[], stateDir?: string): string {
+  const { follow, patterns } = readOption(args);
   const globs = parseGlobPatterns(patterns, workspace);
-  const matched = listFiles(workspace, stateDir === undefined ? undefined : resolve(stateDir))
+  const walk: Walk = {
+    stateDir: stateDir === undefined ? undefined : resolve(stateDir),
+    followChain: follow ? [realpathSync(workspace)] : undefined,
+  };
+  const matched = listFiles(workspace, walk)
     .map((file) => relative(workspace, file).split(sep).join('/'))
     .filter((file) => globs.matches(file))
     // Each file's place computed once, not again at each of the sort's comparisons.
@@ -59,24 +67,54 @@ function rootIndex(roots: readonly string[], file: string): number {
   return roots.findIndex((root) => root === '' || file === root || file.startsWith(`${root}/`));
 }
 
-function listFiles(dir: string, stateDir: string | undefined): string[] {
+const followOption = '--follow-symbolic-links';
+
+/** The runner's reading of the first argument: its one option, or an error for any other `--…`. */
+function readOption(args: readonly string[]): { follow: boolean; patterns: readonly string[] } {
+  const [first, ...rest] = args;
+  if (first === undefined || !first.startsWith('--')) return { follow: false, patterns: args };
+  if (first.toLowerCase() === followOption) return { follow: true, patterns: rest };
+  throw new Error(`Invalid glob option ${first}, available option: '${followOption}'`);
+}
+
+interface Walk {
+  readonly stateDir: string | undefined;
+  /**
+   * With `--follow-symbolic-links`, the real paths of the directories being walked, the workspace's
+   * first: a link to one of them is a cycle, which @actions/glob skips. Undefined: links not walked.
+   */
+  readonly followChain: readonly string[] | undefined;
+}
+
+function listFiles(dir: string, walk: Walk): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.name === '.git') continue;
     const full = join(dir, entry.name);
-    if (full === stateDir) out.push(...stateWorkflows(full));
-    else if (entry.isDirectory()) out.push(...listFiles(full, stateDir));
-    else if (entry.isFile() || (entry.isSymbolicLink() && linksToFile(full))) out.push(full);
+    if (full === walk.stateDir) out.push(...stateWorkflows(full));
+    else if (entry.isDirectory()) out.push(...listDirectory(full, walk));
+    else if (entry.isFile()) out.push(full);
+    else if (entry.isSymbolicLink()) out.push(...linkTarget(full, walk));
   }
   return out;
 }
 
-/** A broken link, or one to a directory, is not hashed. */
-function linksToFile(path: string): boolean {
-  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+function listDirectory(dir: string, walk: Walk): string[] {
+  if (walk.followChain === undefined) return listFiles(dir, walk);
+  const real = realpathSync(dir);
+  if (walk.followChain.includes(real)) return [];
+  return listFiles(dir, { ...walk, followChain: [...walk.followChain, real] });
+}
+
+/** A link to a file is the file; a broken link, or one to a directory unless links are followed, is nothing. */
+function linkTarget(path: string, walk: Walk): string[] {
+  const target = statSync(path, { throwIfNoEntry: false });
+  if (target?.isFile()) return [path];
+  return target?.isDirectory() && walk.followChain !== undefined ? listDirectory(path, walk) : [];
 }
 
 function stateWorkflows(stateDir: string): string[] {
   const workflows = join(stateDir, 'workflows');
-  return statSync(workflows, { throwIfNoEntry: false })?.isDirectory() ? listFiles(workflows, undefined) : [];
+  const walk: Walk = { stateDir: undefined, followChain: undefined };
+  return statSync(workflows, { throwIfNoEntry: false })?.isDirectory() ? listFiles(workflows, walk) : [];
 }

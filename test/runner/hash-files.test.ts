@@ -135,6 +135,44 @@ describe('hashFiles', () => {
   });
 });
 
+describe("hashFiles('--follow-symbolic-links', …)", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'valkyrie-hash-follow-'));
+  const outside = mkdtempSync(join(tmpdir(), 'valkyrie-hash-outside-'));
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  });
+  mkdirSync(join(outside, 'dir'));
+  writeFileSync(join(outside, 'dir/lock'), 'linked');
+  writeFileSync(join(dir, 'own.lock'), 'own');
+  symlinkSync(join(outside, 'dir'), join(dir, 'linked-dir'));
+  symlinkSync(join(outside, 'gone'), join(dir, 'broken.lock'));
+  // A link back up the tree: @actions/glob notices the cycle and does not walk it again.
+  symlinkSync(dir, join(dir, 'loop'));
+  const sha = (text: string) => createHash('sha256').update(text).digest();
+
+  it('walks links to directories, as the runner does with that first argument, skipping broken ones and cycles', () => {
+    expect(hashFiles(dir, ['linked-dir/**'])).toBe('');
+    expect(hashFiles(dir, ['--follow-symbolic-links', 'linked-dir/**'])).toBe(
+      createHash('sha256').update(sha('linked')).digest('hex'),
+    );
+    // The option is matched ignoring case; own.lock, then linked-dir/lock (loop/ is the cycle).
+    expect(hashFiles(dir, ['--FOLLOW-symbolic-links', '**/*lock'])).toBe(
+      createHash('sha256').update(sha('linked')).update(sha('own')).digest('hex'),
+    );
+  });
+
+  it('refuses any other first argument starting with --, as the runner does', () => {
+    expect(() => hashFiles(dir, ['--follow', '*.lock'])).toThrow(
+      "Invalid glob option --follow, available option: '--follow-symbolic-links'",
+    );
+    // Only the first argument is an option.
+    expect(hashFiles(dir, ['own.lock', '--follow-symbolic-links'])).toBe(
+      createHash('sha256').update(sha('own')).digest('hex'),
+    );
+  });
+});
+
 describe('hashFiles in a workspace holding the state directory', () => {
   const dir = mkdtempSync(join(tmpdir(), 'valkyrie-hash-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
