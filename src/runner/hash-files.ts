@@ -7,12 +7,12 @@ import { parseGlobPatterns } from './glob-patterns.js';
  * GitHub's `hashFiles(patterns…)`: the SHA-256 of the SHA-256s of every file under the workspace
  * matching the patterns (glob-patterns.ts: @actions/glob's rules, `!` excludes, a directory stands
  * for the files under it), in @actions/glob's order: its search roots one after the other, each
- * depth first (globOrder). Returns '' when nothing matches. As on GitHub a symbolic
- * link to a file is hashed as the file, and one to a directory is not followed — unless the first
- * argument is `--follow-symbolic-links` (any case), the runner's one option: then such links are
- * walked too, a broken one or one back up the tree (a cycle) left out, as @actions/glob does. Any
- * other first argument starting with `--` is an error, as in the runner. `.git/` is left
- * out, and so is `stateDir`, local mode's state directory, when it is in the workspace — its live
+ * depth first (globOrder). Returns '' when nothing matches. As on GitHub a symbolic link to a file
+ * is hashed as the file, a broken one that matches fails, and one to a directory is not followed —
+ * unless the first argument is `--follow-symbolic-links` (any case), the runner's one option: then
+ * links to directories are walked too, and a broken one or one back up the tree (a cycle) is left
+ * out, as @actions/glob does. Any other first argument starting with `--` is an error, as in the
+ * runner. `.git/` is left out, and so is `stateDir`, local mode's state directory, when it is in the workspace — its live
  * database changes under every step — except its `workflows/`, which the workspace's `.github/` on
  * GitHub is the analogue of. Throws on an invalid pattern (`..`), which fails the step as on GitHub.
  */
@@ -32,14 +32,28 @@ export function hashFiles(workspace: string, args: readonly string[], stateDir?:
     .map(({ file }) => file);
   if (matched.length === 0) return '';
   const outer = createHash('sha256');
-  for (const file of matched) {
-    outer.update(
-      createHash('sha256')
-        .update(readFileSync(join(workspace, file)))
-        .digest(),
+  for (const file of matched) outer.update(createHash('sha256').update(readMatch(workspace, file)).digest());
+  return outer.digest('hex');
+}
+
+/**
+ * A matched file's bytes. Only a broken link can be missing here (listFiles); GitHub's hashFiles
+ * script stats it, which throws, and the step fails: so it does here, saying how to leave it out.
+ */
+function readMatch(workspace: string, file: string): Buffer {
+  try {
+    return readFileSync(join(workspace, file));
+  } catch (error) {
+    if (!isMissing(error)) throw error;
+    throw new Error(
+      `${file} is a broken symbolic link: GitHub's hashFiles() fails on it too; leave it out with '!${file}'`,
+      { cause: error },
     );
   }
-  return outer.digest('hex');
+}
+
+function isMissing(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === 'ENOENT';
 }
 
 /**
@@ -106,11 +120,15 @@ function listDirectory(dir: string, walk: Walk): string[] {
   return listFiles(dir, { ...walk, followChain: [...walk.followChain, real] });
 }
 
-/** A link to a file is the file; a broken link, or one to a directory unless links are followed, is nothing. */
+/**
+ * A link to a file is the file, and so is a broken link unless links are followed (@actions/glob
+ * lists it, by lstat, and hashing it fails: readMatch); one to a directory is nothing unless they are.
+ */
 function linkTarget(path: string, walk: Walk): string[] {
   const target = statSync(path, { throwIfNoEntry: false });
-  if (target?.isFile()) return [path];
-  return target?.isDirectory() && walk.followChain !== undefined ? listDirectory(path, walk) : [];
+  if (target === undefined) return walk.followChain === undefined ? [path] : [];
+  if (target.isFile()) return [path];
+  return target.isDirectory() && walk.followChain !== undefined ? listDirectory(path, walk) : [];
 }
 
 function stateWorkflows(stateDir: string): string[] {
