@@ -1,4 +1,5 @@
 import { ExpressionEvaluationError } from './errors.js';
+import { readJson } from './json-reader.js';
 import { type ExpressionValue, formatNumber, isArray } from './values.js';
 
 /** `toJSON()`: two-space indented like the runner's writer, numbers formatted as GitHub formats them. */
@@ -34,12 +35,10 @@ function quote(s: string): string {
 
 const maxQuotedJson = 100;
 
-/** `fromJSON()`: strict JSON; the error quotes (the start of) what was received. */
+/** `fromJSON()`: JSON as the runner's reader takes it (json-reader.ts); the error quotes (the start of) what was received. */
 export function fromJson(text: string, offset: number): ExpressionValue {
   try {
-    // JSON.parse only ever yields null, booleans, numbers, strings, arrays and plain objects.
-    const parsed: unknown = JSON.parse(text);
-    return parsed as ExpressionValue;
+    return readJson(text);
   } catch (error) {
     const excerpt = text.length > maxQuotedJson ? `${text.slice(0, maxQuotedJson)}…` : text;
     const detail = error instanceof Error ? `: ${error.message}` : '';
