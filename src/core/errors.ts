@@ -41,6 +41,8 @@ export const errorCatalog = {
   VK_ENGINE_CONFIG: 'a library engine option or job option is invalid',
   VK_ENGINE_CLOSED: 'the engine is closing or closed; the job was not accepted',
   VK_WORKFLOW_GRAPH: 'a library workflow graph is invalid (unknown node, cycle, duplicate id); nothing ran',
+  VK_NOT_JSON:
+    "a library job's input or output is a value JSON cannot hold (a BigInt, a Map, a function, a cycle, …); the job failed, its error naming where the value is",
   VK_RUN_NOT_RESUMABLE: 'the run finished, is still owned by a live process, or has no recovery data',
   VK_RUN_TAKEN_OVER: 'another process took the run over; this one stopped driving it',
   VK_RUN_NOT_RERUNNABLE: 'the run has not finished, succeeded, has no failed jobs, or has no recovery data',

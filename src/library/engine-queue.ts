@@ -87,12 +87,6 @@ export interface EngineQueue<E extends QueueEntry> {
    */
   cancelStored?(id: QueueJobId, reason: string): Promise<{ ended: boolean; entry?: E }>;
   /**
-   * A final outcome as the queue will record it, called before `settle` (which is then given it): a
-   * durable store's JSON form of the output, or `failed`/`output` when JSON cannot hold it. The handle
-   * and events report what it returns, so that they agree with the store. Absent: kept as it is.
-   */
-  recordable?(outcome: TaskOutcome): TaskOutcome;
-  /**
    * The store applies writes in the order they are made, in commits that hold them whole or not at
    * all (SQLite's group commit): an entry added after a `settle` is stored in the same commit as that
    * record or a later one, never before it.

@@ -9,7 +9,6 @@ import type { Lease, NewQueueJob, QueueStore } from '../store/queue.js';
 import { openSqliteStores } from '../store/sqlite/index.js';
 import type { EngineQueueHooks } from './engine-queue.js';
 import type { JobRecord } from './job-record.js';
-import { jsonForm } from './json-value.js';
 import { storedKeyConflict } from './key-conflicts.js';
 import { type ResolvedStoreOptions, retryDefaults } from './options.js';
 import { StoreEngineQueue } from './store-engine-queue.js';
@@ -139,9 +138,8 @@ export function storeEngineQueue(store: OpenedEngineStore, host: StoreQueueHost)
 function encodeJob(job: JobRecord): NewQueueJob {
   const { priority, retry, idempotencyKey } = job.options;
   const notBefore = job.notBefore;
-  // Every attempt, here or on another engine after a crash, sees the input the store holds:
-  // its JSON form from the first. One JSON cannot hold fails its own job (encode throws).
-  job.input = jsonForm(job.input, 'input');
+  // The input is in its JSON form already (job-intake.ts): every attempt, here or on another engine
+  // after a crash, sees the input the store holds.
   // The effective policy travels with the job: any engine that runs it applies this one.
   const payload = storedPayload(job.input, job.options, retryDefaults);
   // One literal with every field (undefined ones are the store's defaults): spreading optional

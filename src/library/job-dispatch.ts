@@ -123,6 +123,16 @@ export class JobDispatch {
     return this.turnNow;
   }
 
+  /**
+   * A job refused before it was queued (its input is not JSON: job-intake.ts): it ends with
+   * `outcome` a microtask later, as a store's refusal does, never run (`attempts: 0`); the caller
+   * has its handle by then.
+   */
+  refuse(job: JobRecord, outcome: TaskOutcome): void {
+    this.unsettled++;
+    queueMicrotask(() => this.finish(job, outcome));
+  }
+
   /** The jobs admitted since the last call are one submission (EngineQueue.endSubmission). */
   endSubmission(): void {
     this.queue.endSubmission?.();

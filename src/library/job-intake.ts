@@ -1,4 +1,6 @@
+import { messageOf } from '../core/error-message.js';
 import { ValkyrieError } from '../core/errors.js';
+import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { Lease } from '../store/queue.js';
 import type { EnqueueRequest } from './enqueue-request.js';
 import type { JobOutcome } from './events.js';
@@ -6,6 +8,7 @@ import type { IdempotencyKeys } from './idempotency-keys.js';
 import type { JobDispatch } from './job-dispatch.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
 import type { JobSignals } from './job-signals.js';
+import { jsonForm, notJsonOutcome } from './json-value.js';
 import { checkBatchKeys, claimKey } from './key-conflicts.js';
 import { checkOptionNames } from './option-keys.js';
 import { checkOptionsObject } from './option-values.js';
@@ -34,6 +37,10 @@ export interface JobIntakeParts {
  * nodes), each checked before any of a call is queued, and the stored jobs of other engines that
  * this one claims (`adopt`). Numbers the jobs, answers a known idempotency key with its first job's
  * handle, and links callers' signals. The engine checks that it is open before each call.
+ *
+ * A caller's input becomes its JSON form here, on every store (json-value.ts): the task, an
+ * idempotency key's comparison and a durable store all see the same value. A job whose input JSON
+ * cannot hold is not queued: it ends `failed`/`input` a microtask after its call, never run.
  */
 export class JobIntake {
   private readonly tasks: TaskRegistry;
@@ -156,7 +163,7 @@ export class JobIntake {
       options === undefined
         ? this.defaultJobOptions
         : resolveJobOptions(`${placeOf(where, index)} options`, options, this.retry);
-    return new JobRecord(this.nextSeq++, registered, input, resolved);
+    return new JobRecord(this.nextSeq++, registered, inputForm(input), resolved);
   }
 
   /** Queues a checked job, or returns the first job's handle when its idempotency key is known. */
@@ -170,6 +177,11 @@ export class JobIntake {
    * or input; `fingerprint` is the job's, when already made.
    */
   private admitOrFind(job: JobRecord, where: string, fingerprint?: string): JobHandle | undefined {
+    // Before its key is claimed: a job that never enters the queue holds no key, on any store.
+    if (job.input instanceof RefusedInput) {
+      this.dispatch.refuse(job, job.input.outcome);
+      return undefined;
+    }
     if (job.options.idempotencyKey !== undefined) {
       const held = claimKey(this.idempotent, where, job, fingerprint);
       if (held !== undefined) return held;
@@ -182,4 +194,21 @@ export class JobIntake {
 /** `enqueueMany()[3]`, or `enqueue()`: where a request was, for a message about it. */
 function placeOf(where: string, index: number | undefined): string {
   return index === undefined ? where : `${where}[${index}]`;
+}
+
+/**
+ * Stands in a job's record for an input JSON cannot hold, with the outcome the job ends with. A
+ * caller cannot make one: it is told apart from any input by its class.
+ */
+class RefusedInput {
+  constructor(readonly outcome: TaskOutcome) {}
+}
+
+/** The input's JSON form, or a RefusedInput saying where JSON cannot hold it. */
+function inputForm(input: unknown): unknown {
+  try {
+    return jsonForm(input, 'input');
+  } catch (error) {
+    return new RefusedInput(notJsonOutcome('input', messageOf(error)));
+  }
 }

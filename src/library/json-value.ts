@@ -1,16 +1,66 @@
+import { types } from 'node:util';
+import { messageOf } from '../core/error-message.js';
+import type { TaskOutcome } from '../executors/thread/outcome.js';
+
 /**
- * Inputs and outputs on a durable store travel as JSON, as BullMQ's and graphile-worker's do: a task
- * and a handle see what the store holds, on every attempt and every engine. `jsonForm` is that value:
- * the value itself when JSON holds it exactly (plain objects, arrays, strings, finite numbers,
- * booleans, null — most values, which are then not copied), else a copy as
- * `JSON.parse(JSON.stringify(value))` gives it (a Date becomes its ISO string, NaN null, an `undefined`
- * member is left out). A value JSON would lose without a word, or cannot hold at all, throws a
- * TypeError naming where it is (`input.tags is a Set`): a BigInt, a symbol, a function, a cycle,
- * a Map, a Set, a typed array, an ArrayBuffer, a RegExp, an Error, a WeakMap, a WeakSet, a Promise.
+ * Inputs and outputs travel as JSON on every store, as BullMQ's and graphile-worker's job data do: a
+ * task and a handle see what a durable store holds, on every attempt and every engine, and the
+ * in-memory store gives the same values, so that a program behaves alike whichever store it is
+ * given. `jsonForm` is that value: the value itself when JSON holds it exactly (plain objects,
+ * arrays, strings, finite numbers other than -0, booleans, null — most values, which are then not
+ * copied), else a copy as `JSON.parse(JSON.stringify(value))` gives it (a Date becomes its ISO
+ * string, NaN null, -0 0, `new Number(3)` 3, an `undefined` member is left out). A value JSON would
+ * lose without a word, or cannot hold at all, throws a TypeError naming where it is (`input.tags is
+ * a Set`): a BigInt, a symbol, a function, a cycle, a Map, a Set, a typed array, an ArrayBuffer, a
+ * RegExp, an Error, a WeakMap, a WeakSet, a Promise.
  */
 export function jsonForm(value: unknown, root: string): unknown {
-  if (value === undefined) return undefined;
+  // Primitives without a walk (most inputs of small jobs): no walker allocated per job.
+  switch (typeof value) {
+    case 'undefined':
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return numberForm(value);
+  }
   return new JsonWalk(root).form(value);
+}
+
+/** NaN and ±Infinity become null, -0 becomes 0 (JSON writes it `0`). */
+function numberForm(value: number): number | null {
+  if (!Number.isFinite(value)) return null;
+  return value === 0 ? 0 : value;
+}
+
+/**
+ * A final outcome as every store hands it out: an output in its JSON form, or `failed`/`output`
+ * naming what JSON cannot hold and where. The handle, the events and a durable store's record all
+ * get what this returns.
+ */
+export function jsonOutcome(outcome: TaskOutcome): TaskOutcome {
+  if (outcome.kind !== 'succeeded' || outcome.output === undefined) return outcome;
+  let output: unknown;
+  try {
+    output = jsonForm(outcome.output, 'output');
+  } catch (error) {
+    return notJsonOutcome('output', messageOf(error));
+  }
+  // Object.is: an output of -0 is 0.
+  return Object.is(output, outcome.output) ? outcome : { kind: 'succeeded', output };
+}
+
+/** `failed` for an input or output JSON cannot hold; `message` says what and where (jsonForm's). */
+export function notJsonOutcome(reason: 'input' | 'output', message: string): TaskOutcome {
+  return {
+    kind: 'failed',
+    reason,
+    error: {
+      name: 'TypeError',
+      code: 'VK_NOT_JSON',
+      message: `the ${reason} cannot be stored as JSON: ${message}`,
+    },
+  };
 }
 
 /** Objects JSON turns into `{}` (or their own enumerable properties), losing what they hold. */
@@ -45,8 +95,7 @@ class JsonWalk {
       case 'undefined':
         return value;
       case 'number':
-        // NaN and ±Infinity become null.
-        return Number.isFinite(value) ? value : null;
+        return numberForm(value);
       case 'bigint':
         return this.refuse('a BigInt');
       case 'symbol':
@@ -64,6 +113,8 @@ class JsonWalk {
     if (ArrayBuffer.isView(value)) return this.refuse(`a ${value.constructor?.name ?? 'typed array'}`);
     const lossy = lossyTags.get(Object.prototype.toString.call(value));
     if (lossy !== undefined) return this.refuse(lossy);
+    // `new Number(3)`, `new String('a')`, `new Boolean(false)`: JSON writes the value they box.
+    if (types.isBoxedPrimitive(value)) return this.form(value.valueOf());
     const toJSON = (value as { toJSON?: unknown }).toJSON;
     this.ancestors.push(value);
     try {
@@ -81,8 +132,8 @@ class JsonWalk {
         this.keys.push(key);
         const form = this.form(member);
         this.keys.pop();
-        // An undefined member is left out: the first makes the copy.
-        if (form === member && member !== undefined && copy === undefined) continue;
+        // An undefined member is left out: the first makes the copy. Object.is: -0 becomes 0.
+        if (Object.is(form, member) && member !== undefined && copy === undefined) continue;
         if (copy === undefined) {
           // The members before this one were exact: copied as they are.
           copy = {};
@@ -107,7 +158,7 @@ class JsonWalk {
       // A hole or undefined becomes null.
       const form = i in value ? (this.form(item) ?? null) : null;
       this.keys.pop();
-      if (form === item && copy === undefined) continue;
+      if (Object.is(form, item) && copy === undefined) continue;
       copy ??= value.slice(0, i);
       copy[i] = form;
     }

@@ -3,6 +3,7 @@ import type { UncountedAttempt } from '../store/queue.js';
 import type { EngineQueue, StoredOutcomes } from './engine-queue.js';
 import type { EngineEventListeners, JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
+import { jsonOutcome } from './json-value.js';
 
 /**
  * Ends a job with its final outcome: the queue records it, then its workflow listener is told, its
@@ -22,7 +23,8 @@ export class OutcomeDelivery {
   /** `uncounted`: the attempt that ended never began (RetryPlanner.uncountNotBegun). */
   finish(job: JobRecord, ended: TaskOutcome, uncounted?: UncountedAttempt): void {
     if (job.settled) return;
-    const outcome = this.queue.recordable?.(ended) ?? ended;
+    // The output in its JSON form, as every store keeps it: the handle and events agree with the store.
+    const outcome = jsonOutcome(ended);
     const final = job.conclude(outcome);
     if (final === undefined) return;
     const recorded = this.queue.settle(job, outcome, uncounted);

@@ -7,7 +7,7 @@ import type { JobRecord } from './job-record.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { batchWritten, SettleWriter } from './settle-writer.js';
 import type { StoreEngineQueueOptions } from './store-engine-queue-options.js';
-import { storableOutcome, storedCancellation, storedCompletion } from './stored-job.js';
+import { storedCancellation, storedCompletion } from './stored-job.js';
 import { type BatchWritten, StoredJobWatch } from './stored-job-watch.js';
 import type { EnqueueBatch } from './submissions.js';
 import { WorkWaiter } from './work-waiter.js';
@@ -30,7 +30,6 @@ import { WorkWaiter } from './work-waiter.js';
 export class StoreEngineQueue implements EngineQueue<JobRecord> {
   readonly #options: StoreEngineQueueOptions;
   readonly #store: QueueStore;
-  readonly recordable = storableOutcome;
   /** Own entries waiting: buffered for enqueue, or queued in the store. */
   readonly #waiting = new Set<JobRecord>();
   /** Own entries known to the store, by job id, until settled. */

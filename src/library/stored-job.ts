@@ -11,7 +11,7 @@ import type {
   QueueOutcome,
 } from '../store/queue.js';
 import type { JobOutcome } from './events.js';
-import { jsonForm } from './json-value.js';
+import { notJsonOutcome } from './json-value.js';
 import { knownFields } from './option-keys.js';
 import type { JobOptions, ResolvedJobOptions, ResolvedRetryPolicy } from './options.js';
 
@@ -75,42 +75,19 @@ const succeededWithoutResult: Completion['outcome'] = Object.freeze({ kind: 'suc
 /**
  * A job the store did not take: refused by it (a ValkyrieError: capacity, the database gone, a key
  * held by another job) ends `cancelled` with its message and code, which tell it apart from a
- * cancellation someone asked for; an input JSON cannot hold, `failed`/`input`.
+ * cancellation someone asked for. Any other error came from encoding the job's input (which the
+ * engine made JSON when it took the job: job-intake.ts), and fails it as such, `failed`/`input`.
  */
 export function refusedOutcome(error: unknown): TaskOutcome {
   const message = messageOf(error);
   return isValkyrieError(error)
     ? { kind: 'cancelled', reason: `the store refused the job: ${message}`, code: error.code }
-    : notJson('input', message);
-}
-
-/** `failed` for an input or output JSON cannot hold (json-value.ts says what and where). */
-function notJson(reason: 'input' | 'output', message: string): TaskOutcome {
-  return {
-    kind: 'failed',
-    reason,
-    error: { name: 'TypeError', message: `the ${reason} cannot be stored as JSON: ${message}` },
-  };
+    : notJsonOutcome('input', message);
 }
 
 /**
- * The outcome as a durable store records it, which the handle and events then report: an output in
- * its JSON form (json-value.ts), or `failed`/`output` naming what JSON cannot hold and where.
- */
-export function storableOutcome(outcome: TaskOutcome): TaskOutcome {
-  if (outcome.kind !== 'succeeded' || outcome.output === undefined) return outcome;
-  let output: unknown;
-  try {
-    output = jsonForm(outcome.output, 'output');
-  } catch (error) {
-    return notJson('output', messageOf(error));
-  }
-  return output === outcome.output ? outcome : { kind: 'succeeded', output };
-}
-
-/**
- * The store's record of a final outcome (one `storableOutcome` made). A failure keeps the whole task
- * outcome as `detail`, so an engine that finds the job finished (by idempotency key) reports it
+ * The store's record of a final outcome (its output in JSON form: json-value.ts `jsonOutcome`). A
+ * failure keeps the whole task outcome as `detail`, so an engine that finds the job finished (by idempotency key) reports it
  * exactly; `error` is for people. A result's JSON goes to the store with it, which then need not
  * encode it again.
  */
