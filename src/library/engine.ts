@@ -35,7 +35,13 @@ import {
 import type { StoreEngineQueue } from './store-engine-queue.js';
 import { type StoredJob, storedJobView } from './stored-job.js';
 import { TaskRegistry } from './task-registry.js';
-import { runWorkflow, type WorkflowDefinition, type WorkflowHost, type WorkflowResult } from './workflow.js';
+import {
+  runWorkflow,
+  type WorkflowDefinition,
+  type WorkflowHost,
+  type WorkflowOutput,
+  type WorkflowResult,
+} from './workflow.js';
 
 export interface EngineStats {
   /** Waiting in the engine's queue, delayed ones and those waiting for a retry included. */
@@ -191,7 +197,7 @@ export class Engine implements AsyncDisposable {
    */
   runWorkflow<const Tasks extends readonly TaskRef[]>(
     definition: WorkflowDefinition<Tasks>,
-  ): Promise<WorkflowResult>;
+  ): Promise<WorkflowResult<WorkflowOutput<Tasks>>>;
   runWorkflow(definition: WorkflowDefinition): Promise<WorkflowResult> {
     // Rejects, as for a bad graph: a caller that chains .catch() on the call must hear of it.
     try {

@@ -18,5 +18,6 @@ export type {
   WorkflowDefinition,
   WorkflowEdge,
   WorkflowNode,
+  WorkflowOutput,
   WorkflowResult,
 } from './workflow.js';

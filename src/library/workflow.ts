@@ -26,9 +26,22 @@ export interface WorkflowNode<Task extends TaskRef = TaskRef> {
   readonly options?: JobOptions;
 }
 
-/** `X` for a task of `NodeInput<X>`; unknown (anything) for a task typed otherwise or by name. */
+/** `X` for a task of `NodeInput<X, …>`; unknown (anything) for a task typed otherwise or by name. */
 type NodeInputOf<Task> =
-  Task extends EngineTask<infer Input, unknown> ? (Input extends NodeInput<infer X> ? X : unknown) : unknown;
+  Task extends EngineTask<infer Input, unknown>
+    ? Input extends NodeInput<infer X, object>
+      ? X
+      : unknown
+    : unknown;
+
+/** A task's output type; unknown for a task given by name. Distributes over a union of tasks. */
+type OutputOf<Task> = Task extends EngineTask<unknown, infer Output> ? Output : unknown;
+
+/**
+ * What a workflow's outputs may be: the output of one of its nodes' tasks (their union; unknown as
+ * soon as one node's task is unknown's, as a task given by name is).
+ */
+export type WorkflowOutput<Tasks extends readonly TaskRef[]> = OutputOf<Tasks[number]>;
 
 /** `to` runs after `from` succeeded, and receives its output. */
 export interface WorkflowEdge {
@@ -45,21 +58,31 @@ export interface WorkflowDefinition<Tasks extends readonly TaskRef[] = readonly 
   readonly edges?: readonly WorkflowEdge[];
 }
 
-/** What a node's task function receives: its own input and every parent's output, by parent id. */
-export interface NodeInput<Input = unknown> {
+/**
+ * What a node's task function receives: its own input and every parent's output, by parent id.
+ * `Parents` is what the task expects of its parents, as it declares it
+ * (`engine.task<NodeInput<Size, { fetch: Fetched }>, Resized>(…)`: its node's parent `fetch` returns
+ * a `Fetched`); by default any parents, of unknown outputs. The engine hands over what the parent
+ * nodes returned (in their JSON form); which nodes are the parents is the workflow's edges' say, not
+ * checked against `Parents`.
+ */
+export interface NodeInput<Input = unknown, Parents extends object = Readonly<Record<string, unknown>>> {
   readonly input: Input;
-  readonly parents: Readonly<Record<string, unknown>>;
+  readonly parents: Readonly<Parents>;
 }
 
 /** A node's end: its job's outcome, or `skipped` because an ancestor did not succeed. */
-export type NodeOutcome = JobOutcome | { readonly kind: 'skipped'; readonly blockedBy: string };
+export type NodeOutcome<Output = unknown> =
+  | JobOutcome<Output>
+  | { readonly kind: 'skipped'; readonly blockedBy: string };
 
-export interface WorkflowResult {
+/** `Output`: what any node's task returns (WorkflowOutput: the union of the nodes' task outputs). */
+export interface WorkflowResult<Output = unknown> {
   /** `succeeded` when every node succeeded. */
   readonly kind: 'succeeded' | 'failed';
   /** Output of every node that succeeded, by node id. */
-  readonly outputs: Readonly<Record<string, unknown>>;
-  readonly nodes: Readonly<Record<string, NodeOutcome>>;
+  readonly outputs: Readonly<Record<string, Output>>;
+  readonly nodes: Readonly<Record<string, NodeOutcome<Output>>>;
 }
 
 /** What a workflow needs from its engine. */

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import type { NodeInput, WorkflowDefinition, WorkflowNode } from '../../src/library/workflow.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { JobOutcome } from '../../src/library/events.js';
+import type { NodeInput, NodeOutcome, WorkflowDefinition, WorkflowNode } from '../../src/library/workflow.js';
 import { fixture, openTestEngine } from './helpers.js';
 
 interface Sum {
@@ -64,5 +65,46 @@ describe('workflow node types', () => {
     const nodes: WorkflowNode[] = [{ id: 'a', task: plain, input: 1 }];
     const definition: WorkflowDefinition = { nodes };
     await expect(engine.runWorkflow(definition)).resolves.toMatchObject({ kind: 'succeeded' });
+  });
+
+  it("types a node's parents as its task declares them, and the outputs as the nodes' tasks return", async () => {
+    const { engine } = await openTestEngine();
+    const sum = engine.task<NodeInput<number>, Sum>('sum', { module: fixture(), exportName: 'sum' });
+    // Declares its parent 'a', a Sum: what the task function may rely on.
+    type AfterA = NodeInput<number, { readonly a: Sum }>;
+    const after = engine.task<AfterA, Sum>('after', { module: fixture(), exportName: 'sum' });
+    const echo = engine.task<NodeInput<string>, NodeInput<string>>('echo', { module: fixture() });
+    expectTypeOf<AfterA['parents']>().toEqualTypeOf<Readonly<{ readonly a: Sum }>>();
+    expectTypeOf<NodeInput<number>['parents']>().toEqualTypeOf<Readonly<Record<string, unknown>>>();
+    // A task of declared parents still checks its node's input.
+    // @ts-expect-error after's input is a number
+    const wrong: WorkflowNode<typeof after> = { id: 'b', task: after, input: '1' };
+    expect(wrong.input).toBe('1');
+
+    const result = await engine.runWorkflow({
+      nodes: [
+        { id: 'a', task: sum, input: 1 },
+        { id: 'b', task: after, input: 2 },
+        { id: 'c', task: echo, input: 'c' },
+      ],
+      edges: [{ from: 'a', to: 'b' }],
+    });
+    expectTypeOf(result.outputs).toEqualTypeOf<Readonly<Record<string, Sum | NodeInput<string>>>>();
+    expectTypeOf(result.nodes).toEqualTypeOf<
+      Readonly<Record<string, NodeOutcome<Sum | NodeInput<string>>>>
+    >();
+    expect(result.outputs.b).toEqual({ total: 3, saw: { input: 2, parents: ['a'] } });
+    const b = result.nodes.b;
+    if (b?.kind === 'succeeded')
+      expectTypeOf(b).toEqualTypeOf<Extract<JobOutcome<Sum | NodeInput<string>>, { kind: 'succeeded' }>>();
+
+    // A task given by name returns anything: so may the workflow's nodes.
+    const named = await engine.runWorkflow({
+      nodes: [
+        { id: 'a', task: sum, input: 1 },
+        { id: 'n', task: 'sum' },
+      ],
+    });
+    expectTypeOf(named.outputs).toEqualTypeOf<Readonly<Record<string, unknown>>>();
   });
 });
