@@ -4,7 +4,7 @@ import type { RunStatus } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
 import type { ApiClientFlags } from './client-flags.js';
 import { ExitCode } from './exit-codes.js';
-import { FollowSignals } from './follow-signals.js';
+import { InterruptSignals } from './interrupt-signals.js';
 import { followBackoff, followRunEvents } from './run-event-follower.js';
 import { sameServerFlags } from './same-server-flags.js';
 import type { ServerClient } from './server-client.js';
@@ -15,11 +15,26 @@ import { createView } from './views/create-view.js';
 export const defaultReconnectTimeoutMs = 120_000;
 
 /**
+ * Ctrl-C and SIGTERM for a command that starts a run on a server and follows it (`submit --follow`,
+ * `rerun --follow`), taken from just before the request that starts the run: a signal while that
+ * request is out is kept, and told to followRun once the run exists, so that the run is cancelled
+ * rather than left running unwatched by a process the signal killed, as it was before any listener.
+ * A second one then ends the process by that signal; once following, it stops the following.
+ */
+export function followSignals(): InterruptSignals {
+  return InterruptSignals.listen('stop', (signal) =>
+    process.stderr.write(
+      `\n${signal}: the run is cancelled as soon as the server has started it (${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to stop at once)\n`,
+    ),
+  );
+}
+
+/**
  * Renders a server run's events with the views of `valkyrie run` until it completes, and returns
  * `valkyrie run`'s exit code for it: 0 succeeded, 1 failed, 130 cancelled. Ctrl-C (or SIGTERM) asks
  * the server to cancel the run and keeps following until it completes, then exits 130 (143); a
  * second one stops following at once. `signals`: listened to since before the run was started, when
- * the caller started it (FollowSignals); closed here. A stream that drops before `run.completed` is reconnected
+ * the caller started it (followSignals); closed here. A stream that drops before `run.completed` is reconnected
  * (run-event-follower.ts) for up to `reconnectTimeoutMs` (default 2 minutes), then
  * VK_SERVER_UNREACHABLE (the run goes on on the server).
  */
@@ -33,7 +48,7 @@ export async function followRun(
     /** The command following, named in the cancel's recorded reason: `valkyrie submit --follow`. */
     readonly command: string;
   },
-  signals: FollowSignals = FollowSignals.listen(),
+  signals: InterruptSignals = followSignals(),
 ): Promise<number> {
   const out = new BufferedOutput(process.stdout);
   const view = createView(options, out);

@@ -36,7 +36,7 @@ export async function uploadWorkspace(
   options: {
     readonly maxBytes: number;
     readonly gitDir: boolean;
-    /** Stops the packing or the upload (SubmitInterrupt); the temporary bundle is removed. */
+    /** Stops the packing or the upload (interruptibleUpload); the temporary bundle is removed. */
     readonly signal?: AbortSignal;
   },
   progress: ProgressLine,

@@ -1,53 +1,33 @@
-import { ExitCode } from './exit-codes.js';
-import type { FollowSignal } from './follow-signals.js';
+import { InterruptSignals } from './interrupt-signals.js';
+import type { ProgressLine } from './progress-line.js';
+import type { ServerClient } from './server-client.js';
+import { type BundleReport, uploadWorkspace } from './submit-bundle.js';
 
 /**
- * Ctrl-C and SIGTERM while `submit` packs and uploads the workspace, before any run exists: the
- * first aborts `signal` (the packing and the upload stop, the temporary bundle is removed) and is
- * told to `onFirst` (to end the live progress line, which would otherwise stay without a newline
- * under the shell's prompt); the command then exits 130 (143 for SIGTERM) with nothing submitted.
- * A second one ends the process by that signal at once, as it would have without listeners.
+ * uploadWorkspace with Ctrl-C and SIGTERM taken, before any run exists: the first stops the packing
+ * or the upload, ends the live progress line with a line of its own (the shell's prompt would land
+ * on it), removes the temporary bundle, and resolves with the exit code (130, or 143) in place of
+ * the bundle; nothing is submitted. A second one ends the process by that signal at once.
  */
-export class SubmitInterrupt {
-  readonly #abort = new AbortController();
-  #first: FollowSignal | undefined;
-  readonly #onSigint = () => this.#take('SIGINT');
-  readonly #onSigterm = () => this.#take('SIGTERM');
-
-  private constructor(private readonly onFirst: (signal: FollowSignal) => void) {}
-
-  /** Listening from now until `close`. */
-  static listen(onFirst: (signal: FollowSignal) => void): SubmitInterrupt {
-    const interrupt = new SubmitInterrupt(onFirst);
-    process.on('SIGINT', interrupt.#onSigint);
-    process.on('SIGTERM', interrupt.#onSigterm);
-    return interrupt;
-  }
-
-  get signal(): AbortSignal {
-    return this.#abort.signal;
-  }
-
-  /** 130 after Ctrl-C, 143 after SIGTERM; undefined while no signal came. */
-  get exitCode(): number | undefined {
-    if (this.#first === undefined) return undefined;
-    return this.#first === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted;
-  }
-
-  /** Stops listening; idempotent. */
-  close(): void {
-    process.off('SIGINT', this.#onSigint);
-    process.off('SIGTERM', this.#onSigterm);
-  }
-
-  #take(signal: FollowSignal): void {
-    if (this.#first !== undefined) {
-      this.close();
-      process.kill(process.pid, signal);
-      return;
-    }
-    this.#first = signal;
-    this.onFirst(signal);
-    this.#abort.abort();
+export async function interruptibleUpload(
+  client: ServerClient,
+  workspace: string,
+  options: { readonly maxBytes: number; readonly gitDir: boolean },
+  progress: ProgressLine,
+): Promise<BundleReport | number> {
+  const interrupt = InterruptSignals.listen('exit');
+  const abort = new AbortController();
+  interrupt.onFirst((signal) => {
+    progress.say(`valkyrie: interrupted (${signal}) before the run was submitted; nothing was submitted`);
+    abort.abort();
+  });
+  try {
+    const bundle = await uploadWorkspace(client, workspace, { ...options, signal: abort.signal }, progress);
+    return interrupt.interrupted ? interrupt.exitCode : bundle;
+  } catch (error) {
+    if (interrupt.interrupted) return interrupt.exitCode;
+    throw error;
+  } finally {
+    interrupt.close();
   }
 }

@@ -3,8 +3,7 @@ import { ApiRequestError } from '../api-error-answer.js';
 import type { ApiClientFlags } from '../client-flags.js';
 import { ExitCode } from '../exit-codes.js';
 import { secretFlags } from '../field-flags.js';
-import { followRun } from '../follow-run.js';
-import { FollowSignals } from '../follow-signals.js';
+import { followRun, followSignals } from '../follow-run.js';
 import { ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { warnWaiting } from '../waiting-job.js';
@@ -29,8 +28,8 @@ export interface ServerRerunOptions extends ApiClientFlags {
  */
 export async function serverRerunCommand(id: string, options: ServerRerunOptions): Promise<number> {
   const client = new ServerClient(ApiClient.fromFlags(options));
-  // From the request on: a signal while it is out cancels the re-run it starts (FollowSignals).
-  const signals = options.follow ? FollowSignals.listen() : undefined;
+  // From the request on: a signal while it is out cancels the re-run it starts (followSignals).
+  const signals = options.follow ? followSignals() : undefined;
   try {
     const run = await client.rerunRun(
       id,

@@ -13,10 +13,10 @@ import { chooseEvent } from '../../workflow/triggers.js';
 import { ApiClient } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { type FieldFlags, keyedListFlag, listFlag, onceFlag, pairFlag, secretFlags } from '../field-flags.js';
-import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
-import { FollowSignals } from '../follow-signals.js';
+import { defaultReconnectTimeoutMs, followRun, followSignals } from '../follow-run.js';
 import { gitWorkTreeTop } from '../git-work-tree.js';
 import { expandHome } from '../home-path.js';
+import type { InterruptSignals } from '../interrupt-signals.js';
 import { selectedWorkflow } from '../job-option.js';
 import { checkedSecrets, newRunVars } from '../key-values.js';
 import { localActionProblems } from '../local-action-check.js';
@@ -29,9 +29,9 @@ import { sameServerFlags } from '../same-server-flags.js';
 import { ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { shellWord } from '../shell-word.js';
-import { type BundleReport, uploadWorkspace } from '../submit-bundle.js';
+import type { BundleReport } from '../submit-bundle.js';
 import { createRunWithGit, submittedGitContext } from '../submit-git.js';
-import { SubmitInterrupt } from '../submit-interrupt.js';
+import { interruptibleUpload } from '../submit-interrupt.js';
 import { runHeading } from '../views/format.js';
 import { warnWaiting } from '../waiting-job.js';
 import { workflowFileOf } from '../workflow-file.js';
@@ -130,7 +130,7 @@ export async function submitCommand(
   warnIfCleartext(api.server);
 
   if (options.bundle !== false && options.workspace === undefined) warnIfSubdirectory(workspace);
-  let signals: FollowSignals | undefined;
+  let signals: InterruptSignals | undefined;
   try {
     // Read before the bundle is made and uploaded, which may take minutes: a commit meanwhile would
     // give the run another sha than the bundle's .git, made right after this.
@@ -146,7 +146,7 @@ export async function submitCommand(
           );
     if (typeof bundle === 'number') return bundle;
     // From the request that starts the run on: a signal while it is out cancels the run it starts.
-    signals = options.follow ? FollowSignals.listen() : undefined;
+    signals = options.follow ? followSignals() : undefined;
     const { run, created } = await createRunWithGit(
       client,
       {
@@ -185,37 +185,6 @@ export async function submitCommand(
     return code;
   } finally {
     signals?.close();
-  }
-}
-
-/**
- * uploadWorkspace with Ctrl-C and SIGTERM taken (SubmitInterrupt), before any run exists: the first
- * stops the packing or the upload, ends the live progress line with a line of its own (the shell's
- * prompt would land on it), removes the temporary bundle, and resolves with the exit code (130, or
- * 143) in place of the bundle; nothing is submitted.
- */
-async function interruptibleUpload(
-  client: ServerClient,
-  workspace: string,
-  options: { readonly maxBytes: number; readonly gitDir: boolean },
-  progress: ProgressLine,
-): Promise<BundleReport | number> {
-  const interrupt = SubmitInterrupt.listen((signal) =>
-    progress.say(`valkyrie: interrupted (${signal}) before the run was submitted; nothing was submitted`),
-  );
-  try {
-    const bundle = await uploadWorkspace(
-      client,
-      workspace,
-      { ...options, signal: interrupt.signal },
-      progress,
-    );
-    return interrupt.exitCode ?? bundle;
-  } catch (error) {
-    if (interrupt.exitCode !== undefined) return interrupt.exitCode;
-    throw error;
-  } finally {
-    interrupt.close();
   }
 }
 
