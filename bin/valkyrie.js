@@ -6,7 +6,8 @@ import { main } from '../dist/valkyrie.js';
 // stack trace.
 // A command that drives or follows a run (it listens for SIGTERM) carries on to the run's end and
 // exits with its code, its output dropped: stopping there would abandon the run half-way, its steps
-// killed, and exit 0. Any other command stops at once.
+// killed, and exit 0. Any other command stops at once. (`submit`, which listens while it packs and
+// uploads, stops itself there, before any run exists: src/cli/submit-interrupt.ts.)
 let outputClosed = false;
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error) => {

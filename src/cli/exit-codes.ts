@@ -41,6 +41,12 @@ export const ExitCode = {
   interrupted: 130,
   /** SIGTERM: cancelled gracefully like Ctrl-C, with the shell's code for a TERM. */
   terminated: 143,
+  /**
+   * `submit`: its output was closed (a pipe whose reader exited, as `| head -1` does) before the run
+   * was submitted, which was then not. 128 + SIGPIPE's 13: what the shell reports for git, or a Go
+   * CLI such as gh, that a write to such a pipe ended.
+   */
+  brokenPipe: 141,
 } as const;
 
 /** A failure the user can fix; printed as one line, never with a stack trace. */

@@ -168,9 +168,10 @@ function buildProgram(setExit: (code: number) => void): Command {
         '(nothing sent) or a run larger than the whole queue, 69 server unreachable or failing (a restarting\n' +
         'one is waited for, up to 30s), 75 queue full (try again later), 77 token refused, 130 cancelled or Ctrl-C\n' +
         '(with --follow, Ctrl-C or SIGTERM asks the server to cancel the run, naming the signal as its reason;\n' +
-        '143 on SIGTERM). With --follow, a dropped event stream (a server\n' +
-        'replica died, a proxy cut it) is reconnected to the same URL with backoff, resuming after the last event\n' +
-        'seen; 69 once --reconnect-timeout has passed without getting it back.',
+        '143 on SIGTERM), 141 stdout or stderr closed while packing or uploading (| head -1; nothing submitted).\n' +
+        'With --follow, a dropped event stream (a server replica died, a proxy cut it) is reconnected to the\n' +
+        'same URL with backoff, resuming after the last event seen; 69 once --reconnect-timeout has passed\n' +
+        'without getting it back.',
     )
     .action(async (file: string | undefined, options) => {
       const { submitCommand } = await import('./commands/submit.js');

@@ -1,13 +1,22 @@
+import { ExitCode } from './exit-codes.js';
 import { InterruptSignals } from './interrupt-signals.js';
 import type { ProgressLine } from './progress-line.js';
 import type { ServerClient } from './server-client.js';
 import { type BundleReport, uploadWorkspace } from './submit-bundle.js';
 
 /**
- * uploadWorkspace with Ctrl-C and SIGTERM taken, before any run exists: the first stops the packing
- * or the upload, ends the live progress line with a line of its own (the shell's prompt would land
- * on it), removes the temporary bundle, and resolves with the exit code (130, or 143) in place of
- * the bundle; nothing is submitted. A second one ends the process by that signal at once.
+ * uploadWorkspace, stopped before any run exists by Ctrl-C, SIGTERM, or output that was closed.
+ *
+ * The first signal stops the packing or the upload, ends the live progress line with a line of its
+ * own (the shell's prompt would land on it), removes the temporary bundle, and resolves with the exit
+ * code (130, or 143) in place of the bundle; nothing is submitted. A second one ends the process by
+ * that signal at once.
+ *
+ * A write to stdout or stderr that finds the pipe's reader gone (EPIPE: `submit … 2>&1 | head -1`;
+ * EIO: its terminal closed) stops it the same way, with 141, as git and gh stop at such a write (the
+ * kernel's SIGPIPE ends them): the user stopped reading, and a run nobody sees the start of, submitted
+ * on after that, is not what they asked for. Otherwise bin/valkyrie.js only drops the output of a
+ * command that listens for SIGTERM, as this does, and submit went on to start the run.
  */
 export async function interruptibleUpload(
   client: ServerClient,
@@ -21,13 +30,30 @@ export async function interruptibleUpload(
     progress.say(`valkyrie: interrupted (${signal}) before the run was submitted; nothing was submitted`);
     abort.abort();
   });
+  let closed: string | undefined;
+  const onOutputError = (stream: 'stdout' | 'stderr') => (error: NodeJS.ErrnoException) => {
+    if ((error.code !== 'EPIPE' && error.code !== 'EIO') || closed !== undefined) return;
+    closed = `${stream} closed (${error.code})`;
+    // Lost when stderr is the stream closed; the exit code says it then.
+    progress.say(`valkyrie: ${closed} before the run was submitted; nothing was submitted`);
+    abort.abort();
+  };
+  const onStdoutError = onOutputError('stdout');
+  const onStderrError = onOutputError('stderr');
+  process.stdout.on('error', onStdoutError);
+  process.stderr.on('error', onStderrError);
+  const stopped = () =>
+    closed !== undefined ? ExitCode.brokenPipe : interrupt.interrupted ? interrupt.exitCode : undefined;
   try {
     const bundle = await uploadWorkspace(client, workspace, { ...options, signal: abort.signal }, progress);
-    return interrupt.interrupted ? interrupt.exitCode : bundle;
+    return stopped() ?? bundle;
   } catch (error) {
-    if (interrupt.interrupted) return interrupt.exitCode;
+    const code = stopped();
+    if (code !== undefined) return code;
     throw error;
   } finally {
     interrupt.close();
+    process.stdout.off('error', onStdoutError);
+    process.stderr.off('error', onStderrError);
   }
 }

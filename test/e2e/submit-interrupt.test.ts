@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { shellWord } from '../../src/cli/shell-word.js';
 import { collect, valkyrieBin, Workspace } from './cli.js';
@@ -99,4 +100,35 @@ describe('valkyrie submit interrupted while a server does not answer its bundle 
       silent.close();
     }
   });
+});
+
+describe('valkyrie submit whose output is a pipe that its reader closed while packing', () => {
+  it('stops as git and gh do on a broken pipe: exit 141, the bundle removed, nothing submitted', async () => {
+    const temp = join(ws.dir, 'tmp');
+    mkdirSync(temp);
+    const command = [process.execPath, valkyrieBin, 'submit', 'ci.yml'].map(shellWord).join(' ');
+    // `head -1` reads the first line ("Packing 25 files …") and exits: every later line is a write
+    // to a pipe with no reader (EPIPE).
+    const { stdout } = await promisify(execFile)(
+      'bash',
+      ['-c', `${command} 2>&1 | head -1; echo "rc=\${PIPESTATUS[0]}"`],
+      {
+        cwd: ws.dir,
+        env: {
+          ...process.env,
+          NO_COLOR: '1',
+          TMPDIR: temp,
+          VALKYRIE_SERVER: server.url,
+          VALKYRIE_TOKEN: 'tok',
+        },
+      },
+    );
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^Packing 25 files/);
+    expect(lines.at(-1)).toBe('rc=141');
+    expect(stdout).not.toMatch(/Error|at /);
+    expect(readdirSync(temp)).toEqual([]);
+    expect(server.bundles.size).toBe(0);
+    expect(server.requests.filter((request) => request.method === 'POST')).toEqual([]);
+  }, 60_000);
 });
