@@ -1,8 +1,8 @@
 import type { RunStatus } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
 import type { ApiClientFlags } from './client-flags.js';
-import { ExitCode } from './exit-codes.js';
 import { type RunCompleted, runExitCode, showRunEvents } from './follow-run.js';
+import { InterruptSignals } from './interrupt-signals.js';
 import type { ServerClient } from './server-client.js';
 import { BufferedOutput } from './views/buffered-output.js';
 import { LineView } from './views/line-view.js';
@@ -29,32 +29,26 @@ export const serverRunEvents =
  * whole — until the run completes; then `valkyrie run`'s exit code for it. `only`: those jobs'
  * lines, and only them in the summary. Ctrl-C or SIGTERM only stops following, as `gh run watch`
  * does: the run goes on (`valkyrie cancel` stops it); 130 after Ctrl-C, as for a run that can no longer
- * complete, and 143 after SIGTERM, as every other command ends on it.
+ * complete, and 143 once a SIGTERM came, as every other command ends on it.
  */
 export async function followRunLogs(events: RunEventSource, only: ChosenJobs | undefined): Promise<number> {
   const out = new BufferedOutput(process.stdout);
   const view = new LineView(out, stdoutColors());
-  const stop = new AbortController();
-  let stoppedBy: NodeJS.Signals | undefined;
-  const interrupt = (signal: NodeJS.Signals) => {
-    stoppedBy ??= signal;
-    stop.abort();
-  };
-  process.on('SIGINT', interrupt);
-  process.on('SIGTERM', interrupt);
+  // Nothing to cancel: the first signal stops the following itself, and a second has nothing more to stop.
+  const signals = InterruptSignals.listen('stop');
+  signals.onFirst(() => signals.stopFollowing());
   let completed: RunCompleted | undefined;
   try {
-    completed = await events(stop.signal, (event) => {
+    completed = await events(signals.stop, (event) => {
       const shown = only === undefined ? event : narrowed(event, only);
       if (shown !== undefined) view.onEvent(shown);
     });
   } finally {
     view.close();
     out.flush();
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
+    signals.close();
   }
-  if (completed === undefined) return stoppedBy === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted;
+  if (completed === undefined) return signals.exitCode;
   return runExitCode(only === undefined ? completed.status : chosenStatus(completed.jobs, only));
 }
 
