@@ -52,10 +52,13 @@ export interface ConnectionLinesOptions {
  * and how long it took once it is back. The same goes for a server that is down when the runner
  * starts, while it registers and while it first connects (`connecting` … `reached`).
  *
- * Lifecycle: at start, `connecting`, `unreachable` for each failed round and `reached`, once to
- * register and once to connect; then `lost`, `unreachable` and `switched` as the transport tells them
- * (auto.ts: onLost, onUnreachable, onSwitch) → `close`, which tells what is held and stops the timer;
- * idempotent.
+ * Lifecycle: at start, `connecting`, `unreachable` for each failed round and `reached` to register;
+ * `connecting` and `unreachable` to connect; then `lost`, `unreachable` and `switched` as the
+ * transport tells them (auto.ts: onLost, onUnreachable, onSwitch), and `registered` at each answer to
+ * the runner's register (the first ends the start) → `close`, which tells what is held and stops the
+ * timer; idempotent. A session is told only once `registered`: one that just opened may be lost
+ * before the server has the runner, and a line read then (by a script that lists the runners next)
+ * would say it is connected while the server does not list it.
  */
 export class ConnectionLines {
   private readonly burst: number;
@@ -66,6 +69,10 @@ export class ConnectionLines {
   /** Set while drops are held: the window's timer, the drops held in it, the last one's reason. */
   private quiet: { timer: NodeJS.Timeout; held: number; lastReason: string } | undefined;
   private outage: Outage | undefined;
+  /** The first `registered` has been told (the runner's start line). */
+  private started = false;
+  /** The switch that opened the session up now, until the server answers its register. */
+  private switch: TransportSwitch | undefined;
 
   constructor(
     /** The server's URL, as the outage lines name it. */
@@ -96,7 +103,9 @@ export class ConnectionLines {
 
   lost({ kind, reason }: TransportLoss): void {
     const now = this.now();
-    this.outage = outageFrom(now);
+    // A session lost before its register was answered did not end the outage, which goes on.
+    this.switch = undefined;
+    this.outage ??= outageFrom(now);
     this.drops = this.drops.filter((at) => at > now - this.windowMs);
     this.drops.push(now);
     if (this.quiet === undefined && this.drops.length <= this.burst) {
@@ -136,7 +145,25 @@ export class ConnectionLines {
     );
   }
 
-  switched({ from, to, reason }: TransportSwitch): void {
+  /** A new session opened: told once the server answers the runner's register on it (`registered`). */
+  switched(change: TransportSwitch): void {
+    this.switch = change;
+  }
+
+  /**
+   * The server answered the runner's register: it lists the runner connected. The first time, at
+   * start, `startLine` (as `reached`); later, the switch that opened the session.
+   */
+  registered(startLine: () => string): void {
+    const change = this.switch;
+    this.switch = undefined;
+    if (!this.started) {
+      this.started = true;
+      this.reached(startLine());
+    } else if (change !== undefined) this.tellSwitch(change);
+  }
+
+  private tellSwitch({ from, to, reason }: TransportSwitch): void {
     // After lines about the outage the log must not end on one of them, drops held or not.
     const back = this.outageEnded(true);
     if (back !== undefined) {

@@ -64,6 +64,11 @@ export interface RunnerAgentOptions {
    */
   readonly onMode?: (mode: RunnerMode, note: string | undefined) => void;
   /**
+   * Told at each `registered` (before onMode): the control plane has the register of the session up
+   * now, the first or one a switch opened, and lists the runner connected — not yet when it opens.
+   */
+  readonly onRegistered?: () => void;
+  /**
    * A line for the operator (stderr): a completion in doubt dropped because too many are held, or
    * what a job left that could not be removed.
    */
@@ -323,6 +328,7 @@ export class RunnerAgent {
     switch (message.type) {
       case 'registered':
         this.reports.registered(message.logStored === true);
+        this.options.onRegistered?.();
         this.modeIs(message.mode ?? 'online', message.note);
         return;
       case 'log.stored':

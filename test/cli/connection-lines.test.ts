@@ -16,8 +16,11 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-/** Lines as the runner prints them, on a connection that is `kind` between drops (null: reconnecting). */
-function lines(kind: TransportKind | null = 'websocket') {
+/**
+ * Lines as the runner prints them, on a connection that is `kind` between drops (null: reconnecting),
+ * once its start line was told (unless `starting`): what it says after that line.
+ */
+function lines(kind: TransportKind | null = 'websocket', starting = false) {
   const said: string[] = [];
   const connection = new ConnectionLines(
     'http://ci.example:7070',
@@ -29,15 +32,22 @@ function lines(kind: TransportKind | null = 'websocket') {
       now: () => Date.now(),
     },
   );
+  if (!starting) {
+    connection.registered(() => 'r1 connected to http://ci.example:7070 over websocket');
+    said.length = 0;
+  }
+  /** The register of a new session is answered. */
+  const registered = () => connection.registered(() => 'not a start');
   /** A drop and the return after it, `everyMs` after the last. */
   const flap = (times: number, everyMs: number) => {
     for (let i = 0; i < times; i++) {
       vi.advanceTimersByTime(everyMs);
       connection.lost(cut);
       connection.switched(back);
+      registered();
     }
   };
-  return { said, connection, flap };
+  return { said, connection, flap, registered };
 }
 
 describe('ConnectionLines', () => {
@@ -100,7 +110,7 @@ describe('ConnectionLines in an outage', () => {
   });
 
   it('tells each round of attempts while the backoff grows, then one a minute at its cap, and the return', () => {
-    const { said, connection } = lines(null);
+    const { said, connection, registered } = lines(null);
     connection.lost(cut);
     for (const waitMs of [200, 400, 800]) {
       connection.unreachable(round(waitMs));
@@ -123,15 +133,17 @@ describe('ConnectionLines in an outage', () => {
       `http://ci.example:7070 unreachable for 2m (last error: ${refused}); retrying in 20s`,
     ]);
     connection.switched(back);
+    registered();
     expect(said.at(-1)).toBe(
       'http://ci.example:7070 reachable again after 3m: connected over websocket (the websocket connection had been lost: close code 1006: no reason given)',
     );
   });
 
   it('says nothing of an outage at a reconnect that needed no second round', () => {
-    const { said, connection } = lines(null);
+    const { said, connection, registered } = lines(null);
     connection.lost(cut);
     connection.switched({ ...back, to: 'long-poll' });
+    registered();
     expect(said).toEqual([
       'lost the websocket connection (close code 1006: no reason given); reconnecting now',
       'switched from websocket to long-poll (close code 1006: no reason given)',
@@ -150,7 +162,7 @@ describe('ConnectionLines while the runner starts', () => {
 
   // It printed a line at every attempt, forever (registering), or one after 2 s and then nothing (connecting).
   it('tells each round from when it began to try, then one a minute at the cap, and the answer after how long', () => {
-    const { said, connection } = lines(null);
+    const { said, connection } = lines(null, true);
     connection.connecting();
     vi.advanceTimersByTime(300);
     for (const waitMs of [200, 400]) {
@@ -175,8 +187,64 @@ describe('ConnectionLines while the runner starts', () => {
     );
     // Connecting next starts anew: reached at the first attempt, it says only that.
     connection.connecting();
-    connection.reached('r1 connected to http://ci.example:7070 over websocket');
+    connection.registered(() => 'r1 connected to http://ci.example:7070 over websocket');
     expect(said.at(-1)).toBe('r1 connected to http://ci.example:7070 over websocket');
+  });
+
+  // The start line came as the session opened, before the server had the runner's register.
+  it('tells the start once the server answers the register, also when the first session was lost before', () => {
+    const { said, connection } = lines(null, true);
+    connection.connecting();
+    expect(said).toEqual([]);
+    connection.lost(cut);
+    connection.switched({ ...back, to: 'long-poll' });
+    connection.registered(() => 'r1 connected to http://ci.example:7070 over long-poll');
+    expect(said).toEqual([
+      'lost the websocket connection (close code 1006: no reason given); reconnecting now',
+      'r1 connected to http://ci.example:7070 over long-poll',
+    ]);
+  });
+});
+
+describe('ConnectionLines at a reconnect', () => {
+  // "reconnected over …" came as the new session opened, before the server had the runner's register.
+  it('tells a new session only once the server answers its register', () => {
+    const { said, connection, registered } = lines();
+    connection.lost(cut);
+    connection.switched({ ...back, to: 'long-poll' });
+    expect(said).toHaveLength(1);
+    registered();
+    expect(said.slice(1)).toEqual([
+      'switched from websocket to long-poll (close code 1006: no reason given)',
+    ]);
+    // An answer that no switch came before (none does) says nothing more.
+    registered();
+    expect(said).toHaveLength(2);
+  });
+
+  it('counts an outage from its first loss when a session in it was lost before its register was answered', () => {
+    const { said, connection, registered } = lines(null);
+    const round = {
+      reason: 'websocket: connect ECONNREFUSED',
+      atCap: false,
+      failed: { kind: 'network' },
+    } as const;
+    connection.lost(cut);
+    connection.unreachable({ ...round, retryInMs: 1_000 });
+    vi.advanceTimersByTime(1_000);
+    connection.switched(back);
+    vi.advanceTimersByTime(500);
+    connection.lost(cut);
+    connection.unreachable({ ...round, retryInMs: 2_000 });
+    vi.advanceTimersByTime(2_000);
+    connection.switched(back);
+    registered();
+    expect(said.slice(1)).toEqual([
+      'http://ci.example:7070 unreachable for 0ms (last error: websocket: connect ECONNREFUSED); retrying in 1s',
+      'lost the websocket connection (close code 1006: no reason given); reconnecting now',
+      'http://ci.example:7070 unreachable for 1.5s (last error: websocket: connect ECONNREFUSED); retrying in 2s',
+      'http://ci.example:7070 reachable again after 3.5s: connected over websocket (the websocket connection had been lost: close code 1006: no reason given)',
+    ]);
   });
 });
 

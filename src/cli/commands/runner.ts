@@ -266,6 +266,14 @@ async function serve(
     holdOutput: holdStepOutput,
     hooks: settings.hooks,
     ...(capabilities === undefined ? {} : { capabilities }),
+    // Only now, not as the session opens: a script that reads the line and lists the runners next
+    // must find it connected (ConnectionLines.registered).
+    onRegistered: () =>
+      connectionLines.registered(
+        () =>
+          `${info.name} connected to ${settings.server} over ${transport.kind ?? 'an unknown transport'} as ${credentials.runnerId}; ` +
+          `capacity ${info.capacity}, labels ${info.labels.join(',')}${autoStopNote(settings)}`,
+      ),
     onMode: (mode, note) => say(modeLine(mode, credentials.runnerId, note)),
     onRunning: (running) => autoStop.running(running),
     onJob: (event) => say(runnerJobLine(event)),
@@ -295,10 +303,6 @@ async function serve(
   });
   transport.onSwitch((change) => connectionLines.switched(change));
   agent.start();
-  connectionLines.reached(
-    `${info.name} connected to ${settings.server} over ${transport.kind ?? 'an unknown transport'} as ${credentials.runnerId}; ` +
-      `capacity ${info.capacity}, labels ${info.labels.join(',')}${autoStopNote(settings)}`,
-  );
   const autoStopped = autoStop.requested.then((reason) => {
     const running = agent.running;
     say(

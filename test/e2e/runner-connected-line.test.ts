@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Workspace } from './cli.js';
+import {
+  callApi,
+  killAll,
+  type StartedProcess,
+  type StartedServer,
+  startProcess,
+  startServerForRunners,
+} from './fleet-processes.js';
+import { TcpProxy } from './tcp-proxy.js';
+
+/**
+ * A runner's "connected" lines are a promise to whoever reads them — a script, a service manager's
+ * readiness check, an operator about to submit: the server has the runner. Each one here is checked
+ * the moment it is printed, by asking a real server's API for the runner list: at start over
+ * WebSocket and over `--protocol http`, and after each reconnect and transport switch (a proxy in
+ * between cuts the WebSocket, or blocks it, and lets it through again). It used to come as the
+ * session opened, before the server had processed the runner's register, and the list, asked then,
+ * could miss the runner. Several runners at once, each line checked, make the race real.
+ */
+const admin = 'vkt-e2e-connected-line-admin-0123456789';
+const ws = new Workspace();
+const processes: StartedProcess[] = [];
+let server: StartedServer;
+let registration = '';
+
+beforeAll(async () => {
+  ({ server, registration } = await startServerForRunners(ws, admin, processes));
+}, 30_000);
+
+afterAll(async () => {
+  await killAll(processes);
+  ws.dispose();
+});
+
+interface Listed {
+  readonly name: string;
+  readonly connected: boolean;
+}
+
+/** How the runner list showed runner `name` when one of its lines said it was connected. */
+interface Check {
+  readonly line: string;
+  readonly connected: boolean | undefined;
+}
+
+async function connectedNow(name: string): Promise<boolean | undefined> {
+  const response = await callApi(server.url, admin, 'GET', '/api/v1/runners');
+  const { runners } = (await response.json()) as { runners: Listed[] };
+  return runners.find((runner) => runner.name === name)?.connected;
+}
+
+/**
+ * `valkyrie runner` named `name` at `url` (the server's, or a proxy's), whose lines that match
+ * `connectedLine` are each checked against the runner list the moment they arrive on its stdout.
+ */
+function watchedRunner(name: string, url: string, args: readonly string[], connectedLine: RegExp) {
+  const runner = startProcess(ws, [
+    ...['runner', '--server', url, '--token', registration, '--name', name],
+    ...['--work-dir', `runner-${name}`, ...args],
+  ]);
+  processes.push(runner);
+  const checks: Promise<Check>[] = [];
+  let partial = '';
+  runner.child.stdout?.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines)
+      if (connectedLine.test(line))
+        checks.push(connectedNow(name).then((connected) => ({ line, connected })));
+  });
+  return { runner, checks };
+}
+
+async function untilChecks(
+  checks: Promise<Check>[],
+  count: number,
+  runner: StartedProcess,
+): Promise<Check[]> {
+  const deadline = Date.now() + 15_000;
+  while (checks.length < count) {
+    if (Date.now() > deadline || runner.child.exitCode !== null)
+      throw new Error(`${checks.length} of ${count} connected lines: ${runner.stdout()}${runner.stderr()}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return Promise.all(checks);
+}
+
+const started = / connected to http:\/\/\S+ over (websocket|long-poll) as /;
+
+describe("a runner's connected line", () => {
+  for (const [protocol, args] of [
+    ['websocket', []],
+    ['--protocol http', ['--protocol', 'http']],
+  ] as const)
+    it(`comes once the server lists the runner connected, at start (${protocol})`, async () => {
+      const tag = protocol === 'websocket' ? 'ws' : 'http';
+      const runners = Array.from({ length: 3 }, (_, index) =>
+        watchedRunner(`start-${tag}-${index}`, server.url, args, started),
+      );
+      const seen: Check[] = [];
+      for (const { runner, checks } of runners) seen.push(...(await untilChecks(checks, 1, runner)));
+      expect(seen).toEqual(seen.map(({ line }) => ({ line, connected: true })));
+    }, 20_000);
+
+  it('comes once the server lists the runner connected after each reconnect and transport switch', async () => {
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
+    try {
+      const via = `http://127.0.0.1:${proxy.port}`;
+      const back = /(connected to http:\/\/\S+ over|reconnected over|switched from \S+ to) /;
+      const { runner, checks } = watchedRunner('moving', via, [], back);
+      await untilChecks(checks, 1, runner);
+      // Cut: it moves to long-poll at once; let through again: it moves back to the WebSocket.
+      for (let round = 1; round <= 2; round++) {
+        proxy.blockWebSockets();
+        await untilChecks(checks, 2 * round, runner);
+        proxy.allowWebSockets();
+        await untilChecks(checks, 2 * round + 1, runner);
+      }
+      const seen = await Promise.all(checks);
+      expect(seen).toEqual(seen.map(({ line }) => ({ line, connected: true })));
+    } finally {
+      await proxy.close();
+    }
+  }, 20_000);
+});
