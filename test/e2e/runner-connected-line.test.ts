@@ -15,7 +15,7 @@ import { TcpProxy } from './tcp-proxy.js';
  * readiness check, an operator about to submit: the server has the runner. Each one here is checked
  * the moment it is printed, by asking a real server's API for the runner list: at start over
  * WebSocket and over `--protocol http`, and after each reconnect and transport switch (a proxy in
- * between cuts the WebSocket, or blocks it, and lets it through again). It used to come as the
+ * between cuts the WebSocket, or blocks it a while, and lets it through again). It used to come as the
  * session opened, before the server had processed the runner's register, and the list, asked then,
  * could miss the runner. Several runners at once, each line checked, make the race real.
  */
@@ -117,6 +117,27 @@ describe("a runner's connected line", () => {
         await untilChecks(checks, 2 * round, runner);
         proxy.allowWebSockets();
         await untilChecks(checks, 2 * round + 1, runner);
+      }
+      const seen = await Promise.all(checks);
+      expect(seen).toEqual(seen.map(({ line }) => ({ line, connected: true })));
+    } finally {
+      await proxy.close();
+    }
+  }, 20_000);
+
+  it('comes once the server lists the runner connected after each reconnect over the same transport', async () => {
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
+    try {
+      const via = `http://127.0.0.1:${proxy.port}`;
+      // Blocked a moment, so that a round of attempts fails: the line says after how long it is back.
+      const back = /(connected to http:\/\/\S+ over|reconnected over|: connected over) /;
+      const { runner, checks } = watchedRunner('same', via, ['--protocol', 'ws'], back);
+      await untilChecks(checks, 1, runner);
+      for (let round = 1; round <= 3; round++) {
+        proxy.blockWebSockets();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        proxy.allowWebSockets();
+        await untilChecks(checks, round + 1, runner);
       }
       const seen = await Promise.all(checks);
       expect(seen).toEqual(seen.map(({ line }) => ({ line, connected: true })));
