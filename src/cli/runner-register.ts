@@ -108,8 +108,12 @@ export function registrationRefusal(
 ): string {
   const { status, code, message } = refusal;
   const refused = `the server refused to register this runner (${status} ${code}): ${message}`;
+  // What to do too, as a refused credential's line says it: the token is wrong, not the server.
   if (status === 401 || status === 403)
-    return `${refused}; the token came from ${settings.tokenFlag ?? 'VALKYRIE_TOKEN (no --token or --token-file was given)'}`;
+    return (
+      `${refused}; the token came from ${settings.tokenFlag ?? 'VALKYRIE_TOKEN (no --token or --token-file was given)'}. ` +
+      'Start it with a registration token, made by valkyrie token create --role runner.'
+    );
   if (status === 404)
     return `${refused}; is ${settings.server} the server's address? Give --server (or VALKYRIE_SERVER) the one its "valkyrie server listening on" line shows`;
   return refused;

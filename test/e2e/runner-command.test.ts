@@ -141,9 +141,10 @@ describe('valkyrie runner', () => {
     expect(result.stderr).toMatch(
       /refused to register this runner \(401 VK_UNAUTHENTICATED\): unknown registration token/,
     );
-    // Given by no flag: an admin token exported for the client commands is the usual cause.
+    // Given by no flag: an admin token exported for the client commands is the usual cause. And
+    // what to do, as the line of a refused credential says it (GitLab: "check registration token").
     expect(result.stderr).toMatch(
-      /; the token came from VALKYRIE_TOKEN \(no --token or --token-file was given\)\n$/,
+      /; the token came from VALKYRIE_TOKEN \(no --token or --token-file was given\)\. Start it with a registration token, made by valkyrie token create --role runner\.\n$/,
     );
     expect(existsSync(join(workDir, 'runner.json'))).toBe(false);
   });
