@@ -133,7 +133,7 @@ describe("a runner's connected line", () => {
       const back = /(connected to http:\/\/\S+ over|reconnected over|: connected over) /;
       const { runner, checks } = watchedRunner('same', via, ['--protocol', 'ws'], back);
       await untilChecks(checks, 1, runner);
-      for (let round = 1; round <= 3; round++) {
+      for (let round = 1; round <= 2; round++) {
         proxy.blockWebSockets();
         await new Promise((resolve) => setTimeout(resolve, 100));
         proxy.allowWebSockets();
@@ -141,6 +141,32 @@ describe("a runner's connected line", () => {
       }
       const seen = await Promise.all(checks);
       expect(seen).toEqual(seen.map(({ line }) => ({ line, connected: true })));
+    } finally {
+      await proxy.close();
+    }
+  }, 20_000);
+});
+
+describe("a runner's connected line and its idle stop", () => {
+  // Waiting for the answer, the start line came after "no job ran for …: stopping" when the idle
+  // timeout ran out while the answer was on its way: the log read as if it connected once stopped.
+  it('comes before the stop of a runner whose idle timeout ran out while the answer to its register was on its way', async () => {
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
+    try {
+      proxy.delayReplies(3_000);
+      const via = `http://127.0.0.1:${proxy.port}`;
+      const { runner } = watchedRunner(
+        'idle-lag',
+        via,
+        ['--protocol', 'ws', '--idle-timeout', '2s'],
+        started,
+      );
+      const result = await runner.done;
+      expect(result.code, result.stderr).toBe(0);
+      const told = result.stdout.split('\n').map((line) => line.replace(/^valkyrie runner: /, ''));
+      const connected = told.findIndex((line) => started.test(line));
+      const stopping = told.indexOf('no job ran for 2s (--idle-timeout): stopping');
+      expect({ connected, stopping, told }).toMatchObject({ connected: 1, stopping: 2 });
     } finally {
       await proxy.close();
     }

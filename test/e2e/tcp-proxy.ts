@@ -14,6 +14,7 @@ export class TcpProxy {
   /** Each connection's server side, with the client it forwards to. */
   private readonly replies = new Map<Socket, Socket>();
   private blocking = false;
+  private replyDelayMs = 0;
 
   private constructor(private target: { host: string; port: number }) {
     this.server = createServer((client) => this.forward(client));
@@ -57,6 +58,14 @@ export class TcpProxy {
     }
   }
 
+  /**
+   * On the WebSocket connections opened from now on, what the server sends after its upgrade answer
+   * reaches the client `ms` later, as over a slow link: the connection opens, its messages lag.
+   */
+  delayReplies(ms: number): void {
+    this.replyDelayMs = ms;
+  }
+
   async close(): Promise<void> {
     for (const socket of this.all) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -89,7 +98,18 @@ export class TcpProxy {
       upstream.on('close', teardown).on('error', teardown);
       upstream.write(first);
       client.pipe(upstream);
-      upstream.pipe(client);
+      if (isUpgrade && this.replyDelayMs > 0) this.lag(upstream, client, this.replyDelayMs);
+      else upstream.pipe(client);
+    });
+  }
+
+  /** Passes the upgrade answer (the first chunk) on at once, and each later chunk `ms` after it came. */
+  private lag(upstream: Socket, client: Socket, ms: number): void {
+    let first = true;
+    upstream.on('data', (chunk: Buffer) => {
+      if (first) client.write(chunk);
+      else setTimeout(() => client.destroyed || client.write(chunk), ms);
+      first = false;
     });
   }
 }

@@ -250,6 +250,14 @@ async function serve(
   const certificateFailed = new Promise<void>((resolve) => {
     stopForCertificate = resolve;
   });
+  // The first answer to its register, or what ends the wait for it (a loss, the connection's end,
+  // 5 s): an idle stop that comes first is told after the start line, not before it.
+  let answered = () => {};
+  const firstAnswer = new Promise<void>((resolve) => {
+    answered = resolve;
+  });
+  const answerWait = setTimeout(answered, deregisterAnswerMs);
+  answerWait.unref();
   const agent = new RunnerAgent(transport, {
     info,
     host: describeHost(info.name),
@@ -268,12 +276,14 @@ async function serve(
     ...(capabilities === undefined ? {} : { capabilities }),
     // Only now, not as the session opens: a script that reads the line and lists the runners next
     // must find it connected (ConnectionLines.registered).
-    onRegistered: () =>
+    onRegistered: () => {
+      answered();
       connectionLines.registered(
         () =>
           `${info.name} connected to ${settings.server} over ${transport.kind ?? 'an unknown transport'} as ${credentials.runnerId}; ` +
           `capacity ${info.capacity}, labels ${info.labels.join(',')}${autoStopNote(settings)}`,
-      ),
+      );
+    },
     onMode: (mode, note) => say(modeLine(mode, credentials.runnerId, note)),
     onRunning: (running) => autoStop.running(running),
     onJob: (event) => say(runnerJobLine(event)),
@@ -282,6 +292,7 @@ async function serve(
   const serverClosed = new Promise<void>((resolve) =>
     transport.onCloseInfo((info) => {
       if (!shutdown.stopping) closedByServer = info;
+      answered();
       resolve();
     }),
   );
@@ -298,12 +309,14 @@ async function serve(
     );
   };
   transport.onLost((loss) => {
+    answered();
     connectionLines.lost(loss);
     tellHeld();
   });
   transport.onSwitch((change) => connectionLines.switched(change));
   agent.start();
-  const autoStopped = autoStop.requested.then((reason) => {
+  const autoStopped = autoStop.requested.then(async (reason) => {
+    await firstAnswer;
     const running = agent.running;
     say(
       `${reason}: stopping${running > 0 ? ` once its ${counted(running, 'running job')} end${running === 1 ? 's' : ''}` : ''}`,
@@ -388,6 +401,7 @@ async function serve(
     return shutdown.level < 2 ? ExitCode.succeeded : shutdown.exitCode;
   } finally {
     clearInterval(refresh);
+    clearTimeout(answerWait);
   }
 }
 
