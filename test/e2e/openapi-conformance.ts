@@ -1,0 +1,152 @@
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+
+type Json = Record<string, unknown>;
+interface MediaType {
+  readonly schema?: Json;
+}
+interface ResponseObject {
+  readonly content?: Record<string, MediaType>;
+  readonly headers?: Record<string, { readonly schema?: Json }>;
+}
+interface Operation {
+  readonly responses: Record<string, ResponseObject>;
+}
+interface Document {
+  readonly paths: Record<string, Record<string, Operation>>;
+  readonly components: { readonly schemas: Record<string, Json> };
+}
+
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+export interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  readonly body: unknown;
+}
+
+const documentId = 'https://valkyrie.invalid/openapi.json';
+
+/**
+ * Checks real answers against a server's own OpenAPI document with a full JSON Schema 2020-12
+ * validator (the dialect OpenAPI 3.1 uses), so `anyOf`, `const`, `pattern`, `minimum` and the rest
+ * count, not only the keywords a hand-written check knows. `check` gives every mismatch as a line.
+ */
+export class OpenApiConformance {
+  private readonly ajv: Ajv2020;
+  private readonly compiled = new Map<Json, ValidateFunction>();
+
+  private constructor(private readonly doc: Document) {
+    // `strict: false`: the document carries OpenAPI's own keywords beside the schemas. Formats are not
+    // checked: ajv knows none without ajv-formats, and no answer's schema uses one.
+    this.ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
+    this.ajv.addSchema({ $id: documentId, components: doc.components });
+  }
+
+  static async fetch(baseUrl: string): Promise<OpenApiConformance> {
+    const response = await fetch(`${baseUrl}/api/v1/openapi.json`);
+    if (response.status !== 200) throw new Error(`openapi.json answered ${response.status}`);
+    return new OpenApiConformance((await response.json()) as Document);
+  }
+
+  /** The problems of `answer` to `method path` (the path as sent, without its query) against the document. */
+  check(method: Method, path: string, answer: Answer): string[] {
+    const operation = this.operationOf(method, path);
+    const errorCode = answer.headers.get('x-valkyrie-error');
+    const problems: string[] = [];
+    // Answers no operation gives (an unknown path, a method the path does not take) are errors all
+    // the same, and every error is the Error schema.
+    const response: ResponseObject | undefined =
+      operation === undefined
+        ? answer.status >= 400
+          ? { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
+          : undefined
+        : operation.responses[String(answer.status)];
+    if (response === undefined) return [`${answer.status} is not documented`];
+    if (answer.status >= 400 && method !== 'HEAD') {
+      const code = (answer.body as { code?: unknown } | undefined)?.code;
+      if (errorCode !== code) problems.push(`X-Valkyrie-Error ${errorCode} but the body's code is ${code}`);
+    }
+    for (const [name, header] of Object.entries(response.headers ?? {})) {
+      const value = answer.headers.get(name);
+      if (value === null) problems.push(`no ${name} header, which the document lists`);
+      else if (header.schema?.type === 'integer' && !/^[0-9]+$/.test(value))
+        problems.push(`${name}: ${value} is not an integer`);
+    }
+    if (answer.text === '') {
+      // HEAD and 204 answers carry no body; any other documented body must come.
+      if (response.content !== undefined && method !== 'HEAD' && answer.status !== 204)
+        problems.push('an empty body, where the document lists one');
+      return problems;
+    }
+    const type = answer.headers.get('content-type')?.split(';')[0]?.trim() ?? '(none)';
+    const media = Object.entries(response.content ?? {}).find(
+      ([name]) => name.split(';')[0]?.trim() === type,
+    );
+    if (media === undefined)
+      return [
+        ...problems,
+        `a ${type} body; the document lists ${Object.keys(response.content ?? {}).join(', ')}`,
+      ];
+    const schema = media[1].schema;
+    if (type !== 'application/json' || schema === undefined) return problems;
+    const validate = this.validatorOf(schema);
+    if (!validate(answer.body))
+      for (const error of validate.errors ?? [])
+        problems.push(`body${error.instancePath} ${error.message} ${JSON.stringify(error.params)}`);
+    return problems;
+  }
+
+  private operationOf(method: Method, path: string): Operation | undefined {
+    for (const [template, methods] of Object.entries(this.doc.paths)) {
+      const pattern = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}/?$`);
+      const operation = methods[method.toLowerCase()];
+      if (operation !== undefined && pattern.test(path)) return operation;
+    }
+    return undefined;
+  }
+
+  private validatorOf(schema: Json): ValidateFunction {
+    const held = this.compiled.get(schema);
+    if (held !== undefined) return held;
+    // The document's refs are `#/components/schemas/NAME`, from its root: pointed at the copy added above.
+    const rooted = JSON.parse(
+      JSON.stringify(schema).replaceAll('"#/components/', `"${documentId}#/components/`),
+    );
+    const validate = this.ajv.compile(rooted as Json);
+    this.compiled.set(schema, validate);
+    return validate;
+  }
+}
+
+/** Sends a request as an API user would, and reads its whole answer. */
+export async function send(
+  baseUrl: string,
+  method: Method,
+  path: string,
+  options: {
+    token?: string | null;
+    json?: unknown;
+    raw?: string | Buffer;
+    headers?: Record<string, string>;
+  } = {},
+): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  if (options.token != null) headers.authorization = `Bearer ${options.token}`;
+  if (options.json !== undefined) headers['content-type'] = 'application/json';
+  Object.assign(headers, options.headers);
+  const body = options.json === undefined ? options.raw : JSON.stringify(options.json);
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body }),
+  });
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, body: parsed };
+}
