@@ -88,6 +88,14 @@ export const errorSchema = z
       .number()
       .optional()
       .meta({ description: 'VK_INVALID_WORKFLOW: how many errors the workflow has, all of them' }),
+    runId: z
+      .string()
+      .optional()
+      .meta({ description: 'VK_IDEMPOTENCY_CONFLICT: the run that holds the Idempotency-Key' }),
+    missingSecrets: z.array(z.string()).optional().meta({
+      description:
+        'VK_INVALID_REQUEST at body.secrets of a re-run: the secrets the run was submitted with that were not given again',
+    }),
   })
   .meta({ id: 'Error' });
 

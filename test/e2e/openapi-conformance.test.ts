@@ -201,6 +201,17 @@ it('answers every route as its own OpenAPI document says', { timeout: 60_000 }, 
   await hit(405, 'PATCH', '/api/v1/runs');
   await hit(405, 'POST', '/healthz');
 
+  // A re-run must be given the run's secrets again.
+  const secret = { json: { workflow: workflow('secret', 'nowhere'), secrets: { API_KEY: 'k' } } };
+  const withSecret = ((await hit(201, 'POST', '/api/v1/runs', secret)).body as { run: { id: string } }).run;
+  await hit(202, 'POST', `/api/v1/runs/${withSecret.id}/cancel`);
+  await until('the cancel', async () => {
+    const answer = await send(base, 'GET', `/api/v1/runs/${withSecret.id}`, { token: admin });
+    return (answer.body as { run: { status: string } }).run.status === 'cancelled' ? true : undefined;
+  });
+  const missing = await hit(400, 'POST', `/api/v1/runs/${withSecret.id}/rerun`);
+  expect(missing.body).toMatchObject({ missingSecrets: ['API_KEY'] });
+
   // A job left running (for the drain below), then a full queue: 5 unfinished jobs with 'second'.
   await hit(201, 'POST', '/api/v1/runs', { json: { workflow: workflow('draining') } });
   await runner.leases(3);

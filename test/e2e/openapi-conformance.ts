@@ -64,8 +64,21 @@ export class OpenApiConformance {
         : operation.responses[String(answer.status)];
     if (response === undefined) return [`${answer.status} is not documented`];
     if (answer.status >= 400 && method !== 'HEAD') {
-      const code = (answer.body as { code?: unknown } | undefined)?.code;
-      if (errorCode !== code) problems.push(`X-Valkyrie-Error ${errorCode} but the body's code is ${code}`);
+      const body = (answer.body ?? {}) as Json;
+      if (errorCode !== body.code)
+        problems.push(`X-Valkyrie-Error ${errorCode} but the body's code is ${body.code}`);
+      // The Error schema takes fields it does not name (so new ones break no client), but a client
+      // generated from the document knows only those it names: every field sent must be one.
+      const named = Object.keys((this.doc.components.schemas.Error?.properties ?? {}) as Json);
+      for (const key of Object.keys(body))
+        if (!named.includes(key)) problems.push(`the error's field ${key} is not in the Error schema`);
+    }
+    if (answer.status === 405) {
+      const allow = answer.headers.get('allow')?.split(/,\s*/) ?? [];
+      const listed = Object.keys(this.pathOf(path) ?? {}).map((name) => name.toUpperCase());
+      // RFC 9110 §15.5.6: a 405 lists the methods the path takes; HEAD comes with every GET.
+      if (allow.length === 0 || allow.some((name) => name !== 'HEAD' && !listed.includes(name)))
+        problems.push(`Allow: ${allow.join(', ')}; the document lists ${listed.join(', ')}`);
     }
     for (const [name, header] of Object.entries(response.headers ?? {})) {
       const value = answer.headers.get(name);
@@ -99,11 +112,14 @@ export class OpenApiConformance {
 
   private operationOf(method: Method, path: string): Operation | undefined {
     for (const [template, methods] of Object.entries(this.doc.paths)) {
-      const pattern = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}/?$`);
       const operation = methods[method.toLowerCase()];
-      if (operation !== undefined && pattern.test(path)) return operation;
+      if (operation !== undefined && matches(template, path)) return operation;
     }
     return undefined;
+  }
+
+  private pathOf(path: string): Record<string, Operation> | undefined {
+    return Object.entries(this.doc.paths).find(([template]) => matches(template, path))?.[1];
   }
 
   private validatorOf(schema: Json): ValidateFunction {
@@ -117,6 +133,11 @@ export class OpenApiConformance {
     this.compiled.set(schema, validate);
     return validate;
   }
+}
+
+/** Whether `path` (a trailing slash ignored, as the server does) is one of `template`'s. */
+function matches(template: string, path: string): boolean {
+  return new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}/?$`).test(path);
 }
 
 /** Sends a request as an API user would, and reads its whole answer. */
