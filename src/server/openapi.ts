@@ -32,6 +32,11 @@ function commonResponses(route: RouteMeta): Record<number, ResponseSpec> {
       'VK_SHUTTING_DOWN: the server is shutting down; VK_STORE: the store did not answer',
     );
   }
+  // Every request body is timed (body-idle-timeout.ts): one that stops arriving is given up.
+  if (route.body !== undefined || route.rawBody !== undefined)
+    responses[408] = error(
+      'VK_REQUEST_TIMEOUT: no byte of the request body arrived for --body-timeout (default 60 s); nothing was stored, and the connection closes',
+    );
   if (route.body !== undefined) {
     responses[413] = error(`VK_BODY_TOO_LARGE: the body exceeds ${jsonBodyLimit} bytes`);
     responses[415] = error('VK_UNSUPPORTED_MEDIA_TYPE: the body is not application/json');

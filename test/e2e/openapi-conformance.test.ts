@@ -3,7 +3,7 @@ import { afterAll, expect, it } from 'vitest';
 import { connectScriptedRunner, jobCompleted, logLine } from '../server/helpers.js';
 import { Workspace } from './cli.js';
 import { killAll, type StartedProcess, startServer, until } from './fleet-processes.js';
-import { type Answer, type Method, OpenApiConformance, send } from './openapi-conformance.js';
+import { type Answer, type Method, OpenApiConformance, send, sendStalled } from './openapi-conformance.js';
 
 const admin = 'conformance-admin-token-0123456789';
 const workspace = new Workspace();
@@ -23,7 +23,9 @@ const workflow = (name: string, runsOn = 'linux') =>
  * headers the document lists for it present, and an error's X-Valkyrie-Error its body's code.
  */
 it('answers every route as its own OpenAPI document says', { timeout: 60_000 }, async () => {
-  const server = await startServer(workspace, ['--queue-capacity', '5'], { VALKYRIE_ADMIN_TOKEN: admin });
+  const server = await startServer(workspace, ['--queue-capacity', '5', '--body-timeout', '1s'], {
+    VALKYRIE_ADMIN_TOKEN: admin,
+  });
   processes.push(server);
   const base = server.url;
   const doc = await OpenApiConformance.fetch(base);
@@ -195,6 +197,26 @@ it('answers every route as its own OpenAPI document says', { timeout: 60_000 }, 
   await hit(204, 'DELETE', `/api/v1/tokens/${read.id}`);
   await hit(403, 'DELETE', '/api/v1/runner/credential');
   await hit(204, 'DELETE', '/api/v1/runner/credential', { token: leaving });
+
+  // Bodies that stop arriving (--body-timeout 1s): 408, on a bundle upload and on a JSON body.
+  const stalls: [Method, string, Record<string, string>][] = [
+    ['PUT', `/api/v1/bundles/${'e'.repeat(64)}`, gzip],
+    ['POST', '/api/v1/runs', json],
+    ['POST', `/api/v1/runs/${run.id}/cancel`, json],
+  ];
+  for (const [method, path, headers] of stalls) {
+    const answer = await sendStalled(
+      base,
+      method,
+      path,
+      { ...headers, authorization: `Bearer ${admin}` },
+      '{',
+      100,
+    );
+    const what = `${method} ${path} with a stalled body → ${answer.status}`;
+    if (answer.status !== 408) found.push(`${what}, expected 408: ${answer.text}`);
+    for (const problem of doc.check(method, path, answer)) found.push(`${what}: ${problem}`);
+  }
 
   // What no route takes.
   await hit(404, 'GET', '/api/v1/nothing');

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 
 type Json = Record<string, unknown>;
@@ -170,4 +171,39 @@ export async function send(
     parsed = undefined;
   }
   return { status: response.status, headers: response.headers, text, body: parsed };
+}
+
+/**
+ * A request whose body stops after `sent` of the `length` bytes its Content-Length promised, as a
+ * client whose network died mid-upload: the answer the server gives it without the rest.
+ */
+export function sendStalled(
+  baseUrl: string,
+  method: Method,
+  path: string,
+  headers: Record<string, string>,
+  sent: string,
+  length: number,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const stalled = request(`${baseUrl}${path}`, {
+      method,
+      headers: { ...headers, 'content-length': length },
+    });
+    stalled.on('error', reject);
+    stalled.on('response', (response) => {
+      let text = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk;
+      });
+      response.on('end', () => {
+        const answerHeaders = new Headers();
+        for (const [name, value] of Object.entries(response.headers))
+          if (typeof value === 'string') answerHeaders.set(name, value);
+        stalled.destroy();
+        resolve({ status: response.statusCode ?? 0, headers: answerHeaders, text, body: JSON.parse(text) });
+      });
+    });
+    stalled.write(sent);
+  });
 }
