@@ -11,7 +11,14 @@ import { parseJsonBody } from './json-body.js';
 import { lingerOnClose } from './linger.js';
 import { metricsRoute } from './metrics-route.js';
 import { openApiDocument } from './openapi.js';
-import { defineRoute, type Route, type RouteMeta, refuseOtherMethods, registerRoutes } from './route.js';
+import {
+  defineRoute,
+  methodNotAllowed,
+  type Route,
+  type RouteMeta,
+  refuseOtherMethods,
+  registerRoutes,
+} from './route.js';
 import { accessRoutes } from './routes/access.js';
 import { bundleBodyTypes, bundleRoutes } from './routes/bundles.js';
 import { rerunRoutes } from './routes/rerun.js';
@@ -112,12 +119,14 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     if (api.status >= 500 && api.code === 'VK_INTERNAL') options.logError?.(error);
     return sendApiError(reply, api);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendApiError(
-      reply,
-      new ApiError(404, 'VK_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
+  // Set once the routes are known (below); a path they serve is a method it does not take.
+  let servedAt: ReturnType<typeof refuseOtherMethods> = () => undefined;
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? request.url;
+    const served = servedAt(path);
+    if (served !== undefined) return methodNotAllowed(reply, request.method, served.url, served.allow);
+    return sendApiError(reply, new ApiError(404, 'VK_NOT_FOUND', `no route ${request.method} ${path}`));
+  });
   const raw = options.rawPrefix;
   if (raw !== undefined) {
     for (const url of [raw.path, `${raw.path}/*`]) {
@@ -146,7 +155,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
   const document = openApiDocument([...routes, documentRoute], options.version);
   routes.push(defineRoute({ ...documentRoute, handle: async () => ({ status: 200, body: document }) }));
   registerRoutes(app, routes, context);
-  refuseOtherMethods(app, routes);
+  servedAt = refuseOtherMethods(app, routes);
   // After the routes: a hook added later applies to them all. The pattern, not the URL, keeps the
   // label set small; an unknown route is one label.
   app.addHook('onResponse', async (request, reply) => {

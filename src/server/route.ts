@@ -249,9 +249,14 @@ const httpMethods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']
  * For each path of `routes`, the methods it does not take answer 405 VK_METHOD with an Allow header
  * listing those it does (HEAD with GET: Fastify answers HEAD for every GET route), as the long-poll
  * routes do, rather than 404 as if the path did not exist. No token is needed: the OpenAPI document
- * lists every path and method already.
+ * lists every path and method already. Fastify routes only some methods; the others (TRACE,
+ * PROPFIND, …) reach its not-found handler, which asks the function returned here: the route pattern
+ * and Allow list of a path the routes serve, undefined for a path none serves.
  */
-export function refuseOtherMethods(app: FastifyInstance, routes: readonly RouteMeta[]): void {
+export function refuseOtherMethods(
+  app: FastifyInstance,
+  routes: readonly RouteMeta[],
+): (path: string) => { readonly url: string; readonly allow: string } | undefined {
   const byUrl = new Map<string, Set<string>>();
   for (const route of routes) {
     const methods = byUrl.get(route.url) ?? new Set<string>();
@@ -259,16 +264,30 @@ export function refuseOtherMethods(app: FastifyInstance, routes: readonly RouteM
     if (route.method === 'GET') methods.add('HEAD');
     byUrl.set(route.url, methods);
   }
+  const served: { readonly pattern: RegExp; readonly url: string; readonly allow: string }[] = [];
   for (const [url, methods] of byUrl) {
     const allow = httpMethods.filter((method) => methods.has(method)).join(', ');
+    // A parameter is one segment, and a trailing slash is ignored, as the router does.
+    served.push({ pattern: new RegExp(`^${url.replace(/:[^/]+/g, '[^/]+')}/?$`), url, allow });
+    const refused = app.supportedMethods.filter((method) => !methods.has(method));
     app.route({
-      method: httpMethods.filter((method) => !methods.has(method)),
+      method: refused,
       url,
-      handler: async (request, reply) =>
-        sendApiError(
-          reply.header('allow', allow),
-          new ApiError(405, 'VK_METHOD', `${request.method} is not allowed on ${url}; it takes ${allow}`),
-        ),
+      handler: async (request, reply) => methodNotAllowed(reply, request.method, url, allow),
     });
   }
+  return (path) => served.find(({ pattern }) => pattern.test(path));
+}
+
+/** Answers 405 VK_METHOD: `method` is not one `url` takes; `allow` lists those it does. */
+export function methodNotAllowed(
+  reply: FastifyReply,
+  method: string,
+  url: string,
+  allow: string,
+): FastifyReply {
+  return sendApiError(
+    reply.header('allow', allow),
+    new ApiError(405, 'VK_METHOD', `${method} is not allowed on ${url}; it takes ${allow}`),
+  );
 }

@@ -17,7 +17,7 @@ interface Document {
   readonly components: { readonly schemas: Record<string, Json> };
 }
 
-export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS' | 'TRACE' | 'PROPFIND';
 
 export interface Answer {
   readonly status: number;
@@ -174,24 +174,23 @@ export async function send(
 }
 
 /**
- * A request whose body stops after `sent` of the `length` bytes its Content-Length promised, as a
- * client whose network died mid-upload: the answer the server gives it without the rest.
+ * A request over node:http, for what fetch will not send: a method it forbids (TRACE) or does not
+ * know, or a body that stops after `sent` when `length` (its Content-Length) promises more, as a
+ * client whose network died mid-upload. Resolves with the answer the server gives.
  */
-export function sendStalled(
+export function sendHttp(
   baseUrl: string,
-  method: Method,
+  method: string,
   path: string,
   headers: Record<string, string>,
-  sent: string,
-  length: number,
+  sent = '',
+  length?: number,
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const stalled = request(`${baseUrl}${path}`, {
-      method,
-      headers: { ...headers, 'content-length': length },
-    });
-    stalled.on('error', reject);
-    stalled.on('response', (response) => {
+    const lengthHeader = length === undefined ? {} : { 'content-length': length };
+    const outgoing = request(`${baseUrl}${path}`, { method, headers: { ...headers, ...lengthHeader } });
+    outgoing.on('error', reject);
+    outgoing.on('response', (response) => {
       let text = '';
       response.setEncoding('utf8').on('data', (chunk: string) => {
         text += chunk;
@@ -200,10 +199,12 @@ export function sendStalled(
         const answerHeaders = new Headers();
         for (const [name, value] of Object.entries(response.headers))
           if (typeof value === 'string') answerHeaders.set(name, value);
-        stalled.destroy();
-        resolve({ status: response.statusCode ?? 0, headers: answerHeaders, text, body: JSON.parse(text) });
+        outgoing.destroy();
+        const body: unknown = text === '' ? undefined : JSON.parse(text);
+        resolve({ status: response.statusCode ?? 0, headers: answerHeaders, text, body });
       });
     });
-    stalled.write(sent);
+    if (length === undefined) outgoing.end(sent);
+    else outgoing.write(sent);
   });
 }
