@@ -64,6 +64,9 @@ export class OpenApiConformance {
           : undefined
         : operation.responses[String(answer.status)];
     if (response === undefined) return [`${answer.status} is not documented`];
+    // A HEAD answer has no body to carry its code: the header is all a client has to tell a route's
+    // own 404 from a proxy's.
+    if (answer.status >= 400 && errorCode === null) problems.push('no X-Valkyrie-Error header');
     if (answer.status >= 400 && method !== 'HEAD') {
       const body = (answer.body ?? {}) as Json;
       if (errorCode !== body.code)

@@ -27,9 +27,17 @@ export function bundleRoutes(context: ApiContext): Route[] {
       summary: 'Whether the server has this bundle (200) or not (404)',
       access: 'submit',
       params: sha256Params,
-      responses: { 200: { description: 'present' }, 404: { description: 'absent' } },
+      responses: {
+        200: { description: 'present' },
+        404: { description: 'absent: X-Valkyrie-Error VK_BUNDLE_NOT_FOUND (a HEAD answer has no body)' },
+      },
       async handle({ params }) {
-        return { status: (await bundles.has(params.sha256)) ? 200 : 404 };
+        // An error, so its code is in the header: a client tells the route's 404 from a proxy's.
+        if (!(await bundles.has(params.sha256)))
+          throw new ApiError(404, 'VK_BUNDLE_NOT_FOUND', `no bundle ${params.sha256}`, {
+            path: 'params.sha256',
+          });
+        return { status: 200 };
       },
     }),
     defineRoute({
