@@ -258,11 +258,20 @@ function queryWholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
       ? `must be a whole number, ${min} or more`
       : `must be a whole number from ${min} to ${max}`;
   // Digits only: Number() would also take 0x2, 1e2, +5 and spaces.
-  return z
-    .string()
-    .regex(/^[0-9]+$/, message)
-    .transform(Number)
-    .pipe(z.number().int(message).min(min, message).max(max, message));
+  return (
+    z
+      .string()
+      .regex(/^[0-9]+$/, message)
+      .transform(Number)
+      .pipe(z.number().int(message).min(min, message).max(max, message))
+      // Documented as what it is read as, an integer with its bounds: the text's schema alone (a
+      // string of digits) would tell a client generated from the document that 0 or 501 is a limit.
+      .meta({
+        type: 'integer',
+        minimum: min,
+        ...(max === Number.MAX_SAFE_INTEGER ? {} : { maximum: max }),
+      })
+  );
 }
 
 export const runListQuery = z.strictObject({

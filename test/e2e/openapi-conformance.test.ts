@@ -158,6 +158,22 @@ it('answers every route as its own OpenAPI document says', { timeout: 60_000 }, 
     'x=1',
   ])
     await hit(400, 'GET', `/api/v1/runs?${query}`);
+  // The document's query parameters take exactly the values the server takes.
+  const queries: [string, string, string[]][] = [
+    ['/api/v1/runs', 'limit', ['-1', '0', '1', '01', '500', '501', 'abc', '1.5', '1e2']],
+    [`/api/v1/runs/${run.id}/log-lines`, 'limit', ['0', '1', '1000', '1001', 'x']],
+    [`/api/v1/runs/${run.id}/log-lines`, 'after', ['-1', '0', '7', 'x']],
+  ];
+  for (const [path, name, values] of queries)
+    for (const value of values) {
+      const job = path.endsWith('log-lines') ? `job=${lease.jobId}&` : '';
+      const { status } = await send(base, 'GET', `${path}?${job}${name}=${value}`, { token: admin });
+      const documented = doc.acceptsQuery('GET', path, name, value);
+      if ((status === 200) !== documented)
+        found.push(
+          `GET ${path}?${name}=${value} → ${status}, but the document ${documented ? 'takes' : 'refuses'} it`,
+        );
+    }
   await hit(200, 'GET', `/api/v1/runs/${run.id}`);
   await hit(404, 'GET', '/api/v1/runs/none');
   await hit(200, 'GET', '/api/v1/runs/');

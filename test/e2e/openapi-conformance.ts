@@ -11,6 +11,7 @@ interface ResponseObject {
 }
 interface Operation {
   readonly responses: Record<string, ResponseObject>;
+  readonly parameters?: readonly { readonly name: string; readonly in: string; readonly schema: Json }[];
 }
 interface Document {
   readonly paths: Record<string, Record<string, Operation>>;
@@ -112,6 +113,21 @@ export class OpenApiConformance {
       for (const error of validate.errors ?? [])
         problems.push(`body${error.instancePath} ${error.message} ${JSON.stringify(error.params)}`);
     return problems;
+  }
+
+  /**
+   * Whether the document's schema of query parameter `name` takes `raw`, read as OpenAPI reads a
+   * query value: digits as a number where the schema's type is one (a client sends 100 as `100`,
+   * never `1e2`), else as the text it is.
+   */
+  acceptsQuery(method: Method, path: string, name: string, raw: string): boolean {
+    const parameter = this.operationOf(method, path)?.parameters?.find(
+      (candidate) => candidate.in === 'query' && candidate.name === name,
+    );
+    if (parameter === undefined) throw new Error(`${method} ${path} documents no query parameter ${name}`);
+    const numeric = parameter.schema.type === 'integer' || parameter.schema.type === 'number';
+    const value = numeric && /^-?[0-9]+$/.test(raw) ? Number(raw) : raw;
+    return this.validatorOf(parameter.schema)(value);
   }
 
   private operationOf(method: Method, path: string): Operation | undefined {
