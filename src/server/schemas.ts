@@ -302,6 +302,8 @@ export const runListQuery = z.strictObject({
     .optional()
     .meta({
       description: `only runs in these statuses, comma-separated (${runStatuses.join(', ')}), e.g. \`failed,cancelled\``,
+      // The transform's check, as the document's schema, so a client generated from it knows it.
+      pattern: `^(${runStatuses.join('|')})(,(${runStatuses.join('|')}))*$`,
     }),
   workflow: z.string().min(1, 'must not be empty').max(1000).optional().meta({
     description:
