@@ -24,7 +24,12 @@ const processValueSchema = z.string().superRefine((value, context) => {
 /** No control characters (\p{Cc}: C0, DEL, C1): a name is printed in lists and becomes GITHUB_ACTOR. */
 export const printable = (text: string) => !/\p{Cc}/u.test(text);
 const noControl = 'no control characters (newline, NUL, ESC, …)';
-const nameSchema = z.string().min(1).max(100).refine(printable, noControl);
+/**
+ * `printable` as a JSON Schema pattern, for the document (\p{Cc} is U+0000–U+001F and U+007F–U+009F;
+ * written as ranges, as not every validator reads \p without the u flag).
+ */
+const printablePattern = { pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*$' };
+const nameSchema = z.string().min(1).max(100).refine(printable, noControl).meta(printablePattern);
 
 /**
  * A process environment holds neither NUL (it ends a C string) nor `=` in a name (it ends the name):
@@ -123,11 +128,19 @@ export function tokenTtlProblem(value: string | number): string | undefined {
   return undefined;
 }
 
+// The bounds of a number of seconds are in its schema; those of a text duration only in the
+// description, as no pattern can weigh its units.
 const tokenTtlSchema = z
-  .union([z.string(), z.number()], {
-    error: (issue) =>
-      `expected a duration such as 24h, or a number of seconds, received ${describeJson(issue.input)}`,
-  })
+  .union(
+    [
+      z.string().meta({ pattern: '^\\s*[0-9]+(\\.[0-9]+)?\\s*(ms|s|m|h|d)?\\s*$' }),
+      z.number().meta({ minimum: minTokenTtlMs / 1000, maximum: maxTokenTtlMs / 1000 }),
+    ],
+    {
+      error: (issue) =>
+        `expected a duration such as 24h, or a number of seconds, received ${describeJson(issue.input)}`,
+    },
+  )
   .superRefine((value, context) => {
     const problem = tokenTtlProblem(value);
     if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
@@ -209,8 +222,11 @@ export const runSubmitSchema = z.strictObject({
   }),
   matrix: z
     .record(
-      z.string().min(1).max(100).refine(printable, noControl),
-      z.array(z.string().min(1).max(1000).refine(printable, noControl)).min(1).max(256),
+      z.string().min(1).max(100).refine(printable, noControl).meta(printablePattern),
+      z
+        .array(z.string().min(1).max(1000).refine(printable, noControl).meta(printablePattern))
+        .min(1)
+        .max(256),
     )
     .optional()
     .meta({
@@ -229,10 +245,17 @@ export const maxCancelReasonLength = 200;
 
 export const runCancelSchema = z
   .strictObject({
-    reason: z.string().min(1).max(maxCancelReasonLength).refine(printable, noControl).optional().meta({
-      description:
-        'who or what cancels, recorded with the cancelled jobs as `cancelled by a cancel request (REASON)`, e.g. `valkyrie submit --follow received SIGTERM` (`valkyrie cancel` sends `valkyrie cancel by USER on HOST`); stored with the request, so the replica that drives the run records it too',
-    }),
+    reason: z
+      .string()
+      .min(1)
+      .max(maxCancelReasonLength)
+      .refine(printable, noControl)
+      .meta(printablePattern)
+      .optional()
+      .meta({
+        description:
+          'who or what cancels, recorded with the cancelled jobs as `cancelled by a cancel request (REASON)`, e.g. `valkyrie submit --follow received SIGTERM` (`valkyrie cancel` sends `valkyrie cancel by USER on HOST`); stored with the request, so the replica that drives the run records it too',
+      }),
   })
   .optional();
 
@@ -410,6 +433,7 @@ export const runnerModeBody = z
       .min(1)
       .max(maxModeNoteLength)
       .refine(printable, 'must be one line of text, without control characters')
+      .meta(printablePattern)
       .optional()
       .meta({
         description: `why (drain and maintenance only; at most ${maxModeNoteLength} characters): listed with the runner until its mode changes again`,

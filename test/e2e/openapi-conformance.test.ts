@@ -181,6 +181,42 @@ it('answers every route as its own OpenAPI document says', { timeout: 60_000 }, 
           `GET ${path}?${name}=${value} → ${status}, but the document ${documented ? 'takes' : 'refuses'} it`,
         );
     }
+  // And the document's request bodies take exactly what the server takes (a 400 refuses).
+  const bodies: [string, unknown[]][] = [
+    [
+      '/api/v1/tokens',
+      [
+        { role: 'read' },
+        { role: 'read', ttl: '30m' },
+        // A text ttl's bounds (30s, 3651d) are in the description only: no pattern weighs units.
+        { role: 'read', ttl: 3600 },
+        { role: 'read', ttl: 59 },
+        { role: 'read', ttl: 315_360_001 },
+        { role: 'read', ttl: '2w' },
+        { role: 'read', name: '' },
+        { role: 'read', name: 'n'.repeat(101) },
+        { role: 'read', name: 'a\u0007' },
+        { role: 'root' },
+      ],
+    ],
+    [
+      '/api/v1/runs/none/cancel',
+      [{}, { reason: 'r' }, { reason: '' }, { reason: 'r'.repeat(201) }, { reason: 'a\nb' }, { other: 1 }],
+    ],
+    [
+      '/api/v1/runners/nobody/drain',
+      [{}, { note: 'n' }, { note: '' }, { note: 'n'.repeat(501) }, { note: 'a\tb' }, { note: 3 }],
+    ],
+  ];
+  for (const [path, cases] of bodies)
+    for (const body of cases) {
+      const { status, text } = await send(base, 'POST', path, { token: admin, json: body });
+      const documented = doc.acceptsBody('POST', path, body);
+      if ((status !== 400) !== documented)
+        found.push(
+          `POST ${path} ${JSON.stringify(body).slice(0, 80)} → ${status}, but the document ${documented ? 'takes' : 'refuses'} it: ${text.slice(0, 160)}`,
+        );
+    }
   await hit(200, 'GET', `/api/v1/runs/${run.id}`);
   await hit(404, 'GET', '/api/v1/runs/none');
   await hit(200, 'GET', '/api/v1/runs/');

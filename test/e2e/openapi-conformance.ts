@@ -11,6 +11,7 @@ interface ResponseObject {
 }
 interface Operation {
   readonly responses: Record<string, ResponseObject>;
+  readonly requestBody?: { readonly content: Record<string, MediaType> };
   readonly parameters?: readonly { readonly name: string; readonly in: string; readonly schema: Json }[];
 }
 interface Document {
@@ -128,6 +129,13 @@ export class OpenApiConformance {
     const numeric = parameter.schema.type === 'integer' || parameter.schema.type === 'number';
     const value = numeric && /^-?[0-9]+$/.test(raw) ? Number(raw) : raw;
     return this.validatorOf(parameter.schema)(value);
+  }
+
+  /** Whether the document's schema of the JSON request body of `method path` takes `body`. */
+  acceptsBody(method: Method, path: string, body: unknown): boolean {
+    const schema = this.operationOf(method, path)?.requestBody?.content['application/json']?.schema;
+    if (schema === undefined) throw new Error(`${method} ${path} documents no JSON body`);
+    return this.validatorOf(schema)(body);
   }
 
   private operationOf(method: Method, path: string): Operation | undefined {
