@@ -23,7 +23,9 @@ export function hashFiles(workspace: string, args: readonly string[], stateDir?:
     stateDir: stateDir === undefined ? undefined : resolve(stateDir),
     followChain: follow ? [realpathSync(workspace)] : undefined,
   };
-  const matched = listFiles(workspace, walk)
+  const files: string[] = [];
+  listFiles(workspace, walk, files);
+  const matched = files
     .map((file) => relative(workspace, file).split(sep).join('/'))
     .filter((file) => globs.matches(file))
     // Each file's place computed once, not again at each of the sort's comparisons.
@@ -100,39 +102,45 @@ interface Walk {
   readonly followChain: readonly string[] | undefined;
 }
 
-function listFiles(dir: string, walk: Walk): string[] {
-  const out: string[] = [];
+/**
+ * Adds the files under `dir` to `out`, which every level shares: a subtree's list spread into its
+ * parent's (`push(...list)`) passes each path as an argument, and past about 125,000 (a node_modules)
+ * that overflowed the stack, failing hashFiles whatever its patterns.
+ */
+function listFiles(dir: string, walk: Walk, out: string[]): void {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.name === '.git') continue;
     const full = join(dir, entry.name);
-    if (full === walk.stateDir) out.push(...stateWorkflows(full));
-    else if (entry.isDirectory()) out.push(...listDirectory(full, walk));
+    if (full === walk.stateDir) stateWorkflows(full, out);
+    else if (entry.isDirectory()) listDirectory(full, walk, out);
     else if (entry.isFile()) out.push(full);
-    else if (entry.isSymbolicLink()) out.push(...linkTarget(full, walk));
+    else if (entry.isSymbolicLink()) linkTarget(full, walk, out);
   }
-  return out;
 }
 
-function listDirectory(dir: string, walk: Walk): string[] {
-  if (walk.followChain === undefined) return listFiles(dir, walk);
-  const real = realpathSync(dir);
-  if (walk.followChain.includes(real)) return [];
-  return listFiles(dir, { ...walk, followChain: [...walk.followChain, real] });
+function listDirectory(dir: string, walk: Walk, out: string[]): void {
+  if (walk.followChain === undefined) listFiles(dir, walk, out);
+  else {
+    const real = realpathSync(dir);
+    if (!walk.followChain.includes(real))
+      listFiles(dir, { ...walk, followChain: [...walk.followChain, real] }, out);
+  }
 }
 
 /**
  * A link to a file is the file, and so is a broken link unless links are followed (@actions/glob
  * lists it, by lstat, and hashing it fails: readMatch); one to a directory is nothing unless they are.
  */
-function linkTarget(path: string, walk: Walk): string[] {
+function linkTarget(path: string, walk: Walk, out: string[]): void {
   const target = statSync(path, { throwIfNoEntry: false });
-  if (target === undefined) return walk.followChain === undefined ? [path] : [];
-  if (target.isFile()) return [path];
-  return target.isDirectory() && walk.followChain !== undefined ? listDirectory(path, walk) : [];
+  if (target === undefined) {
+    if (walk.followChain === undefined) out.push(path);
+  } else if (target.isFile()) out.push(path);
+  else if (target.isDirectory() && walk.followChain !== undefined) listDirectory(path, walk, out);
 }
 
-function stateWorkflows(stateDir: string): string[] {
+function stateWorkflows(stateDir: string, out: string[]): void {
   const workflows = join(stateDir, 'workflows');
   const walk: Walk = { stateDir: undefined, followChain: undefined };
-  return statSync(workflows, { throwIfNoEntry: false })?.isDirectory() ? listFiles(workflows, walk) : [];
+  if (statSync(workflows, { throwIfNoEntry: false })?.isDirectory()) listFiles(workflows, walk, out);
 }

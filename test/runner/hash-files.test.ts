@@ -198,3 +198,24 @@ describe('hashFiles in a workspace holding the state directory', () => {
     expect(hashFiles(dir, ['**'], join(tmpdir(), 'elsewhere'))).toBe(hashFiles(dir, ['**']));
   });
 });
+
+describe('hashFiles in a large tree', () => {
+  // 400 links to one directory of 400 files: 160,000 paths under links/, from 800 entries on disk (as
+  // fast to make as a small tree). A node_modules of as many files, without links, failed the same way.
+  const dir = mkdtempSync(join(tmpdir(), 'valkyrie-hash-large-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'files'));
+  mkdirSync(join(dir, 'links'));
+  for (let i = 0; i < 400; i++) {
+    writeFileSync(join(dir, 'files', `f${i}`), '');
+    symlinkSync(join(dir, 'files'), join(dir, 'links', `l${i}`));
+  }
+  writeFileSync(join(dir, 'package-lock.json'), 'root');
+
+  it('lists a subtree of more paths than a call takes arguments', () => {
+    const sha = (text: string) => createHash('sha256').update(text).digest();
+    expect(hashFiles(dir, ['--follow-symbolic-links', 'package-lock.json'])).toBe(
+      createHash('sha256').update(sha('root')).digest('hex'),
+    );
+  });
+});
