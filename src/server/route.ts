@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as z from 'zod';
+import { escapeRegExp } from '../core/escape-reg-exp.js';
 import { fieldPath } from '../core/field-path.js';
 import { plainIssues } from '../core/plain-issue-text.js';
 import { ApiError, sendApiError, shuttingDown } from './api-error.js';
@@ -267,8 +268,10 @@ export function refuseOtherMethods(
   const served: { readonly pattern: RegExp; readonly url: string; readonly allow: string }[] = [];
   for (const [url, methods] of byUrl) {
     const allow = httpMethods.filter((method) => methods.has(method)).join(', ');
-    // A parameter is one segment, and a trailing slash is ignored, as the router does.
-    served.push({ pattern: new RegExp(`^${url.replace(/:[^/]+/g, '[^/]+')}/?$`), url, allow });
+    // A parameter is one segment, and a trailing slash is ignored, as the router does; the rest is
+    // literal (openapi.json's dot is no wildcard: /api/v1/openapi-json is a path no route serves).
+    const segments = url.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : escapeRegExp(part)));
+    served.push({ pattern: new RegExp(`^${segments.join('/')}/?$`), url, allow });
     const refused = app.supportedMethods.filter((method) => !methods.has(method));
     app.route({
       method: refused,

@@ -66,6 +66,13 @@ describe('the API error contract', () => {
     expect(method).toMatchObject({ status: 405, headers: { 'x-valkyrie-error': 'VK_METHOD' } });
   });
 
+  it("answers 404 for a path no route serves, though it matches a route's URL read as a pattern", async () => {
+    const { request } = await startTestServer();
+    // The dot of openapi.json is a dot, not any character: this path does not exist.
+    const lookalike = await request('GET', '/api/v1/openapi-json');
+    expect(lookalike).toMatchObject({ status: 404, headers: { 'x-valkyrie-error': 'VK_NOT_FOUND' } });
+  });
+
   it('refuses a body of a type the route does not read with 415, naming both types', async () => {
     const { request } = await startTestServer();
     await expectUnsupported(
