@@ -18,6 +18,12 @@ export function readJson(text: string): ExpressionValue {
 }
 
 const whitespace = /\s/;
+/**
+ * Newtonsoft 13's JsonReader.MaxDepth, which the runner leaves at its default: a 65th nested array or
+ * object fails there, so a fromJSON that works here works on GitHub too; the bound also keeps the
+ * recursion far from the stack's end.
+ */
+const maxDepth = 64;
 const numberPattern = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 // Newtonsoft's ValidIdentifierChar: a letter or digit, `_` or `$`.
 const identifierChar = /[\p{L}\p{Nd}_$]/u;
@@ -35,6 +41,8 @@ const escapes: Readonly<Record<string, string>> = {
 
 class JsonReader {
   private index = 0;
+  /** Arrays and objects open around the value being read. */
+  private depth = 0;
 
   constructor(private readonly text: string) {}
 
@@ -71,11 +79,11 @@ class JsonReader {
   }
 
   private object(): ExpressionValue {
-    this.index++;
+    this.enter();
     const entries: [string, ExpressionValue][] = [];
     this.skipWhitespace();
     if (this.peek() === '}') {
-      this.index++;
+      this.leave();
       return {};
     }
     for (;;) {
@@ -89,9 +97,21 @@ class JsonReader {
       if (this.peek() === '}') break;
       this.expect(',');
     }
-    this.index++;
+    this.leave();
     // fromEntries defines own properties: a `__proto__` key stays data; a repeated key's last value wins.
     return Object.fromEntries(entries);
+  }
+
+  /** Past the `[` or `{` of a container, one level deeper. */
+  private enter(): void {
+    if (++this.depth > maxDepth) throw this.error(`more than ${maxDepth} nested arrays or objects`);
+    this.index++;
+  }
+
+  /** Past the `]` or `}` that closes it. */
+  private leave(): void {
+    this.depth--;
+    this.index++;
   }
 
   private propertyName(): string {
@@ -104,11 +124,11 @@ class JsonReader {
   }
 
   private array(): ExpressionValue {
-    this.index++;
+    this.enter();
     const items: ExpressionValue[] = [];
     this.skipWhitespace();
     if (this.peek() === ']') {
-      this.index++;
+      this.leave();
       return items;
     }
     for (;;) {
@@ -118,7 +138,7 @@ class JsonReader {
       if (this.peek() === ']') break;
       this.expect(',');
     }
-    this.index++;
+    this.leave();
     return items;
   }
 

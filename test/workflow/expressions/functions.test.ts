@@ -221,6 +221,21 @@ describe('fromJSON', () => {
   it('quotes what it received', () => {
     expect(() => run("fromJSON('abc')")).toThrow(/^fromJSON: invalid JSON "abc"/);
   });
+
+  // Newtonsoft 13 (actions/runner's Sdk.csproj: 13.0.3) reads at most 64 nested arrays or objects.
+  it('reads 64 nested arrays or objects, as the runner does, and refuses a 65th', () => {
+    const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    expect(run(`fromJSON('${nested(64)}')`)).toEqual(JSON.parse(nested(64)));
+    expect(() => run(`fromJSON('${nested(65)}')`)).toThrow(/^fromJSON: invalid JSON .*more than 64 nested/);
+    expect(() => run(`fromJSON('${'{a:'.repeat(65)}1${'}'.repeat(65)}')`)).toThrow(/more than 64 nested/);
+    // Depth is nesting, not a count of containers: many empty ones side by side are read.
+    expect(run(`fromJSON('[${Array(100).fill(nested(63)).join(',')}]')`)).toHaveLength(100);
+    // Deeper than the stack goes (an output read with fromJSON is not bound by an expression's
+    // length): the same error, not "Maximum call stack size exceeded".
+    expect(() => run('fromJSON(env.deep)', { env: { deep: nested(100_000) } })).toThrow(
+      /more than 64 nested/,
+    );
+  });
 });
 
 describe('hashFiles', () => {
