@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -45,10 +45,13 @@ describe('job hooks around a job (runJob)', () => {
   // no step's condition on runner shutdown: the hook is skipped then, or cancelled if it runs.
   describe("the runner's shutdown (its second signal)", () => {
     const reason = 'the runner is shutting down (second SIGTERM)';
-    function shutdownAfter(ms: number) {
+    /** The runner's shutdown, `ms` after the job starts, or once `ready` says so (polled). */
+    function shutdownAfter(ms: number, ready: () => boolean = () => true) {
       const shutdown = new AbortController();
       const cancel = new AbortController();
-      setTimeout(() => {
+      const timer = setInterval(() => {
+        if (!ready()) return;
+        clearInterval(timer);
         shutdown.abort(reason);
         cancel.abort(reason);
       }, ms);
@@ -67,9 +70,16 @@ describe('job hooks around a job (runJob)', () => {
     }, 20_000);
 
     it('stops a running completed hook, and the job ends cancelled, not failed by it', async () => {
-      const { dir, hooks } = withHooks('echo started\n', 'echo completing; sleep 12; echo completed\n');
+      const marker = join(tmpdir(), `vk-hook-running-${process.pid}-${Date.now()}`);
+      const { dir, hooks } = withHooks(
+        'echo started\n',
+        `echo completing; touch ${marker}; sleep 12; echo completed\n`,
+      );
       const begun = Date.now();
-      const run = await runFirstJob(workflow, dir, {}, {}, { hooks, ...shutdownAfter(500) });
+      // Once the hook runs, however long the steps took on a loaded machine.
+      const shutdown = shutdownAfter(20, () => existsSync(marker));
+      const run = await runFirstJob(workflow, dir, {}, {}, { hooks, ...shutdown });
+      rmSync(marker, { force: true });
       expect(Date.now() - begun).toBeLessThan(10_000);
       expect(run.outcome).toEqual({ kind: 'cancelled', reason });
       expect(run.lines(-1)).toContain('completing');
