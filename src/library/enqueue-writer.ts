@@ -1,6 +1,9 @@
+import { messageOf } from '../core/error-message.js';
 import { isValkyrieError } from '../core/errors.js';
+import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { EnqueuedAndClaimed, EnqueueResult, Lease, QueueJobId } from '../store/queue.js';
 import type { JobRecord } from './job-record.js';
+import { notJsonOutcome } from './json-value.js';
 import type { StoreEngineQueueOptions } from './store-engine-queue-options.js';
 import { refusedOutcome } from './stored-job.js';
 import type { StoredJobWatch } from './stored-job-watch.js';
@@ -74,7 +77,7 @@ export class EnqueueWriter {
   /** The batch's store jobs; an entry JSON cannot hold is refused a microtask later (see encodeBatch). */
   #encoded(fresh: EnqueueBatch): EncodedBatch {
     return encodeBatch(fresh, this.options.encode, (entry, error) =>
-      queueMicrotask(() => this.#refused(entry, error)),
+      queueMicrotask(() => this.#settled(entry, notJsonOutcome('input', messageOf(error)))),
     );
   }
 
@@ -104,7 +107,11 @@ export class EnqueueWriter {
   }
 
   #refused(entry: JobRecord, error: unknown): void {
+    this.#settled(entry, refusedOutcome(error));
+  }
+
+  #settled(entry: JobRecord, outcome: TaskOutcome): void {
     this.waiting.delete(entry);
-    this.options.hooks.settled(entry, refusedOutcome(error));
+    this.options.hooks.settled(entry, outcome);
   }
 }

@@ -11,7 +11,6 @@ import type {
   QueueOutcome,
 } from '../store/queue.js';
 import type { JobOutcome } from './events.js';
-import { notJsonOutcome } from './json-value.js';
 import { knownFields } from './option-keys.js';
 import type { JobOptions, ResolvedJobOptions, ResolvedRetryPolicy } from './options.js';
 
@@ -73,16 +72,16 @@ export function readPayload(payload: unknown): { input: unknown; options: JobOpt
 const succeededWithoutResult: Completion['outcome'] = Object.freeze({ kind: 'succeeded', result: undefined });
 
 /**
- * A job the store did not take: refused by it (a ValkyrieError: capacity, the database gone, a key
- * held by another job) ends `cancelled` with its message and code, which tell it apart from a
- * cancellation someone asked for. Any other error came from encoding the job's input (which the
- * engine made JSON when it took the job: job-intake.ts), and fails it as such, `failed`/`input`.
+ * A job the store did not take: refused by it (capacity, the database gone, a key held by another
+ * job) ends `cancelled` with its message, and its code when it is one of ours, which tell it apart
+ * from a cancellation someone asked for. An input that could not be encoded is not the store's
+ * refusal: the writer fails it as `failed`/`input` (notJsonOutcome) before the store sees it.
  */
 export function refusedOutcome(error: unknown): TaskOutcome {
-  const message = messageOf(error);
+  const reason = `the store refused the job: ${messageOf(error)}`;
   return isValkyrieError(error)
-    ? { kind: 'cancelled', reason: `the store refused the job: ${message}`, code: error.code }
-    : notJsonOutcome('input', message);
+    ? { kind: 'cancelled', reason, code: error.code }
+    : { kind: 'cancelled', reason };
 }
 
 /**
