@@ -59,6 +59,7 @@ const stepNumbers = [
   'durationMs',
   'retryDelayMs',
   'timedOutAfterMs',
+  'maxAttempts',
 ] as const;
 
 function readStep(step: unknown): ApiStep {

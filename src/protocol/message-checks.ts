@@ -69,6 +69,7 @@ const stepReportOptionals = {
   attempt: isPositiveInt,
   retryDelayMs: isNonNegativeInt,
   timedOutAfterMs: isNonNegativeInt,
+  maxAttempts: isPositiveInt,
 };
 
 function isStepReport(value: unknown): boolean {

@@ -92,6 +92,11 @@ export interface StepReport {
   readonly retryDelayMs?: number;
   /** Set when the step's `timeout-minutes` stopped this attempt: that limit, in ms. */
   readonly timedOutAfterMs?: number;
+  /**
+   * Set on every attempt of a step with `retry:`: the attempts in all it allows (`max-attempts`).
+   * Added within version 1: an older runner sends none, and an older server drops it.
+   */
+  readonly maxAttempts?: number;
 }
 
 export type ControlMessage =

@@ -153,6 +153,7 @@ const stepReportSchema = z.object({
   attempt: attempt.optional(),
   retryDelayMs: z.number().int().nonnegative().optional(),
   timedOutAfterMs: z.number().int().nonnegative().optional(),
+  maxAttempts: attempt.optional(),
 });
 
 const jobId = z.string().min(1).max(maxJobIdLength);

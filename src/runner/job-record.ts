@@ -5,7 +5,7 @@ import type { JobReporter } from './job-run-options.js';
 import type { JobStatus } from './job-status.js';
 import { SecretMasker } from './secret-masker.js';
 import type { StepState } from './step-effects.js';
-import { retriedAttempt, type StepAttempt } from './step-retry.js';
+import { maxAttemptsField, retriedAttempt, type StepAttempt } from './step-retry.js';
 import { stepFailureReason } from './step-timeout.js';
 
 /**
@@ -70,6 +70,7 @@ export class JobRecord {
       finishedAt: Date.now(),
       attempt: this.attempt,
       ...(timedOutAfterMs === undefined ? {} : { timedOutAfterMs }),
+      ...maxAttemptsField(step),
     });
   }
 

@@ -108,6 +108,14 @@ export async function runAttempts(
 }
 
 /**
+ * The attempts in all of a step with `retry:`, which each of its attempts' reports carries
+ * (StepReport.maxAttempts) for `show` and `logs` to say `attempt 2 of 3`; none without `retry:`.
+ */
+export function maxAttemptsField(step: StepDefinition): { readonly maxAttempts?: number } {
+  return step.retry === undefined ? {} : { maxAttempts: step.retry.maxAttempts };
+}
+
+/**
  * The log line and record of attempt `number` of `step`, which another follows after `retryDelayMs`:
  * the record is not the step's result (steps.<id> keeps waiting).
  */
@@ -130,6 +138,7 @@ export function retriedAttempt(
     attempt: number,
     retryDelayMs,
     ...(attempt.timedOutAfterMs === undefined ? {} : { timedOutAfterMs: attempt.timedOutAfterMs }),
+    ...maxAttemptsField(step),
   };
   return { note, report };
 }

@@ -71,6 +71,10 @@ export const stepViewSchema = z
       .number()
       .optional()
       .meta({ description: 'its timeout-minutes stopped it: that limit, in ms' }),
+    maxAttempts: z.number().optional().meta({
+      description:
+        'the attempts in all its retry: allows (max-attempts); absent without retry:, while it runs, and from a runner older than it',
+    }),
   })
   .meta({ id: 'StepView' });
 

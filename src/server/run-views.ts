@@ -264,7 +264,7 @@ function attemptView(ended: JobAttemptRecord): JobAttemptView {
 
 function stepView(step: StepRecord): StepView {
   const { index, name, jobAttempt, attempt, outcome, conclusion, exitCode, startedAt, finishedAt } = step;
-  const { retryDelayMs, timedOutAfterMs } = step;
+  const { retryDelayMs, timedOutAfterMs, maxAttempts } = step;
   return {
     index,
     name,
@@ -278,6 +278,7 @@ function stepView(step: StepRecord): StepView {
     ...durationOf(startedAt, finishedAt),
     ...(retryDelayMs === undefined ? {} : { retryDelayMs }),
     ...(timedOutAfterMs === undefined ? {} : { timedOutAfterMs }),
+    ...(maxAttempts === undefined ? {} : { maxAttempts }),
   };
 }
 

@@ -124,6 +124,7 @@ export function stepCompletedOf(step: StepRecord, job: JobRecord): RunEvent | un
       ...(step.attempt === undefined ? {} : { attempt: step.attempt }),
       ...(step.retryDelayMs === undefined ? {} : { retryDelayMs: step.retryDelayMs }),
       ...(step.timedOutAfterMs === undefined ? {} : { timedOutAfterMs: step.timedOutAfterMs }),
+      ...(step.maxAttempts === undefined ? {} : { maxAttempts: step.maxAttempts }),
     },
     ...jobAttemptField(step.jobAttempt),
   };

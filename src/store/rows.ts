@@ -73,6 +73,7 @@ export interface StepRow<Int> {
   finished_at: Int | null;
   retry_delay_ms: Int | null;
   timed_out_after_ms: Int | null;
+  max_attempts: number | null;
 }
 
 export const runColumns =
@@ -83,7 +84,7 @@ export const jobColumns =
   'not_before, priority, runner, fencing_token, tries_from';
 export const stepColumns =
   'job_id, job_attempt, idx, attempt, name, outcome, conclusion, exit_code, started_at, finished_at, retry_delay_ms, ' +
-  'timed_out_after_ms';
+  'timed_out_after_ms, max_attempts';
 export const jobAttemptColumns =
   'job_id, attempt, status, started_at, finished_at, reason, retry_delay_ms, retry_reason, runner, fencing_token';
 export const defaultRunLimit = 20;

@@ -176,6 +176,11 @@ export interface StepRecord {
   readonly retryDelayMs?: number;
   /** Set on a step attempt that its `timeout-minutes` stopped: that limit, in ms. */
   readonly timedOutAfterMs?: number;
+  /**
+   * The attempts in all its `retry:` allows (`max-attempts`), as the runner reported it with the
+   * attempt's end; absent while it runs, without `retry:`, and from a runner older than the field.
+   */
+  readonly maxAttempts?: number;
 }
 
 export interface ListRunsOptions {

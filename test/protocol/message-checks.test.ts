@@ -103,6 +103,7 @@ const stepReport = optional(
     finishedAt: wholeMs,
     attempt: positiveInt,
     retryDelayMs: wholeMs,
+    maxAttempts: positiveInt,
   },
   ['index', 'name', 'outcome', 'conclusion', 'finishedAt'],
 );
@@ -448,6 +449,27 @@ describe('hand-written message checks', () => {
         expect(checkRunnerMessage(parsed)).toBeUndefined();
         expect(runnerMessageSchema.safeParse(parsed).success).toBe(false);
       }
+    }
+  });
+
+  it("take a step.completed with the step's attempts in all (maxAttempts), and an older runner's without it", () => {
+    const completed = runnerSamples['step.completed'];
+    if (completed.type !== 'step.completed') throw new Error('not a step.completed sample');
+    const retried = { ...completed.step, attempt: 2, retryDelayMs: 200 };
+    const newer = { ...completed, step: { ...retried, maxAttempts: 3 } };
+    const older = { ...completed, step: retried };
+    for (const message of [newer, older])
+      expect(decodeFrame(encodeFrame(message), controlPlaneDecoder)).toEqual({
+        kind: 'decoded',
+        value: message,
+      });
+    // Like `attempt`, a whole number from 1.
+    for (const maxAttempts of [0, 1.5, '3']) {
+      const frame = encodeFrame({ ...completed, step: { ...retried, maxAttempts } });
+      expect(decodeFrame(frame, controlPlaneDecoder)).toMatchObject({
+        kind: 'error',
+        error: { code: 'VK_PROTOCOL' },
+      });
     }
   });
 });

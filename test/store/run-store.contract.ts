@@ -496,6 +496,48 @@ export function runStoreContract(make: StoresFactory): void {
         expect((await runs().listSteps(jobId))[0]).toEqual({ jobId, index: 0, name: 'fetch', ...failed });
       });
 
+      it("keeps a step attempt's attempts in all (maxAttempts), and leaves it out where an older runner sent none", async () => {
+        const run = await runs().createRun(newRun());
+        const jobId = jobIdFor(run.id, 0);
+        await runs().addJobs([newJob(run.id, 0)]);
+        const failed = { outcome: 'failure', conclusion: 'failure', exitCode: 3, finishedAt: 200 } as const;
+        await runs().recordStep({ jobId, index: 0, name: 'flaky', startedAt: 100 });
+        await runs().recordStep({
+          jobId,
+          index: 0,
+          name: 'flaky',
+          ...failed,
+          retryDelayMs: 200,
+          maxAttempts: 3,
+        });
+        await runs().recordStep({ jobId, index: 0, attempt: 2, name: 'flaky', startedAt: 400 });
+        await runs().recordStep({ jobId, index: 1, name: 'older', ...failed });
+        expect(await runs().listSteps(jobId)).toEqual([
+          { jobId, index: 0, name: 'flaky', ...failed, retryDelayMs: 200, maxAttempts: 3 },
+          { jobId, index: 0, attempt: 2, name: 'flaky', startedAt: 400 },
+          { jobId, index: 1, name: 'older', ...failed },
+        ]);
+        // The attempt's end replaces its start, the total included.
+        await runs().recordStep({
+          jobId,
+          index: 0,
+          attempt: 2,
+          name: 'flaky',
+          startedAt: 400,
+          ...failed,
+          maxAttempts: 3,
+        });
+        expect((await runs().listSteps(jobId))[1]).toEqual({
+          jobId,
+          index: 0,
+          attempt: 2,
+          name: 'flaky',
+          startedAt: 400,
+          ...failed,
+          maxAttempts: 3,
+        });
+      });
+
       it("keeps each job's steps apart", async () => {
         const run = await runs().createRun(newRun());
         await runs().addJobs([newJob(run.id, 0), newJob(run.id, 1)]);

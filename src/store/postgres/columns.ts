@@ -29,7 +29,7 @@ export function millis(value: string): number {
 export const stepUpsert = `ON CONFLICT (job_id, job_attempt, idx, attempt) DO UPDATE SET name = excluded.name,
   outcome = excluded.outcome, conclusion = excluded.conclusion, exit_code = excluded.exit_code,
   started_at = excluded.started_at, finished_at = excluded.finished_at, retry_delay_ms = excluded.retry_delay_ms,
-  timed_out_after_ms = excluded.timed_out_after_ms`;
+  timed_out_after_ms = excluded.timed_out_after_ms, max_attempts = excluded.max_attempts`;
 export const jobAttemptUpsert = `ON CONFLICT (job_id, attempt) DO UPDATE SET status = excluded.status,
   started_at = excluded.started_at, finished_at = excluded.finished_at, reason = excluded.reason,
   retry_delay_ms = excluded.retry_delay_ms, retry_reason = excluded.retry_reason, runner = excluded.runner,

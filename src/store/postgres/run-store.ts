@@ -96,7 +96,7 @@ const statements = {
   // Unfenced, for a run whose row the transaction already holds (WriteTurn.heldRuns, run-fence.ts).
   recordStep: {
     name: 'vk_record_step',
-    text: `INSERT INTO steps (${stepColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    text: `INSERT INTO steps (${stepColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 
            ${stepUpsert}`,
   },
@@ -272,6 +272,7 @@ export class PostgresRunStore implements RunStore {
         step.finishedAt ?? null,
         step.retryDelayMs ?? null,
         step.timedOutAfterMs ?? null,
+        step.maxAttempts ?? null,
       ];
       await fencedJobWrite(
         query,
@@ -439,6 +440,7 @@ function stepFromRow(row: StepRow): StepRecord {
   if (row.finished_at !== null) step.finishedAt = millis(row.finished_at);
   if (row.retry_delay_ms !== null) step.retryDelayMs = millis(row.retry_delay_ms);
   if (row.timed_out_after_ms !== null) step.timedOutAfterMs = millis(row.timed_out_after_ms);
+  if (row.max_attempts !== null) step.maxAttempts = row.max_attempts;
   return step;
 }
 

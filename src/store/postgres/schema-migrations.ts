@@ -440,4 +440,9 @@ export const migrations: readonly string[] = [
   -- it again), until a claim takes it; NULL otherwise. It stands while it equals heartbeat_at.
   ALTER TABLE runs ADD COLUMN released_at bigint;
   `,
+  `
+  -- The attempts in all a retried step's retry: allows (its max-attempts), which \`valkyrie show\` and
+  -- \`valkyrie logs\` tell (\`attempt 2 of 3\`); NULL without retry:, and from a runner older than it.
+  ALTER TABLE steps ADD COLUMN max_attempts integer;
+  `,
 ];

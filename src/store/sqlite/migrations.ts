@@ -332,6 +332,11 @@ export const migrations: readonly string[] = [
   -- it again), until a claim takes it; NULL otherwise. It stands while it equals heartbeat_at.
   ALTER TABLE runs ADD COLUMN released_at INTEGER;
   `,
+  `
+  -- The attempts in all a retried step's retry: allows (its max-attempts), which \`valkyrie show\` and
+  -- \`valkyrie logs\` tell (\`attempt 2 of 3\`); NULL without retry:, and from a runner older than it.
+  ALTER TABLE steps ADD COLUMN max_attempts INTEGER;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

@@ -132,11 +132,12 @@ export class SqliteRunStore implements RunStore {
     this.#upsertStep = db.prepare(
       `INSERT INTO steps (${stepColumns})
        VALUES (@jobId, @jobAttempt, @index, @attempt, @name, @outcome, @conclusion, @exitCode, @startedAt,
-       @finishedAt, @retryDelayMs, @timedOutAfterMs)
+       @finishedAt, @retryDelayMs, @timedOutAfterMs, @maxAttempts)
        ON CONFLICT (job_id, job_attempt, idx, attempt) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
        conclusion = excluded.conclusion, exit_code = excluded.exit_code,
        started_at = excluded.started_at, finished_at = excluded.finished_at,
-       retry_delay_ms = excluded.retry_delay_ms, timed_out_after_ms = excluded.timed_out_after_ms`,
+       retry_delay_ms = excluded.retry_delay_ms, timed_out_after_ms = excluded.timed_out_after_ms,
+       max_attempts = excluded.max_attempts`,
     );
     this.#listSteps = db.prepare<[string, number], StepRow>(
       `SELECT ${stepColumns} FROM steps WHERE job_id = ? AND job_attempt >= ?
@@ -254,6 +255,7 @@ export class SqliteRunStore implements RunStore {
         finishedAt: nullable(step.finishedAt),
         retryDelayMs: nullable(step.retryDelayMs),
         timedOutAfterMs: nullable(step.timedOutAfterMs),
+        maxAttempts: nullable(step.maxAttempts),
       }),
     );
   }
@@ -447,5 +449,6 @@ function stepFromRow(row: StepRow): StepRecord {
   if (row.finished_at !== null) step.finishedAt = row.finished_at;
   if (row.retry_delay_ms !== null) step.retryDelayMs = row.retry_delay_ms;
   if (row.timed_out_after_ms !== null) step.timedOutAfterMs = row.timed_out_after_ms;
+  if (row.max_attempts !== null) step.maxAttempts = row.max_attempts;
   return step;
 }
