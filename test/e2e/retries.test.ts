@@ -46,12 +46,13 @@ describe('retry: with the real CLI', () => {
     ]);
     const attempts = events(result.stdout)
       .filter((event) => event.type === 'step.completed')
-      .map((event) => event.step as { name: string; attempt: number; outcome: string });
-    expect(attempts.map((step) => [step.name, step.attempt, step.outcome])).toEqual([
-      ['flaky step', 1, 'failure'],
-      ['flaky step', 2, 'failure'],
-      ['flaky step', 3, 'success'],
-      ['Run echo "outcome=success"', 1, 'success'],
+      .map((event) => event.step as { name: string; attempt: number; outcome: string; maxAttempts?: number });
+    // The runner reports the attempts in all of a step with retry: only, with each attempt.
+    expect(attempts.map((step) => [step.name, step.attempt, step.outcome, step.maxAttempts])).toEqual([
+      ['flaky step', 1, 'failure', 3],
+      ['flaky step', 2, 'failure', 3],
+      ['flaky step', 3, 'success', 3],
+      ['Run echo "outcome=success"', 1, 'success', undefined],
     ]);
 
     const runId = String(events(result.stdout)[0]?.runId);
@@ -59,29 +60,60 @@ describe('retry: with the real CLI', () => {
     expect(show.code).toBe(0);
     const stepLines = show.stdout.split('\n').filter((line) => line.includes('flaky step'));
     expect(stepLines.map((line) => line.trim().replace(/ \d+(ms|\.\ds)$/, ''))).toEqual([
-      'failure   flaky step (attempt 1) · exit code 1',
-      'failure   flaky step (attempt 2) · exit code 1',
-      'success   flaky step (attempt 3)',
+      'failure   flaky step (attempt 1 of 3) · exit code 1',
+      'failure   flaky step (attempt 2 of 3) · exit code 1',
+      'success   flaky step (attempt 3 of 3)',
     ]);
     const json = JSON.parse((await ws.run(['show', runId, '--json'])).stdout) as {
-      jobs: { steps: { name: string; attempt?: number }[] }[];
+      jobs: { steps: { name: string; attempt?: number; maxAttempts?: number }[] }[];
     };
-    expect(json.jobs[0]?.steps.map((step) => step.attempt ?? 1)).toEqual([1, 2, 3, 1]);
+    expect(json.jobs[0]?.steps.map((step) => [step.attempt ?? 1, step.maxAttempts])).toEqual([
+      [1, 3],
+      [2, 3],
+      [3, 3],
+      [1, undefined],
+    ]);
 
     const logs = await ws.run(['logs', runId, 'build']);
     expect(untimed(logs.stdout).filter((line) => !line.startsWith('attempt'))).toEqual([
-      '▶ flaky step (attempt 1)',
+      '▶ flaky step (attempt 1 of 3)',
       'try 1',
       '✗ failed (exit code 1)',
-      '▶ flaky step (attempt 2)',
+      '▶ flaky step (attempt 2 of 3)',
       'try 2',
       '✗ failed (exit code 1)',
-      '▶ flaky step (attempt 3)',
+      '▶ flaky step (attempt 3 of 3)',
       'try 3',
       '✓ succeeded',
       '▶ Run echo "outcome=success"',
       'outcome=success',
       '✓ succeeded',
+    ]);
+  });
+
+  it('prints each later attempt of a retried step under its number and the attempts in all, as it runs', async () => {
+    const file = ws.write(
+      'live-retry.yml',
+      `jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - name: flaky
+        run: |
+          ${flaky('live-count', 3, 3)}
+        retry: {max-attempts: 3, delay: 10ms, backoff: fixed}
+`,
+    );
+    // Not a terminal: the line view.
+    const result = await ws.run(['run', file]);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split('\n').filter((line) => line.startsWith('[build] '));
+    expect(lines.filter((line) => line.includes('▶') || line.includes('attempt'))).toEqual([
+      '[build] ▶ flaky',
+      '[build] attempt 1 of 3 failed (exit code 3); retrying in 10ms',
+      '[build] ▶ flaky (attempt 2 of 3)',
+      '[build] attempt 2 of 3 failed (exit code 3); retrying in 10ms',
+      '[build] ▶ flaky (attempt 3 of 3)',
     ]);
   });
 

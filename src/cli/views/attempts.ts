@@ -3,6 +3,7 @@ import { timeoutText } from '../../runner/step-timeout.js';
 import type { StepRecord } from '../../store/runs.js';
 import { type Colors, colorForStatus, formatDuration, onRunnerText } from './format.js';
 import { jobStatusCell } from './run-table.js';
+import { stepAttemptText, stepAttemptTotals, stepOfJobAttempt } from './step-attempts.js';
 import { isoSeconds } from './text-table.js';
 
 const duration = (start?: number, end?: number) =>
@@ -107,17 +108,19 @@ export function jobDetailLines(
 const attemptStatusText = (status: string) => (status === 'runner_lost' ? 'runner lost' : status);
 
 /**
- * ` retrying at TIME (attempt N)` for the last attempt of a step that its `retry:` runs again after a
- * delay (`retryDelayMs`, reported at the failed attempt's end, before the wait) while the wait lasts, as
- * a job held back says `not before` (jobLine), in ISO 8601 (UTC) too. `steps`: its job attempt's.
- * The attempts in all (`of 3`) are the workflow's, which the step records do not keep.
+ * ` retrying at TIME (attempt N of M)` for the last attempt of a step that its `retry:` runs again after
+ * a delay (`retryDelayMs`, reported at the failed attempt's end, before the wait) while the wait lasts,
+ * as a job held back says `not before` (jobLine), in ISO 8601 (UTC) too. `steps`: its job attempt's.
+ * `of M` only when the runner reported the step's attempts in all (`maxAttempts`; an older one did not).
  */
 function stepWaitText(step: ShownStep, steps: readonly ShownStep[], now: number): string | undefined {
   if (step.retryDelayMs === undefined || step.finishedAt === undefined) return undefined;
   const attempt = step.attempt ?? 1;
   if (steps.some((other) => other.index === step.index && (other.attempt ?? 1) > attempt)) return undefined;
   const at = step.finishedAt + step.retryDelayMs;
-  return at > now ? `retrying at ${isoSeconds(at)} (attempt ${attempt + 1})` : undefined;
+  return at > now
+    ? `retrying at ${isoSeconds(at)} (${stepAttemptText(attempt + 1, step.maxAttempts)})`
+    : undefined;
 }
 
 function stepLines(
@@ -126,13 +129,14 @@ function stepLines(
   c: Colors,
   waitText: (step: ShownStep) => string | undefined,
 ): string[] {
-  const retried = new Set(
-    steps.filter((step) => (step.attempt ?? 1) > 1).map((step) => `${step.jobAttempt ?? 1}:${step.index}`),
-  );
+  const retried = new Set(steps.filter((step) => (step.attempt ?? 1) > 1).map(stepOfJobAttempt));
+  // A running attempt's record has no total yet: the ended attempts before it have it.
+  const totals = stepAttemptTotals(steps, stepOfJobAttempt);
   return steps.map((step) => {
     const result = step.conclusion ?? 'running';
-    const attempt = retried.has(`${step.jobAttempt ?? 1}:${step.index}`)
-      ? ` ${c.dim(`(attempt ${step.attempt ?? 1})`)}`
+    const key = stepOfJobAttempt(step);
+    const attempt = retried.has(key)
+      ? ` ${c.dim(`(${stepAttemptText(step.attempt ?? 1, totals.get(key))})`)}`
       : '';
     const notes = stepNotes(step);
     const wait = waitText(step);

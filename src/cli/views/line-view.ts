@@ -9,6 +9,7 @@ import {
   startedRunHeading,
   statusSymbol,
 } from './format.js';
+import { LiveStepAttempts } from './step-attempts.js';
 import { RunStart, summaryTable } from './summary.js';
 import { isoSeconds } from './text-table.js';
 import type { Output, RunView } from './view.js';
@@ -19,6 +20,7 @@ export class LineView implements RunView {
   /** Jobs whose retry was announced with its delay: their next job.queued needs no waiting line. */
   private readonly retrying = new Set<string>();
   private readonly start = new RunStart();
+  private readonly stepAttempts = new LiveStepAttempts();
 
   constructor(
     private readonly out: Output,
@@ -29,6 +31,7 @@ export class LineView implements RunView {
     const event = withVisibleNames(received);
     const { c } = this;
     this.start.onEvent(event);
+    this.stepAttempts.onEvent(event);
     switch (event.type) {
       case 'concurrency':
         this.out.write(`${c.yellow(concurrencyText(event))}\n`);
@@ -57,7 +60,9 @@ export class LineView implements RunView {
         this.retrying.delete(event.jobId);
         break;
       case 'step.started':
-        this.out.write(`${c.dim(`[${event.job}]`)} ${c.bold(`▶ ${event.step}`)}\n`);
+        this.out.write(
+          `${c.dim(`[${event.job}]`)} ${c.bold(`▶ ${event.step}${this.stepAttempts.suffix(event)}`)}\n`,
+        );
         break;
       case 'log':
         for (const line of entryLines(event.text))

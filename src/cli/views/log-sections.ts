@@ -2,6 +2,7 @@ import { stepRunOrder } from '../../core/step-phases.js';
 import { visible } from '../../core/visible-text.js';
 import { timeoutText } from '../../runner/step-timeout.js';
 import { formatDuration, statusSymbol } from './format.js';
+import { stepAttemptText, stepAttemptTotals } from './step-attempts.js';
 
 /** What the headings need of a log line: local store lines and the API's alike. */
 export interface AttemptedLine {
@@ -37,6 +38,8 @@ export interface LoggedStep {
   readonly conclusion?: string;
   readonly exitCode?: number;
   readonly timedOutAfterMs?: number;
+  /** The step's attempts in all (StepReport.maxAttempts): `▶ name (attempt 2 of 3)`. */
+  readonly maxAttempts?: number;
   readonly startedAt?: number;
   readonly finishedAt?: number;
 }
@@ -71,10 +74,11 @@ interface JobState {
 
 /**
  * Splits a log into sections a line at a time (next() for each line in order, then end()), as
- * GitHub's log view groups it: each step under a `▶ name` heading (`▶ name (attempt 2)` for a step
- * that ran more than once), its lines, then its outcome (`✗ failed (exit code 3) in 20ms`); a step
- * that printed nothing still gets its heading and outcome, where it ran. A job that ran more than
- * once gets `── job attempt N ──` before each attempt, also one that printed nothing. A job's own
+ * GitHub's log view groups it: each step under a `▶ name` heading (`▶ name (attempt 2 of 3)` for a
+ * step that ran more than once; `(attempt 2)` where its runner did not report the attempts in all),
+ * its lines, then its outcome (`✗ failed (exit code 3) in 20ms`); a step that printed nothing still
+ * gets its heading and outcome, where it ran. A job that ran more than once gets `── job attempt N ──`
+ * before each attempt, also one that printed nothing. A job's own
  * lines (stepIndex -1) stay where they were written, after the steps that had ended by then, and
  * under the heading of one that was running then. In the log of several jobs, a step's outcome comes
  * before the first line another job wrote after the step ended.
@@ -95,6 +99,8 @@ export class LogSections<L extends AttemptedLine = AttemptedLine> {
   private readonly attemptsOf: ReadonlyMap<string, number>;
   /** Steps (job/job attempt/index) with more than one attempt. */
   private readonly retried = new Set<string>();
+  /** Their attempts in all, where the runner reported it (stepAttemptTotals). */
+  private readonly totals = new Map<string, number>();
   /** Jobs' own lines waiting for the next line, in the store's order (few: written by the control plane). */
   private held: L[] = [];
 
@@ -110,6 +116,7 @@ export class LogSections<L extends AttemptedLine = AttemptedLine> {
       const job = this.jobs.get(step.jobId);
       if (job === undefined) continue;
       if ((step.attempt ?? 1) > 1) this.retried.add(stepKey(step));
+      stepAttemptTotals([step], stepKey, this.totals);
       const at = job.steps.findIndex((other) => compareSteps(other, step) >= 0);
       if (at >= 0 && compareSteps(job.steps[at] ?? step, step) === 0) continue;
       const position = at < 0 ? job.steps.length : at;
@@ -298,7 +305,10 @@ export class LogSections<L extends AttemptedLine = AttemptedLine> {
   }
 
   private heading(step: LoggedStep): string {
-    const attempt = this.retried.has(stepKey(step)) ? ` (attempt ${step.attempt ?? 1})` : '';
+    const key = stepKey(step);
+    const attempt = this.retried.has(key)
+      ? ` (${stepAttemptText(step.attempt ?? 1, this.totals.get(key))})`
+      : '';
     return `▶ ${visible(step.name)}${attempt}`;
   }
 }

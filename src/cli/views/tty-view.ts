@@ -13,6 +13,7 @@ import {
   startedRunHeading,
   statusSymbol,
 } from './format.js';
+import { LiveStepAttempts } from './step-attempts.js';
 import { RunStart, summaryTable } from './summary.js';
 import { isoSeconds } from './text-table.js';
 import type { Output, RunView } from './view.js';
@@ -47,6 +48,7 @@ export class TtyView implements RunView {
   private readonly timer: NodeJS.Timeout;
   private header = '';
   private readonly start = new RunStart();
+  private readonly stepAttempts = new LiveStepAttempts();
 
   constructor(
     private readonly out: Output,
@@ -61,6 +63,7 @@ export class TtyView implements RunView {
   onEvent(received: RunEvent): void {
     const event = withVisibleNames(received);
     this.start.onEvent(event);
+    this.stepAttempts.onEvent(event);
     switch (event.type) {
       case 'concurrency':
         this.header = this.c.yellow(concurrencyText(event));
@@ -93,7 +96,7 @@ export class TtyView implements RunView {
       }
       case 'step.started': {
         const job = this.job(event.jobId, event.job);
-        job.step = event.step;
+        job.step = `${event.step}${this.stepAttempts.suffix(event)}`;
         job.latest = undefined;
         break;
       }

@@ -200,3 +200,37 @@ describe("show's step waiting to retry", () => {
     ]);
   });
 });
+
+describe("show's retried step: its attempts in all", () => {
+  const failed = { outcome: 'failure', conclusion: 'failure', exitCode: 3, maxAttempts: 3 } as const;
+  const running = { ...job, status: 'running' as const };
+  const plain = (lines: string[]) => lines.map((line) => line.trim());
+
+  it('numbers each attempt of M, the running one too (from the ended ones), and the next one it waits for', () => {
+    const c = colors(false);
+    const first = step(0, 'fetch', { ...failed, retryDelayMs: 2_000 });
+    expect(plain(jobDetailLines(running, [], [first], c, 2_000))).toEqual([
+      'failure   fetch · exit code 3 · retrying at 1970-01-01T00:00:03Z (attempt 2 of 3) 12ms',
+    ]);
+    // The record of a running attempt has no total yet (the runner reports it with the attempt's end).
+    const second = step(0, 'fetch', { attempt: 2, startedAt: 3_012, finishedAt: undefined });
+    expect(plain(jobDetailLines(running, [], [first, second], c, 3_100))).toEqual([
+      'failure   fetch (attempt 1 of 3) · exit code 3 12ms',
+      'running   fetch (attempt 2 of 3)',
+    ]);
+  });
+
+  it("keeps today's wording for the steps of a runner older than the total", () => {
+    const { maxAttempts: _none, ...older } = failed;
+    const lines = jobDetailLines(
+      job,
+      [],
+      [step(0, 'fetch', older), step(0, 'fetch', { ...older, attempt: 2 })],
+      colors(false),
+    );
+    expect(plain(lines)).toEqual([
+      'failure   fetch (attempt 1) · exit code 3 12ms',
+      'failure   fetch (attempt 2) · exit code 3 12ms',
+    ]);
+  });
+});

@@ -309,6 +309,20 @@ describe('logLinesWithHeadings', () => {
       '✓ succeeded',
     ]);
   });
+
+  it("heads each attempt of a retried step with the attempts in all, one recorded without it (running) by the others'", () => {
+    const failed = { outcome: 'failure', conclusion: 'failure', exitCode: 1, maxAttempts: 3 };
+    const steps = [step('c', 0, 'Run ./flaky.sh', failed), step('c', 0, 'Run ./flaky.sh', { attempt: 2 })];
+    const lines = [line('c', 'try 1'), line('c', 'try 2', 1, 0, 2)];
+    expect(shown(lines, [{ id: 'c', attempts: 1 }], steps)).toEqual([
+      '▶ Run ./flaky.sh (attempt 1 of 3)',
+      'try 1',
+      '✗ failed (exit code 1)',
+      '▶ Run ./flaky.sh (attempt 2 of 3)',
+      'try 2',
+      '✓ succeeded',
+    ]);
+  });
 });
 
 describe('outcomeText', () => {
