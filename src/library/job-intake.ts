@@ -8,7 +8,7 @@ import type { IdempotencyKeys } from './idempotency-keys.js';
 import type { JobDispatch } from './job-dispatch.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
 import type { JobSignals } from './job-signals.js';
-import { jsonForm, notJsonOutcome } from './json-value.js';
+import { jsonCopy, notJsonOutcome } from './json-value.js';
 import { checkBatchKeys, claimKey } from './key-conflicts.js';
 import { checkOptionNames } from './option-keys.js';
 import { checkOptionsObject } from './option-values.js';
@@ -38,8 +38,9 @@ export interface JobIntakeParts {
  * this one claims (`adopt`). Numbers the jobs, answers a known idempotency key with its first job's
  * handle, and links callers' signals. The engine checks that it is open before each call.
  *
- * A caller's input becomes its JSON form here, on every store (json-value.ts): the task, an
- * idempotency key's comparison and a durable store all see the same value. A job whose input JSON
+ * A caller's input becomes its JSON form here, on every store, copied as it is at the call
+ * (json-value.ts jsonCopy): the task, an idempotency key's comparison and a durable store all see
+ * the same value, whatever the caller does to its object afterwards. A job whose input JSON
  * cannot hold is not queued: it ends `failed`/`input` a microtask after its call, never run.
  */
 export class JobIntake {
@@ -204,10 +205,13 @@ class RefusedInput {
   constructor(readonly outcome: TaskOutcome) {}
 }
 
-/** The input's JSON form, or a RefusedInput saying where JSON cannot hold it. */
+/**
+ * The input's JSON form as a copy of its own, taken at the call (jsonCopy), or a RefusedInput saying
+ * where JSON cannot hold it.
+ */
 function inputForm(input: unknown): unknown {
   try {
-    return jsonForm(input, 'input');
+    return jsonCopy(input, 'input');
   } catch (error) {
     return new RefusedInput(notJsonOutcome('input', messageOf(error)));
   }

@@ -1,5 +1,6 @@
 import { types } from 'node:util';
 import { messageOf } from '../core/error-message.js';
+import { setOwn } from '../core/own-property.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 
 /**
@@ -24,7 +25,26 @@ export function jsonForm(value: unknown, root: string): unknown {
     case 'number':
       return numberForm(value);
   }
-  return new JsonWalk(root).form(value);
+  return new JsonWalk(root, false).form(value);
+}
+
+/**
+ * `jsonForm` that shares nothing with `value`: every object and array in it is a fresh copy (a
+ * primitive is itself, with no walk). A job's input is taken so at enqueue, as BullMQ's job data is
+ * serialized when it is added: a change the caller makes to the object afterwards never reaches an
+ * attempt, on any store, and the first attempt gets what a durable store holds for a retry.
+ * Copied during the same walk that checks it, not by a second pass.
+ */
+export function jsonCopy(value: unknown, root: string): unknown {
+  switch (typeof value) {
+    case 'undefined':
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return numberForm(value);
+  }
+  return new JsonWalk(root, true).form(value);
 }
 
 /** NaN and ±Infinity become null, -0 becomes 0 (JSON writes it `0`). */
@@ -82,11 +102,16 @@ class JsonWalk {
   /** The objects on that path, for cycles. */
   private readonly ancestors: object[] = [];
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    /** Copies every object and array (jsonCopy), not only those JSON would change. */
+    private readonly copies: boolean,
+  ) {}
 
   /**
-   * `value` as JSON holds it: itself when JSON holds it exactly, else a copy (each toJSON called
-   * once); `undefined` where JSON leaves a member out. Throws for a value JSON cannot hold.
+   * `value` as JSON holds it: itself when JSON holds it exactly (unless `copies`), else a copy (each
+   * toJSON called once); `undefined` where JSON leaves a member out. Throws for a value JSON cannot
+   * hold.
    */
   form(value: unknown): unknown {
     switch (typeof value) {
@@ -128,7 +153,7 @@ class JsonWalk {
       if (typeof toJSON === 'function') return this.form(toJSON.call(value, String(this.keys.at(-1) ?? '')));
       if (Array.isArray(value)) return this.arrayForm(value);
       // Another class's instance arrives as a plain object of its own enumerable properties.
-      let copy: Record<string, unknown> | undefined = plainObject ? undefined : {};
+      let copy: Record<string, unknown> | undefined = plainObject && !this.copies ? undefined : {};
       const record = value as Record<string, unknown>;
       for (const key in record) {
         if (!Object.hasOwn(record, key)) continue;
@@ -143,10 +168,11 @@ class JsonWalk {
           copy = {};
           for (const earlier in record) {
             if (earlier === key) break;
-            if (Object.hasOwn(record, earlier)) copy[earlier] = record[earlier];
+            if (Object.hasOwn(record, earlier)) setOwn(copy, earlier, record[earlier]);
           }
         }
-        if (form !== undefined) copy[key] = form;
+        // setOwn: a member named `__proto__` (JSON.parse makes one) stays a member.
+        if (form !== undefined) setOwn(copy, key, form);
       }
       return copy ?? value;
     } finally {
@@ -155,7 +181,8 @@ class JsonWalk {
   }
 
   private arrayForm(value: readonly unknown[]): unknown {
-    let copy: unknown[] | undefined;
+    // Filled in order, so that it stays a packed array.
+    let copy: unknown[] | undefined = this.copies ? [] : undefined;
     for (let i = 0; i < value.length; i++) {
       const item = value[i];
       this.keys.push(i);
