@@ -25,6 +25,7 @@ import { JobDispatch } from './job-dispatch.js';
 import { JobIntake } from './job-intake.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
 import { JobSignals } from './job-signals.js';
+import type { Jsonified } from './jsonified.js';
 import {
   type EngineOptions,
   type JobOptions,
@@ -164,12 +165,13 @@ export class Engine implements AsyncDisposable {
   /**
    * Adds one job. Throws (nothing enqueued) on an unknown task or bad options, or when closing.
    * The input may be left out when the task's input type accepts undefined (`void`,
-   * `T | undefined`, `unknown`); a task that needs one keeps it required (InputArgs).
+   * `T | undefined`, `unknown`); a task that needs one keeps it required (InputArgs). The handle's
+   * output is the task's output type in its JSON form (Jsonified: a Date is a string).
    */
   enqueue<Input, Output>(
     task: EngineTask<Input, Output> | string,
     ...args: InputArgs<NoInfer<Input>, JobOptions>
-  ): JobHandle<Output>;
+  ): JobHandle<Jsonified<Output>>;
   enqueue(task: EngineTask | string, input?: unknown, options?: JobOptions): JobHandle {
     this.checkOpen('enqueue()');
     return this.intake.one(task, input, options);
@@ -183,7 +185,7 @@ export class Engine implements AsyncDisposable {
   enqueueMany<const Tasks extends readonly TaskRef[]>(
     requests: EnqueueRequests<Tasks>,
   ): EnqueuedHandles<Tasks>;
-  enqueueMany<Output = unknown>(requests: readonly NamedRequest[]): JobHandle<Output>[];
+  enqueueMany<Output = unknown>(requests: readonly NamedRequest[]): JobHandle<Jsonified<Output>>[];
   enqueueMany(requests: readonly EnqueueRequest[]): JobHandle[] {
     this.checkOpen('enqueueMany()');
     return this.intake.many(requests);

@@ -1,5 +1,6 @@
 import type { InputField } from '../core/input-args.js';
 import type { EngineTask, JobHandle } from './job-record.js';
+import type { Jsonified } from './jsonified.js';
 import type { JobOptions } from './options.js';
 
 /** One job of `enqueueMany`; `input` may be left out as `enqueue`'s may (InputField). */
@@ -32,7 +33,7 @@ export interface NamedRequest {
   readonly options?: JobOptions;
 }
 
-/** The handles `enqueueMany` returns, each with its own task's output type. */
+/** The handles `enqueueMany` returns, each with its own task's output type in its JSON form. */
 export type EnqueuedHandles<Tasks extends readonly TaskRef[]> = {
-  -readonly [K in keyof Tasks]: JobHandle<OutputOf<Tasks[K]>>;
+  -readonly [K in keyof Tasks]: JobHandle<Jsonified<OutputOf<Tasks[K]>>>;
 };

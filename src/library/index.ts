@@ -4,6 +4,7 @@ export type { EngineQueue, QueueEntry } from './engine-queue.js';
 export type { EnqueuedHandles, EnqueueRequest, EnqueueRequests } from './enqueue-request.js';
 export type { EngineEvent, EngineEventListener, JobOutcome } from './events.js';
 export type { EngineTask, JobHandle } from './job-record.js';
+export type { JobFunction, Jsonified } from './jsonified.js';
 export type {
   EngineOptions,
   EngineStoreOptions,

@@ -18,7 +18,10 @@ export interface EngineTask<Input = unknown, Output = unknown> {
   readonly types?: { readonly input: Input; readonly output: Output };
 }
 
-/** What `enqueue` returns: the job's id and its final outcome, once every attempt is over. */
+/**
+ * What `enqueue` returns: the job's id and its final outcome, once every attempt is over. `Output`
+ * is the output as it arrives: the engine types it `Jsonified<TaskOutput>` (job data is JSON).
+ */
 export interface JobHandle<Output = unknown> {
   /** The engine's own id for the job, unique within this engine (events carry it as `jobId`). */
   readonly id: string;

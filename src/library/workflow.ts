@@ -5,6 +5,7 @@ import { setOwn } from '../core/own-property.js';
 import type { TaskRef } from './enqueue-request.js';
 import type { JobOutcome } from './events.js';
 import type { EngineTask } from './job-record.js';
+import type { Jsonified } from './jsonified.js';
 import { checkOptionNames } from './option-keys.js';
 import type { JobOptions } from './options.js';
 
@@ -38,10 +39,10 @@ type NodeInputOf<Task> =
 type OutputOf<Task> = Task extends EngineTask<unknown, infer Output> ? Output : unknown;
 
 /**
- * What a workflow's outputs may be: the output of one of its nodes' tasks (their union; unknown as
- * soon as one node's task is unknown's, as a task given by name is).
+ * What a workflow's outputs may be: the output of one of its nodes' tasks in its JSON form (their
+ * union; unknown as soon as one node's task is unknown's, as a task given by name is).
  */
-export type WorkflowOutput<Tasks extends readonly TaskRef[]> = OutputOf<Tasks[number]>;
+export type WorkflowOutput<Tasks extends readonly TaskRef[]> = Jsonified<OutputOf<Tasks[number]>>;
 
 /** `to` runs after `from` succeeded, and receives its output. */
 export interface WorkflowEdge {
