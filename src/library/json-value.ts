@@ -30,9 +30,10 @@ export function jsonForm(value: unknown, root: string): unknown {
 
 /**
  * `jsonForm` that shares nothing with `value`: every object and array in it is a fresh copy (a
- * primitive is itself, with no walk). A job's input is taken so at enqueue, as BullMQ's job data is
- * serialized when it is added: a change the caller makes to the object afterwards never reaches an
- * attempt, on any store, and the first attempt gets what a durable store holds for a retry.
+ * primitive is itself, with no walk). A job's input is taken so at enqueue (BullMQ stringifies job
+ * data as it adds the job, once it has awaited its Redis client): a change the caller makes to the
+ * object afterwards never reaches an attempt, on any store, and the first attempt gets what a
+ * durable store holds for a retry.
  * Copied during the same walk that checks it, not by a second pass.
  */
 export function jsonCopy(value: unknown, root: string): unknown {
