@@ -232,8 +232,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .command('validate')
     .description('parse and plan a workflow without running it; print the job graph')
     .argument(
-      '<file>',
-      'workflow file (a bare name not in this folder: in .valkyrie/workflows/ or .github/workflows/)',
+      '[file]',
+      'workflow file; a bare name not in this folder is looked for in .valkyrie/workflows/ and .github/workflows/ (default: the one file in .valkyrie/workflows/, else .github/workflows/, as run)',
     )
     .option(
       '--label <labels>',
@@ -249,7 +249,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       'after',
       '\nExit codes: 0 valid, 2 invalid workflow, a local action that cannot run, or usage.',
     )
-    .action(async (file: string, options) => {
+    .action(async (file: string | undefined, options) => {
       const { validateCommand } = await import('./commands/validate.js');
       setExit(await validateCommand(file, options));
     });

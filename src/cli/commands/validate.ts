@@ -18,7 +18,7 @@ import { workflowFileOf } from '../workflow-file.js';
  * `valkyrie run --matrix` would run it: `runs-on` for the kept legs only, and the filter itself.
  */
 export async function validateCommand(
-  file: string,
+  file: string | undefined,
   options: { label?: string[]; json?: boolean; matrix?: MatrixFilter },
 ): Promise<number> {
   const labels = runnerLabels(describeHost(), options.label ?? []);
