@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { isGitHubEvent } from '../workflow/github-events.js';
 import { listWorkflowFiles } from '../workflow/workflow-files.js';
 import { UsageError } from './exit-codes.js';
 
@@ -26,13 +27,24 @@ export function workflowFileOf(
   // looked in too, so `ci.yml` for a `ci.yaml` there reads as a file the command never saw.
   if (only === undefined) {
     const folders = workflowDirs.map((dir) => `${relative(cwd, join(root, dir)) || '.'}/`).join(' or ');
-    throw new UsageError(`cannot read workflow ${file}: no such file here, nor in ${folders}`);
+    throw new UsageError(
+      `cannot read workflow ${file}: no such file here, nor in ${folders}${eventHint(file, command)}`,
+    );
   }
   if (other !== undefined)
     throw new UsageError(
       `${file} is in both .valkyrie/workflows/ and .github/workflows/; name one: valkyrie ${command} ${relative(cwd, only)}`,
     );
   return relative(cwd, only);
+}
+
+/**
+ * act takes the event as its first argument (`act push`, `act workflow_dispatch`), where Valkyrie takes
+ * the workflow file: said when the name that is no file is an event's, for the commands with --event.
+ */
+function eventHint(name: string, command: 'run' | 'submit' | 'validate'): string {
+  if (command === 'validate' || !isGitHubEvent(name)) return '';
+  return `; to start the run as the ${name} event, as \`act ${name}\` does: valkyrie ${command} [FILE] --event ${name}`;
 }
 
 function isFile(path: string): boolean {

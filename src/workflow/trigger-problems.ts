@@ -2,58 +2,10 @@ import { isRecord } from '../core/is-record.js';
 import { activityTypeProblems, activityTypesOf, typesListOnly } from './activity-types.js';
 import { cronProblem } from './cron.js';
 import { closestMatch } from './diagnostics.js';
+import { eventKeys } from './github-events.js';
 import { type InputProblem, inputTriggerJsonSchema, untypedCallInputs } from './inputs.js';
 import { describeValue } from './schema-issues.js';
 
-const branchFilters = ['branches', 'branches-ignore'];
-const pullRequestKeys = ['types', ...branchFilters, 'paths', 'paths-ignore'];
-
-/**
- * The events GitHub starts a workflow for, and the keys each takes under `on.<event>`, as its workflow
- * schema (actions/languageservices, workflow-v1.0.json `on-mapping-strict`) has them. GitHub refuses
- * any other event or key ("Unexpected value"); an event with no keys takes no value at all.
- * `workflow_dispatch` and `workflow_call` are checked with their inputs (inputs.ts); `schedule` is a
- * list of `cron` entries.
- */
-const eventKeys: Readonly<Record<string, readonly string[]>> = {
-  branch_protection_rule: ['types'],
-  check_run: ['types'],
-  check_suite: ['types'],
-  create: [],
-  delete: [],
-  deployment: [],
-  deployment_status: [],
-  discussion: ['types'],
-  discussion_comment: ['types'],
-  fork: [],
-  gollum: [],
-  image_version: ['types', 'names', 'versions'],
-  issue_comment: ['types'],
-  issues: ['types'],
-  label: ['types'],
-  merge_group: ['types', ...branchFilters],
-  milestone: ['types'],
-  page_build: [],
-  project: ['types'],
-  project_card: ['types'],
-  project_column: ['types'],
-  public: [],
-  pull_request: pullRequestKeys,
-  pull_request_comment: ['types'],
-  pull_request_review: ['types'],
-  pull_request_review_comment: ['types'],
-  pull_request_target: pullRequestKeys,
-  push: [...branchFilters, 'tags', 'tags-ignore', 'paths', 'paths-ignore'],
-  registry_package: ['types'],
-  release: ['types'],
-  repository_dispatch: ['types'],
-  schedule: [],
-  status: [],
-  watch: ['types'],
-  workflow_call: [],
-  workflow_dispatch: [],
-  workflow_run: ['types', 'workflows', ...branchFilters],
-};
 const events = Object.keys(eventKeys);
 
 /** A problem with `on:`, at the key its path ends in unless `atValue`, as a wrong entry in a list is. */

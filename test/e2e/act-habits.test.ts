@@ -19,4 +19,12 @@ describe('the habits of an act user', () => {
     expect(result.stdout.split('\n')[0]).toBe('.github/workflows/ci.yml: workflow "ci" is valid, 1 job');
   });
 
+  it('says how to start a run as an event given as act takes it (act push)', async () => {
+    const result = await ws.run(['run', 'push']);
+    expect([result.code, result.stdout]).toEqual([2, '']);
+    expect(result.stderr).toBe(
+      'valkyrie: cannot read workflow push: no such file here, nor in .valkyrie/workflows/ or .github/workflows/; ' +
+        'to start the run as the push event, as `act push` does: valkyrie run [FILE] --event push\n',
+    );
+  });
 });
