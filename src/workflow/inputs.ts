@@ -185,11 +185,13 @@ export class InputError extends ValkyrieError {
  * The `inputs` context of a run given `values` (strings from the command line, or JSON scalars from
  * the API): each declared input's value, coerced to its type, else its default, else empty (false
  * for a boolean). Throws VK_INVALID_INPUT, naming the input, for an unknown one, a missing required
- * one, or a value its type does not allow.
+ * one (followed by `howToGive(name)`, how the caller's user gives it), or a value its type does not
+ * allow.
  */
 export function resolveInputs(
   declared: readonly InputDefinition[],
   values: Readonly<Record<string, unknown>>,
+  howToGive: (name: string) => string = () => '',
 ): Record<string, InputValue> {
   const byName = new Map(declared.map((input) => [input.name, input]));
   for (const name of Object.keys(values)) {
@@ -206,7 +208,7 @@ export function resolveInputs(
   for (const input of declared) {
     const given = values[input.name];
     if (given === undefined && input.required && input.default === undefined)
-      throw new InputError(input.name, `input "${input.name}" is required`);
+      throw new InputError(input.name, `input "${input.name}" is required${howToGive(input.name)}`);
     const coerced =
       given === undefined ? { value: input.default ?? emptyValue(input) } : coerce(input, given);
     if ('problem' in coerced) throw new InputError(input.name, `input "${input.name}" ${coerced.problem}`);
@@ -219,6 +221,9 @@ export function resolveInputs(
 export function eventInputs(inputs: Readonly<Record<string, InputValue>>): Record<string, string> {
   return Object.fromEntries(Object.entries(inputs).map(([name, value]) => [name, String(value)]));
 }
+
+/** For resolveInputs' `howToGive` in `valkyrie run` and `submit`. */
+export const inputFlagHint = (name: string): string => `: give it with --input ${name}=VALUE`;
 
 function emptyValue(input: InputDefinition): InputValue {
   return input.type === 'boolean' ? false : '';

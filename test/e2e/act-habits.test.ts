@@ -28,3 +28,23 @@ describe('the habits of an act user', () => {
     );
   });
 });
+
+describe('a required input left out', () => {
+  it('is refused by submit, before any server is asked, with the flag that gives it', async () => {
+    const ws = new Workspace();
+    try {
+      ws.write(
+        'call.yml',
+        'on:\n  workflow_call:\n    inputs:\n      x: { type: number, required: true }\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: echo hi }]\n',
+      );
+      const result = await ws.run(['submit', 'call.yml', '--server', 'http://127.0.0.1:2', '--token', 't']);
+      expect([result.code, result.stdout, result.stderr]).toEqual([
+        2,
+        '',
+        'valkyrie: input "x" is required: give it with --input x=VALUE\n',
+      ]);
+    } finally {
+      ws.dispose();
+    }
+  });
+});

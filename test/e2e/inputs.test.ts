@@ -61,7 +61,7 @@ describe('valkyrie run --input', () => {
   it('refuses a missing, unknown or mistyped input with one line and exit 2, starting nothing', async () => {
     const file = ws.write('deploy.yml', workflow);
     const cases: [string[], string][] = [
-      [[], 'valkyrie: input "target" is required\n'],
+      [[], 'valkyrie: input "target" is required: give it with --input target=VALUE\n'],
       [
         ['--input', 'target=prod'],
         'valkyrie: input "target" must be one of staging, production, received "prod"\n',

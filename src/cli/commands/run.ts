@@ -8,7 +8,7 @@ import { WorkflowGroupError } from '../../engine/workflow-group.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
-import { resolveInputs } from '../../workflow/inputs.js';
+import { inputFlagHint, resolveInputs } from '../../workflow/inputs.js';
 import { looksLikeJobId } from '../../workflow/job-selection.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
 import type { Workflow } from '../../workflow/model.js';
@@ -87,7 +87,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   );
   // More jobs than slots: steps start after the first ones, and `auto`'s spawner can be ready by then.
   if (plannedJobCount(workflow) > concurrency) warmUpSpawner({ manySteps: true });
-  const inputs = resolveInputs(workflow.inputs, options.input ?? {});
+  const inputs = resolveInputs(workflow.inputs, options.input ?? {}, inputFlagHint);
   const event = runEvent(workflow.triggers, options);
   const secrets = checkedSecrets(options);
   const vars = newRunVars(options.var);

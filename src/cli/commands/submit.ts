@@ -6,7 +6,7 @@ import { isFinishedRunStatus } from '../../core/outcome.js';
 import { isWorkspacePath } from '../../protocol/workflow-file.js';
 import { nonAsciiHeaderCharacter } from '../../store/idempotency-key.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
-import { resolveInputs } from '../../workflow/inputs.js';
+import { inputFlagHint, resolveInputs } from '../../workflow/inputs.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
@@ -118,7 +118,7 @@ export async function submitCommand(
   // workspace is uploaded.
   const selected = selectedWorkflow(parsed.workflow, options.job, path);
   filteredWorkflow(selected, options.matrix, (note) => process.stderr.write(`valkyrie: ${note}\n`));
-  resolveInputs(selected.inputs, options.input ?? {});
+  resolveInputs(selected.inputs, options.input ?? {}, inputFlagHint);
   const event = chooseEvent(
     parsed.workflow.triggers,
     options.event,
