@@ -66,8 +66,9 @@ export function checkRunsOn(
   if (missing.size > 0) {
     if (fitting.length === 0) fitting.push(...all.filter((leg) => lacking(leg).length === 0));
     const list = [...missing.values()].map((label) => `"${label}"`).join(', ');
+    const hint = legsHint(matrixKey, fitting) || labelHint([...missing.values()]);
     error(
-      `job "${job.key}" runs on ${list}, which this runner does not have (it has: ${runnerLabels.join(', ')})${legsHint(matrixKey, fitting)}`,
+      `job "${job.key}" runs on ${list}, which this runner does not have (it has: ${runnerLabels.join(', ')})${hint}`,
       map.position(['jobs', job.key, 'runs-on']),
     );
   }
@@ -81,6 +82,22 @@ function legsHint(key: string | undefined, fitting: readonly MatrixLeg[]): strin
   if (values.size === 0) return '';
   const flags = [...values].map((value) => `--matrix ${key}=${value}`).join(' ');
   return `; run only the legs this machine has with ${flags}`;
+}
+
+/**
+ * Labels that name an OS, a hosted image or an architecture: a machine lacking one is another kind of
+ * machine, which a label given on the command line would not make it.
+ */
+const machineKind = /^(?:(?:linux|macos|windows|ubuntu)(?:-.*)?|x64|x86|arm|arm64)$/i;
+
+/**
+ * `; if this machine can run the job, give it the label: --label gpu`, for labels of the runner's
+ * choosing (act says `-P` for a platform it lacks); none when one of them names another kind of machine.
+ */
+function labelHint(missing: readonly string[]): string {
+  if (missing.some((label) => machineKind.test(label))) return '';
+  const noun = missing.length === 1 ? 'label' : 'labels';
+  return `; if this machine can run the job, give it the ${noun}: --label ${missing.join(',')}`;
 }
 
 /** A matrix value's labels; none for one that is not labels, which planning refuses with its reason. */

@@ -48,3 +48,30 @@ describe('a required input left out', () => {
     }
   });
 });
+
+describe('a runs-on label this machine lacks', () => {
+  it('says how to give the machine the label, as act says -P, unless it names another OS', async () => {
+    const ws = new Workspace();
+    try {
+      ws.write(
+        'gpu.yml',
+        'jobs:\n  train:\n    runs-on: [self-hosted, gpu, cuda]\n    steps: [{ run: echo hi }]\n  win:\n    runs-on: windows-latest\n    steps: [{ run: echo hi }]\n',
+      );
+      const result = await ws.run(['validate', 'gpu.yml']);
+      expect([result.code, result.stdout]).toEqual([2, '']);
+      // What this machine has depends on its OS and architecture.
+      const errors = result.stderr
+        .split('\n')
+        .filter((line) => line.includes(': error: '))
+        .map((line) => line.replace(/\(it has: [^)]*\)/, '(it has: …)'));
+      expect(errors).toEqual([
+        'gpu.yml:3:14: error: job "train" runs on "gpu", "cuda", which this runner does not have (it has: …); if this machine can run the job, give it the labels: --label gpu,cuda',
+        'gpu.yml:6:14: error: job "win" runs on "windows-latest", which this runner does not have (it has: …)',
+      ]);
+      const given = await ws.run(['validate', 'gpu.yml', '--label', 'gpu,cuda']);
+      expect(given.stderr).not.toContain('job "train"');
+    } finally {
+      ws.dispose();
+    }
+  });
+});
