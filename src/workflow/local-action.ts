@@ -17,6 +17,16 @@ export function isDockerUses(uses: string): boolean {
   return uses.startsWith('docker://');
 }
 
+/**
+ * Why a step cannot use a workflow file of `.github/workflows/`, here (`./…`) or in another repository
+ * (`owner/repo/…@ref`); undefined for any other `uses:`.
+ */
+export function reusableWorkflowStepProblem(uses: string): string | undefined {
+  if (!/^(?:\.\/|[^/@\s]+\/[^/@\s]+\/)\.github\/workflows\/[^/@\s]+\.ya?ml(?:@\S*)?$/.test(uses.trim()))
+    return undefined;
+  return `step uses the reusable workflow "${uses}": reusable workflows are called by a job\u2019s uses: (jobs.<job_id>.uses), not within steps, as on GitHub; and Valkyrie does not support calling one yet: copy its jobs into this workflow`;
+}
+
 /** What is wrong with a local action's path, with the offset in `uses:` to point at, or undefined. */
 export function localActionPathProblem(uses: string): { message: string; offset: number } | undefined {
   const path = uses.trim();

@@ -6,7 +6,12 @@ import { concurrencyProblems } from './concurrency.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
 import { declaredInputs } from './inputs.js';
 import { checkKeyCases } from './key-case.js';
-import { isDockerUses, isLocalActionUses, localActionPathProblem } from './local-action.js';
+import {
+  isDockerUses,
+  isLocalActionUses,
+  localActionPathProblem,
+  reusableWorkflowStepProblem,
+} from './local-action.js';
 import { countLegs, type MatrixFilter } from './matrix.js';
 import { literalMatrix } from './matrix-filter.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
@@ -343,6 +348,12 @@ function checkStepKind(
     return;
   }
   if (raw.run !== undefined) error('a step has either run: or uses:, not both', { key: 'uses' });
+  // GitHub's parser names this mistake too (actions/languageservices), rather than "no action.yml".
+  const reusable = reusableWorkflowStepProblem(raw.uses);
+  if (reusable !== undefined) {
+    error(reusable, { key: 'uses' });
+    return;
+  }
   const kind = isTaskUses(raw.uses)
     ? 'a task'
     : isCheckoutUses(raw.uses)

@@ -75,3 +75,29 @@ describe('a runs-on label this machine lacks', () => {
     }
   });
 });
+
+describe('a reusable workflow written as a step', () => {
+  it('is refused at its uses:, saying where GitHub calls one, as GitHub refuses it', async () => {
+    const ws = new Workspace();
+    try {
+      ws.write(
+        '.github/workflows/reuse.yml',
+        'on: workflow_call\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: echo hi }]\n',
+      );
+      ws.write(
+        'caller.yml',
+        'jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: ./.github/workflows/reuse.yml\n      - uses: acme/ci/.github/workflows/build.yaml@v1\n',
+      );
+      const result = await ws.run(['validate', 'caller.yml']);
+      expect([result.code, result.stdout]).toEqual([2, '']);
+      const reason =
+        'reusable workflows are called by a job’s uses: (jobs.<job_id>.uses), not within steps, as on GitHub; and Valkyrie does not support calling one yet: copy its jobs into this workflow';
+      expect(result.stderr.split('\n').filter((line) => line.includes(': error: '))).toEqual([
+        `caller.yml:5:15: error: step uses the reusable workflow "./.github/workflows/reuse.yml": ${reason}`,
+        `caller.yml:6:15: error: step uses the reusable workflow "acme/ci/.github/workflows/build.yaml@v1": ${reason}`,
+      ]);
+    } finally {
+      ws.dispose();
+    }
+  });
+});
