@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { readFailureText } from '../core/read-failure.js';
 import { secretNameProblem, variableNameProblem } from '../core/secret-names.js';
 import { UsageError } from './exit-codes.js';
@@ -36,6 +37,21 @@ export function checkedSecrets(options: {
     throw new UsageError(`secret ${JSON.stringify(name)} (${from}) is refused: ${problem}`);
   }
   return secrets;
+}
+
+/**
+ * act reads `.secrets` without being asked (its --secret-file defaults to it); Valkyrie reads only the
+ * file named, so that a file beside the workflow never becomes secrets unnoticed. A run given no
+ * secrets of a workflow that reads some, in a folder with `.secrets`, says how to name it.
+ */
+export function unreadSecretsFileNote(
+  options: { readonly secret?: Readonly<Record<string, string>>; readonly secretsFile?: string },
+  cwd: string,
+  source: string,
+): string | undefined {
+  if (options.secret !== undefined || options.secretsFile !== undefined) return undefined;
+  if (!/\bsecrets\b/.test(source) || !existsSync(join(cwd, '.secrets'))) return undefined;
+  return 'note: .secrets is not read unless named (act reads it by default): valkyrie run --secrets-file .secrets';
 }
 
 /** The variables of a new run (`--var`), every name checked as GitHub checks them, as secrets' are. */

@@ -101,3 +101,29 @@ describe('a reusable workflow written as a step', () => {
     }
   });
 });
+
+describe('a .secrets file, which act reads by default', () => {
+  it('is not read unless named, and a run of a workflow reading secrets says how to name it', async () => {
+    const ws = new Workspace();
+    try {
+      ws.write('.secrets', 'TOKEN=s3cr3t\n');
+      ws.write(
+        'uses.yml',
+        'jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: \'echo "[${{ secrets.TOKEN }}]"\' }]\n',
+      );
+      ws.write('plain.yml', 'jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: echo hi }]\n');
+      const note =
+        'valkyrie: note: .secrets is not read unless named (act reads it by default): valkyrie run --secrets-file .secrets\n';
+      const unnamed = await ws.run(['run', 'uses.yml']);
+      expect([unnamed.code, unnamed.stderr]).toEqual([0, note]);
+      expect(unnamed.stdout).toContain('[a] []');
+      const named = await ws.run(['run', 'uses.yml', '--secrets-file', '.secrets']);
+      expect([named.code, named.stderr]).toEqual([0, '']);
+      expect(named.stdout).toContain('[a] [***]');
+      const noSecrets = await ws.run(['run', 'plain.yml']);
+      expect([noSecrets.code, noSecrets.stderr]).toEqual([0, '']);
+    } finally {
+      ws.dispose();
+    }
+  });
+});

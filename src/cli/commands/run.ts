@@ -19,7 +19,7 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { readGitContext } from '../git-info.js';
 import { GroupWait } from '../group-wait.js';
 import { selectedWorkflow } from '../job-option.js';
-import { checkedSecrets, newRunVars } from '../key-values.js';
+import { checkedSecrets, newRunVars, unreadSecretsFileNote } from '../key-values.js';
 import { localActionProblems } from '../local-action-check.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { filteredWorkflow } from '../matrix-option.js';
@@ -90,6 +90,8 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const inputs = resolveInputs(workflow.inputs, options.input ?? {}, inputFlagHint);
   const event = runEvent(workflow.triggers, options);
   const secrets = checkedSecrets(options);
+  const secretsNote = unreadSecretsFileNote(options, cwd, parsed.source);
+  if (secretsNote !== undefined) process.stderr.write(`valkyrie: ${secretsNote}\n`);
   const vars = newRunVars(options.var);
 
   const stateDir = stateDirectory(options.stateDir, cwd);
