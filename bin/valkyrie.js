@@ -1,24 +1,26 @@
 #!/usr/bin/env node
-import { main } from '../dist/valkyrie.js';
+import { closedOutputExitCode, main } from '../dist/valkyrie.js';
 
 // A reader that closes the pipe early (`valkyrie runs | head`, EPIPE), or a terminal that closes (EIO
 // from then on: `valkyrie runner` drains on the SIGHUP that comes with it), is not an error worth a
-// stack trace.
-// A command that drives or follows a run (it listens for SIGTERM) carries on to the run's end and
-// exits with its code, its output dropped: stopping there would abandon the run half-way, its steps
-// killed, and exit 0. Any other command stops at once. (`submit`, which listens while it packs and
-// uploads, stops itself there, before any run exists: src/cli/submit-interrupt.ts.)
+// stack trace, nor a reason to stop here: a command stopped at the write that found it would leave
+// its work half-done (a run's steps killed, a request sent without its answer read) and could not
+// say whether it had failed. Each command goes on to an end of its own, its output dropped — one that
+// drives a run cancels it, as Ctrl-C does (src/cli/run-signals.ts); `submit` stops packing or
+// uploading (src/cli/submit-interrupt.ts) — and exits with its own code if it failed, else 141
+// (src/cli/closed-output.ts), as git and gh end by SIGPIPE.
 let outputClosed = false;
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error) => {
-    if (outputClosed) return;
     if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
-    if (process.listenerCount('SIGTERM') === 0) process.exit(process.exitCode ?? 0);
     outputClosed = true;
   });
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// A closed pipe is told on the tick after the write that found it, which may be the command's last.
+await new Promise((resolve) => setImmediate(resolve));
+process.exitCode = outputClosed ? closedOutputExitCode(code) : code;
 // The command is done: exit once stdout and stderr have taken what was written, not when the event
 // loop drains, after which Node frees its heap a page at a time (40–80 ms of munmap() after a run of
 // 200 jobs on a 2-core VM; at exit the kernel drops the address space at once). What a full pipe

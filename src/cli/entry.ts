@@ -3,6 +3,8 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCachedBundle } from './code-cache.js';
 
+export { closedOutputExitCode } from './closed-output.js';
+
 /**
  * dist/valkyrie.js, what bin/valkyrie.js imports. It runs the CLI (main.ts) from one of two builds
  * of it that scripts/bundle-cli.mjs makes: a CommonJS bundle compiled with a V8 code cache (see

@@ -42,9 +42,9 @@ export const ExitCode = {
   /** SIGTERM: cancelled gracefully like Ctrl-C, with the shell's code for a TERM. */
   terminated: 143,
   /**
-   * `submit`: its output was closed (a pipe whose reader exited, as `| head -1` does) before the run
-   * was submitted, which was then not. 128 + SIGPIPE's 13: what the shell reports for git, or a Go
-   * CLI such as gh, that a write to such a pipe ended.
+   * Any command: a write to its stdout or stderr found the reader gone (a pipe whose reader exited, as
+   * `| head -1` does; a closed terminal), and it did not fail otherwise (closed-output.ts). 128 +
+   * SIGPIPE's 13: what the shell reports for git, or a Go CLI such as gh, that such a write ended.
    */
   brokenPipe: 141,
 } as const;

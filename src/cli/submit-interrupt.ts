@@ -1,3 +1,4 @@
+import { type ClosedOutput, onOutputClosed } from './closed-output.js';
 import { ExitCode } from './exit-codes.js';
 import { InterruptSignals } from './interrupt-signals.js';
 import type { ProgressLine } from './progress-line.js';
@@ -15,8 +16,7 @@ import { type BundleReport, uploadWorkspace } from './submit-bundle.js';
  * A write to stdout or stderr that finds the pipe's reader gone (EPIPE: `submit … 2>&1 | head -1`;
  * EIO: its terminal closed) stops it the same way, with 141, as git and gh stop at such a write (the
  * kernel's SIGPIPE ends them): the user stopped reading, and a run nobody sees the start of, submitted
- * on after that, is not what they asked for. Otherwise bin/valkyrie.js only drops the output of a
- * command that listens for SIGTERM, as this does, and submit went on to start the run.
+ * on after that, is not what they asked for.
  */
 export async function interruptibleUpload(
   client: ServerClient,
@@ -30,18 +30,13 @@ export async function interruptibleUpload(
     progress.say(`valkyrie: interrupted (${signal}) before the run was submitted; nothing was submitted`);
     abort.abort();
   });
-  let closed: string | undefined;
-  const onOutputError = (stream: 'stdout' | 'stderr') => (error: NodeJS.ErrnoException) => {
-    if ((error.code !== 'EPIPE' && error.code !== 'EIO') || closed !== undefined) return;
-    closed = `${stream} closed (${error.code})`;
+  let closed: ClosedOutput | undefined;
+  const stopWatchingOutput = onOutputClosed((what) => {
+    closed = what;
     // Lost when stderr is the stream closed; the exit code says it then.
-    progress.say(`valkyrie: ${closed} before the run was submitted; nothing was submitted`);
+    progress.say(`valkyrie: ${what} before the run was submitted; nothing was submitted`);
     abort.abort();
-  };
-  const onStdoutError = onOutputError('stdout');
-  const onStderrError = onOutputError('stderr');
-  process.stdout.on('error', onStdoutError);
-  process.stderr.on('error', onStderrError);
+  });
   const stopped = () =>
     closed !== undefined ? ExitCode.brokenPipe : interrupt.interrupted ? interrupt.exitCode : undefined;
   try {
@@ -53,7 +48,6 @@ export async function interruptibleUpload(
     throw error;
   } finally {
     interrupt.close();
-    process.stdout.off('error', onStdoutError);
-    process.stderr.off('error', onStderrError);
+    stopWatchingOutput();
   }
 }

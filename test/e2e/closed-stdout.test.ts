@@ -8,7 +8,7 @@ const exec = promisify(execFile);
 /**
  * `valkyrie run … | head`: the reader closes the pipe after a few lines. The run goes on to its end,
  * its output dropped, and the command exits with the run's code (it was left interrupted, its steps
- * killed, with exit 0); a command that only shows something stops at once, exit 0.
+ * killed, with exit 0). A command that only shows something: closed-output.test.ts.
  */
 describe('a reader that closes stdout early', () => {
   const ws = new Workspace();
@@ -44,7 +44,5 @@ jobs:
     };
     expect(shown.jobs.filter((job) => job.status === 'succeeded')).toHaveLength(6);
     expect(shown.jobs.at(-1)).toMatchObject({ name: 'last', status: 'failed' });
-    const listed = await shell(`${vk} runs --state-dir st | head -1; echo "rc=\${PIPESTATUS[0]}"`);
-    expect(listed.trim().split('\n').at(-1)).toBe('rc=0');
   }, 60_000);
 });

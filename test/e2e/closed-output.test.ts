@@ -1,0 +1,49 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shellWord } from '../../src/cli/shell-word.js';
+import { valkyrieBin, Workspace } from './cli.js';
+
+const exec = promisify(execFile);
+
+/**
+ * A command that only shows something, whose stdout or stderr is a pipe its reader closed (`| true`
+ * exits before Valkyrie writes; `| head -1` after the first line): it exits 141, as git and gh do,
+ * unless it failed, whose code wins; never 0, never a stack trace.
+ */
+describe('a read command whose output was closed', () => {
+  const ws = new Workspace();
+  const vk = (args: string) => `${[process.execPath, valkyrieBin].map(shellWord).join(' ')} ${args}`;
+  const shell = async (pipeline: string) => {
+    const { stdout, stderr } = await exec('bash', ['-c', `${pipeline}; echo "rc=\${PIPESTATUS[0]}"`], {
+      cwd: ws.dir,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    return { rc: stdout.trim().split('\n').at(-1), stderr };
+  };
+
+  beforeAll(async () => {
+    ws.write('ok.yml', 'jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: "true" }]\n');
+    ws.write('bad.yml', 'jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ bogus: 1 }]\n');
+    for (let i = 0; i < 3; i++) await exec('bash', ['-c', vk('run ok.yml --state-dir st')], { cwd: ws.dir });
+  }, 60_000);
+  afterAll(() => ws.dispose());
+
+  it('exits 141, not 0, when what it had to show was lost', async () => {
+    expect(await shell(`${vk('runs --state-dir st')} | true`)).toEqual({ rc: 'rc=141', stderr: '' });
+    expect(await shell(`${vk('show 1 --state-dir st')} | true`)).toEqual({ rc: 'rc=141', stderr: '' });
+  }, 30_000);
+
+  it("exits with its own code when it failed, the failure's line lost or not", async () => {
+    expect(await shell(`${vk('validate bad.yml')} 2>&1 | true`)).toEqual({ rc: 'rc=2', stderr: '' });
+    expect(await shell(`${vk('validate bad.yml')} 2>&1 | head -1 >/dev/null`)).toEqual({
+      rc: 'rc=2',
+      stderr: '',
+    });
+    expect(await shell(`${vk('show 99 --state-dir st')} 2>&1 | true`)).toEqual({ rc: 'rc=2', stderr: '' });
+  }, 30_000);
+
+  it('exits 0 when the reader took all there was', async () => {
+    expect(await shell(`${vk('runs --state-dir st')} | cat >/dev/null`)).toEqual({ rc: 'rc=0', stderr: '' });
+  }, 30_000);
+});
