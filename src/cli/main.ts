@@ -27,7 +27,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 65 state store unusable (damaged, or from a newer Valkyrie), 69 store or server unavailable (unreachable, also in the middle of a run, locked, its disk full, or a broken-off stream), 75 queue full (nothing submitted), 77 token refused by the server, 130 interrupted or cancelled (Ctrl-C, valkyrie cancel, its concurrency group, or taken over by valkyrie resume --force; 143 on SIGTERM), 141 stdout or stderr closed before the end (| head; any command, unless it failed: its own code wins).',
+      '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 65 state store unusable (damaged, or from a newer Valkyrie), 69 store or server unavailable (unreachable, also in the middle of a run, locked, its disk full, or a broken-off stream), 75 queue full (nothing submitted), 77 token refused by the server, 130 interrupted or cancelled (Ctrl-C, valkyrie cancel, its concurrency group, or taken over by valkyrie resume --force; 143 on SIGTERM), 141 stdout or stderr closed before the end (| head; any command, unless it failed: its own code wins; run, resume and rerun cancel their run as Ctrl-C does).',
     );
   const readExitCodes =
     'Exit codes: 0 shown, 2 unknown run or job (or usage), 65 state store unusable, 69 store or server unavailable, 77 token refused, 141 output closed early (| head).';

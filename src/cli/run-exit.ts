@@ -5,6 +5,8 @@ import { ExitCode } from './exit-codes.js';
 export interface Interruption {
   readonly interrupted: boolean;
   readonly terminated: boolean;
+  /** It was its stdout or stderr found closed, before any signal, that stopped the run. */
+  readonly outputClosed?: boolean;
 }
 
 /**
@@ -20,10 +22,14 @@ export function cancellingLine(signal: 'SIGINT' | 'SIGTERM'): string {
 
 /**
  * The exit code of `valkyrie run`, `resume` and `rerun` for the end of their run: 130 when this process
- * was interrupted (143 by SIGTERM), or when the run ended cancelled otherwise — by `valkyrie cancel`,
+ * was interrupted (143 by SIGTERM, 141 by its output closed), or when the run ended cancelled otherwise — by `valkyrie cancel`,
  * or by its concurrency group (the run's or a job's); 0 succeeded; 1 failed.
  */
-export function runExitCode(status: RunStatus, { interrupted, terminated }: Interruption): number {
+export function runExitCode(
+  status: RunStatus,
+  { interrupted, terminated, outputClosed }: Interruption,
+): number {
+  if (interrupted && outputClosed === true) return ExitCode.brokenPipe;
   if (interrupted) return terminated ? ExitCode.terminated : ExitCode.interrupted;
   if (status === 'cancelled') return ExitCode.interrupted;
   return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;

@@ -1,5 +1,6 @@
 import { writeSync } from 'node:fs';
-import { interruptedReason } from '../engine/cancel-reasons.js';
+import { closedOutputReason, interruptedReason } from '../engine/cancel-reasons.js';
+import { type ClosedOutput, onOutputClosed } from './closed-output.js';
 import { ExitCode } from './exit-codes.js';
 import { cancellingLine, type Interruption } from './run-exit.js';
 
@@ -14,10 +15,17 @@ interface Cancellable {
  * once, and the third exits there and then. The third is for a run that cannot finish stopping: its
  * last store writes wait for a Postgres that stopped answering. To the store that exit is a crash,
  * which it survives: the run is left interrupted, and `valkyrie resume` continues it.
+ *
+ * A write to stdout or stderr that finds its reader gone (`valkyrie run … | head -3`, a `less` quit)
+ * counts as a first signal: the run is cancelled gracefully, its if: always() steps run, and it ends
+ * cancelled, as make or act end at the SIGPIPE of such a write, but cleanly. Going on to the end with
+ * nobody reading would keep the shell waiting on the pipeline, silently, for the rest of the run.
  */
 export class RunSignals implements Interruption {
   terminated = false;
+  outputClosed = false;
   private count = 0;
+  private stopWatchingOutput: (() => void) | undefined;
   /** The first signal's: that is why the run stops, whatever signal kills it after. */
   private reason = '';
   private run: Cancellable | undefined;
@@ -43,17 +51,40 @@ export class RunSignals implements Interruption {
   listen(): void {
     process.on('SIGINT', this.onSigint);
     process.on('SIGTERM', this.onSigterm);
+    this.stopWatchingOutput = onOutputClosed((what) => this.closed(what));
   }
 
   unlisten(): void {
     process.off('SIGINT', this.onSigint);
     process.off('SIGTERM', this.onSigterm);
+    this.stopWatchingOutput?.();
   }
 
   /** The run to cancel from now on; a signal that came while it was being started reaches it now. */
   drive(run: Cancellable): void {
     this.run = run;
     if (this.count > 0) run.cancel(this.count > 1, this.reason);
+  }
+
+  /**
+   * The run has ended: an output found closed from now on (by the summary's write) has no run left to
+   * cancel; the exit code says it (closed-output.ts). Signals are still taken (a store close that hangs).
+   */
+  runEnded(): void {
+    this.stopWatchingOutput?.();
+  }
+
+  /** After a signal, the run is stopping already: a closed output changes nothing. */
+  private closed(what: ClosedOutput): void {
+    if (this.count > 0) return;
+    this.count = 1;
+    this.outputClosed = true;
+    this.reason = closedOutputReason(what);
+    // Seen when it is stdout that closed and stderr is a terminal.
+    this.aside(() =>
+      process.stderr.write(`\nvalkyrie: ${what}: cancelling the run (Ctrl-C to kill its steps at once)…\n`),
+    );
+    this.run?.cancel(false, this.reason);
   }
 
   private interrupt(signal: 'SIGINT' | 'SIGTERM'): void {

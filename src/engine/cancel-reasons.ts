@@ -26,6 +26,14 @@ export function interruptedReason(signal: 'SIGINT' | 'SIGTERM'): string {
 }
 
 /**
+ * The process driving the run found its stdout or stderr closed (`valkyrie run … | head`): `what` is
+ * as closed-output.ts says it, `stdout closed (EPIPE)`.
+ */
+export function closedOutputReason(what: string): string {
+  return `the run was interrupted: its ${what}`;
+}
+
+/**
  * A concurrency group ended its member: the run (workflow-level `concurrency:`) or the job (job-level).
  * `replaced`: while it waited; `cancel-requested`: while it ran, by a newer one with cancel-in-progress.
  */

@@ -158,6 +158,7 @@ async function continueCommand(
       // A Ctrl-C while the in-process runner registered found no run to cancel yet.
       signals.drive(local.handle);
       const status: RunStatus = await runEnd(local.handle);
+      signals.runEnded();
       const unstarted = wait.endedWaiting(local.handle.id, status);
       if (unstarted !== undefined) process.stderr.write(unstarted);
       return runExitCode(status, signals);

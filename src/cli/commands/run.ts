@@ -179,6 +179,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     local = start.local;
     signals.drive(local.handle);
     const status: RunStatus = await runEnd(local.handle);
+    signals.runEnded();
     const unstarted = wait.endedWaiting(local.handle.id, status);
     if (unstarted !== undefined) process.stderr.write(unstarted);
     return runExitCode(status, signals);
