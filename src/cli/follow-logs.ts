@@ -1,6 +1,8 @@
 import type { RunStatus } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
 import type { ApiClientFlags } from './client-flags.js';
+import { onOutputClosed } from './closed-output.js';
+import { ExitCode } from './exit-codes.js';
 import { type RunCompleted, runExitCode, showRunEvents } from './follow-run.js';
 import { InterruptSignals } from './interrupt-signals.js';
 import type { ServerClient } from './server-client.js';
@@ -29,7 +31,8 @@ export const serverRunEvents =
  * whole — until the run completes; then `valkyrie run`'s exit code for it. `only`: those jobs'
  * lines, and only them in the summary. Ctrl-C or SIGTERM only stops following, as `gh run watch`
  * does: the run goes on (`valkyrie cancel` stops it); 130 after Ctrl-C, as for a run that can no longer
- * complete, and 143 once a SIGTERM came, as every other command ends on it.
+ * complete, and 143 once a SIGTERM came, as every other command ends on it. A reader that went away
+ * (`| head`) stops it too, with 141.
  */
 export async function followRunLogs(events: RunEventSource, only: ChosenJobs | undefined): Promise<number> {
   const out = new BufferedOutput(process.stdout);
@@ -37,6 +40,12 @@ export async function followRunLogs(events: RunEventSource, only: ChosenJobs | u
   // Nothing to cancel: the first signal stops the following itself, and a second has nothing more to stop.
   const signals = InterruptSignals.listen('stop');
   signals.onFirst(() => signals.stopFollowing());
+  // The reader went away (`| head`): stop following too, with 141 (closed-output.ts).
+  let closed = false;
+  const stopWatchingOutput = onOutputClosed(() => {
+    closed = true;
+    signals.stopFollowing();
+  });
   let completed: RunCompleted | undefined;
   try {
     completed = await events(signals.stop, (event) => {
@@ -44,11 +53,12 @@ export async function followRunLogs(events: RunEventSource, only: ChosenJobs | u
       if (shown !== undefined) view.onEvent(shown);
     });
   } finally {
+    stopWatchingOutput();
     view.close();
     out.flush();
     signals.close();
   }
-  if (completed === undefined) return signals.exitCode;
+  if (completed === undefined) return closed && !signals.interrupted ? ExitCode.brokenPipe : signals.exitCode;
   return runExitCode(only === undefined ? completed.status : chosenStatus(completed.jobs, only));
 }
 

@@ -3,6 +3,7 @@ import { ValkyrieError } from '../core/errors.js';
 import type { RunStatus } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
 import type { ApiClientFlags } from './client-flags.js';
+import { onOutputClosed } from './closed-output.js';
 import { ExitCode } from './exit-codes.js';
 import { InterruptSignals } from './interrupt-signals.js';
 import { followBackoff, followRunEvents } from './run-event-follower.js';
@@ -66,16 +67,25 @@ export async function followRun(
       },
     );
   });
+  // The reader went away (`| head`): stop following, as gh run watch ends at that SIGPIPE; the run is
+  // the server's, and goes on.
+  let closed = false;
+  const stopWatchingOutput = onOutputClosed(() => {
+    closed = true;
+    signals.stopFollowing();
+  });
   let completed: RunCompleted | undefined;
   try {
     completed = await showRunEvents(client, runId, signals.stop, (event) => view.onEvent(event), options);
   } finally {
+    stopWatchingOutput();
     await cancelling;
     view.close();
     out.flush();
     signals.close();
   }
   if (signals.interrupted) return signals.exitCode;
+  if (closed && completed === undefined) return ExitCode.brokenPipe;
   return runExitCode(completed?.status ?? 'cancelled');
 }
 

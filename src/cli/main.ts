@@ -169,7 +169,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         'one is waited for, up to 30s), 75 queue full (try again later), 77 token refused, 130 cancelled or Ctrl-C\n' +
         '(with --follow, Ctrl-C or SIGTERM asks the server to cancel the run, naming the signal as its reason;\n' +
         '143 on SIGTERM), 141 stdout or stderr closed (| head -1): while packing or uploading, nothing submitted;\n' +
-        'after, the run was submitted all the same (a failure keeps its own code).\n' +
+        'after, the run was submitted all the same (a failure keeps its own code; --follow stops following).\n' +
         'With --follow, a dropped event stream (a server replica died, a proxy cut it) is reconnected to the\n' +
         'same URL with backoff, resuming after the last event seen; 69 once --reconnect-timeout has passed\n' +
         'without getting it back.',

@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shellWord } from '../../src/cli/shell-word.js';
-import { valkyrieBin, Workspace } from './cli.js';
+import { collect, valkyrieBin, Workspace, waitForJobStatus } from './cli.js';
 
 const exec = promisify(execFile);
 
@@ -42,6 +44,30 @@ describe('a read command whose output was closed', () => {
     });
     expect(await shell(`${vk('show 99 --state-dir st')} 2>&1 | true`)).toEqual({ rc: 'rc=2', stderr: '' });
   }, 30_000);
+
+  it('stops following with logs -f, 141, and leaves the run going', async () => {
+    const go = join(ws.dir, 'go');
+    ws.write(
+      'ticking.yml',
+      `jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: while [ ! -f ${go} ]; do echo tick; sleep 0.1; done\n`,
+    );
+    const run = collect(ws.start(['run', 'ticking.yml', '--state-dir', 'follow']));
+    try {
+      await waitForJobStatus(ws, '1', 'a', 'running', ['--state-dir', 'follow']);
+      const started = Date.now();
+      expect(await shell(`${vk('logs 1 -f --state-dir follow')} | head -1 >/dev/null`)).toEqual({
+        rc: 'rc=141',
+        stderr: '',
+      });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      const runs = await exec('bash', ['-c', vk('runs --state-dir follow --json')], { cwd: ws.dir });
+      expect(JSON.parse(runs.stdout)).toMatchObject([{ status: 'running' }]);
+    } finally {
+      // Ends the run however the test went.
+      writeFileSync(go, '');
+    }
+    expect((await run).code).toBe(0);
+  }, 60_000);
 
   it('exits 0 when the reader took all there was', async () => {
     expect(await shell(`${vk('runs --state-dir st')} | cat >/dev/null`)).toEqual({ rc: 'rc=0', stderr: '' });
