@@ -16,16 +16,7 @@ import type { TaskOutcome } from '../executors/thread/outcome.js';
  * RegExp, an Error, a WeakMap, a WeakSet, a Promise.
  */
 export function jsonForm(value: unknown, root: string): unknown {
-  // Primitives without a walk (most inputs of small jobs): no walker allocated per job.
-  switch (typeof value) {
-    case 'undefined':
-    case 'string':
-    case 'boolean':
-      return value;
-    case 'number':
-      return numberForm(value);
-  }
-  return new JsonWalk(root, false).form(value);
+  return walked(value, root, false);
 }
 
 /**
@@ -37,6 +28,11 @@ export function jsonForm(value: unknown, root: string): unknown {
  * Copied during the same walk that checks it, not by a second pass.
  */
 export function jsonCopy(value: unknown, root: string): unknown {
+  return walked(value, root, true);
+}
+
+function walked(value: unknown, root: string, copy: boolean): unknown {
+  // Primitives without a walk (most inputs of small jobs): no walker allocated per job.
   switch (typeof value) {
     case 'undefined':
     case 'string':
@@ -45,7 +41,7 @@ export function jsonCopy(value: unknown, root: string): unknown {
     case 'number':
       return numberForm(value);
   }
-  return new JsonWalk(root, true).form(value);
+  return new JsonWalk(root, copy).form(value);
 }
 
 /** NaN and ±Infinity become null, -0 becomes 0 (JSON writes it `0`). */
