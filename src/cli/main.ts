@@ -81,7 +81,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--event <name>',
-      "the event the run starts as (github.event_name), one of the workflow's on: (default: workflow_dispatch with --input or when it is the only one, else workflow_call with --input, else push, else the first)",
+      "the event the run starts as (github.event_name), one of the workflow's on: (default: workflow_dispatch with --input or when it is the only one, else workflow_call with --input, else push, else the first); a run started as another event than those two has no inputs, defaults included, as on GitHub",
     )
     .option(
       '--label <labels>',

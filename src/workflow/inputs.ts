@@ -1,7 +1,7 @@
 import { ValkyrieError } from '../core/errors.js';
 import { isRecord } from '../core/is-record.js';
 import { closestMatch } from './diagnostics.js';
-import { triggersOf } from './triggers.js';
+import { takesInputs, triggersOf } from './triggers.js';
 
 /**
  * A run's inputs, declared as GitHub declares them for a manually started workflow:
@@ -215,6 +215,23 @@ export function resolveInputs(
     resolved[input.name] = coerced.value;
   }
   return resolved;
+}
+
+/**
+ * The `inputs` context of a run started as `event`: resolveInputs' for workflow_dispatch and
+ * workflow_call, and empty for any other event, as on GitHub, where a push or schedule run of a
+ * workflow that declares dispatch inputs gets neither their values nor their defaults (nor is a
+ * required one asked of it). Values given with another event are still checked, so that one the
+ * workflow does not declare is refused as unknown (chooseEvent refuses them with an event named).
+ */
+export function runInputs(
+  declared: readonly InputDefinition[],
+  event: string,
+  values: Readonly<Record<string, unknown>>,
+  howToGive?: (name: string) => string,
+): Record<string, InputValue> {
+  if (!takesInputs(event) && Object.keys(values).length === 0) return {};
+  return resolveInputs(declared, values, howToGive);
 }
 
 /** `github.event.inputs`: every value as a string, as GitHub gives them. */

@@ -12,6 +12,11 @@ export const eventWithoutTriggers = 'local';
 /** The events whose runs take inputs: a manual start's, and a reusable workflow's call. */
 const inputEvents: readonly string[] = ['workflow_dispatch', 'workflow_call'];
 
+/** A run started as `event` has an `inputs` context; on GitHub, one started as another has it empty. */
+export function takesInputs(event: string): boolean {
+  return inputEvents.includes(event);
+}
+
 /** The event a run starts as (`github.event_name`), or why the requested one cannot be. */
 export type EventChoice = { readonly event: string } | { readonly problem: string };
 

@@ -84,3 +84,61 @@ describe('valkyrie run --input', () => {
     expect(JSON.parse(runs.stdout)).toHaveLength(2);
   });
 });
+
+// Dispatch inputs on a workflow that push starts too: as on GitHub, a push run has none.
+const pushedToo = `name: deploy
+on:
+  push:
+  workflow_dispatch:
+    inputs:
+      dry_run: { type: boolean, default: true }
+      target: { default: staging }
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    steps:
+      - if: \${{ !inputs.dry_run }}
+        run: echo "\${{ github.event_name }} deployed target=[\${{ inputs.target }}] event=[\${{ github.event.inputs.target }}]" >> seen.txt
+      - if: \${{ inputs.dry_run }}
+        run: echo "\${{ github.event_name }} dry run target=[\${{ inputs.target }}] event=[\${{ github.event.inputs.target }}]" >> seen.txt
+`;
+
+describe('valkyrie run: the inputs context by the event the run starts as', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('is empty for a push run, the default event here, as GitHub gives no inputs to one', async () => {
+    const file = ws.write('deploy.yml', pushedToo);
+    ws.write('seen.txt', '');
+    for (const args of [[], ['--event', 'push']]) {
+      const result = await ws.run(['run', file, ...args]);
+      expect(result.code).toBe(0);
+    }
+    expect(readFileSync(join(ws.dir, 'seen.txt'), 'utf8')).toBe(
+      'push deployed target=[] event=[]\n'.repeat(2),
+    );
+  });
+
+  it('holds the defaults for a workflow_dispatch run', async () => {
+    const file = ws.write('deploy.yml', pushedToo);
+    ws.write('seen.txt', '');
+    const result = await ws.run(['run', file, '--event', 'workflow_dispatch']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(readFileSync(join(ws.dir, 'seen.txt'), 'utf8')).toBe(
+      'workflow_dispatch dry run target=[staging] event=[staging]\n',
+    );
+  });
+
+  it('asks no required dispatch input of a push run, which has none to give', async () => {
+    const file = ws.write(
+      'deploy.yml',
+      pushedToo.replace('target: { default: staging }', 'target: { required: true }'),
+    );
+    ws.write('seen.txt', '');
+    const result = await ws.run(['run', file]);
+    expect(result.stderr).not.toContain('required');
+    expect(result.code).toBe(0);
+    expect(readFileSync(join(ws.dir, 'seen.txt'), 'utf8')).toBe('push deployed target=[] event=[]\n');
+  });
+});

@@ -36,6 +36,23 @@ describe('POST /api/v1/runs: the event a run starts as', () => {
     runner.transport.close();
   });
 
+  it('gives a push run no inputs, as GitHub does, and a workflow_dispatch run the defaults', async () => {
+    const { server, request, token } = await startTestServer();
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 2);
+    for (const event of ['push', 'workflow_dispatch'])
+      expect((await request('POST', '/api/v1/runs', { body: { workflow, event } })).status).toBe(201);
+    const leases = await runner.leases(2);
+    const seen = leases.map(({ job: { contexts } }) => [
+      (contexts.github as Record<string, unknown>).event_name,
+      contexts.inputs,
+    ]);
+    expect(seen.sort()).toEqual([
+      ['push', {}],
+      ['workflow_dispatch', { target: 'staging' }],
+    ]);
+    runner.transport.close();
+  });
+
   it('is kept with the run: a re-run of its failed job starts as the same event', async () => {
     const { server, request, token } = await startTestServer();
     const created = await request('POST', '/api/v1/runs', { body: { workflow, event: 'workflow_dispatch' } });

@@ -8,7 +8,7 @@ import { WorkflowGroupError } from '../../engine/workflow-group.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
-import { inputFlagHint, resolveInputs } from '../../workflow/inputs.js';
+import { inputFlagHint, runInputs } from '../../workflow/inputs.js';
 import { looksLikeJobId } from '../../workflow/job-selection.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
 import type { Workflow } from '../../workflow/model.js';
@@ -87,8 +87,8 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   );
   // More jobs than slots: steps start after the first ones, and `auto`'s spawner can be ready by then.
   if (plannedJobCount(workflow) > concurrency) warmUpSpawner({ manySteps: true });
-  const inputs = resolveInputs(workflow.inputs, options.input ?? {}, inputFlagHint);
   const event = runEvent(workflow.triggers, options);
+  const inputs = runInputs(workflow.inputs, event, options.input ?? {}, inputFlagHint);
   const secrets = checkedSecrets(options);
   const secretsNote = unreadSecretsFileNote(options, cwd, parsed.source);
   if (secretsNote !== undefined) process.stderr.write(`valkyrie: ${secretsNote}\n`);

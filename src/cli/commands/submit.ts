@@ -6,7 +6,7 @@ import { isFinishedRunStatus } from '../../core/outcome.js';
 import { isWorkspacePath } from '../../protocol/workflow-file.js';
 import { nonAsciiHeaderCharacter } from '../../store/idempotency-key.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
-import { inputFlagHint, resolveInputs } from '../../workflow/inputs.js';
+import { inputFlagHint, runInputs } from '../../workflow/inputs.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
@@ -118,13 +118,13 @@ export async function submitCommand(
   // workspace is uploaded.
   const selected = selectedWorkflow(parsed.workflow, options.job, path);
   filteredWorkflow(selected, options.matrix, (note) => process.stderr.write(`valkyrie: ${note}\n`));
-  resolveInputs(selected.inputs, options.input ?? {}, inputFlagHint);
   const event = chooseEvent(
     parsed.workflow.triggers,
     options.event,
     Object.keys(options.input ?? {}).length > 0,
   );
   if ('problem' in event) throw new UsageError(event.problem);
+  runInputs(selected.inputs, event.event, options.input ?? {}, inputFlagHint);
   const secrets = checkedSecrets(options);
   const vars = newRunVars(options.var);
   warnIfCleartext(api.server);

@@ -17,7 +17,7 @@ import {
   maxShownDiagnostics,
   moreDiagnostics,
 } from '../../workflow/diagnostics.js';
-import { InputError, type InputValue, resolveInputs } from '../../workflow/inputs.js';
+import { InputError, type InputValue, runInputs } from '../../workflow/inputs.js';
 import { selectJobs, unknownJobsMessage } from '../../workflow/job-selection.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
 import { checkMatrixFilter, matrixField } from '../../workflow/matrix-filter.js';
@@ -134,7 +134,6 @@ export function runRoutes(context: ApiContext): Route[] {
           );
         const key = headers['idempotency-key'];
         const actor = principal?.kind === 'token' ? actorOf(principal) : 'api';
-        const inputs = inputsOf(workflow, body.inputs ?? {});
         const event = chooseEvent(
           parsed.workflow.triggers,
           body.event,
@@ -142,6 +141,7 @@ export function runRoutes(context: ApiContext): Route[] {
         );
         if ('problem' in event)
           throw new ApiError(400, 'VK_INVALID_REQUEST', event.problem, { path: 'body.event' });
+        const inputs = inputsOf(workflow, event.event, body.inputs ?? {});
         const fingerprint = submissionFingerprint(body, source, {
           priority: body.priority ?? workflow.priority ?? defaultPriority,
           event: event.event,
@@ -415,10 +415,17 @@ function filteredLegsOf(workflow: Workflow, matrix: MatrixFilter | undefined): W
   return { ...workflow, matrixFilter: matrix };
 }
 
-/** The run's `inputs`, or a 400 naming the input that is unknown, missing or of the wrong type. */
-function inputsOf(workflow: Workflow, given: Readonly<Record<string, unknown>>): Record<string, InputValue> {
+/**
+ * The `inputs` of a run started as `event` (empty unless it takes inputs, as on GitHub), or a 400
+ * naming the input that is unknown, missing or of the wrong type.
+ */
+function inputsOf(
+  workflow: Workflow,
+  event: string,
+  given: Readonly<Record<string, unknown>>,
+): Record<string, InputValue> {
   try {
-    return resolveInputs(workflow.inputs, given);
+    return runInputs(workflow.inputs, event, given);
   } catch (error) {
     if (error instanceof InputError)
       throw new ApiError(400, 'VK_INVALID_INPUT', error.message, { path: `body.inputs.${error.input}` });
