@@ -234,6 +234,27 @@ export function runInputs(
   return resolveInputs(declared, values, howToGive);
 }
 
+/**
+ * The note `valkyrie run` and `submit` write when the event they chose for a run (no `--event`) has
+ * no inputs though the workflow declares some: a local run of `on: [push, workflow_dispatch]` starts
+ * as push, where `if: ${{ !inputs.dry_run }}` is true, which a user who reads the defaults in the file
+ * may not expect. Undefined when there is nothing to tell.
+ */
+export function inputlessEventNote(
+  declared: readonly InputDefinition[],
+  triggers: readonly string[],
+  event: string,
+): string | undefined {
+  if (declared.length === 0 || takesInputs(event)) return undefined;
+  const names = declared.map((input) => `inputs.${input.name}`);
+  const shown =
+    names.length <= 3
+      ? names.join(', ').replace(/, ([^,]*)$/, ' and $1')
+      : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
+  const withInputs = triggers.includes('workflow_dispatch') ? 'workflow_dispatch' : 'workflow_call';
+  return `the run starts as ${event}, which has no inputs on GitHub: ${shown} ${names.length === 1 ? 'is' : 'are'} empty, not ${names.length === 1 ? 'its default' : 'their defaults'}; --event ${withInputs} gives ${names.length === 1 ? 'it' : 'them'}`;
+}
+
 /** `github.event.inputs`: every value as a string, as GitHub gives them. */
 export function eventInputs(inputs: Readonly<Record<string, InputValue>>): Record<string, string> {
   return Object.fromEntries(Object.entries(inputs).map(([name, value]) => [name, String(value)]));

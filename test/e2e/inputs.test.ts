@@ -103,6 +103,10 @@ jobs:
         run: echo "\${{ github.event_name }} dry run target=[\${{ inputs.target }}] event=[\${{ github.event.inputs.target }}]" >> seen.txt
 `;
 
+// Told when the run starts as push by default, not when --event push asks for it.
+const inputlessNote =
+  'valkyrie: the run starts as push, which has no inputs on GitHub: inputs.dry_run and inputs.target are empty, not their defaults; --event workflow_dispatch gives them\n';
+
 describe('valkyrie run: the inputs context by the event the run starts as', () => {
   const ws = new Workspace();
   afterAll(() => ws.dispose());
@@ -110,8 +114,12 @@ describe('valkyrie run: the inputs context by the event the run starts as', () =
   it('is empty for a push run, the default event here, as GitHub gives no inputs to one', async () => {
     const file = ws.write('deploy.yml', pushedToo);
     ws.write('seen.txt', '');
-    for (const args of [[], ['--event', 'push']]) {
+    for (const [args, note] of [
+      [[], inputlessNote],
+      [['--event', 'push'], ''],
+    ] as const) {
       const result = await ws.run(['run', file, ...args]);
+      expect(result.stderr).toBe(note);
       expect(result.code).toBe(0);
     }
     expect(readFileSync(join(ws.dir, 'seen.txt'), 'utf8')).toBe(

@@ -232,6 +232,22 @@ describe('valkyrie submit', () => {
     expect(body.event).toBe('pull_request');
   });
 
+  it('asks no required input of a run it starts as push, saying that such a run has no inputs', async () => {
+    const inputs = '  workflow_dispatch:\n    inputs:\n      target: { required: true }\n';
+    ws.write('deploy.yml', `on:\n  push:\n${inputs}${workflow}`);
+    const args = ['submit', 'deploy.yml', '--no-bundle', '--server', server.url, '--token', 'tok'];
+    const sent = await ws.run(args);
+    expect(sent.stderr).toContain(
+      'valkyrie: the run starts as push, which has no inputs on GitHub: inputs.target is empty, not its default; --event workflow_dispatch gives it\n',
+    );
+    expect(sent.code).toBe(0);
+    const body = JSON.parse(server.requests.at(-1)?.body.toString() ?? '') as { inputs?: unknown };
+    expect(body.inputs ?? {}).toEqual({});
+    const asked = await ws.run([...args, '--event', 'workflow_dispatch']);
+    expect(asked.stderr).toBe('valkyrie: input "target" is required: give it with --input target=VALUE\n');
+    expect(asked.code).toBe(2);
+  });
+
   it("sends the checkout's git context; a server from before the field gets the run without it, with a warning", async () => {
     const git = (...args: string[]) =>
       execFileSync('git', ['-c', 'user.name=A', '-c', 'user.email=a@e', ...args], { cwd: ws.dir })

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { isValkyrieError } from '../../src/core/errors.js';
-import { declaredInputs, eventInputs, resolveInputs, untypedCallInputs } from '../../src/workflow/inputs.js';
+import {
+  declaredInputs,
+  eventInputs,
+  inputlessEventNote,
+  resolveInputs,
+  runInputs,
+  untypedCallInputs,
+} from '../../src/workflow/inputs.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 
 const dispatch = (inputs: unknown) => ({ workflow_dispatch: { inputs } });
@@ -268,5 +275,31 @@ jobs:
     );
     expect(result.diagnostics).toEqual([]);
     expect(result.workflow?.inputs.map((input) => [input.name, input.default])).toEqual([['who', 'me']]);
+  });
+});
+
+describe('runInputs and inputlessEventNote: the inputs of a run by its event', () => {
+  const { inputs } = declaredInputs({
+    push: null,
+    workflow_call: { inputs: { a: { type: 'string', default: 'x' }, b: { type: 'boolean' } } },
+  });
+  const more = declaredInputs(dispatch({ a: {}, b: {}, c: {}, d: { required: true } })).inputs;
+
+  it('resolves them for workflow_dispatch and workflow_call, and gives another event none', () => {
+    expect(runInputs(inputs, 'workflow_call', {})).toEqual({ a: 'x', b: false });
+    expect(runInputs(more, 'push', {})).toEqual({});
+    expect(refusal(() => runInputs(more, 'workflow_dispatch', {}))).toBe('input "d" is required');
+    expect(refusal(() => runInputs([], 'local', { e: '1' }))).toContain('unknown input "e"');
+  });
+
+  it('notes the inputs an input-less event leaves empty, naming the event that gives them', () => {
+    expect(inputlessEventNote(inputs, ['push', 'workflow_call'], 'push')).toBe(
+      'the run starts as push, which has no inputs on GitHub: inputs.a and inputs.b are empty, not their defaults; --event workflow_call gives them',
+    );
+    expect(inputlessEventNote(more, ['schedule', 'workflow_dispatch'], 'schedule')).toBe(
+      'the run starts as schedule, which has no inputs on GitHub: inputs.a, inputs.b, inputs.c and 1 more are empty, not their defaults; --event workflow_dispatch gives them',
+    );
+    expect(inputlessEventNote(more, ['push', 'workflow_dispatch'], 'workflow_dispatch')).toBeUndefined();
+    expect(inputlessEventNote([], ['push'], 'push')).toBeUndefined();
   });
 });

@@ -8,7 +8,7 @@ import { WorkflowGroupError } from '../../engine/workflow-group.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
-import { inputFlagHint, runInputs } from '../../workflow/inputs.js';
+import { inputFlagHint, inputlessEventNote, runInputs } from '../../workflow/inputs.js';
 import { looksLikeJobId } from '../../workflow/job-selection.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
 import type { Workflow } from '../../workflow/model.js';
@@ -89,6 +89,9 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   if (plannedJobCount(workflow) > concurrency) warmUpSpawner({ manySteps: true });
   const event = runEvent(workflow.triggers, options);
   const inputs = runInputs(workflow.inputs, event, options.input ?? {}, inputFlagHint);
+  const inputsNote =
+    options.event === undefined ? inputlessEventNote(workflow.inputs, workflow.triggers, event) : undefined;
+  if (inputsNote !== undefined) process.stderr.write(`valkyrie: ${inputsNote}\n`);
   const secrets = checkedSecrets(options);
   const secretsNote = unreadSecretsFileNote(options, cwd, parsed.source);
   if (secretsNote !== undefined) process.stderr.write(`valkyrie: ${secretsNote}\n`);

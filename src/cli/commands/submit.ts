@@ -6,7 +6,7 @@ import { isFinishedRunStatus } from '../../core/outcome.js';
 import { isWorkspacePath } from '../../protocol/workflow-file.js';
 import { nonAsciiHeaderCharacter } from '../../store/idempotency-key.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
-import { inputFlagHint, runInputs } from '../../workflow/inputs.js';
+import { inputFlagHint, inputlessEventNote, runInputs } from '../../workflow/inputs.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
@@ -125,6 +125,11 @@ export async function submitCommand(
   );
   if ('problem' in event) throw new UsageError(event.problem);
   runInputs(selected.inputs, event.event, options.input ?? {}, inputFlagHint);
+  const inputsNote =
+    options.event === undefined
+      ? inputlessEventNote(selected.inputs, parsed.workflow.triggers, event.event)
+      : undefined;
+  if (inputsNote !== undefined) process.stderr.write(`valkyrie: ${inputsNote}\n`);
   const secrets = checkedSecrets(options);
   const vars = newRunVars(options.var);
   warnIfCleartext(api.server);
