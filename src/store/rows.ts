@@ -73,7 +73,7 @@ export interface StepRow<Int> {
   finished_at: Int | null;
   retry_delay_ms: Int | null;
   timed_out_after_ms: Int | null;
-  max_attempts: number | null;
+  max_attempts: Int | null;
 }
 
 export const runColumns =

@@ -538,6 +538,17 @@ export function runStoreContract(make: StoresFactory): void {
         });
       });
 
+      it('keeps a maxAttempts past 32 bits, as a workflow may give it (max-attempts is any whole number)', async () => {
+        const run = await runs().createRun(newRun());
+        const jobId = jobIdFor(run.id, 0);
+        await runs().addJobs([newJob(run.id, 0)]);
+        const ended = { outcome: 'success', conclusion: 'success', finishedAt: 200 } as const;
+        await runs().recordStep({ jobId, index: 0, name: 'patient', ...ended, maxAttempts: 3_000_000_000 });
+        expect(await runs().listSteps(jobId)).toEqual([
+          { jobId, index: 0, name: 'patient', ...ended, maxAttempts: 3_000_000_000 },
+        ]);
+      });
+
       it("keeps each job's steps apart", async () => {
         const run = await runs().createRun(newRun());
         await runs().addJobs([newJob(run.id, 0), newJob(run.id, 1)]);

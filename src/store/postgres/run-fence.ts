@@ -35,7 +35,7 @@ export const fencedStatements = {
     name: 'vk_record_step_fenced',
     text: `INSERT INTO steps (${stepColumns})
            SELECT $1::text, $2::integer, $3::integer, $4::integer, $5::text, $6::text, $7::text, $8::integer,
-             $9::bigint, $10::bigint, $11::bigint, $12::bigint, $13::integer
+             $9::bigint, $10::bigint, $11::bigint, $12::bigint, $13::bigint
            FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = $1 AND ${ownedBy('$14', '$15')} FOR SHARE OF r
 
            ${stepUpsert}`,

@@ -440,7 +440,7 @@ function stepFromRow(row: StepRow): StepRecord {
   if (row.finished_at !== null) step.finishedAt = millis(row.finished_at);
   if (row.retry_delay_ms !== null) step.retryDelayMs = millis(row.retry_delay_ms);
   if (row.timed_out_after_ms !== null) step.timedOutAfterMs = millis(row.timed_out_after_ms);
-  if (row.max_attempts !== null) step.maxAttempts = row.max_attempts;
+  if (row.max_attempts !== null) step.maxAttempts = Number(row.max_attempts);
   return step;
 }
 

@@ -443,6 +443,8 @@ export const migrations: readonly string[] = [
   `
   -- The attempts in all a retried step's retry: allows (its max-attempts), which \`valkyrie show\` and
   -- \`valkyrie logs\` tell (\`attempt 2 of 3\`); NULL without retry:, and from a runner older than it.
-  ALTER TABLE steps ADD COLUMN max_attempts integer;
+  -- bigint, as SQLite's INTEGER: max-attempts is any whole number from 1, and an integer column made
+  -- recording the step of a max-attempts past 2^31 fail, leaving the run interrupted.
+  ALTER TABLE steps ADD COLUMN max_attempts bigint;
   `,
 ];
