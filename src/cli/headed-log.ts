@@ -37,6 +37,7 @@ export async function writeHeadedLog<L extends AttemptedLine>(
   read: ReadLogPage<L>,
   options: HeadedLogOptions<L>,
 ): Promise<void> {
+  watchStdout();
   const sections = new LogSections<L>(options.steps, options.jobs);
   const write = (entry: HeadedEntry<L>) => {
     if (options.raw !== true || entry.line !== undefined) options.write(entry);
@@ -45,6 +46,8 @@ export async function writeHeadedLog<L extends AttemptedLine>(
     sections.add(page.steps ?? []);
     for (const line of page.lines) for (const entry of sections.next(line)) write(entry);
     await stdoutDrained();
+    // The pages left would be read for nobody (`valkyrie logs RUN | head`).
+    if (stdoutGone) return;
   }
   for (const entry of sections.end()) write(entry);
 }
@@ -68,10 +71,31 @@ async function* pages<L>(read: ReadLogPage<L>): AsyncGenerator<LogPage<L>> {
   }
 }
 
-/** Waits while stdout's buffer is full, so the pages read meanwhile do not pile up in memory. */
+/**
+ * Whether a write found stdout's reader gone (EPIPE; EIO: a closed terminal), once watchStdout has
+ * begun. No 'drain' follows such a write, and its 'error' may have come before a wait began: a wait
+ * for either then never ended, and Node exited 13 (a top-level await left pending) instead of 141.
+ */
+export let stdoutGone = false;
+let watching = false;
+
+/** Starts keeping stdoutGone, for the rest of the process (idempotent). */
+export function watchStdout(): void {
+  if (watching) return;
+  watching = true;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'EIO') stdoutGone = true;
+  });
+}
+
+/**
+ * Waits while stdout's buffer is full, so the pages read meanwhile do not pile up in memory; not once
+ * its reader is gone (stdoutGone).
+ */
 export function stdoutDrained(): Promise<void> {
+  watchStdout();
   const stdout = process.stdout;
-  if (!stdout.writableNeedDrain) return Promise.resolve();
+  if (stdoutGone || !stdout.writableNeedDrain) return Promise.resolve();
   return new Promise((resolve) => {
     const settle = () => {
       stdout.off('drain', settle);

@@ -69,6 +69,15 @@ describe('a read command whose output was closed', () => {
     expect((await run).code).toBe(0);
   }, 60_000);
 
+  it('exits 141 from logs of a log longer than the pipe holds, not hanging on a drain that never comes', async () => {
+    ws.write('long.yml', 'jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: "seq 1 100000" }]\n');
+    await exec('bash', ['-c', vk('run long.yml --state-dir long')], { cwd: ws.dir });
+    expect(await shell(`${vk('logs 1 --state-dir long')} | head -1 >/dev/null`)).toEqual({
+      rc: 'rc=141',
+      stderr: '',
+    });
+  }, 60_000);
+
   it('exits 0 when the reader took all there was', async () => {
     expect(await shell(`${vk('runs --state-dir st')} | cat >/dev/null`)).toEqual({ rc: 'rc=0', stderr: '' });
   }, 30_000);

@@ -4,7 +4,7 @@ import type { ApiClientFlags } from '../client-flags.js';
 import { ExitCode } from '../exit-codes.js';
 import { onceFlag } from '../field-flags.js';
 import { followRunLogs, serverRunEvents } from '../follow-logs.js';
-import { printedEntry, stdoutDrained, writeHeadedLog } from '../headed-log.js';
+import { printedEntry, stdoutDrained, stdoutGone, writeHeadedLog } from '../headed-log.js';
 import type { ApiStepName } from '../log-lines-answer.js';
 import { followedJobs, loggedJobs } from '../logged-jobs.js';
 import { linesSoFarLine, noLogLine } from '../no-log-line.js';
@@ -99,6 +99,7 @@ export function serverLogsCommand(
         for await (const line of client.jobLogTextLines(run.id, job.id)) {
           process.stdout.write(`${prefix}${line}\n`);
           await stdoutDrained();
+          if (stdoutGone) break;
         }
         continue;
       }
