@@ -18,9 +18,6 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 const code = await main(process.argv.slice(2));
-// A closed pipe is told on the tick after the write that found it, which may be the command's last.
-await new Promise((resolve) => setImmediate(resolve));
-process.exitCode = outputClosed ? closedOutputExitCode(code) : code;
 // The command is done: exit once stdout and stderr have taken what was written, not when the event
 // loop drains, after which Node frees its heap a page at a time (40–80 ms of munmap() after a run of
 // 200 jobs on a 2-core VM; at exit the kernel drops the address space at once). What a full pipe
@@ -28,4 +25,8 @@ process.exitCode = outputClosed ? closedOutputExitCode(code) : code;
 const flushed = (stream) =>
   stream.writableLength === 0 || stream.destroyed ? undefined : new Promise((done) => stream.write('', done));
 await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+// A closed pipe is told on the tick after the write that found it, which may be the command's last,
+// or one that waited in the stream until its reader left: the code is decided after both.
+await new Promise((resolve) => setImmediate(resolve));
+process.exitCode = outputClosed ? closedOutputExitCode(code) : code;
 process.exit();

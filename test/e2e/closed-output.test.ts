@@ -78,6 +78,14 @@ describe('a read command whose output was closed', () => {
     });
   }, 60_000);
 
+  it('exits 141 when its last write was still waiting for the pipe as it ended, and the reader left', async () => {
+    // The schema is more than a pipe holds (64 KiB): its end waits in the stream when the command
+    // returns, and the reader exits without reading, so that write finds it gone only afterwards.
+    const { stdout } = await exec('bash', ['-c', `${vk('schema')} | wc -c`], { cwd: ws.dir });
+    expect(Number(stdout.trim())).toBeGreaterThan(65_536);
+    expect(await shell(`${vk('schema')} | (sleep 1; exit 0)`)).toEqual({ rc: 'rc=141', stderr: '' });
+  }, 30_000);
+
   it('exits 0 when the reader took all there was', async () => {
     expect(await shell(`${vk('runs --state-dir st')} | cat >/dev/null`)).toEqual({ rc: 'rc=0', stderr: '' });
   }, 30_000);
