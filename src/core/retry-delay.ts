@@ -159,3 +159,10 @@ export function formatDelay(ms: number): string {
   if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))}s`;
   return `${Number((ms / 60_000).toFixed(1))}m`;
 }
+
+/**
+ * The most attempts a job or step may be given, in a workflow's `retry:` and in the library's
+ * options: Postgres's integer columns hold it (SQLite would take more, and must not take what
+ * Postgres refuses), and the job spec a runner receives holds only safe integers.
+ */
+export const largestMaxAttempts = 2_147_483_647;

@@ -1,12 +1,12 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
 import { defaultAgingIntervalMs, defaultPriority, isPriority, type Priority } from '../core/priority.js';
-import type { Backoff } from '../core/retry-delay.js';
+import { type Backoff, largestMaxAttempts } from '../core/retry-delay.js';
 import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
 import type { ThreadPoolOptions } from '../executors/thread/config.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
 import { idempotencyKeyProblem, largestIdempotencyKeyBytes } from '../store/idempotency-key.js';
-import { largestLeaseTtlMs, largestMaxAttempts } from '../store/queue-rows.js';
+import { largestLeaseTtlMs } from '../store/queue-rows.js';
 import { defaultBusyTimeoutMs } from '../store/sqlite/open.js';
 import { checkOptionNames } from './option-keys.js';
 import {

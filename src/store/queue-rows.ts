@@ -1,5 +1,6 @@
 import { ValkyrieError } from '../core/errors.js';
 import { defaultPriority, isPriority, type Priority, priorities, queueKey } from '../core/priority.js';
+import { largestMaxAttempts } from '../core/retry-delay.js';
 import { maxTimerDelayMs } from '../core/timer-delay.js';
 import { idempotencyKeyProblem, unstorableTextProblem } from './idempotency-key.js';
 import {
@@ -67,9 +68,6 @@ export function resolveQueueOptions(options: QueueOptions = {}): ResolvedQueueOp
 function definedOnly(options: QueueOptions): QueueOptions {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 }
-
-/** Postgres's integer column holds the bound; SQLite would take more, and must not take what Postgres refuses. */
-export const largestMaxAttempts = 2_147_483_647;
 
 /**
  * Node's timers end at 2^31 - 1 ms (maxTimerDelayMs), and a holder renews at a third of its TTL. A TTL

@@ -1,5 +1,10 @@
 import { durationHint, parseDuration } from '../core/duration.js';
-import { defaultRetryPolicy, type RetryCondition, type RetryPolicy } from '../core/retry-delay.js';
+import {
+  defaultRetryPolicy,
+  largestMaxAttempts,
+  type RetryCondition,
+  type RetryPolicy,
+} from '../core/retry-delay.js';
 import type { RetryDocument } from './schema.js';
 import { describeValue } from './schema-issues.js';
 import type { YamlPath } from './source-map.js';
@@ -40,7 +45,7 @@ export function retryProblems(document: RetryDocument): RetryProblem[] {
   if (maxAttempts !== undefined && !isAttemptCount(maxAttempts)) {
     problems.push({
       path: ['max-attempts'],
-      message: `must be a whole number of at least 1, received ${maxAttempts}`,
+      message: `must be a whole number from 1 to ${largestMaxAttempts}, received ${maxAttempts}`,
     });
   }
   for (const key of ['delay', 'max-delay'] as const) {
@@ -115,7 +120,7 @@ export function retryWarnings(
 }
 
 function isAttemptCount(value: number | undefined): value is number {
-  return value !== undefined && Number.isInteger(value) && value >= 1;
+  return value !== undefined && Number.isInteger(value) && value >= 1 && value <= largestMaxAttempts;
 }
 
 function durationOf(value: string | number | undefined): number | undefined {

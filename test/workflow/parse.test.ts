@@ -314,6 +314,18 @@ jobs:
     expect(message('yes')).toBe('jobs.build.retry must be a mapping, received "yes"');
   });
 
+  it('refuses more attempts than a 32-bit count holds, which the stores and a runner job spec take', () => {
+    const errors = (retry: string) =>
+      parseWorkflow(singleJob(`    runs-on: x\n    retry: ${retry}\n`), 'ci.yml')
+        .diagnostics.filter((d) => d.severity === 'error')
+        .map((d) => d.message);
+    expect(errors('{ max-attempts: 2147483647 }')).toEqual([]);
+    for (const attempts of ['2147483648', '10000000000000000'])
+      expect(errors(`{ max-attempts: ${attempts} }`)).toEqual([
+        `jobs.build.retry.max-attempts must be a whole number from 1 to 2147483647, received ${attempts}`,
+      ]);
+  });
+
   it("says how to write GitLab's retry max: and when: reasons, and that exit codes may be listed", () => {
     const errors = (retry: string) =>
       parseWorkflow(singleJob(`    runs-on: x\n    retry: ${retry}\n`), 'ci.yml')
