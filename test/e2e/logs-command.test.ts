@@ -105,8 +105,14 @@ describe('valkyrie logs', () => {
       printed += chunk.toString();
     });
     const done = collect(child);
-    await waitFor(() => existsSync(join(ws.dir, 'started')), 10_000, 'the slow step to start');
-    const runId = String(events(printed.slice(0, printed.lastIndexOf('\n') + 1))[0]?.runId);
+    // The run's id from its first event: on a loaded machine that line can reach us after the step began.
+    const firstRunId = () => events(printed.slice(0, printed.lastIndexOf('\n') + 1))[0]?.runId;
+    await waitFor(
+      () => existsSync(join(ws.dir, 'started')) && firstRunId() !== undefined,
+      10_000,
+      'the slow step to start',
+    );
+    const runId = String(firstRunId());
     const running = await ws.run(['logs', runId]);
     // Killed, as a crash would: its run is left interrupted, and its step is stopped here.
     child.kill('SIGKILL');
