@@ -1,6 +1,4 @@
-import { messageOf } from '../core/error-message.js';
 import { ValkyrieError } from '../core/errors.js';
-import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { Lease } from '../store/queue.js';
 import type { EnqueueRequest } from './enqueue-request.js';
 import type { JobOutcome } from './events.js';
@@ -8,7 +6,6 @@ import type { IdempotencyKeys } from './idempotency-keys.js';
 import type { JobDispatch } from './job-dispatch.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
 import type { JobSignals } from './job-signals.js';
-import { jsonCopy, notJsonOutcome } from './json-value.js';
 import { checkBatchKeys, claimKey } from './key-conflicts.js';
 import { checkOptionNames } from './option-keys.js';
 import { checkOptionsObject } from './option-values.js';
@@ -19,6 +16,7 @@ import {
   resolveJobOptions,
   retryDefaults,
 } from './options.js';
+import { inputForm, RefusedInput } from './refused-input.js';
 import { readPayload } from './stored-job.js';
 import type { TaskRegistry } from './task-registry.js';
 
@@ -195,24 +193,4 @@ export class JobIntake {
 /** `enqueueMany()[3]`, or `enqueue()`: where a request was, for a message about it. */
 function placeOf(where: string, index: number | undefined): string {
   return index === undefined ? where : `${where}[${index}]`;
-}
-
-/**
- * Stands in a job's record for an input JSON cannot hold, with the outcome the job ends with. A
- * caller cannot make one: it is told apart from any input by its class.
- */
-class RefusedInput {
-  constructor(readonly outcome: TaskOutcome) {}
-}
-
-/**
- * The input's JSON form as a copy of its own, taken at the call (jsonCopy), or a RefusedInput saying
- * where JSON cannot hold it.
- */
-function inputForm(input: unknown): unknown {
-  try {
-    return jsonCopy(input, 'input');
-  } catch (error) {
-    return new RefusedInput(notJsonOutcome('input', messageOf(error)));
-  }
 }

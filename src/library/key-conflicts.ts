@@ -3,6 +3,7 @@ import type { EnqueueResult } from '../store/queue.js';
 import type { IdempotencyKeys } from './idempotency-keys.js';
 import { jobFingerprint } from './job-fingerprint.js';
 import { type JobHandle, JobRecord } from './job-record.js';
+import { RefusedInput } from './refused-input.js';
 import { readPayload } from './stored-job.js';
 
 /**
@@ -37,6 +38,7 @@ export function claimKey(
 /**
  * The fingerprints of an enqueueMany's keyed jobs (undefined without any), checked against the
  * keys known and each other before any job is queued, so that a conflict refuses the whole call.
+ * A job refused for its input is left out, as a sequence of `enqueue` calls would leave it.
  */
 export function checkBatchKeys(
   keys: IdempotencyKeys,
@@ -46,7 +48,9 @@ export function checkBatchKeys(
   let inCall: Map<string, { handle: JobRecord; fingerprint: string }> | undefined;
   jobs.forEach((job, i) => {
     const key = job.options.idempotencyKey;
-    if (key === undefined) return;
+    // A job whose input JSON cannot hold is never queued and holds no key (as in JobIntake.admit):
+    // it ends failed/input alone, whatever else the call holds under its key.
+    if (key === undefined || job.input instanceof RefusedInput) return;
     const fingerprint = jobFingerprint(job.task.name, job.input);
     prints ??= new Array(jobs.length);
     prints[i] = fingerprint;

@@ -47,6 +47,28 @@ for (const [name, make, skip] of engineStoreKinds) {
       await expect(first.result).resolves.toMatchObject({ kind: 'succeeded', output: { a: 1, b: [1, 2] } });
     });
 
+    it('lets an enqueueMany request whose input JSON cannot hold share a key, as enqueue calls do', async () => {
+      const engine = await openOn(await make());
+      const { echo } = tasksOf(engine);
+      const notJson = { kind: 'failed', reason: 'input', attempts: 0, error: { code: 'VK_NOT_JSON' } };
+      // A refused input holds no key, so the request after it is the key's first job...
+      const [refused, kept] = engine.enqueueMany([
+        { task: echo, input: { a: 1n }, options: { idempotencyKey: 'k1' } },
+        { task: echo, input: { a: 1 }, options: { idempotencyKey: 'k1' } },
+      ]);
+      await expect(refused?.result).resolves.toMatchObject(notJson);
+      await expect(kept?.result).resolves.toMatchObject({ kind: 'succeeded', output: { a: 1 } });
+      // ...and one refused after a request that holds the key fails alone, as enqueue() fails it.
+      const [holder, late] = engine.enqueueMany([
+        { task: echo, input: { a: 2 }, options: { idempotencyKey: 'k2' } },
+        { task: echo, input: { a: 2n }, options: { idempotencyKey: 'k2' } },
+      ]);
+      await expect(late?.result).resolves.toMatchObject(notJson);
+      await expect(holder?.result).resolves.toMatchObject({ kind: 'succeeded', output: { a: 2 } });
+      const single = engine.enqueue(echo, { a: 2n }, { idempotencyKey: 'k2' });
+      await expect(single.result).resolves.toMatchObject(notJson);
+    });
+
     it('refuses it after the job ended too, from the store on a durable one', async () => {
       const store = await make();
       const engine = await openOn(store);
