@@ -198,12 +198,23 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     if (entry.storeId === undefined) await this.#enqueued;
     const id = entry.storeId;
     if (id === undefined || entry.settled) return false;
+    // An attempt running here is counted here. Any other entry's count may be short: another engine
+    // on the store may have run the job (a producer's, a key's repeat, or one of this engine's own
+    // that another engine claimed), so its handle takes the store's count, as getStoredJob does.
+    const countsHere = entry.lease !== undefined;
     const result = await this.#track(this.#store.cancel(id, storedCancellation(reason, entry.attempt)));
     if (result.kind !== 'cancelled') return false;
     this.#waiting.delete(entry);
     this.#watched.take(id);
     if (!entry.settled) this.#cancelled.add(entry);
+    if (!countsHere) await this.#takeStoredAttempts(entry, id);
     return true;
+  }
+
+  /** So that its handle says the attempts the store holds, as getStoredJob's outcome does. */
+  async #takeStoredAttempts(entry: JobRecord, id: QueueJobId): Promise<void> {
+    const stored = await this.#track(this.#store.getJob(id)).catch(() => undefined);
+    if (stored !== undefined && stored.attempts > entry.attempt) entry.attempt = stored.attempts;
   }
 
   /**

@@ -128,6 +128,44 @@ for (const kind of durableKinds) {
       await engine.close();
     });
 
+    it("gives a producer's handle of a job it cancels while another engine runs it the store's attempts", async () => {
+      const durable = await setUp();
+      const { engine: worker, started } = await engineWithSleep({ store: durable.store(30_000) });
+      const producer: Engine = await openEngine({ store: durable.store(30_000), runJobs: false });
+      afterTest(() => producer.destroy());
+      const byStoreId = producer.enqueue('sleep', 60_000);
+      const byHandle = producer.enqueue('sleep', 60_000);
+      await until(started(2), 'the worker engine to start both jobs');
+      expect(await producer.cancelStored(byStoreId.storeId ?? '', 'by id')).toBe(true);
+      expect(await producer.cancel(byHandle, 'by handle')).toBe(true);
+      for (const [job, reason] of [
+        [byStoreId, 'by id'],
+        [byHandle, 'by handle'],
+      ] as const) {
+        const stored = await producer.getStoredJob(job.storeId ?? '');
+        expect(stored).toMatchObject({ attempts: 1, outcome: { kind: 'cancelled', reason, attempts: 1 } });
+        // The handle says what the store says: the attempt the worker began counts.
+        expect(await job.result).toEqual(stored?.outcome);
+      }
+      await worker.destroy();
+    });
+
+    it("gives the store's attempts to an engine's own job that another engine on the store runs", async () => {
+      const durable = await setUp();
+      // One job in flight: the first holds it, so the second waits for the other engine.
+      const busy = await engineWithSleep({ store: durable.store(30_000), maxInFlight: 1 });
+      busy.engine.enqueue(busy.sleep, 60_000);
+      await until(busy.started(1), 'the enqueuing engine to start its first job');
+      const job = busy.engine.enqueue(busy.sleep, 60_000);
+      const other = await engineWithSleep({ store: durable.store(30_000) });
+      await until(other.started(1), 'the other engine to start the second job');
+      expect(await busy.engine.cancel(job, 'not needed')).toBe(true);
+      const stored = await busy.engine.getStoredJob(job.storeId ?? '');
+      expect(stored?.outcome).toEqual({ kind: 'cancelled', reason: 'not needed', attempts: 1 });
+      expect(await job.result).toEqual(stored?.outcome);
+      await other.engine.destroy();
+    });
+
     it("cancels another process's jobs by store id: a delayed one, and one running in a worker process", async () => {
       const durable = await setUp();
       const producer: Engine = await openEngine({ store: durable.store(300), runJobs: false });
