@@ -6,13 +6,20 @@ import { type Backoff, backoffKinds } from '../core/retry-delay.js';
 /** Checks of one option value each: every one throws VK_ENGINE_CONFIG naming where and what came. */
 
 export function fail(where: string, expected: string, received: unknown): never {
-  const shown =
-    typeof received === 'string'
-      ? `'${received}'`
-      : Array.isArray(received)
-        ? inspect(received, { depth: 1, breakLength: Number.POSITIVE_INFINITY }).slice(0, 200)
-        : String(received);
-  throw new ValkyrieError('VK_ENGINE_CONFIG', `${where} must be ${expected}; received ${shown}`);
+  throw new ValkyrieError(
+    'VK_ENGINE_CONFIG',
+    `${where} must be ${expected}; received ${shownValue(received)}`,
+  );
+}
+
+/**
+ * A value a caller gave, as a message shows it: a string in quotes, anything else as `util.inspect`
+ * does, on one line. Not String(): it shows an object as "[object Object]", a BigInt as the number
+ * it holds (`1000n` as "1000"), and throws for an object without a prototype.
+ */
+export function shownValue(received: unknown): string {
+  if (typeof received === 'string') return `'${received}'`;
+  return inspect(received, { depth: 1, breakLength: Number.POSITIVE_INFINITY }).slice(0, 200);
 }
 
 /**

@@ -7,6 +7,7 @@ import type { JobOutcome } from './events.js';
 import type { EngineTask } from './job-record.js';
 import type { Jsonified } from './jsonified.js';
 import { checkOptionNames } from './option-keys.js';
+import { shownValue } from './option-values.js';
 import type { JobOptions } from './options.js';
 
 /**
@@ -216,7 +217,7 @@ function planWorkflow(definition: WorkflowDefinition, host: WorkflowHost): Workf
   nodes.forEach((node, i) => {
     const id: unknown = node?.id;
     if (typeof id !== 'string' || id === '')
-      graphError(`nodes[${i}].id must be a non-empty string; received ${String(id)}`);
+      graphError(`nodes[${i}].id must be a non-empty string; received ${shownValue(id)}`);
     if (positions.has(id)) graphError(`nodes[${i}].id '${id}' is used by another node`);
     asGraphError(() => checkOptionNames(`nodes[${i}] ('${id}')`, node, 'node'));
     checkNode(host, i, id, node.task, node.options);
@@ -227,9 +228,7 @@ function planWorkflow(definition: WorkflowDefinition, host: WorkflowHost): Workf
   const position = (i: number, end: 'from' | 'to', id: unknown): number => {
     const at = typeof id === 'string' ? positions.get(id) : undefined;
     if (at === undefined) {
-      graphError(
-        `edges[${i}].${end} names no node: received ${typeof id === 'string' ? `'${id}'` : String(id)}; nodes are ${known()}`,
-      );
+      graphError(`edges[${i}].${end} names no node: received ${shownValue(id)}; nodes are ${known()}`);
     }
     return at;
   };
