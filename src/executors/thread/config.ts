@@ -172,9 +172,9 @@ function invalid(path: string, value: unknown, expected: string): ValkyrieError 
 
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    return String(value);
-  }
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  // With its suffix: "received 4" for 4n named a value the check would have taken.
+  if (typeof value === 'bigint') return `${value}n`;
   if (value === undefined || value === null) return String(value);
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'symbol') return value.toString();

@@ -52,4 +52,11 @@ describe('thread pool options', () => {
   ])('rejects %j', (input, message) => {
     expect(configError(input)).toContain(message);
   });
+
+  it('shows a BigInt as one, not as the number it holds', () => {
+    // "must be an integer ≥ 1; received 4" named a value that passes the check.
+    expect(configError({ maxThreads: 4n })).toContain(
+      'option "maxThreads" must be an integer ≥ 1; received 4n',
+    );
+  });
 });
