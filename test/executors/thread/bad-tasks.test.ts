@@ -171,6 +171,16 @@ describe('ThreadPool: bad task modules, throws and outputs are failed outcomes',
     expect(outcome).toEqual({ kind: 'failed', reason: 'threw', error: { name: 'NonErrorThrown', message } });
   });
 
+  it('reads a thrown object with a string message as an Error, keeping name and string code only', async () => {
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
+    const task = pool.task({ module: fixture('throws.mjs'), exportName: 'errorShaped' });
+    expect(await pool.run(task, 1)).toEqual({
+      kind: 'failed',
+      reason: 'threw',
+      error: { name: 'Error', message: 'no quota', code: 'E_QUOTA' },
+    });
+  });
+
   // Each of these threw on the worker while the error was being described, and the uncaught
   // exception ended the worker: the task, and every task beside it, ended worker_lost / crashed.
   it.each([
