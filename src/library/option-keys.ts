@@ -33,6 +33,7 @@ const otherNames: { readonly [K in Kind]?: Readonly<Record<string, string>> } = 
     jobId: 'idempotencyKey',
     jobKey: 'idempotencyKey',
     maxAttempts: 'retry.maxAttempts',
+    runAt: 'delayMs, in milliseconds from now',
   },
   retry: { attempts: 'maxAttempts', delay: 'delayMs', type: 'backoff', maxDelay: 'maxDelayMs' },
   request: { name: 'task', data: 'input', payload: 'input', opts: 'options' },

@@ -24,6 +24,10 @@ describe('option names', () => {
     expect(() => engine.enqueue(echo, 1, { retry: loose({ attempts: 5 }) })).toThrow(
       'enqueue() options.retry has no option "attempts" (did you mean maxAttempts?)',
     );
+    // graphile-worker's addJob takes a Date to run at; ours is a delay from now.
+    expect(() => engine.enqueue(echo, 1, loose<JobOptions>({ runAt: new Date() }))).toThrow(
+      'enqueue() options has no option "runAt" (did you mean delayMs, in milliseconds from now?)',
+    );
     expect(() => engine.enqueue(echo, 1, loose<JobOptions>({ priorty: 'high' }))).toThrow(
       'has no option "priorty" (did you mean priority?)',
     );
