@@ -40,6 +40,12 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   readonly #cancelled = new Set<JobRecord>();
   /** Entries whose lease the store refused: their settle reports the store's outcome instead. */
   readonly #leaseLost = new Set<JobRecord>();
+  /** Entries whose cancel is under way: a claim that leases one to this engine holds it back (#taken). */
+  readonly #cancelling = new Set<JobRecord>();
+  /** The leases of entries held back for their cancel, never handed to the pool. */
+  readonly #heldForCancel = new Map<JobRecord, Lease>();
+  /** Cancels under way of entries that were not written when asked: this engine claims nothing meanwhile. */
+  #unwrittenCancels = 0;
   #toEnqueue: JobRecord[] = [];
   /** Where each submission in #toEnqueue ends (endSubmission), ascending; see submissionsOf. */
   #submissionEnds: number[] = [];
@@ -117,7 +123,8 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   take(limit: number, into: (JobRecord | undefined)[]): number | Promise<number> {
     if (this.#stop.signal.aborted) return 0;
     // Closing: nothing more is claimed; what waits stays in the store. New jobs are written now.
-    if (this.#intakeClosed) {
+    // So too while a job not written when cancelled is being written and cancelled (#cancel).
+    if (this.#intakeClosed || this.#unwrittenCancels > 0) {
       this.#flush();
       return 0;
     }
@@ -193,11 +200,49 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   }
 
   async cancel(entry: JobRecord, reason: string): Promise<boolean> {
-    // Not written yet: written first (a batch on its way cannot be taken back), then cancelled.
-    if (entry.storeId === undefined && this.#toEnqueue.includes(entry)) this.#flush();
-    if (entry.storeId === undefined) await this.#enqueued;
-    const id = entry.storeId;
-    if (id === undefined || entry.settled) return false;
+    this.#cancelling.add(entry);
+    try {
+      return await this.#cancel(entry, reason);
+    } finally {
+      this.#cancelling.delete(entry);
+      this.#heldForCancel.delete(entry);
+    }
+  }
+
+  async #cancel(entry: JobRecord, reason: string): Promise<boolean> {
+    if (entry.storeId !== undefined) return this.#cancelStoredEntry(entry, entry.storeId, reason);
+    // Not written yet: written first (a batch on its way cannot be taken back), then cancelled, with
+    // this engine's claims paused until then (take): one in between would lease it here and start it.
+    this.#unwrittenCancels++;
+    try {
+      await this.#writtenUnstarted(entry);
+      const id = entry.storeId;
+      return id === undefined ? false : await this.#cancelStoredEntry(entry, id, reason);
+    } finally {
+      if (--this.#unwrittenCancels === 0) queueMicrotask(() => this.#options.hooks.onReady());
+    }
+  }
+
+  /**
+   * Once `entry` is written and queued. On SQLite new jobs go with the engine's next claim, which may
+   * already be under way, leasing them here: #enqueued is that claim, and every write under way has
+   * settled once it stops changing. A claim among them held the entry back (#taken); it goes back
+   * to the queue unbegun, so that its cancel counts no attempt.
+   */
+  async #writtenUnstarted(entry: JobRecord): Promise<void> {
+    if (this.#toEnqueue.includes(entry)) this.#flush();
+    for (let written = this.#enqueued; ; written = this.#enqueued) {
+      await written;
+      if (written === this.#enqueued) break;
+    }
+    const held = this.#heldForCancel.get(entry);
+    if (held === undefined) return;
+    this.#heldForCancel.delete(entry);
+    await this.#track(this.#store.release([{ lease: held, uncounted: 'not_begun' }])).catch(ignore);
+  }
+
+  async #cancelStoredEntry(entry: JobRecord, id: QueueJobId, reason: string): Promise<boolean> {
+    if (entry.settled) return false;
     // An attempt running here is counted here. Any other entry's count may be short: another engine
     // on the store may have run the job (a producer's, a key's repeat, or one of this engine's own
     // that another engine claimed), so its handle takes the store's count, as getStoredJob does.
@@ -294,6 +339,12 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
         if (entry === undefined) continue;
         entry.storeId = lease.jobId;
         this.#byId.set(lease.jobId, entry);
+      }
+      if (this.#cancelling.has(entry)) {
+        // Its cancel is on its way (the claim that wrote it leased it here): never started.
+        entry.storeId = lease.jobId;
+        this.#heldForCancel.set(entry, lease);
+        continue;
       }
       this.#waiting.delete(entry);
       entry.lease = lease;

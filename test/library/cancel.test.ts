@@ -128,6 +128,30 @@ for (const kind of durableKinds) {
       await engine.close();
     });
 
+    // On SQLite the engine writes new jobs with its next claim, already leased to itself: the cancel,
+    // written after that claim, found the job running, and the task ran (job.started, attempts: 1).
+    it('never starts a job cancelled before it was written: by its handle, or by an aborted signal', async () => {
+      const durable = await setUp();
+      const { engine, sleep, events } = await engineWithSleep({ store: durable.store(30_000) });
+      const byHandle = engine.enqueue(sleep, 1);
+      const cancelled = engine.cancel(byHandle, 'at once');
+      const aborted = AbortSignal.abort('aborted before');
+      const bySignal = engine.enqueue(sleep, 1, { signal: aborted });
+      const [fromMany] = engine.enqueueMany([{ task: sleep, input: 1, options: { signal: aborted } }]);
+      expect(await cancelled).toBe(true);
+      for (const [job, reason] of [
+        [byHandle, 'at once'],
+        [bySignal, 'aborted before'],
+        [fromMany, 'aborted before'],
+      ] as const) {
+        expect(await job?.result).toEqual({ kind: 'cancelled', reason, attempts: 0 });
+        expect((await engine.getStoredJob(job?.storeId ?? ''))?.outcome).toEqual(await job?.result);
+      }
+      // A job enqueued after them runs: the engine still claims.
+      await expect(engine.enqueue(sleep, 1).result).resolves.toMatchObject({ kind: 'succeeded' });
+      expect(events.filter((event) => event.type === 'job.started')).toHaveLength(1);
+    });
+
     it("gives a producer's handle of a job it cancels while another engine runs it the store's attempts", async () => {
       const durable = await setUp();
       const { engine: worker, started } = await engineWithSleep({ store: durable.store(30_000) });
