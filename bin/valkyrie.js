@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { closedOutputExitCode, main } from '../dist/valkyrie.js';
+import { lostOutputExitCode, lostOutputLine, main, outputLoss } from '../dist/valkyrie.js';
 
 // A reader that closes the pipe early (`valkyrie runs | head`, EPIPE), or a terminal that closes (EIO
 // from then on: `valkyrie runner` drains on the SIGHUP that comes with it), is not an error worth a
@@ -8,12 +8,17 @@ import { closedOutputExitCode, main } from '../dist/valkyrie.js';
 // say whether it had failed. Each command goes on to an end of its own, its output dropped — one that
 // drives a run cancels it, as Ctrl-C does (src/cli/run-signals.ts); `submit` stops packing or
 // uploading (src/cli/submit-interrupt.ts) — and exits with its own code if it failed, else 141
-// (src/cli/closed-output.ts), as git and gh end by SIGPIPE.
-let outputClosed = false;
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error) => {
-    if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
-    outputClosed = true;
+// (src/cli/closed-output.ts), as git and gh end by SIGPIPE. A write that fails otherwise (ENOSPC:
+// `> /dev/full` or a full disk; EBADF: `1<file`) is no bug of ours either: one line on stderr says it,
+// as coreutils' `write error: No space left on device` does, and the command ends the same way, with
+// 74 (EX_IOERR) in place of 141. No 'error' of these streams is thrown: nothing else emits one.
+let lost;
+for (const name of ['stdout', 'stderr']) {
+  process[name].on('error', (error) => {
+    if (lost !== undefined) return;
+    lost = outputLoss(name, error);
+    const line = lostOutputLine(lost);
+    if (line !== undefined) process.stderr.write(line);
   });
 }
 
@@ -28,5 +33,5 @@ await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
 // A closed pipe is told on the tick after the write that found it, which may be the command's last,
 // or one that waited in the stream until its reader left: the code is decided after both.
 await new Promise((resolve) => setImmediate(resolve));
-process.exitCode = outputClosed ? closedOutputExitCode(code) : code;
+process.exitCode = lost === undefined ? code : lostOutputExitCode(lost, code);
 process.exit();

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCachedBundle } from './code-cache.js';
 
-export { closedOutputExitCode } from './closed-output.js';
+export { lostOutputExitCode, lostOutputLine, outputLoss } from './closed-output.js';
 
 /**
  * dist/valkyrie.js, what bin/valkyrie.js imports. It runs the CLI (main.ts) from one of two builds

@@ -16,6 +16,12 @@ export const ExitCode = {
    * from sysexits.h.
    */
   runnerTlsCertificate: 78,
+  /**
+   * Any command: a write to its stdout or stderr failed, other than by its reader leaving (ENOSPC: a
+   * full disk or /dev/full; EBADF: `1<file`), and it did not fail otherwise (closed-output.ts).
+   * EX_IOERR from sysexits.h; not coreutils' 1, which is a failed job here.
+   */
+  outputFailed: 74,
   /** VK_QUEUE_FULL: the run was refused whole; EX_TEMPFAIL from sysexits.h, "try again later". */
   queueFull: 75,
   /**

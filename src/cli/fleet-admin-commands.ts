@@ -41,7 +41,7 @@ export function addFleetAdminCommands(program: Command, setExit: (code: number) 
     .description('create, list and revoke API tokens and runner registration tokens (admin token needed)')
     .addHelpText(
       'afterAll',
-      '\nExit codes: 0 done, 2 usage or a request the server refused (revoke of an id no token has), 69 server unreachable or failing, 77 token refused (every token command takes an admin token), 141 output closed early (| head).',
+      '\nExit codes: 0 done, 2 usage or a request the server refused (revoke of an id no token has), 69 server unreachable or failing, 77 token refused (every token command takes an admin token), 141 output closed early (| head), 74 output not writable (> a full disk).',
     );
   clientOptions(
     token
@@ -91,7 +91,7 @@ export function addFleetAdminCommands(program: Command, setExit: (code: number) 
     )
     .addHelpText(
       'afterAll',
-      '\nExit codes: 0 done, 2 usage, a runner not listed, or a request the server refused, 69 server unreachable or failing, 77 token refused (a list takes a read token, a change an admin one), 141 output closed early (| head).',
+      '\nExit codes: 0 done, 2 usage, a runner not listed, or a request the server refused, 69 server unreachable or failing, 77 token refused (a list takes a read token, a change an admin one), 141 output closed early (| head), 74 output not writable (> a full disk).',
     );
   defaultList(runners, 'list every runner that has connected to the server, from all its replicas').action(
     async (options) => {

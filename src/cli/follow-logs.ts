@@ -1,7 +1,7 @@
 import type { RunStatus } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
 import type { ApiClientFlags } from './client-flags.js';
-import { onOutputClosed } from './closed-output.js';
+import { lostOutputExitCode, type OutputLoss, onOutputLost } from './closed-output.js';
 import { ExitCode } from './exit-codes.js';
 import { type RunCompleted, runExitCode, showRunEvents } from './follow-run.js';
 import { InterruptSignals } from './interrupt-signals.js';
@@ -40,10 +40,11 @@ export async function followRunLogs(events: RunEventSource, only: ChosenJobs | u
   // Nothing to cancel: the first signal stops the following itself, and a second has nothing more to stop.
   const signals = InterruptSignals.listen('stop');
   signals.onFirst(() => signals.stopFollowing());
-  // The reader went away (`| head`): stop following too, with 141 (closed-output.ts).
-  let closed = false;
-  const stopWatchingOutput = onOutputClosed(() => {
-    closed = true;
+  // The reader went away (`| head`), or a write failed (`> /dev/full`): stop following too, with 141
+  // or 74 (closed-output.ts).
+  let lost: OutputLoss | undefined;
+  const stopWatchingOutput = onOutputLost((loss) => {
+    lost = loss;
     signals.stopFollowing();
   });
   let completed: RunCompleted | undefined;
@@ -58,7 +59,10 @@ export async function followRunLogs(events: RunEventSource, only: ChosenJobs | u
     out.flush();
     signals.close();
   }
-  if (completed === undefined) return closed && !signals.interrupted ? ExitCode.brokenPipe : signals.exitCode;
+  if (completed === undefined)
+    return lost !== undefined && !signals.interrupted
+      ? lostOutputExitCode(lost, ExitCode.succeeded)
+      : signals.exitCode;
   return runExitCode(only === undefined ? completed.status : chosenStatus(completed.jobs, only));
 }
 

@@ -3,7 +3,7 @@ import { ValkyrieError } from '../core/errors.js';
 import type { RunStatus } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
 import type { ApiClientFlags } from './client-flags.js';
-import { onOutputClosed } from './closed-output.js';
+import { lostOutputExitCode, type OutputLoss, onOutputLost } from './closed-output.js';
 import { ExitCode } from './exit-codes.js';
 import { InterruptSignals } from './interrupt-signals.js';
 import { followBackoff, followRunEvents } from './run-event-follower.js';
@@ -68,10 +68,10 @@ export async function followRun(
     );
   });
   // The reader went away (`| head`): stop following, as gh run watch ends at that SIGPIPE; the run is
-  // the server's, and goes on.
-  let closed = false;
-  const stopWatchingOutput = onOutputClosed(() => {
-    closed = true;
+  // the server's, and goes on. So does a write that failed (`> /dev/full`), with 74.
+  let lost: OutputLoss | undefined;
+  const stopWatchingOutput = onOutputLost((loss) => {
+    lost = loss;
     signals.stopFollowing();
   });
   let completed: RunCompleted | undefined;
@@ -85,7 +85,7 @@ export async function followRun(
     signals.close();
   }
   if (signals.interrupted) return signals.exitCode;
-  if (closed && completed === undefined) return ExitCode.brokenPipe;
+  if (lost !== undefined && completed === undefined) return lostOutputExitCode(lost, ExitCode.succeeded);
   return runExitCode(completed?.status ?? 'cancelled');
 }
 

@@ -72,8 +72,8 @@ async function* pages<L>(read: ReadLogPage<L>): AsyncGenerator<LogPage<L>> {
 }
 
 /**
- * Whether a write found stdout's reader gone (EPIPE; EIO: a closed terminal), once watchStdout has
- * begun. No 'drain' follows such a write, and its 'error' may have come before a wait began: a wait
+ * Whether a write found stdout's reader gone (EPIPE; EIO: a closed terminal), or failed (ENOSPC:
+ * `> /dev/full`), once watchStdout has begun. No 'drain' follows such a write, and its 'error' may have come before a wait began: a wait
  * for either then never ended, and Node exited 13 (a top-level await left pending) instead of 141.
  */
 export let stdoutGone = false;
@@ -83,8 +83,9 @@ let watching = false;
 export function watchStdout(): void {
   if (watching) return;
   watching = true;
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE' || error.code === 'EIO') stdoutGone = true;
+  // stdout emits no 'error' but a failed write's.
+  process.stdout.on('error', () => {
+    stdoutGone = true;
   });
 }
 

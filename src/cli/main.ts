@@ -27,10 +27,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 65 state store unusable (damaged, or from a newer Valkyrie), 69 store or server unavailable (unreachable, also in the middle of a run, locked, its disk full, or a broken-off stream), 75 queue full (nothing submitted), 77 token refused by the server, 130 interrupted or cancelled (Ctrl-C, valkyrie cancel, its concurrency group, or taken over by valkyrie resume --force; 143 on SIGTERM), 141 stdout or stderr closed before the end (| head; any command, unless it failed: its own code wins; run, resume and rerun cancel their run as Ctrl-C does).',
+      '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 65 state store unusable (damaged, or from a newer Valkyrie), 69 store or server unavailable (unreachable, also in the middle of a run, locked, its disk full, or a broken-off stream), 75 queue full (nothing submitted), 77 token refused by the server, 130 interrupted or cancelled (Ctrl-C, valkyrie cancel, its concurrency group, or taken over by valkyrie resume --force; 143 on SIGTERM), 141 stdout or stderr closed before the end (| head; any command, unless it failed: its own code wins; run, resume and rerun cancel their run as Ctrl-C does), 74 likewise for stdout or stderr that could not be written (> a full disk: ENOSPC; one line on stderr says so).',
     );
   const readExitCodes =
-    'Exit codes: 0 shown, 2 unknown run or job (or usage), 65 state store unusable, 69 store or server unavailable, 77 token refused, 141 output closed early (| head).';
+    'Exit codes: 0 shown, 2 unknown run or job (or usage), 65 state store unusable, 69 store or server unavailable, 77 token refused, 141 output closed early (| head), 74 output not writable (> a full disk).';
   const serverRunsHelp =
     "\nWith --server (or VALKYRIE_SERVER): the server's runs, through its API (a read token is enough).";
   /** `resume`'s and a local `rerun`'s exit codes (run-exit.ts; a refusal is VK_RUN_NOT_* or a UsageError). */
@@ -38,7 +38,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     `\nExit codes: 0 run succeeded, 1 a job failed, 2 usage, an unknown run, or one refused (${refused}),\n` +
     '65 state store unusable, 69 store unavailable (unreachable, locked, its disk full), 130 interrupted or\n' +
     'cancelled (Ctrl-C, valkyrie cancel, its concurrency group, or taken over by valkyrie resume --force;\n' +
-    '143 on SIGTERM), 141 output closed early (| head).';
+    '143 on SIGTERM), 141 output closed early (| head), 74 output not writable (> a full disk).';
   /** The options of the commands that continue a stored run (`resume`, `rerun`). */
   const continuing = (command: Command): Command =>
     command
@@ -169,7 +169,8 @@ function buildProgram(setExit: (code: number) => void): Command {
         'one is waited for, up to 30s), 75 queue full (try again later), 77 token refused, 130 cancelled or Ctrl-C\n' +
         '(with --follow, Ctrl-C or SIGTERM asks the server to cancel the run, naming the signal as its reason;\n' +
         '143 on SIGTERM), 141 stdout or stderr closed (| head -1): while packing or uploading, nothing submitted;\n' +
-        'after, the run was submitted all the same (a failure keeps its own code; --follow stops following).\n' +
+        'after, the run was submitted all the same (a failure keeps its own code; --follow stops following);\n' +
+        '74 likewise for stdout or stderr that could not be written (> a full disk).\n' +
         'With --follow, a dropped event stream (a server replica died, a proxy cut it) is reconnected to the\n' +
         'same URL with backoff, resuming after the last event seen; 69 once --reconnect-timeout has passed\n' +
         'without getting it back.',
@@ -248,7 +249,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(matrixSelection('check'))
     .addHelpText(
       'after',
-      '\nExit codes: 0 valid, 2 invalid workflow, a local action that cannot run, or usage, 141 output closed early (| head).',
+      '\nExit codes: 0 valid, 2 invalid workflow, a local action that cannot run, or usage, 141 output closed early (| head), 74 output not writable (> a full disk).',
     )
     .action(async (file: string | undefined, options) => {
       const { validateCommand } = await import('./commands/validate.js');
@@ -278,7 +279,7 @@ function buildProgram(setExit: (code: number) => void): Command {
   )
     .addHelpText(
       'after',
-      `${serverRunsHelp}\nExit codes: 0 listed (no runs too), 2 usage, 65 state store unusable, 69 store or server unavailable, 77 token refused, 141 output closed early (| head).`,
+      `${serverRunsHelp}\nExit codes: 0 listed (no runs too), 2 usage, 65 state store unusable, 69 store or server unavailable, 77 token refused, 141 output closed early (| head), 74 output not writable (> a full disk).`,
     )
     .action(async (options) => {
       const { runsCommand } = await import('./commands/history.js');
@@ -343,7 +344,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       '\nWith --server (or VALKYRIE_SERVER) the run is one of that server, else of the local store. The process\n' +
         'running the run acts within a second: running steps are interrupted, if: always() jobs still run. A run\n' +
         'whose process died ends at once, its unfinished jobs cancelled (valkyrie rerun runs them again).\n' +
-        'Exit codes: 0 cancellation started, 2 unknown or finished run, 65 state store unusable, 69 store or server unavailable, 77 token refused, 141 output closed early (| head).',
+        'Exit codes: 0 cancellation started, 2 unknown or finished run, 65 state store unusable, 69 store or server unavailable, 77 token refused, 141 output closed early (| head), 74 output not writable (> a full disk).',
     )
     .action(async (run: string, options) => {
       const { cancelCommand } = await import('./commands/cancel.js');

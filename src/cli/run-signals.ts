@@ -1,6 +1,6 @@
 import { writeSync } from 'node:fs';
 import { closedOutputReason, interruptedReason } from '../engine/cancel-reasons.js';
-import { type ClosedOutput, onOutputClosed } from './closed-output.js';
+import { lostOutputWords, type OutputLoss, onOutputLost } from './closed-output.js';
 import { ExitCode } from './exit-codes.js';
 import { cancellingLine, type Interruption } from './run-exit.js';
 
@@ -20,10 +20,13 @@ interface Cancellable {
  * counts as a first signal: the run is cancelled gracefully, its if: always() steps run, and it ends
  * cancelled, as make or act end at the SIGPIPE of such a write, but cleanly. Going on to the end with
  * nobody reading would keep the shell waiting on the pipeline, silently, for the rest of the run.
+ * A write that fails (`> /dev/full`, a full disk under `> run.log`) counts the same: what the run
+ * would print from then on is lost, so its steps would run on unwatched — a deploy nobody can see
+ * the end of — and coreutils stop at such a write too.
  */
 export class RunSignals implements Interruption {
   terminated = false;
-  outputClosed = false;
+  outputLoss: OutputLoss | undefined;
   private count = 0;
   private stopWatchingOutput: (() => void) | undefined;
   /** The first signal's: that is why the run stops, whatever signal kills it after. */
@@ -51,7 +54,7 @@ export class RunSignals implements Interruption {
   listen(): void {
     process.on('SIGINT', this.onSigint);
     process.on('SIGTERM', this.onSigterm);
-    this.stopWatchingOutput = onOutputClosed((what) => this.closed(what));
+    this.stopWatchingOutput = onOutputLost((loss) => this.lost(loss));
   }
 
   unlisten(): void {
@@ -74,13 +77,15 @@ export class RunSignals implements Interruption {
     this.stopWatchingOutput?.();
   }
 
-  /** After a signal, the run is stopping already: a closed output changes nothing. */
-  private closed(what: ClosedOutput): void {
+  /** After a signal, the run is stopping already: a lost output changes nothing. */
+  private lost(loss: OutputLoss): void {
     if (this.count > 0) return;
     this.count = 1;
-    this.outputClosed = true;
+    this.outputLoss = loss;
+    const what = lostOutputWords(loss);
     this.reason = closedOutputReason(what);
-    // Seen when it is stdout that closed and stderr is a terminal.
+    // Seen when it is stdout that was lost and stderr is a terminal; after bin/valkyrie.js's line
+    // that says why a write failed (lostOutputLine).
     this.aside(() =>
       process.stderr.write(`\nvalkyrie: ${what}: cancelling the run (Ctrl-C to kill its steps at once)…\n`),
     );

@@ -1,4 +1,4 @@
-import { type ClosedOutput, onOutputClosed } from './closed-output.js';
+import { lostOutputExitCode, lostOutputWords, type OutputLoss, onOutputLost } from './closed-output.js';
 import { ExitCode } from './exit-codes.js';
 import { InterruptSignals } from './interrupt-signals.js';
 import type { ProgressLine } from './progress-line.js';
@@ -16,7 +16,8 @@ import { type BundleReport, uploadWorkspace } from './submit-bundle.js';
  * A write to stdout or stderr that finds the pipe's reader gone (EPIPE: `submit … 2>&1 | head -1`;
  * EIO: its terminal closed) stops it the same way, with 141, as git and gh stop at such a write (the
  * kernel's SIGPIPE ends them): the user stopped reading, and a run nobody sees the start of, submitted
- * on after that, is not what they asked for.
+ * on after that, is not what they asked for. A write that fails (ENOSPC: `> /dev/full`) stops it
+ * too, with 74: the run's id, what the user needs to follow it, would be lost.
  */
 export async function interruptibleUpload(
   client: ServerClient,
@@ -30,15 +31,19 @@ export async function interruptibleUpload(
     progress.say(`valkyrie: interrupted (${signal}) before the run was submitted; nothing was submitted`);
     abort.abort();
   });
-  let closed: ClosedOutput | undefined;
-  const stopWatchingOutput = onOutputClosed((what) => {
-    closed = what;
+  let lost: OutputLoss | undefined;
+  const stopWatchingOutput = onOutputLost((loss) => {
+    lost = loss;
     // Lost when stderr is the stream closed; the exit code says it then.
-    progress.say(`valkyrie: ${what} before the run was submitted; nothing was submitted`);
+    progress.say(`valkyrie: ${lostOutputWords(loss)} before the run was submitted; nothing was submitted`);
     abort.abort();
   });
   const stopped = () =>
-    closed !== undefined ? ExitCode.brokenPipe : interrupt.interrupted ? interrupt.exitCode : undefined;
+    lost !== undefined
+      ? lostOutputExitCode(lost, ExitCode.succeeded)
+      : interrupt.interrupted
+        ? interrupt.exitCode
+        : undefined;
   try {
     const bundle = await uploadWorkspace(client, workspace, { ...options, signal: abort.signal }, progress);
     return stopped() ?? bundle;

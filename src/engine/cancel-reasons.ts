@@ -26,8 +26,9 @@ export function interruptedReason(signal: 'SIGINT' | 'SIGTERM'): string {
 }
 
 /**
- * The process driving the run found its stdout or stderr closed (`valkyrie run … | head`): `what` is
- * as closed-output.ts says it, `stdout closed (EPIPE)`.
+ * The process driving the run found its stdout or stderr closed (`valkyrie run … | head`), or could
+ * not write it (`> /dev/full`): `what` is as closed-output.ts says it, `stdout closed (EPIPE)`,
+ * `stdout could not be written (ENOSPC)`.
  */
 export function closedOutputReason(what: string): string {
   return `the run was interrupted: its ${what}`;

@@ -96,7 +96,7 @@ describe('exit codes and user errors', () => {
     );
     expect((await ws.run(['cancel', '1', '--db', damaged])).code).toBe(65);
     expect((await ws.run(['runs', '--help'])).stdout).toContain(
-      'Exit codes: 0 listed (no runs too), 2 usage, 65 state store unusable, 69 store or server unavailable, 77 token refused, 141 output closed early (| head).',
+      'Exit codes: 0 listed (no runs too), 2 usage, 65 state store unusable, 69 store or server unavailable, 77 token refused, 141 output closed early (| head), 74 output not writable (> a full disk).',
     );
   });
 
@@ -120,7 +120,7 @@ describe('exit codes and user errors', () => {
       /With --server[\s\S]*Then: 0 accepted\n\(with --follow: 0 succeeded, 1 a job failed, 130/,
     );
     expect((await ws.run(['validate', '--help'])).stdout).toContain(
-      '\nExit codes: 0 valid, 2 invalid workflow, a local action that cannot run, or usage, 141 output closed early (| head).\n',
+      '\nExit codes: 0 valid, 2 invalid workflow, a local action that cannot run, or usage, 141 output closed early (| head), 74 output not writable (> a full disk).\n',
     );
   });
 
