@@ -110,7 +110,12 @@ export class RunSignals implements Interruption {
         ? 'no run was started'
         : 'it is left interrupted (valkyrie resume RUN continues it)';
     // Written at once: process.stderr on a pipe is asynchronous, and exit() would drop what it holds.
-    writeSync(2, `\n${signal} again: exiting without waiting for the run to finish stopping; ${left}\n`);
+    try {
+      writeSync(2, `\n${signal} again: exiting without waiting for the run to finish stopping; ${left}\n`);
+    } catch {
+      // stderr is closed or full (EPIPE, ENOSPC): the line is lost, and the exit must still come with
+      // its code, not an uncaught error's 1 in a signal handler.
+    }
     process.exit(this.terminated ? ExitCode.terminated : ExitCode.interrupted);
   }
 }

@@ -48,6 +48,15 @@ describe('RunSignals', () => {
     expect(cancel).toHaveBeenCalledTimes(2);
   });
 
+  it('exits 130 at the third signal though stderr cannot take its line', () => {
+    vi.mocked(writeSync).mockImplementation(() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    signals.drive({ cancel });
+    for (let i = 0; i < 3; i++) process.emit('SIGINT');
+    expect(exit).toHaveBeenCalledWith(130);
+  });
+
   it('keeps the first signal as the reason, and exits 143 once a SIGTERM came', () => {
     signals.drive({ cancel });
     process.emit('SIGTERM');
