@@ -132,3 +132,30 @@ describe('valkyrie submit whose output is a pipe that its reader closed while pa
     expect(server.requests.filter((request) => request.method === 'POST')).toEqual([]);
   }, 60_000);
 });
+
+describe('valkyrie submit whose stderr cannot be written while packing', () => {
+  it('stops as for a closed pipe, with 74 (EX_IOERR): the bundle removed, nothing submitted', async () => {
+    const temp = join(ws.dir, 'tmp');
+    mkdirSync(temp);
+    const command = [process.execPath, valkyrieBin, 'submit', 'ci.yml'].map(shellWord).join(' ');
+    // The first progress line ("Packing 25 files …") goes to stderr, which /dev/full refuses (ENOSPC).
+    const { stdout, stderr } = await promisify(execFile)(
+      'bash',
+      ['-c', `${command} 2>/dev/full; echo "rc=$?"`],
+      {
+        cwd: ws.dir,
+        env: {
+          ...process.env,
+          NO_COLOR: '1',
+          TMPDIR: temp,
+          VALKYRIE_SERVER: server.url,
+          VALKYRIE_TOKEN: 'tok',
+        },
+      },
+    );
+    expect({ stdout, stderr }).toEqual({ stdout: 'rc=74\n', stderr: '' });
+    expect(readdirSync(temp)).toEqual([]);
+    expect(server.bundles.size).toBe(0);
+    expect(server.requests.filter((request) => request.method === 'POST')).toEqual([]);
+  }, 60_000);
+});
