@@ -135,6 +135,21 @@ describe('a command whose output cannot be written', () => {
     expect(existsSync(join(ws.dir, 'cleaned.txt'))).toBe(true);
   }, 60_000);
 
+  it('cancels the run of valkyrie resume too', async () => {
+    ws.write('sleeps.yml', 'jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: "sleep 30" }]\n');
+    const first = ws.start(['run', 'sleeps.yml', '--state-dir', 'resumed']);
+    const ended = collect(first);
+    await waitForJobStatus(ws, '1', 'a', 'running', ['--state-dir', 'resumed']);
+    // A crash of the process that drove the run: it is left for valkyrie resume.
+    first.kill('SIGKILL');
+    await ended;
+    const result = await shell(`${vk('resume 1 --state-dir resumed')} >/dev/full`);
+    expect(result.rc).toBe('rc=74');
+    expect(result.stderr).toContain(noSpace);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect((await shown('1', 'resumed')).status).toBe('cancelled');
+  }, 60_000);
+
   it('cancels the run when only stderr cannot be written, saying so on stdout', async () => {
     // The note of an unread .secrets is the run's first write to stderr.
     ws.write('.secrets', 'X=1\n');
