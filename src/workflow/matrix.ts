@@ -4,7 +4,7 @@
  * added as new combinations when they fit none.
  */
 
-import { formatNumber } from './expressions/values.js';
+import { type ExpressionValue, foldCase, formatNumber, looseEquals } from './expressions/values.js';
 
 export type MatrixLeg = Readonly<Record<string, unknown>>;
 
@@ -47,18 +47,21 @@ export function expandNamedLegs(input: MatrixInput): NamedLeg[] {
   const originalLegs = legs.map((leg) => ({ ...leg }));
   const added: Record<string, unknown>[] = [];
   for (const entry of input.include) {
+    // As GitHub's MatrixInclude: the entry's axis keys filter the combinations, its other keys are
+    // what it adds to them; a combination keeps its own axis values (`os: Linux` for `os: linux`).
+    // (Object.fromEntries and spreads define keys, so a key `__proto__` stays a value, not a prototype.)
+    const entries = Object.entries(entry);
+    const filter = Object.fromEntries(entries.filter(([key]) => originalKeys.has(key)));
+    const extra = Object.fromEntries(entries.filter(([key]) => !originalKeys.has(key)));
     let merged = false;
     for (const [i, leg] of legs.entries()) {
-      const original = originalLegs[i] ?? {};
-      const contradicts = Object.entries(entry).some(
-        ([key, value]) => originalKeys.has(key) && !deepEqual(original[key], value),
-      );
-      if (!contradicts) {
-        Object.assign(leg, entry);
+      if (matches(originalLegs[i] ?? {}, filter)) {
+        legs[i] = { ...leg, ...extra };
         merged = true;
       }
     }
-    if (!merged) added.push({ ...entry });
+    // Axis values first, then the others: GitHub builds an unmatched entry's matrix, and its name, so.
+    if (!merged) added.push({ ...filter, ...extra });
   }
   return [
     ...legs.map((leg, i) => ({ matrix: leg, named: originalLegs[i] ?? leg })),
@@ -89,20 +92,45 @@ export function countLegs(input: MatrixInput): number {
   return expandMatrix(input).length;
 }
 
+/**
+ * Whether a leg matches an include or exclude entry as actions/runner's MatrixBuilder.MatrixFilter
+ * decides: every scalar of the entry, at any depth, becomes `matrix[key]…[index] == literal`, so a
+ * mapping or list in the entry matches by the keys and positions it names (partial), an empty one
+ * matches anything, and values compare by the expression `==` (strings ignoring case, `'18'` as 18,
+ * null as `''`), keys looked up ignoring case as the expression's index does.
+ */
 function matches(leg: MatrixLeg, rule: MatrixLeg): boolean {
-  return Object.entries(rule).every(([key, value]) => deepEqual(leg[key], value));
+  return leavesMatch(leg, rule);
 }
 
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  return (
-    ka.length === kb.length &&
-    ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
-  );
+function leavesMatch(actual: unknown, expected: unknown): boolean {
+  if (Array.isArray(expected)) {
+    return expected.every((item, i) => leavesMatch(Array.isArray(actual) ? actual[i] : undefined, item));
+  }
+  if (typeof expected === 'object' && expected !== null) {
+    return Object.entries(expected).every(([key, value]) => leavesMatch(propertyOf(actual, key), value));
+  }
+  return looseEquals(asScalar(actual), asScalar(expected));
+}
+
+/** `value[key]` as the expression index reads a mapping: exact key first, then ignoring case. */
+function propertyOf(value: unknown, key: string): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const record = value as Record<string, unknown>;
+  if (Object.hasOwn(record, key)) return record[key];
+  const folded = foldCase(key);
+  const found = Object.keys(record).find((candidate) => foldCase(candidate) === folded);
+  return found === undefined ? undefined : record[found];
+}
+
+/**
+ * A matrix value as one side of `==`; a missing one is null, as the index gives it. A list or mapping
+ * becomes a fresh object, which `==` finds equal to no scalar, as GitHub's does.
+ */
+function asScalar(value: unknown): ExpressionValue {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  return {};
 }
 
 /** GitHub's longest default leg name; a longer one is cut to its first 97 characters and `...`. */

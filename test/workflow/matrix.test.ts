@@ -117,6 +117,68 @@ describe('expandMatrix: GitHub documentation examples', () => {
   });
 });
 
+/**
+ * actions/runner's MatrixBuilder (src/Sdk/WorkflowParser/Conversion/MatrixBuilder.cs) turns every
+ * scalar of an include or exclude entry, at any depth, into the expression `matrix[key]… == literal`:
+ * a partial match inside mappings and lists, compared by the expression language's `==`.
+ */
+describe("expandMatrix: include and exclude entries match as GitHub's filter expressions do", () => {
+  it('excludes by the keys a nested mapping or list names, not by the whole value', () => {
+    const legs = expandMatrix(
+      matrix(
+        {
+          cfg: [
+            { os: 'a', v: 1 },
+            { os: 'b', v: 2 },
+          ],
+          tags: [['t1', 't2'], ['t3']],
+        },
+        { exclude: [{ cfg: { os: 'a' }, tags: ['t1'] }] },
+      ),
+    );
+    expect(legs).toEqual([
+      { cfg: { os: 'a', v: 1 }, tags: ['t3'] },
+      { cfg: { os: 'b', v: 2 }, tags: ['t1', 't2'] },
+      { cfg: { os: 'b', v: 2 }, tags: ['t3'] },
+    ]);
+  });
+
+  it("excludes with the expression ==: strings ignore case, '18' is 18, null is ''", () => {
+    const legs = expandMatrix(
+      matrix(
+        { os: ['Linux', 'windows'], node: [18, 20], label: ['', 'x'] },
+        { exclude: [{ os: 'linux', node: '18' }, { label: null }] },
+      ),
+    );
+    expect(legs).toEqual([
+      { os: 'Linux', node: 20, label: 'x' },
+      { os: 'windows', node: 18, label: 'x' },
+      { os: 'windows', node: 20, label: 'x' },
+    ]);
+  });
+
+  it("merges an include into the legs its axis values equal by ==, keeping the leg's own values", () => {
+    const legs = expandMatrix(
+      matrix(
+        { cfg: [{ os: 'Linux', arch: 'x64' }, { os: 'mac' }], node: [20] },
+        { include: [{ cfg: { os: 'linux' }, node: '20', experimental: true }] },
+      ),
+    );
+    expect(legs).toEqual([
+      { cfg: { os: 'Linux', arch: 'x64' }, node: 20, experimental: true },
+      { cfg: { os: 'mac' }, node: 20 },
+    ]);
+  });
+
+  it("lists an added include's axis values before its other values, as GitHub names it", () => {
+    const input = matrix({ os: ['linux'] }, { include: [{ note: 'hi', os: 'mac' }] });
+    expect(expandNamedLegs(input).map((leg) => legName('m', leg.named))).toEqual([
+      'm (linux)',
+      'm (mac, hi)',
+    ]);
+  });
+});
+
 describe('expandMatrix: edge cases', () => {
   it('has no legs without axes or include', () => {
     expect(expandMatrix(matrix({}))).toEqual([]);
