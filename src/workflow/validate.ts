@@ -166,7 +166,7 @@ export function validateWorkflow(
       error(`not-before must be ${notBeforeHint}, received ${JSON.stringify(notBefore)}`, at('not-before'));
     }
     checkSteps(job, document, map, { error, warn, newCheck });
-    checkMatrix(job, map, error);
+    checkMatrix(job, map, error, newCheck);
     for (const problem of runsOnProblems(job.key, jobDocument?.['runs-on'], map))
       (problem.severity === 'error' ? newCheck : warn)(problem.message, problem);
     if (runsOn) checkRunsOn(job, runsOn.labels, runsOn.matrix, map, error);
@@ -399,7 +399,8 @@ function checkRetry(
     report.warn(warning.message, map.position([...path, ...warning.path]));
 }
 
-function checkMatrix(job: JobDefinition, map: SourceMap, error: Report): void {
+/** `newCheck` reports what an earlier Valkyrie let through (a warning in a stored run's text). */
+function checkMatrix(job: JobDefinition, map: SourceMap, error: Report, newCheck: Report): void {
   const matrix = job.matrix;
   if (matrix?.kind !== 'axes') return;
   // GitHub refuses this when it reads the file; Valkyrie failed the job when the run planned it.
@@ -418,6 +419,7 @@ function checkMatrix(job: JobDefinition, map: SourceMap, error: Report): void {
     }
   }
   checkExcludeKeys(job, map, error);
+  checkEmptyEntries(job, map, newCheck);
   const literal = literalMatrix(job);
   if (literal === undefined) return;
   const legs = countLegs(literal);
@@ -444,6 +446,28 @@ function checkExcludeKeys(job: JobDefinition, map: SourceMap, error: Report): vo
       error(
         `exclude key "${key}" does not match any key within the matrix of job "${job.key}" (${known})`,
         map.position(['jobs', job.key, 'strategy', 'matrix', 'exclude', i, key], { key: true }),
+      );
+    }
+  }
+}
+
+/**
+ * An empty `exclude:` entry would exclude every leg, and an empty `include:` entry adds nothing;
+ * GitHub refuses both ("Matrix exclude filter must not be empty", "Matrix include mapping does not
+ * contain any values"), rather than run a matrix other than the one meant.
+ */
+function checkEmptyEntries(job: JobDefinition, map: SourceMap, error: Report): void {
+  const matrix = job.matrix;
+  if (matrix?.kind !== 'axes') return;
+  for (const key of ['exclude', 'include'] as const) {
+    const entries = matrix[key];
+    if (typeof entries === 'string') continue;
+    for (const [i, entry] of entries.entries()) {
+      if (Object.keys(entry).length > 0) continue;
+      const effect = key === 'exclude' ? 'it would exclude every leg' : 'it adds nothing';
+      error(
+        `jobs.${job.key}.strategy.matrix.${key}[${i}] is an empty mapping: ${effect} (GitHub refuses it too)`,
+        map.position(['jobs', job.key, 'strategy', 'matrix', key, i]),
       );
     }
   }

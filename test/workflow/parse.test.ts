@@ -418,6 +418,27 @@ jobs:
     });
   });
 
+  it("warns, not refuses, of an empty include or exclude entry in a stored run's text", () => {
+    const text = `jobs:
+  build:
+    runs-on: x
+    strategy:
+      matrix:
+        os: [linux]
+        include: [{}]
+    steps: [{ run: echo }]
+`;
+    expect(parseWorkflow(text, 'ci.yml').workflow).toBeUndefined();
+    const stored = parseWorkflow(text, 'ci.yml', { stored: true });
+    expect(stored.workflow).toBeDefined();
+    expect(stored.diagnostics.map((d) => [d.severity, d.message])).toEqual([
+      [
+        'warning',
+        'jobs.build.strategy.matrix.include[0] is an empty mapping: it adds nothing (GitHub refuses it too)',
+      ],
+    ]);
+  });
+
   it('reads matrix axes, include and exclude', () => {
     const build = job(
       parseValid(
