@@ -18,6 +18,7 @@ import { type ValidateOptions, validateWorkflow } from './validate.js';
 import { directoryCandidates, workflowPathInRepository } from './workflow-files.js';
 import {
   aliasBombDiagnostic,
+  mergeKeyErrors,
   stoppedDiagnostic,
   tagErrors,
   tooDeepDiagnostic,
@@ -120,6 +121,11 @@ function parseYamlOnce(source: string, tokens: readonly string[]): ParsedYaml {
   const parsed = parseYaml(source, { uniqueKeys: false }, tokens);
   refuseTags(parsed.document, source);
   if (parsed.document.errors.length > 0) return parsed;
+  const merges = mergeKeyErrors(parsed.document);
+  if (merges.length > 0) {
+    for (const error of merges) parsed.document.errors.push(error);
+    return parsed;
+  }
   // Not push(...errors): a spread of 200,000 arguments overflows the stack.
   for (const error of repeatedKeyErrors(parsed.document)) parsed.document.errors.push(error);
   return parsed;

@@ -3,6 +3,7 @@ import {
   isAlias,
   isNode,
   isScalar,
+  isSeq,
   type LineCounter,
   visit,
   type YAMLError,
@@ -65,6 +66,31 @@ export function tagErrors(warnings: readonly YAMLWarning[], source: string): YAM
       return new YAMLParseError([start, end], 'TAG_RESOLVE_FAILED', message);
     });
 }
+
+/**
+ * Each YAML 1.1 merge key: a plain `<<` whose value is an alias or a list of aliases. YAML 1.2, which
+ * the library reads, and GitHub (actions/runner#1182) have none: the library kept `<<` as a key, so
+ * the schema then spoke of an unknown key `<<`, or of an env value that is a mapping.
+ */
+export function mergeKeyErrors(document: Document): YAMLParseError[] {
+  const errors: YAMLParseError[] = [];
+  visit(document, {
+    Map(_, map) {
+      for (const { key, value } of map.items) {
+        if (!isScalar(key) || key.value !== '<<' || key.type !== 'PLAIN') continue;
+        const merges =
+          isAlias(value) || (isSeq(value) && value.items.length > 0 && value.items.every(isAlias));
+        if (!merges) continue;
+        const [start = 0, end = start] = key.range ?? [];
+        errors.push(new YAMLParseError([start, end], 'BAD_ALIAS', mergeKeyMessage));
+      }
+    },
+  });
+  return errors;
+}
+
+const mergeKeyMessage =
+  'merge keys (<<) are not supported, as on GitHub (YAML 1.2 has none): write the keys out, or make the whole value an alias (env: *anchor)';
 
 /** Where the reading stopped (nesting.ts, maxFlowErrorEnds): past it nothing was read. */
 export function stoppedDiagnostic(lineCounter: LineCounter, offset: number): Diagnostic {
