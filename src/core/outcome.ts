@@ -73,14 +73,18 @@ export function jobStatusOf(outcome: JobOutcome): TerminalJobStatus {
 /** GitHub's `needs.<id>.result` vocabulary. */
 export type NeedsResult = 'success' | 'failure' | 'cancelled' | 'skipped';
 
+/**
+ * A job stopped by its `timeout-minutes` reads as `cancelled`: GitHub's job timeout cancels the job
+ * (actions/runner's StepsRunner marks it TaskResult.Canceled), so `failure()` jobs after it do not run.
+ */
 export function needsResultOf(status: TerminalJobStatus): NeedsResult {
   switch (status) {
     case 'succeeded':
       return 'success';
     case 'failed':
-    case 'timed_out':
       return 'failure';
     case 'cancelled':
+    case 'timed_out':
       return 'cancelled';
     case 'skipped':
       return 'skipped';

@@ -11,7 +11,7 @@ function finish(
   c: RunCoordinator,
   effects: Effect[],
   name: string,
-  status: 'succeeded' | 'failed',
+  status: 'succeeded' | 'failed' | 'timed_out',
   outputs = {},
 ) {
   const leg = effects.find((effect) => effect.kind === 'queue' && effect.leg.name === name)?.leg;
@@ -52,6 +52,23 @@ describe('RunCoordinator', () => {
     const effects = finish(c, c.advance(), 'a', 'failed');
     expect(names(effects, 'finish')).toEqual(['b', 'c']);
     expect(names(effects, 'queue')).toEqual(['on-failure', 'always']);
+    expect(c.status()).toBe('failed');
+  });
+
+  // GitHub's job timeout cancels the job (actions/runner StepsRunner: the job's cancellation marks it
+  // TaskResult.Canceled): its needs.<id>.result is 'cancelled', so failure() jobs after it do not run.
+  it("gives a timed-out job's dependants needs.<id>.result 'cancelled', not 'failure'", () => {
+    const c = coordinator(`jobs:
+  a: { runs-on: x, timeout-minutes: 1, steps: [{ run: a }] }
+  on-failure: { needs: a, if: failure(), runs-on: x, steps: [{ run: f }] }
+  on-cancelled: { needs: a, if: "always() && needs.a.result == 'cancelled'", runs-on: x, steps: [{ run: g }] }
+`);
+    const effects = finish(c, c.advance(), 'a', 'timed_out');
+    expect(names(effects, 'finish')).toEqual(['on-failure']);
+    expect(names(effects, 'queue')).toEqual(['on-cancelled']);
+    // The run still fails (exit 1), as before: it was not cancelled by anyone (GitHub calls it cancelled).
+    finish(c, effects, 'on-cancelled', 'succeeded');
+    expect(c.isDone()).toBe(true);
     expect(c.status()).toBe('failed');
   });
 
