@@ -1,3 +1,4 @@
+import { jobTimeoutReason } from '../core/counted.js';
 import { cancellingLine, isTerminal, jobStatusOf } from '../core/outcome.js';
 import type { RunStore } from '../store/runs.js';
 import type { ActiveRun } from './active-run.js';
@@ -9,7 +10,7 @@ import type { JobRecords } from './job-records.js';
 import type { LeaseGuard } from './lease-guard.js';
 import { leaseMessage } from './lease-message.js';
 import type { JobCompleted } from './lease-reports.js';
-import type { Effect, Leg } from './leg.js';
+import { type Effect, type Leg, specOf } from './leg.js';
 import { lostJobEnd } from './lost-job.js';
 import { entryOf } from './resumed-run.js';
 import { completedEvent, runEndedAt, settleRun, storeRunEnd } from './run-end.js';
@@ -152,7 +153,9 @@ export class JobLifecycle {
   jobCompleted(run: ActiveRun, leg: Leg, message: JobCompleted): void {
     const { outcome, outputs } = message;
     const status = jobStatusOf(outcome);
-    const reason = 'reason' in outcome ? outcome.reason : undefined;
+    const spec = outcome.kind === 'timed_out' ? specOf(leg) : undefined;
+    // The runner reports no reason for a timeout; the limit is the job's, which the spec holds.
+    const reason = 'reason' in outcome ? outcome.reason : spec && jobTimeoutReason(spec.timeoutMs);
     const receivedAt = this.now();
     const endedAt = jobEndedAt(message.at, leg.startedAt, receivedAt);
     const effects = run.coordinator.completed(

@@ -1,3 +1,4 @@
+import { jobTimeoutReason, timeoutText } from '../core/counted.js';
 import { messageOf } from '../core/error-message.js';
 import { cancellingLine, type ProcessOutcome, type StepResult } from '../core/outcome.js';
 import { timerDelay } from '../core/timer-delay.js';
@@ -25,7 +26,7 @@ import { stepKey } from './step-key.js';
 import { StepOutputForwarder, stepDebugEnabled, unsecureCommandsAllowed } from './step-output.js';
 import { StepPlaces } from './step-places.js';
 import { runAttempts, type StepAttempt } from './step-retry.js';
-import { stepTimeoutMs, timeoutText } from './step-timeout.js';
+import { stepTimeoutMs } from './step-timeout.js';
 import { runTaskStep } from './task-step.js';
 
 export type { JobReporter, JobRunOptions, JobRunResult } from './job-run-options.js';
@@ -76,7 +77,7 @@ class JobExecution {
       // As GitHub says it: the job's log tells why what was running (a step, or a job hook) was stopped.
       this.record.systemLog(
         -1,
-        `error: the job exceeded its timeout of ${timeoutText(this.spec.timeoutMs)} (timeout-minutes); its ${hook?.name ?? 'running step'} was stopped`,
+        `error: ${jobTimeoutReason(this.spec.timeoutMs)}; its ${hook?.name ?? 'running step'} was stopped`,
       );
       this.interrupt('timed out');
       hook?.stop.abort('timed out');

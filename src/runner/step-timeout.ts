@@ -1,4 +1,4 @@
-import { counted } from '../core/counted.js';
+import { timeoutText } from '../core/counted.js';
 import { type EvaluationContext, evaluateValue } from '../workflow/expressions/index.js';
 import type { StepDefinition } from '../workflow/model.js';
 import { evaluateNumber } from '../workflow/typed-values.js';
@@ -19,12 +19,6 @@ export function stepTimeoutMs(step: StepDefinition, context: EvaluationContext):
     );
   }
   return minutes * 60_000;
-}
-
-/** A timeout for a log line: `timeout-minutes: 0.5` as `0.5 minutes`, as the workflow wrote it. */
-export function timeoutText(timeoutMs: number): string {
-  const minutes = Number((timeoutMs / 60_000).toFixed(4));
-  return counted(minutes, 'minute');
 }
 
 /**

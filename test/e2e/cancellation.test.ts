@@ -162,5 +162,8 @@ describe('cancellation, timeouts and fail-fast', () => {
     expect((await ws.run(['logs', runId, 'step-timeout'])).stdout).toContain(
       'error: the step exceeded its timeout of 0.01 minutes (timeout-minutes)',
     );
+    // The timed-out job's reason names its limit too, as a failed job's names its step.
+    expect(show).toContain('timed_out job-timeout');
+    expect(show).toContain('(the job exceeded its timeout of 0.01 minutes (timeout-minutes))');
   });
 });

@@ -1,5 +1,5 @@
+import { timeoutText } from '../../core/counted.js';
 import { visible } from '../../core/visible-text.js';
-import { timeoutText } from '../../runner/step-timeout.js';
 import type { StepRecord } from '../../store/runs.js';
 import { type Colors, colorForStatus, formatDuration, onRunnerText } from './format.js';
 import { jobStatusCell } from './run-table.js';

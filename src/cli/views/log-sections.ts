@@ -1,6 +1,6 @@
+import { timeoutText } from '../../core/counted.js';
 import { stepRunOrder } from '../../core/step-phases.js';
 import { visible } from '../../core/visible-text.js';
-import { timeoutText } from '../../runner/step-timeout.js';
 import { formatDuration, statusSymbol } from './format.js';
 import { stepAttemptText, stepAttemptTotals } from './step-attempts.js';
 
