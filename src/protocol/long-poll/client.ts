@@ -1,5 +1,5 @@
 import type { Agent } from 'node:http';
-import { requestFailureAt } from '../attempt-failure.js';
+import { networkFailure, requestFailureAt } from '../attempt-failure.js';
 import { type Clock, systemClock } from '../clock.js';
 import { decodeBatch, type MessageDecoder, type ProtocolError } from '../frame.js';
 import { type ConnectResult, parseErrorBody, refusesCredential, versionHeader } from '../handshake.js';
@@ -30,6 +30,8 @@ export interface LongPollConnectOptions<In, Out = unknown> {
 }
 
 export const defaultGiveUpAfterMs = 10_000;
+/** How long opening a session waits for the server's answer, as ws waits for a WebSocket handshake. */
+const openTimeoutMs = 10_000;
 
 const ordered: SendLane = { kind: 'ordered' };
 
@@ -51,15 +53,28 @@ export async function connectLongPoll<Out, In>(
   options: LongPollConnectOptions<In, Out>,
 ): Promise<ConnectResult<LongPollClient<Out, In>>> {
   const agent = keepAliveAgent(options.baseUrl);
+  // A server that takes the connection and never answers (a hung process, whose kernel still
+  // accepts; a proxy holding the request) would hold the runner's reconnect for good, silently.
+  // Real time, as ws times a WebSocket handshake: the options' clock paces retries and polls.
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), openTimeoutMs);
+  const signal =
+    options.signal === undefined ? timeout.signal : AbortSignal.any([options.signal, timeout.signal]);
   let response: { status: number; text: string };
   try {
     response = await sendRequest(agent, `${options.baseUrl}/sessions`, {
       method: 'POST',
       headers: requestHeaders(options.headers),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      signal,
     });
   } catch (error) {
     agent.destroy();
+    if (timeout.signal.aborted && options.signal?.aborted !== true)
+      return {
+        kind: 'unreachable',
+        reason: `no answer within ${openTimeoutMs / 1000}s`,
+        failed: networkFailure,
+      };
     const failure = certificateFailure(error);
     if (failure !== undefined) return { kind: 'untrusted', failure, reason: describeRequestError(error) };
     return {
@@ -67,6 +82,8 @@ export async function connectLongPoll<Out, In>(
       reason: describeRequestError(error),
       failed: await requestFailureAt(options.baseUrl, error, options.signal),
     };
+  } finally {
+    clearTimeout(timer);
   }
   const { text } = response;
   if (response.status !== 201) {
