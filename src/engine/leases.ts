@@ -113,6 +113,15 @@ export class LeaseTable<Holder> {
     return expired;
   }
 
+  /**
+   * Gives every lease whose time ran out one more TTL from now, as `hold` does after a restart: for a
+   * control plane that was itself not running when they ran out (see LeaseSweeper).
+   */
+  extendExpired(): void {
+    const now = this.clock.now();
+    for (const lease of this.leases.values()) if (lease.expiresAt <= now) lease.expiresAt = now + lease.ttlMs;
+  }
+
   /** The earliest expiry among live leases, or undefined when there are none. */
   nextExpiry(): number | undefined {
     let earliest: number | undefined;
@@ -122,6 +131,9 @@ export class LeaseTable<Holder> {
     return earliest;
   }
 }
+
+/** How late the sweep's timer may fire before the process counts as having been paused. */
+const pausedAfterMs = 2_000;
 
 /**
  * Expires leases that were not renewed in time. One timer at a time, armed for the earliest expiry;
@@ -153,8 +165,14 @@ export class LeaseSweeper<Holder> {
   }
 
   private sweep(): void {
+    const due = this.armedFor;
     this.timer = undefined;
     this.armedFor = undefined;
+    // A timer this late means the process was not running (stopped, its VM or container paused, a
+    // long GC): the renewals its holders sent meanwhile wait unread in its sockets, and expiring now,
+    // before reading them, would take live jobs for lost. So the leases get a TTL from now, as after
+    // a restart; those whose holders did renew keep them as the waiting renewals are read.
+    if (due !== undefined && this.clock.now() - due > pausedAfterMs) this.table.extendExpired();
     for (const lease of this.table.expire()) this.onExpired(lease);
     const next = this.table.nextExpiry();
     if (next !== undefined) this.arm(next);

@@ -1,0 +1,72 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Workspace } from './cli.js';
+import {
+  adminApi,
+  createToken,
+  killAll,
+  type StartedProcess,
+  startConnectedRunner,
+  startServer,
+  until,
+  untilRunEnds,
+} from './fleet-processes.js';
+
+/**
+ * A server process paused for longer than a lease TTL (Ctrl-Z of a server run in a terminal, SIGSTOP,
+ * a VM or container paused, a long GC) while its runner stays connected and renews the job's lease:
+ * the renewals wait unread in the server's socket. As it resumed, its expiry timer fired before it
+ * read them, so it took the lease for lost, requeued the job, refused the renewals as stale writes,
+ * and the job's steps ran twice. A lease whose expiry the server itself missed by more than its
+ * pause tolerance now gets one more TTL from the moment the server is back, as after a restart, and
+ * the renewals that waited keep it.
+ */
+const admin = 'vkt-e2e-paused-server-admin-0123456789';
+const leaseTtlMs = 2_000;
+const workspaces: Workspace[] = [];
+const processes: StartedProcess[] = [];
+
+afterAll(async () => {
+  await killAll(processes);
+  for (const ws of workspaces) ws.dispose();
+});
+
+interface RunView {
+  status: string;
+  jobs: { status: string; attempt: number }[];
+}
+
+describe('a server paused for longer than a lease TTL while its runner runs a job', () => {
+  it('keeps the lease the runner renewed meanwhile: the job runs once, in its first attempt', async () => {
+    const ws = new Workspace();
+    workspaces.push(ws);
+    const server = await startServer(ws, ['--lease-ttl', `${leaseTtlMs}ms`], { VALKYRIE_ADMIN_TOKEN: admin });
+    processes.push(server);
+    const runner = await startConnectedRunner(
+      ws,
+      processes,
+      server.url,
+      await createToken(server.url, admin, 'runner'),
+      'paused',
+      ['--labels', 'paused'],
+    );
+    const started = join(ws.dir, 'started');
+    const gate = join(ws.dir, 'gate');
+    const api = adminApi(server.url, admin);
+    const step = `touch '${started}'; while [ ! -e '${gate}' ]; do sleep 0.05; done`;
+    const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
+      workflow: `name: paused\njobs:\n  a:\n    runs-on: paused\n    steps:\n      - run: "${step}"\n`,
+    });
+    await until('the step to start', async () => (existsSync(started) ? true : undefined));
+    server.child.kill('SIGSTOP');
+    // The pause is the scenario: long enough that the lease's expiry passes while nothing runs.
+    await new Promise((resolve) => setTimeout(resolve, 3 * leaseTtlMs));
+    server.child.kill('SIGCONT');
+    writeFileSync(gate, '');
+    const view = await untilRunEnds<RunView>(api, `/api/v1/runs/${run.id}`);
+    expect(view.status).toBe('succeeded');
+    expect(view.jobs.map((job) => job.attempt)).toEqual([1]);
+    expect(runner.stdout().match(/running job "a"/g)).toHaveLength(1);
+  });
+});
