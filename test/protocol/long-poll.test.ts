@@ -69,6 +69,43 @@ describe('HTTP long-poll transport', () => {
     }
   });
 
+  // The runner prints the reason ("lost the long-poll connection (…)"): it used to be the abort's own
+  // text twice, "The operation was aborted: This operation was aborted".
+  it('says a poll that no answer came to within its hold time and 10 s was given up, not "aborted"', async () => {
+    const held: import('node:http').ServerResponse[] = [];
+    const silent = createServer((request, response) => {
+      request.resume();
+      if (request.method === 'POST' && request.url?.endsWith('/sessions') === true) {
+        response.writeHead(201, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ sessionId: 's1', holdMs: 1_000 }));
+      } else held.push(response);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const clock = new ManualClock();
+    try {
+      const client = await connectLongPoll({
+        baseUrl: `http://127.0.0.1:${port}/poll`,
+        decoder: runnerDecoder,
+        clock,
+      });
+      if (client.kind !== 'connected') throw new Error('client did not connect');
+      let info: CloseInfo | undefined;
+      client.transport.onCloseInfo((closedWith) => {
+        info = closedWith;
+      });
+      // Each step lets the poll or the retry wait that is out arm its timer, then moves past a second.
+      for (let step = 0; step < 100 && info === undefined; step++) {
+        clock.advance(1_000);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(info).toEqual({ kind: 'lost', reason: 'poll failed: no answer within 11s' });
+    } finally {
+      for (const response of held) response.destroy();
+      silent.close();
+    }
+  });
+
   it('sends unacknowledged messages again, and drops them once acknowledged', async () => {
     const live = await startProtocolServer();
     server = live;

@@ -33,6 +33,9 @@ export const defaultGiveUpAfterMs = 10_000;
 /** How long opening a session waits for the server's answer, as ws waits for a WebSocket handshake. */
 const openTimeoutMs = 10_000;
 
+/** How much longer than the server's hold time a poll waits for its answer. */
+const pollGraceMs = 10_000;
+
 const ordered: SendLane = { kind: 'ordered' };
 
 /** Server end codes after which a client should reconnect rather than stop. */
@@ -229,7 +232,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     while (!this.isClosed) {
       const timeout = new AbortController();
       // A server that vanished without a TCP reset would hold the poll forever.
-      const timer = this.clock.setTimeout(() => timeout.abort(), this.holdMs + 10_000);
+      const timer = this.clock.setTimeout(() => timeout.abort(), this.holdMs + pollGraceMs);
       try {
         const { status, text } = await sendRequest(
           this.agent,
@@ -247,7 +250,12 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
         } else this.refused(status, text);
       } catch (error) {
         if (this.isClosed) return;
-        await this.failed('poll failed', error);
+        // The abort's own text says nothing of why ("The operation was aborted" twice).
+        const gaveUp = timeout.signal.aborted && !this.poller.signal.aborted;
+        await this.failed(
+          'poll failed',
+          gaveUp ? `no answer within ${(this.holdMs + pollGraceMs) / 1000}s` : error,
+        );
       } finally {
         this.clock.clearTimeout(timer);
       }
