@@ -30,3 +30,13 @@ it('runs every test file that mocks a module (vi.mock) in a process of its own, 
   // A mock in a shared worker would stay for the files that run after it there (--isolate=false).
   expect(mocking.filter((file) => !patterns.some((pattern) => pattern.test(file)))).toEqual([]);
 });
+
+it('runs every test file that forces full collections (gc()) in a process of its own', () => {
+  const patterns = isolated.map(globPattern);
+  const collecting = testFiles(join(root, 'test'))
+    .filter((file) => /setFlagsFromString\('--expose-gc'\)/.test(readFileSync(file, 'utf8')))
+    .map((file) => relative(root, file));
+  expect(collecting.length).toBeGreaterThan(0);
+  // In a shared worker each collection walks every earlier file's heap too: seconds, not milliseconds.
+  expect(collecting.filter((file) => !patterns.some((pattern) => pattern.test(file)))).toEqual([]);
+});

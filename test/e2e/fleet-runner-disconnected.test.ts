@@ -89,7 +89,7 @@ jobs:
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^ {2}● running +sleepy on runner doomed \([0-9a-f]+\)$/m);
     expect(text.stdout).toMatch(
-      /^ {4}runner disconnected \d+(\.\d)?s ago; the job is requeued if it is not back by \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m,
+      /^ {4}runner disconnected (\d+ms|\d+\.\ds) ago; the job is requeued if it is not back by \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m,
     );
     expect((JSON.parse(json.stdout) as RunView).jobs[0]?.runnerDisconnected).toEqual(absence);
     const [run] = JSON.parse(listed.stdout) as RunView[];
