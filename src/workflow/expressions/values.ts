@@ -95,6 +95,9 @@ export function formatNumber(n: number): string {
   if (n === Number.NEGATIVE_INFINITY) return '-Infinity';
   // .NET Core prints negative zero with its sign.
   if (n === 0) return Object.is(n, -0) ? '-0' : '0';
+  // An integer of at most 15 digits is its own G15 text; the common case (matrix legs, counts), which
+  // the control plane formats per job.
+  if (Number.isInteger(n) && n < 1e15 && n > -1e15) return String(n);
   const sign = n < 0 ? '-' : '';
   const [mantissa = '', exponentText = '0'] = Math.abs(n).toExponential(14).split('e');
   const digits = mantissa.replace('.', '').replace(/0+$/, '');
