@@ -9,6 +9,7 @@ import { InterruptSignals } from './interrupt-signals.js';
 import { followBackoff, followRunEvents } from './run-event-follower.js';
 import { sameServerFlags } from './same-server-flags.js';
 import type { ServerClient } from './server-client.js';
+import { streamSilenceLimitMs } from './stream-silence.js';
 import { BufferedOutput } from './views/buffered-output.js';
 import { createView } from './views/create-view.js';
 
@@ -113,6 +114,7 @@ export async function showRunEvents(
       backoff: followBackoff,
       report: (message) => process.stderr.write(`valkyrie: ${message}\n`),
       sameServer: sameServerFlags(flags, client.server),
+      silenceLimitMs: streamSilenceLimitMs(),
     });
     for await (const event of events) {
       show(event);

@@ -171,7 +171,8 @@ function buildProgram(setExit: (code: number) => void): Command {
         '143 on SIGTERM), 141 stdout or stderr closed (| head -1): while packing or uploading, nothing submitted;\n' +
         'after, the run was submitted all the same (a failure keeps its own code; --follow stops following);\n' +
         '74 likewise for stdout or stderr that could not be written (> a full disk).\n' +
-        'With --follow, a dropped event stream (a server replica died, a proxy cut it) is reconnected to the\n' +
+        'With --follow, a dropped event stream (a server replica died, a proxy cut it, or it sent nothing,\n' +
+        'not even its 15s keep-alive, for 45s: a frozen server) is reconnected to the\n' +
         'same URL with backoff, resuming after the last event seen; 69 once --reconnect-timeout has passed\n' +
         'without getting it back.',
     )

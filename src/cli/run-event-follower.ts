@@ -7,6 +7,7 @@ import { ApiRequestError } from './api-error-answer.js';
 import type { ServerClient } from './server-client.js';
 import { shellWord } from './shell-word.js';
 import { StreamEndedError } from './stream-end.js';
+import { StreamSilenceError } from './stream-silence.js';
 import { formatDuration } from './views/format.js';
 
 export interface ReconnectPolicy {
@@ -17,6 +18,8 @@ export interface ReconnectPolicy {
   readonly report: (message: string) => void;
   /** What the give-up's `valkyrie show` hint adds to reach this server (sameServerFlags). */
   readonly sameServer: string;
+  /** How long a stream may bring nothing before it is taken for lost (stream-silence.ts). */
+  readonly silenceLimitMs?: number;
 }
 
 /** A connection held open this long was serving (an idle run sends nothing for a while), even with nothing new. */
@@ -52,6 +55,8 @@ export async function* followRunEvents(
   let lastProblem = '';
   /** The current outage was told as a lost stream (not as a move): its end is told too. */
   let toldLost = false;
+  /** How long the connection that ended last had been silent before it was taken for lost. */
+  let silentForMs = 0;
   for (;;) {
     const replayed = new Map<string, number>();
     let replaying = lastEventId !== undefined || yielded.size > 0;
@@ -71,6 +76,7 @@ export async function* followRunEvents(
       const stream = client.runEventStream(runId, {
         signal,
         ...(lastEventId === undefined ? {} : { lastEventId }),
+        ...(policy.silenceLimitMs === undefined ? {} : { silenceLimitMs: policy.silenceLimitMs }),
       });
       for await (const item of stream) {
         if (item.kind === 'resumed') {
@@ -99,13 +105,18 @@ export async function* followRunEvents(
       if (signal.aborted || !retryable(error)) throw error;
       lastProblem = streamFailureText(error);
       movedTo = undefined;
+      // The stream was lost when it went quiet, not when that was noticed: a frozen server's silent
+      // connections do not count as serving, so --reconnect-timeout gives up on it in time.
+      if (error instanceof StreamSilenceError) silentForMs = error.silentForMs;
     }
     const now = Date.now();
+    const endedAt = now - silentForMs;
+    silentForMs = 0;
     // A connection that brought nothing new and ended at once (a replay, then the end) is no better
     // than a refused one: it does not end the outage, or a server stuck that way would be retried forever.
     let served = false;
-    if (lostAt === undefined || now - began >= servingConnectionMs) {
-      lostAt = now;
+    if (lostAt === undefined || endedAt - began >= servingConnectionMs) {
+      lostAt = endedAt;
       attempt = 0;
       served = true;
     }

@@ -15,6 +15,7 @@ import { checkRunEvent } from './run-event-check.js';
 import type { RunFilters } from './run-filters.js';
 import { readServerSentEvents } from './sse-reader.js';
 import { streamEndedError } from './stream-end.js';
+import { defaultStreamSilenceMs, watchSilence } from './stream-silence.js';
 
 /** The sha256 of no bytes, which no bundle has: a bundle is a gzip stream, never empty. */
 const noBundleSha256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -280,25 +281,53 @@ export class ServerClient {
    * can, and says so first (`resumed`); otherwise it replays the run from its start. A server that
    * hands the run to another replica says so (`moved`) before it ends the stream. Events of kinds
    * this client does not know are skipped. An `event: error` (the token was revoked or expired) ends
-   * it with a StreamEndedError, which is final. run-event-follower.ts reconnects across drops.
+   * it with a StreamEndedError, which is final. A stream that brings nothing, not even the server's
+   * keep-alive, for `silenceLimitMs` (a frozen server keeps its socket open) is ended with a
+   * StreamSilenceError. run-event-follower.ts reconnects across drops.
    */
   async *runEventStream(
     runId: string,
-    options: { readonly signal?: AbortSignal; readonly lastEventId?: string } = {},
+    options: {
+      readonly signal?: AbortSignal;
+      readonly lastEventId?: string;
+      /** How long the stream may bring nothing, its answer's headers included (stream-silence.ts). */
+      readonly silenceLimitMs?: number;
+    } = {},
+  ): AsyncGenerator<StreamedRunEvent> {
+    const silenced = new AbortController();
+    const silence = watchSilence(silenced, options.silenceLimitMs ?? defaultStreamSilenceMs);
+    const signal =
+      options.signal === undefined ? silenced.signal : AbortSignal.any([options.signal, silenced.signal]);
+    try {
+      yield* this.readRunEvents(runId, signal, silence.touch, options.lastEventId);
+    } catch (error) {
+      // The caller's own abort goes back to it as it came; the silence's is told as a lost stream.
+      if (silenced.signal.aborted && options.signal?.aborted !== true) throw silenced.signal.reason;
+      throw error;
+    } finally {
+      silence.stop();
+    }
+  }
+
+  /** runEventStream's one connection: `heard` is told of each chunk that arrives. */
+  private async *readRunEvents(
+    runId: string,
+    signal: AbortSignal,
+    heard: () => void,
+    lastEventId: string | undefined,
   ): AsyncGenerator<StreamedRunEvent> {
     const response = await this.request('GET', `api/v1/runs/${encodeURIComponent(runId)}/events`, {
       headers: {
         accept: 'text/event-stream',
-        ...(options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId }),
+        ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }),
       },
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      signal,
       // run-event-follower.ts reconnects a stream a restarting server refused, within --reconnect-timeout.
       retryWhenAsked: false,
     });
+    heard();
     await throwUnlessOk(response);
-    if (response.body === null) return;
-    const chunks = response.body as unknown as AsyncIterable<Uint8Array>;
-    for await (const message of readServerSentEvents(chunks)) {
+    for await (const message of readServerSentEvents(heardChunks(response, heard))) {
       if (message.event === 'resumed') {
         yield { kind: 'resumed' };
         continue;
@@ -340,6 +369,15 @@ export class ServerClient {
  * A 404 about the route, not the run or job: the server has no such route (an older one answers its
  * unknown routes with VK_NOT_FOUND, a proxy in front of it with no code).
  */
+/** The response's body, telling `heard` of each chunk as it arrives (keep-alive comments too). */
+async function* heardChunks(response: Response, heard: () => void): AsyncGenerator<Uint8Array> {
+  if (response.body === null) return;
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    heard();
+    yield chunk;
+  }
+}
+
 function isMissingRoute(error: unknown): boolean {
   return (
     error instanceof ApiRequestError &&

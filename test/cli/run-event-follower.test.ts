@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiClient } from '../../src/cli/api-client.js';
 import { ExitCode } from '../../src/cli/exit-codes.js';
-import { followRunEvents } from '../../src/cli/run-event-follower.js';
+import { followRunEvents, type ReconnectPolicy } from '../../src/cli/run-event-follower.js';
 import { ServerClient } from '../../src/cli/server-client.js';
 import { reportServerFailure } from '../../src/cli/server-failure.js';
 import { StreamEndedError } from '../../src/cli/stream-end.js';
@@ -91,14 +91,14 @@ function stream(
   };
 }
 
-const fastPolicy = (reports: string[], giveUpAfterMs = 5_000) => ({
+const fastPolicy = (reports: string[], giveUpAfterMs = 5_000): ReconnectPolicy => ({
   giveUpAfterMs,
   backoff: { baseMs: 10, capMs: 40 },
   report: (message: string) => reports.push(message),
   sameServer: ' --server http://ci.example:7070',
 });
 
-async function collect(client: ServerClient, policy: ReturnType<typeof fastPolicy>): Promise<RunEvent[]> {
+async function collect(client: ServerClient, policy: ReconnectPolicy): Promise<RunEvent[]> {
   const events: RunEvent[] = [];
   for await (const event of followRunEvents(client, '7', new AbortController().signal, policy))
     events.push(event);
@@ -309,4 +309,62 @@ describe('following a run across dropped event streams', () => {
       }
     },
   );
+});
+
+describe('following a run whose event stream goes silent (a frozen server)', () => {
+  /** Sends `started`, then the keep-alive comment `count` times every `everyMs`, then the run's end. */
+  const keptAlive =
+    (count: number, everyMs: number): Script =>
+    (_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write(`id: k.0\nevent: run\ndata: ${JSON.stringify(started)}\n\n`);
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (sent++ < count) {
+          response.write(': keep-alive\n\n');
+          return;
+        }
+        clearInterval(timer);
+        response.end(`id: k.1\nevent: run\ndata: ${JSON.stringify(runDone)}\n\n`);
+      }, everyMs);
+    };
+  /** Takes the request and never answers it: a SIGSTOPped server's kernel still accepts connections. */
+  const hung: Script = () => {};
+
+  it('keeps a stream whose keep-alives come within the limit, though no event comes for longer', async () => {
+    // 20 keep-alives 100 ms apart: 2 s without an event, against a silence limit of 1 s.
+    const { url, lastEventIds } = await scriptedServer([keptAlive(20, 100)]);
+    const reports: string[] = [];
+    const events = await collect(clientOf(url), { ...fastPolicy(reports), silenceLimitMs: 1_000 });
+    expect(events).toEqual([started, runDone]);
+    expect(reports).toEqual([]);
+    expect(lastEventIds).toHaveLength(1);
+  });
+
+  it('takes a silent stream for lost, and gives up on a server that stays silent within the time allowed', async () => {
+    // Each silent connection lasts the silence limit (1.1 s), longer than one that counts as serving
+    // (1 s): counted from when they were noticed, the outage would begin anew with each, for ever.
+    const { url, lastEventIds } = await scriptedServer([
+      (_request, response) => {
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        response.write(`id: s.0\nevent: run\ndata: ${JSON.stringify(started)}\n\n`);
+      },
+      hung,
+      hung,
+      hung,
+    ]);
+    const reports: string[] = [];
+    const failure = collect(clientOf(url), { ...fastPolicy(reports, 1_500), silenceLimitMs: 1_100 });
+    await expect(failure).rejects.toMatchObject({
+      code: 'VK_SERVER_UNREACHABLE',
+      message: expect.stringMatching(
+        /could not get it back within 1\.5s \(the server sent nothing for 1\.1s, not even its keep-alive\)/,
+      ),
+    });
+    expect(reports).toContain(
+      'lost the event stream of run 7 (the server sent nothing for 1.1s, not even its keep-alive); reconnecting',
+    );
+    // The first connection, then one that never answered: 2.2 s after the server went quiet, past 1.5 s.
+    expect(lastEventIds).toEqual([undefined, 's.0']);
+  });
 });
