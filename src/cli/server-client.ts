@@ -81,10 +81,26 @@ export class ServerClient {
         `VK_NOT_FOUND: ${this.api.server} has no route for the bundle check: is --server the address of a Valkyrie server?`,
         {},
       );
+    if (response.status === 401) await this.throwTokenRefusal(signal);
     // The bundle check is the first request submit makes, and a HEAD answer has no body to say why:
     // only what is wrong, as the line after it (reportServerFailure) says which token and how to get one.
     await throwUnlessOk(response, { forbiddenWhy: 'this token may not submit runs' });
     return true;
+  }
+
+  /**
+   * After a bodiless 401 (a HEAD's): asks once more with a GET, whose 401 says why the token is
+   * refused (`token ID was revoked`, `… has expired`), as `valkyrie runs` tells it, and throws that.
+   * Returns when the GET is not refused so (the token is valid now, or a proxy answered): the caller
+   * tells the 401 it got.
+   */
+  private async throwTokenRefusal(signal?: AbortSignal): Promise<void> {
+    const response = await this.request('GET', 'api/v1/runs?limit=1', signal === undefined ? {} : { signal });
+    if (response.status !== 401) {
+      await response.body?.cancel();
+      return;
+    }
+    await throwUnlessOk(response);
   }
 
   /**

@@ -460,8 +460,9 @@ describe('valkyrie submit', () => {
 
   it('exits 77 when the token is refused', async () => {
     const head = await ws.run(['submit', 'ci.yml', '--server', server.url, '--token', 'wrong']);
+    // The bundle check's HEAD has no body to say why: a GET asked after it brings the server's reason.
     expect(head.stderr).toContain(
-      'valkyrie: the server refused (HTTP 401): VK_UNAUTHORIZED: the API request carried no token, or one that is unknown, revoked or expired\n',
+      'valkyrie: the server refused (HTTP 401): VK_UNAUTHORIZED: the token is not valid\n',
     );
     expect(head.code).toBe(77);
     const post = await ws.run([
