@@ -34,9 +34,14 @@ export const serverRunEvents =
  * complete, and 143 once a SIGTERM came, as every other command ends on it. A reader that went away
  * (`| head`) stops it too, with 141.
  */
-export async function followRunLogs(events: RunEventSource, only: ChosenJobs | undefined): Promise<number> {
+export async function followRunLogs(
+  events: RunEventSource,
+  only: ChosenJobs | undefined,
+  /** False with `--no-color`. */
+  color?: boolean,
+): Promise<number> {
   const out = new BufferedOutput(process.stdout);
-  const view = new LineView(out, stdoutColors());
+  const view = new LineView(out, stdoutColors(color));
   // Nothing to cancel: the first signal stops the following itself, and a second has nothing more to stop.
   const signals = InterruptSignals.listen('stop');
   signals.onFirst(() => signals.stopFollowing());

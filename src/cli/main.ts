@@ -275,6 +275,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         '--json',
         "print the runs as the HTTP API's RunView (docs/server.md), as a server's are with --server",
       )
+      .option('--no-color', 'plain output')
       .addOption(stateDir())
       .addOption(db()),
   )
@@ -298,6 +299,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         '--json',
         "print the run as the HTTP API's RunView (docs/server.md), as a server's is with --server",
       )
+      .option('--no-color', 'plain output')
       .addOption(stateDir())
       .addOption(db()),
   )
@@ -323,6 +325,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         '-f, --follow',
         'print the lines as they come, each prefixed with its job, until the run completes (a local one: as another valkyrie process runs it), then exit as valkyrie run would (0, 1, 130 cancelled or interrupted); Ctrl-C (130) or SIGTERM (143) only stops following',
       )
+      .option('--no-color', 'plain output (colour appears only with --follow)')
       .addOption(stateDir())
       .addOption(db()),
   )

@@ -34,6 +34,8 @@ interface HistoryOptions {
   readonly stateDir?: string;
   readonly db?: string;
   readonly json?: boolean;
+  /** False with `--no-color`: plain output on a terminal too. */
+  readonly color?: boolean;
 }
 
 /** `valkyrie logs`: `raw` prints only the lines, without the step headings and outcomes. */
@@ -83,7 +85,7 @@ export async function runsCommand(
       if (looked === '') noteLocalStore(options, "that is this machine's local store");
       return ExitCode.succeeded;
     }
-    const colors = c();
+    const colors = c(options.color);
     process.stdout.write(runTableHeader(colors));
     for (const run of runs) process.stdout.write(runTableRow(runFieldsView(run), colors));
     return ExitCode.succeeded;
@@ -158,7 +160,7 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
       process.stdout.write(`${JSON.stringify(view)}\n`);
       return ExitCode.succeeded;
     }
-    for (const line of runDetailLines(view, c())) process.stdout.write(`${line}\n`);
+    for (const line of runDetailLines(view, c(options.color))) process.stdout.write(`${line}\n`);
     return ExitCode.succeeded;
   });
 }
@@ -187,7 +189,11 @@ export async function logsCommand(
     if (options.follow) {
       // Another valkyrie process runs it (or ran it): its events, read back from the store.
       const only = followedJobs(loggedJobs(run, jobs, jobName), jobName);
-      return followRunLogs((stop, show) => showLocalRunEvents(stores, run.id, stop, show), only);
+      return followRunLogs(
+        (stop, show) => showLocalRunEvents(stores, run.id, stop, show),
+        only,
+        options.color,
+      );
     }
     if (jobs.length === 0) {
       // No log to print yet, which is no error: a run waiting for its group has stored no job.

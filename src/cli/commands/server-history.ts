@@ -22,6 +22,8 @@ export interface ServerHistoryOptions extends ApiClientFlags {
   readonly raw?: boolean;
   /** `valkyrie logs --follow`: the lines as they come, until the run completes. */
   readonly follow?: boolean;
+  /** False with `--no-color`: plain output on a terminal too. */
+  readonly color?: boolean;
 }
 
 /** `valkyrie runs --server URL`: the server's runs, newest first, as `valkyrie runs` lists local ones. */
@@ -50,7 +52,7 @@ export function serverRunsCommand(
       );
       return ExitCode.succeeded;
     }
-    const c = stdoutColors();
+    const c = stdoutColors(options.color);
     process.stdout.write(runTableHeader(c));
     for (const { run } of listed) process.stdout.write(runTableRow(run, c));
     return ExitCode.succeeded;
@@ -70,7 +72,7 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
       process.stdout.write(`${JSON.stringify(view)}\n`);
       return ExitCode.succeeded;
     }
-    const lines = runDetailLines(run, stdoutColors(), sameServerFlags(options, client.server));
+    const lines = runDetailLines(run, stdoutColors(options.color), sameServerFlags(options, client.server));
     for (const line of lines) process.stdout.write(`${line}\n`);
     return ExitCode.succeeded;
   });
@@ -90,7 +92,11 @@ export function serverLogsCommand(
     const { run } = await client.getRun(id);
     const selected = loggedJobs(run, run.jobs, jobName);
     if (options.follow)
-      return followRunLogs(serverRunEvents(client, run.id, options), followedJobs(selected, jobName));
+      return followRunLogs(
+        serverRunEvents(client, run.id, options),
+        followedJobs(selected, jobName),
+        options.color,
+      );
     for (const job of selected) {
       const prefix = selected.length === 1 ? '' : `[${visible(job.name)}] `;
       const first = await client.firstJobLogLinePage(run.id, job.id);

@@ -4,9 +4,9 @@ import { waitingGroup } from '../submission-report.js';
 import { type Colors, colorForStatus, colors, formatDuration, statusSymbol } from './format.js';
 import type { GroupPlacedRun } from './group-place.js';
 
-/** Colours for what goes to stdout: on a TTY, unless NO_COLOR is set. */
-export function stdoutColors(): Colors {
-  return colors(process.stdout.isTTY === true && process.env.NO_COLOR === undefined);
+/** Colours for what goes to stdout: on a TTY, unless NO_COLOR is set or `color` is false (`--no-color`). */
+export function stdoutColors(color?: boolean): Colors {
+  return colors(color !== false && process.stdout.isTTY === true && process.env.NO_COLOR === undefined);
 }
 
 /**
