@@ -47,6 +47,8 @@ export async function followRun(
     readonly json?: boolean;
     readonly color?: boolean;
     readonly reconnectTimeoutMs?: number;
+    /** streamSilenceLimitMs(), read by a caller that starts the run before it is followed. */
+    readonly silenceLimitMs?: number;
     /** The command following, named in the cancel's recorded reason: `valkyrie submit --follow`. */
     readonly command: string;
   },
@@ -104,8 +106,9 @@ export async function showRunEvents(
   show: (event: RunEvent) => void,
   {
     reconnectTimeoutMs = defaultReconnectTimeoutMs,
+    silenceLimitMs = streamSilenceLimitMs(),
     ...flags
-  }: ApiClientFlags & { readonly reconnectTimeoutMs?: number },
+  }: ApiClientFlags & { readonly reconnectTimeoutMs?: number; readonly silenceLimitMs?: number },
 ): Promise<RunCompleted | undefined> {
   let completed: RunCompleted | undefined;
   try {
@@ -114,7 +117,7 @@ export async function showRunEvents(
       backoff: followBackoff,
       report: (message) => process.stderr.write(`valkyrie: ${message}\n`),
       sameServer: sameServerFlags(flags, client.server),
-      silenceLimitMs: streamSilenceLimitMs(),
+      silenceLimitMs,
     });
     for await (const event of events) {
       show(event);

@@ -6,6 +6,7 @@ import { secretFlags } from '../field-flags.js';
 import { followRun, followSignals } from '../follow-run.js';
 import { ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
+import { streamSilenceLimitMs } from '../stream-silence.js';
 import { warnWaiting } from '../waiting-job.js';
 
 export interface ServerRerunOptions extends ApiClientFlags {
@@ -28,6 +29,8 @@ export interface ServerRerunOptions extends ApiClientFlags {
  */
 export async function serverRerunCommand(id: string, options: ServerRerunOptions): Promise<number> {
   const client = new ServerClient(ApiClient.fromFlags(options));
+  // Read before the re-run is asked for: a wrong value must not leave it started and unfollowed.
+  const silenceLimitMs = options.follow ? streamSilenceLimitMs() : undefined;
   // From the request on: a signal while it is out cancels the re-run it starts (followSignals).
   const signals = options.follow ? followSignals() : undefined;
   try {
@@ -40,7 +43,12 @@ export async function serverRerunCommand(id: string, options: ServerRerunOptions
     const which = options.all === true ? 'all the jobs' : 'the failed jobs';
     process.stderr.write(`Re-running ${which} of run ${id} on ${client.origin}.\n`);
     if (signals !== undefined)
-      return await followRun(client, id, { ...options, command: 'valkyrie rerun --follow' }, signals);
+      return await followRun(
+        client,
+        id,
+        { ...options, silenceLimitMs, command: 'valkyrie rerun --follow' },
+        signals,
+      );
     warnWaiting(run);
     // As `submit --json` prints its run.submitted line: a script learns what it started.
     if (options.json) {

@@ -29,6 +29,7 @@ import { sameServerFlags } from '../same-server-flags.js';
 import { ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { shellWord } from '../shell-word.js';
+import { streamSilenceLimitMs } from '../stream-silence.js';
 import type { BundleReport } from '../submit-bundle.js';
 import { createRunWithGit, submittedGitContext } from '../submit-git.js';
 import { interruptibleUpload } from '../submit-interrupt.js';
@@ -101,6 +102,8 @@ export async function submitCommand(
     );
   const maxBytes = parseMaxBundleSize(options.maxBundleSize);
   const reconnectTimeoutMs = parseReconnectTimeout(options.reconnectTimeout);
+  // Read before the run is created, as the flags are: a wrong value must not leave a run unfollowed.
+  const silenceLimitMs = options.follow ? streamSilenceLimitMs() : undefined;
   // Without a FILE (or with a bare name of one), the workspace's own, as `valkyrie run` finds it here;
   // after the flags, as `run` does.
   const path = workflowFileOf(file, 'submit', cwd, workspace);
@@ -179,7 +182,7 @@ export async function submitCommand(
       return await followRun(
         client,
         run.id,
-        { ...options, reconnectTimeoutMs, command: 'valkyrie submit --follow' },
+        { ...options, reconnectTimeoutMs, silenceLimitMs, command: 'valkyrie submit --follow' },
         signals,
       );
     if (created || run.status === 'succeeded' || !isFinishedRunStatus(run.status)) return ExitCode.succeeded;
