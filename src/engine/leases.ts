@@ -136,6 +136,13 @@ export class LeaseTable<Holder> {
 const pausedAfterMs = 2_000;
 
 /**
+ * How late the sweep's timer may fire before it lets the process read its sockets before expiring:
+ * a timer late at all by this much means the process did not run for a while, and a pause that ended
+ * less than pausedAfterMs after an expiry hid renewals from it as surely as a longer one.
+ */
+const readFirstAfterMs = 100;
+
+/**
  * Expires leases that were not renewed in time. One timer at a time, armed for the earliest expiry;
  * a renewal only moves expiries later, so the timer may fire early, find nothing due, and re-arm.
  *
@@ -145,6 +152,8 @@ const pausedAfterMs = 2_000;
 export class LeaseSweeper<Holder> {
   private timer: TimerHandle | undefined;
   private armedFor: number | undefined;
+  /** The sweep armed now lets waiting I/O be read first (a late timer); it expires what is still due. */
+  private readingFirst = false;
   private closed = false;
 
   constructor(
@@ -172,7 +181,18 @@ export class LeaseSweeper<Holder> {
     // long GC): the renewals its holders sent meanwhile wait unread in its sockets, and expiring now,
     // before reading them, would take live jobs for lost. So the leases get a TTL from now, as after
     // a restart; those whose holders did renew keep them as the waiting renewals are read.
-    if (due !== undefined && this.clock.now() - due > pausedAfterMs) this.table.extendExpired();
+    const late = due === undefined ? 0 : this.clock.now() - due;
+    const readFirst = this.readingFirst;
+    this.readingFirst = false;
+    if (late > pausedAfterMs) this.table.extendExpired();
+    else if (late > readFirstAfterMs && !readFirst) {
+      // Read first: a timer of no delay fires after the I/O that waits is read (Node's poll phase), so
+      // the renewals that came while the process did not run renew their leases before this expires
+      // any. Once: on a loop that stays this slow, the next sweep expires what is still due.
+      this.readingFirst = true;
+      this.arm(this.clock.now());
+      return;
+    }
     for (const lease of this.table.expire()) this.onExpired(lease);
     const next = this.table.nextExpiry();
     if (next !== undefined) this.arm(next);

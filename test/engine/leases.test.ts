@@ -107,4 +107,47 @@ describe('LeaseSweeper', () => {
     await clock.advance(5000);
     expect(expired).toEqual([]);
   });
+
+  it('lets renewals that waited be read before a late sweep expires their leases, once', () => {
+    // A process that did not run for a while (SIGSTOP) fires its timer late: the renewals sent
+    // meanwhile are read only in the turn after it.
+    const clock = new LateClock();
+    const table = new LeaseTable<string>(clock);
+    const expired: string[] = [];
+    const sweeper = new LeaseSweeper(table, clock, (lease) => expired.push(lease.jobId));
+    const renewed = table.grant('renewed', 'r1', 1000);
+    sweeper.watch(renewed);
+    sweeper.watch(table.grant('gone', 'r1', 1000));
+    clock.time = 1500;
+    clock.fireDue();
+    expect(expired).toEqual([]);
+    table.renew('renewed', renewed.fencingToken, 'r1');
+    // The next turn, late again (a loop that stays slow): what is still due expires now.
+    clock.time = 1700;
+    clock.fireDue();
+    expect(expired).toEqual(['gone']);
+    expect(table.get('renewed')?.expiresAt).toBe(2500);
+  });
 });
+
+/** A clock whose timers fire only when told, however late: a process that was not running. */
+class LateClock {
+  time = 0;
+  private timers: { callback: () => void; cancelled: boolean }[] = [];
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimer(callback: () => void): { cancel(): void } {
+    const timer = { callback, cancelled: false };
+    this.timers.push(timer);
+    return { cancel: () => (timer.cancelled = true) };
+  }
+
+  fireDue(): void {
+    const timers = this.timers.filter((timer) => !timer.cancelled);
+    this.timers = [];
+    for (const timer of timers) timer.callback();
+  }
+}
