@@ -37,7 +37,7 @@ export interface ParseResult {
 
 /** Parses and validates a workflow; every problem is reported, none is thrown. */
 export function parseWorkflow(source: string, path: string, options: ValidateOptions = {}): ParseResult {
-  const read = readYaml(source);
+  const read = readYaml(source, options.stored === true);
   if ('diagnostics' in read) return { diagnostics: read.diagnostics, source };
   const { data: document, map } = read;
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
@@ -79,14 +79,14 @@ type YamlReading =
  * The file's data, and a source map to place diagnostics, or the YAML library's diagnostics. Most
  * files are read by the quick reader; the rest by the library, whose document the map then reuses.
  */
-function readYaml(source: string): YamlReading {
+function readYaml(source: string, stored: boolean): YamlReading {
   const quick = quickLoad(source);
   if (quick !== undefined) return { data: quick.data, map: new SourceMap(source) };
   const lexed = lexYaml(source);
   if ('tooDeep' in lexed) return { diagnostics: [tooDeepDiagnostic(source, lexed.tooDeep)] };
   if ('tooManyAliases' in lexed)
     return { diagnostics: [tooManyAliasesDiagnostic(source, lexed.tooManyAliases)] };
-  const parsed = parseYamlOnce(source, lexed.tokens);
+  const parsed = parseYamlOnce(source, lexed.tokens, stored);
   const { document, lineCounter } = parsed;
   if (lexed.stoppedAt !== undefined) {
     const stopped = stoppedDiagnostic(lineCounter, lexed.stoppedAt);
@@ -117,11 +117,13 @@ const maxAliasCount = 100;
  * the order of the source. A file with other YAML errors is not checked (a repeated key there is
  * reported once they are fixed), as a file the library finds a repeated key in stops at it.
  */
-function parseYamlOnce(source: string, tokens: readonly string[]): ParsedYaml {
+function parseYamlOnce(source: string, tokens: readonly string[], stored: boolean): ParsedYaml {
   const parsed = parseYaml(source, { uniqueKeys: false }, tokens);
   refuseTags(parsed.document, source);
   if (parsed.document.errors.length > 0) return parsed;
-  const merges = mergeKeyErrors(parsed.document);
+  // Not in a stored run's text: an earlier Valkyrie admitted a `<<` key where any key may stand (a
+  // matrix axis, an include entry's key), and its run must still resume, re-run or be taken over.
+  const merges = stored ? [] : mergeKeyErrors(parsed.document);
   if (merges.length > 0) {
     for (const error of merges) parsed.document.errors.push(error);
     return parsed;

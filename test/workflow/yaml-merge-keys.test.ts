@@ -64,4 +64,29 @@ describe('a YAML merge key in a workflow', () => {
     );
     expect(workflow?.jobs.get('a')?.steps[0]?.env).toEqual({ '<<': 'x' });
   });
+
+  it("lets a stored run's text keep a << key an earlier Valkyrie admitted, to resume, re-run or take it over", () => {
+    // An include entry takes any key: `<<` was one more matrix value, and the run ran.
+    const text = `jobs:
+  a:
+    runs-on: x
+    strategy:
+      matrix:
+        os: [linux]
+        include:
+          - &base { os: linux, extra: 1 }
+          - <<: *base
+            more: 2
+    steps: [{ run: echo }]
+`;
+    expect(parseWorkflow(text, 'w.yml').workflow).toBeUndefined();
+    const stored = parseWorkflow(text, 'w.yml', { stored: true });
+    expect(stored.diagnostics).toEqual([]);
+    expect(stored.workflow?.jobs.get('a')?.matrix).toMatchObject({
+      include: [
+        { os: 'linux', extra: 1 },
+        { '<<': { os: 'linux', extra: 1 }, more: 2 },
+      ],
+    });
+  });
 });
