@@ -43,7 +43,9 @@ export function expandNamedLegs(input: MatrixInput): NamedLeg[] {
   // every leg of every matrix it runs).
   if (input.include.length === 0) return legs.map((leg) => ({ matrix: leg, named: leg }));
 
-  const originalKeys = new Set(input.axes.keys());
+  // Axis names ignoring case, as GitHub's matrix (a DictionaryExpressionData) looks keys up.
+  const axisNames = new Set([...input.axes.keys()].map(foldCase));
+  const isAxis = ([key]: [string, unknown]) => axisNames.has(foldCase(key));
   const originalLegs = legs.map((leg) => ({ ...leg }));
   const added: Record<string, unknown>[] = [];
   for (const entry of input.include) {
@@ -51,8 +53,8 @@ export function expandNamedLegs(input: MatrixInput): NamedLeg[] {
     // what it adds to them; a combination keeps its own axis values (`os: Linux` for `os: linux`).
     // (Object.fromEntries and spreads define keys, so a key `__proto__` stays a value, not a prototype.)
     const entries = Object.entries(entry);
-    const filter = Object.fromEntries(entries.filter(([key]) => originalKeys.has(key)));
-    const extra = Object.fromEntries(entries.filter(([key]) => !originalKeys.has(key)));
+    const filter = Object.fromEntries(entries.filter(isAxis));
+    const extra = Object.fromEntries(entries.filter((pair) => !isAxis(pair)));
     let merged = false;
     for (const [i, leg] of legs.entries()) {
       if (matches(originalLegs[i] ?? {}, filter)) {

@@ -4,6 +4,7 @@ import { notBeforeHint } from '../core/not-before.js';
 import { checkoutHasRef, checkoutInputProblems, isCheckoutUses } from './checkout-step.js';
 import { concurrencyProblems } from './concurrency.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
+import { foldCase } from './expressions/values.js';
 import { declaredInputs } from './inputs.js';
 import { checkKeyCases } from './key-case.js';
 import {
@@ -440,9 +441,11 @@ function checkExcludeKeys(job: JobDefinition, map: SourceMap, error: Report): vo
   if (matrix?.kind !== 'axes' || typeof matrix.exclude === 'string') return;
   const keys = [...matrix.axes.keys()];
   const known = keys.length > 0 ? `its keys: ${keys.join(', ')}` : 'it has no axes';
+  // Ignoring case, as GitHub looks the key up (and as the entry then matches: matrix.ts).
+  const names = new Set(keys.map(foldCase));
   for (const [i, entry] of matrix.exclude.entries()) {
     for (const key of Object.keys(entry)) {
-      if (matrix.axes.has(key)) continue;
+      if (names.has(foldCase(key))) continue;
       error(
         `exclude key "${key}" does not match any key within the matrix of job "${job.key}" (${known})`,
         map.position(['jobs', job.key, 'strategy', 'matrix', 'exclude', i, key], { key: true }),

@@ -170,6 +170,13 @@ describe("expandMatrix: include and exclude entries match as GitHub's filter exp
     ]);
   });
 
+  it('takes an include key that names an axis in another case as that axis, as GitHub looks keys up', () => {
+    const legs = expandMatrix(
+      matrix({ os: ['linux', 'windows'] }, { include: [{ OS: 'Linux', extra: 1 }, { OS: 'mac' }] }),
+    );
+    expect(legs).toEqual([{ os: 'linux', extra: 1 }, { os: 'windows' }, { OS: 'mac' }]);
+  });
+
   it("lists an added include's axis values before its other values, as GitHub names it", () => {
     const input = matrix({ os: ['linux'] }, { include: [{ note: 'hi', os: 'mac' }] });
     expect(expandNamedLegs(input).map((leg) => legName('m', leg.named))).toEqual([

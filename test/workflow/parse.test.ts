@@ -439,6 +439,21 @@ jobs:
     ]);
   });
 
+  it('takes an exclude key that names an axis in another case, as GitHub looks it up', () => {
+    const build = job(
+      parseValid(
+        singleJob(`    runs-on: x
+    strategy:
+      matrix:
+        os: [linux, macos]
+        exclude: [{ OS: macos }]
+`),
+      ),
+      'build',
+    );
+    expect(build.matrix).toMatchObject({ exclude: [{ OS: 'macos' }] });
+  });
+
   it('reads matrix axes, include and exclude', () => {
     const build = job(
       parseValid(
