@@ -14,6 +14,7 @@ import {
   parseTemplate,
 } from '../workflow/expressions/index.js';
 import {
+  emptyEntryProblem,
   expandNamedLegs,
   legKept,
   legName,
@@ -377,14 +378,17 @@ function asList(axis: string, value: unknown): readonly unknown[] {
   throw new KeyValueError(`matrix axis "${axis}" ${wrong}`, [axis]);
 }
 
-function asEntries(key: string, value: unknown): MatrixLeg[] {
+function asEntries(key: 'include' | 'exclude', value: unknown): MatrixLeg[] {
   if (
-    Array.isArray(value) &&
-    value.every((item) => item !== null && typeof item === 'object' && !Array.isArray(item))
+    !Array.isArray(value) ||
+    !value.every((item) => item !== null && typeof item === 'object' && !Array.isArray(item))
   ) {
-    return value as MatrixLeg[];
+    throw new KeyValueError(`matrix ${key} must be a list of mappings, received ${describe(value)}`);
   }
-  throw new KeyValueError(`matrix ${key} must be a list of mappings, received ${describe(value)}`);
+  // As validate.ts refuses a written one, and GitHub a computed one too.
+  const empty = value.findIndex((item) => Object.keys(item).length === 0);
+  if (empty >= 0) throw new KeyValueError(`matrix ${emptyEntryProblem(key, empty)}`, [key]);
+  return value as MatrixLeg[];
 }
 
 /** A job's name without matrix values, for a job that never expands (skipped, or failed to plan). */

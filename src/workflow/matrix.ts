@@ -84,6 +84,15 @@ function withValue(leg: MatrixLeg, axis: string, value: unknown): Record<string,
 }
 
 /**
+ * Why an empty `include:` or `exclude:` entry is refused, written or computed, as GitHub refuses it
+ * ("Matrix exclude filter must not be empty", "Matrix include mapping does not contain any values").
+ */
+export function emptyEntryProblem(key: 'include' | 'exclude', index: number): string {
+  const effect = key === 'exclude' ? 'it would exclude every leg' : 'it adds nothing';
+  return `${key}[${index}] is an empty mapping: ${effect} (GitHub refuses it too)`;
+}
+
+/**
  * The number of legs. A product far past any limit is reported as is, without building it, so a
  * typo'd matrix cannot exhaust memory before it is rejected.
  */

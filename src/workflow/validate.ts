@@ -13,7 +13,7 @@ import {
   localActionPathProblem,
   reusableWorkflowStepProblem,
 } from './local-action.js';
-import { countLegs, type MatrixFilter } from './matrix.js';
+import { countLegs, emptyEntryProblem, type MatrixFilter } from './matrix.js';
 import { literalMatrix } from './matrix-filter.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
 import { retryProblems, retryWarnings } from './retry-policy.js';
@@ -467,9 +467,8 @@ function checkEmptyEntries(job: JobDefinition, map: SourceMap, error: Report): v
     if (typeof entries === 'string') continue;
     for (const [i, entry] of entries.entries()) {
       if (Object.keys(entry).length > 0) continue;
-      const effect = key === 'exclude' ? 'it would exclude every leg' : 'it adds nothing';
       error(
-        `jobs.${job.key}.strategy.matrix.${key}[${i}] is an empty mapping: ${effect} (GitHub refuses it too)`,
+        `jobs.${job.key}.strategy.matrix.${emptyEntryProblem(key, i)}`,
         map.position(['jobs', job.key, 'strategy', 'matrix', key, i]),
       );
     }

@@ -125,6 +125,26 @@ describe('RunCoordinator', () => {
     );
   });
 
+  it('fails a job whose computed exclude has an empty entry, which would exclude every leg', () => {
+    const c = coordinator(`jobs:
+  build:
+    runs-on: x
+    strategy:
+      matrix:
+        os: [a, b]
+        exclude: \${{ fromJSON('[{}]') }}
+        include: [{ os: c }]
+    steps: [{ run: b }]
+`);
+    const effects = c.advance();
+    expect(effects.filter((effect) => effect.kind === 'queue')).toEqual([]);
+    const leg = effects.find((effect) => effect.kind === 'finish')?.leg;
+    expect(leg?.status).toBe('failed');
+    expect(leg?.reason).toBe(
+      'test.yml:7:18: job "build": strategy.matrix: matrix exclude[0] is an empty mapping: it would exclude every leg (GitHub refuses it too)',
+    );
+  });
+
   it('fails a job whose matrix axis is computed empty, naming the axis, the key and where it is', () => {
     const c = coordinator(`jobs:
   plan: { runs-on: x, steps: [{ run: a }] }
