@@ -70,6 +70,8 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #heldFlushArmed = false;
   /** The last enqueue batch, which a claim on an unordered store waits for. */
   #enqueued: Promise<void> = Promise.resolve();
+  /** The last claim on an unordered store, settled once its leases are taken (#writtenUnstarted). */
+  #lastClaim: Promise<void> = Promise.resolve();
   readonly #pending = new Set<Promise<unknown>>();
   readonly #stop = new AbortController();
   readonly #work: WorkWaiter;
@@ -158,9 +160,11 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     this.#flush();
     const enqueued = this.#enqueued;
     if (!this.#options.orderedWrites) {
-      return enqueued
+      const taken = enqueued
         .then(() => this.#claim(limit, tasks))
         .then((leases) => this.#taken(leases, limit, into));
+      this.#lastClaim = taken.then(ignore, ignore);
+      return taken;
     }
     // Claimed in the same commit as the enqueue before it; mapped once that enqueue's ids are known.
     const claimed = this.#claim(limit, tasks);
@@ -225,15 +229,18 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
 
   /**
    * Once `entry` is written and queued. On SQLite new jobs go with the engine's next claim, which may
-   * already be under way, leasing them here: #enqueued is that claim, and every write under way has
-   * settled once it stops changing. A claim among them held the entry back (#taken); it goes back
-   * to the queue unbegun, so that its cancel counts no attempt.
+   * already be under way, leasing them here: #enqueued is that claim. On Postgres a claim that waited
+   * for the enqueue runs beside this cancel and may lease the entry here too: #lastClaim. Every write
+   * under way has settled once neither changes. A claim among them held the entry back (#taken); it
+   * goes back to the queue unbegun, so that its cancel counts no attempt.
    */
   async #writtenUnstarted(entry: JobRecord): Promise<void> {
     if (this.#toEnqueue.includes(entry)) this.#flush();
-    for (let written = this.#enqueued; ; written = this.#enqueued) {
-      await written;
-      if (written === this.#enqueued) break;
+    for (;;) {
+      const written = this.#enqueued;
+      const claimed = this.#lastClaim;
+      await Promise.all([written, claimed]);
+      if (written === this.#enqueued && claimed === this.#lastClaim) break;
     }
     const held = this.#heldForCancel.get(entry);
     if (held === undefined) return;

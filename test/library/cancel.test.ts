@@ -152,6 +152,19 @@ for (const kind of durableKinds) {
       expect(events.filter((event) => event.type === 'job.started')).toHaveLength(1);
     });
 
+    // On Postgres a claim that waited for the enqueue ran beside the cancel: it could lease the job
+    // here (held back, never started) and count an attempt, which the cancel then reported.
+    it('counts no attempt for any of many jobs each cancelled right after its enqueue', async () => {
+      const durable = await setUp();
+      const { engine, sleep, events } = await engineWithSleep({ store: durable.store(30_000) });
+      const jobs = Array.from({ length: 20 }, () => engine.enqueue(sleep, 1));
+      const cancels = jobs.map((job) => engine.cancel(job, 'at once'));
+      expect(await Promise.all(cancels)).toEqual(jobs.map(() => true));
+      const results = await Promise.all(jobs.map((job) => job.result));
+      expect(results).toEqual(jobs.map(() => ({ kind: 'cancelled', reason: 'at once', attempts: 0 })));
+      expect(events.filter((event) => event.type === 'job.started')).toEqual([]);
+    });
+
     it("gives a producer's handle of a job it cancels while another engine runs it the store's attempts", async () => {
       const durable = await setUp();
       const { engine: worker, started } = await engineWithSleep({ store: durable.store(30_000) });
