@@ -44,8 +44,11 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   readonly #cancelling = new Set<JobRecord>();
   /** The leases of entries held back for their cancel, never handed to the pool. */
   readonly #heldForCancel = new Map<JobRecord, Lease>();
-  /** Cancels under way of entries that were not written when asked: this engine claims nothing meanwhile. */
-  #unwrittenCancels = 0;
+  /**
+   * Cancels under way of entries that were not written when asked: a claim asked for meanwhile waits
+   * for them (take), and one asked for after they began is what they wait for instead (#lastClaim).
+   */
+  readonly #unwrittenCancels = new Set<Promise<boolean>>();
   #toEnqueue: JobRecord[] = [];
   /** Where each submission in #toEnqueue ends (endSubmission), ascending; see submissionsOf. */
   #submissionEnds: number[] = [];
@@ -70,7 +73,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #heldFlushArmed = false;
   /** The last enqueue batch, which a claim on an unordered store waits for. */
   #enqueued: Promise<void> = Promise.resolve();
-  /** The last claim on an unordered store, settled once its leases are taken (#writtenUnstarted). */
+  /** The last claim on an unordered store, or one waiting for cancels; settled once its leases are taken. */
   #lastClaim: Promise<void> = Promise.resolve();
   readonly #pending = new Set<Promise<unknown>>();
   readonly #stop = new AbortController();
@@ -123,10 +126,19 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   }
 
   take(limit: number, into: (JobRecord | undefined)[]): number | Promise<number> {
+    if (this.#unwrittenCancels.size === 0) return this.#takeNow(limit, into);
+    // A job not written when cancelled is being written and cancelled (#cancel): a claim now could
+    // lease it here first. So the claim waits for those cancels, only those under way now: one that
+    // begins meanwhile waits for this claim instead, so that a stream of cancels cannot starve claims.
+    const claimed = Promise.allSettled([...this.#unwrittenCancels]).then(() => this.#takeNow(limit, into));
+    this.#lastClaim = claimed.then(ignore, ignore);
+    return claimed;
+  }
+
+  #takeNow(limit: number, into: (JobRecord | undefined)[]): number | Promise<number> {
     if (this.#stop.signal.aborted) return 0;
     // Closing: nothing more is claimed; what waits stays in the store. New jobs are written now.
-    // So too while a job not written when cancelled is being written and cancelled (#cancel).
-    if (this.#intakeClosed || this.#unwrittenCancels > 0) {
+    if (this.#intakeClosed) {
       this.#flush();
       return 0;
     }
@@ -216,32 +228,33 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   async #cancel(entry: JobRecord, reason: string): Promise<boolean> {
     if (entry.storeId !== undefined) return this.#cancelStoredEntry(entry, entry.storeId, reason);
     // Not written yet: written first (a batch on its way cannot be taken back), then cancelled, with
-    // this engine's claims paused until then (take): one in between would lease it here and start it.
-    this.#unwrittenCancels++;
+    // this engine's claims asked for meanwhile waiting (take): one in between would lease it here.
+    const cancelled = this.#cancelUnwritten(entry, reason);
+    this.#unwrittenCancels.add(cancelled);
     try {
-      await this.#writtenUnstarted(entry);
-      const id = entry.storeId;
-      return id === undefined ? false : await this.#cancelStoredEntry(entry, id, reason);
+      return await cancelled;
     } finally {
-      if (--this.#unwrittenCancels === 0) queueMicrotask(() => this.#options.hooks.onReady());
+      this.#unwrittenCancels.delete(cancelled);
     }
+  }
+
+  async #cancelUnwritten(entry: JobRecord, reason: string): Promise<boolean> {
+    await this.#writtenUnstarted(entry);
+    const id = entry.storeId;
+    return id === undefined ? false : await this.#cancelStoredEntry(entry, id, reason);
   }
 
   /**
    * Once `entry` is written and queued. On SQLite new jobs go with the engine's next claim, which may
    * already be under way, leasing them here: #enqueued is that claim. On Postgres a claim that waited
-   * for the enqueue runs beside this cancel and may lease the entry here too: #lastClaim. Every write
-   * under way has settled once neither changes. A claim among them held the entry back (#taken); it
-   * goes back to the queue unbegun, so that its cancel counts no attempt.
+   * for the enqueue runs beside this cancel and may lease the entry here too, as may a claim that
+   * waits for other cancels: #lastClaim. Those under way now are all (take makes a later one wait for
+   * this cancel). A claim among them held the entry back (#taken); it goes back to the queue unbegun,
+   * so that its cancel counts no attempt.
    */
   async #writtenUnstarted(entry: JobRecord): Promise<void> {
     if (this.#toEnqueue.includes(entry)) this.#flush();
-    for (;;) {
-      const written = this.#enqueued;
-      const claimed = this.#lastClaim;
-      await Promise.all([written, claimed]);
-      if (written === this.#enqueued && claimed === this.#lastClaim) break;
-    }
+    await Promise.all([this.#enqueued, this.#lastClaim]);
     const held = this.#heldForCancel.get(entry);
     if (held === undefined) return;
     this.#heldForCancel.delete(entry);

@@ -165,6 +165,35 @@ for (const kind of durableKinds) {
       expect(events.filter((event) => event.type === 'job.started')).toEqual([]);
     });
 
+    // Claims waited for every cancel of a job not yet written, and one cancel after another (three
+    // producers, each cancelling what it just enqueued) kept them waiting: on Postgres no job ran.
+    it('keeps claiming while jobs are cancelled right after their enqueue, one after another', async () => {
+      const durable = await setUp();
+      const { engine, sleep } = await engineWithSleep({ store: durable.store(30_000) });
+      let stop = false;
+      let cancelled = 0;
+      const producer = async () => {
+        while (!stop) {
+          await Promise.all([1, 2].map(() => engine.cancel(engine.enqueue(sleep, 1), 'at once')));
+          cancelled += 2;
+        }
+      };
+      const producers = Promise.all([producer(), producer(), producer()]);
+      await until(() => cancelled >= 12, 'the producers to be cancelling');
+      let ran = false;
+      const job = engine.enqueue(sleep, 1);
+      void job.result.then(() => {
+        ran = true;
+      });
+      try {
+        await until(() => ran, 'a job enqueued among the cancels to run');
+      } finally {
+        stop = true;
+        await producers;
+      }
+      expect(await job.result).toMatchObject({ kind: 'succeeded', attempts: 1 });
+    });
+
     it("gives a producer's handle of a job it cancels while another engine runs it the store's attempts", async () => {
       const durable = await setUp();
       const { engine: worker, started } = await engineWithSleep({ store: durable.store(30_000) });
