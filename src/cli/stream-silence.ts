@@ -1,6 +1,7 @@
 import { durationHint, parseDuration } from '../core/duration.js';
 import { ValkyrieError } from '../core/errors.js';
 import { formatDelay } from '../core/retry-delay.js';
+import { timerDelay } from '../core/timer-delay.js';
 import { UsageError } from './exit-codes.js';
 
 /**
@@ -44,10 +45,12 @@ export class StreamSilenceError extends ValkyrieError {
  * each chunk it reads, and stops it (in a finally) once done with the stream.
  */
 export function watchSilence(controller: AbortController, limitMs: number): { touch(): void; stop(): void } {
+  // Capped as Node's timers hold it: past 2^31-1 ms setTimeout fires at once, and every stream was lost as it opened.
+  const delay = timerDelay(limitMs);
   let timer: NodeJS.Timeout | undefined;
   const touch = () => {
     clearTimeout(timer);
-    timer = setTimeout(() => controller.abort(new StreamSilenceError(limitMs)), limitMs);
+    timer = setTimeout(() => controller.abort(new StreamSilenceError(delay)), delay);
   };
   touch();
   return { touch, stop: () => clearTimeout(timer) };

@@ -341,6 +341,17 @@ describe('following a run whose event stream goes silent (a frozen server)', () 
     expect(lastEventIds).toHaveLength(1);
   });
 
+  it('takes a silence limit past what a timer holds (VALKYRIE_EVENT_STREAM_SILENCE=1000h) as no limit', async () => {
+    // setTimeout fires at once for more than 2^31-1 ms: each stream was lost as it opened, and the
+    // follower gave up at once, the outage counted from 1000h before.
+    const { url, lastEventIds } = await scriptedServer([keptAlive(2, 100)]);
+    const reports: string[] = [];
+    const events = await collect(clientOf(url), { ...fastPolicy(reports), silenceLimitMs: 3_600_000_000 });
+    expect(events).toEqual([started, runDone]);
+    expect(reports).toEqual([]);
+    expect(lastEventIds).toHaveLength(1);
+  });
+
   it('takes a silent stream for lost, and gives up on a server that stays silent within the time allowed', async () => {
     // Each silent connection lasts the silence limit (1.1 s), longer than one that counts as serving
     // (1 s): counted from when they were noticed, the outage would begin anew with each, for ever.
