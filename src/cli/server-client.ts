@@ -381,10 +381,6 @@ export class ServerClient {
   }
 }
 
-/**
- * A 404 about the route, not the run or job: the server has no such route (an older one answers its
- * unknown routes with VK_NOT_FOUND, a proxy in front of it with no code).
- */
 /** The response's body, telling `heard` of each chunk as it arrives (keep-alive comments too). */
 async function* heardChunks(response: Response, heard: () => void): AsyncGenerator<Uint8Array> {
   if (response.body === null) return;
@@ -393,6 +389,11 @@ async function* heardChunks(response: Response, heard: () => void): AsyncGenerat
     yield chunk;
   }
 }
+
+/**
+ * A 404 about the route, not the run or job: the server has no such route (an older one answers its
+ * unknown routes with VK_NOT_FOUND, a proxy in front of it with no code).
+ */
 
 function isMissingRoute(error: unknown): boolean {
   return (
