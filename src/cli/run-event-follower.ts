@@ -130,7 +130,9 @@ export async function* followRunEvents(
       toldLost = true;
       policy.report(`lost the event stream of run ${runId} (${lastProblem}); reconnecting`);
     }
-    if (now - lostAt >= policy.giveUpAfterMs)
+    // A connection that served is tried again at least once, however long it was silent before it
+    // was taken for lost: a --reconnect-timeout shorter than the silence limit gave up untried.
+    if (!served && now - lostAt >= policy.giveUpAfterMs)
       throw new ValkyrieError(
         'VK_SERVER_UNREACHABLE',
         `lost the event stream of run ${runId} and could not get it back within ` +

@@ -378,4 +378,19 @@ describe('following a run whose event stream goes silent (a frozen server)', () 
     // The first connection, then one that never answered: 2.2 s after the server went quiet, past 1.5 s.
     expect(lastEventIds).toEqual([undefined, 's.0']);
   });
+
+  it('tries a stream lost to silence again once, though the silence alone outlasted the time allowed', async () => {
+    const { url, lastEventIds } = await scriptedServer([
+      (_request, response) => {
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        response.write(`id: s.0\nevent: run\ndata: ${JSON.stringify(started)}\n\n`);
+      },
+      stream([runDone], { prefix: 's', from: 1 }),
+    ]);
+    const reports: string[] = [];
+    // 1.1 s of silence against 1 s allowed: a connection that served, lost, is still tried again.
+    const events = await collect(clientOf(url), { ...fastPolicy(reports, 1_000), silenceLimitMs: 1_100 });
+    expect(events).toEqual([started, runDone]);
+    expect(lastEventIds).toEqual([undefined, 's.0']);
+  });
 });
