@@ -26,9 +26,11 @@ export class Workspace {
 
   /** `cwd` defaults to the workspace; pass `--state-dir` too when it is another directory. */
   start(args: readonly string[], env: Record<string, string> = {}, cwd = this.dir): ChildProcess {
+    // FORCE_COLOR from the shell running the tests would beat NO_COLOR (as in Node): dropped.
+    const { FORCE_COLOR: _forced, ...inherited } = process.env;
     return spawn(process.execPath, [valkyrieBin, ...args], {
       cwd,
-      env: { ...process.env, NO_COLOR: '1', ...env },
+      env: { ...inherited, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   }

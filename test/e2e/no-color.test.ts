@@ -92,3 +92,25 @@ describe.each([
     expect(byEnv.code).toBe(coloured.code);
   });
 });
+
+describe('FORCE_COLOR off a terminal (a CI log that renders ANSI)', () => {
+  it.each([
+    ['run', ['run', 'ci.yml']],
+    ['runs', ['runs']],
+    ['show', ['show', '1']],
+  ])(
+    'colours what valkyrie %s pipes with FORCE_COLOR=1, over NO_COLOR, and not with 0 or --no-color',
+    async (_name, args) => {
+      // ws.run pipes stdout and sets NO_COLOR=1.
+      const forced = await ws.run(args, { FORCE_COLOR: '1' });
+      expect(forced.code, forced.stderr).toBe(0);
+      expect(forced.stdout).toMatch(colour);
+      const off = await ws.run(args, { FORCE_COLOR: '0' });
+      expect(off.code, off.stderr).toBe(0);
+      expect(off.stdout).not.toMatch(colour);
+      const flag = await ws.run([...args, '--no-color'], { FORCE_COLOR: '1' });
+      expect(flag.code, flag.stderr).toBe(0);
+      expect(flag.stdout).not.toMatch(colour);
+    },
+  );
+});

@@ -1,4 +1,5 @@
 import { movesCursor } from '../cursor-terminal.js';
+import { colorChoice } from './color-choice.js';
 import { colors } from './format.js';
 import { JsonView } from './json-view.js';
 import { LineView } from './line-view.js';
@@ -14,14 +15,14 @@ export function createView(
   out: Output,
 ): RunView {
   if (options.json) return new JsonView(out);
-  const useColor =
-    options.color !== false && process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+  const choice = colorChoice(options.color);
   if (movesCursor(process.stdout))
     return new TtyView(
       out,
-      colors(useColor),
+      colors(choice !== 'none'),
       () => process.stdout.columns || 80,
       () => process.stdout.rows || 24,
     );
-  return new LineView(out, colors(false));
+  // Lines for a log file, a pipe or a dumb terminal: coloured only when FORCE_COLOR asks.
+  return new LineView(out, colors(choice === 'forced'));
 }

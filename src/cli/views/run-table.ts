@@ -1,12 +1,13 @@
 import { isJobStatus, isTerminal } from '../../core/outcome.js';
 import { visible } from '../../core/visible-text.js';
 import { waitingGroup } from '../submission-report.js';
+import { colorChoice } from './color-choice.js';
 import { type Colors, colorForStatus, colors, formatDuration, statusSymbol } from './format.js';
 import type { GroupPlacedRun } from './group-place.js';
 
-/** Colours for what goes to stdout: on a TTY, unless NO_COLOR is set or `color` is false (`--no-color`). */
+/** Colours for what goes to stdout, as colorChoice decides (`color` false: `--no-color`). */
 export function stdoutColors(color?: boolean): Colors {
-  return colors(color !== false && process.stdout.isTTY === true && process.env.NO_COLOR === undefined);
+  return colors(colorChoice(color) !== 'none');
 }
 
 /**
