@@ -40,16 +40,31 @@ async function createToken(options: TokenCreateOptions): Promise<number> {
     },
     { 'body.role': '--role', 'body.ttl': '--ttl', 'body.name': '--name' },
   );
-  if (options.json) {
-    process.stdout.write(`${JSON.stringify(created)}\n`);
-    return ExitCode.succeeded;
-  }
-  const expires =
-    created.expiresAt === undefined ? 'never expires' : `expires ${isoSeconds(created.expiresAt)}`;
   const kind = created.role === 'runner' ? 'runner registration token' : `${created.role} token`;
-  process.stderr.write(`Created ${kind} ${created.id} (${expires}). It is shown this once:\n`);
-  process.stdout.write(`${created.token}\n`);
+  if (!options.json) {
+    const expires =
+      created.expiresAt === undefined ? 'never expires' : `expires ${isoSeconds(created.expiresAt)}`;
+    process.stderr.write(`Created ${kind} ${created.id} (${expires}). It is shown this once:\n`);
+  }
+  const failed = await written(options.json ? `${JSON.stringify(created)}\n` : `${created.token}\n`);
+  if (failed !== undefined) {
+    // Its secret is shown only here, and this write lost it (`> /dev/full`, a reader gone): a token
+    // no one holds, but which works, is revoked rather than left behind.
+    await client.request('DELETE', `/api/v1/tokens/${encodeURIComponent(created.id)}`);
+    process.stderr.write(
+      `valkyrie: the new ${kind}'s secret could not be written to stdout (${failed}); ${created.id} is revoked\n`,
+    );
+  }
   return ExitCode.succeeded;
+}
+
+/** Writes `text` to stdout; the error code of a write that failed, else undefined. */
+function written(text: string): Promise<string | undefined> {
+  return new Promise((resolve) =>
+    process.stdout.write(text, (error) =>
+      resolve(error ? ((error as NodeJS.ErrnoException).code ?? error.message) : undefined),
+    ),
+  );
 }
 
 export interface TokenListOptions extends ApiClientFlags {
