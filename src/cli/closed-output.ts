@@ -26,6 +26,17 @@ export function outputLoss(output: OutputLoss['output'], error: NodeJS.ErrnoExce
 }
 
 /**
+ * Writes `text` to `output` and waits for it to be taken: how the write failed (OutputLoss), else
+ * undefined. For a command whose line is its only copy of something (a secret shown once, a new run's
+ * id), which must know whether anyone could have read it.
+ */
+export function writeOrLoss(output: OutputLoss['output'], text: string): Promise<OutputLoss | undefined> {
+  return new Promise((resolve) =>
+    process[output].write(text, (error) => resolve(error ? outputLoss(output, error) : undefined)),
+  );
+}
+
+/**
  * The loss in a few words, after `its` in a cancelled job's reason (cancel-reasons.ts) and after
  * `valkyrie: ` in a line: `stdout closed (EPIPE)`, `stdout could not be written (ENOSPC)`.
  */

@@ -61,7 +61,8 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
     )
     .addHelpText(
       'after',
-      '\nAt first start, the admin token is VALKYRIE_ADMIN_TOKEN, or one is generated and printed once to stderr.\n' +
+      '\nAt first start, the admin token is VALKYRIE_ADMIN_TOKEN, or one is generated and printed once to stderr\n' +
+        '(revoked, said on stdout, and exit 74 should stderr fail to take it: the next start makes another).\n' +
         'SIGTERM, SIGINT or SIGHUP (its terminal closed) drains; a second stops without draining, a third exits\n' +
         'at once (143/130/129). Exit codes: 0 after\n' +
         'shutdown, 2 bad options, port in use or bad TLS files,\n' +

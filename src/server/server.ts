@@ -287,6 +287,16 @@ export class ValkyrieServer implements AsyncDisposable {
   }
 
   /**
+   * Revokes the admin token this start generated (generatedAdminToken), for a caller that could not
+   * show it: no one holds it, and the next start, finding no usable admin token, makes and shows
+   * another. A no-op when none was generated.
+   */
+  async withdrawGeneratedAdminToken(): Promise<void> {
+    if (this.generatedAdminToken !== undefined)
+      await this.context.authority.withdrawBootstrapped(this.generatedAdminToken);
+  }
+
+  /**
    * Phase one: refuse new work, hand out no more jobs, and wait until the jobs running on runners have
    * reported (or the driven runs ended) and the bundle uploads begun before have been answered, up to
    * the drain deadline; then destroy(). Queued jobs wait for the server after a restart, or another

@@ -11,7 +11,8 @@ import { formatDelay } from '../../core/retry-delay.js';
 import { serverFailureLine } from '../../server/failure-line.js';
 import { type Drained, type ServerOptions, ValkyrieServer } from '../../server/server.js';
 import { isHeldByAnotherServer, ServerStoreLock } from '../../server/store-lock.js';
-import { checkAdminToken } from '../../server/tokens.js';
+import { apiTokenId, checkAdminToken } from '../../server/tokens.js';
+import { lostOutputExitCode, type OutputLoss, writeOrLoss } from '../closed-output.js';
 import { ExitCode, exitCodeFor, UsageError } from '../exit-codes.js';
 import { expandHome } from '../home-path.js';
 import { queueCapacityFlag } from '../queue-options.js';
@@ -97,9 +98,11 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
     };
   });
   if (server.generatedAdminToken !== undefined) {
-    process.stderr.write(
+    const lost = await writeOrLoss(
+      'stderr',
       `Created the first admin token; it is shown this once (set VALKYRIE_ADMIN_TOKEN to choose your own):\n${server.generatedAdminToken}\n`,
     );
+    if (lost !== undefined) return stopWithUnshownToken(server, lost);
   }
   // Signals are taken before the line that says the server is ready: a supervisor (or a test) that
   // sends SIGTERM as soon as it reads the line could otherwise kill it unhandled, undrained, when this
@@ -107,6 +110,30 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   const stopped = untilStopped(server, drainTimeoutMs);
   process.stdout.write(`valkyrie server listening on ${server.url}\n`);
   return stopped;
+}
+
+/**
+ * Stops a server whose generated admin token could not be written (`2>/dev/full`, a reader gone): no
+ * one holds it, and left active it would keep the next start from making another, a server no one
+ * could manage. It is revoked, as `token create` revokes a token whose secret it lost, said on stdout
+ * (stderr just failed), and the server closes before it says it listens. Exit 74 (or 141) as for any
+ * lost output (closed-output.ts).
+ */
+async function stopWithUnshownToken(server: ValkyrieServer, lost: OutputLoss): Promise<number> {
+  const token = server.generatedAdminToken ?? '';
+  const id = apiTokenId(token) ?? 'unknown';
+  let outcome =
+    'it is revoked and the server stops: start it again with a writable stderr to get a new one, or set VALKYRIE_ADMIN_TOKEN';
+  try {
+    await server.withdrawGeneratedAdminToken();
+  } catch (error) {
+    outcome = `revoking it failed too (${messageOf(error)}) and the server stops: start it with VALKYRIE_ADMIN_TOKEN set, and revoke ${id} with valkyrie token revoke`;
+  }
+  process.stdout.write(
+    `valkyrie server: the first admin token (id ${id}) could not be written to ${lost.output} (${lost.code}); ${outcome}\n`,
+  );
+  await server.close().catch((error: unknown) => say(serverFailureLine(error)));
+  return lostOutputExitCode(lost, ExitCode.succeeded);
 }
 
 /**

@@ -3,7 +3,7 @@ import { apiTokenId } from '../../server/tokens.js';
 import type { TokenRecord } from '../../store/tokens.js';
 import { ApiClient } from '../api-client.js';
 import type { ApiClientFlags } from '../client-flags.js';
-import { type OutputLoss, outputLoss } from '../closed-output.js';
+import { writeOrLoss } from '../closed-output.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { withServerFailures } from '../server-failure.js';
 import { isoSeconds, textTable } from '../views/text-table.js';
@@ -47,7 +47,10 @@ async function createToken(options: TokenCreateOptions): Promise<number> {
       created.expiresAt === undefined ? 'never expires' : `expires ${isoSeconds(created.expiresAt)}`;
     process.stderr.write(`Created ${kind} ${created.id} (${expires}). It is shown this once:\n`);
   }
-  const lost = await writtenToStdout(options.json ? `${JSON.stringify(created)}\n` : `${created.token}\n`);
+  const lost = await writeOrLoss(
+    'stdout',
+    options.json ? `${JSON.stringify(created)}\n` : `${created.token}\n`,
+  );
   if (lost !== undefined) {
     // Its secret is shown only here, and this write lost it (`> /dev/full`, a reader gone): a token
     // no one holds, but which works, is revoked rather than left behind.
@@ -57,13 +60,6 @@ async function createToken(options: TokenCreateOptions): Promise<number> {
     );
   }
   return ExitCode.succeeded;
-}
-
-/** Writes `text` to stdout; how the write failed (closed-output.ts's OutputLoss), else undefined. */
-function writtenToStdout(text: string): Promise<OutputLoss | undefined> {
-  return new Promise((resolve) =>
-    process.stdout.write(text, (error) => resolve(error ? outputLoss('stdout', error) : undefined)),
-  );
 }
 
 export interface TokenListOptions extends ApiClientFlags {
