@@ -11,6 +11,7 @@ import type { MatrixFilter } from '../../workflow/matrix.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
 import { ApiClient } from '../api-client.js';
+import { lostOutputExitCode, lostOutputWords, type OutputLoss, writeOrLoss } from '../closed-output.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { type FieldFlags, keyedListFlag, listFlag, onceFlag, pairFlag, secretFlags } from '../field-flags.js';
 import { defaultReconnectTimeoutMs, followRun, followSignals } from '../follow-run.js';
@@ -175,7 +176,7 @@ export async function submitCommand(
       (line) => process.stderr.write(`${line}\n`),
       submitFieldFlags(options, secrets),
     );
-    report(run, created, bundle, options, client);
+    const lost = await report(run, created, bundle, options, client);
     // --follow tells it from the run's events.
     if (!options.follow) warnWaiting(run);
     if (signals !== undefined)
@@ -185,8 +186,11 @@ export async function submitCommand(
         { ...options, reconnectTimeoutMs, silenceLimitMs, command: 'valkyrie submit --follow' },
         signals,
       );
-    if (created || run.status === 'succeeded' || !isFinishedRunStatus(run.status)) return ExitCode.succeeded;
-    return ExitCode.jobFailed;
+    const code =
+      created || run.status === 'succeeded' || !isFinishedRunStatus(run.status)
+        ? ExitCode.succeeded
+        : ExitCode.jobFailed;
+    return lost === undefined ? code : lostOutputExitCode(lost, code);
   } catch (error) {
     const code = reportServerFailure(error, { path, source: parsed.source });
     if (code === undefined) throw error;
@@ -225,14 +229,22 @@ function parseReconnectTimeout(value: string | undefined): number {
   return ms;
 }
 
-function report(
+/**
+ * Says which run the submission made (or found, for an idempotency key used before): on stdout
+ * without --follow, the line a script reads the run's id from. When that write fails (`> /dev/full`,
+ * a reader gone), the run is still the server's and goes on, as when --follow loses its output
+ * (follow-run.ts): stderr names it and how to follow it, and the loss is returned for the exit code
+ * (74, or 141) that any lost output gets (closed-output.ts).
+ */
+async function report(
   run: ApiRun,
   created: boolean,
   bundle: BundleReport | undefined,
   options: SubmitCommandOptions,
   client: ServerClient,
-): void {
+): Promise<OutputLoss | undefined> {
   const key = options.idempotencyKey ?? '';
+  const followHint = `valkyrie logs ${shellWord(run.id)} -f${sameServerFlags(options, client.server)}`;
   const lines = [
     created
       ? `Submitted ${runHeading(run, 'run')} to ${client.origin}`
@@ -241,13 +253,12 @@ function report(
   ];
   // As `gh workflow run` points to `gh run list`: how to watch a run this command does not follow.
   if (!options.follow && !options.json && !isFinishedRunStatus(run.status))
-    lines.push(
-      `Follow it with: valkyrie logs ${shellWord(run.id)} -f${sameServerFlags(options, client.server)}`,
-    );
+    lines.push(`Follow it with: ${followHint}`);
   // With --follow, stdout belongs to the run's view (NDJSON with --json), as for `valkyrie run`.
   const text = lines.map((line) => `${line}\n`).join('');
+  let stdout = '';
   if (options.follow || !created) process.stderr.write(text);
-  else if (!options.json) process.stdout.write(text);
+  else if (!options.json) stdout = text;
   if (options.json && !options.follow) {
     const type = created ? 'run.submitted' : 'run.duplicate';
     const fields = {
@@ -257,8 +268,15 @@ function report(
       workflow: run.workflowName,
       status: run.status,
     };
-    process.stdout.write(`${JSON.stringify(bundle ? { ...fields, bundle } : fields)}\n`);
+    stdout = `${JSON.stringify(bundle ? { ...fields, bundle } : fields)}\n`;
   }
+  if (stdout === '') return undefined;
+  const lost = await writeOrLoss('stdout', stdout);
+  if (lost !== undefined)
+    process.stderr.write(
+      `valkyrie: ${lostOutputWords(lost)}, which lost the line naming the run: ${runHeading(run, 'run')} ${created ? 'is submitted all the same' : 'is the run already submitted with that idempotency key'}; follow it with: ${followHint}\n`,
+    );
+  return lost;
 }
 
 /** The token and any secrets travel with every request: say so when that is in the clear. */
