@@ -25,6 +25,7 @@ import { rerunRoutes } from './routes/rerun.js';
 import { runStreamRoutes } from './routes/run-streams.js';
 import { runnerRoutes } from './routes/runners.js';
 import { runRoutes } from './routes/runs.js';
+import { longPollOperations } from './runner-protocol-operations.js';
 import { errorSchema, jsonBodyLimit } from './schemas.js';
 
 /** Fastify's default: no id in a path is near this long. */
@@ -75,6 +76,13 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
       sendApiError(reply as FastifyReply, routerError(error, request.url, routes)),
     // What Node's HTTP parser cannot read never reaches a route or the error handler.
     clientErrorHandler: answerClientError,
+  });
+  // Recorded as registered, HEAD twins of GETs included: what the OpenAPI document is held to.
+  const served: ServedRoute[] = [];
+  app.decorate('servedRoutes', served);
+  app.addHook('onRoute', ({ method, url, config }) => {
+    const kind = config?.servedAs ?? 'operation';
+    for (const one of [method].flat()) served.push({ method: one, url, kind });
   });
   // Fastify parses text/plain by default; no route takes it, so it is refused as 415 like any other.
   app.removeContentTypeParser('text/plain');
@@ -133,6 +141,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
       app.route({
         method: ['GET', 'POST', 'DELETE', 'PUT'],
         url,
+        config: { servedAs: 'long-poll' },
         // Before Fastify reads the body: the acceptor reads and limits it itself.
         onRequest: (request, reply, _done) => {
           reply.hijack();
@@ -152,7 +161,8 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     // No query: like every route under /api/v1 it refuses a key it does not take (docs/server.md).
     responses: { 200: { description: 'OpenAPI 3.1', contentType: 'application/json' } },
   };
-  const document = openApiDocument([...routes, documentRoute], options.version);
+  const protocolOperations = raw === undefined ? [] : longPollOperations(raw.path);
+  const document = openApiDocument([...routes, documentRoute, ...protocolOperations], options.version);
   routes.push(defineRoute({ ...documentRoute, handle: async () => ({ status: 200, body: document }) }));
   registerRoutes(app, routes, context);
   servedAt = refuseOtherMethods(app, routes);
@@ -163,6 +173,28 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     context.metrics.request(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
   });
   return app;
+}
+
+/**
+ * A route as Fastify registered it: an API `operation` (registerRoutes, or the HEAD Fastify adds
+ * for each GET), the `long-poll` prefix handed to the runner protocol's acceptor, or a `refusal`
+ * that answers 405 for the methods a path does not take (refuseOtherMethods).
+ */
+export interface ServedRoute {
+  readonly method: string;
+  readonly url: string;
+  readonly kind: 'operation' | 'long-poll' | 'refusal';
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered, in order: the test that compares them with the OpenAPI document reads it. */
+    readonly servedRoutes: readonly ServedRoute[];
+  }
+  interface FastifyContextConfig {
+    /** What serves a route other than registerRoutes (ServedRoute.kind). */
+    readonly servedAs?: 'long-poll' | 'refusal';
+  }
 }
 
 function healthRoutes(context: ApiContext): Route[] {

@@ -6,6 +6,7 @@ import { errorSchema, jsonBodyLimit } from './schemas.js';
 
 /** Answers every route of its kind may give before its handler runs; a route's own entry wins. */
 function commonResponses(route: RouteMeta): Record<number, ResponseSpec> {
+  if (route.handledRaw) return {};
   const { access } = route;
   const error = (description: string): ResponseSpec => ({ description, schema: errorSchema });
   const responses: Record<number, ResponseSpec> = {};
@@ -56,7 +57,7 @@ function commonResponses(route: RouteMeta): Record<number, ResponseSpec> {
 export function openApiDocument(routes: readonly RouteMeta[], version: string): Record<string, unknown> {
   const schemas = new SharedSchemas();
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of routes) {
+  for (const route of [...routes, ...headRoutes(routes)]) {
     const path = route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
     paths[path] ??= {};
     const operation: Record<string, unknown> = {
@@ -77,6 +78,7 @@ export function openApiDocument(routes: readonly RouteMeta[], version: string): 
     };
     // OpenAPI takes a request body as optional unless it says `required`: submitRun's and
     // createToken's are refused without one, which a client generated from the document must send.
+    if (route.method === 'HEAD') omitContent(operation);
     if (route.body !== undefined)
       operation.requestBody = {
         ...(bodyRequired(route) ? { required: true } : {}),
@@ -100,7 +102,10 @@ export function openApiDocument(routes: readonly RouteMeta[], version: string): 
       description:
         'Every error is a JSON body {code, message, path?}. Authenticate with Authorization: Bearer <token>. ' +
         'x-valkyrie-access names the role a route needs: read < submit < admin; register takes a runner ' +
-        "registration token; credential a runner's own credential; job takes the job's own token.",
+        "registration token; credential a runner's own credential; job takes the job's own token. " +
+        'Every GET answers HEAD too (its status and headers, no body). The runner protocol is listed as its ' +
+        'HTTP long-poll transport; its WebSocket transport, GET /api/v1/runner/ws with Upgrade: websocket, ' +
+        'is an upgrade OpenAPI cannot describe (docs/protocol.md).',
     },
     components: {
       schemas: schemas.components(),
@@ -109,6 +114,28 @@ export function openApiDocument(routes: readonly RouteMeta[], version: string): 
     security: [{ bearer: [] }],
     paths,
   };
+}
+
+/**
+ * The HEAD twin of every GET route that has no HEAD route of its own: Fastify answers HEAD for each
+ * (exposeHeadRoutes) with the GET's status and headers and no body.
+ */
+function headRoutes(routes: readonly RouteMeta[]): RouteMeta[] {
+  const heads = new Set(routes.filter((route) => route.method === 'HEAD').map((route) => route.url));
+  return routes
+    .filter((route) => route.method === 'GET' && !route.handledRaw && !heads.has(route.url))
+    .map((route) => ({
+      ...route,
+      method: 'HEAD',
+      operationId: `${route.operationId}Head`,
+      summary: `${route.summary} (HEAD: the status and headers of the GET, without its body)`,
+    }));
+}
+
+/** A HEAD answer's responses keep their status, description and headers; no body is sent. */
+function omitContent(operation: Record<string, unknown>): void {
+  const responses = operation.responses as Record<string, Record<string, unknown>>;
+  for (const response of Object.values(responses)) delete response.content;
 }
 
 function responseObject(

@@ -61,6 +61,12 @@ export interface RouteMeta {
   /** Request headers the route reads (lower-case names); validated and documented like the query. */
   readonly headers?: z.ZodType;
   readonly responses: Readonly<Record<number, ResponseSpec>>;
+  /**
+   * Served outside registerRoutes, by a handler that reads the request itself (the runner
+   * protocol's long-poll acceptor): the document lists the responses given here and none that
+   * registerRoutes adds to every route of its kind.
+   */
+  readonly handledRaw?: true;
 }
 
 export interface Route extends RouteMeta {
@@ -276,6 +282,7 @@ export function refuseOtherMethods(
     app.route({
       method: refused,
       url,
+      config: { servedAs: 'refusal' },
       handler: async (request, reply) => methodNotAllowed(reply, request.method, url, allow),
     });
   }

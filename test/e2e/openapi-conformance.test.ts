@@ -57,6 +57,11 @@ it('answers every route as its own OpenAPI document says', { timeout: 60_000 }, 
   await hit(400, 'GET', '/api/v1/openapi.json?x=1', { token: null });
   await hit(401, 'GET', '/metrics', { token: null });
   await hit(200, 'GET', '/metrics');
+  // Every GET answers HEAD too, as its own operation in the document: the GET's status and headers.
+  await hit(200, 'HEAD', '/healthz', { token: null });
+  await hit(200, 'HEAD', '/api/v1/runs');
+  await hit(401, 'HEAD', '/api/v1/tokens', { token: null });
+  await hit(404, 'HEAD', '/api/v1/runs/none');
 
   // Tokens.
   const read = (await hit(201, 'POST', '/api/v1/tokens', { json: { role: 'read', name: 'reader' } }))
@@ -93,6 +98,31 @@ it('answers every route as its own OpenAPI document says', { timeout: 60_000 }, 
   const credential = await registered();
   const leaving = await registered();
   await hit(403, 'POST', '/api/v1/runners/register', { json: {} });
+  // The runner protocol over long-poll, as a runner drives it: open, register, poll, close. A label no
+  // job asks for: no job is offered to it.
+  const sessions = '/api/v1/runner/poll/sessions';
+  const opened = (await hit(201, 'POST', sessions, { token: await registered() })).body as {
+    sessionId: string;
+  };
+  const session = `${sessions}/${opened.sessionId}`;
+  const register = {
+    type: 'register',
+    version: 1,
+    runner: { name: 'lp', labels: ['long-poll-only'], capacity: 1 },
+  };
+  await hit(200, 'POST', `${session}/messages`, {
+    token: null,
+    json: { v: 1, seq: 1, messages: [register] },
+  });
+  expect(doc.acceptsBody('POST', `${session}/messages`, { v: 1, seq: 1, messages: [register] })).toBe(true);
+  expect(doc.acceptsBody('POST', `${session}/messages`, { v: 1, seq: 1, messages: [{ type: 'nope' }] })).toBe(
+    false,
+  );
+  const polled = (await hit(200, 'GET', `${session}/messages?ack=0`, { token: null })).body as {
+    messages: { type: string }[];
+  };
+  expect(polled.messages.map((message) => message.type)).toContain('registered');
+  await hit(204, 'DELETE', `${session}?reason=checked`, { token: null });
   const runner = await connectScriptedRunner(base, credential, 1);
   await hit(200, 'GET', '/api/v1/runners', { token: read.token });
   const runnerId = await until('the runner listed', async () => {

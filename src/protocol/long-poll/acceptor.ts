@@ -7,6 +7,7 @@ import { protocolVersion } from '../messages.js';
 import type { NetworkTransport } from '../transport-end.js';
 import { defaultGiveUpAfterMs } from './client.js';
 import { endedStatus, LongPollSession, respondJson } from './session.js';
+import { type LongPollRoute, longPollRoutes } from './wire.js';
 
 export interface LongPollAcceptorOptions<In, Principal> {
   /** Every route lives under this prefix, e.g. `/api/v1/runner/poll`. */
@@ -98,7 +99,7 @@ export class LongPollAcceptor<Out, In, Principal> {
         });
       default: {
         // As RFC 9110 asks of a 405, and as the API's routes answer: the methods the path takes.
-        const allow = allowedMethods[route];
+        const allow = longPollRoutes[route].methods.join(', ');
         respondJson(
           response,
           405,
@@ -249,9 +250,7 @@ export class LongPollAcceptor<Out, In, Principal> {
 }
 
 /** ['sessions'] → 'sessions', ['sessions', id] → 'session', ['sessions', id, 'messages'] → 'messages'. */
-const allowedMethods = { sessions: 'POST', session: 'DELETE', messages: 'GET, POST' } as const;
-
-function routeOf(parts: readonly string[]): 'sessions' | 'session' | 'messages' | undefined {
+function routeOf(parts: readonly string[]): LongPollRoute | undefined {
   if (parts[0] !== 'sessions') return undefined;
   if (parts.length === 1) return 'sessions';
   if (parts.length === 2) return 'session';
