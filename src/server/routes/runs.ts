@@ -29,6 +29,7 @@ import { ApiError } from '../api-error.js';
 import { formatRetention } from '../bundle-sweeper.js';
 import type { ApiContext } from '../context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
+import { idempotencyKeyOfHeader } from '../idempotency-key-header.js';
 import { pathDeeperThan } from '../json-body.js';
 import { parsedOrRefused } from '../parse-refusal.js';
 import { defineRoute, type Route } from '../route.js';
@@ -56,6 +57,13 @@ const submitHeaders = z.object({
   'idempotency-key': z
     .string()
     .min(1, 'expected a non-empty string')
+    // The draft's quoted form, `"abc"`, is the key `abc` (idempotency-key-header.ts).
+    .transform((value, context) => {
+      const read = idempotencyKeyOfHeader(value);
+      if ('key' in read) return read.key;
+      context.addIssue({ code: 'custom', message: read.problem });
+      return z.NEVER;
+    })
     // The stores' rule (also valkyrie run's and the library's): the server once took 200 characters
     // only, so valkyrie submit --idempotency-key refused at the server a key run takes.
     .superRefine((key, context) => {
@@ -64,7 +72,7 @@ const submitHeaders = z.object({
     })
     .optional()
     .describe(
-      `1 to ${largestIdempotencyKeyBytes} characters of printable ASCII (U+0020 to U+007E: a header's other bytes would be read as Latin-1, not as the text meant); scoped to the token: a repeat within 24 h returns the run the first request created, with 200; the key with another request (its body differs) is 422 VK_IDEMPOTENCY_CONFLICT`,
+      `1 to ${largestIdempotencyKeyBytes} characters of printable ASCII (U+0020 to U+007E: a header's other bytes would be read as Latin-1, not as the text meant), bare (abc) or as the draft's Structured Field String ("abc", with \\" and \\\\ escapes), which is the same key; scoped to the token: a repeat within 24 h returns the run the first request created, with 200; the key with another request (its body differs) is 422 VK_IDEMPOTENCY_CONFLICT`,
     ),
 });
 
