@@ -55,6 +55,23 @@ describe('valkyrie server whose first admin token cannot be shown', () => {
     }
   }, 30_000);
 
+  it('exits 141 when stderr is a pipe whose reader left, as for any output closed early', async () => {
+    const { FORCE_COLOR: _forced, ...inherited } = process.env;
+    const child = spawn(
+      process.execPath,
+      [valkyrieBin, 'server', '--port', '0', '--data-dir', 'closed-state', '--drain-timeout', '1s'],
+      { cwd: ws.dir, env: { ...inherited, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    // The reader of stderr leaves before the server starts: its first write there finds EPIPE.
+    child.stderr?.destroy();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 8_000);
+    const result = await collect(child).finally(() => clearTimeout(timer));
+    expect(result.stdout).toMatch(
+      /^valkyrie server: the first admin token \(id \w+\) could not be written to stderr \(EPIPE\); it is revoked/,
+    );
+    expect(result.code).toBe(141);
+  }, 30_000);
+
   it('serves as before with VALKYRIE_ADMIN_TOKEN, which it has no need to show', async () => {
     const result = await serveWithFullStderr(
       'env-state',
