@@ -1,4 +1,5 @@
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
+import { SweepTimer } from './sweep-timer.js';
 
 /** A job's right to run on one holder until `expiresAt`, unless renewed. */
 export interface Lease<Holder> {
@@ -115,7 +116,7 @@ export class LeaseTable<Holder> {
 
   /**
    * Gives every lease whose time ran out one more TTL from now, as `hold` does after a restart: for a
-   * control plane that was itself not running when they ran out (see LeaseSweeper).
+   * control plane that was itself not running when they ran out (see SweepTimer).
    */
   extendExpired(): void {
     const now = this.clock.now();
@@ -132,76 +133,43 @@ export class LeaseTable<Holder> {
   }
 }
 
-/** How late the sweep's timer may fire before the process counts as having been paused. */
-const pausedAfterMs = 2_000;
-
-/**
- * How late the sweep's timer may fire before it lets the process read its sockets before expiring:
- * a timer late at all by this much means the process did not run for a while, and a pause that ended
- * less than pausedAfterMs after an expiry hid renewals from it as surely as a longer one.
- */
-const readFirstAfterMs = 100;
-
 /**
  * Expires leases that were not renewed in time. One timer at a time, armed for the earliest expiry;
- * a renewal only moves expiries later, so the timer may fire early, find nothing due, and re-arm.
+ * a renewal only moves expiries later, so the timer may fire early, find nothing due, and re-arm. A
+ * timer that fires late — the process did not run meanwhile, and the renewals its holders sent wait
+ * unread in its sockets — lets them be read first, or gives the leases a TTL from now, as after a
+ * restart (see SweepTimer).
  *
  * Call `watch(lease)` after every grant (cheap: one comparison unless it expires first); `close()`
  * stops it (idempotent).
  */
 export class LeaseSweeper<Holder> {
-  private timer: TimerHandle | undefined;
-  private armedFor: number | undefined;
-  /** The sweep armed now lets waiting I/O be read first (a late timer); it expires what is still due. */
-  private readingFirst = false;
-  private closed = false;
+  private readonly timer: SweepTimer;
 
   constructor(
     private readonly table: LeaseTable<Holder>,
-    private readonly clock: Clock,
+    clock: Clock,
     private readonly onExpired: (lease: Lease<Holder>) => void,
-  ) {}
+  ) {
+    this.timer = new SweepTimer(clock, {
+      expire: () => this.sweep(),
+      extendDue: () => table.extendExpired(),
+    });
+  }
 
   watch(lease: Lease<Holder>): void {
-    if (this.armedFor !== undefined && this.armedFor <= lease.expiresAt) return;
-    this.arm(lease.expiresAt);
+    const armedFor = this.timer.armedFor;
+    if (armedFor !== undefined && armedFor <= lease.expiresAt) return;
+    this.timer.arm(lease.expiresAt);
   }
 
   close(): void {
-    this.closed = true;
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.timer.close();
   }
 
   private sweep(): void {
-    const due = this.armedFor;
-    this.timer = undefined;
-    this.armedFor = undefined;
-    // A timer this late means the process was not running (stopped, its VM or container paused, a
-    // long GC): the renewals its holders sent meanwhile wait unread in its sockets, and expiring now,
-    // before reading them, would take live jobs for lost. So the leases get a TTL from now, as after
-    // a restart; those whose holders did renew keep them as the waiting renewals are read.
-    const late = due === undefined ? 0 : this.clock.now() - due;
-    const readFirst = this.readingFirst;
-    this.readingFirst = false;
-    if (late > pausedAfterMs) this.table.extendExpired();
-    else if (late > readFirstAfterMs && !readFirst) {
-      // Read first: a timer of no delay fires after the I/O that waits is read (Node's poll phase), so
-      // the renewals that came while the process did not run renew their leases before this expires
-      // any. Once: on a loop that stays this slow, the next sweep expires what is still due.
-      this.readingFirst = true;
-      this.arm(this.clock.now());
-      return;
-    }
     for (const lease of this.table.expire()) this.onExpired(lease);
     const next = this.table.nextExpiry();
-    if (next !== undefined) this.arm(next);
-  }
-
-  private arm(at: number): void {
-    if (this.closed) return;
-    this.timer?.cancel();
-    this.armedFor = at;
-    this.timer = this.clock.setTimer(() => this.sweep(), Math.max(0, at - this.clock.now()));
+    if (next !== undefined) this.timer.arm(next);
   }
 }

@@ -1,6 +1,7 @@
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Leg } from './leg.js';
 import type { RunnerSession } from './runner-registry.js';
+import { SweepTimer } from './sweep-timer.js';
 
 export interface Offer {
   readonly leg: Leg;
@@ -12,20 +13,26 @@ export interface Offer {
 /**
  * Offers out, in the order they were sent. Every offer has the same TTL, so that is also the order
  * they lapse in, and one timer, armed for the first, serves them all (a timer per offer cost more
- * than the rest of sending it).
+ * than the rest of sending it). A timer that fires late — the process did not run meanwhile — lets
+ * the accepts that waited in its sockets be read before offers lapse, as the lease sweep does (see
+ * SweepTimer); offers it gives one more TTL move to the end, keeping the order.
  */
 export class OutstandingOffers {
   private readonly byJob = new Map<string, Offer>();
-  private lapseTimer: TimerHandle | undefined;
+  private readonly lapseTimer: SweepTimer;
   /** Set while lapsed offers are taken back, so that offers sent meanwhile do not arm the timer. */
   private sweeping = false;
-  private closed = false;
 
   /** `lapsed` takes back the offer of a job whose TTL ran out (it is still out when called). */
   constructor(
     private readonly options: { readonly offerTtlMs: number; readonly clock: Clock },
     private readonly lapsed: (jobId: string) => void,
-  ) {}
+  ) {
+    this.lapseTimer = new SweepTimer(options.clock, {
+      expire: () => this.sweepLapsed(),
+      extendDue: () => this.extendLapsed(),
+    });
+  }
 
   get(jobId: string): Offer | undefined {
     return this.byJob.get(jobId);
@@ -40,24 +47,20 @@ export class OutstandingOffers {
   /** The offer of `jobId`, if one is out, is no longer; the timer goes when no offer is left. */
   drop(jobId: string): void {
     if (!this.byJob.delete(jobId) || this.byJob.size > 0) return;
-    this.lapseTimer?.cancel();
-    this.lapseTimer = undefined;
+    this.lapseTimer.cancel();
   }
 
   /** Arms the one offer timer for the first offer out, unless it is armed or none is out. */
   armLapse(): void {
-    if (this.lapseTimer !== undefined || this.sweeping || this.closed) return;
+    if (this.lapseTimer.armedFor !== undefined || this.sweeping) return;
     const first = this.byJob.values().next();
     if (first.done === true) return;
-    const { clock } = this.options;
-    this.lapseTimer = clock.setTimer(() => this.sweepLapsed(), first.value.lapsesAt - clock.now());
+    this.lapseTimer.arm(first.value.lapsesAt);
   }
 
   /** Cancels the timer for good: offers still out never lapse here (their control plane closed). */
   close(): void {
-    this.closed = true;
-    this.lapseTimer?.cancel();
-    this.lapseTimer = undefined;
+    this.lapseTimer.close();
   }
 
   /**
@@ -66,7 +69,6 @@ export class OutstandingOffers {
    * before it: late by at most the step, as a timer per offer on that clock would be too.)
    */
   private sweepLapsed(): void {
-    this.lapseTimer = undefined;
     this.sweeping = true;
     try {
       const now = this.options.clock.now();
@@ -78,6 +80,17 @@ export class OutstandingOffers {
       // Armed again even if taking one back threw, so that the others still lapse.
       this.sweeping = false;
       this.armLapse();
+    }
+  }
+
+  /** The offers that lapsed while the process did not run get one more TTL from now (see SweepTimer). */
+  private extendLapsed(): void {
+    const now = this.options.clock.now();
+    for (const [jobId, offer] of [...this.byJob]) {
+      if (offer.lapsesAt > now) break;
+      // Moved behind the offers that have not lapsed, which lapse before it now.
+      this.byJob.delete(jobId);
+      this.byJob.set(jobId, { ...offer, lapsesAt: now + this.options.offerTtlMs });
     }
   }
 }

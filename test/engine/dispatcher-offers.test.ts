@@ -111,4 +111,69 @@ describe('Dispatcher offers', () => {
     expect(runner.offers).toEqual(['a', 'b', 'c', 'd']);
     expect(clock.pending()).toEqual([t0 + 2_000]);
   });
+
+  /** Two runners of one slot, and job `a` offered to one of them: `holder`; `other` could take it. */
+  async function offerOne() {
+    const setup = await setUp(2, 1);
+    const [first, second] = setup.ends;
+    if (!first || !second) throw new Error('no runners');
+    setup.dispatcher.enqueue(leg('a'));
+    setup.dispatcher.dispatch();
+    await settle();
+    const holder = first.offers.includes('a') ? first : second;
+    return { ...setup, holder, other: holder === first ? second : first };
+  }
+
+  // A process that did not run for a while (SIGSTOP, a paused VM, a long GC) fires its offer timer
+  // late, and reads the accept its runner sent meanwhile only in the turn after.
+  it('reads an accept that waited while the process did not run before its late timer takes the offer back', async () => {
+    const { clock, accepted, holder, other } = await offerOne();
+    clock.pause(1_500);
+    holder.end.send({ type: 'accept', jobId: 'a' });
+    clock.turn();
+    await settle();
+    clock.turn();
+    await settle();
+    expect(accepted).toEqual(['a']);
+    expect(other.offers).toEqual([]);
+    expect(clock.pending()).toEqual([]);
+  });
+
+  it('takes back an offer still unanswered in the turn after its late timer, once', async () => {
+    const { clock, accepted, other } = await offerOne();
+    clock.pause(1_500);
+    clock.turn();
+    await settle();
+    expect(other.offers).toEqual([]);
+    // The next turn, late again (a loop that stays slow): the offer lapses now.
+    clock.pause(200);
+    clock.turn();
+    await settle();
+    expect(other.offers).toEqual(['a']);
+    expect(accepted).toEqual([]);
+  });
+
+  it('gives offers one more TTL when their timer fires more than 2 s late, as an accept may take more turns to read', async () => {
+    const { clock, dispatcher, accepted, holder, other } = await offerOne();
+    dispatcher.enqueue(leg('b'));
+    dispatcher.dispatch();
+    await settle();
+    expect(other.offers).toEqual(['b']);
+    clock.pause(3_500);
+    const resumed = clock.now();
+    clock.turn();
+    await settle();
+    clock.turn();
+    await settle();
+    expect(clock.pending()).toEqual([resumed + 1_000]);
+    holder.end.send({ type: 'accept', jobId: 'a' });
+    await settle();
+    expect(accepted).toEqual(['a']);
+    // `b`'s runner did not answer: its offer lapses one TTL after the process ran again.
+    clock.advance(999);
+    expect(dispatcher.queuedRunsOn('b')).toBeUndefined();
+    clock.advance(1);
+    expect(dispatcher.queuedRunsOn('b')).toEqual(['x']);
+    expect(clock.pending()).toEqual([]);
+  });
 });

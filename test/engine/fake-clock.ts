@@ -42,4 +42,25 @@ export class FakeClock implements Clock {
     this.time = until;
     this.timers = this.timers.filter((timer) => !timer.cancelled);
   }
+
+  /** The process did not run for `ms`: time moves on, and no timer fires (until `turn`). */
+  pause(ms: number): void {
+    this.time += ms;
+  }
+
+  /**
+   * One run of the event loop's timers phase, at the time it is: the timers due by then fire, late,
+   * in time order; those they arm fire in a later turn, whatever their delay.
+   */
+  turn(): void {
+    const due = this.timers
+      .filter((timer) => !timer.cancelled && timer.at <= this.time)
+      .sort((a, b) => a.at - b.at);
+    for (const timer of due) {
+      if (timer.cancelled) continue;
+      timer.cancelled = true;
+      timer.callback();
+    }
+    this.timers = this.timers.filter((timer) => !timer.cancelled);
+  }
 }
