@@ -37,7 +37,11 @@ export function withAttempts(line: LogLine, jobAttempt: number, attempt: number)
  * `read` returns lines in the order they were appended and sees every append made before it.
  */
 export interface LogStore {
-  /** Appends a batch in one transaction. */
+  /**
+   * Appends a batch in one transaction. Behind the run fence (run-fence.ts): the lines of a run
+   * another process owns now are left out, and the call rejects with RunTakenOverError
+   * (VK_RUN_TAKEN_OVER) naming those runs once the others are appended.
+   */
   append(lines: readonly LogLine[]): Promise<void>;
   read(runId: RunId, options?: { jobId?: JobId; tail?: number }): Promise<LogLine[]>;
   /**

@@ -6,7 +6,7 @@ import type { RunOwner } from './recovery.js';
 /**
  * The fence on a run's writes. A store writes runs for one owner: the process that opened it (its
  * host name and pid, as RunRecoveryStore records owners), or the `runOwner` it was opened with. A
- * write of a run's jobs, job attempts, steps or status is refused, and changes nothing, when the run
+ * write of a run's jobs, job attempts, steps, status or log lines is refused, and changes nothing, when the run
  * is recorded as owned by another process (RunRecoveryStore.claim moved it there): the writer was a
  * driver that stalled past its heartbeat, and another process drives the run now. A run with no owner
  * recorded (not resumable, or its saveResumable not applied yet) is written as before.

@@ -99,7 +99,14 @@ for (const [name, make, skip] of storeFactories) {
       planeB.continueRun('resume', workflow, runRequest, record, await b.runs.listJobs(runId));
       const requeued = await jobStored(b, runId, (job) => job.status === 'queued' && job.attempt === 2);
 
-      // A wakes up: its runner finishes the job under A's lease, which A still holds.
+      // A wakes up: its runner prints and finishes the job under A's lease, which A still holds.
+      runner.send({
+        type: 'log',
+        jobId,
+        fencingToken,
+        first: 0,
+        entries: [{ stepIndex: 0, stream: 'stdout', at: 2, text: 'printed after the takeover' }],
+      });
       runner.send({
         type: 'step.completed',
         jobId,
@@ -116,6 +123,10 @@ for (const [name, make, skip] of storeFactories) {
       expect((await b.runs.getRun(runId))?.status).toBe('running');
       const steps = await b.runs.listSteps(jobId as JobId);
       expect(steps.filter((step) => step.outcome === 'success')).toEqual([]);
+      // Nor is its output added to the attempt B ended: the append is refused as the other writes are.
+      const lines = (await b.logs.read(runId)).map((line) => line.text);
+      expect(lines).not.toContain('printed after the takeover');
+      expect(lines.at(-1)).toMatch(/^attempt 1 ended \(runner_lost: .*\); requeued as attempt 2$/);
       heartbeat.stop();
     });
   });

@@ -175,6 +175,89 @@ describe('ControlPlane leases', () => {
     expect(last && 'currentToken' in last).toBe(false);
   });
 
+  it('keeps a lost runner’s numbered lines and step reports out of the job: the next attempt’s log and steps are its own', async () => {
+    const { plane: p, clock, stores } = plane({ leaseTtlMs: 1_000 });
+    const hung = new ScriptedRunner(p, accepting);
+    const healthy = new ScriptedRunner(p, accepting);
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    const [first] = hung.of('lease');
+    if (!first) throw new Error('the first runner got no lease');
+    const { jobId } = first;
+    const line = (index: number, text: string) => ({
+      type: 'log' as const,
+      jobId,
+      first: index,
+      entries: [{ stepIndex: 0, stream: 'stdout' as const, at: 1, text }],
+    });
+    const step = {
+      index: 0,
+      name: 'build',
+      outcome: 'success',
+      conclusion: 'success',
+      finishedAt: 3,
+    } as const;
+    hung.send({
+      type: 'step.started',
+      jobId,
+      fencingToken: first.fencingToken,
+      index: 0,
+      name: 'build',
+      at: 1,
+    });
+    hung.send({ ...line(0, 'attempt 1 line 0'), fencingToken: first.fencingToken });
+    await settle();
+    await clock.advance(1_000);
+    const [second] = healthy.of('lease');
+    if (!second) throw new Error('the job was not leased again');
+    healthy.send({
+      type: 'step.started',
+      jobId,
+      fencingToken: second.fencingToken,
+      index: 0,
+      name: 'build',
+      at: 2,
+    });
+    healthy.send({ ...line(0, 'attempt 2 line 0'), fencingToken: second.fencingToken });
+    await settle();
+
+    // The lost runner comes back: its next line, its first one again (unacknowledged), its step's end.
+    hung.send({ ...line(1, 'stale line 1'), fencingToken: first.fencingToken });
+    hung.send({ ...line(0, 'stale line 0 again'), fencingToken: first.fencingToken });
+    hung.send({ type: 'step.completed', jobId, fencingToken: first.fencingToken, step });
+    healthy.send({ ...line(1, 'attempt 2 line 1'), fencingToken: second.fencingToken });
+    healthy.send({ type: 'step.completed', jobId, fencingToken: second.fencingToken, step });
+    healthy.complete(second);
+    expect(await handle.done).toBe('succeeded');
+    expect(hung.of('error').map((e) => [e.code, e.refused, e.fencingToken])).toEqual([
+      ['VK_STALE_LEASE', 'log', first.fencingToken],
+      ['VK_STALE_LEASE', 'log', first.fencingToken],
+      ['VK_STALE_LEASE', 'step.completed', first.fencingToken],
+    ]);
+    expect(healthy.of('error')).toEqual([]);
+    expect(healthy.of('log.stored').at(-1)).toMatchObject({ fencingToken: second.fencingToken, lines: 2 });
+
+    const lines = await stores.logs.read(handle.id);
+    expect(lines.map(({ jobAttempt, stepIndex, text }) => [jobAttempt ?? 1, stepIndex, text])).toEqual([
+      [1, 0, 'attempt 1 line 0'],
+      [
+        1,
+        -1,
+        'attempt 1 ended (runner_lost: lease expired (not renewed within 1000 ms)); requeued as attempt 2',
+      ],
+      [2, 0, 'attempt 2 line 0'],
+      [2, 0, 'attempt 2 line 1'],
+    ]);
+    expect(await stores.logs.lineEnd(handle.id, asJobId(jobId), 1)).toBe(1);
+    expect(await stores.logs.lineEnd(handle.id, asJobId(jobId), 2)).toBe(2);
+    const steps = await stores.runs.listSteps(asJobId(jobId));
+    // The lost attempt's step was ended as its attempt was (not by the stale `step.completed`).
+    expect(steps.map(({ jobAttempt, name, outcome }) => [jobAttempt ?? 1, name, outcome])).toEqual([
+      [1, 'build', 'cancelled'],
+      [2, 'build', 'success'],
+    ]);
+  });
+
   it('keeps the expired runner’s slot taken until it reports the job, then offers it work again', async () => {
     const { plane: p, clock } = plane({ leaseTtlMs: 1_000 });
     const hung = new ScriptedRunner(p, accepting);

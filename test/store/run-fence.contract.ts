@@ -20,8 +20,8 @@ export const other: RunOwnership = { owner: { host: 'replica-b', pid: 77 }, hear
 
 /**
  * The run fence (store/run-fence.ts): once another owner has claimed a run, the writes of its jobs,
- * job attempts, steps and status made through a store writing for the old owner are refused with
- * VK_RUN_TAKEN_OVER and change nothing; the new owner's pass.
+ * job attempts, steps, status and log lines made through a store writing for the old owner are
+ * refused with VK_RUN_TAKEN_OVER and change nothing; the new owner's pass.
  */
 export function runFenceContract(make: StoresFactory): void {
   describe('run fence', () => {
@@ -73,6 +73,8 @@ export function runFenceContract(make: StoresFactory): void {
         a.addJobs([{ id: jobIdFor(runId, 2), runId, key: 'c', name: 'c', matrix: {}, status: 'queued' }]),
         a.recordConcurrency(runId, { group: 'g', state: 'waiting', at: 30 }),
         a.updateRun(runId, { status: 'succeeded', finishedAt: 30 }),
+        // A runner's output as the stalled owner streams it, and that owner's own lines.
+        stores().logs.append([{ ...line(runId, j0, 'late output'), stepIndex: 0, stream: 'stdout' }]),
       ];
       for (const write of late) await expect(write).rejects.toMatchObject({ ...refused, runIds: [runId] });
 
@@ -117,6 +119,12 @@ export function runFenceContract(make: StoresFactory): void {
       expect((await a.listJobs(kept.runId))[0]).toMatchObject({ status: 'running', startedAt: 10 });
       expect((await a.listJobs(lost.runId))[0]?.status).toBe('queued');
       expect((await stores().logs.read(kept.runId)).map(({ text }) => text)).toEqual(['kept']);
+      expect(await stores().logs.read(lost.runId)).toEqual([]);
+
+      await expect(
+        stores().logs.append([line(kept.runId, k0, 'kept 2'), line(lost.runId, l0, 'lost 2')]),
+      ).rejects.toMatchObject({ ...refused, runIds: [lost.runId] });
+      expect((await stores().logs.read(kept.runId)).map(({ text }) => text)).toEqual(['kept', 'kept 2']);
       expect(await stores().logs.read(lost.runId)).toEqual([]);
     });
 

@@ -57,7 +57,7 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
   };
   return {
     runs: new PostgresRunStore(db, options?.runOwner ?? processRunOwner()),
-    logs: new PostgresLogStore(db),
+    logs: new PostgresLogStore(db, options?.runOwner ?? processRunOwner()),
     queue,
     staleWrites: new PostgresStaleWriteStore(db),
     recovery: new PostgresRunRecoveryStore(db, listener),

@@ -1,5 +1,6 @@
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import { defaultReadAfterLimit, type LogLine, type LogStore, withAttempts } from '../logs.js';
+import type { RunOwner } from '../recovery.js';
 import { millis, runKey } from './columns.js';
 import type { PostgresDatabase, Statement } from './database.js';
 import { insertLogRows } from './log-rows.js';
@@ -51,16 +52,22 @@ const statements = {
   },
 } satisfies Record<string, Statement>;
 
-/** LogStore on the shared pool; lines keep append order through the table's identity column. */
+/**
+ * LogStore on the shared pool; lines keep append order through the table's identity column. Appends
+ * pass the run fence (run-fence.ts) for `writer`, as the run store's writes do.
+ */
 export class PostgresLogStore implements LogStore {
   readonly #db: PostgresDatabase;
+  readonly #writer: RunOwner;
 
-  constructor(db: PostgresDatabase) {
+  constructor(db: PostgresDatabase, writer: RunOwner) {
     this.#db = db;
+    this.#writer = writer;
   }
 
   append(lines: readonly LogLine[]): Promise<void> {
-    return this.#db.write('append log lines', (query) => insertLogRows(query, lines));
+    const writer = this.#writer;
+    return this.#db.write('append log lines', (query, turn) => insertLogRows(query, lines, { writer, turn }));
   }
 
   read(runId: RunId, options?: { jobId?: JobId; tail?: number }): Promise<LogLine[]> {

@@ -13,7 +13,7 @@ import type { Query, Statement } from './database.js';
  * that a claim (an UPDATE of that row) waits for the commit, and a claim that committed first is seen
  * (READ COMMITTED re-reads a row it waited for). No statement is added to a write, except to addJobs.
  */
-const ownedBy = (host: string, pid: string) =>
+export const ownedBy = (host: string, pid: string) =>
   `(r.owner_host IS NULL OR (r.owner_host = ${host} AND r.owner_pid = ${pid}))`;
 
 const lockJobsText = `SELECT j.id FROM jobs j JOIN runs r ON r.id = j.run_id

@@ -48,7 +48,7 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
   const fence = new SqliteRunFence(db, commits, options?.runOwner ?? processRunOwner());
   return {
     runs: new SqliteRunStore(db, commits, logRows, fence),
-    logs: new SqliteLogStore(db, commits, logRows),
+    logs: new SqliteLogStore(db, commits, logRows, fence),
     queue,
     staleWrites: new SqliteStaleWriteStore(db, commits),
     recovery: new SqliteRunRecoveryStore(db, commits, fence),

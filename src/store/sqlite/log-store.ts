@@ -1,9 +1,11 @@
 import type Database from 'better-sqlite3';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import { defaultReadAfterLimit, type LogLine, type LogStore, withAttempts } from '../logs.js';
+import type { JobUpdate } from '../runs.js';
 import { runKey } from './columns.js';
 import { type GroupCommit, oneStatement } from './group-commit.js';
 import type { LogRowInserts } from './log-rows.js';
+import { refusedAfter, type SqliteRunFence } from './run-fence.js';
 
 interface LogRow {
   job_id: string;
@@ -15,13 +17,18 @@ interface LogRow {
   text: string;
 }
 
+const noUpdates: readonly JobUpdate[] = [];
+
 const columns = 'job_id, step_index, stream, at, text, job_attempt, step_attempt';
 // The newest N of a selection, put back into append order by the outer query.
 const newest = (where: string) =>
   `SELECT ${columns} FROM (SELECT seq, ${columns} FROM log_lines WHERE ${where} ORDER BY seq DESC LIMIT ?)
    ORDER BY seq`;
 
-/** LogStore on one better-sqlite3 connection; lines keep append order through the table's rowid. */
+/**
+ * LogStore on one better-sqlite3 connection; lines keep append order through the table's rowid.
+ * Appends pass the run fence (SqliteRunFence.keep) as the run store's writes do.
+ */
 export class SqliteLogStore implements LogStore {
   readonly #rows;
   readonly #runLines;
@@ -37,6 +44,7 @@ export class SqliteLogStore implements LogStore {
     db: Database.Database,
     private readonly commits: GroupCommit,
     rows: LogRowInserts,
+    private readonly fence: SqliteRunFence,
   ) {
     this.#rows = rows;
     this.#runLines = db.prepare<[number], LogRow>(
@@ -67,9 +75,14 @@ export class SqliteLogStore implements LogStore {
   }
 
   append(lines: readonly LogLine[]): Promise<void> {
-    return this.commits.write('append log lines', () => {
-      if (lines.length > 0) this.#rows.insert(lines);
-    });
+    return this.commits
+      .write('append log lines', () => {
+        if (lines.length === 0) return undefined;
+        const kept = this.fence.keep(noUpdates, lines);
+        if (kept.lines.length > 0) this.#rows.insert(kept.lines);
+        return kept.refused;
+      })
+      .then(refusedAfter);
   }
 
   read(runId: RunId, options?: { jobId?: JobId; tail?: number }): Promise<LogLine[]> {
