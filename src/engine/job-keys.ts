@@ -3,7 +3,7 @@ import { isTerminal, type NeedsResult, needsResultOf } from '../core/outcome.js'
 import type { JobSpec } from '../protocol/job-spec.js';
 import { type EvaluationContext, type ExpressionValue, isObject } from '../workflow/expressions/index.js';
 import type { JobDefinition } from '../workflow/model.js';
-import { type Effect, type Leg, moveLeg } from './leg.js';
+import { continuedOnError, type Effect, type Leg, moveLeg } from './leg.js';
 
 /** One job of a run's DAG (a key under `jobs:`) as RunCoordinator tracks it: its legs and result. */
 export interface KeyState {
@@ -46,8 +46,7 @@ export function settle(state: KeyState): void {
   const results: NeedsResult[] = [];
   for (const leg of legs) {
     if (!isTerminal(leg.status)) return;
-    const failed = leg.status === 'failed' || leg.status === 'timed_out';
-    results.push(leg.continueOnError && failed ? 'success' : needsResultOf(leg.status));
+    results.push(continuedOnError(leg) ? 'success' : needsResultOf(leg.status));
   }
   if (results.includes('failure')) state.result = 'failure';
   else if (results.includes('cancelled')) state.result = 'cancelled';

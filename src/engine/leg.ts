@@ -121,6 +121,16 @@ export interface StoredLeg {
   readonly triesFrom?: number;
 }
 
+/**
+ * The leg failed and its job-level `continue-on-error` let the run go on: as on GitHub, the job shows
+ * failed while its `needs.<id>.result` reads `success` and the run can succeed. Not a leg its
+ * `timeout-minutes` stopped: GitHub cancels that job, and continue-on-error does not cover a cancel
+ * (its `cancelled` reaches the run).
+ */
+export function continuedOnError(leg: Pick<Leg, 'continueOnError' | 'status'>): boolean {
+  return leg.continueOnError && leg.status === 'failed';
+}
+
 /** Every change of a leg's status goes through the job state machine in core/. */
 export function moveLeg(leg: Leg, to: JobStatus): void {
   assertTransition(leg.name, leg.status, to);

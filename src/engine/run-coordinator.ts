@@ -187,9 +187,9 @@ export class RunCoordinator {
     if (this.cancelled) return 'cancelled';
     const results = [...this.keys.values()].map((state) => state.result);
     if (results.includes('failure')) return 'failed';
-    // A job its timeout-minutes stopped reads `cancelled` in needs, as on GitHub, but nobody cancelled the run.
-    if ([...this.legs.values()].some((leg) => leg.status === 'timed_out' && !leg.continueOnError))
-      return 'failed';
+    // A job its timeout-minutes stopped reads `cancelled` in needs, as on GitHub, but nobody cancelled the
+    // run; its continue-on-error does not cover it (continuedOnError).
+    if ([...this.legs.values()].some((leg) => leg.status === 'timed_out')) return 'failed';
     // A job cancelled on its own (by its concurrency group) makes the run cancelled, as on GitHub.
     return results.includes('cancelled') ? 'cancelled' : 'succeeded';
   }
