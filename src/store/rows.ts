@@ -45,6 +45,8 @@ export interface JobRow<Int, Json> {
   runner: (Json extends string ? string : JobRunner) | null;
   fencing_token: Int | null;
   tries_from: number | null;
+  /** 1 (SQLite) or true (Postgres) for JobRecord.continuedOnError; NULL otherwise. */
+  continued_on_error: number | boolean | null;
 }
 
 export interface JobAttemptRow<Int, Json> {
@@ -81,7 +83,7 @@ export const runColumns =
   'concurrency_group, concurrency_state, concurrency_ahead, concurrency_at, concurrency_joined_at';
 export const jobColumns =
   'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason, attempt, queued_at, ' +
-  'not_before, priority, runner, fencing_token, tries_from';
+  'not_before, priority, runner, fencing_token, tries_from, continued_on_error';
 export const stepColumns =
   'job_id, job_attempt, idx, attempt, name, outcome, conclusion, exit_code, started_at, finished_at, retry_delay_ms, ' +
   'timed_out_after_ms, max_attempts';

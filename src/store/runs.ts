@@ -95,6 +95,11 @@ export interface JobRecord extends NewJob {
    * restored from the store (resume, takeover) counts the job's retries as its last driver did.
    */
   readonly triesFrom?: number;
+  /**
+   * The job failed and its job-level `continue-on-error` let the run go on: it shows failed while its
+   * `needs.<id>.result` read `success` (engine/leg.ts, continuedOnError). Absent otherwise.
+   */
+  readonly continuedOnError?: true;
 }
 
 export interface JobPatch {
@@ -129,6 +134,8 @@ export interface JobPatch {
    * retry's, a re-run's, a requeue's after a lost runner); the last two move it.
    */
   readonly triesFrom?: number;
+  /** Like reason: set with the job's end, cleared by a patch that starts another attempt unless it sets it. */
+  readonly continuedOnError?: true;
 }
 
 /** One job's patch in an updateJobs call. */

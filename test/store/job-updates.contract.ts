@@ -38,6 +38,7 @@ export function jobUpdatesContract(make: StoresFactory): void {
         // Epoch microseconds, as the control plane's tokens are (leases.ts): past 32 bits, a safe integer.
         fencingToken: 1_764_460_800_123_456,
         triesFrom: 3,
+        continuedOnError: true,
       } as const satisfies Required<Omit<JobPatch, 'attempt'>>;
       const runId = await runWithJobs(2);
       await runs().updateJob(jobIdFor(runId, 0), full);
@@ -106,13 +107,17 @@ export function jobUpdatesContract(make: StoresFactory): void {
       await runs().updateJobs([
         { id: first, patch: { status: 'running', startedAt: 5 } },
         { id: second, patch: { status: 'queued', queuedAt: 6, priority: 'high' } },
-        { id: first, patch: { status: 'failed', finishedAt: 9, reason: 'exit code 1' } },
+        {
+          id: first,
+          patch: { status: 'failed', finishedAt: 9, reason: 'exit code 1', continuedOnError: true },
+        },
         { id: first, patch: { status: 'queued', attempt: 2, queuedAt: 10 } },
         { id: second, patch: { status: 'running', startedAt: 11 } },
       ]);
       const [one, two] = await runs().listJobs(runId);
       expect(one).toMatchObject({ status: 'queued', attempt: 2, queuedAt: 10 });
-      for (const field of ['startedAt', 'finishedAt', 'reason']) expect(one).not.toHaveProperty(field);
+      for (const field of ['startedAt', 'finishedAt', 'reason', 'continuedOnError'])
+        expect(one).not.toHaveProperty(field);
       expect(two).toMatchObject({ status: 'running', startedAt: 11, queuedAt: 6, priority: 'high' });
     });
 

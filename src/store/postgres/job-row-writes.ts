@@ -18,15 +18,16 @@ const statements = {
   addJobs: {
     name: 'vk_add_job_rows',
     text: `INSERT INTO jobs (id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason,
-             attempt, queued_at, not_before, priority, runner, fencing_token, tries_from)
+             attempt, queued_at, not_before, priority, runner, fencing_token, tries_from, continued_on_error)
            SELECT id, run_id, key, name, matrix, status, started_at, finished_at, coalesce(outputs, '{}'),
-             reason, coalesce(attempt, 1), queued_at, not_before, priority, runner, fencing_token, tries_from
+             reason, coalesce(attempt, 1), queued_at, not_before, priority, runner, fencing_token, tries_from,
+             continued_on_error
            FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::json[], $6::text[], $7::bigint[],
                        $8::bigint[], $9::json[], $10::text[], $11::integer[], $12::bigint[], $13::bigint[],
-                       $14::text[], $15::json[], $16::bigint[], $17::integer[])
+                       $14::text[], $15::json[], $16::bigint[], $17::integer[], $18::boolean[])
              WITH ORDINALITY AS batch (id, run_id, key, name, matrix, status, started_at, finished_at, outputs,
                                        reason, attempt, queued_at, not_before, priority, runner, fencing_token,
-                                       tries_from, ord)
+                                       tries_from, continued_on_error, ord)
            ORDER BY ord`,
   },
 } satisfies Record<string, Statement>;
@@ -185,6 +186,7 @@ async function insertRows(
   const runners = new Array<string | null>(count);
   const fencingTokens = new Array<number | null>(count);
   const triesFrom = new Array<number | null>(count);
+  const continuedOnError = new Array<string | null>(count);
   let i = 0;
   for (const job of jobs) {
     const key = runKey(job.runId);
@@ -207,6 +209,7 @@ async function insertRows(
     runners[i] = row.runner === undefined ? null : jobRunnerJson(row.runner);
     fencingTokens[i] = row.fencingToken ?? null;
     triesFrom[i] = row.triesFrom ?? null;
+    continuedOnError[i] = row.continuedOnError === undefined ? null : 'true';
     i++;
   }
   await lockRunsOf(query, runKeys, writer);
@@ -229,6 +232,7 @@ async function insertRows(
     textArrayLiteral(runners),
     integerArrayLiteral(fencingTokens),
     integerArrayLiteral(triesFrom),
+    textArrayLiteral(continuedOnError),
   ];
   try {
     await query(statements.addJobs, columns);
@@ -325,7 +329,7 @@ function foldByJob(calls: readonly UpdateCall[]): Map<JobId, JobPatch> {
 
 /**
  * `earlier` then `later` as one patch. A later attempt clears the times, reason, queue time,
- * not-before, runner and fencing token of the earlier patches (job-updates.ts); other columns keep the latest value set
+ * not-before, runner, fencing token and continuedOnError of the earlier patches (job-updates.ts); other columns keep the latest value set
  * (triesFrom too, which a later attempt keeps).
  */
 function folded(earlier: JobPatch, later: JobPatch): JobPatch {
@@ -345,5 +349,8 @@ function folded(earlier: JobPatch, later: JobPatch): JobPatch {
     runner: restarts ? later.runner : (later.runner ?? earlier.runner),
     fencingToken: restarts ? later.fencingToken : (later.fencingToken ?? earlier.fencingToken),
     triesFrom: later.triesFrom ?? earlier.triesFrom,
+    continuedOnError: restarts
+      ? later.continuedOnError
+      : (later.continuedOnError ?? earlier.continuedOnError),
   };
 }

@@ -7,7 +7,7 @@ import type { Query, Statement } from './database.js';
 /**
  * Job updates as one statement per batch of distinct jobs (one UPDATE changes a row once, whatever
  * number of `u` rows match it): the patches go as parallel arrays, one row of `u` per job. A patch with an attempt starts that attempt, so the previous one's times,
- * reason, runner and its lease's token go; without one, a column the patch leaves out keeps its value
+ * reason, runner, its lease's token and continued_on_error go; without one, a column the patch leaves out keeps its value
  * (and tries_from, the attempt the job's retries count from, with one too).
  *
  * On a server on Postgres a turn's updates went as one statement each, a round trip apiece: 36,000
@@ -28,12 +28,14 @@ const updateJobs: Statement = {
     runner = CASE WHEN u.attempt IS NULL THEN coalesce(u.runner::json, jobs.runner) ELSE u.runner::json END,
     fencing_token = CASE WHEN u.attempt IS NULL THEN coalesce(u.fencing_token, jobs.fencing_token)
       ELSE u.fencing_token END,
-    tries_from = coalesce(u.tries_from, jobs.tries_from)
+    tries_from = coalesce(u.tries_from, jobs.tries_from),
+    continued_on_error = CASE WHEN u.attempt IS NULL THEN coalesce(u.continued_on_error, jobs.continued_on_error)
+      ELSE u.continued_on_error END
   FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::integer[],
               $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::text[], $14::bigint[],
-              $15::integer[])
+              $15::integer[], $16::boolean[])
     AS u(id, status, started_at, finished_at, outputs, reason, attempt, name, matrix, queued_at, not_before, priority,
-         runner, fencing_token, tries_from)
+         runner, fencing_token, tries_from, continued_on_error)
   WHERE jobs.id = u.id`,
 };
 
@@ -59,6 +61,7 @@ export async function updateJobRows(query: Query, patches: ReadonlyMap<JobId, Jo
   const runner = new Array<string | null>(count);
   const fencingToken = new Array<number | null>(count);
   const triesFrom = new Array<number | null>(count);
+  const continuedOnError = new Array<string | null>(count);
   let row = 0;
   for (const [jobId, patch] of patches) {
     id[row] = jobId;
@@ -76,6 +79,7 @@ export async function updateJobRows(query: Query, patches: ReadonlyMap<JobId, Jo
     runner[row] = patch.runner === undefined ? null : jobRunnerJson(patch.runner);
     fencingToken[row] = patch.fencingToken ?? null;
     triesFrom[row] = patch.triesFrom ?? null;
+    continuedOnError[row] = patch.continuedOnError === undefined ? null : 'true';
     row++;
   }
   const values = [
@@ -94,6 +98,7 @@ export async function updateJobRows(query: Query, patches: ReadonlyMap<JobId, Jo
     textArrayLiteral(runner),
     integerArrayLiteral(fencingToken),
     integerArrayLiteral(triesFrom),
+    textArrayLiteral(continuedOnError),
   ];
   return (await query(updateJobs, values)).rowCount ?? 0;
 }

@@ -409,6 +409,7 @@ function jobFromRow(row: JobRow): JobRecord {
   if (runner !== undefined) job.runner = runner;
   if (row.fencing_token !== null) job.fencingToken = Number(row.fencing_token);
   if (row.tries_from !== null && row.tries_from !== 1) job.triesFrom = row.tries_from;
+  if (row.continued_on_error) job.continuedOnError = true;
   return job;
 }
 

@@ -447,4 +447,9 @@ export const migrations: readonly string[] = [
   -- recording the step of a max-attempts past 2^31 fail, leaving the run interrupted.
   ALTER TABLE steps ADD COLUMN max_attempts bigint;
   `,
+  `
+  -- True for a job that failed and whose job-level continue-on-error let the run go on
+  -- (JobRecord.continuedOnError), which \`valkyrie show\` tells; NULL otherwise.
+  ALTER TABLE jobs ADD COLUMN continued_on_error boolean;
+  `,
 ];

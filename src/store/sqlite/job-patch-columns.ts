@@ -21,6 +21,7 @@ export const patchColumns = [
   ['runner', 'runner'],
   ['fencingToken', 'fencing_token'],
   ['triesFrom', 'tries_from'],
+  ['continuedOnError', 'continued_on_error'],
 ] as const satisfies readonly (readonly [Exclude<keyof JobPatch, 'attempt'>, string])[];
 
 /** An inserted row's values: id, run key, key, then the patch columns in patchColumns' order. */
@@ -30,7 +31,7 @@ export const rowWidth = patchColumnsAt + patchColumns.length;
 
 export function rowOf(job: NewJob): Value[] {
   // biome-ignore format: a row of rowWidth values, the patch columns' after the first three.
-  const row: Value[] = [job.id, null, job.key, null, null, null, null, null, null, null, null, null, null, null, null, null];
+  const row: Value[] = [job.id, null, job.key, null, null, null, null, null, null, null, null, null, null, null, null, null, null];
   setPatchColumns(row, job);
   row[patchColumnsAt + outputsColumn] = '{}';
   return row;
@@ -56,7 +57,8 @@ export function shapeOf(patch: JobPatch): number {
     (patch.priority == null ? 0 : 512) |
     (patch.runner == null ? 0 : 1024) |
     (patch.fencingToken == null ? 0 : 2048) |
-    (patch.triesFrom == null ? 0 : 4096)
+    (patch.triesFrom == null ? 0 : 4096) |
+    (patch.continuedOnError == null ? 0 : 8192)
   );
 }
 
@@ -76,6 +78,7 @@ export function pushSetValues(patch: JobPatch, values: Value[]): void {
     runner,
     fencingToken,
     triesFrom,
+    continuedOnError,
   } = patch;
   if (status != null) values.push(status);
   if (startedAt != null) values.push(startedAt);
@@ -90,6 +93,7 @@ export function pushSetValues(patch: JobPatch, values: Value[]): void {
   if (runner != null) values.push(jobRunnerJson(runner));
   if (fencingToken != null) values.push(fencingToken);
   if (triesFrom != null) values.push(triesFrom);
+  if (continuedOnError != null) values.push(1);
 }
 
 export function bitCount(shape: number): number {
@@ -119,6 +123,7 @@ export function setPatchColumns(row: Value[], patch: JobPatch): void {
   if (runner !== undefined) setColumn(row, 10, jobRunnerJson(runner));
   setColumn(row, 11, patch.fencingToken);
   setColumn(row, 12, patch.triesFrom);
+  if (patch.continuedOnError !== undefined) setColumn(row, 13, 1);
 }
 
 /** Column `bit` of patchColumns, unless the patch leaves it as it is (no value). */

@@ -88,15 +88,15 @@ export class JobRowWrites {
     this.#runExists = db.prepare<[number], number>('SELECT 1 FROM runs WHERE id = ?').pluck();
     this.#lastSeq = db.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM jobs').pluck();
     this.#logRows = logRows;
-    // A patch with an attempt starts that attempt, so the previous one's times, reason, runner and
-    // its lease's token go; the attempt the job's retries count from stays unless the patch moves it.
+    // A patch with an attempt starts that attempt, so the previous one's times, reason, runner, its
+    // lease's token and whether continue-on-error let it pass go; the attempt the job's retries count from stays unless the patch moves it.
     this.#startAttempt = db.prepare(
       `UPDATE jobs SET status = coalesce(@status, status),
        started_at = @startedAt, finished_at = @finishedAt, outputs = coalesce(@outputs, outputs),
        reason = @reason, attempt = @attempt, name = coalesce(@name, name),
        matrix = coalesce(@matrix, matrix), queued_at = @queuedAt, not_before = @notBefore,
        priority = coalesce(@priority, priority), runner = @runner, fencing_token = @fencingToken,
-       tries_from = coalesce(@triesFrom, tries_from)
+       tries_from = coalesce(@triesFrom, tries_from), continued_on_error = @continuedOnError
        WHERE id = @id`,
     );
   }
@@ -398,6 +398,7 @@ export class JobRowWrites {
       runner: patch.runner === undefined ? null : jobRunnerJson(patch.runner),
       fencingToken: nullable(patch.fencingToken),
       triesFrom: nullable(patch.triesFrom),
+      continuedOnError: patch.continuedOnError === undefined ? null : 1,
     });
   }
 }

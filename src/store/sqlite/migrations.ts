@@ -337,6 +337,11 @@ export const migrations: readonly string[] = [
   -- \`valkyrie logs\` tell (\`attempt 2 of 3\`); NULL without retry:, and from a runner older than it.
   ALTER TABLE steps ADD COLUMN max_attempts INTEGER;
   `,
+  `
+  -- 1 for a job that failed and whose job-level continue-on-error let the run go on
+  -- (JobRecord.continuedOnError), which \`valkyrie show\` tells; NULL otherwise.
+  ALTER TABLE jobs ADD COLUMN continued_on_error INTEGER;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */
