@@ -58,6 +58,8 @@ export interface ApiJob {
   /** Queued, it is not offered before this time (`not-before`, a retry's delay). */
   readonly notBefore?: number;
   readonly reason?: string;
+  /** It failed and its job-level continue-on-error let the run go on (its status stays failed). */
+  readonly continuedOnError?: true;
   /** Its ended attempts and every attempt of its steps: in a single run's view, from servers that give them. */
   readonly attempts?: readonly ApiJobAttempt[];
   readonly steps?: readonly ApiStep[];
@@ -181,6 +183,7 @@ function readJob(job: unknown): ApiJob {
     ...(typeof durationMs === 'number' ? { durationMs } : {}),
     ...(typeof notBefore === 'number' ? { notBefore } : {}),
     ...(typeof reason === 'string' ? { reason } : {}),
+    ...(job.continuedOnError === true ? { continuedOnError: true } : {}),
     ...(isRecord(runner) && typeof runner.id === 'string' && typeof runner.name === 'string'
       ? { runner: { id: runner.id, name: runner.name } }
       : {}),

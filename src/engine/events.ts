@@ -12,6 +12,11 @@ export interface JobSummary {
    * a cancelled `needs`), so it has no duration. Absent for a job that ran, and from servers before it.
    */
   readonly neverStarted?: true;
+  /**
+   * The job failed and its job-level `continue-on-error` let the run go on (engine/leg.ts,
+   * continuedOnError): its status stays `failed`, as GitHub shows it. Absent otherwise.
+   */
+  readonly continuedOnError?: true;
 }
 
 /**
@@ -137,6 +142,8 @@ export type RunEvent =
       /** This attempt never started (skipped, or cancelled while it waited): it has no duration. */
       readonly neverStarted?: true;
       readonly reason?: string;
+      /** The job failed and its job-level continue-on-error let the run go on (JobSummary's). */
+      readonly continuedOnError?: true;
       readonly at: number;
       readonly attempt?: number;
     }

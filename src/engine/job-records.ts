@@ -4,7 +4,7 @@ import type { LogStore } from '../store/logs.js';
 import type { JobPatch, NewJob, RunStore } from '../store/runs.js';
 import { attemptField, jobAttemptField, type RunEventListeners } from './events.js';
 import type { EndedAttempt } from './job-retry.js';
-import { type Effect, type Leg, queuedPatch } from './leg.js';
+import { continuedOnError, type Effect, type Leg, queuedPatch } from './leg.js';
 import { endLostAttemptSteps } from './lost-steps.js';
 import type { RunnerAvailability } from './runner-registry.js';
 import type { StoreWrites } from './store-writes.js';
@@ -160,7 +160,9 @@ export class JobRecords {
     const finishedAt = leg.finishedAt ?? at;
     const status = leg.status;
     if (!isTerminal(status)) return;
-    const patch = { status, finishedAt, outputs, reason: leg.reason };
+    // Left undefined (out of the JSON, as `reason`) for a leg continue-on-error did not let pass.
+    const continued: true | undefined = continuedOnError(leg) ? true : undefined;
+    const patch = { status, finishedAt, outputs, reason: leg.reason, continuedOnError: continued };
     this.writes.updateJob(leg.id, patch);
     if (!this.listening()) return;
     const { id: jobId, name, reason, attempt } = leg;
@@ -175,6 +177,7 @@ export class JobRecords {
       durationMs,
       neverStarted,
       reason,
+      continuedOnError: continued,
       at: finishedAt,
     } as const;
     // As in `started`: a first attempt's event is a plain literal; a later one's adds its attempt.

@@ -20,7 +20,15 @@ import {
   statusFor,
 } from './job-keys.js';
 import { attemptOutcomeOfStatus, jobRetryDecision, requeueLostLeg, retryLeg } from './job-retry.js';
-import { type Effect, type Leg, moveLeg, type RestoreOptions, type StoredLeg, specOf } from './leg.js';
+import {
+  continuedOnError,
+  type Effect,
+  type Leg,
+  moveLeg,
+  type RestoreOptions,
+  type StoredLeg,
+  specOf,
+} from './leg.js';
 import { queuePlacement } from './queue-placement.js';
 import { endedAttemptOf, planRerun, type RerunScope, takeEarlier } from './rerun-plan.js';
 import { restoredLeg, restoredPlan } from './restored-leg.js';
@@ -202,7 +210,8 @@ export class RunCoordinator {
         status: isTerminal(leg.status) ? leg.status : 'cancelled',
         durationMs: startedAt !== undefined && leg.finishedAt !== undefined ? leg.finishedAt - startedAt : 0,
       } as const;
-      return startedAt === undefined ? { ...summary, neverStarted: true } : summary;
+      const started = startedAt === undefined ? { ...summary, neverStarted: true as const } : summary;
+      return continuedOnError(leg) ? { ...started, continuedOnError: true } : started;
     });
   }
 

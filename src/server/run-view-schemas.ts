@@ -96,6 +96,10 @@ export const jobViewSchema = z.object({
   }),
   attempt: z.number().meta({ description: 'the attempt this status is of, from 1 (retries, re-runs)' }),
   reason: z.string().optional(),
+  continuedOnError: z.literal(true).optional().meta({
+    description:
+      'the job failed (`status` stays `failed`, as GitHub shows it) and its job-level `continue-on-error` let the run go on: its `needs.<job>.result` read `success`. Absent otherwise, and for a job its `timeout-minutes` stopped, which continue-on-error does not cover',
+  }),
   queuedAt: z.number().optional().meta({
     description: 'epoch ms: when this attempt was last put in the queue to be offered to runners',
   }),

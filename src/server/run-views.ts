@@ -232,6 +232,7 @@ function jobView(
     ...(startedAt === undefined ? {} : { startedAt }),
     ...(finishedAt === undefined ? {} : { finishedAt }),
     ...(job.reason === undefined ? {} : { reason: job.reason }),
+    ...(job.continuedOnError ? { continuedOnError: true } : {}),
     ...(whole === undefined ? {} : { durationMs: whole }),
     ...(queuedAt === undefined ? {} : { queuedAt }),
     ...(notBefore === undefined ? {} : { notBefore }),

@@ -144,6 +144,7 @@ export function jobCompletedOf(
     durationMs: durationOf(job),
     ...(job.startedAt === undefined ? { neverStarted: true } : {}),
     ...(job.reason === undefined ? {} : { reason: job.reason }),
+    ...(job.continuedOnError ? { continuedOnError: true } : {}),
     at: job.finishedAt ?? run.createdAt,
     ...attemptField(job.attempt),
   };
@@ -161,6 +162,7 @@ export function runCompletedOf(run: RunRecord, jobs: readonly JobRecord[]): RunE
         durationMs: durationOf(job),
         // The record keeps its current attempt's start only: one past its first, an earlier one started.
         ...(job.startedAt === undefined && (job.attempt ?? 1) === 1 ? { neverStarted: true } : {}),
+        ...(job.continuedOnError ? { continuedOnError: true } : {}),
       });
   return {
     type: 'run.completed',

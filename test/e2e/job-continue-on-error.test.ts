@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { logLines, statuses, summary, Workspace } from './cli.js';
+import { events, logLines, statuses, summary, Workspace } from './cli.js';
 
 /**
  * Job-level `continue-on-error`, as GitHub applies it: it lets a job's failure pass (the run goes on
@@ -10,6 +10,60 @@ import { logLines, statuses, summary, Workspace } from './cli.js';
 describe('job-level continue-on-error', () => {
   const ws = new Workspace();
   afterAll(() => ws.dispose());
+
+  it('shows a failed job it let pass as failed and continued, in the events, the summary and show', async () => {
+    const file = ws.write(
+      'allowed.yml',
+      `jobs:
+  test:
+    runs-on: ubuntu-latest
+    continue-on-error: \${{ matrix.experimental }}
+    strategy:
+      fail-fast: false
+      matrix:
+        experimental: [false, true]
+    steps:
+      - run: if [ "\${{ matrix.experimental }}" = true ]; then exit 3; fi
+  after:
+    needs: test
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "test=\${{ needs.test.result }}"
+`,
+    );
+    const result = await ws.run(['run', file, '--json']);
+    expect(result.code).toBe(0);
+    expect(statuses(result.stdout)).toEqual({
+      'test (false)': 'succeeded',
+      'test (true)': 'failed',
+      after: 'succeeded',
+    });
+    expect(logLines(result.stdout, 'after')).toEqual(['test=success']);
+    const ended = summary(result.stdout);
+    expect(ended.status).toBe('succeeded');
+    expect(ended.jobs.find((job) => job.name === 'test (true)')).toMatchObject({ continuedOnError: true });
+    expect(ended.jobs.find((job) => job.name === 'test (false)')).not.toHaveProperty('continuedOnError');
+    const completed = events(result.stdout).filter((event) => event.type === 'job.completed');
+    expect(completed.find((event) => event.name === 'test (true)')).toMatchObject({ continuedOnError: true });
+    expect(completed.find((event) => event.name === 'after')).not.toHaveProperty('continuedOnError');
+
+    // The stored record says so too: show's line and its JSON.
+    const runId = String(events(result.stdout)[0]?.runId);
+    const shown = (await ws.run(['show', runId])).stdout;
+    expect(shown).toMatch(/✗ failed +test \(true\) .*, continued \(continue-on-error\)\n/);
+    expect(shown).not.toMatch(/test \(false\).*continue-on-error/);
+    const detail = JSON.parse((await ws.run(['show', runId, '--json'])).stdout) as {
+      jobs: { name: string; continuedOnError?: boolean }[];
+    };
+    expect(detail.jobs.find((job) => job.name === 'test (true)')?.continuedOnError).toBe(true);
+    expect(detail.jobs.find((job) => job.name === 'after')).not.toHaveProperty('continuedOnError');
+
+    // The live view's line of the job and its row in the end table say it was let pass.
+    const live = await ws.run(['run', file]);
+    expect(live.code).toBe(0);
+    expect(live.stdout).toMatch(/\[test \(true\)\] ✗ failed in \d+ms: .*, continued \(continue-on-error\)\n/);
+    expect(live.stdout).toMatch(/ {2}test \(true\) +✗ failed +\d+ms +continued \(continue-on-error\)\n/);
+  });
 
   it('does not cover a job its timeout-minutes stopped: needs reads cancelled and the run fails', async () => {
     const file = ws.write(

@@ -28,6 +28,8 @@ export interface ShownJob extends Omit<ShownAttempt, 'attempt'> {
   readonly attempt?: number;
   /** A queued job is not offered before this time (`not-before`, or a retry's delay). */
   readonly notBefore?: number;
+  /** It failed and its job-level continue-on-error let the run go on. */
+  readonly continuedOnError?: true;
 }
 
 /** A step attempt as `valkyrie show` prints it: a local StepRecord, or the API's view of it. */
@@ -51,7 +53,16 @@ export function jobLine(job: ShownJob, durationMs: number | undefined, c: Colors
       ? `not before ${isoSeconds(job.notBefore)}`
       : '';
   const timing = [took, held].filter((part) => part !== '').join(' ');
-  return `  ${jobStatusCell(c, job.status)} ${visible(job.name)}${dimmed(c, timing)}${on}${reason}`;
+  return `  ${jobStatusCell(c, job.status)} ${visible(job.name)}${dimmed(c, timing)}${on}${reason}${continuedText(job, c)}`;
+}
+
+/**
+ * `, continued (continue-on-error)` after a failed job that its job-level continue-on-error let pass,
+ * as a step's line says it of a step: the job shows failed, as on GitHub, and this says why the run
+ * went on; nothing for any other job.
+ */
+export function continuedText(job: { readonly continuedOnError?: true }, c: Colors): string {
+  return job.continuedOnError ? c.dim(', continued (continue-on-error)') : '';
 }
 
 /** ` TEXT` dimmed, or nothing for no text: a job or step that has no duration ends with no spaces. */

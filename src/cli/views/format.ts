@@ -12,6 +12,22 @@ export interface EndedJob {
   readonly neverStarted?: true;
 }
 
+/** What the views add to a failed job that its job-level continue-on-error let pass (continuedReason). */
+export const continuedNote = 'continued (continue-on-error)';
+
+/**
+ * A finished job's reason as the live views print it, followed by `continued (continue-on-error)` for
+ * a failed job its job-level continue-on-error let pass, as a step's line says it of a step: the job
+ * shows failed, as on GitHub, and this says why the run went on. Undefined for no reason and no note.
+ */
+export function continuedReason(job: {
+  readonly reason?: string;
+  readonly continuedOnError?: true;
+}): string | undefined {
+  if (!job.continuedOnError) return job.reason;
+  return job.reason ? `${job.reason}, ${continuedNote}` : continuedNote;
+}
+
 /**
  * A finished job's duration as the views print it: none for one that never started (skipped, or
  * cancelled while it waited), whose 0 is no time it took, as `show` leaves it out. A skipped job's

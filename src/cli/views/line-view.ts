@@ -3,6 +3,7 @@ import {
   type Colors,
   colorForStatus,
   concurrencyText,
+  continuedReason,
   entryLines,
   jobDurationText,
   noRunnerText,
@@ -86,7 +87,8 @@ export class LineView implements RunView {
         break;
       case 'job.completed': {
         const paint = colorForStatus(c, event.status);
-        const reason = event.reason ? `: ${event.reason}` : '';
+        const told = continuedReason(event);
+        const reason = told ? `: ${told}` : '';
         const took = jobDurationText(event);
         const duration = took === '' ? '' : ` in ${took}`;
         this.out.write(

@@ -1,6 +1,6 @@
 import { visible } from '../../core/visible-text.js';
 import type { ApiJob, ApiRunDetail } from '../run-answer.js';
-import { dimmedText, jobDetailLines, jobLine } from './attempts.js';
+import { continuedText, dimmedText, jobDetailLines, jobLine } from './attempts.js';
 import {
   type Colors,
   colorForStatus,
@@ -59,5 +59,5 @@ function shownJobLine(job: ApiJob, c: Colors): string {
   const took = job.durationMs === undefined ? '' : c.dim(` ${formatDuration(job.durationMs)}`);
   const reason = job.reason ? c.dim(` (${visible(job.reason)})`) : '';
   const on = dimmedText(c, onRunnerText(job.runner, job.status));
-  return `  ${jobStatusCell(c, job.status)} ${visible(job.name)}${took}${tries}${on}${reason}`;
+  return `  ${jobStatusCell(c, job.status)} ${visible(job.name)}${took}${tries}${on}${reason}${continuedText(job, c)}`;
 }

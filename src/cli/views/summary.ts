@@ -1,6 +1,13 @@
 import { displayWidth, padToWidth } from '../../core/display-width.js';
 import type { JobSummary, RunEvent } from '../../engine/events.js';
-import { type Colors, colorForStatus, formatDuration, jobDurationText, statusSymbol } from './format.js';
+import {
+  type Colors,
+  colorForStatus,
+  continuedNote,
+  formatDuration,
+  jobDurationText,
+  statusSymbol,
+} from './format.js';
 
 /**
  * A run that ended before it started — cancelled (or replaced) while it waited for its concurrency
@@ -28,7 +35,8 @@ export function summaryTable(
     const statusText = `${statusSymbol(job.status)} ${job.status}`;
     const name = `  ${padToWidth(job.name, nameWidth)}  `;
     if (unstarted !== undefined) return `${name}${paint(statusText)}`;
-    return `${name}${paint(statusText.padEnd(12))}  ${jobDurationText(job)}`.trimEnd();
+    const continued = job.continuedOnError ? `  ${c.dim(continuedNote)}` : '';
+    return `${name}${paint(statusText.padEnd(12))}  ${jobDurationText(job).padEnd(8)}${continued}`.trimEnd();
   });
   const header = c.dim(`  ${'JOB'.padEnd(nameWidth)}  ${'STATUS'.padEnd(12)}  DURATION`);
   const paint = colorForStatus(c, status);

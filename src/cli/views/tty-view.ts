@@ -6,6 +6,7 @@ import {
   type Colors,
   colorForStatus,
   concurrencyText,
+  continuedReason,
   entryLines,
   formatDuration,
   jobDurationText,
@@ -114,7 +115,7 @@ export class TtyView implements RunView {
         const job = this.job(event.jobId, event.name);
         job.status = event.status;
         job.took = jobDurationText(event);
-        job.reason = event.reason;
+        job.reason = continuedReason(event);
         job.step = undefined;
         job.latest = undefined;
         break;
