@@ -119,6 +119,8 @@ export interface StoredLeg {
   readonly notBefore?: number;
   /** Leg.triesFrom as last stored (JobRecord.triesFrom); absent means 1. */
   readonly triesFrom?: number;
+  /** It failed and its job-level continue-on-error let the run go on (JobRecord.continuedOnError). */
+  readonly continuedOnError?: true;
 }
 
 /**

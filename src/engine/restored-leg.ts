@@ -21,7 +21,9 @@ export function restoredLeg(
     key: job.key,
     name: record.name,
     matrix: record.matrix as Record<string, ExpressionValue>,
-    continueOnError: plan?.continueOnError ?? false,
+    // A finished leg's job is not planned again once all its legs have finished: its record says
+    // whether continue-on-error let it pass, or its `needs.<id>.result` would read failure after a resume.
+    continueOnError: (!reopen && record.continuedOnError === true) || (plan?.continueOnError ?? false),
     runsOn: plan?.runsOn ?? [],
     ...legSpec(plan),
     retry: job.retry,

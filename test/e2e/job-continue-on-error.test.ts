@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { events, logLines, statuses, summary, Workspace } from './cli.js';
+import { collect, events, logLines, statuses, summary, Workspace, waitForJobStatus } from './cli.js';
+import { isAlive, killGroup, readPid, waitFor } from './process-state.js';
 
 /**
  * Job-level `continue-on-error`, as GitHub applies it: it lets a job's failure pass (the run goes on
@@ -63,6 +65,53 @@ describe('job-level continue-on-error', () => {
     expect(live.code).toBe(0);
     expect(live.stdout).toMatch(/\[test \(true\)\] ✗ failed in \d+ms: .*, continued \(continue-on-error\)\n/);
     expect(live.stdout).toMatch(/ {2}test \(true\) +✗ failed +\d+ms +continued \(continue-on-error\)\n/);
+  });
+
+  it('still lets the job pass once its run is resumed: its dependants see success and the run succeeds', async () => {
+    const resumable = new Workspace();
+    try {
+      const pid = join(resumable.dir, 'after.pid');
+      const marker = join(resumable.dir, 'after.marker');
+      const file = resumable.write(
+        'resumed.yml',
+        `jobs:
+  flaky:
+    runs-on: ubuntu-latest
+    continue-on-error: true
+    steps:
+      - run: exit 3
+  after:
+    needs: flaky
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo $$ > ${pid}
+          [ -f ${marker} ] || { touch ${marker}; sleep 300; }
+          echo "flaky=\${{ needs.flaky.result }}"
+`,
+      );
+      const child = resumable.start(['run', file, '--json']);
+      const exited = collect(child);
+      await waitFor(() => readPid(pid) !== undefined, 20_000, 'job after to start');
+      const step = readPid(pid) ?? 0;
+      await waitForJobStatus(resumable, '1', 'after', 'running');
+      child.kill('SIGKILL');
+      killGroup(step);
+      expect((await exited).signal).toBe('SIGKILL');
+      await waitFor(() => !isAlive(step), 5_000, "after's step to die");
+
+      const resumed = await resumable.run(['resume', '1', '--json']);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(logLines(resumed.stdout, 'after')).toContain('flaky=success');
+      const ended = summary(resumed.stdout);
+      expect(ended.status).toBe('succeeded');
+      expect(ended.jobs.find((job) => job.name === 'flaky')).toMatchObject({
+        status: 'failed',
+        continuedOnError: true,
+      });
+    } finally {
+      resumable.dispose();
+    }
   });
 
   it('does not cover a job its timeout-minutes stopped: needs reads cancelled and the run fails', async () => {
