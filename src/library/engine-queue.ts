@@ -82,6 +82,13 @@ export interface EngineQueue<E extends QueueEntry> {
    */
   cancel(entry: E, reason: string): boolean | Promise<boolean>;
   /**
+   * As `cancel`, for an entry whose callers' signals all aborted, except that an entry following a
+   * job another engine enqueued (its idempotency key's repeat, answered by the store) only stops
+   * following it: it ends `cancelled` here and the stored job goes on for whoever else holds it.
+   * False, doing nothing, for such an entry that this engine runs now. Without it, `cancel`.
+   */
+  letGo?(entry: E, reason: string): Promise<boolean>;
+  /**
    * A durable queue: cancels a job of the store by its id, through its entry when the queue has one
    * (returned, for the engine to end); `ended` is false when the job had finished or is unknown.
    */

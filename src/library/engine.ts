@@ -138,7 +138,7 @@ export class Engine implements AsyncDisposable {
       idempotent: new IdempotencyKeys(this.options.clock, this.options.store.kind !== 'memory'),
       // One listener per caller's signal, whatever the number of its jobs.
       signals: new JobSignals((job, reason) => {
-        this.cancel(job, reason).catch(() => {});
+        if (this.ownJob(job)) this.dispatch.cancel(job, reason, true).catch(() => {});
       }),
       retry: this.options.retry,
     });

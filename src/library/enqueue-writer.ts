@@ -9,11 +9,20 @@ import { refusedOutcome } from './stored-job.js';
 import type { StoredJobWatch } from './stored-job-watch.js';
 import { type EncodedBatch, type EnqueueBatch, encodeBatch, submissionsOf } from './submissions.js';
 
+/** The queue's entries, by where they are; see EnqueueWriter. */
+export interface WriterEntries {
+  readonly byId: Map<QueueJobId, JobRecord>;
+  readonly waiting: Set<JobRecord>;
+  readonly watched: StoredJobWatch;
+  /** Entries the store answered with a job another engine enqueued (their key's). */
+  readonly followers: WeakSet<JobRecord>;
+}
+
 /**
  * Writes a StoreEngineQueue's batches of new entries to its store, alone or with a claim in the same
  * write, and maps each result back to its entry: stored (`byId`, by its new job id), following a job
- * the store holds already (`watched`), or refused (settled through `hooks.settled`, and out of
- * `waiting`). `byId`, `waiting` and `watched` are the queue's own, written in place.
+ * the store holds already (`watched`, and among `followers` when another engine's), or refused (settled through
+ * `hooks.settled`, and out of `waiting`). The entries' places are the queue's own, written in place.
  */
 export class EnqueueWriter {
   constructor(
@@ -21,9 +30,7 @@ export class EnqueueWriter {
       StoreEngineQueueOptions,
       'store' | 'worker' | 'leaseTtlMs' | 'hooks' | 'encode' | 'runsJobs' | 'conflict'
     >,
-    private readonly byId: Map<QueueJobId, JobRecord>,
-    private readonly waiting: Set<JobRecord>,
-    private readonly watched: StoredJobWatch,
+    private readonly entries: WriterEntries,
     private readonly track: <T>(promise: Promise<T>) => Promise<T>,
     /** The queue's claim alone, for a batch whose write with the claim was refused. */
     private readonly claim: (limit: number, tasks: readonly string[]) => Promise<Lease[]>,
@@ -87,7 +94,7 @@ export class EnqueueWriter {
       const entry = batch[i];
       if (entry !== undefined) this.#placed(entry, result);
     });
-    if (results.some((result) => result.kind === 'existing')) this.watched.lookUp();
+    if (results.some((result) => result.kind === 'existing')) this.entries.watched.lookUp();
   }
 
   /** One enqueue result: the entry is stored, follows a job (its key's, or a producer's own), or conflicts. */
@@ -97,12 +104,13 @@ export class EnqueueWriter {
       this.#refused(entry, conflict);
     } else if (kind === 'created' && this.options.runsJobs) {
       entry.storeId = job.id;
-      this.byId.set(job.id, entry);
+      this.entries.byId.set(job.id, entry);
     } else {
       // The idempotency key matched a job in the store, or a producer stored it: this entry follows it.
       entry.storeId = job.id;
-      this.waiting.delete(entry);
-      this.watched.add(job.id, entry);
+      this.entries.waiting.delete(entry);
+      this.entries.watched.add(job.id, entry);
+      if (kind === 'existing') this.entries.followers.add(entry);
     }
   }
 
@@ -111,7 +119,7 @@ export class EnqueueWriter {
   }
 
   #settled(entry: JobRecord, outcome: TaskOutcome): void {
-    this.waiting.delete(entry);
+    this.entries.waiting.delete(entry);
     this.options.hooks.settled(entry, outcome);
   }
 }

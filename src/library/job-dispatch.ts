@@ -161,11 +161,14 @@ export class JobDispatch {
   /**
    * Cancels one job (`engine.cancel`): waiting, it ends `cancelled` at once; running, its attempt's
    * signal aborts and it ends `cancelled` however the attempt ends. The queue records it first (a
-   * store, durably). False when it had ended already.
+   * store, durably). False when it had ended already. `letGo`: every caller's signal aborted
+   * (JobSignals), which leaves a job another engine enqueued to it (EngineQueue.letGo).
    */
-  async cancel(job: JobRecord, reason: string): Promise<boolean> {
+  async cancel(job: JobRecord, reason: string, letGo = false): Promise<boolean> {
     if (job.settled || this.cancelled.has(job)) return false;
-    if (!(await this.queue.cancel(job, reason))) return false;
+    const queue = this.queue;
+    const ended = letGo && queue.letGo !== undefined ? queue.letGo(job, reason) : queue.cancel(job, reason);
+    if (!(await ended)) return false;
     // Another cancel of the job may have passed the first check while this one waited.
     if (this.cancelled.has(job)) return false;
     this.cancelled.add(job);

@@ -63,10 +63,10 @@ export class JobIntake {
   /** `enqueue`: throws VK_ENGINE_CONFIG or VK_IDEMPOTENCY_CONFLICT with nothing queued. */
   one(task: EngineTask | string, input: unknown, options: JobOptions | undefined): JobHandle {
     const job = this.prepare('enqueue()', task, input, options);
-    const handle = this.admit(job, 'enqueue()');
+    const held = this.admitOrFind(job, 'enqueue()');
     this.dispatch.endSubmission();
-    if (options?.signal !== undefined) this.signals.link(handle, options.signal);
-    return handle;
+    this.linkSignal(job, held, options?.signal);
+    return held ?? job;
   }
 
   /** `enqueueMany`: all or nothing, every request is checked before any is queued. */
@@ -88,15 +88,25 @@ export class JobIntake {
       jobs[i] = this.prepare('enqueueMany()', request.task, request.input, request.options, i);
     }
     const prints = checkBatchKeys(this.idempotent, jobs as JobRecord[]);
+    // Signals aborted before the call are linked last: such a request lets go of a keyed job only
+    // after the call's other requests for it hold it, as it would in an enqueue after theirs.
+    let aborted: [JobRecord, JobHandle | undefined, AbortSignal][] | undefined;
     // In place: a job is its own handle, unless its idempotency key names an earlier one. The jobs
     // share one clock reading (JobDispatch.admit).
-    for (let i = 0; i < jobs.length; i++)
-      jobs[i] = this.admit(jobs[i] as JobRecord, 'enqueueMany()', prints?.[i]);
-    this.dispatch.endSubmission();
     for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i] as JobRecord;
+      const held = this.admitOrFind(job, 'enqueueMany()', prints?.[i]);
+      jobs[i] = held ?? job;
       const signal = requests[i]?.options?.signal;
-      if (signal !== undefined) this.signals.link(jobs[i] as JobHandle, signal);
+      if (signal?.aborted) {
+        aborted ??= [];
+        aborted.push([job, held, signal]);
+      } else {
+        this.linkSignal(job, held, signal);
+      }
     }
+    this.dispatch.endSubmission();
+    for (const [job, held, signal] of aborted ?? []) this.linkSignal(job, held, signal);
     return jobs;
   }
 
@@ -110,7 +120,10 @@ export class JobIntake {
     const job = this.prepare('enqueue()', task, input, options);
     // Told directly, not through the handle's promise: no promise per node, no hop per stage.
     job.onConcluded(ended);
-    this.admitOrFind(job, 'enqueue()')?.result.then((final) => ended(final, undefined));
+    const held = this.admitOrFind(job, 'enqueue()');
+    // A node that repeats a key holds the job to the end: it has no signal.
+    if (held !== undefined) this.signals.hold(held, undefined, true);
+    held?.result.then((final) => ended(final, undefined));
     this.dispatch.endSubmission();
   }
 
@@ -165,13 +178,23 @@ export class JobIntake {
     return new JobRecord(this.nextSeq++, registered, inputForm(input), resolved);
   }
 
-  /** Queues a checked job, or returns the first job's handle when its idempotency key is known. */
-  private admit(job: JobRecord, where: string, fingerprint?: string): JobHandle {
-    return this.admitOrFind(job, where, fingerprint) ?? job;
+  /**
+   * Links a call's signal to the job it got: `job` itself, or `held`, the first job of its repeated
+   * idempotency key. Every call of a keyed job is one of its holders, with or without a signal
+   * (JobSignals.hold); a job without a key (or refused for its input, which holds none) is its
+   * caller's alone.
+   */
+  private linkSignal(job: JobRecord, held: JobHandle | undefined, signal: AbortSignal | undefined): void {
+    if (job.options.idempotencyKey !== undefined && !(job.input instanceof RefusedInput)) {
+      this.signals.hold(held ?? job, signal, held !== undefined);
+    } else if (signal !== undefined) {
+      this.signals.link(job, signal);
+    }
   }
 
   /**
-   * `admit` that returns undefined for a job it queued (a workflow node listens to it directly).
+   * Queues a checked job, or returns the first job's handle when its idempotency key is known;
+   * undefined for a job it queued (or refused).
    * Throws VK_IDEMPOTENCY_CONFLICT, queueing nothing, when the key belongs to a job of another task
    * or input; `fingerprint` is the job's, when already made.
    */

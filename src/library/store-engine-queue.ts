@@ -36,6 +36,8 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   readonly #byId = new Map<QueueJobId, JobRecord>();
   /** Entries whose idempotency key matched a job not finished yet (or a producer's), watched until it is. */
   readonly #watched: StoredJobWatch;
+  /** Entries the store answered with a job another engine enqueued (their key's): see letGo. */
+  readonly #followers = new WeakSet<JobRecord>();
   /** Unsettled entries whose cancellation the store recorded: their settle writes nothing (and drops them). */
   readonly #cancelled = new Set<JobRecord>();
   /** Entries whose lease the store refused: their settle reports the store's outcome instead. */
@@ -97,7 +99,12 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     this.#work = new WorkWaiter(options.store, signal, () => options.hooks.onReady());
     this.#leases = new LeaseKeeper(options, this.#byId, this.#waiting, this.#leaseLost, signal, this.#track);
     const claim = (limit: number, tasks: readonly string[]) => this.#claim(limit, tasks);
-    this.#enqueues = new EnqueueWriter(options, this.#byId, this.#waiting, this.#watched, this.#track, claim);
+    this.#enqueues = new EnqueueWriter(
+      options,
+      { byId: this.#byId, waiting: this.#waiting, watched: this.#watched, followers: this.#followers },
+      this.#track,
+      claim,
+    );
     this.#settles = new SettleWriter(options.store, this.#track, this.#leases);
   }
 
@@ -215,21 +222,34 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     return this.#batchWritten.promise;
   }
 
-  async cancel(entry: JobRecord, reason: string): Promise<boolean> {
+  cancel(entry: JobRecord, reason: string): Promise<boolean> {
+    return this.#cancelOrLetGo(entry, reason, false);
+  }
+
+  /**
+   * The store does not count who holds a job across engines: a follower's callers are this engine's
+   * alone, so their signals end only their handle, never the job of the engine that enqueued it.
+   */
+  letGo(entry: JobRecord, reason: string): Promise<boolean> {
+    return this.#cancelOrLetGo(entry, reason, true);
+  }
+
+  async #cancelOrLetGo(entry: JobRecord, reason: string, letGo: boolean): Promise<boolean> {
     this.#cancelling.add(entry);
     try {
-      return await this.#cancel(entry, reason);
+      return await this.#cancel(entry, reason, letGo);
     } finally {
       this.#cancelling.delete(entry);
       this.#heldForCancel.delete(entry);
     }
   }
 
-  async #cancel(entry: JobRecord, reason: string): Promise<boolean> {
-    if (entry.storeId !== undefined) return this.#cancelStoredEntry(entry, entry.storeId, reason);
+  async #cancel(entry: JobRecord, reason: string, letGo: boolean): Promise<boolean> {
+    if (entry.storeId !== undefined) return this.#endStoredEntry(entry, entry.storeId, reason, letGo);
     // Not written yet: written first (a batch on its way cannot be taken back), then cancelled, with
     // this engine's claims asked for meanwhile waiting (take): one in between would lease it here.
-    const cancelled = this.#cancelUnwritten(entry, reason);
+    // Only then is it known whether the store answered with another engine's job.
+    const cancelled = this.#cancelUnwritten(entry, reason, letGo);
     this.#unwrittenCancels.add(cancelled);
     try {
       return await cancelled;
@@ -238,10 +258,27 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
   }
 
-  async #cancelUnwritten(entry: JobRecord, reason: string): Promise<boolean> {
+  async #cancelUnwritten(entry: JobRecord, reason: string, letGo: boolean): Promise<boolean> {
     await this.#writtenUnstarted(entry);
     const id = entry.storeId;
-    return id === undefined ? false : await this.#cancelStoredEntry(entry, id, reason);
+    return id === undefined ? false : await this.#endStoredEntry(entry, id, reason, letGo);
+  }
+
+  #endStoredEntry(entry: JobRecord, id: QueueJobId, reason: string, letGo: boolean): Promise<boolean> {
+    return letGo && this.#followers.has(entry)
+      ? this.#stopFollowing(entry, id)
+      : this.#cancelStoredEntry(entry, id, reason);
+  }
+
+  /** A follower let go: ends here, with the attempts the store holds, and writes nothing. */
+  async #stopFollowing(entry: JobRecord, id: QueueJobId): Promise<boolean> {
+    // Running here (this engine claimed the job it followed): the job is not this caller's to stop.
+    if (entry.settled || entry.lease !== undefined) return false;
+    if (this.#watched.take(id) === undefined && this.#byId.get(id) !== entry) return false;
+    this.#waiting.delete(entry);
+    this.#cancelled.add(entry);
+    await this.#takeStoredAttempts(entry, id);
+    return true;
   }
 
   /**
