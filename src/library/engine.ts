@@ -100,6 +100,9 @@ export class Engine implements AsyncDisposable {
   private unsubscribePool: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private destroying: Promise<void> | undefined;
+  /** When the close() deadline in force runs out (the engine's clock; Infinity without one), and its length. */
+  private closeEndsAt = Number.POSITIVE_INFINITY;
+  private closeDeadlineMs = Number.POSITIVE_INFINITY;
   /** The reason the handles of jobs still waiting at the end resolve `cancelled` with. */
   private leftReason = 'the engine was destroyed';
 
@@ -325,24 +328,43 @@ export class Engine implements AsyncDisposable {
     return this.dispatch.stats();
   }
 
+  /**
+   * Every call returns the same promise, which resolves once the engine is closed. A later call whose
+   * deadline (counted from that call) falls before the one in force brings the end forward; one
+   * that falls later, or none, changes nothing. Options are checked on every call.
+   */
   close(options?: CloseOptions): Promise<void> {
-    if (this.closing !== undefined) return this.closing;
     const deadlineMs = closeDeadline('VK_ENGINE_CONFIG', options);
     if (deadlineMs instanceof ValkyrieError) return Promise.reject(deadlineMs);
+    const endsAt = this.options.clock.now() + deadlineMs;
+    if (this.closing !== undefined) {
+      if (endsAt < this.closeEndsAt) this.waitToClose(deadlineMs, endsAt);
+      return this.closing;
+    }
     this.dispatch.closeIntake();
     // In memory a waiting job would be lost, so close() lets it run; a durable store keeps it for
     // the next engine, so only attempts that began are waited for: the rest go back to it now.
     if (this.store !== undefined) this.pool.cancelNotBegun(this.ownJob, closedOnStore);
-    const finished =
-      this.store === undefined ? this.dispatch.whenDrained(deadlineMs) : this.dispatch.whenIdle(deadlineMs);
-    this.closing = finished.then(() => {
+    this.closing = this.waitToClose(deadlineMs, endsAt).then(() => {
       this.leftReason =
         this.store === undefined
-          ? `the engine's close() deadline of ${deadlineMs} ms passed before the job ran; the in-memory store keeps no jobs`
+          ? `the engine's close() deadline of ${this.closeDeadlineMs} ms passed before the job ran; the in-memory store keeps no jobs`
           : closedOnStore;
       return this.destroy();
     });
     return this.closing;
+  }
+
+  /**
+   * Until the jobs close() waits for have ended, or `deadlineMs`. A later, shorter wait resolves the
+   * earlier ones with it (DeadlineWaiters), so that the first close() goes on to destroy() then.
+   */
+  private waitToClose(deadlineMs: number, endsAt: number): Promise<void> {
+    this.closeEndsAt = endsAt;
+    this.closeDeadlineMs = deadlineMs;
+    return this.store === undefined
+      ? this.dispatch.whenDrained(deadlineMs)
+      : this.dispatch.whenIdle(deadlineMs);
   }
 
   destroy(): Promise<void> {

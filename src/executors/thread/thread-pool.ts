@@ -49,7 +49,8 @@ export class ThreadPool implements AsyncDisposable {
   private readonly taskByTypeId: PoolTask[] = [];
   private nextTaskId = 1;
   private unsettled = 0;
-  private drained: (() => void) | undefined;
+  /** A close() waiting for the drain: its deadline, which a later close() may bring forward. */
+  private drainEnd: DrainEnd | undefined;
   private closing: Promise<void> | undefined;
   private destroying: Promise<void> | undefined;
 
@@ -196,10 +197,18 @@ export class ThreadPool implements AsyncDisposable {
     return this.dispatcher.ready();
   }
 
+  /**
+   * Every call returns the same promise, which resolves once the pool is destroyed. A later call
+   * whose deadline (counted from that call) falls before the one in force brings the end forward;
+   * one that falls later, or none, changes nothing. Options are checked on every call.
+   */
   close(options?: CloseOptions): Promise<void> {
-    if (this.closing !== undefined) return this.closing;
     const deadlineMs = closeDeadline('VK_POOL_CONFIG', options);
     if (deadlineMs instanceof ValkyrieError) return Promise.reject(deadlineMs);
+    if (this.closing !== undefined) {
+      this.drainEnd?.shorten(deadlineMs);
+      return this.closing;
+    }
     this.closing = this.drain(deadlineMs).then(() => this.destroy());
     return this.closing;
   }
@@ -216,22 +225,44 @@ export class ThreadPool implements AsyncDisposable {
   private drain(deadlineMs: number): Promise<void> {
     if (this.unsettled === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = Number.isFinite(deadlineMs) ? setTimeout(finish, deadlineMs) : undefined;
-      timer?.unref();
-      function finish() {
-        clearTimeout(timer);
+      const end = new DrainEnd(() => {
+        this.drainEnd = undefined;
         resolve();
-      }
-      this.drained = finish;
+      });
+      end.shorten(deadlineMs);
+      this.drainEnd = end;
     });
   }
 
   private onSettled(_task: TaskRecord, _outcome: TaskOutcome): void {
-    if (--this.unsettled === 0 && this.drained !== undefined) {
-      const drained = this.drained;
-      this.drained = undefined;
-      drained();
-    }
+    if (--this.unsettled === 0) this.drainEnd?.now();
+  }
+}
+
+/** The end of a close()'s drain: when it drained (`now`), or at the earliest deadline given. */
+class DrainEnd {
+  private timer: NodeJS.Timeout | undefined;
+  private endsAt = Number.POSITIVE_INFINITY;
+  private ended = false;
+
+  constructor(private readonly end: () => void) {}
+
+  /** A deadline from now; ignored when the one in force comes sooner. */
+  shorten(deadlineMs: number): void {
+    const endsAt = Date.now() + deadlineMs;
+    if (this.ended || !Number.isFinite(deadlineMs) || endsAt >= this.endsAt) return;
+    this.endsAt = endsAt;
+    clearTimeout(this.timer);
+    // Unref'd: a pool that is closing holds the process only through its tasks.
+    this.timer = setTimeout(() => this.now(), deadlineMs);
+    this.timer.unref();
+  }
+
+  now(): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.timer);
+    this.end();
   }
 }
 
