@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import type { EngineStoreOptions } from '../../src/library/options.js';
 import { durableStoreKinds, engineStoreKinds, openOn } from './durable-stores.js';
 import { fixture, until } from './helpers.js';
+
+/** A lease long enough that a loaded machine's late renewal does not lose a minute-long job. */
+async function storeOf(make: () => Promise<EngineStoreOptions>): Promise<EngineStoreOptions> {
+  const store = await make();
+  return typeof store === 'string' || store.kind === 'memory' ? store : { ...store, leaseTtlMs: 30_000 };
+}
 
 /**
  * A repeated idempotency key gives every caller the first job's handle: each such call holds the
@@ -10,7 +17,7 @@ import { fixture, until } from './helpers.js';
 for (const [name, makeStore, skip] of engineStoreKinds) {
   describe.skipIf(skip !== undefined)(`signals of callers sharing a keyed job, ${name} store`, () => {
     async function engineWithSleep() {
-      const engine = await openOn(await makeStore());
+      const engine = await openOn(await storeOf(makeStore));
       const sleep = engine.task<number, string>('sleep', { module: fixture(), exportName: 'sleep' });
       let started = 0;
       engine.onEvent((event) => {
@@ -96,17 +103,18 @@ for (const [name, makeStore, skip] of durableStoreKinds) {
     `a signal of a caller following another engine's keyed job, ${name}`,
     () => {
       it("ends that caller's handle cancelled and leaves the job running for the engine that enqueued it", async () => {
-        const store = await makeStore();
+        const store = await storeOf(makeStore);
         const owner = await openOn(store);
         const follower = await openOn(store);
         const ownSleep = owner.task<number, string>('sleep', { module: fixture(), exportName: 'sleep' });
-        const sleep = follower.task<number, string>('sleep', { module: fixture(), exportName: 'sleep' });
         let started = 0;
         owner.onEvent((event) => {
           if (event.type === 'job.started') started++;
         });
         const job = owner.enqueue(ownSleep, 1_500, { idempotencyKey: 'k' });
         await until(() => started > 0, 'the job to start in the engine that enqueued it');
+        // Registered once the owner runs the job: the follower could have claimed it first.
+        const sleep = follower.task<number, string>('sleep', { module: fixture(), exportName: 'sleep' });
 
         // Aborted before the follower's enqueue was written, then after.
         const early = new AbortController();
