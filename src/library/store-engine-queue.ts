@@ -47,8 +47,9 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   /** The leases of entries held back for their cancel, never handed to the pool. */
   readonly #heldForCancel = new Map<JobRecord, Lease>();
   /**
-   * Cancels under way of entries that were not written when asked: a claim asked for meanwhile waits
-   * for them (take), and one asked for after they began is what they wait for instead (#lastClaim).
+   * Cancels under way of entries that were not running here when asked (not written, or waiting in
+   * the store): a claim asked for meanwhile waits for them (take), and one asked for after they began
+   * is what they wait for instead (#lastClaim).
    */
   readonly #unwrittenCancels = new Set<Promise<boolean>>();
   #toEnqueue: JobRecord[] = [];
@@ -134,8 +135,8 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
 
   take(limit: number, into: (JobRecord | undefined)[]): number | Promise<number> {
     if (this.#unwrittenCancels.size === 0) return this.#takeNow(limit, into);
-    // A job not written when cancelled is being written and cancelled (#cancel): a claim now could
-    // lease it here first. So the claim waits for those cancels, only those under way now: one that
+    // A job not running here when cancelled is being written (if need be) and cancelled (#cancel): a
+    // claim now could lease it here first. So the claim waits for those cancels, only those under way now: one that
     // begins meanwhile waits for this claim instead, so that a stream of cancels cannot starve claims.
     const claimed = Promise.allSettled([...this.#unwrittenCancels]).then(() => this.#takeNow(limit, into));
     this.#lastClaim = claimed.then(ignore, ignore);
@@ -245,11 +246,16 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   }
 
   async #cancel(entry: JobRecord, reason: string, letGo: boolean): Promise<boolean> {
-    if (entry.storeId !== undefined) return this.#endStoredEntry(entry, entry.storeId, reason, letGo);
-    // Not written yet: written first (a batch on its way cannot be taken back), then cancelled, with
-    // this engine's claims asked for meanwhile waiting (take): one in between would lease it here.
-    // Only then is it known whether the store answered with another engine's job.
-    const cancelled = this.#cancelUnwritten(entry, reason, letGo);
+    // Running here: its attempt began, and is counted.
+    if (entry.storeId !== undefined && entry.lease !== undefined) {
+      return this.#endStoredEntry(entry, entry.storeId, reason, letGo);
+    }
+    // Not running here: written first if it is not yet (a batch on its way cannot be taken back),
+    // then cancelled once the claims under way have been mapped, with this engine's claims asked
+    // for meanwhile waiting (take). A claim that leased it here before the cancel's commit counted
+    // an attempt the task never began (the handle said attempts: 1): it is given back unbegun first.
+    // Only once written is it known whether the store answered with another engine's job.
+    const cancelled = this.#cancelNotRunning(entry, reason, letGo);
     this.#unwrittenCancels.add(cancelled);
     try {
       return await cancelled;
@@ -258,7 +264,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
   }
 
-  async #cancelUnwritten(entry: JobRecord, reason: string, letGo: boolean): Promise<boolean> {
+  async #cancelNotRunning(entry: JobRecord, reason: string, letGo: boolean): Promise<boolean> {
     await this.#writtenUnstarted(entry);
     const id = entry.storeId;
     return id === undefined ? false : await this.#endStoredEntry(entry, id, reason, letGo);
