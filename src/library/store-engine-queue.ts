@@ -51,7 +51,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
    * the store): a claim asked for meanwhile waits for them (take), and one asked for after they began
    * is what they wait for instead (#lastClaim).
    */
-  readonly #unwrittenCancels = new Set<Promise<boolean>>();
+  readonly #notRunningCancels = new Set<Promise<boolean>>();
   #toEnqueue: JobRecord[] = [];
   /** Where each submission in #toEnqueue ends (endSubmission), ascending; see submissionsOf. */
   #submissionEnds: number[] = [];
@@ -134,11 +134,12 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   }
 
   take(limit: number, into: (JobRecord | undefined)[]): number | Promise<number> {
-    if (this.#unwrittenCancels.size === 0) return this.#takeNow(limit, into);
+    if (this.#notRunningCancels.size === 0) return this.#takeNow(limit, into);
     // A job not running here when cancelled is being written (if need be) and cancelled (#cancel): a
-    // claim now could lease it here first. So the claim waits for those cancels, only those under way now: one that
-    // begins meanwhile waits for this claim instead, so that a stream of cancels cannot starve claims.
-    const claimed = Promise.allSettled([...this.#unwrittenCancels]).then(() => this.#takeNow(limit, into));
+    // claim now could lease it here first. So the claim waits for those cancels, only those under way
+    // now: one that begins meanwhile waits for this claim instead, so that a stream of cancels cannot
+    // starve claims.
+    const claimed = Promise.allSettled([...this.#notRunningCancels]).then(() => this.#takeNow(limit, into));
     this.#lastClaim = claimed.then(ignore, ignore);
     return claimed;
   }
@@ -256,11 +257,11 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     // an attempt the task never began (the handle said attempts: 1): it is given back unbegun first.
     // Only once written is it known whether the store answered with another engine's job.
     const cancelled = this.#cancelNotRunning(entry, reason, letGo);
-    this.#unwrittenCancels.add(cancelled);
+    this.#notRunningCancels.add(cancelled);
     try {
       return await cancelled;
     } finally {
-      this.#unwrittenCancels.delete(cancelled);
+      this.#notRunningCancels.delete(cancelled);
     }
   }
 
