@@ -123,6 +123,24 @@ it('answers every route as its own OpenAPI document says', { timeout: 60_000 }, 
   };
   expect(polled.messages.map((message) => message.type)).toContain('registered');
   await hit(204, 'DELETE', `${session}?reason=checked`, { token: null });
+  // And the errors the acceptor answers, each with its code in X-Valkyrie-Error as the API's are.
+  await hit(401, 'POST', sessions, { token: null });
+  await hit(403, 'POST', sessions);
+  await hit(400, 'POST', sessions, {
+    token: await registered(),
+    headers: { 'valkyrie-protocol-version': '9' },
+  });
+  await hit(405, 'PUT', sessions);
+  await hit(404, 'GET', `${sessions}/none/messages?ack=0`, { token: null });
+  await hit(404, 'DELETE', `${sessions}/none`, { token: null });
+  await hit(404, 'GET', '/api/v1/runner/poll/nothing', { token: null });
+  const refused = (await hit(201, 'POST', sessions, { token: await registered() })).body as {
+    sessionId: string;
+  };
+  const badBatch = `${sessions}/${refused.sessionId}`;
+  await hit(400, 'GET', `${badBatch}/messages?ack=x`, { token: null });
+  await hit(400, 'POST', `${badBatch}/messages`, { token: null, json: { v: 1, seq: 1, messages: [{}] } });
+  await hit(410, 'GET', `${badBatch}/messages?ack=0`, { token: null });
   const runner = await connectScriptedRunner(base, credential, 1);
   await hit(200, 'GET', '/api/v1/runners', { token: read.token });
   const runnerId = await until('the runner listed', async () => {

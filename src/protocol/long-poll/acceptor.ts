@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import { decodeBatch, type MessageDecoder } from '../frame.js';
-import { type Authenticate, admitConnection, errorBody } from '../handshake.js';
+import { type Authenticate, admitConnection } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
 import type { NetworkTransport } from '../transport-end.js';
 import { defaultGiveUpAfterMs } from './client.js';
-import { endedStatus, LongPollSession, respondJson } from './session.js';
+import { endedStatus, LongPollSession, respondError, respondJson } from './session.js';
 import { type LongPollRoute, longPollRoutes } from './wire.js';
 
 export interface LongPollAcceptorOptions<In, Principal> {
@@ -39,9 +39,10 @@ type Listener<Out, In, Principal> = (transport: NetworkTransport<Out, In>, princ
  *   POST   /sessions/:id/messages     → 200 {v, ack}                     body {v, seq, messages}
  *   GET    /sessions/:id/messages?ack=N → 200 {v, seq, messages, closed?} (held up to holdMs)
  *   DELETE /sessions/:id              → 204
- * Errors are `{code, message}` with 400 (bad frame: the session closes), 404 (no such session),
- * 410 (session ended), 413 (too large: the session closes), 401/403 (authentication hook; 401
- * also for every request of a session whose credential was revoked, see revoke()).
+ * Errors are `{code, message}`, the code in X-Valkyrie-Error too, with 400 (bad frame: the session
+ * closes), 404 (no such session), 410 (session ended), 413 (too large: the session closes), 401/403
+ * (authentication hook; 401 also for every request of a session whose credential was revoked, see
+ * revoke()).
  * The session id is the capability for the later requests; it is 128 random bits.
  * Lifecycle: construct → handle() each request → close() ends every session with VK_SHUTTING_DOWN.
  */
@@ -100,10 +101,11 @@ export class LongPollAcceptor<Out, In, Principal> {
       default: {
         // As RFC 9110 asks of a 405, and as the API's routes answer: the methods the path takes.
         const allow = longPollRoutes[route].methods.join(', ');
-        respondJson(
+        respondError(
           response,
           405,
-          errorBody('VK_METHOD', `${request.method} is not allowed on ${url.pathname}; it takes ${allow}`),
+          'VK_METHOD',
+          `${request.method} is not allowed on ${url.pathname}; it takes ${allow}`,
           { allow },
         );
         return true;
@@ -256,8 +258,4 @@ function routeOf(parts: readonly string[]): LongPollRoute | undefined {
   if (parts.length === 2) return 'session';
   if (parts.length === 3 && parts[2] === 'messages') return 'messages';
   return undefined;
-}
-
-function respondError(response: ServerResponse, status: number, code: string, message: string): void {
-  respondJson(response, status, errorBody(code, message));
 }

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { bearerChallenge } from '../../core/errors.js';
+import { bearerChallenge, errorCodeHeader } from '../../core/errors.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { ProtocolError } from '../frame.js';
 import { errorBody, unavailableRetryAfterSeconds } from '../handshake.js';
@@ -181,7 +181,7 @@ export class LongPollSession<Out, In> extends TransportEnd<Out, In> {
 
   private respond(response: ServerResponse): void {
     if (this.sessionEnd?.code === credentialRevoked) {
-      respondJson(response, 401, errorBody(this.sessionEnd.code, this.sessionEnd.reason));
+      respondError(response, 401, this.sessionEnd.code, this.sessionEnd.reason);
       return;
     }
     const first = this.outbox[0]?.seq ?? this.nextSeq;
@@ -201,6 +201,20 @@ export class LongPollSession<Out, In> extends TransportEnd<Out, In> {
 function batchJson(seq: number, jsons: readonly string[], end: SessionEnd | undefined): string {
   const closed = end === undefined ? '' : `,"closed":${JSON.stringify(end)}`;
   return `{"v":${protocolVersion},"seq":${seq},"messages":[${jsons.join(',')}]${closed}}`;
+}
+
+/**
+ * An error answer: `{code, message}`, and the code in errorCodeHeader too, as every error of the API
+ * carries it (a client tells the server's own 404 or 503 from a proxy's by it).
+ */
+export function respondError(
+  response: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  respondJson(response, status, errorBody(code, message), { ...headers, [errorCodeHeader]: code });
 }
 
 export function respondJson(

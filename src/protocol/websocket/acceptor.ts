@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { bearerChallenge } from '../../core/errors.js';
+import { bearerChallenge, errorCodeHeader } from '../../core/errors.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { MessageDecoder } from '../frame.js';
 import {
@@ -147,6 +147,8 @@ function refuse(socket: Duplex, status: number, code: string, message: string): 
     `HTTP/1.1 ${status} ${statusText[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
       (status === 503 ? `Retry-After: ${unavailableRetryAfterSeconds}\r\n` : '') +
       (status === 401 ? `WWW-Authenticate: ${bearerChallenge}\r\n` : '') +
+      // The code in a header too, as every error answer of the API names it.
+      `${errorCodeHeader}: ${code}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
