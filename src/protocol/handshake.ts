@@ -30,7 +30,7 @@ export type Authentication<Principal> =
   | { readonly kind: 'accepted'; readonly principal: Principal }
   | {
       readonly kind: 'rejected';
-      /** 401/403 end the client's attempts; 503 (shutting down) makes it retry. */
+      /** 401/403 end the client's attempts; 503 (shutting down, a store that did not answer) makes it retry. */
       readonly status: 401 | 403 | 503;
       readonly code: string;
       readonly message: string;

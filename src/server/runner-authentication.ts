@@ -1,3 +1,4 @@
+import { isStoreError } from '../core/errors.js';
 import type { Authenticate } from '../protocol/handshake.js';
 import { ApiError } from './api-error.js';
 import type { RunnerDirectory } from './runner-directory.js';
@@ -41,6 +42,10 @@ export function runnerAuthentication(
     } catch (error) {
       if (error instanceof ApiError && error.status === 401)
         return { kind: 'rejected', status: 401, code: error.code, message: error.message };
+      // As every protected API route answers a store that failed the token's check (app.ts): the
+      // runner retries, where a 500 would say the server has a bug.
+      if (isStoreError(error))
+        return { kind: 'rejected', status: 503, code: 'VK_STORE', message: error.message };
       throw error;
     }
   };
