@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { bearerChallenge, type ErrorCode, errorCodeHeader, ValkyrieError } from '../core/errors.js';
+import { unavailableRetryAfterSeconds } from '../protocol/handshake.js';
 
 /**
  * An error the API answers with: `status` and a JSON body `{code, message, path?, ...details}`.
@@ -34,7 +35,7 @@ export const shuttingDown = () =>
  * seconds; a full queue drains only as jobs end.
  */
 export function retryAfterSeconds(status: number): number | undefined {
-  if (status === 503) return 5;
+  if (status === 503) return unavailableRetryAfterSeconds;
   if (status === 429) return 30;
   return undefined;
 }
