@@ -23,8 +23,9 @@ type SessionEnd = 'closed' | 'stopped' | 'superseded';
 /**
  * Runner sessions and the queue of ready jobs: matches the head of the queue to runners that have the
  * labels and a free slot, sends offers, and takes the answers. An offer not answered within
- * `offerTtlMs` counts as a decline by that runner. A runner that declined a job (or let its offer
- * lapse, or lost its lease) is not offered that job again until it finishes some job.
+ * `offerTtlMs` lapses: the job goes back to the queue, to be offered to others. A runner that declined
+ * a job (or lost its lease) is not offered that job again until it finishes some job; one that let
+ * its offer lapse, until its late answer comes (see lateAnswer) or it finishes some job.
  *
  * Only runners with a free slot in `online` mode (not draining, not in maintenance) are candidates;
  * they are found through an index by label, so an offer does not walk every connected runner. Queued
@@ -323,8 +324,11 @@ export class Dispatcher {
 
   private onOfferAnswer(session: RunnerSession, jobId: string, accepted: boolean): void {
     const offer = this.offers.get(jobId);
-    // Lapsed, or cancelled while the offer was out (forget() freed the slot then).
-    if (!offer || offer.runner !== session) return;
+    if (!offer || offer.runner !== session) {
+      // Lapsed, or cancelled while the offer was out (forget() freed the slot then).
+      if (this.declines.lapsed(jobId, session.id)) this.lateAnswer(session, jobId, accepted);
+      return;
+    }
     this.offers.drop(jobId);
     const { leg } = offer;
     if (leg.status !== 'offered') {
@@ -339,12 +343,51 @@ export class Dispatcher {
     this.handlers.accepted(session, leg);
   }
 
+  /**
+   * The answer to an offer that lapsed, which a slow link (a long-poll backlog, a runner that did not
+   * run for a while) brings late. A decline stands as one. An accept takes the job, as one in time
+   * would, when the job still waits in the queue (not offered to another runner, nor leased) and the
+   * runner may take an offer now; otherwise it is not taken, and nothing is sent back: the runner
+   * holds no slot for a job until its lease comes. Either way, a runner that accepted may be offered
+   * the job again, should it come back to the queue.
+   */
+  private lateAnswer(session: RunnerSession, jobId: string, accepted: boolean): void {
+    if (!accepted) {
+      this.avoid(jobId, session);
+      return;
+    }
+    this.declines.forgetLapse(jobId, session.id);
+    const leg = this.queue.get(jobId);
+    if (leg === undefined || !this.mayTakeNow(session, leg)) return;
+    this.queue.remove(jobId);
+    moveLeg(leg, 'offered');
+    this.slots.assign(session, jobId);
+    this.declines.forgetJob(jobId);
+    this.handlers.accepted(session, leg);
+  }
+
+  /** Whether `session` may take queued `leg` now, as dispatch would offer it (the labels matched its offer). */
+  private mayTakeNow(session: RunnerSession, leg: Leg): boolean {
+    const { notBefore } = leg;
+    return (
+      !this.closed &&
+      this.offering &&
+      leg.status === 'queued' &&
+      (notBefore === undefined || notBefore <= this.options.clock.now()) &&
+      this.registry.isFree(session)
+    );
+  }
+
   private offerLapsed(jobId: string): void {
     const offer = this.offers.get(jobId);
     if (!offer) return;
     this.offers.drop(jobId);
     if (offer.leg.status !== 'offered') return;
-    this.declinedBy(offer.runner, offer.leg);
+    const { runner, leg } = offer;
+    this.slots.unassign(runner, jobId);
+    this.declines.addLapse(jobId, runner.id);
+    this.requeue(leg);
+    this.dispatch();
   }
 
   private declinedBy(session: RunnerSession, leg: Leg): void {

@@ -290,6 +290,11 @@ export class RunnerRegistry {
     return true;
   }
 
+  /** Whether `session` is a candidate for an offer now: open, `online`, not draining, with a free slot. */
+  isFree(session: RunnerSession): boolean {
+    return this.free.has(session);
+  }
+
   anyFree(): boolean {
     return this.free.size > 0;
   }

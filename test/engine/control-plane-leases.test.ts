@@ -50,7 +50,8 @@ describe('ControlPlane leases', () => {
     expect(runner.of('offer').map((o) => o.name)).toEqual(['a', 'b', 'a']);
   });
 
-  it('ignores an accept that arrives after the offer lapsed; another runner gets the job', async () => {
+  // A slow link brings the accept after the offer lapsed: taken while the job still waits in the queue.
+  it('leases a job to an accept that arrives after its offer lapsed, while the job still waits in the queue', async () => {
     const { plane: p, clock } = plane({ offerTtlMs: 1_000 });
     const slow = new ScriptedRunner(p, () => {});
     const handle = await p.startRun(oneJob(), request);
@@ -60,10 +61,30 @@ describe('ControlPlane leases', () => {
     await clock.advance(1_000);
     slow.send({ type: 'accept', jobId: offer.jobId });
     await settle();
-    expect(slow.of('lease')).toEqual([]);
-    const other = new ScriptedRunner(p, completing);
+    const [lease] = slow.of('lease');
+    if (!lease) throw new Error('the late accept got no lease');
+    slow.complete(lease);
     expect(await handle.done).toBe('succeeded');
-    expect(other.of('lease').map((l) => l.jobId)).toEqual([offer.jobId]);
+    expect(slow.of('offer')).toHaveLength(1);
+  });
+
+  it('ignores an accept that arrives after the offer lapsed once another runner has the job', async () => {
+    const { plane: p, clock } = plane({ offerTtlMs: 1_000 });
+    const slow = new ScriptedRunner(p, () => {});
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    const [offer] = slow.of('offer');
+    if (!offer) throw new Error('no offer');
+    await clock.advance(1_000);
+    const other = new ScriptedRunner(p, accepting);
+    await settle();
+    const [lease] = other.of('lease');
+    if (!lease) throw new Error('the other runner got no lease');
+    slow.send({ type: 'accept', jobId: offer.jobId });
+    await settle();
+    expect(slow.of('lease')).toEqual([]);
+    other.complete(lease);
+    expect(await handle.done).toBe('succeeded');
     expect(slow.of('offer')).toHaveLength(1);
   });
 

@@ -21,4 +21,24 @@ describe('Declines', () => {
     declines.forgetSession('s2');
     declines.forgetJob('b');
   });
+
+  it('keeps a lapse until the answer: an accept lifts it, a decline turns it into a decline', () => {
+    const declines = new Declines();
+    declines.addLapse('a', 's1');
+    declines.addLapse('b', 's1');
+    expect([...(declines.decliners('a') ?? [])]).toEqual(['s1']);
+    expect(declines.lapsed('a', 's1')).toBe(true);
+    declines.forgetLapse('a', 's1');
+    expect(declines.decliners('a')).toBeUndefined();
+    expect(declines.lapsed('a', 's1')).toBe(false);
+    declines.add('b', 's1');
+    expect(declines.lapsed('b', 's1')).toBe(false);
+    // A decline is not lifted as a lapse is, nor turned back into one.
+    declines.forgetLapse('b', 's1');
+    declines.addLapse('b', 's1');
+    expect([...(declines.decliners('b') ?? [])]).toEqual(['s1']);
+    expect(declines.lapsed('b', 's1')).toBe(false);
+    declines.forgetSession('s1');
+    expect(declines.decliners('b')).toBeUndefined();
+  });
 });

@@ -176,4 +176,99 @@ describe('Dispatcher offers', () => {
     expect(dispatcher.queuedRunsOn('b')).toEqual(['x']);
     expect(clock.pending()).toEqual([]);
   });
+
+  // A slow link (a long-poll backlog, a runner that did not run for a while) brings the accept after
+  // the offer lapsed. Before, it was ignored and the runner was not offered the job again until it
+  // finished some other job: with one runner for its labels, the job waited in the queue for good.
+  it('takes an accept that comes after its offer lapsed while the job still waits in the queue', async () => {
+    const { clock, dispatcher, accepted, ends } = await setUp(1, 1);
+    const [runner] = ends;
+    if (!runner) throw new Error('no runner');
+    dispatcher.enqueue(leg('a'));
+    dispatcher.dispatch();
+    clock.advance(1_000);
+    await settle();
+    expect(dispatcher.queuedRunsOn('a')).toEqual(['x']);
+    runner.end.send({ type: 'accept', jobId: 'a' });
+    await settle();
+    expect(accepted).toEqual(['a']);
+    expect(dispatcher.queuedRunsOn('a')).toBeUndefined();
+    // Taken as an accept in time is: once, and no offer is out.
+    runner.end.send({ type: 'accept', jobId: 'a' });
+    await settle();
+    expect(accepted).toEqual(['a']);
+    expect(runner.offers).toEqual(['a']);
+    expect(clock.pending()).toEqual([]);
+  });
+
+  it('refuses a late accept for a job offered elsewhere, and offers the job to that runner again once it is back', async () => {
+    const { clock, accepted, holder, other } = await offerOne();
+    clock.advance(1_000);
+    await settle();
+    expect(other.offers).toEqual(['a']);
+    holder.end.send({ type: 'accept', jobId: 'a' });
+    await settle();
+    expect(accepted).toEqual([]);
+    // The other runner lets it lapse too: the first, which said it wants the job, gets it offered again.
+    clock.advance(1_000);
+    await settle();
+    expect(holder.offers).toEqual(['a', 'a']);
+    holder.end.send({ type: 'accept', jobId: 'a' });
+    await settle();
+    expect(accepted).toEqual(['a']);
+  });
+
+  it('does not take a late accept from a runner whose slots are full now, but offers it the job again once one frees', async () => {
+    const { clock, dispatcher, accepted, ends } = await setUp(1, 1);
+    const [runner] = ends;
+    if (!runner) throw new Error('no runner');
+    dispatcher.enqueue(leg('a'));
+    dispatcher.enqueue(leg('b'));
+    dispatcher.dispatch();
+    clock.advance(1_000);
+    await settle();
+    // `a` lapsed and its slot went to `b`'s offer.
+    expect(runner.offers).toEqual(['a', 'b']);
+    runner.end.send({ type: 'accept', jobId: 'a' });
+    await settle();
+    expect(accepted).toEqual([]);
+    runner.end.send({ type: 'decline', jobId: 'b', reason: 'test' });
+    await settle();
+    expect(runner.offers).toEqual(['a', 'b', 'a']);
+  });
+
+  it('keeps a late decline: the runner is not offered the job again until it finishes some job', async () => {
+    const { clock, dispatcher, accepted, ends } = await setUp(1, 1);
+    const [runner] = ends;
+    if (!runner) throw new Error('no runner');
+    dispatcher.enqueue(leg('a'));
+    dispatcher.dispatch();
+    clock.advance(1_000);
+    await settle();
+    runner.end.send({ type: 'decline', jobId: 'a', reason: 'test' });
+    await settle();
+    clock.advance(5_000);
+    await settle();
+    expect(runner.offers).toEqual(['a']);
+    // The decline stands: an accept after it is not taken either.
+    runner.end.send({ type: 'accept', jobId: 'a' });
+    await settle();
+    expect(accepted).toEqual([]);
+    expect(dispatcher.queuedRunsOn('a')).toEqual(['x']);
+  });
+
+  it('ignores an accept for a queued job that was never offered to that runner', async () => {
+    const { dispatcher, accepted, ends } = await setUp(1, 1);
+    const [runner] = ends;
+    if (!runner) throw new Error('no runner');
+    dispatcher.enqueue(leg('a'));
+    dispatcher.enqueue(leg('b'));
+    dispatcher.dispatch();
+    await settle();
+    expect(runner.offers).toEqual(['a']);
+    runner.end.send({ type: 'accept', jobId: 'b' });
+    await settle();
+    expect(accepted).toEqual([]);
+    expect(dispatcher.queuedRunsOn('b')).toEqual(['x']);
+  });
 });
