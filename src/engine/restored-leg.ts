@@ -23,7 +23,7 @@ export function restoredLeg(
     matrix: record.matrix as Record<string, ExpressionValue>,
     // A finished leg's job is not planned again once all its legs have finished: its record says
     // whether continue-on-error let it pass, or its `needs.<id>.result` would read failure after a resume.
-    continueOnError: (!reopen && record.continuedOnError === true) || (plan?.continueOnError ?? false),
+    continueOnError: (!reopen && continuedBefore(job, record)) || (plan?.continueOnError ?? false),
     runsOn: plan?.runsOn ?? [],
     ...legSpec(plan),
     retry: job.retry,
@@ -44,6 +44,16 @@ export function restoredLeg(
           fencingToken: record.fencingToken,
         }),
   };
+}
+
+/**
+ * The stored leg failed and continue-on-error let it pass. A record written before continuedOnError
+ * was stored (a run an older version left, resumed after the upgrade) lacks it: a failed leg of a
+ * job whose `continue-on-error` is a literal true was let pass all the same (an expression's value
+ * is not known without planning the job again).
+ */
+function continuedBefore(job: JobDefinition, record: StoredLeg): boolean {
+  return record.continuedOnError === true || (record.status === 'failed' && job.continueOnError === true);
 }
 
 function laterOf(a: number | undefined, b: number | undefined): number | undefined {

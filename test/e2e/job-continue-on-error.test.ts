@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { collect, events, logLines, statuses, summary, Workspace, waitForJobStatus } from './cli.js';
 import { isAlive, killGroup, readPid, waitFor } from './process-state.js';
@@ -68,50 +69,13 @@ describe('job-level continue-on-error', () => {
   });
 
   it('still lets the job pass once its run is resumed: its dependants see success and the run succeeds', async () => {
-    const resumable = new Workspace();
-    try {
-      const pid = join(resumable.dir, 'after.pid');
-      const marker = join(resumable.dir, 'after.marker');
-      const file = resumable.write(
-        'resumed.yml',
-        `jobs:
-  flaky:
-    runs-on: ubuntu-latest
-    continue-on-error: true
-    steps:
-      - run: exit 3
-  after:
-    needs: flaky
-    runs-on: ubuntu-latest
-    steps:
-      - run: |
-          echo $$ > ${pid}
-          [ -f ${marker} ] || { touch ${marker}; sleep 300; }
-          echo "flaky=\${{ needs.flaky.result }}"
-`,
-      );
-      const child = resumable.start(['run', file, '--json']);
-      const exited = collect(child);
-      await waitFor(() => readPid(pid) !== undefined, 20_000, 'job after to start');
-      const step = readPid(pid) ?? 0;
-      await waitForJobStatus(resumable, '1', 'after', 'running');
-      child.kill('SIGKILL');
-      killGroup(step);
-      expect((await exited).signal).toBe('SIGKILL');
-      await waitFor(() => !isAlive(step), 5_000, "after's step to die");
+    await expectResumedRunToLetFlakyPass(false);
+  });
 
-      const resumed = await resumable.run(['resume', '1', '--json']);
-      expect(resumed.code, resumed.stderr).toBe(0);
-      expect(logLines(resumed.stdout, 'after')).toContain('flaky=success');
-      const ended = summary(resumed.stdout);
-      expect(ended.status).toBe('succeeded');
-      expect(ended.jobs.find((job) => job.name === 'flaky')).toMatchObject({
-        status: 'failed',
-        continuedOnError: true,
-      });
-    } finally {
-      resumable.dispose();
-    }
+  it('lets it pass on resume also when its record predates continuedOnError (a run an older version left)', async () => {
+    // An older version stored no continuedOnError: a job whose continue-on-error is a literal true
+    // and whose record reads failed was let pass all the same.
+    await expectResumedRunToLetFlakyPass(true);
   });
 
   it('does not cover a job its timeout-minutes stopped: needs reads cancelled and the run fails', async () => {
@@ -139,3 +103,64 @@ describe('job-level continue-on-error', () => {
     expect(result.code).toBe(1);
   });
 });
+
+/**
+ * A run whose `flaky` job failed under continue-on-error is killed while `after` runs, then resumed;
+ * `asOlderVersion` clears the stored continuedOnError first, as a record written before it reads.
+ */
+async function expectResumedRunToLetFlakyPass(asOlderVersion: boolean): Promise<void> {
+  const resumable = new Workspace();
+  try {
+    const pid = join(resumable.dir, 'after.pid');
+    const marker = join(resumable.dir, 'after.marker');
+    const file = resumable.write(
+      'resumed.yml',
+      `jobs:
+  flaky:
+    runs-on: ubuntu-latest
+    continue-on-error: true
+    steps:
+      - run: exit 3
+  after:
+    needs: flaky
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo $$ > ${pid}
+          [ -f ${marker} ] || { touch ${marker}; sleep 300; }
+          echo "flaky=\${{ needs.flaky.result }}"
+`,
+    );
+    const child = resumable.start(['run', file, '--json']);
+    const exited = collect(child);
+    await waitFor(() => readPid(pid) !== undefined, 20_000, 'job after to start');
+    const step = readPid(pid) ?? 0;
+    await waitForJobStatus(resumable, '1', 'after', 'running');
+    child.kill('SIGKILL');
+    killGroup(step);
+    expect((await exited).signal).toBe('SIGKILL');
+    await waitFor(() => !isAlive(step), 5_000, "after's step to die");
+    if (asOlderVersion) {
+      const db = new Database(join(resumable.dir, '.valkyrie', 'valkyrie.db'));
+      try {
+        expect(
+          db.prepare('UPDATE jobs SET continued_on_error = NULL WHERE continued_on_error = 1').run().changes,
+        ).toBe(1);
+      } finally {
+        db.close();
+      }
+    }
+
+    const resumed = await resumable.run(['resume', '1', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(logLines(resumed.stdout, 'after')).toContain('flaky=success');
+    const ended = summary(resumed.stdout);
+    expect(ended.status).toBe('succeeded');
+    expect(ended.jobs.find((job) => job.name === 'flaky')).toMatchObject({
+      status: 'failed',
+      continuedOnError: true,
+    });
+  } finally {
+    resumable.dispose();
+  }
+}
