@@ -1,7 +1,7 @@
 import { timeoutText } from '../../core/counted.js';
 import { visible } from '../../core/visible-text.js';
 import type { StepRecord } from '../../store/runs.js';
-import { type Colors, colorForStatus, formatDuration, onRunnerText } from './format.js';
+import { type Colors, colorForStatus, continuedNote, formatDuration, onRunnerText } from './format.js';
 import { jobStatusCell } from './run-table.js';
 import { stepAttemptText, stepAttemptTotals, stepOfJobAttempt } from './step-attempts.js';
 import { isoSeconds } from './text-table.js';
@@ -62,7 +62,7 @@ export function jobLine(job: ShownJob, durationMs: number | undefined, c: Colors
  * went on; nothing for any other job.
  */
 export function continuedText(job: { readonly continuedOnError?: true }, c: Colors): string {
-  return job.continuedOnError ? c.dim(', continued (continue-on-error)') : '';
+  return job.continuedOnError ? c.dim(`, ${continuedNote}`) : '';
 }
 
 /** ` TEXT` dimmed, or nothing for no text: a job or step that has no duration ends with no spaces. */
