@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { SweepTimer } from './sweep-timer.js';
+import { SweepTimer } from '../core/sweep-timer.js';
 
 /** A job's right to run on one holder until `expiresAt`, unless renewed. */
 export interface Lease<Holder> {

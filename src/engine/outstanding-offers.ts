@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
+import { SweepTimer } from '../core/sweep-timer.js';
 import type { Leg } from './leg.js';
 import type { RunnerSession } from './runner-registry.js';
-import { SweepTimer } from './sweep-timer.js';
 
 export interface Offer {
   readonly leg: Leg;

@@ -1,3 +1,5 @@
+import type { Clock as TimerClock } from '../core/clock.js';
+
 /**
  * Time as the transports see it: keep-alives, long-poll holds, session expiry and reconnect backoff
  * all go through one of these, so tests drive time by hand instead of waiting for it.
@@ -24,3 +26,14 @@ export const systemClock: Clock = {
     clearTimeout(handle.id as ReturnType<typeof setTimeout>);
   },
 };
+
+/** The same clock as core's Clock, for the timers protocol shares with the engine (SweepTimer). */
+export function timerClock(clock: Clock): TimerClock {
+  return {
+    now: () => clock.now(),
+    setTimer(callback, delayMs) {
+      const handle = clock.setTimeout(callback, delayMs);
+      return { cancel: () => clock.clearTimeout(handle) };
+    },
+  };
+}

@@ -43,4 +43,23 @@ export class ManualClock implements Clock {
     }
     this.time = until;
   }
+
+  /** The process did not run for `ms`: time moves on, and no timer fires (until `turn`). */
+  pause(ms: number): void {
+    this.time += ms;
+  }
+
+  /**
+   * One run of the event loop's timers phase, at the time it is: the timers due by then fire, late,
+   * in time order; those they arm fire in a later turn, whatever their delay.
+   */
+  turn(): void {
+    const due = [...this.timers]
+      .filter((timer) => timer.at <= this.time)
+      .sort((a, b) => a.at - b.at || a.order - b.order);
+    for (const timer of due) {
+      if (!this.timers.delete(timer)) continue;
+      timer.callback();
+    }
+  }
 }

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 
 /** How late the timer may fire before the process counts as having been paused. */
 const pausedAfterMs = 2_000;
@@ -19,12 +19,13 @@ export interface Sweep {
 }
 
 /**
- * The one timer of a sweep that takes back what a peer did not renew or answer in time (leases,
- * offers), armed for the earliest due time.
+ * The one timer of a sweep that takes back what a peer did not renew or answer in time, armed for the
+ * earliest due time: the engine's leases and offers, and the protocol's keep-alive (a pong) and
+ * long-poll session expiry (the next poll), on the control plane and the runner alike.
  *
  * A timer that fires late means the process was not running (stopped, its VM or container paused, a
- * long GC): the messages its peers sent meanwhile — renewals, accepts — wait unread in its sockets,
- * and expiring before reading them would take back what is still held or was taken. So, more than
+ * long GC): the messages its peers sent meanwhile — renewals, accepts, pongs, polls — wait unread in
+ * its sockets, and expiring before reading them would take back what is still held or was taken. So, more than
  * 2 s late, everything due gets one more TTL from now, as after a restart, and the messages that
  * waited keep it; more than 100 ms late, the sweep waits one turn of the event loop (a timer of no
  * delay fires after Node's poll phase reads the waiting I/O) and expires only what is still due —
