@@ -1,5 +1,6 @@
 import type { RawData, WebSocket } from 'ws';
-import type { Clock, TimerHandle } from '../clock.js';
+import { SweepTimer } from '../../core/sweep-timer.js';
+import { type Clock, timerClock } from '../clock.js';
 import type { MessageDecoder, ProtocolError, ProtocolErrorCode } from '../frame.js';
 import { decodeMessages, encodeFrame, encodeMessages } from '../frame.js';
 import { messageJson } from '../message-json.js';
@@ -57,11 +58,12 @@ const maxCloseReasonBytes = 123;
  * One WebSocket connection as a Transport, used by both the acceptor and the connector. Every text
  * frame is one message (see frame.ts). A frame that does not decode closes this connection with the
  * matching close code; so does a binary frame. Keep-alive: both ends ping every interval and
- * terminate a peer that sent neither a pong nor anything else since the previous ping.
+ * terminate a peer that sent neither a pong nor anything else since the previous ping — read first
+ * when the check fires late, as after this process was paused (see SweepTimer).
  */
 export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
   private heardSincePing = true;
-  private keepAliveTimer: TimerHandle | undefined;
+  private readonly keepAliveTimer: SweepTimer;
   private corked = false;
   /** Characters of frames sent since the stream was last corked or flushed. */
   private heldChars = 0;
@@ -93,6 +95,13 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
       socketError = error;
     });
     socket.on('close', (code, reason) => this.socketClosed(code, reason.toString('utf8'), socketError));
+    this.keepAliveTimer = new SweepTimer(timerClock(keepAlive.clock), {
+      expire: () => this.checkPeer(),
+      // The process was not running: what the peer sent meanwhile is read before the next check.
+      extendDue: () => {
+        this.heardSincePing = true;
+      },
+    });
     this.heard(keepAlive.clock.now());
     this.scheduleKeepAlive();
   }
@@ -235,23 +244,25 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
 
   private scheduleKeepAlive(): void {
     const { clock, intervalMs } = this.keepAlive;
-    this.keepAliveTimer = clock.setTimeout(() => {
-      if (this.isClosed) return;
-      if (!this.heardSincePing) {
-        const reason = `VK_PEER_TIMEOUT: no pong or message for ${intervalMs} ms after a ping`;
-        this.finish({ kind: 'lost', reason });
-        this.socket.terminate();
-        return;
-      }
-      this.heardSincePing = false;
-      this.socket.ping();
-      this.scheduleKeepAlive();
-    }, intervalMs);
+    this.keepAliveTimer.arm(clock.now() + intervalMs);
+  }
+
+  /** Terminates a peer that answered nothing since the previous ping; pings one that did. */
+  private checkPeer(): void {
+    if (this.isClosed) return;
+    if (!this.heardSincePing) {
+      const reason = `VK_PEER_TIMEOUT: no pong or message for ${this.keepAlive.intervalMs} ms after a ping`;
+      this.finish({ kind: 'lost', reason });
+      this.socket.terminate();
+      return;
+    }
+    this.heardSincePing = false;
+    this.socket.ping();
+    this.scheduleKeepAlive();
   }
 
   private stopKeepAlive(): void {
-    if (this.keepAliveTimer !== undefined) this.keepAlive.clock.clearTimeout(this.keepAliveTimer);
-    this.keepAliveTimer = undefined;
+    this.keepAliveTimer.close();
   }
 }
 
