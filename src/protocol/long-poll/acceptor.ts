@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Clock, systemClock, type TimerHandle } from '../clock.js';
+import { SweepTimer } from '../../core/sweep-timer.js';
+import { type Clock, systemClock, timerClock } from '../clock.js';
 import { decodeBatch, type MessageDecoder } from '../frame.js';
 import { type Authenticate, admitConnection } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
@@ -54,13 +55,27 @@ export class LongPollAcceptor<Out, In, Principal> {
   private readonly clock: Clock;
   private readonly holdMs: number;
   private readonly sessionTtlMs: number;
-  private sweepTimer: TimerHandle | undefined;
+  private readonly sweepTimer: SweepTimer;
+  /**
+   * When this process last ran again after not running (see SweepTimer): sessions count as idle from
+   * then at the earliest, as their clients' requests of the meantime may not have been read yet.
+   */
+  private resumedAt = Number.NEGATIVE_INFINITY;
   private closing = false;
 
   constructor(private readonly options: LongPollAcceptorOptions<In, Principal>) {
     this.clock = options.clock ?? systemClock;
     this.holdMs = options.holdMs ?? defaultHoldMs;
     this.sessionTtlMs = options.sessionTtlMs ?? defaultSessionTtlMs;
+    this.sweepTimer = new SweepTimer(timerClock(this.clock), {
+      expire: () => {
+        this.sweep();
+        this.scheduleSweep();
+      },
+      extendDue: () => {
+        this.resumedAt = this.clock.now();
+      },
+    });
     this.scheduleSweep();
   }
 
@@ -142,7 +157,7 @@ export class LongPollAcceptor<Out, In, Principal> {
   close(): void {
     if (this.closing) return;
     this.closing = true;
-    if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer.close();
     for (const session of this.sessions.values()) session.goAway('the control plane is shutting down');
   }
 
@@ -229,22 +244,21 @@ export class LongPollAcceptor<Out, In, Principal> {
     });
   }
 
+  /** A no-op once closed (SweepTimer.close). */
   private scheduleSweep(): void {
-    this.sweepTimer = this.clock.setTimeout(
-      () => {
-        this.sweep();
-        if (!this.closing) this.scheduleSweep();
-      },
-      Math.max(1, Math.floor(this.sessionTtlMs / 4)),
-    );
+    this.sweepTimer.arm(this.clock.now() + Math.max(1, Math.floor(this.sessionTtlMs / 4)));
   }
 
-  /** Expires idle sessions; ended ones linger one TTL so a client can still fetch their last batch. */
+  /**
+   * Expires idle sessions; ended ones linger one TTL so a client can still fetch their last batch.
+   * A late sweep reads the requests that waited first (see SweepTimer), so a poll parked meanwhile
+   * keeps its session.
+   */
   private sweep(): void {
     const now = this.clock.now();
     for (const session of this.sessions.values()) {
       const idleSince = session.idleSince();
-      if (idleSince === undefined || now - idleSince <= this.sessionTtlMs) continue;
+      if (idleSince === undefined || now - Math.max(idleSince, this.resumedAt) <= this.sessionTtlMs) continue;
       if (session.ended === undefined) session.expire(this.sessionTtlMs);
       this.sessions.delete(session.id);
     }
