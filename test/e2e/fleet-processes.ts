@@ -1,9 +1,12 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll } from 'vitest';
 import { type CliResult, collect, type Workspace } from './cli.js';
 import { killGroup, readPid, waitFor } from './process-state.js';
+
+const execFileAsync = promisify(execFile);
 
 export interface StartedProcess {
   readonly child: ChildProcess;
@@ -233,6 +236,20 @@ export async function until<T>(what: string, read: () => Promise<T | undefined>)
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Waits until a stopped (SIGSTOPped) runner has bytes from the server at `serverUrl` waiting unread in
+ * its socket (`ss`' Recv-Q of a connection to the server's port): the offer sent to it is out, so a
+ * test that pauses around an offer knows the offer went before the pause, rather than assuming it did.
+ */
+export function untilUnreadFromServer(serverUrl: string): Promise<true> {
+  const port = new URL(serverUrl).port;
+  return until(`bytes from the server waiting in a socket to port ${port}`, async () => {
+    const { stdout } = await execFileAsync('ss', ['-tnH', 'state', 'established', `( dport = :${port} )`]);
+    const waiting = stdout.split('\n').some((line) => Number(line.trim().split(/\s+/)[0]) > 0);
+    return waiting ? true : undefined;
+  });
 }
 
 export interface Fleet {

@@ -8,6 +8,7 @@ import {
   startConnectedRunner,
   startServer,
   untilRunEnds,
+  untilUnreadFromServer,
 } from './fleet-processes.js';
 
 /**
@@ -19,7 +20,7 @@ import {
  */
 const admin = 'vkt-e2e-late-accept-admin-0123456789';
 const offerTtlMs = 1_000;
-/** How long the runner is stopped, the offer out: its TTL and a margin. */
+/** How long the runner stays stopped once the offer is in its socket: past its TTL, with a margin. */
 const stoppedMs = 2_500;
 const workspaces: Workspace[] = [];
 const processes: StartedProcess[] = [];
@@ -58,6 +59,8 @@ describe('an accept that reaches the server after its offer lapsed', () => {
       const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
         workflow: `name: late\njobs:\n  a:\n    runs-on: ${name}\n    steps:\n      - run: echo ran\n`,
       });
+      // The offer waits in the stopped runner's socket; the runner stays stopped past its TTL.
+      await untilUnreadFromServer(server.url);
       await new Promise((resolve) => setTimeout(resolve, stoppedMs));
       runner.child.kill('SIGCONT');
       const view = await untilRunEnds<RunView>(api, `/api/v1/runs/${run.id}`);

@@ -8,6 +8,7 @@ import {
   startConnectedRunner,
   startServer,
   untilRunEnds,
+  untilUnreadFromServer,
 } from './fleet-processes.js';
 
 /**
@@ -20,8 +21,6 @@ import {
  */
 const admin = 'vkt-e2e-paused-offers-admin-0123456789';
 const offerTtlMs = 1_500;
-/** How long after submitting the server is stopped: the offer is out by then, and still well within its TTL. */
-const offeredWithinMs = 300;
 const workspaces: Workspace[] = [];
 const processes: StartedProcess[] = [];
 
@@ -68,7 +67,7 @@ async function expectAcceptTakenAcrossPause(pauseMs: number): Promise<void> {
   const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
     workflow: `name: paused\njobs:\n  a:\n    runs-on: ${name}\n    steps:\n      - run: echo ran\n`,
   });
-  await new Promise((resolve) => setTimeout(resolve, offeredWithinMs));
+  await untilUnreadFromServer(server.url);
   server.child.kill('SIGSTOP');
   runner.child.kill('SIGCONT');
   await new Promise((resolve) => setTimeout(resolve, pauseMs));
