@@ -1,6 +1,7 @@
 import type { Agent } from 'node:http';
+import { DeadlineTimer } from '../../core/deadline-timer.js';
 import { networkFailure, requestFailureAt } from '../attempt-failure.js';
-import { type Clock, systemClock } from '../clock.js';
+import { type Clock, systemClock, timerClock } from '../clock.js';
 import { decodeBatch, type MessageDecoder, type ProtocolError } from '../frame.js';
 import { type ConnectResult, parseErrorBody, refusesCredential, versionHeader } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
@@ -133,6 +134,14 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   /** What the server had not acknowledged when the session ended (takeUnacknowledged), as sent. */
   private unacknowledged: string[] = [];
   private posting: Promise<void> | undefined;
+  /**
+   * Abandons the open poll once held pollGraceMs past holdMs. Late-aware (DeadlineTimer), as it fires
+   * before a runner that was paused reads the answer waiting in its socket: it reads first, and after
+   * a long pause gives the poll one more period.
+   */
+  private readonly pollTimer: DeadlineTimer;
+  /** Aborts the open poll (pollTimer). */
+  private pollTimeout = new AbortController();
   private failingSince: number | undefined;
   private ending: Promise<void> = Promise.resolve();
 
@@ -152,6 +161,8 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
       },
       options.onDropped,
     );
+    const timers = timerClock(this.clock);
+    this.pollTimer = new DeadlineTimer(timers, holdMs + pollGraceMs, () => this.pollTimeout.abort());
     this.heard(this.clock.now());
     void this.pollLoop();
   }
@@ -206,6 +217,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     if (!this.isClosed) this.unacknowledged = this.outgoing.pending();
     this.finish(info);
     this.poller.abort();
+    this.pollTimer.close();
     if (!deleteSession) {
       this.ending = this.drained().finally(() => this.agent.destroy());
       return;
@@ -231,8 +243,9 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   private async pollLoop(): Promise<void> {
     while (!this.isClosed) {
       const timeout = new AbortController();
+      this.pollTimeout = timeout;
       // A server that vanished without a TCP reset would hold the poll forever.
-      const timer = this.clock.setTimeout(() => timeout.abort(), this.holdMs + pollGraceMs);
+      this.pollTimer.start();
       try {
         const { status, text } = await sendRequest(
           this.agent,
@@ -257,7 +270,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
           gaveUp ? `no answer within ${(this.holdMs + pollGraceMs) / 1000}s` : error,
         );
       } finally {
-        this.clock.clearTimeout(timer);
+        this.pollTimer.cancel();
       }
     }
   }
