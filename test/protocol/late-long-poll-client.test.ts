@@ -2,7 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBatch, runnerDecoder } from '../../src/protocol/frame.js';
-import { connectLongPoll, type LongPollClient } from '../../src/protocol/long-poll/client.js';
+import {
+  connectLongPoll,
+  defaultGiveUpAfterMs,
+  type LongPollClient,
+} from '../../src/protocol/long-poll/client.js';
 import type { ControlMessage } from '../../src/protocol/messages.js';
 import type { CloseInfo } from '../../src/protocol/transport-end.js';
 import { ManualClock } from './manual-clock.js';
@@ -70,10 +74,14 @@ async function waitUntil(check: () => boolean): Promise<void> {
 /** Long enough on loopback for what was sent to be read. */
 const ioSettles = () => new Promise((resolve) => setTimeout(resolve, 50));
 
-/** The held poll, answered with `messages` before the client runs again. */
-function answerLast(messages: readonly unknown[]): void {
+/** The held poll, answered with `messages` (or dropped, with undefined) before the client runs again. */
+function answerLast(messages: readonly unknown[] | undefined): void {
   const response = held.pop();
   if (response === undefined) throw new Error('no poll held');
+  if (messages === undefined) {
+    response.destroy();
+    return;
+  }
   response.writeHead(200, { 'content-type': 'application/json' });
   response.end(encodeBatch(1, messages));
 }
@@ -98,4 +106,32 @@ describe('long-poll client, its timers late', () => {
       expect(ended).toEqual([]);
       client.close();
     });
+
+  it('does not count the time it did not run as time failing to reach the server', async () => {
+    const { baseUrl, polls } = await startHoldingServer();
+    const clock = new ManualClock();
+    const { client, ended } = await connect(baseUrl, clock);
+    await waitUntil(() => polls.length === 1);
+    // Failing from t = 0; the retry 200 ms later is held.
+    answerLast(undefined);
+    await ioSettles();
+    clock.advance(200);
+    await waitUntil(() => polls.length === 2);
+    // Paused for twice the give-up time, short of the poll's own timeout; the retry failed meanwhile.
+    answerLast(undefined);
+    clock.pause(2 * defaultGiveUpAfterMs);
+    clock.turn();
+    await ioSettles();
+    clock.turn();
+    expect(ended).toEqual([]);
+    // It keeps trying for giveUpAfterMs after resuming, then gives up.
+    clock.advance(200);
+    await waitUntil(() => polls.length === 3);
+    clock.advance(defaultGiveUpAfterMs);
+    expect(ended).toEqual([]);
+    answerLast(undefined);
+    await waitUntil(() => ended.length === 1);
+    expect(ended[0]).toMatchObject({ kind: 'lost', reason: expect.stringMatching(/^poll failed: /) });
+    client.close();
+  });
 });

@@ -142,7 +142,14 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   private readonly pollTimer: DeadlineTimer;
   /** Aborts the open poll (pollTimer). */
   private pollTimeout = new AbortController();
-  private failingSince: number | undefined;
+  /**
+   * Started at the first failure since the last success; once it is due, the next failure ends the
+   * session. Late-aware (DeadlineTimer), so that time the runner itself did not run is not counted
+   * against the server: one late by a pause grants giveUpAfterMs more from the resume.
+   */
+  private readonly giveUpTimer: DeadlineTimer;
+  private failing = false;
+  private failingTooLong = false;
   private ending: Promise<void> = Promise.resolve();
 
   constructor(
@@ -163,6 +170,9 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     );
     const timers = timerClock(this.clock);
     this.pollTimer = new DeadlineTimer(timers, holdMs + pollGraceMs, () => this.pollTimeout.abort());
+    this.giveUpTimer = new DeadlineTimer(timers, options.giveUpAfterMs ?? defaultGiveUpAfterMs, () => {
+      this.failingTooLong = true;
+    });
     this.heard(this.clock.now());
     void this.pollLoop();
   }
@@ -218,6 +228,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     this.finish(info);
     this.poller.abort();
     this.pollTimer.close();
+    this.giveUpTimer.close();
     if (!deleteSession) {
       this.ending = this.drained().finally(() => this.agent.destroy());
       return;
@@ -256,7 +267,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
             signal: AbortSignal.any([this.poller.signal, timeout.signal]),
           },
         );
-        this.failingSince = undefined;
+        this.succeeded();
         if (status === 200) {
           this.heard(this.clock.now());
           this.receive(text);
@@ -317,7 +328,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
           headers: { ...this.headers, 'content-type': 'application/json' },
           body: `{"v":${protocolVersion},"seq":${first},"messages":[${jsons.join(',')}]}`,
         });
-        this.failingSince = undefined;
+        this.succeeded();
         if (status !== 200) {
           // Ended first, so that what this batch held stays unacknowledged (a restarted server's 404).
           this.refused(status, text);
@@ -335,6 +346,13 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     }
   }
 
+  /** A request was answered: the server is reachable again. */
+  private succeeded(): void {
+    this.failing = false;
+    this.failingTooLong = false;
+    this.giveUpTimer.cancel();
+  }
+
   /**
    * Waits before a retry; returns true (and ends the session as lost) once failing too long, or at
    * once (as untrusted) when a new connection found the server's TLS certificate failing verification.
@@ -346,9 +364,11 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
       this.end({ kind: 'untrusted', failure, reason }, false);
       return true;
     }
-    const now = this.clock.now();
-    this.failingSince ??= now;
-    if (now - this.failingSince >= (this.options.giveUpAfterMs ?? defaultGiveUpAfterMs)) {
+    if (!this.failing) {
+      this.failing = true;
+      this.giveUpTimer.start();
+    }
+    if (this.failingTooLong) {
       this.end({ kind: 'lost', reason }, false);
       return true;
     }
