@@ -20,19 +20,12 @@ import {
   statusFor,
 } from './job-keys.js';
 import { attemptOutcomeOfStatus, jobRetryDecision, requeueLostLeg, retryLeg } from './job-retry.js';
-import {
-  continuedOnError,
-  type Effect,
-  type Leg,
-  moveLeg,
-  type RestoreOptions,
-  type StoredLeg,
-  specOf,
-} from './leg.js';
+import { type Effect, type Leg, moveLeg, type RestoreOptions, type StoredLeg, specOf } from './leg.js';
 import { queuePlacement } from './queue-placement.js';
 import { endedAttemptOf, planRerun, type RerunScope, takeEarlier } from './rerun-plan.js';
 import { restoredLeg, restoredPlan } from './restored-leg.js';
 import type { RunContext } from './run-context.js';
+import { jobSummaryOf, runStatusOf } from './run-outcome.js';
 
 /**
  * The DAG of one run. Pure decisions, no I/O: it says which legs to add, queue, finish or cancel,
@@ -192,27 +185,11 @@ export class RunCoordinator {
   }
 
   status(): RunStatus {
-    if (this.cancelled) return 'cancelled';
-    const results = [...this.keys.values()].map((state) => state.result);
-    if (results.includes('failure')) return 'failed';
-    // A job its timeout-minutes stopped reads `cancelled` in needs, as on GitHub, but nobody cancelled the
-    // run; its continue-on-error does not cover it (continuedOnError).
-    if ([...this.legs.values()].some((leg) => leg.status === 'timed_out')) return 'failed';
-    // A job cancelled on its own (by its concurrency group) makes the run cancelled, as on GitHub.
-    return results.includes('cancelled') ? 'cancelled' : 'succeeded';
+    return runStatusOf(this.cancelled, this.keys.values(), this.legs.values());
   }
 
   summaries(): JobSummary[] {
-    return [...this.legs.values()].map((leg) => {
-      const startedAt = leg.seriesStartedAt ?? leg.startedAt;
-      const summary = {
-        name: leg.name,
-        status: isTerminal(leg.status) ? leg.status : 'cancelled',
-        durationMs: startedAt !== undefined && leg.finishedAt !== undefined ? leg.finishedAt - startedAt : 0,
-      } as const;
-      const started = startedAt === undefined ? { ...summary, neverStarted: true as const } : summary;
-      return continuedOnError(leg) ? { ...started, continuedOnError: true } : started;
-    });
+    return [...this.legs.values()].map(jobSummaryOf);
   }
 
   /**
