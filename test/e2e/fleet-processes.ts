@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll } from 'vitest';
-import { type CliResult, collect, type Workspace } from './cli.js';
+import { type CliResult, collect, Workspace } from './cli.js';
 import { killGroup, readPid, waitFor } from './process-state.js';
 
 const execFileAsync = promisify(execFile);
@@ -326,6 +326,59 @@ export async function startRestartableFleet(
     return again;
   };
   return { first, runner, api, restart };
+}
+
+export interface ServerWithRunner {
+  readonly ws: Workspace;
+  readonly server: StartedServer;
+  readonly runner: StartedProcess;
+  readonly api: ReturnType<typeof adminApi>;
+}
+
+/**
+ * The fleets of a test file whose tests each start their own, in a workspace of their own, with `admin`
+ * as the server's admin token. Called at the file's top level, it registers the file's afterAll: the
+ * processes its fleets started are killed (killAll), then their workspaces disposed.
+ */
+export function fleetsInOwnWorkspaces(admin: string) {
+  const workspaces: Workspace[] = [];
+  const processes: StartedProcess[] = [];
+  afterAll(async () => {
+    await killAll(processes);
+    for (const ws of workspaces) ws.dispose();
+  });
+  const newWorkspace = () => {
+    const ws = new Workspace();
+    workspaces.push(ws);
+    return ws;
+  };
+  return {
+    /**
+     * A server with `serverArgs`, and one runner named `name` and labelled with it (then `runnerArgs`)
+     * that it has seen connect (startConnectedRunner).
+     */
+    async startServerWithRunner(
+      serverArgs: readonly string[],
+      name: string,
+      runnerArgs: readonly string[] = [],
+    ): Promise<ServerWithRunner> {
+      const ws = newWorkspace();
+      const { server, registration } = await startServerForRunners(ws, admin, processes, serverArgs);
+      const runner = await startConnectedRunner(ws, processes, server.url, registration, name, [
+        ...['--labels', name],
+        ...runnerArgs,
+      ]);
+      return { ws, server, runner, api: adminApi(server.url, admin) };
+    },
+    /** startRestartableFleet, with `serverArgs` and `runnerArgs`. */
+    async startRestartable(
+      serverArgs: readonly string[],
+      runnerArgs: readonly string[],
+    ): Promise<RestartableFleet & { readonly ws: Workspace }> {
+      const ws = newWorkspace();
+      return { ws, ...(await startRestartableFleet(ws, processes, admin, serverArgs, runnerArgs)) };
+    },
+  };
 }
 
 /** The id of the run's first job once it runs. */

@@ -1,12 +1,7 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { Workspace } from './cli.js';
+import { describe, expect, it } from 'vitest';
 import {
-  adminApi,
-  createToken,
-  killAll,
-  type StartedProcess,
-  startConnectedRunner,
-  startServer,
+  fleetsInOwnWorkspaces,
+  type ServerWithRunner,
   untilRunEnds,
   untilUnreadFromServer,
 } from './fleet-processes.js';
@@ -20,14 +15,7 @@ import {
  *   the accept unread in its socket. As it resumed, its offer timer fired before it read the accept,
  *   with the same end. The offer sweep now tells a late timer apart as the lease sweep does.
  */
-const admin = 'vkt-e2e-paused-offers-admin-0123456789';
-const workspaces: Workspace[] = [];
-const processes: StartedProcess[] = [];
-
-afterAll(async () => {
-  await killAll(processes);
-  for (const ws of workspaces) ws.dispose();
-});
+const fleets = fleetsInOwnWorkspaces('vkt-e2e-paused-offers-admin-0123456789');
 
 interface RunView {
   status: string;
@@ -62,10 +50,7 @@ describe('a server paused while its runner accepts an offer', () => {
     expectOneAttemptAcross('paused-offer-short', 1_500, [], pauseServer(2_200)));
 });
 
-interface Paused {
-  readonly server: StartedProcess;
-  readonly runner: StartedProcess;
-}
+type Paused = Pick<ServerWithRunner, 'server' | 'runner'>;
 
 /**
  * A server with `offerTtlMs` and one runner labelled `name`; the runner is stopped, a one-job run is
@@ -78,19 +63,11 @@ async function expectOneAttemptAcross(
   runnerArgs: readonly string[],
   pause: (paused: Paused) => Promise<void>,
 ): Promise<void> {
-  const ws = new Workspace();
-  workspaces.push(ws);
-  const server = await startServer(ws, ['--offer-ttl', `${offerTtlMs}ms`], { VALKYRIE_ADMIN_TOKEN: admin });
-  processes.push(server);
-  const runner = await startConnectedRunner(
-    ws,
-    processes,
-    server.url,
-    await createToken(server.url, admin, 'runner'),
+  const { server, runner, api } = await fleets.startServerWithRunner(
+    ['--offer-ttl', `${offerTtlMs}ms`],
     name,
-    ['--labels', name, ...runnerArgs],
+    runnerArgs,
   );
-  const api = adminApi(server.url, admin);
   runner.child.kill('SIGSTOP');
   const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
     workflow: `name: paused\njobs:\n  a:\n    runs-on: ${name}\n    steps:\n      - run: echo ran\n`,

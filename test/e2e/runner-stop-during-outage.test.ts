@@ -1,15 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { orAfter } from '../core/race-timeout.js';
-import { Workspace } from './cli.js';
-import {
-  killAll,
-  type StartedProcess,
-  startRestartableFleet,
-  until,
-  untilRunEnds,
-} from './fleet-processes.js';
+import { fleetsInOwnWorkspaces, type RestartableFleet, until, untilRunEnds } from './fleet-processes.js';
 
 /**
  * A runner is told to stop (SIGTERM) while its server is down and it holds the completion of a job that
@@ -17,16 +10,9 @@ import {
  * again once its lease expired on the restarted server. It now says it waits, waits for as long as the
  * server is away, hands the completion over, and stops: the step ran once, the run succeeded.
  */
-const admin = 'vkt-e2e-stop-outage-admin-0123456789';
+const fleets = fleetsInOwnWorkspaces('vkt-e2e-stop-outage-admin-0123456789');
 // Long enough that the runner's wait (a lease TTL and 5 s) outlasts the outage and a slow restart.
 const leaseTtlMs = 15_000;
-const workspaces: Workspace[] = [];
-const processes: StartedProcess[] = [];
-
-afterAll(async () => {
-  await killAll(processes);
-  for (const ws of workspaces) ws.dispose();
-});
 
 interface RunView {
   status: string;
@@ -36,23 +22,12 @@ interface RunView {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A server (leases of `ttlMs`) on a port of its own, and a runner of label `held` connected to it. */
-async function fleet(ttlMs: number) {
-  const ws = new Workspace();
-  workspaces.push(ws);
-  const started = await startRestartableFleet(
-    ws,
-    processes,
-    admin,
-    ['--lease-ttl', `${ttlMs}ms`],
-    ['--labels', 'held'],
-  );
-  return { ws, ...started };
+function fleet(ttlMs: number) {
+  return fleets.startRestartable(['--lease-ttl', `${ttlMs}ms`], ['--labels', 'held']);
 }
 
-type Api = Awaited<ReturnType<typeof fleet>>['api'];
-
 /** A run of one quick job on the runner, until it succeeded. */
-async function runQuickJob(api: Api): Promise<void> {
+async function runQuickJob(api: RestartableFleet['api']): Promise<void> {
   const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
     workflow: 'name: quick\njobs:\n  a: { runs-on: held, steps: [{ run: echo quick }] }\n',
   });

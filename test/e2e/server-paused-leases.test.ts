@@ -1,17 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { Workspace } from './cli.js';
-import {
-  adminApi,
-  createToken,
-  killAll,
-  type StartedProcess,
-  startConnectedRunner,
-  startServer,
-  until,
-  untilRunEnds,
-} from './fleet-processes.js';
+import { describe, expect, it } from 'vitest';
+import { fleetsInOwnWorkspaces, until, untilRunEnds } from './fleet-processes.js';
 
 /**
  * A server process paused for longer than a lease TTL (Ctrl-Z of a server run in a terminal, SIGSTOP,
@@ -22,15 +12,8 @@ import {
  * pause tolerance now gets one more TTL from the moment the server is back, as after a restart, and
  * the renewals that waited keep it.
  */
-const admin = 'vkt-e2e-paused-server-admin-0123456789';
+const fleets = fleetsInOwnWorkspaces('vkt-e2e-paused-server-admin-0123456789');
 const leaseTtlMs = 2_000;
-const workspaces: Workspace[] = [];
-const processes: StartedProcess[] = [];
-
-afterAll(async () => {
-  await killAll(processes);
-  for (const ws of workspaces) ws.dispose();
-});
 
 interface RunView {
   status: string;
@@ -51,21 +34,12 @@ describe('a server paused for longer than a lease TTL while its runner runs a jo
 });
 
 async function expectRunsOnceAcrossPause(pauseMs: number): Promise<void> {
-  const ws = new Workspace();
-  workspaces.push(ws);
-  const server = await startServer(ws, ['--lease-ttl', `${leaseTtlMs}ms`], { VALKYRIE_ADMIN_TOKEN: admin });
-  processes.push(server);
-  const runner = await startConnectedRunner(
-    ws,
-    processes,
-    server.url,
-    await createToken(server.url, admin, 'runner'),
+  const { ws, server, runner, api } = await fleets.startServerWithRunner(
+    ['--lease-ttl', `${leaseTtlMs}ms`],
     'paused',
-    ['--labels', 'paused'],
   );
   const started = join(ws.dir, 'started');
   const gate = join(ws.dir, 'gate');
-  const api = adminApi(server.url, admin);
   const step = `touch '${started}'; while [ ! -e '${gate}' ]; do sleep 0.05; done`;
   const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
     workflow: `name: paused\njobs:\n  a:\n    runs-on: paused\n    steps:\n      - run: "${step}"\n`,

@@ -1,15 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { Workspace } from './cli.js';
-import {
-  killAll,
-  type StartedProcess,
-  startRestartableFleet,
-  until,
-  untilFirstJobRuns,
-  untilRunEnds,
-} from './fleet-processes.js';
+import { describe, expect, it } from 'vitest';
+import { fleetsInOwnWorkspaces, until, untilFirstJobRuns, untilRunEnds } from './fleet-processes.js';
 
 /**
  * A server is SIGKILLed while a runner runs one of its jobs; the job ends on the runner while no server
@@ -18,15 +10,8 @@ import {
  * server holds the lease for, and resumes it: the job completes once, in its first attempt, with its
  * whole log — its step is not run a second time.
  */
-const admin = 'vkt-e2e-finished-admin-0123456789';
+const fleets = fleetsInOwnWorkspaces('vkt-e2e-finished-admin-0123456789');
 const leaseTtlMs = 4_000;
-const workspaces: Workspace[] = [];
-const processes: StartedProcess[] = [];
-
-afterAll(async () => {
-  await killAll(processes);
-  for (const ws of workspaces) ws.dispose();
-});
 
 interface RunView {
   status: string;
@@ -37,18 +22,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('a job that ends on its runner while the server is down for longer than the lease TTL', () => {
   it('completes once after the restart: the runner kept its completion and resumes the held lease', async () => {
-    const ws = new Workspace();
-    workspaces.push(ws);
-    const marker = join(ws.dir, 'ran');
-    const gate = join(ws.dir, 'gate');
-    const finished = join(ws.dir, 'finished');
-    const { first, runner, api, restart } = await startRestartableFleet(
-      ws,
-      processes,
-      admin,
+    const { ws, first, runner, api, restart } = await fleets.startRestartable(
       ['--lease-ttl', `${leaseTtlMs}ms`],
       ['--labels', 'outage'],
     );
+    const marker = join(ws.dir, 'ran');
+    const gate = join(ws.dir, 'gate');
+    const finished = join(ws.dir, 'finished');
     const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
       workflow: `name: outage
 jobs:
