@@ -50,8 +50,11 @@ describe('ControlPlane leases', () => {
     expect(runner.of('offer').map((o) => o.name)).toEqual(['a', 'b', 'a']);
   });
 
-  // A slow link brings the accept after the offer lapsed: taken while the job still waits in the queue.
-  it('leases a job to an accept that arrives after its offer lapsed, while the job still waits in the queue', async () => {
+  /**
+   * A one-job run whose offer (TTL 1 s) went to `slow`, a runner that does not answer, and has lapsed.
+   * `acceptLate` has `slow` accept it now.
+   */
+  async function lapsedOffer() {
     const { plane: p, clock } = plane({ offerTtlMs: 1_000 });
     const slow = new ScriptedRunner(p, () => {});
     const handle = await p.startRun(oneJob(), request);
@@ -59,8 +62,17 @@ describe('ControlPlane leases', () => {
     const [offer] = slow.of('offer');
     if (!offer) throw new Error('no offer');
     await clock.advance(1_000);
-    slow.send({ type: 'accept', jobId: offer.jobId });
-    await settle();
+    const acceptLate = async () => {
+      slow.send({ type: 'accept', jobId: offer.jobId });
+      await settle();
+    };
+    return { p, slow, handle, acceptLate };
+  }
+
+  // A slow link brings the accept after the offer lapsed: taken while the job still waits in the queue.
+  it('leases a job to an accept that arrives after its offer lapsed, while the job still waits in the queue', async () => {
+    const { slow, handle, acceptLate } = await lapsedOffer();
+    await acceptLate();
     const [lease] = slow.of('lease');
     if (!lease) throw new Error('the late accept got no lease');
     slow.complete(lease);
@@ -69,19 +81,12 @@ describe('ControlPlane leases', () => {
   });
 
   it('ignores an accept that arrives after the offer lapsed once another runner has the job', async () => {
-    const { plane: p, clock } = plane({ offerTtlMs: 1_000 });
-    const slow = new ScriptedRunner(p, () => {});
-    const handle = await p.startRun(oneJob(), request);
-    await settle();
-    const [offer] = slow.of('offer');
-    if (!offer) throw new Error('no offer');
-    await clock.advance(1_000);
+    const { p, slow, handle, acceptLate } = await lapsedOffer();
     const other = new ScriptedRunner(p, accepting);
     await settle();
     const [lease] = other.of('lease');
     if (!lease) throw new Error('the other runner got no lease');
-    slow.send({ type: 'accept', jobId: offer.jobId });
-    await settle();
+    await acceptLate();
     expect(slow.of('lease')).toEqual([]);
     other.complete(lease);
     expect(await handle.done).toBe('succeeded');
@@ -127,14 +132,23 @@ describe('ControlPlane leases', () => {
     );
   });
 
-  it('requeues a hung runner’s job to another runner, refuses and records the hung runner’s late writes', async () => {
-    const { plane: p, clock, stores } = plane({ leaseTtlMs: 60_000 });
+  /**
+   * A one-job run on a plane with leases of `leaseTtlMs`, leased (`first`) to `hung`, a runner that
+   * will not renew it, while `healthy`, an idle runner, could take the job.
+   */
+  async function leasedToHungRunner(leaseTtlMs: number) {
+    const { plane: p, clock, stores } = plane({ leaseTtlMs });
     const hung = new ScriptedRunner(p, accepting);
     const healthy = new ScriptedRunner(p, accepting);
     const handle = await p.startRun(oneJob(), request);
     await settle();
     const [first] = hung.of('lease');
     if (!first) throw new Error('the first runner got no lease');
+    return { clock, stores, hung, healthy, handle, first };
+  }
+
+  it('requeues a hung runner’s job to another runner, refuses and records the hung runner’s late writes', async () => {
+    const { clock, stores, hung, healthy, handle, first } = await leasedToHungRunner(60_000);
     await clock.advance(59_999);
     expect(healthy.of('offer')).toEqual([]);
     await clock.advance(1);
@@ -197,13 +211,7 @@ describe('ControlPlane leases', () => {
   });
 
   it('keeps a lost runner’s numbered lines and step reports out of the job: the next attempt’s log and steps are its own', async () => {
-    const { plane: p, clock, stores } = plane({ leaseTtlMs: 1_000 });
-    const hung = new ScriptedRunner(p, accepting);
-    const healthy = new ScriptedRunner(p, accepting);
-    const handle = await p.startRun(oneJob(), request);
-    await settle();
-    const [first] = hung.of('lease');
-    if (!first) throw new Error('the first runner got no lease');
+    const { clock, stores, hung, healthy, handle, first } = await leasedToHungRunner(1_000);
     const { jobId } = first;
     const line = (index: number, text: string) => ({
       type: 'log' as const,
