@@ -177,17 +177,29 @@ describe('Dispatcher offers', () => {
     expect(clock.pending()).toEqual([]);
   });
 
+  /** One runner of one slot (`runner`), and the jobs `ids` queued in this order and dispatched. */
+  async function queuedForOneRunner(...ids: string[]) {
+    const setup = await setUp(1, 1);
+    const [runner] = setup.ends;
+    if (!runner) throw new Error('no runner');
+    for (const id of ids) setup.dispatcher.enqueue(leg(id));
+    setup.dispatcher.dispatch();
+    return { ...setup, runner };
+  }
+
+  /** queuedForOneRunner, and the offer of the first job left unanswered until it lapsed (its TTL, 1 s). */
+  async function lapsedOnOneRunner(...ids: string[]) {
+    const setup = await queuedForOneRunner(...ids);
+    setup.clock.advance(1_000);
+    await settle();
+    return setup;
+  }
+
   // A slow link (a long-poll backlog, a runner that did not run for a while) brings the accept after
   // the offer lapsed. Before, it was ignored and the runner was not offered the job again until it
   // finished some other job: with one runner for its labels, the job waited in the queue for good.
   it('takes an accept that comes after its offer lapsed while the job still waits in the queue', async () => {
-    const { clock, dispatcher, accepted, ends } = await setUp(1, 1);
-    const [runner] = ends;
-    if (!runner) throw new Error('no runner');
-    dispatcher.enqueue(leg('a'));
-    dispatcher.dispatch();
-    clock.advance(1_000);
-    await settle();
+    const { clock, dispatcher, accepted, runner } = await lapsedOnOneRunner('a');
     expect(dispatcher.queuedRunsOn('a')).toEqual(['x']);
     runner.end.send({ type: 'accept', jobId: 'a' });
     await settle();
@@ -219,14 +231,7 @@ describe('Dispatcher offers', () => {
   });
 
   it('does not take a late accept from a runner whose slots are full now, but offers it the job again once one frees', async () => {
-    const { clock, dispatcher, accepted, ends } = await setUp(1, 1);
-    const [runner] = ends;
-    if (!runner) throw new Error('no runner');
-    dispatcher.enqueue(leg('a'));
-    dispatcher.enqueue(leg('b'));
-    dispatcher.dispatch();
-    clock.advance(1_000);
-    await settle();
+    const { accepted, runner } = await lapsedOnOneRunner('a', 'b');
     // `a` lapsed and its slot went to `b`'s offer.
     expect(runner.offers).toEqual(['a', 'b']);
     runner.end.send({ type: 'accept', jobId: 'a' });
@@ -238,13 +243,7 @@ describe('Dispatcher offers', () => {
   });
 
   it('keeps a late decline: the runner is not offered the job again until it finishes some job', async () => {
-    const { clock, dispatcher, accepted, ends } = await setUp(1, 1);
-    const [runner] = ends;
-    if (!runner) throw new Error('no runner');
-    dispatcher.enqueue(leg('a'));
-    dispatcher.dispatch();
-    clock.advance(1_000);
-    await settle();
+    const { clock, dispatcher, accepted, runner } = await lapsedOnOneRunner('a');
     runner.end.send({ type: 'decline', jobId: 'a', reason: 'test' });
     await settle();
     clock.advance(5_000);
@@ -258,12 +257,7 @@ describe('Dispatcher offers', () => {
   });
 
   it('ignores an accept for a queued job that was never offered to that runner', async () => {
-    const { dispatcher, accepted, ends } = await setUp(1, 1);
-    const [runner] = ends;
-    if (!runner) throw new Error('no runner');
-    dispatcher.enqueue(leg('a'));
-    dispatcher.enqueue(leg('b'));
-    dispatcher.dispatch();
+    const { dispatcher, accepted, runner } = await queuedForOneRunner('a', 'b');
     await settle();
     expect(runner.offers).toEqual(['a']);
     runner.end.send({ type: 'accept', jobId: 'b' });
