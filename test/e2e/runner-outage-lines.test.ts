@@ -1,25 +1,15 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { Workspace } from './cli.js';
-import { killAll, type StartedProcess, startRestartableFleet, until } from './fleet-processes.js';
+import { describe, expect, it } from 'vitest';
+import { fleetsInOwnWorkspaces, until } from './fleet-processes.js';
 
 /**
  * What a connected runner prints while its server is away: a real server killed under a real runner,
  * then started again on its port.
  */
-const admin = 'vkt-e2e-outage-lines-admin-0123456789';
-const workspaces: Workspace[] = [];
-const processes: StartedProcess[] = [];
-
-afterAll(async () => {
-  await killAll(processes);
-  for (const ws of workspaces) ws.dispose();
-});
+const fleets = fleetsInOwnWorkspaces('vkt-e2e-outage-lines-admin-0123456789');
 
 /** A server on a port of its own and a runner, once the runner says it connected. */
 async function connectedFleet() {
-  const ws = new Workspace();
-  workspaces.push(ws);
-  const fleet = await startRestartableFleet(ws, processes, admin, [], []);
+  const fleet = await fleets.startRestartable([], []);
   await until('the runner to connect', async () =>
     fleet.runner.stdout().includes(' connected to ') ? true : undefined,
   );

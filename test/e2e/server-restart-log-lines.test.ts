@@ -1,14 +1,6 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
-import { Workspace } from './cli.js';
-import {
-  killAll,
-  type StartedProcess,
-  startRestartableFleet,
-  until,
-  untilFirstJobRuns,
-  untilRunEnds,
-} from './fleet-processes.js';
+import { describe, expect, it } from 'vitest';
+import { dbOnNewSchemas, postgresSkipReason } from '../store/postgres-server.js';
+import { fleetsInOwnWorkspaces, until, untilFirstJobRuns, untilRunEnds } from './fleet-processes.js';
 
 /**
  * A server is SIGKILLed while its runner's job prints as fast as it can: the batches of lines the
@@ -19,23 +11,10 @@ import {
  * WebSocket (`auto`) and long-poll (`--protocol http`, whose lost session's unacknowledged messages
  * go out again too), on SQLite and Postgres.
  */
-const admin = 'vkt-e2e-log-lines-admin-0123456789';
-const workspaces: Workspace[] = [];
-const processes: StartedProcess[] = [];
-const schemas: string[] = [];
-
-afterAll(async () => {
-  await killAll(processes);
-  for (const ws of workspaces) ws.dispose();
-  for (const schema of schemas) await dropSchema(schema);
-});
+const postgres = dbOnNewSchemas();
+const fleets = fleetsInOwnWorkspaces('vkt-e2e-log-lines-admin-0123456789');
 
 const sqlite = (): string[] => [];
-const postgres = (): string[] => {
-  const { url, schema } = urlWithNewSchema();
-  schemas.push(schema);
-  return ['--db', url];
-};
 
 const cases: [name: string, db: () => string[], protocol: string, skip?: string][] = [
   ['SQLite', sqlite, 'auto'],
@@ -60,9 +39,7 @@ if (postgresSkipReason !== undefined)
 for (const [name, db, protocol, skip] of cases) {
   describe.skipIf(skip !== undefined)(`a server killed mid-output (${name}, --protocol ${protocol})`, () => {
     it('stores every line of the job exactly once, in order', async () => {
-      const ws = new Workspace();
-      workspaces.push(ws);
-      const { first, runner, api, restart } = await startRestartableFleet(ws, processes, admin, db(), [
+      const { first, runner, api, restart } = await fleets.startRestartable(db(), [
         ...['--labels', 'lines', '--protocol', protocol],
       ]);
       const workflow = `name: lines\njobs:\n  loud:\n    runs-on: lines\n    steps:\n      - run: '${script}'\n`;

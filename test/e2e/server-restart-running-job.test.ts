@@ -1,16 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
-import { Workspace } from './cli.js';
-import {
-  killAll,
-  type StartedProcess,
-  startRestartableFleet,
-  until,
-  untilFirstJobRuns,
-  untilRunEnds,
-} from './fleet-processes.js';
+import { describe, expect, it } from 'vitest';
+import { dbOnNewSchemas, postgresSkipReason } from '../store/postgres-server.js';
+import { fleetsInOwnWorkspaces, until, untilFirstJobRuns, untilRunEnds } from './fleet-processes.js';
 
 /**
  * A server is SIGKILLed while a runner runs one of its jobs; a new server process on the same port and
@@ -19,16 +11,8 @@ import {
  * result sent while no server was up, over WebSocket (`auto`) or long-poll (`--protocol http`, whose
  * session stays open while its requests fail).
  */
-const admin = 'vkt-e2e-restart-admin-0123456789';
-const workspaces: Workspace[] = [];
-const processes: StartedProcess[] = [];
-const schemas: string[] = [];
-
-afterAll(async () => {
-  await killAll(processes);
-  for (const ws of workspaces) ws.dispose();
-  for (const schema of schemas) await dropSchema(schema);
-});
+const postgres = dbOnNewSchemas();
+const fleets = fleetsInOwnWorkspaces('vkt-e2e-restart-admin-0123456789');
 
 interface RunView {
   status: string;
@@ -44,16 +28,7 @@ interface RunView {
 const stores: [name: string, db: () => string[], protocol: string, skip?: string][] = [
   ['SQLite', () => [], 'auto'],
   ['SQLite', () => [], 'http'],
-  [
-    'Postgres',
-    () => {
-      const { url, schema } = urlWithNewSchema();
-      schemas.push(schema);
-      return ['--db', url];
-    },
-    'auto',
-    postgresSkipReason,
-  ],
+  ['Postgres', postgres, 'auto', postgresSkipReason],
 ];
 
 const ticks = Array.from({ length: 15 }, (_, index) => `tick ${index + 1}`);
@@ -64,12 +39,10 @@ for (const [name, db, protocol, skip] of stores) {
     `a server restarted under a running job (${name}, --protocol ${protocol})`,
     () => {
       it('lets the runner resume its lease: the job completes once, in one attempt, with its whole log', async () => {
-        const ws = new Workspace();
-        workspaces.push(ws);
-        const marker = join(ws.dir, 'ran');
-        const { first, runner, api, restart } = await startRestartableFleet(ws, processes, admin, db(), [
+        const { ws, first, runner, api, restart } = await fleets.startRestartable(db(), [
           ...['--labels', 'restart', '--protocol', protocol],
         ]);
+        const marker = join(ws.dir, 'ran');
         const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
           workflow: `name: restart
 jobs:

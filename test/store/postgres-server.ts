@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { describe } from 'vitest';
+import { afterAll, describe } from 'vitest';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { helperAfterAll } from '../helper-hooks.js';
@@ -145,6 +145,24 @@ export function dropSchema(schema: string): Promise<void> {
   return withRawClient(
     async (client) => void (await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)),
   );
+}
+
+/**
+ * A test file's `--db` arguments for its servers, on a new schema at each call; its afterAll drops the
+ * schemas. Call it at the file's top level before what registers the afterAll that kills those servers
+ * (fleetsInOwnWorkspaces): the last registered afterAll runs first, so the servers are gone before
+ * their schemas are.
+ */
+export function dbOnNewSchemas(): () => string[] {
+  const schemas: string[] = [];
+  afterAll(async () => {
+    for (const schema of schemas) await dropSchema(schema);
+  });
+  return () => {
+    const { url, schema } = urlWithNewSchema();
+    schemas.push(schema);
+    return ['--db', url];
+  };
 }
 
 /**
