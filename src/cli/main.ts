@@ -108,7 +108,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--idempotency-key <key>',
-      'if a run with this key was submitted within the window, report it instead of starting another; the key with another request (workflow file, --var, --input, --env, --event, --job, --matrix, --priority, secret names) exits 2 (VK_IDEMPOTENCY_CONFLICT)',
+      'if a run with this key was submitted within the window, report it instead of starting another; the key with another request (workflow file, --var, --input, --env, --event, --job, --matrix, --priority, secret names) exits 2 (VK_IDEMPOTENCY_CONFLICT). A key in double quotes (\'"abc"\') is the key abc, as the server reads its Idempotency-Key header',
     )
     .option('--idempotency-window <duration>', 'how long an idempotency key holds (default: 24h)')
     .addOption(stateDir())
@@ -145,7 +145,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--priority <p>', "queue priority of the run's jobs: critical, high, normal, low, background")
     .option(
       '--idempotency-key <key>',
-      'if the server has a run submitted with this key, report (or --follow) it instead of starting another',
+      'if the server has a run submitted with this key, report (or --follow) it instead of starting another; a key in double quotes (\'"abc"\') is the key abc, as the server reads its Idempotency-Key header',
     )
     .option('--workspace <dir>', 'the folder to bundle (default: the current directory)')
     .option('--no-bundle', 'send no workspace: jobs start in an empty directory')

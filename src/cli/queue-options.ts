@@ -1,4 +1,5 @@
 import { durationHint, parseDuration } from '../core/duration.js';
+import { readIdempotencyKey } from '../core/idempotency-key-syntax.js';
 import { maxDelayMs, notBeforeHint, notBeforeTime, parseNotBefore } from '../core/not-before.js';
 import { defaultAgingIntervalMs, isPriority, type Priority, priorities } from '../core/priority.js';
 import { largestIdempotencyKeyBytes } from '../store/idempotency-key.js';
@@ -71,8 +72,7 @@ export function parseQueueFlags(flags: QueueFlags, now: number): QueueSettings {
   const agingIntervalMs = duration('--aging-interval', flags.agingInterval, defaultAgingIntervalMs);
   const windowMs = duration('--idempotency-window', flags.idempotencyWindow, defaultIdempotencyWindowMs);
   const queueCapacity = queueCapacityFlag(flags.queueCapacity);
-  const key = flags.idempotencyKey;
-  if (key !== undefined && key.trim() === '') throw new UsageError('--idempotency-key must not be empty');
+  const key = idempotencyKeyFlag(flags.idempotencyKey);
   // Postgres's unique index on the key holds no entry past about 2.7 kB: a key of 4,000 characters
   // failed there with 'index row size 4016 exceeds btree version 4 maximum 2704'. The queue's bound.
   const keyBytes = key === undefined ? 0 : Buffer.byteLength(key);
@@ -89,6 +89,19 @@ export function parseQueueFlags(flags: QueueFlags, now: number): QueueSettings {
     queueCapacity,
     idempotency: key === undefined ? undefined : { key, windowMs },
   };
+}
+
+/**
+ * `--idempotency-key K` of `valkyrie run` and `valkyrie submit`: the key as the server reads its
+ * Idempotency-Key header, so `'"abc"'` (the draft's quoted form) is the key abc here too, and one that
+ * begins with a quote but is no whole quoted string is refused, naming the option.
+ */
+function idempotencyKeyFlag(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.trim() === '') throw new UsageError('--idempotency-key must not be empty');
+  const read = readIdempotencyKey(value);
+  if ('problem' in read) throw new UsageError(`--idempotency-key: ${read.problem}`);
+  return read.key;
 }
 
 /** `--queue-capacity N` (`valkyrie run`, `valkyrie server`): a positive integer, default 10,000. */

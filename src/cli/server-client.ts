@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { errorCodeHeader, ValkyrieError } from '../core/errors.js';
 import type { GitContext } from '../core/git-context.js';
+import { idempotencyKeyHeaderValue } from '../core/idempotency-key-syntax.js';
 import { isRecord } from '../core/is-record.js';
 import type { RunEvent } from '../engine/events.js';
 import type { RerunScope } from '../engine/rerun-plan.js';
@@ -147,7 +148,8 @@ export class ServerClient {
   }
 
   /**
-   * `created` is false when the idempotency key matched a run submitted before. `fieldFlags`: the
+   * `created` is false when the idempotency key matched a run submitted before: the key itself, sent in
+   * the header form that carries it (core/idempotency-key-syntax.ts). `fieldFlags`: the
    * fields submit's flags filled, which a refusal names as those flags (field-flags.ts).
    */
   async createRun(
@@ -156,7 +158,7 @@ export class ServerClient {
     fieldFlags: FieldFlags = {},
   ): Promise<{ run: ApiRun; created: boolean }> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
+    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKeyHeaderValue(idempotencyKey);
     const response = await this.request('POST', 'api/v1/runs', { body: JSON.stringify(body), headers });
     const json = await this.expectJson(response, fieldFlags);
     return { run: readRun(json), created: response.status === 201 };

@@ -81,4 +81,28 @@ describe('parseQueueFlags', () => {
     }
     expect(() => parseQueueFlags({ priority: 'urgent' }, now)).toThrow(/received "urgent"$/);
   });
+
+  // As the server reads an Idempotency-Key header (the IETF draft's Structured Field String): the
+  // quotes are syntax, so valkyrie run and valkyrie submit take '"abc"' as the key abc.
+  it('reads a key in double quotes as the key inside them', () => {
+    const keyOf = (idempotencyKey: string) => parseQueueFlags({ idempotencyKey }, now).idempotency?.key;
+    expect(keyOf('"abc"')).toBe('abc');
+    expect(keyOf('"say \\"hi\\" \\\\ bye"')).toBe('say "hi" \\ bye');
+    expect(keyOf('abc')).toBe('abc');
+    expect(keyOf('a"b"')).toBe('a"b"');
+    expect(keyOf('" "')).toBe(' ');
+  });
+
+  it.each([
+    ['"abc', 'expected a closing double quote'],
+    ['""', 'expected a non-empty string between the quotes'],
+    ['"abc" ', 'expected nothing after its closing quote, found " "'],
+    ['"a\\bc"', 'a backslash escapes only " or \\ (at character 3)'],
+    ['"é"', 'expected printable ASCII only (at character 2)'],
+  ])('refuses %s, which begins as a quoted key but is none, naming the option', (idempotencyKey, why) => {
+    expect(() => parseQueueFlags({ idempotencyKey }, now)).toThrow(UsageError);
+    expect(() => parseQueueFlags({ idempotencyKey }, now)).toThrow(
+      `--idempotency-key: a value that begins with a double quote is a Structured Field String (RFC 8941 §3.3.3), as the Idempotency-Key draft makes it: ${why}, received ${JSON.stringify(idempotencyKey)}`,
+    );
+  });
 });

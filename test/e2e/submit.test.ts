@@ -210,6 +210,19 @@ describe('valkyrie submit', () => {
     expect(server.calls()).toEqual(['POST /api/v1/runs', 'POST /api/v1/runs']);
   });
 
+  it('takes a key in double quotes as the key inside them, sent bare, as an older server reads it', async () => {
+    await submit('--idempotency-key', 'same', '--no-bundle');
+    const again = await submit('--idempotency-key', '"same"', '--no-bundle');
+    expect(again.stderr).toContain(
+      'was already submitted with idempotency key "same"; its status is succeeded',
+    );
+    expect(server.requests.map((r) => r.headers['idempotency-key'])).toEqual(['same', 'same']);
+    const malformed = await submit('--idempotency-key', '"same', '--no-bundle');
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain('--idempotency-key: a value that begins with a double quote');
+    expect(server.calls()).toEqual(['POST /api/v1/runs', 'POST /api/v1/runs']);
+  });
+
   it('takes the run number of a server from before runNumber, which called it number', async () => {
     server.runNumberKey = 'number';
     const sent = await submit('--no-bundle', '--json');

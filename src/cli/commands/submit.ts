@@ -176,7 +176,7 @@ export async function submitCommand(
       (line) => process.stderr.write(`${line}\n`),
       submitFieldFlags(options, secrets),
     );
-    const lost = await report(run, created, bundle, options, client);
+    const lost = await report(run, created, bundle, options, client, queue.idempotency?.key);
     // --follow tells it from the run's events.
     if (!options.follow) warnWaiting(run);
     if (signals !== undefined)
@@ -242,8 +242,10 @@ async function report(
   bundle: BundleReport | undefined,
   options: SubmitCommandOptions,
   client: ServerClient,
+  /** As read from --idempotency-key: `"abc"` is the key abc. */
+  idempotencyKey: string | undefined,
 ): Promise<OutputLoss | undefined> {
-  const key = options.idempotencyKey ?? '';
+  const key = idempotencyKey ?? '';
   const followHint = `valkyrie logs ${shellWord(run.id)} -f${sameServerFlags(options, client.server)}`;
   const lines = [
     created

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { messageOf } from '../../core/error-message.js';
+import { readIdempotencyKey } from '../../core/idempotency-key-syntax.js';
 import { defaultPriority } from '../../core/priority.js';
 import { cancelRequestReasonFrom } from '../../engine/cancel-reasons.js';
 import type { RunRequest } from '../../engine/control-plane.js';
@@ -29,7 +30,6 @@ import { ApiError } from '../api-error.js';
 import { formatRetention } from '../bundle-sweeper.js';
 import type { ApiContext } from '../context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
-import { idempotencyKeyOfHeader } from '../idempotency-key-header.js';
 import { pathDeeperThan } from '../json-body.js';
 import { parsedOrRefused } from '../parse-refusal.js';
 import { defineRoute, type Route } from '../route.js';
@@ -57,9 +57,9 @@ const submitHeaders = z.object({
   'idempotency-key': z
     .string()
     .min(1, 'expected a non-empty string')
-    // The draft's quoted form, `"abc"`, is the key `abc` (idempotency-key-header.ts).
+    // The draft's quoted form, `"abc"`, is the key `abc` (core/idempotency-key-syntax.ts).
     .transform((value, context) => {
-      const read = idempotencyKeyOfHeader(value);
+      const read = readIdempotencyKey(value);
       if ('key' in read) return read.key;
       context.addIssue({ code: 'custom', message: read.problem });
       return z.NEVER;
