@@ -74,7 +74,10 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   }
   #takePending = false;
   #heldFlushArmed = false;
-  /** The last enqueue batch, which a claim on an unordered store waits for. */
+  /**
+   * The last enqueue batch, which a claim on an unordered store waits for; on SQLite the last take's
+   * write, which settles after every enqueue asked for before it (see #takeNow).
+   */
   #enqueued: Promise<void> = Promise.resolve();
   /** The last claim on an unordered store, or one waiting for cancels; settled once its leases are taken. */
   #lastClaim: Promise<void> = Promise.resolve();
@@ -155,6 +158,19 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     if (tasks.length === 0) return 0;
     if (this.#fusedClaims) {
       // New jobs and the claim in one write: the store may write them leased to us at once.
+      //
+      // Safe through microtask order alone: this claim waits for no enqueue, yet it may lease jobs
+      // of one still in flight (held entries written apart, by #storeHeldSoon, a cancel or a drain,
+      // join the same SQLite group commit), and #taken maps them through #byId, which that
+      // enqueue's continuation (EnqueueWriter.#enqueueEncoded) fills. GroupCommit settles writes in
+      // the order asked for, in one synchronous loop; the enqueue's side is one reaction from its
+      // store promise (`await` there), this side at least one (`.then` below), so the enqueue's
+      // runs first. A reaction more on the enqueue side (an `await` before #placeAll; a store
+      // enqueue that chains its commit's promise, as SqliteQueueStore's hand-off to a claimOrWait
+      // waiter does, which an engine's store never has), or a store settling writes out of order,
+      // and #taken adopts the engine's own job as another process's: a second record runs it while
+      // the first waits (fused-claim-order.test.ts). The same order makes a cancel's wait for
+      // #enqueued, this claim's below, a wait for every enqueue asked for before it.
       const fresh = this.#takeEnqueues();
       this.#flush();
       const claimed =
@@ -178,18 +194,14 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
         },
       );
     }
+    // Writes not applied in order (Postgres): the claim is asked for once the enqueue before it has
+    // committed, so that it can see those jobs, and mapped once their ids are known.
     this.#flush();
-    const enqueued = this.#enqueued;
-    if (!this.#options.orderedWrites) {
-      const taken = enqueued
-        .then(() => this.#claim(limit, tasks))
-        .then((leases) => this.#taken(leases, limit, into));
-      this.#lastClaim = taken.then(ignore, ignore);
-      return taken;
-    }
-    // Claimed in the same commit as the enqueue before it; mapped once that enqueue's ids are known.
-    const claimed = this.#claim(limit, tasks);
-    return enqueued.then(() => claimed).then((leases) => this.#taken(leases, limit, into));
+    const taken = this.#enqueued
+      .then(() => this.#claim(limit, tasks))
+      .then((leases) => this.#taken(leases, limit, into));
+    this.#lastClaim = taken.then(ignore, ignore);
+    return taken;
   }
 
   settle(entry: JobRecord, outcome: TaskOutcome, uncounted?: UncountedAttempt): SettleRecord<JobRecord> {

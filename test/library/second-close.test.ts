@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { type Clock, systemClock } from '../../src/core/clock.js';
 import { ThreadPool } from '../../src/executors/thread/thread-pool.js';
 import { engineStoreKinds, openOn } from './durable-stores.js';
 import { afterTest, fixture, until } from './helpers.js';
@@ -51,6 +52,39 @@ for (const [name, makeStore, skip] of engineStoreKinds) {
       expect(await within(Promise.all([first, second, third]), 5_000)).not.toBe('still waiting');
       expect(await running.result).toMatchObject({ kind: 'cancelled' });
     });
+
+    // A close() once closed has nothing to wait for: a timer it armed would be a deadline for nothing
+    // (unref'd, it would not hold the process, but a caller's fake clock would see it).
+    it.each(['close()', 'close({ deadlineMs: 50 })', 'destroy()'] as const)(
+      'once closed by %s, resolves and arms no timer, whatever its deadline',
+      async (closedBy) => {
+        const armed: number[] = [];
+        const clock: Clock = {
+          now: () => systemClock.now(),
+          setTimer: (callback, delayMs, options) => {
+            armed.push(delayMs);
+            return systemClock.setTimer(callback, delayMs, options);
+          },
+        };
+        const engine = await openOn(await makeStore(), { clock, maxInFlight: 1 });
+        const sleep = engine.task<number, string>('sleep', { module: fixture(), exportName: 'sleep' });
+        const running = engine.enqueue(sleep, 60_000);
+        const waiting = engine.enqueue(sleep, 60_000);
+        if (closedBy === 'close()') {
+          // Without a deadline close() waits for every job: these end first.
+          await until(() => engine.stats().inFlight > 0, 'the job to start');
+          await Promise.all([engine.cancel(running), engine.cancel(waiting)]);
+          await engine.close();
+        } else if (closedBy === 'destroy()') await engine.destroy();
+        else await engine.close({ deadlineMs: 50 });
+        expect(await waiting.result).toMatchObject({ kind: 'cancelled' });
+        armed.length = 0;
+        await engine.close({ deadlineMs: 60_000 });
+        await engine.close({ deadlineMs: 1 });
+        await engine[Symbol.asyncDispose]();
+        expect(armed).toEqual([]);
+      },
+    );
   });
 }
 

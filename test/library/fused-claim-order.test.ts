@@ -1,0 +1,64 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
+import { openSqliteEngineStore, storeEngineQueue } from '../../src/library/engine-store.js';
+import { JobRecord, type JobTask } from '../../src/library/job-record.js';
+import { resolveJobOptions, retryDefaults } from '../../src/library/options.js';
+import type { QueueJobId } from '../../src/store/queue.js';
+import { afterTest } from './helpers.js';
+
+const task = { name: 'noop', moduleUrl: 'file:///noop.mjs', exportName: 'noop' };
+const jobTask: JobTask = {
+  task,
+  poolTask: { typeId: 1, moduleUrl: task.moduleUrl, exportName: task.exportName },
+  attemptEnded: () => {},
+  progressReported: () => {},
+  logReported: () => {},
+};
+
+/**
+ * On SQLite a claim that does not write new jobs itself may share a group commit with an enqueue
+ * written apart (held jobs no take came for, StoreEngineQueue.#storeHeldSoon) and lease its jobs.
+ * Nothing waits for that enqueue: its results must be mapped to their entries before the claim's
+ * leases are, which only the order of their promise reactions ensures (see StoreEngineQueue.#takeNow).
+ * One more reaction before EnqueueWriter maps them, and the engine took its own job for another
+ * process's, adopting it as a second record while the first waited.
+ */
+it("maps a claim's lease on a job enqueued apart in the same SQLite commit to its entry", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'valkyrie-fused-claim-'));
+  afterTest(() => rm(dir, { recursive: true, force: true }));
+  const store = openSqliteEngineStore(
+    {
+      kind: 'sqlite',
+      path: join(dir, 'state.db'),
+      synchronous: 'normal',
+      busyTimeoutMs: 5_000,
+      leaseTtlMs: 60_000,
+      capacity: 100,
+    },
+    { clock: systemClock, agingIntervalMs: 60_000 },
+  );
+  const adopted: QueueJobId[] = [];
+  const queue = storeEngineQueue(store, {
+    hooks: { onReady: () => {}, settled: () => {}, leaseLost: () => {} },
+    adopt: (lease) => {
+      adopted.push(lease.jobId);
+      return undefined;
+    },
+    tasks: () => [task.name],
+    runsJobs: true,
+  });
+  afterTest(() => queue.close());
+  const entry = new JobRecord(1, jobTask, null, resolveJobOptions('test', undefined, retryDefaults));
+  queue.add(entry);
+  // No take follows the add: the held entry is written at the end of this turn's I/O phase, and the
+  // group commit that write joins is applied in the next turn's: a claim asked for now goes with it.
+  await new Promise((resolve) => setImmediate(resolve));
+  const into: (JobRecord | undefined)[] = [];
+  expect(await queue.take(1, into)).toBe(1);
+  expect(adopted).toEqual([]);
+  expect(into[0]).toBe(entry);
+  expect(entry.lease?.jobId).toBe(entry.storeId);
+});
