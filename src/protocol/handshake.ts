@@ -101,9 +101,12 @@ export async function admitConnection<Principal>(
  */
 export const unavailableRetryAfterSeconds = 5;
 
-/** Every refusal is a JSON body `{code, message}`, as the HTTP API's errors are. */
-export function errorBody(code: string, message: string): string {
-  return JSON.stringify({ code, message });
+/**
+ * Every refusal is a JSON body `{code, message, path?}`, as the HTTP API's errors are; `path` names
+ * the request field that was wrong (`headers.sec-websocket-key`).
+ */
+export function errorBody(code: string, message: string, path?: string): string {
+  return JSON.stringify(path === undefined ? { code, message } : { code, message, path });
 }
 
 /**

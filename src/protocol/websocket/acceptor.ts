@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { bearerChallenge, errorCodeHeader } from '../../core/errors.js';
@@ -14,6 +14,7 @@ import {
 } from '../handshake.js';
 import type { NetworkTransport } from '../transport-end.js';
 import { defaultKeepAliveIntervalMs, type Framing, WebSocketTransport } from './socket-transport.js';
+import { malformedUpgrade, type UpgradeRefusal } from './upgrade-request.js';
 
 export interface WebSocketAcceptorOptions<In, Principal> {
   /** The node:http server whose upgrade requests on `path` this acceptor takes. */
@@ -54,6 +55,16 @@ export class WebSocketAcceptor<Out, In, Principal> {
     this.sockets.on('headers', (headers, request) => {
       if (framingOf(request) === 'batched') headers.push(`${framesHeader}: ${batchFrames}`);
     });
+    // What ws refuses that malformedUpgrade let through (a malformed Sec-WebSocket-Protocol, or a
+    // check a later ws adds) comes here instead of ws's plain-text answer; every such refusal of
+    // ws's is a 400, as malformedUpgrade has answered the 405 already.
+    this.sockets.on('wsClientError', (error, socket) =>
+      refuse(socket, {
+        status: 400,
+        code: 'VK_INVALID_REQUEST',
+        message: `the WebSocket upgrade is malformed: ${error.message}`,
+      }),
+    );
     options.server.on('upgrade', this.onUpgrade);
   }
 
@@ -104,9 +115,10 @@ export class WebSocketAcceptor<Out, In, Principal> {
     }
     // A client that hangs up during authentication must not crash the server.
     socket.on('error', () => socket.destroy());
+    const malformed = malformedUpgrade(request);
+    if (malformed !== undefined) return refuse(socket, malformed);
     const admission = await admitConnection(request, () => this.closing, this.options.authenticate);
-    if (admission.kind === 'refused')
-      return refuse(socket, admission.status, admission.code, admission.message);
+    if (admission.kind === 'refused') return refuse(socket, admission);
     if (this.closing || socket.destroyed) return void socket.destroy();
     const { principal } = admission;
     this.sockets.handleUpgrade(request, socket, head, (webSocket) => {
@@ -132,21 +144,17 @@ function framingOf(request: IncomingMessage): Framing {
   return request.headers[framesHeader] === batchFrames ? 'batched' : 'single';
 }
 
-const statusText: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
-
-function refuse(socket: Duplex, status: number, code: string, message: string): void {
+function refuse(socket: Duplex, refusal: UpgradeRefusal): void {
   if (socket.destroyed) return;
-  const body = errorBody(code, message);
+  const { status, code, message, path, headers = {} } = refusal;
+  const body = errorBody(code, message, path);
   socket.end(
-    `HTTP/1.1 ${status} ${statusText[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
       (status === 503 ? `Retry-After: ${unavailableRetryAfterSeconds}\r\n` : '') +
       (status === 401 ? `WWW-Authenticate: ${bearerChallenge}\r\n` : '') +
+      Object.entries(headers)
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('') +
       // The code in a header too, as every error answer of the API names it.
       `${errorCodeHeader}: ${code}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
