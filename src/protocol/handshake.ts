@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { messageOf } from '../core/error-message.js';
 import { visible } from '../core/visible-text.js';
 import type { AttemptFailure } from './attempt-failure.js';
 import type { ProtocolError } from './frame.js';
@@ -36,8 +35,14 @@ export type Authentication<Principal> =
       readonly message: string;
     };
 
-/** Called once per connection (WebSocket upgrade, long-poll session open); may be slow. */
+/**
+ * Called once per connection (WebSocket upgrade, long-poll session open); may be slow. A hook that
+ * throws is a bug: the connection is refused 500 VK_INTERNAL, and the error goes to the acceptor's logError.
+ */
 export type Authenticate<Principal> = (request: ConnectionRequest) => Promise<Authentication<Principal>>;
+
+/** Where an acceptor tells a failure no client may see (an authentication hook that threw): the server's log. */
+export type LogError = (error: unknown) => void;
 
 /** An absent header means version 1, so plain tools (curl, a browser) can reach a v1 server. */
 export function checkVersionHeader(headers: IncomingHttpHeaders): ProtocolError | undefined {
@@ -58,12 +63,15 @@ export interface Refusal {
 
 /**
  * The checks every new connection passes, in order: the server is not closing, the client speaks
- * this protocol version, and the authentication hook accepts it (a hook that throws is a 500).
+ * this protocol version, and the authentication hook accepts it. A hook that throws is answered
+ * 500 VK_INTERNAL, as the API answers a bug: the client learns nothing of the failure (its message
+ * may name a file, a query or a secret's place), the server's log gets it whole (`logError`).
  */
 export async function admitConnection<Principal>(
   request: IncomingMessage,
   closing: () => boolean,
   authenticate: Authenticate<Principal>,
+  logError: LogError,
 ): Promise<
   { readonly kind: 'accepted'; readonly principal: Principal } | (Refusal & { readonly kind: 'refused' })
 > {
@@ -83,12 +91,12 @@ export async function admitConnection<Principal>(
       remoteAddress: request.socket.remoteAddress,
     });
   } catch (error) {
-    const message = messageOf(error);
+    logError(error);
     return {
       kind: 'refused',
       status: 500,
-      code: 'VK_AUTHENTICATE',
-      message: `authentication failed: ${message}`,
+      code: 'VK_INTERNAL',
+      message: 'the server failed unexpectedly while authenticating the connection; its log has the details',
     };
   }
   if (authentication.kind === 'rejected') return { ...authentication, kind: 'refused' };

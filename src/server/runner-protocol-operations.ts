@@ -46,6 +46,9 @@ export function longPollOperations(basePath: string): RouteMeta[] {
           400: error('VK_PROTOCOL_VERSION: the client speaks another protocol version'),
           401: error('VK_UNAUTHORIZED: no token, or one that is unknown, revoked or expired'),
           403: error("VK_FORBIDDEN: not a runner's credential"),
+          500: error(
+            "VK_INTERNAL: checking the credential failed unexpectedly (not a store outage); the server's log has the details",
+          ),
           503: error(
             'VK_SHUTTING_DOWN: the server takes no new runner connections; VK_STORE: the store did not answer, so the credential could not be checked',
           ),

@@ -200,6 +200,7 @@ export class ValkyrieServer implements AsyncDisposable {
       poll = new LongPollAcceptor<ControlMessage, RunnerMessage, string>({
         basePath: longPollPath,
         authenticate,
+        logError,
         decoder: controlPlaneDecoder,
         ...options.longPoll,
       });
@@ -223,6 +224,7 @@ export class ValkyrieServer implements AsyncDisposable {
         server: app.server,
         path: webSocketPath,
         authenticate,
+        logError,
         decoder: controlPlaneDecoder,
       });
       // The credential names the runner, so a runner that reconnects (or switches transport) gets its

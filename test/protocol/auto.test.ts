@@ -27,6 +27,7 @@ import {
   authenticate,
   closed,
   goodToken,
+  hookMustNotThrow,
   inbox,
   type ProtocolServer,
   type ServerEnd,
@@ -154,6 +155,7 @@ describe('auto transport', () => {
       server: wsServer,
       path: '/runner/ws',
       authenticate,
+      logError: hookMustNotThrow,
       decoder: controlPlaneDecoder,
     });
     const wsEnds: ServerEnd[] = [];

@@ -1,10 +1,8 @@
-import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { errorCodeHeader } from '../../src/core/errors.js';
 import { versionHeader } from '../../src/protocol/handshake.js';
 import { goodToken, type ProtocolServer, startProtocolServer } from './harness.js';
+import { upgradeRefusal } from './upgrade-refusal.js';
 
 // Every error the runner protocol answers names its code in X-Valkyrie-Error, as the API's errors do:
 // a client (or a proxy's log) tells the server's own 404 or 503 from a proxy's without the body.
@@ -101,18 +99,8 @@ describe('the long-poll acceptor', () => {
 describe('the WebSocket acceptor', () => {
   async function refusal(headers: Record<string, string>): Promise<Answer> {
     if (server === undefined) throw new Error('no server');
-    const socket = new WebSocket(server.wsUrl, { headers });
-    socket.on('error', () => undefined);
-    const [, response] = (await once(socket, 'unexpected-response')) as [unknown, IncomingMessage];
-    let text = '';
-    for await (const chunk of response) text += String(chunk);
-    socket.terminate();
-    const header = response.headers[errorCodeHeader];
-    return {
-      status: response.statusCode ?? 0,
-      header: typeof header === 'string' ? header : null,
-      code: (JSON.parse(text) as { code?: unknown }).code,
-    };
+    const { status, header, body } = await upgradeRefusal(server.wsUrl, headers);
+    return { status, header: header ?? null, code: body.code };
   }
 
   it('names the code of an upgrade it refuses in X-Valkyrie-Error', async () => {

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../../src/protocol/clock.js';
 import { controlPlaneDecoder } from '../../src/protocol/frame.js';
-import type { Authenticate } from '../../src/protocol/handshake.js';
+import type { Authenticate, LogError } from '../../src/protocol/handshake.js';
 import { LongPollAcceptor } from '../../src/protocol/long-poll/acceptor.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import type { Transport } from '../../src/protocol/transport.js';
@@ -12,6 +12,14 @@ import { WebSocketAcceptor } from '../../src/protocol/websocket/acceptor.js';
 export type ServerEnd = NetworkTransport<ControlMessage, RunnerMessage>;
 
 export const goodToken = { authorization: 'Bearer good' };
+
+/**
+ * The acceptors' logError in tests whose hooks never throw: one that did is the test's bug, thrown
+ * on as an unhandled rejection that fails the test file.
+ */
+export const hookMustNotThrow: LogError = (error) => {
+  throw error;
+};
 
 /** Accepts `Bearer good` as runner "r1"; anything else gets 401. */
 export const authenticate: Authenticate<string> = async ({ headers }) =>
@@ -61,6 +69,7 @@ export async function startProtocolServer(options: ServerOptions = {}): Promise<
   longPoll = new LongPollAcceptor({
     basePath: '/runner/poll',
     authenticate: options.authenticate ?? authenticate,
+    logError: hookMustNotThrow,
     decoder: controlPlaneDecoder,
     ...clock,
     ...(options.holdMs === undefined ? {} : { holdMs: options.holdMs }),
@@ -70,6 +79,7 @@ export async function startProtocolServer(options: ServerOptions = {}): Promise<
     server,
     path: '/runner/ws',
     authenticate: options.authenticate ?? authenticate,
+    logError: hookMustNotThrow,
     decoder: controlPlaneDecoder,
     ...clock,
     ...(options.keepAliveIntervalMs === undefined

@@ -24,6 +24,7 @@ import { inheritedEnvironment } from '../../src/runner/step-environment.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
+import { hookMustNotThrow } from '../protocol/harness.js';
 
 /** `Bearer <runner id>` is that runner's credential; anything else gets 401. */
 const authenticate: Authenticate<string> = async ({ headers }) => {
@@ -91,6 +92,7 @@ export async function startFleet(options: ControlPlaneOptions = {}, route?: Extr
   longPoll = new LongPollAcceptor({
     basePath: '/api/v1/runner/poll',
     authenticate,
+    logError: hookMustNotThrow,
     decoder: controlPlaneDecoder,
     holdMs: 2_000,
   });
@@ -99,6 +101,7 @@ export async function startFleet(options: ControlPlaneOptions = {}, route?: Extr
     server,
     path: '/api/v1/runner/ws',
     authenticate,
+    logError: hookMustNotThrow,
     decoder: controlPlaneDecoder,
   });
   webSocket.onConnection((transport, runnerId) =>

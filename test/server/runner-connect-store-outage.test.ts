@@ -1,34 +1,9 @@
-import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
 import { afterAll, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
 import { describeOnPostgres, dropSchema, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
 import { startProxy } from '../store/tcp-proxy.js';
 import { credential, startTestServer } from './helpers.js';
-
-interface Refusal {
-  readonly status: number;
-  readonly retryAfter: string | undefined;
-  readonly header: string | undefined;
-  readonly code: unknown;
-}
-
-/** What a runner's WebSocket upgrade to `url` is answered, when it is refused. */
-async function upgradeRefusal(url: string, token: string): Promise<Refusal> {
-  const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
-  socket.on('error', () => undefined);
-  const [, response] = (await once(socket, 'unexpected-response')) as [unknown, IncomingMessage];
-  let text = '';
-  for await (const chunk of response) text += String(chunk);
-  socket.terminate();
-  return {
-    status: response.statusCode ?? 0,
-    retryAfter: response.headers['retry-after'],
-    header: response.headers['x-valkyrie-error'] as string | undefined,
-    code: (JSON.parse(text) as { code?: unknown }).code,
-  };
-}
+import { runnerUpgradeRefusal, sessionOpenRefusal } from './runner-connect-refusal.js';
 
 // A runner connection is authenticated in the store, as an API request is: with the store down, the
 // runner is told what every protected route says, 503 VK_STORE with Retry-After, not 500 (a bug).
@@ -55,27 +30,16 @@ describeOnPostgres('a runner connecting while the store is down', () => {
         headers: { 'retry-after': '5', 'x-valkyrie-error': 'VK_STORE' },
         body: { code: 'VK_STORE' },
       });
-      const opened = await fetch(`${base}/api/v1/runner/poll/sessions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${runner}` },
-      });
-      const body = (await opened.json()) as { code?: unknown; message?: unknown };
-      const longPoll: Refusal & { message: unknown } = {
-        status: opened.status,
-        retryAfter: opened.headers.get('retry-after') ?? undefined,
-        header: opened.headers.get('x-valkyrie-error') ?? undefined,
-        code: body.code,
-        message: body.message,
-      };
-      const webSocket = await upgradeRefusal(`${base.replace('http', 'ws')}/api/v1/runner/ws`, runner);
-      const storeDown = { status: 503, retryAfter: '5', header: 'VK_STORE', code: 'VK_STORE' };
+      const longPoll = await sessionOpenRefusal(base, runner);
+      const webSocket = await runnerUpgradeRefusal(base, runner);
+      const storeDown = { status: 503, retryAfter: '5', header: 'VK_STORE' };
       expect({ longPoll, webSocket }).toEqual({
         // The store's reason, as the API's VK_STORE answers carry it.
         longPoll: {
           ...storeDown,
-          message: expect.stringMatching(/^could not find token \S+: .*Postgres/),
+          body: { code: 'VK_STORE', message: expect.stringMatching(/^could not find token \S+: .*Postgres/) },
         },
-        webSocket: storeDown,
+        webSocket: { ...storeDown, body: { code: 'VK_STORE', message: expect.any(String) } },
       });
     } finally {
       proxy.restore();

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SweepTimer } from '../../core/sweep-timer.js';
 import { type Clock, systemClock, timerClock } from '../clock.js';
 import { decodeBatch, type MessageDecoder } from '../frame.js';
-import { type Authenticate, admitConnection } from '../handshake.js';
+import { type Authenticate, admitConnection, type LogError } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
 import type { NetworkTransport } from '../transport-end.js';
 import { defaultGiveUpAfterMs } from './client.js';
@@ -14,6 +14,8 @@ export interface LongPollAcceptorOptions<In, Principal> {
   /** Every route lives under this prefix, e.g. `/api/v1/runner/poll`. */
   readonly basePath: string;
   readonly authenticate: Authenticate<Principal>;
+  /** Told an authentication hook that threw (answered 500 VK_INTERNAL). */
+  readonly logError: LogError;
   readonly decoder: MessageDecoder<In>;
   readonly clock?: Clock;
   /** How long a poll waits for news before it is answered empty. */
@@ -43,7 +45,7 @@ type Listener<Out, In, Principal> = (transport: NetworkTransport<Out, In>, princ
  * Errors are `{code, message}`, the code in X-Valkyrie-Error too, with 400 (bad frame: the session
  * closes), 404 (no such session), 410 (session ended), 413 (too large: the session closes), 401/403
  * (authentication hook; 401 also for every request of a session whose credential was revoked, see
- * revoke()).
+ * revoke()), 500 VK_INTERNAL (the hook threw: see admitConnection).
  * The session id is the capability for the later requests; it is 128 random bits.
  * Lifecycle: construct → handle() each request → close() ends every session with VK_SHUTTING_DOWN.
  */
@@ -163,7 +165,8 @@ export class LongPollAcceptor<Out, In, Principal> {
 
   private async open(request: IncomingMessage, response: ServerResponse): Promise<void> {
     request.resume();
-    const admission = await admitConnection(request, () => this.closing, this.options.authenticate);
+    const { authenticate, logError } = this.options;
+    const admission = await admitConnection(request, () => this.closing, authenticate, logError);
     if (admission.kind === 'refused')
       return respondError(response, admission.status, admission.code, admission.message);
     const id = randomBytes(16).toString('base64url');

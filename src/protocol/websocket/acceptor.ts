@@ -10,6 +10,7 @@ import {
   batchFrames,
   errorBody,
   framesHeader,
+  type LogError,
   unavailableRetryAfterSeconds,
 } from '../handshake.js';
 import type { NetworkTransport } from '../transport-end.js';
@@ -21,6 +22,8 @@ export interface WebSocketAcceptorOptions<In, Principal> {
   readonly server: Server;
   readonly path: string;
   readonly authenticate: Authenticate<Principal>;
+  /** Told an authentication hook that threw (answered 500 VK_INTERNAL). */
+  readonly logError: LogError;
   readonly decoder: MessageDecoder<In>;
   readonly clock?: Clock;
   readonly keepAliveIntervalMs?: number;
@@ -117,7 +120,8 @@ export class WebSocketAcceptor<Out, In, Principal> {
     socket.on('error', () => socket.destroy());
     const malformed = malformedUpgrade(request);
     if (malformed !== undefined) return refuse(socket, malformed);
-    const admission = await admitConnection(request, () => this.closing, this.options.authenticate);
+    const { authenticate, logError } = this.options;
+    const admission = await admitConnection(request, () => this.closing, authenticate, logError);
     if (admission.kind === 'refused') return refuse(socket, admission);
     if (this.closing || socket.destroyed) return void socket.destroy();
     const { principal } = admission;
