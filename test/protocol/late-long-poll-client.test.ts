@@ -2,11 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBatch, runnerDecoder } from '../../src/protocol/frame.js';
-import {
-  connectLongPoll,
-  defaultGiveUpAfterMs,
-  type LongPollClient,
-} from '../../src/protocol/long-poll/client.js';
+import { connectLongPoll, giveUpAfterMs, type LongPollClient } from '../../src/protocol/long-poll/client.js';
 import type { ControlMessage } from '../../src/protocol/messages.js';
 import type { CloseInfo } from '../../src/protocol/transport-end.js';
 import { ManualClock } from './manual-clock.js';
@@ -119,7 +115,7 @@ describe('long-poll client, its timers late', () => {
     await waitUntil(() => polls.length === 2);
     // Paused for twice the give-up time, short of the poll's own timeout; the retry failed meanwhile.
     answerLast(undefined);
-    clock.pause(2 * defaultGiveUpAfterMs);
+    clock.pause(2 * giveUpAfterMs);
     clock.turn();
     await ioSettles();
     clock.turn();
@@ -127,7 +123,7 @@ describe('long-poll client, its timers late', () => {
     // It keeps trying for giveUpAfterMs after resuming, then gives up.
     clock.advance(200);
     await waitUntil(() => polls.length === 3);
-    clock.advance(defaultGiveUpAfterMs);
+    clock.advance(giveUpAfterMs);
     expect(ended).toEqual([]);
     answerLast(undefined);
     await waitUntil(() => ended.length === 1);

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBatch, runnerDecoder } from '../../src/protocol/frame.js';
 import { versionHeader } from '../../src/protocol/handshake.js';
 import { defaultSessionTtlMs } from '../../src/protocol/long-poll/acceptor.js';
-import { connectLongPoll, defaultGiveUpAfterMs } from '../../src/protocol/long-poll/client.js';
+import { connectLongPoll, giveUpAfterMs } from '../../src/protocol/long-poll/client.js';
 import type { CloseInfo } from '../../src/protocol/transport-end.js';
 import { closed, goodToken, inbox, type ProtocolServer, startProtocolServer } from './harness.js';
 import { malformedBatchBodies } from './malformed-batches.js';
@@ -186,9 +186,9 @@ describe('HTTP long-poll transport', () => {
     await openSession(live);
     const serverEnd = await live.nextConnection();
     // A client that could not reach the server gives up at 10 s: until then its session must live.
-    clock.advance(defaultGiveUpAfterMs);
+    clock.advance(giveUpAfterMs);
     expect(serverEnd.isClosed).toBe(false);
-    clock.advance(1.25 * defaultSessionTtlMs - defaultGiveUpAfterMs);
+    clock.advance(1.25 * defaultSessionTtlMs - giveUpAfterMs);
     expect(await closed(serverEnd)).toEqual({
       kind: 'lost',
       reason: 'VK_PEER_TIMEOUT: the client did not poll for more than 15000 ms',

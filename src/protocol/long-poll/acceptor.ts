@@ -6,7 +6,7 @@ import { decodeBatch, type MessageDecoder } from '../frame.js';
 import { type Authenticate, admitConnection, type LogError } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
 import type { NetworkTransport } from '../transport-end.js';
-import { defaultGiveUpAfterMs } from './client.js';
+import { giveUpAfterMs } from './client.js';
 import { endedStatus, LongPollSession, respondError, respondJson } from './session.js';
 import { type LongPollRoute, longPollRoutes } from './wire.js';
 
@@ -31,7 +31,7 @@ export const defaultHoldMs = 25_000;
  * where a runner resumes its leases). So a session idle past that, with a margin, has no client: a
  * runner killed while on long-poll is listed offline this soon after its last request, not a minute.
  */
-export const defaultSessionTtlMs = defaultGiveUpAfterMs + 5_000;
+export const defaultSessionTtlMs = giveUpAfterMs + 5_000;
 
 type Listener<Out, In, Principal> = (transport: NetworkTransport<Out, In>, principal: Principal) => void;
 

@@ -19,8 +19,6 @@ export interface LongPollConnectOptions<In, Out = unknown> {
   readonly clock?: Clock;
   /** Pause before retrying a request that failed on the network. */
   readonly retryDelayMs?: number;
-  /** After failing this long without one success, the session counts as lost; default 10 s. */
-  readonly giveUpAfterMs?: number;
   /** How each message sent waits in the queue (outgoing-queue.ts); default: all `ordered`. */
   readonly laneOf?: (message: Out) => SendLane;
   /** Droppable messages go once more than this many bytes wait to be sent; default 16 MiB. */
@@ -30,7 +28,12 @@ export interface LongPollConnectOptions<In, Out = unknown> {
   readonly signal?: AbortSignal;
 }
 
-export const defaultGiveUpAfterMs = 10_000;
+/**
+ * After failing this long without one success, the session counts as lost. Not an option: the
+ * server keeps a silent session this long and a margin (defaultSessionTtlMs), which a client that
+ * retried for longer would outlast.
+ */
+export const giveUpAfterMs = 10_000;
 /** How long opening a session waits for the server's answer, as ws waits for a WebSocket handshake. */
 const openTimeoutMs = 10_000;
 
@@ -60,8 +63,12 @@ export async function connectLongPoll<Out, In>(
   // A server that takes the connection and never answers (a hung process, whose kernel still
   // accepts; a proxy holding the request) would hold the runner's reconnect for good, silently.
   // Real time, as ws times a WebSocket handshake: the options' clock paces retries and polls.
+  // Late-aware (DeadlineTimer), as the poll's timeout: a runner paused while its open was out reads
+  // the session the server opened meanwhile before giving the open up, and after a long pause gives
+  // it one more period.
   const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), openTimeoutMs);
+  const deadline = new DeadlineTimer(timerClock(systemClock), openTimeoutMs, () => timeout.abort());
+  deadline.start();
   const signal =
     options.signal === undefined ? timeout.signal : AbortSignal.any([options.signal, timeout.signal]);
   let response: { status: number; text: string };
@@ -87,7 +94,7 @@ export async function connectLongPoll<Out, In>(
       failed: await requestFailureAt(options.baseUrl, error, options.signal),
     };
   } finally {
-    clearTimeout(timer);
+    deadline.close();
   }
   const { text } = response;
   if (response.status !== 201) {
@@ -170,7 +177,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     );
     const timers = timerClock(this.clock);
     this.pollTimer = new DeadlineTimer(timers, holdMs + pollGraceMs, () => this.pollTimeout.abort());
-    this.giveUpTimer = new DeadlineTimer(timers, options.giveUpAfterMs ?? defaultGiveUpAfterMs, () => {
+    this.giveUpTimer = new DeadlineTimer(timers, giveUpAfterMs, () => {
       this.failingTooLong = true;
     });
     this.heard(this.clock.now());
