@@ -217,7 +217,7 @@ export class ValkyrieServer implements AsyncDisposable {
                 ) as unknown as Server),
           ),
         rawPrefix: { path: longPollPath, handle: (request, response) => poll?.handle(request, response) },
-        ...(options.logError === undefined ? {} : { logError: options.logError }),
+        logError,
         ...(options.bodyIdleTimeoutMs === undefined ? {} : { bodyIdleTimeoutMs: options.bodyIdleTimeoutMs }),
       });
       const ws = new WebSocketAcceptor<ControlMessage, RunnerMessage, string>({
