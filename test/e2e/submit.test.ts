@@ -1,80 +1,23 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { unpackBundle } from '../../src/bundle/unpack.js';
 import { readTree } from '../bundle/tree.js';
-import { collect, events, Workspace } from './cli.js';
+import { events, type Workspace } from './cli.js';
 import { FakeApiServer } from './fake-api-server.js';
-import { startProcess } from './fleet-processes.js';
-import { waitFor } from './process-state.js';
-
-const workflow = `name: ci
-jobs:
-  build:
-    runs-on: [self-hosted, gpu]
-    steps:
-      - run: ./build.sh
-`;
-
-const step = {
-  index: 0,
-  name: 'Run ./build.sh',
-  outcome: 'failure',
-  conclusion: 'failure',
-  exitCode: 3,
-  finishedAt: 9,
-};
-const failedRun = [
-  { type: 'run.started', runId: 'run-1', runNumber: 1, workflow: 'ci', at: 1 },
-  { type: 'job.queued', jobId: 'j1', name: 'build', at: 2 },
-  { type: 'job.started', jobId: 'j1', name: 'build', at: 3 },
-  { type: 'step.started', jobId: 'j1', job: 'build', index: 0, step: 'Run ./build.sh', at: 4 },
-  {
-    type: 'log',
-    jobId: 'j1',
-    job: 'build',
-    stepIndex: 0,
-    stream: 'stdout',
-    text: 'compiling on the fleet',
-    at: 5,
-  },
-  { type: 'step.completed', jobId: 'j1', job: 'build', step },
-  { type: 'job.completed', jobId: 'j1', name: 'build', status: 'failed', durationMs: 6, at: 10 },
-  {
-    type: 'run.completed',
-    runId: 'run-1',
-    status: 'failed',
-    durationMs: 9,
-    jobs: [{ name: 'build', status: 'failed', durationMs: 6 }],
-  },
-];
+import { failedRun, inSubmitWorkspaceEachTest, workflow } from './submit-workspace.js';
 
 /** The bundle submit checks before packing: none has the sha256 of no bytes. */
 const noBytesSha256 = createHash('sha256').digest('hex');
 
 let ws: Workspace;
 let server: FakeApiServer;
-beforeEach(async () => {
-  ws = new Workspace();
-  ws.write('ci.yml', workflow);
-  ws.write('build.sh', 'echo build\n');
-  chmodSync(join(ws.dir, 'build.sh'), 0o755);
-  server = await new FakeApiServer().start();
+inSubmitWorkspaceEachTest((opened) => {
+  ({ ws, server } = opened);
 });
-afterEach(async () => {
-  await server.close();
-  ws.dispose();
-});
-
-/** The JSON body of the cancel request the server got (undefined for a bodiless one). */
-function cancelBody(): unknown {
-  const cancel = server.requests.find((r) => r.method === 'POST' && r.url.endsWith('/cancel'));
-  if (cancel === undefined) throw new Error('no cancel request');
-  return cancel.body.length === 0 ? undefined : JSON.parse(cancel.body.toString('utf8'));
-}
 
 const submit = (...args: string[]) =>
   ws.run(['submit', 'ci.yml', ...args], { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: 'tok' });
@@ -386,78 +329,6 @@ describe('valkyrie submit', () => {
     );
     expect(result.stdout).toContain('Submitted run run-1 of ci (#1)');
     expect(server.calls().filter((call) => call === 'POST /api/v1/runs')).toHaveLength(3);
-  });
-
-  it('asks the server to cancel the run on Ctrl-C, then exits 130', async () => {
-    server.script = { events: failedRun.slice(0, 5), hold: true };
-    const child = ws.start(['submit', 'ci.yml', '--follow', '--no-bundle'], {
-      VALKYRIE_SERVER: server.url,
-      VALKYRIE_TOKEN: 'tok',
-    });
-    child.stdout?.once('data', () => child.kill('SIGINT'));
-    const result = await collect(child);
-    expect(server.calls()).toContain('POST /api/v1/runs/run-1/cancel');
-    expect(cancelBody()).toEqual({ reason: 'valkyrie submit --follow received SIGINT (Ctrl-C)' });
-    expect(result.stderr).toContain('Asking the server to cancel run run-1 (Ctrl-C again to stop following)');
-    expect(result.stdout).toContain('Run cancelled');
-    expect(result.code).toBe(130);
-  });
-
-  it('cancels the run of a Ctrl-C that came while the request creating it was out, once the server answers', async () => {
-    server.script = { events: failedRun.slice(0, 5), hold: true };
-    const child = ws.start(['submit', 'ci.yml', '--follow', '--no-bundle'], {
-      VALKYRIE_SERVER: server.url,
-      VALKYRIE_TOKEN: 'tok',
-    });
-    server.beforeRunAnswer = async () => {
-      child.kill('SIGINT');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    };
-    const result = await collect(child);
-    expect(result).toMatchObject({ code: 130, signal: null });
-    expect(server.calls()).toContain('POST /api/v1/runs/run-1/cancel');
-    expect(cancelBody()).toEqual({ reason: 'valkyrie submit --follow received SIGINT (Ctrl-C)' });
-    expect(result.stderr).toContain(
-      'SIGINT: the run is cancelled as soon as the server has started it (Ctrl-C again to stop at once)',
-    );
-    expect(result.stderr).toContain('Asking the server to cancel run run-1');
-    expect(result.stdout).toContain('Run cancelled');
-  });
-
-  it('stops at once at a second Ctrl-C while the server has not answered the request creating the run', async () => {
-    const submitting = startProcess(ws, ['submit', 'ci.yml', '--follow', '--no-bundle'], {
-      VALKYRIE_SERVER: server.url,
-      VALKYRIE_TOKEN: 'tok',
-    });
-    let answer: () => void = () => undefined;
-    server.beforeRunAnswer = async () => {
-      submitting.child.kill('SIGINT');
-      await waitFor(() => submitting.stderr().includes('again to stop at once'), 10_000, 'the first line');
-      submitting.child.kill('SIGINT');
-      // The server never answers while it runs: it stops without waiting for it.
-      await new Promise<void>((resolve) => {
-        answer = resolve;
-      });
-    };
-    const result = await submitting.done;
-    answer();
-    expect(result).toMatchObject({ code: null, signal: 'SIGINT' });
-    expect(server.calls()).not.toContain('POST /api/v1/runs/run-1/cancel');
-  });
-
-  it('asks the server to cancel the run on SIGTERM too, saying so in the reason it records, then exits 143', async () => {
-    server.script = { events: failedRun.slice(0, 5), hold: true };
-    const child = ws.start(['submit', 'ci.yml', '--follow', '--no-bundle'], {
-      VALKYRIE_SERVER: server.url,
-      VALKYRIE_TOKEN: 'tok',
-    });
-    child.stdout?.once('data', () => child.kill('SIGTERM'));
-    const result = await collect(child);
-    expect(cancelBody()).toEqual({ reason: 'valkyrie submit --follow received SIGTERM' });
-    expect(result.stderr).toContain(
-      'Asking the server to cancel run run-1 (SIGTERM again to stop following)',
-    );
-    expect(result.code).toBe(143);
   });
 
   it("prints the server's refusal and its diagnostics against the file, without a stack (exit 2)", async () => {
