@@ -152,6 +152,9 @@ function refuse(socket: Duplex, refusal: UpgradeRefusal): void {
   if (socket.destroyed) return;
   const { status, code, message, path, headers = {} } = refusal;
   const body = errorBody(code, message, path);
+  // Closed once the answer is written, as ws closes the sockets it refuses: the HTTP server allows
+  // half-open sockets, so a client that kept its end open would otherwise hold this one for good.
+  socket.once('finish', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
       (status === 503 ? `Retry-After: ${unavailableRetryAfterSeconds}\r\n` : '') +
