@@ -22,6 +22,7 @@ import { JobLifecycle } from './job-lifecycle.js';
 import { JobRecords, type NoRunnerFields, type RunnerWait, waitingFor } from './job-records.js';
 import { LeaseGuard } from './lease-guard.js';
 import { LeaseReports } from './lease-reports.js';
+import { LegOwners } from './leg-owners.js';
 import { markResumed, withoutGroups } from './resumed-run.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
@@ -50,7 +51,7 @@ export class ControlPlane {
   private readonly leases: LeaseGuard;
   private readonly reports: LeaseReports;
   private readonly jobGroups: JobGroups;
-  private readonly runsByLeg = new Map<string, ActiveRun>();
+  private readonly runsByLeg = new LegOwners();
   private readonly active = new ActiveRuns();
   private readonly events = new RunEventListeners();
   private readonly writes: StoreWrites;

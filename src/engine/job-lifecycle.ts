@@ -11,6 +11,7 @@ import type { LeaseGuard } from './lease-guard.js';
 import { leaseMessage } from './lease-message.js';
 import type { JobCompleted } from './lease-reports.js';
 import { type Effect, type Leg, specOf } from './leg.js';
+import type { LegOwners } from './leg-owners.js';
 import { lostJobEnd } from './lost-job.js';
 import { entryOf } from './resumed-run.js';
 import { completedEvent, runEndedAt, settleRun, storeRunEnd } from './run-end.js';
@@ -27,7 +28,7 @@ export interface JobLifecycleParts {
   readonly records: JobRecords;
   readonly writes: StoreWrites;
   /** The control plane's runs by leg: a new or reopened leg joins it, an ended run's legs leave it. */
-  readonly runsByLeg: Map<string, ActiveRun>;
+  readonly runsByLeg: LegOwners;
   readonly options: Pick<ResolvedControlPlaneOptions, 'clock' | 'issueJobToken'>;
   /** Tells the control plane's listeners (ControlPlane.emit). */
   readonly emit: (event: RunEvent) => void;
@@ -46,7 +47,7 @@ export class JobLifecycle {
   private readonly jobGroups: JobGroups;
   private readonly records: JobRecords;
   private readonly writes: StoreWrites;
-  private readonly runsByLeg: Map<string, ActiveRun>;
+  private readonly runsByLeg: LegOwners;
   private readonly options: JobLifecycleParts['options'];
   private readonly emit: (event: RunEvent) => void;
 
@@ -216,7 +217,7 @@ export class JobLifecycle {
     const finishedAt = runEndedAt(run, this.now());
     const end = () => this.runs.updateRun(run.id, { status, finishedAt });
     storeRunEnd(this.writes, run, end, () => {
-      for (const [legId, owner] of this.runsByLeg) if (owner === run) this.runsByLeg.delete(legId);
+      this.runsByLeg.deleteRun(run);
       settleRun(run, status, () => this.emit(completedEvent(run, status, finishedAt)));
     });
   }

@@ -1,5 +1,6 @@
 import { ValkyrieError } from '../core/errors.js';
 import type { ActiveRun } from './active-run.js';
+import type { LegOwners } from './leg-owners.js';
 
 /*
  * Runs this control plane gives up: another process owns them now (its heartbeat found them taken,
@@ -39,7 +40,7 @@ export function giveUpRefused(
  */
 export function abandonRun(
   runs: RunsById,
-  legs: Map<string, ActiveRun>,
+  legs: LegOwners,
   runId: string,
   stopLeg: (legId: string) => void,
   handedOff = false,
@@ -59,25 +60,21 @@ export function abandonRun(
  */
 export function giveUpRun(
   run: ActiveRun,
-  legs: Map<string, ActiveRun>,
+  legs: LegOwners,
   stopLeg: (legId: string) => void,
   error: unknown,
 ): void {
   if (run.abandoned) return;
   run.completing = true;
   run.abandoned = true;
-  for (const [legId, owner] of legs) {
-    if (owner !== run) continue;
-    stopLeg(legId);
-    legs.delete(legId);
-  }
+  legs.deleteRun(run, stopLeg);
   run.reject(error);
 }
 
 /** Gives every run in `runs` up (giveUpRun) with `error`: also those waiting for their group. */
 export function giveUpAll(
   runs: Iterable<ActiveRun>,
-  legs: Map<string, ActiveRun>,
+  legs: LegOwners,
   stopLeg: (legId: string) => void,
   error: unknown,
 ): void {
