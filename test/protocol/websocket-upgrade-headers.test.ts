@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { type IncomingMessage, request } from 'node:http';
+import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorCodeHeader } from '../../src/core/errors.js';
@@ -140,6 +141,29 @@ describe('the WebSocket acceptor, given an upgrade ws would refuse', () => {
       },
       extra: { allow: undefined, 'sec-websocket-version': undefined },
     });
+  });
+
+  it('answers a HEAD upgrade 405 with the headers alone, as a HEAD request is answered', async () => {
+    const live = await startProtocolServer();
+    server = live;
+    const socket = connect({ host: '127.0.0.1', port: Number(new URL(live.wsUrl).port) });
+    await once(socket, 'connect');
+    socket.write(
+      `HEAD /runner/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+        `Sec-WebSocket-Key: ${validKey}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    let answer = '';
+    for await (const chunk of socket) answer += String(chunk);
+    // Content after the headers of a HEAD answer (RFC 9110 §9.3.2) is a parse error to an HTTP client:
+    // Node's reports 'Data after `Connection: close`' once it has read the 405.
+    const [head = '', body] = answer.split('\r\n\r\n');
+    expect({ status: head.split('\r\n')[0], code: /x-valkyrie-error: (\S+)/i.exec(head)?.[1], body }).toEqual(
+      {
+        status: 'HTTP/1.1 405 Method Not Allowed',
+        code: 'VK_METHOD',
+        body: '',
+      },
+    );
   });
 
   it('still upgrades a well-formed request', async () => {

@@ -61,8 +61,8 @@ export class WebSocketAcceptor<Out, In, Principal> {
     // What ws refuses that malformedUpgrade let through (a malformed Sec-WebSocket-Protocol, or a
     // check a later ws adds) comes here instead of ws's plain-text answer; every such refusal of
     // ws's is a 400, as malformedUpgrade has answered the 405 already.
-    this.sockets.on('wsClientError', (error, socket) =>
-      refuse(socket, {
+    this.sockets.on('wsClientError', (error, socket, request) =>
+      refuse(socket, request, {
         status: 400,
         code: 'VK_INVALID_REQUEST',
         message: `the WebSocket upgrade is malformed: ${error.message}`,
@@ -119,10 +119,10 @@ export class WebSocketAcceptor<Out, In, Principal> {
     // A client that hangs up during authentication must not crash the server.
     socket.on('error', () => socket.destroy());
     const malformed = malformedUpgrade(request);
-    if (malformed !== undefined) return refuse(socket, malformed);
+    if (malformed !== undefined) return refuse(socket, request, malformed);
     const { authenticate, logError } = this.options;
     const admission = await admitConnection(request, () => this.closing, authenticate, logError);
-    if (admission.kind === 'refused') return refuse(socket, admission);
+    if (admission.kind === 'refused') return refuse(socket, request, admission);
     if (this.closing || socket.destroyed) return void socket.destroy();
     const { principal } = admission;
     this.sockets.handleUpgrade(request, socket, head, (webSocket) => {
@@ -148,7 +148,7 @@ function framingOf(request: IncomingMessage): Framing {
   return request.headers[framesHeader] === batchFrames ? 'batched' : 'single';
 }
 
-function refuse(socket: Duplex, refusal: UpgradeRefusal): void {
+function refuse(socket: Duplex, request: IncomingMessage, refusal: UpgradeRefusal): void {
   if (socket.destroyed) return;
   const { status, code, message, path, headers = {} } = refusal;
   const body = errorBody(code, message, path);
@@ -164,6 +164,9 @@ function refuse(socket: Duplex, refusal: UpgradeRefusal): void {
         .join('') +
       // The code in a header too, as every error answer of the API names it.
       `${errorCodeHeader}: ${code}\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n` +
+      // A HEAD request's answer has no content (RFC 9110 §9.3.2), as the API answers HEAD: an HTTP
+      // client reads what follows the headers as a malformed next answer.
+      (request.method === 'HEAD' ? '' : body),
   );
 }
