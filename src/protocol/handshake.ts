@@ -75,13 +75,7 @@ export async function admitConnection<Principal>(
 ): Promise<
   { readonly kind: 'accepted'; readonly principal: Principal } | (Refusal & { readonly kind: 'refused' })
 > {
-  if (closing())
-    return {
-      kind: 'refused',
-      status: 503,
-      code: 'VK_SHUTTING_DOWN',
-      message: 'the control plane is shutting down',
-    };
+  if (closing()) return shuttingDown;
   const versionError = checkVersionHeader(request.headers);
   if (versionError !== undefined) return { kind: 'refused', status: 400, ...versionError };
   let authentication: Authentication<Principal>;
@@ -100,8 +94,17 @@ export async function admitConnection<Principal>(
     };
   }
   if (authentication.kind === 'rejected') return { ...authentication, kind: 'refused' };
-  return authentication;
+  // The hook may have waited on the store while the acceptor closed: a connection admitted now would
+  // be one the closing server no longer serves, or tells to go away.
+  return closing() ? shuttingDown : authentication;
 }
+
+const shuttingDown = {
+  kind: 'refused',
+  status: 503,
+  code: 'VK_SHUTTING_DOWN',
+  message: 'the control plane is shutting down',
+} as const;
 
 /**
  * Retry-After (seconds) on a 503 refusal: the control plane is shutting down, and a replica or its
