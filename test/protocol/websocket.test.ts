@@ -191,11 +191,24 @@ describe('WebSocket transport', () => {
     await new Promise((resolve) => rawServer.close(resolve));
   });
 
-  it('leaves upgrades on other paths alone', async () => {
+  it("leaves an upgrade on another path to the server's request listener when it has no other upgrade listener", async () => {
     server = await startProtocolServer();
     const socket = connectTcp(Number(new URL(server.wsUrl).port), '127.0.0.1');
     socket.write('GET /elsewhere HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-    await once(socket, 'close');
+    // The harness's request listener answers 404 to what is not long-poll.
+    expect(await firstAnswer(socket)).toMatch(/^HTTP\/1\.1 404 /);
+    socket.destroy();
+  });
+
+  it('leaves an upgrade on another path to the other upgrade listener', async () => {
+    server = await startProtocolServer();
+    server.server.on('upgrade', (request: IncomingMessage, socket: Duplex) => {
+      if (request.url === '/elsewhere') socket.end("HTTP/1.1 418 I'm a Teapot\r\nConnection: close\r\n\r\n");
+    });
+    const socket = connectTcp(Number(new URL(server.wsUrl).port), '127.0.0.1');
+    socket.write('GET /elsewhere HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    expect(await firstAnswer(socket)).toMatch(/^HTTP\/1\.1 418 /);
+    socket.destroy();
   });
 
   it('with a peer that reads one message per frame, holds the writes of one tick and sends them together, in order', async () => {
@@ -239,3 +252,11 @@ describe('WebSocket transport', () => {
     client.close();
   });
 });
+
+/** The first bytes the server answers on `socket`; fails if it closes the socket without any. */
+function firstAnswer(socket: Duplex): Promise<string> {
+  return new Promise((resolve, reject) => {
+    socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1')));
+    socket.once('close', () => reject(new Error('the server closed the socket without an answer')));
+  });
+}

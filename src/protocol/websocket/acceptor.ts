@@ -14,6 +14,7 @@ import {
   unavailableRetryAfterSeconds,
 } from '../handshake.js';
 import type { NetworkTransport } from '../transport-end.js';
+import { serveWithoutUpgrade } from './ignored-upgrade.js';
 import { defaultKeepAliveIntervalMs, type Framing, WebSocketTransport } from './socket-transport.js';
 import { malformedUpgrade, type UpgradeRefusal } from './upgrade-request.js';
 
@@ -39,7 +40,8 @@ export type ConnectionListener<Out, In, Principal> = (
  * 'upgrade' event) → onConnection listeners receive each authenticated connection → close() refuses
  * new upgrades and closes every open connection with 1001 so runners reconnect elsewhere. revoke()
  * closes the connections of one principal whose credential stopped being valid.
- * Upgrades on other paths are left to other listeners, or destroyed when there are none.
+ * Upgrades on other paths are left to other listeners or, when there are none, served as the plain
+ * requests they also are (serveWithoutUpgrade), by the server's 'request' listener.
  * A connection's bad frame closes that connection only.
  */
 export class WebSocketAcceptor<Out, In, Principal> {
@@ -113,7 +115,8 @@ export class WebSocketAcceptor<Out, In, Principal> {
   private async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const path = (request.url ?? '').split('?', 1)[0];
     if (path !== this.options.path) {
-      if (this.options.server.listenerCount('upgrade') === 1) socket.destroy();
+      const { server } = this.options;
+      if (server.listenerCount('upgrade') === 1) serveWithoutUpgrade(server, request, socket, head);
       return;
     }
     // A client that hangs up during authentication must not crash the server.
