@@ -46,7 +46,8 @@ export function messageJson(message: unknown): string {
  * JSON of a probe object, made with a placeholder for every value, split where they are. `make` must
  * place each value in its result as it is, exactly once, and do nothing else with it (read no field
  * of it, build no string from it). When the probe shows otherwise (a placeholder missing, or found
- * twice), or a value has no JSON of its own, `fill` gives no JSON, and the message is encoded whole.
+ * twice), or a value has no JSON of its own, `fill` gives no JSON, and the message is encoded whole;
+ * but the first JSON asked for is the made object's own, with no probe.
  */
 export class JsonTemplate<V extends Record<string, unknown>, T extends object> {
   /**
@@ -54,6 +55,12 @@ export class JsonTemplate<V extends Record<string, unknown>, T extends object> {
    * showed the template cannot work. Made by the first JSON asked for: in local mode none ever is.
    */
   private split: TemplateSplit<keyof V & string> | null | undefined;
+  /**
+   * Whether a JSON was asked for yet. The first is its object's own (JSON.stringify): a job of one leg,
+   * most jobs, then builds no probe, which cost more than that JSON (the probe's is as long, and
+   * searched and cut). The second asked for, of another leg most likely, makes the probe.
+   */
+  private asked = false;
 
   constructor(
     private readonly make: (values: V) => T,
@@ -85,7 +92,8 @@ export class JsonTemplate<V extends Record<string, unknown>, T extends object> {
 
   /** `make(values)`, and its JSON when the template could build it (see the class comment). */
   fill(values: V): { readonly value: T; readonly json: string | undefined } {
-    return { value: this.make(values), json: this.json(values) };
+    const value = this.make(values);
+    return { value, json: this.json(values, value) };
   }
 
   /**
@@ -93,11 +101,19 @@ export class JsonTemplate<V extends Record<string, unknown>, T extends object> {
    * message that carries it (a job's spec, planned with its run) outlives a young-generation GC.
    */
   fillLazily(values: V): { readonly value: T; json(): string | undefined } {
-    return { value: this.make(values), json: () => this.json(values) };
+    const value = this.make(values);
+    return { value, json: () => this.json(values, value) };
   }
 
-  private json(values: V): string | undefined {
-    if (this.split === undefined) this.split = this.splitProbe();
+  /** The JSON of `made`, which `make(values)` returned. */
+  private json(values: V, made: T): string | undefined {
+    if (this.split === undefined) {
+      if (!this.asked) {
+        this.asked = true;
+        return jsonOrUndefined(made);
+      }
+      this.split = this.splitProbe();
+    }
     const split = this.split;
     if (!split) return undefined;
     const { parts, order } = split;

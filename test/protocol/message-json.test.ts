@@ -155,9 +155,10 @@ describe('messageJson', () => {
     ];
     for (const make of misuses) {
       const template = new JsonTemplate(make, ['name']);
-      for (const name of ['a', 'b"c', 'é\n']) {
+      for (const [index, name] of ['a', 'b"c', 'é\n'].entries()) {
         const made = template.fill({ name });
-        expect(made.json).toBeUndefined();
+        // The first JSON is the made object's own, without the probe; the probe fails for the others.
+        expect(made.json).toBe(index === 0 ? JSON.stringify(made.value) : undefined);
         const message = withJson(controlSamples.lease, made);
         expect(messageJson(message)).toBe(JSON.stringify(message));
       }
@@ -213,8 +214,9 @@ describe('messageJson', () => {
     expect(() => messageJson(message)).toThrow(TypeError);
   });
 
-  it('builds no JSON until a lease is encoded, and then the same as JSON.stringify', () => {
+  it('builds no JSON until a lease is encoded, then the same as JSON.stringify, with no probe for the first', () => {
     // Local mode's in-process transport never encodes a lease: the template's probe must not run there.
+    // Nor for a job of one leg (most jobs): the first JSON is its spec's own.
     let made = 0;
     const template = new JsonTemplate(
       ({ jobId }: { jobId: string }) => {
@@ -230,8 +232,15 @@ describe('messageJson', () => {
     const carried = { ...lease, [jobJson]: leg.json };
     expect(made).toBe(1);
     expect(messageJson(carried)).toBe(JSON.stringify(lease));
+    expect(made).toBe(1);
+    // A second leg's JSON makes the probe (a call of make), and is spliced from it.
+    const second = template.fillLazily({ jobId: 'job-2' });
     expect(made).toBe(2);
+    const secondLease = { ...controlSamples.lease, job: second.value };
+    const secondCarried = { ...secondLease, [jobJson]: second.json };
+    expect(encodeFrame(secondCarried)).toBe(`{"v":1,"m":${JSON.stringify(secondLease)}}`);
+    expect(made).toBe(3);
     expect(encodeFrame(carried)).toBe(`{"v":1,"m":${JSON.stringify(lease)}}`);
-    expect(made).toBe(2);
+    expect(made).toBe(3);
   });
 });
