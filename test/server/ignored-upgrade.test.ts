@@ -146,3 +146,19 @@ it('answers a POST asking for h2c over https too', async () => {
   expect((await connection.answers(2)).map(({ status }) => status)).toEqual([201, 200]);
   connection.destroy();
 });
+
+it('refuses one asking for h2c with more header fields than Node keeps, whose framing could be lost', async () => {
+  // Node drops the fields past the server's maxHeadersCount from rawHeaders, so a Content-Length after
+  // them would not be written again, and the body would be read as a request of its own: smuggled past
+  // a proxy that forwards Upgrade (as one set up for WebSockets does) and counts one request.
+  const connection = await rawConnection(await started());
+  const padding = Array.from({ length: 1100 }, (_, i) => `X-Pad-${i}: x\r\n`).join('');
+  const hidden = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+  connection.send(
+    `POST /api/v1/no-such-route HTTP/1.1\r\nHost: x\r\n${h2cHeaders}${padding}` +
+      `Content-Length: ${hidden.length}\r\n\r\n${hidden}`,
+  );
+  const [refused] = await connection.answers(1);
+  expect(refused).toMatchObject({ status: 431, headers: { connection: 'close' } });
+  await connection.closed;
+});

@@ -26,8 +26,13 @@ export function serveWithoutUpgrade(
   head: Buffer,
 ): void {
   if (socket.destroyed || socket.readableEnded) return void socket.destroy();
-  const lines = [`${request.method ?? 'GET'} ${request.url ?? '/'} HTTP/${request.httpVersion}`];
   const raw = request.rawHeaders;
+  if (mayHaveDroppedFields(server, raw)) {
+    // The rest of the request stays unread: the socket is no longer the server's, to time out.
+    socket.end(tooManyFields, () => socket.destroy());
+    return;
+  }
+  const lines = [`${request.method ?? 'GET'} ${request.url ?? '/'} HTTP/${request.httpVersion}`];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] ?? '';
     // No space after the colon: the head is no longer than the client's was (given CRLF line ends),
@@ -39,3 +44,18 @@ export function serveWithoutUpgrade(
   // An https server's HTTP side listens to its decrypted sockets, the TLS server's 'secureConnection'.
   server.emit(server instanceof TlsServer ? 'secureConnection' : 'connection', socket);
 }
+
+/**
+ * Whether Node may have left fields out of `rawHeaders`: it stops keeping them past the server's
+ * maxHeadersCount (0: no limit; unset: 1,000 fields, as Node 20's parser counts them), so a
+ * Content-Length or Transfer-Encoding after those would not be written again, and the body would be
+ * served as a request of its own. Such a request is refused whole, as Node refuses a head too large.
+ */
+function mayHaveDroppedFields(server: Server, rawHeaders: readonly string[]): boolean {
+  const limit = typeof server.maxHeadersCount === 'number' ? server.maxHeadersCount : 1000;
+  return limit > 0 && rawHeaders.length / 2 >= limit;
+}
+
+/** Node's own answer to a head too large (lib/_http_server.js, socketOnError), with its length said. */
+const tooManyFields =
+  'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
