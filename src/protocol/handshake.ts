@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { bearerChallenge } from '../core/errors.js';
 import { visible } from '../core/visible-text.js';
 import type { AttemptFailure } from './attempt-failure.js';
 import type { ProtocolError } from './frame.js';
@@ -111,6 +112,16 @@ const shuttingDown = {
  * restart takes the connection within seconds.
  */
 export const unavailableRetryAfterSeconds = 5;
+
+/**
+ * The headers a refusal's status brings, over either transport: a 503's Retry-After, a 401's
+ * WWW-Authenticate challenge.
+ */
+export function statusHeaders(status: number): Readonly<Record<string, string>> {
+  if (status === 503) return { 'retry-after': String(unavailableRetryAfterSeconds) };
+  if (status === 401) return { 'www-authenticate': bearerChallenge };
+  return {};
+}
 
 /**
  * Every refusal is a JSON body `{code, message, path?}`, as the HTTP API's errors are; `path` names

@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
-import { bearerChallenge, errorCodeHeader } from '../../core/errors.js';
+import { errorCodeHeader } from '../../core/errors.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { ProtocolError } from '../frame.js';
-import { errorBody, unavailableRetryAfterSeconds } from '../handshake.js';
+import { errorBody, statusHeaders } from '../handshake.js';
 import { messageJson } from '../message-json.js';
 import { protocolVersion } from '../messages.js';
 import {
@@ -228,8 +228,7 @@ export function respondJson(
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
-    ...(status === 503 ? { 'retry-after': String(unavailableRetryAfterSeconds) } : {}),
-    ...(status === 401 ? { 'www-authenticate': bearerChallenge } : {}),
+    ...statusHeaders(status),
     ...headers,
   });
   response.end(body);

@@ -1,7 +1,7 @@
 import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { bearerChallenge, errorCodeHeader } from '../../core/errors.js';
+import { errorCodeHeader } from '../../core/errors.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { MessageDecoder } from '../frame.js';
 import {
@@ -11,7 +11,7 @@ import {
   errorBody,
   framesHeader,
   type LogError,
-  unavailableRetryAfterSeconds,
+  statusHeaders,
 } from '../handshake.js';
 import type { NetworkTransport } from '../transport-end.js';
 import { serveWithoutUpgrade } from './ignored-upgrade.js';
@@ -126,7 +126,8 @@ export class WebSocketAcceptor<Out, In, Principal> {
     const { authenticate, logError } = this.options;
     const admission = await admitConnection(request, () => this.closing, authenticate, logError);
     if (admission.kind === 'refused') return refuse(socket, request, admission);
-    if (this.closing || socket.destroyed) return void socket.destroy();
+    // Closing is checked by admitConnection, after the hook, with no await since.
+    if (socket.destroyed) return;
     const { principal } = admission;
     this.sockets.handleUpgrade(request, socket, head, (webSocket) => {
       const transport = new WebSocketTransport<Out, In>(
@@ -160,9 +161,7 @@ function refuse(socket: Duplex, request: IncomingMessage, refusal: UpgradeRefusa
   socket.once('finish', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
-      (status === 503 ? `Retry-After: ${unavailableRetryAfterSeconds}\r\n` : '') +
-      (status === 401 ? `WWW-Authenticate: ${bearerChallenge}\r\n` : '') +
-      Object.entries(headers)
+      Object.entries({ ...statusHeaders(status), ...headers })
         .map(([name, value]) => `${name}: ${value}\r\n`)
         .join('') +
       // The code in a header too, as every error answer of the API names it.
