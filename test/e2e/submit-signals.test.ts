@@ -14,13 +14,14 @@ inSubmitWorkspaceEachTest((opened) => {
   ({ ws, server } = opened);
 });
 
+/** The submit every case stops: it follows the run it creates, with no workspace bundle. */
+const following = ['submit', 'ci.yml', '--follow', '--no-bundle'];
+const serverEnv = () => ({ VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: 'tok' });
+
 describe('valkyrie submit --follow, on a signal', () => {
   it('asks the server to cancel the run on Ctrl-C, then exits 130', async () => {
     server.script = { events: failedRun.slice(0, 5), hold: true };
-    const child = ws.start(['submit', 'ci.yml', '--follow', '--no-bundle'], {
-      VALKYRIE_SERVER: server.url,
-      VALKYRIE_TOKEN: 'tok',
-    });
+    const child = ws.start(following, serverEnv());
     child.stdout?.once('data', () => child.kill('SIGINT'));
     const result = await collect(child);
     expect(server.calls()).toContain('POST /api/v1/runs/run-1/cancel');
@@ -32,10 +33,7 @@ describe('valkyrie submit --follow, on a signal', () => {
 
   it('cancels the run of a Ctrl-C that came while the request creating it was out, once the server answers', async () => {
     server.script = { events: failedRun.slice(0, 5), hold: true };
-    const child = ws.start(['submit', 'ci.yml', '--follow', '--no-bundle'], {
-      VALKYRIE_SERVER: server.url,
-      VALKYRIE_TOKEN: 'tok',
-    });
+    const child = ws.start(following, serverEnv());
     server.beforeRunAnswer = async () => {
       child.kill('SIGINT');
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -52,10 +50,7 @@ describe('valkyrie submit --follow, on a signal', () => {
   });
 
   it('stops at once at a second Ctrl-C while the server has not answered the request creating the run', async () => {
-    const submitting = startProcess(ws, ['submit', 'ci.yml', '--follow', '--no-bundle'], {
-      VALKYRIE_SERVER: server.url,
-      VALKYRIE_TOKEN: 'tok',
-    });
+    const submitting = startProcess(ws, following, serverEnv());
     let answer: () => void = () => undefined;
     server.beforeRunAnswer = async () => {
       submitting.child.kill('SIGINT');
@@ -74,10 +69,7 @@ describe('valkyrie submit --follow, on a signal', () => {
 
   it('asks the server to cancel the run on SIGTERM too, saying so in the reason it records, then exits 143', async () => {
     server.script = { events: failedRun.slice(0, 5), hold: true };
-    const child = ws.start(['submit', 'ci.yml', '--follow', '--no-bundle'], {
-      VALKYRIE_SERVER: server.url,
-      VALKYRIE_TOKEN: 'tok',
-    });
+    const child = ws.start(following, serverEnv());
     child.stdout?.once('data', () => child.kill('SIGTERM'));
     const result = await collect(child);
     expect(cancelBody(server)).toEqual({ reason: 'valkyrie submit --follow received SIGTERM' });
