@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 /** True while the process exists and is not a zombie (this machine's init does not reap orphans). */
-export { isRunning as isAlive } from '../executors/shell/helpers.js';
+export { isRunning as isAlive, processState } from '../executors/shell/helpers.js';
 
 /** `what` may be a function, for a message that tells the state at the timeout (a process's output). */
 export async function waitFor(

@@ -5,7 +5,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  * every connection byte for byte, and can be told to behave like a proxy that blocks WebSockets:
  * `blockWebSockets()` cuts the upgraded connections open now and refuses new upgrade requests, while
  * plain HTTP keeps flowing; `retarget()` sends new connections elsewhere; `holdReplies()` stops
- * passing on what the server sends, as replies lost with a server that dies before they leave it.
+ * passing on what the server sends, as replies lost with a server that dies before they leave it;
+ * `holdNextUpgrade()` keeps an upgrade request from the server until the test lets it through.
  */
 export class TcpProxy {
   private readonly server: Server;
@@ -15,6 +16,7 @@ export class TcpProxy {
   private readonly replies = new Map<Socket, Socket>();
   private blocking = false;
   private replyDelayMs = 0;
+  private upgradeHold: ((release: () => void) => void) | undefined;
 
   private constructor(private target: { host: string; port: number }) {
     this.server = createServer((client) => this.forward(client));
@@ -66,6 +68,16 @@ export class TcpProxy {
     this.replyDelayMs = ms;
   }
 
+  /**
+   * The next WebSocket upgrade request is held here, not passed on to the server, until the function
+   * this resolves with (once the request came) is called: the test decides when the server answers.
+   */
+  holdNextUpgrade(): Promise<() => void> {
+    return new Promise((held) => {
+      this.upgradeHold = held;
+    });
+  }
+
   async close(): Promise<void> {
     for (const socket of this.all) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -81,26 +93,37 @@ export class TcpProxy {
         client.destroy();
         return;
       }
-      const upstream = connect(this.target.port, this.target.host);
-      this.all.add(upstream);
-      const pair = [client, upstream];
-      if (isUpgrade) for (const socket of pair) this.upgraded.add(socket);
-      this.replies.set(upstream, client);
-      const teardown = () => {
-        this.replies.delete(upstream);
-        for (const socket of pair) {
-          this.upgraded.delete(socket);
-          this.all.delete(socket);
-          socket.destroy();
-        }
-      };
-      client.on('close', teardown).on('error', teardown);
-      upstream.on('close', teardown).on('error', teardown);
-      upstream.write(first);
-      client.pipe(upstream);
-      if (isUpgrade && this.replyDelayMs > 0) this.lag(upstream, client, this.replyDelayMs);
-      else upstream.pipe(client);
+      const hold = isUpgrade ? this.upgradeHold : undefined;
+      if (hold === undefined) return this.pass(client, first, isUpgrade);
+      this.upgradeHold = undefined;
+      client.pause();
+      hold(() => {
+        if (!client.destroyed) this.pass(client, first, isUpgrade);
+      });
     });
+  }
+
+  /** Connects `client` to the target and forwards both ways, starting with its `first` bytes. */
+  private pass(client: Socket, first: Buffer, isUpgrade: boolean): void {
+    const upstream = connect(this.target.port, this.target.host);
+    this.all.add(upstream);
+    const pair = [client, upstream];
+    if (isUpgrade) for (const socket of pair) this.upgraded.add(socket);
+    this.replies.set(upstream, client);
+    const teardown = () => {
+      this.replies.delete(upstream);
+      for (const socket of pair) {
+        this.upgraded.delete(socket);
+        this.all.delete(socket);
+        socket.destroy();
+      }
+    };
+    client.on('close', teardown).on('error', teardown);
+    upstream.on('close', teardown).on('error', teardown);
+    upstream.write(first);
+    client.pipe(upstream);
+    if (isUpgrade && this.replyDelayMs > 0) this.lag(upstream, client, this.replyDelayMs);
+    else upstream.pipe(client);
   }
 
   /** Passes the upgrade answer (the first chunk) on at once, and each later chunk `ms` after it came. */

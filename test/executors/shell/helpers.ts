@@ -67,12 +67,17 @@ export function isRunning(pid: number): boolean {
     if (errnoCode(error) === 'ESRCH') return false;
     throw error;
   }
+  const state = processState(pid);
+  return state !== undefined && state !== 'Z' && state !== 'X';
+}
+
+/** The state letter of `/proc/PID/stat` (`R`, `S`, `T` stopped, `Z` zombie…); undefined once it is gone. */
+export function processState(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
