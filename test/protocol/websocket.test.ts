@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { connect as connectTcp } from 'node:net';
+import { type AddressInfo, connect as connectTcp, createServer as createTcpServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -189,6 +189,33 @@ describe('WebSocket transport', () => {
       reason: expect.stringMatching(/^VK_PROTOCOL: m\.jobId/),
     });
     await new Promise((resolve) => rawServer.close(resolve));
+  });
+
+  it('gives up an upgrade its server takes and never answers, and closes the connection', async () => {
+    const silent = createTcpServer();
+    // It reads the upgrade request (so it sees the client hang up) and answers nothing.
+    const hungUp = new Promise<void>((resolve) =>
+      silent.on('connection', (socket) =>
+        socket
+          .resume()
+          .on('error', () => undefined)
+          .on('close', () => resolve()),
+      ),
+    );
+    await new Promise<void>((listening) => silent.listen(0, '127.0.0.1', listening));
+    const { port } = silent.address() as AddressInfo;
+    const result = await connectWebSocket({
+      url: `ws://127.0.0.1:${port}`,
+      decoder: runnerDecoder,
+      handshakeTimeoutMs: 200,
+    });
+    expect(result).toEqual({
+      kind: 'unreachable',
+      reason: 'Opening handshake has timed out',
+      failed: { kind: 'network' },
+    });
+    await hungUp;
+    await new Promise((resolve) => silent.close(resolve));
   });
 
   it("leaves an upgrade on another path to the server's request listener when it has no other upgrade listener", async () => {

@@ -34,7 +34,7 @@ export interface LongPollConnectOptions<In, Out = unknown> {
  * retried for longer would outlast.
  */
 export const giveUpAfterMs = 10_000;
-/** How long opening a session waits for the server's answer, as ws waits for a WebSocket handshake. */
+/** How long opening a session waits for the server's answer, as a WebSocket handshake does (connector.ts). */
 const openTimeoutMs = 10_000;
 
 /** How much longer than the server's hold time a poll waits for its answer. */
@@ -62,7 +62,8 @@ export async function connectLongPoll<Out, In>(
   const agent = keepAliveAgent(options.baseUrl);
   // A server that takes the connection and never answers (a hung process, whose kernel still
   // accepts; a proxy holding the request) would hold the runner's reconnect for good, silently.
-  // Real time, as ws times a WebSocket handshake: the options' clock paces retries and polls.
+  // Real time, as the WebSocket handshake is timed (connector.ts): the options' clock paces retries
+  // and polls.
   // Late-aware (DeadlineTimer), as the poll's timeout: a runner paused while its open was out reads
   // the session the server opened meanwhile before giving the open up, and after a long pause gives
   // it one more period.

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
+import { DeadlineTimer } from '../../core/deadline-timer.js';
 import { networkFailure, requestFailureAt } from '../attempt-failure.js';
-import { type Clock, systemClock } from '../clock.js';
+import { type Clock, systemClock, timerClock } from '../clock.js';
 import type { MessageDecoder } from '../frame.js';
 import {
   batchFrames,
@@ -24,6 +25,7 @@ export interface WebSocketConnectOptions<In> {
   readonly headers?: Readonly<Record<string, string>>;
   readonly clock?: Clock;
   readonly keepAliveIntervalMs?: number;
+  /** How long the upgrade may go unanswered, timed as a DeadlineTimer; default 10 s. */
   readonly handshakeTimeoutMs?: number;
   readonly signal?: AbortSignal;
 }
@@ -43,13 +45,21 @@ export function connectWebSocket<Out, In>(
     const socket = new WebSocket(options.url, {
       headers: { ...options.headers, [versionHeader]: String(protocolVersion), [framesHeader]: batchFrames },
       maxPayload: options.decoder.maxFrameBytes,
-      handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
       perMessageDeflate: false,
+    });
+    // Not ws's handshakeTimeout, a plain socket timer: a runner paused (SIGSTOP, a laptop asleep)
+    // while its upgrade was out would fire it on waking before reading the answer that waited in its
+    // socket, and give up a WebSocket the server had opened. Late-aware, as the long-poll session
+    // open; real time, as that: the options' clock paces keep-alives and reconnects.
+    const deadline = new DeadlineTimer(timerClock(systemClock), options.handshakeTimeoutMs ?? 10_000, () => {
+      socket.terminate();
+      settle({ kind: 'unreachable', reason: 'Opening handshake has timed out', failed: networkFailure });
     });
     let settled = false;
     const settle = (result: ConnectResult<NetworkTransport<Out, In>>) => {
       if (settled) return;
       settled = true;
+      deadline.close();
       options.signal?.removeEventListener('abort', abort);
       resolve(result);
     };
@@ -59,6 +69,7 @@ export function connectWebSocket<Out, In>(
     };
     if (options.signal?.aborted) return abort();
     options.signal?.addEventListener('abort', abort);
+    deadline.start();
     // The raw socket under the WebSocket, so the transport can batch the writes of one tick.
     let stream: Socket | undefined;
     // A server that does not answer the header reads one message per frame only.
@@ -107,6 +118,8 @@ export function connectWebSocket<Out, In>(
     socket.on('error', (error) => {
       if (settled || erred) return;
       erred = true;
+      // What failed is known: the time asking what the server speaks takes is not the server's.
+      deadline.close();
       const failure = certificateFailure(error);
       if (failure !== undefined) return settle({ kind: 'untrusted', failure, reason: error.message });
       // Asking what a server that closed the connection speaks takes a TLS handshake: settled after it.
