@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { bearerChallenge } from '../core/errors.js';
 import { visible } from '../core/visible-text.js';
 import type { AttemptFailure } from './attempt-failure.js';
@@ -37,7 +37,8 @@ export type Authentication<Principal> =
     };
 
 /**
- * Called once per connection (WebSocket upgrade, long-poll session open); may be slow. A hook that
+ * Called once per connection (WebSocket upgrade, long-poll session open), and again when the
+ * principal it accepted was revoked while it ran (ConnectionAdmission); may be slow. A hook that
  * throws is a bug: the connection is refused 500 VK_INTERNAL, and the error goes to the acceptor's logError.
  */
 export type Authenticate<Principal> = (request: ConnectionRequest) => Promise<Authentication<Principal>>;
@@ -61,51 +62,6 @@ export interface Refusal {
   readonly code: string;
   readonly message: string;
 }
-
-/**
- * The checks every new connection passes, in order: the server is not closing, the client speaks
- * this protocol version, and the authentication hook accepts it. A hook that throws is answered
- * 500 VK_INTERNAL, as the API answers a bug: the client learns nothing of the failure (its message
- * may name a file, a query or a secret's place), the server's log gets it whole (`logError`).
- */
-export async function admitConnection<Principal>(
-  request: IncomingMessage,
-  closing: () => boolean,
-  authenticate: Authenticate<Principal>,
-  logError: LogError,
-): Promise<
-  { readonly kind: 'accepted'; readonly principal: Principal } | (Refusal & { readonly kind: 'refused' })
-> {
-  if (closing()) return shuttingDown;
-  const versionError = checkVersionHeader(request.headers);
-  if (versionError !== undefined) return { kind: 'refused', status: 400, ...versionError };
-  let authentication: Authentication<Principal>;
-  try {
-    authentication = await authenticate({
-      headers: request.headers,
-      remoteAddress: request.socket.remoteAddress,
-    });
-  } catch (error) {
-    logError(error);
-    return {
-      kind: 'refused',
-      status: 500,
-      code: 'VK_INTERNAL',
-      message: 'the server failed unexpectedly while authenticating the connection; its log has the details',
-    };
-  }
-  if (authentication.kind === 'rejected') return { ...authentication, kind: 'refused' };
-  // The hook may have waited on the store while the acceptor closed: a connection admitted now would
-  // be one the closing server no longer serves, or tells to go away.
-  return closing() ? shuttingDown : authentication;
-}
-
-const shuttingDown = {
-  kind: 'refused',
-  status: 503,
-  code: 'VK_SHUTTING_DOWN',
-  message: 'the control plane is shutting down',
-} as const;
 
 /**
  * Retry-After (seconds) on a 503 refusal: the control plane is shutting down, and a replica or its

@@ -11,7 +11,8 @@ export interface CredentialSessions {
   principals(): Set<string>;
   /**
    * Ends at once every session of `credentialId` with VK_CREDENTIAL_REVOKED, `why` (without the code)
-   * as the reason; how many it ended.
+   * as the reason; how many it ended. A runner protocol endpoint also checks again the connections
+   * it is authenticating that its hook accepts as `credentialId`.
    */
   revoke(credentialId: string, why: string): number;
 }
@@ -52,7 +53,8 @@ export class StreamSessions implements CredentialSessions {
  * Ends the runner protocol sessions of revoked credentials (and the event streams of revoked API
  * tokens, StreamSessions), so that a runner whose credential is
  * revoked gets no further offer and cannot report again, whichever replica it is connected to. The
- * replica that revokes a credential ends its sessions at once (`revoked`). Every `intervalMs` each
+ * replica that revokes a credential ends its sessions at once (`revoked`), and has the connections
+ * it is authenticating with it checked again (ConnectionAdmission). Every `intervalMs` each
  * replica also asks the store, in one read, which of the credentials it holds sessions or leases of
  * are revoked, and ends theirs: a revocation made on another replica reaches a runner within one
  * interval and that read, as does one that raced with the runner's connecting here. Unanswered

@@ -46,7 +46,7 @@ export function runnerAuthentication(
       // runner retries, where a 500 would say the server has a bug.
       if (isStoreError(error))
         return { kind: 'rejected', status: 503, code: 'VK_STORE', message: error.message };
-      // Anything else is a bug: admitConnection logs it and answers 500 VK_INTERNAL.
+      // Anything else is a bug: ConnectionAdmission logs it and answers 500 VK_INTERNAL.
       throw error;
     }
   };

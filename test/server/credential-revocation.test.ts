@@ -1,10 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { connectAuto } from '../../src/protocol/auto.js';
 import { runnerDecoder } from '../../src/protocol/frame.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import type { CloseInfo } from '../../src/protocol/transport-end.js';
 import { closeCodes } from '../../src/protocol/websocket/socket-transport.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import { connectScriptedRunner, credential, oneJobWorkflow, startTestServer } from './helpers.js';
 
 /** The id of a credential `vkt.<id>.<secret>`: the runner's id, and the token's for `DELETE /tokens/:id`. */
@@ -147,6 +151,53 @@ describe('revoking a runner credential', () => {
 
     expect((await request('DELETE', `/api/v1/tokens/${idOf(other)}`)).status).toBe(204);
     expect(await clientClosed).toMatchObject({ kind: 'refused', code: 'VK_CREDENTIAL_REVOKED' });
+  });
+
+  it('refuses a connection whose authentication read the credential before it was revoked, over WebSocket and long-poll, 401 as one made after', async () => {
+    const stores = openSqliteStores(join(await mkdtemp(join(tmpdir(), 'valkyrie-revoke-')), 'state.db'));
+    const { server, request, token } = await startTestServer({ stores });
+    const secret = await credential(request, token);
+    // The credential's row is read as it was before the revocation, and handed to the hook after it:
+    // as a Postgres read in flight while another request revokes.
+    const find = stores.tokens.find.bind(stores.tokens);
+    const held: (() => void)[] = [];
+    let holding = true;
+    vi.spyOn(stores.tokens, 'find').mockImplementation(async (id) => {
+      const row = await find(id);
+      if (holding && id === idOf(secret)) await new Promise<void>((resolve) => held.push(resolve));
+      return row;
+    });
+    const connect = (only: 'websocket' | 'long-poll') =>
+      connectAuto<RunnerMessage, ControlMessage>({
+        ...endpoints(server.url),
+        only,
+        decoder: runnerDecoder,
+        headers: { authorization: `Bearer ${secret}` },
+      });
+    const webSocket = connect('websocket');
+    const longPoll = connect('long-poll');
+    await until(() => (held.length === 2 ? true : undefined), 'both connections to have read the credential');
+
+    expect((await request('DELETE', `/api/v1/tokens/${idOf(secret)}`)).status).toBe(204);
+    holding = false;
+    for (const release of held) release();
+
+    const revoked = {
+      kind: 'rejected',
+      status: 401,
+      code: 'VK_UNAUTHORIZED',
+      reason: expect.stringContaining(`token ${idOf(secret)} was revoked`),
+    };
+    const outcome = async (attempt: ReturnType<typeof connect>) => {
+      const result = await attempt;
+      if (result.kind !== 'connected') return result;
+      result.transport.close();
+      return { kind: result.kind };
+    };
+    expect({ webSocket: await outcome(webSocket), longPoll: await outcome(longPoll) }).toEqual({
+      webSocket: revoked,
+      longPoll: revoked,
+    });
   });
 });
 

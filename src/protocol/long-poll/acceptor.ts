@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SweepTimer } from '../../core/sweep-timer.js';
 import { type Clock, systemClock, timerClock } from '../clock.js';
+import { ConnectionAdmission } from '../connection-admission.js';
 import { decodeBatch, type MessageDecoder } from '../frame.js';
-import { type Authenticate, admitConnection, type LogError } from '../handshake.js';
+import type { Authenticate, LogError } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
 import type { NetworkTransport } from '../transport-end.js';
 import { giveUpAfterMs } from './client.js';
@@ -45,7 +46,7 @@ type Listener<Out, In, Principal> = (transport: NetworkTransport<Out, In>, princ
  * Errors are `{code, message}`, the code in X-Valkyrie-Error too, with 400 (bad frame: the session
  * closes), 404 (no such session), 410 (session ended), 413 (too large: the session closes), 401/403
  * (authentication hook; 401 also for every request of a session whose credential was revoked, see
- * revoke()), 500 VK_INTERNAL (the hook threw: see admitConnection).
+ * revoke()), 500 VK_INTERNAL (the hook threw), 503 VK_SHUTTING_DOWN (closing; see ConnectionAdmission).
  * The session id is the capability for the later requests; it is 128 random bits.
  * Lifecycle: construct → handle() each request → close() ends every session with VK_SHUTTING_DOWN.
  */
@@ -64,8 +65,10 @@ export class LongPollAcceptor<Out, In, Principal> {
    */
   private resumedAt = Number.NEGATIVE_INFINITY;
   private closing = false;
+  private readonly admission: ConnectionAdmission<Principal>;
 
   constructor(private readonly options: LongPollAcceptorOptions<In, Principal>) {
+    this.admission = new ConnectionAdmission(() => this.closing, options.authenticate, options.logError);
     this.clock = options.clock ?? systemClock;
     this.holdMs = options.holdMs ?? defaultHoldMs;
     this.sessionTtlMs = options.sessionTtlMs ?? defaultSessionTtlMs;
@@ -143,9 +146,11 @@ export class LongPollAcceptor<Out, In, Principal> {
   /**
    * Ends every open session accepted as `principal` with VK_CREDENTIAL_REVOKED, at once (its onClose
    * listeners have run when this returns); its held poll and later requests are answered 401 with
-   * `{code: "VK_CREDENTIAL_REVOKED", message: why}`. How many it ended.
+   * `{code: "VK_CREDENTIAL_REVOKED", message: why}`. How many it ended. A session open being
+   * authenticated as `principal` is authenticated again.
    */
   revoke(principal: Principal, why: string): number {
+    this.admission.revoke(principal);
     let ended = 0;
     for (const session of this.sessions.values()) {
       if (session.ended !== undefined || this.principalOf.get(session) !== principal) continue;
@@ -165,10 +170,12 @@ export class LongPollAcceptor<Out, In, Principal> {
 
   private async open(request: IncomingMessage, response: ServerResponse): Promise<void> {
     request.resume();
-    const { authenticate, logError } = this.options;
-    const admission = await admitConnection(request, () => this.closing, authenticate, logError);
-    if (admission.kind === 'refused')
-      return respondError(response, admission.status, admission.code, admission.message);
+    const refusal = await this.admission.admit(request, (principal) => this.openSession(response, principal));
+    if (refusal !== undefined) respondError(response, refusal.status, refusal.code, refusal.message);
+  }
+
+  /** Opens the session of an admitted request, in the turn of its admission's last check. */
+  private openSession(response: ServerResponse, principal: Principal): void {
     const id = randomBytes(16).toString('base64url');
     const session = new LongPollSession<Out, In>(
       id,
@@ -177,8 +184,8 @@ export class LongPollAcceptor<Out, In, Principal> {
       this.options.decoder.maxFrameBytes,
     );
     this.sessions.set(id, session);
-    this.principalOf.set(session, admission.principal);
-    for (const listener of this.listeners) listener(session, admission.principal);
+    this.principalOf.set(session, principal);
+    for (const listener of this.listeners) listener(session, principal);
     respondJson(response, 201, JSON.stringify({ v: protocolVersion, sessionId: id, holdMs: this.holdMs }));
   }
 

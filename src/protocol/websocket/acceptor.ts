@@ -3,10 +3,10 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { errorCodeHeader } from '../../core/errors.js';
 import { type Clock, systemClock } from '../clock.js';
+import { ConnectionAdmission } from '../connection-admission.js';
 import type { MessageDecoder } from '../frame.js';
 import {
   type Authenticate,
-  admitConnection,
   batchFrames,
   errorBody,
   framesHeader,
@@ -39,7 +39,8 @@ export type ConnectionListener<Out, In, Principal> = (
  * The server end of the WebSocket transport. Lifecycle: construct (it attaches to the server's
  * 'upgrade' event) → onConnection listeners receive each authenticated connection → close() refuses
  * new upgrades and closes every open connection with 1001 so runners reconnect elsewhere. revoke()
- * closes the connections of one principal whose credential stopped being valid.
+ * closes the connections of one principal whose credential stopped being valid; an upgrade still
+ * being authenticated as that principal is authenticated again (ConnectionAdmission).
  * Upgrades on other paths are left to other listeners or, when there are none, served as the plain
  * requests they also are (serveWithoutUpgrade), by the server's 'request' listener.
  * A connection's bad frame closes that connection only.
@@ -50,10 +51,12 @@ export class WebSocketAcceptor<Out, In, Principal> {
   /** Each open connection and whom its authentication accepted it as. */
   private readonly open = new Map<WebSocketTransport<Out, In>, Principal>();
   private closing = false;
+  private readonly admission: ConnectionAdmission<Principal>;
   private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) =>
     void this.upgrade(request, socket, head);
 
   constructor(private readonly options: WebSocketAcceptorOptions<In, Principal>) {
+    this.admission = new ConnectionAdmission(() => this.closing, options.authenticate, options.logError);
     // ws applies maxPayload before buffering a message, so a huge frame never reaches memory; but it
     // closes with a bare 1009. Up to twice the limit, decodeFrame refuses it with a named reason.
     this.sockets = new WebSocketServer({ noServer: true, maxPayload: 2 * options.decoder.maxFrameBytes });
@@ -89,9 +92,10 @@ export class WebSocketAcceptor<Out, In, Principal> {
   /**
    * Closes every open connection accepted as `principal` with 4401 (VK_CREDENTIAL_REVOKED), at once:
    * its onClose listeners have run when this returns. `why` is the reason after the code. How many
-   * it closed.
+   * it closed. An upgrade being authenticated as `principal` is authenticated again.
    */
   revoke(principal: Principal, why: string): number {
+    this.admission.revoke(principal);
     let closed = 0;
     for (const [transport, owner] of [...this.open]) {
       if (owner !== principal) continue;
@@ -123,12 +127,20 @@ export class WebSocketAcceptor<Out, In, Principal> {
     socket.on('error', () => socket.destroy());
     const malformed = malformedUpgrade(request);
     if (malformed !== undefined) return refuse(socket, request, malformed);
-    const { authenticate, logError } = this.options;
-    const admission = await admitConnection(request, () => this.closing, authenticate, logError);
-    if (admission.kind === 'refused') return refuse(socket, request, admission);
-    // Closing is checked by admitConnection, after the hook, with no await since.
+    const refusal = await this.admission.admit(request, (principal) =>
+      this.completeUpgrade(request, socket, head, principal),
+    );
+    if (refusal !== undefined) refuse(socket, request, refusal);
+  }
+
+  /** Completes the upgrade of an admitted connection, in the turn of its admission's last check. */
+  private completeUpgrade(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    principal: Principal,
+  ): void {
     if (socket.destroyed) return;
-    const { principal } = admission;
     this.sockets.handleUpgrade(request, socket, head, (webSocket) => {
       const transport = new WebSocketTransport<Out, In>(
         webSocket,
