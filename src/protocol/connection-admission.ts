@@ -14,8 +14,9 @@ type HookAnswer<Principal> = Authentication<Principal> | (Refusal & { readonly k
  * The checks every new connection of one acceptor passes, in order: the acceptor is not closing, the
  * client speaks this protocol version, and the authentication hook accepts it. The hook may wait on
  * the store, and what happened here meanwhile decides over what it answers:
- * - the acceptor began to close: a connection it accepted is refused 503 VK_SHUTTING_DOWN, as one
- *   that came after is: the closing server no longer serves it, or tells it to go away.
+ * - the acceptor began to close: the connection is refused 503 VK_SHUTTING_DOWN, as one that came
+ *   after is, whatever the hook answered. A store the shutdown closed under the hook fails it (503
+ *   VK_STORE), and the runner is to take the shutdown's word for it: retry elsewhere or later.
  * - the credential it accepted was revoked (revoke()): the hook read it before, and revoke() ended
  *   the sessions of that time only. It is authenticated again, so refused as any new connection with
  *   a revoked credential is (the server's hook: 401 VK_UNAUTHORIZED).
@@ -52,11 +53,11 @@ export class ConnectionAdmission<Principal> {
       } finally {
         this.authenticating.delete(revoked);
       }
+      if (this.closing()) return shuttingDown;
       if (authentication.kind !== 'accepted') {
         const { status, code, message } = authentication;
         return { status, code, message };
       }
-      if (this.closing()) return shuttingDown;
       if (!revoked.has(authentication.principal)) {
         open(authentication.principal);
         return undefined;

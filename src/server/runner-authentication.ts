@@ -1,12 +1,13 @@
 import { isStoreError } from '../core/errors.js';
-import type { Authenticate } from '../protocol/handshake.js';
+import type { Authenticate, Authentication } from '../protocol/handshake.js';
 import { ApiError } from './api-error.js';
 import type { RunnerDirectory } from './runner-directory.js';
 import type { TokenAuthority } from './tokens.js';
 
 /**
  * Who may open a runner connection (WebSocket or long-poll): a runner credential, while the server
- * takes new connections; the accepted principal is the runner's id.
+ * takes new connections (from its start until its shutdown begins, `intake.stopped`, however far the
+ * check had come); the accepted principal is the runner's id.
  */
 export function runnerAuthentication(
   authority: TokenAuthority,
@@ -15,18 +16,34 @@ export function runnerAuthentication(
   /** RunTakeover.firstSweep: a runner resuming leases on runs taken over at start must find them. */
   takenOverAtStart: Promise<void>,
 ): Authenticate<string> {
+  const check = credentialCheck(authority, directory, takenOverAtStart);
   return async ({ headers }) => {
     // A draining server keeps the connections it has (their jobs report through them) but takes no
     // new ones: the runner retries, and reaches another replica or this one after a restart.
-    if (intake.stopped)
-      return {
-        kind: 'rejected',
-        status: 503,
-        code: 'VK_SHUTTING_DOWN',
-        message: 'the server is shutting down and takes no new runner connections',
-      };
+    if (intake.stopped) return shuttingDown;
+    const verdict = await check(headers.authorization);
+    // The same for one whose check ended after the shutdown began: a store the shutdown closed or cut
+    // meanwhile failed it (VK_STORE), which is no outage for the runner to wait out here.
+    return intake.stopped ? shuttingDown : verdict;
+  };
+}
+
+const shuttingDown = {
+  kind: 'rejected',
+  status: 503,
+  code: 'VK_SHUTTING_DOWN',
+  message: 'the server is shutting down and takes no new runner connections',
+} as const;
+
+/** Whether `authorization` holds a runner credential; what the store's failure to tell comes to. */
+function credentialCheck(
+  authority: TokenAuthority,
+  directory: RunnerDirectory,
+  takenOverAtStart: Promise<void>,
+): (authorization: string | undefined) => Promise<Authentication<string>> {
+  return async (authorization) => {
     try {
-      const principal = await authority.authenticate(headers.authorization);
+      const principal = await authority.authenticate(authorization);
       if (principal.kind === 'token' && principal.role === 'credential') {
         // A mode an operator set on another replica applies from the runner's register on.
         await directory.refreshModes();

@@ -50,7 +50,7 @@ export function longPollOperations(basePath: string): RouteMeta[] {
             "VK_INTERNAL: checking the credential failed unexpectedly (not a store outage); the server's log has the details",
           ),
           503: error(
-            'VK_SHUTTING_DOWN: the server takes no new runner connections; VK_STORE: the store did not answer, so the credential could not be checked',
+            'VK_SHUTTING_DOWN: the server takes no new runner connections (nor one whose check ends after its shutdown began); VK_STORE: the store did not answer, so the credential could not be checked',
           ),
         },
       },

@@ -1,15 +1,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
 import { ValkyrieServer } from '../../src/server/server.js';
+import { TokenAuthority } from '../../src/server/tokens.js';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
 import { within } from '../core/race-timeout.js';
 import { describeOnPostgres, dropSchema, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
 import { startProxy } from '../store/tcp-proxy.js';
+import { runnerUpgradeRefusal } from './runner-connect-refusal.js';
 
 describeOnPostgres('a server whose Postgres stops answering', () => {
-  it('destroy() gives the store up after storeGraceMs and rejects with its error, instead of waiting for ever', async () => {
+  it('destroy() gives the store up after storeGraceMs and rejects with its error, instead of waiting for ever; a runner whose check waited on it is told VK_SHUTTING_DOWN', async () => {
     const schema = uniqueSchema();
     const proxy = await startProxy();
     const logged: unknown[] = [];
@@ -29,7 +32,14 @@ describeOnPostgres('a server whose Postgres stops answering', () => {
         // What the steps of destroy() that wait on the store say as the cut fails them.
         logError: (error) => logged.push(error),
       });
+      const authority = await TokenAuthority.open(stores.tokens, systemClock);
+      const runner = (await authority.create({ role: 'credential' })).token;
+      const reads = vi.spyOn(stores.tokens, 'find');
       proxy.freeze();
+      // Its check waits on the store until the cut fails it (VK_STORE): the runner is to retry
+      // elsewhere or after the restart, as one that came after the shutdown began is told.
+      const webSocket = runnerUpgradeRefusal(server.url, runner);
+      while (reads.mock.calls.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
       const startedAt = Date.now();
       const destroyed = await within(
         server.destroy().then(
@@ -47,6 +57,12 @@ describeOnPostgres('a server whose Postgres stops answering', () => {
         ),
       });
       for (const error of logged) expect(error).toMatchObject({ code: expect.stringMatching(/^VK_STORE/) });
+      expect(await webSocket).toEqual({
+        status: 503,
+        retryAfter: '5',
+        header: 'VK_SHUTTING_DOWN',
+        body: { code: 'VK_SHUTTING_DOWN', message: expect.any(String) },
+      });
     } finally {
       proxy.thaw();
       await proxy.stop();
