@@ -276,24 +276,19 @@ export const runRerunSchema = z
  * is "expected number, received NaN".
  */
 function queryWholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
-  const message =
-    max === Number.MAX_SAFE_INTEGER
-      ? `must be a whole number, ${min} or more`
-      : `must be a whole number from ${min} to ${max}`;
+  const range = `must be a whole number from ${min} to ${max}`;
+  const message = max === Number.MAX_SAFE_INTEGER ? `must be a whole number, ${min} or more` : range;
   // Digits only: Number() would also take 0x2, 1e2, +5 and spaces.
   return (
     z
       .string()
       .regex(/^[0-9]+$/, message)
       .transform(Number)
-      .pipe(z.number().int(message).min(min, message).max(max, message))
+      // The bound first: zod's int() also refuses an unsafe integer, with the message of a malformed one.
+      .pipe(z.number().max(max, range).int(message).min(min, message))
       // Documented as what it is read as, an integer with its bounds: the text's schema alone (a
       // string of digits) would tell a client generated from the document that 0 or 501 is a limit.
-      .meta({
-        type: 'integer',
-        minimum: min,
-        ...(max === Number.MAX_SAFE_INTEGER ? {} : { maximum: max }),
-      })
+      .meta({ type: 'integer', minimum: min, maximum: max })
   );
 }
 

@@ -83,6 +83,8 @@ describe('a job’s log lines over the API and valkyrie logs --server', () => {
       'limit=1001': 'query.limit: must be a whole number from 1 to 1000',
       'after=-1': 'query.after: must be a whole number, 0 or more',
       'after=x': 'query.after: must be a whole number, 0 or more',
+      // A whole number past what the store's positions can be is refused for its size, not its form.
+      'after=99999999999999999999999': `query.after: must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`,
     };
     for (const [bad, message] of Object.entries(refusals))
       expect(await live.request('GET', `${url}&${bad}`)).toMatchObject({ status: 400, body: { message } });
@@ -91,6 +93,12 @@ describe('a job’s log lines over the API and valkyrie logs --server', () => {
     };
     const names = doc.paths['/api/v1/runs/{id}/log-lines']?.get?.parameters.map((p) => p.name);
     expect(names).toEqual(expect.arrayContaining(['job', 'after', 'limit']));
+    const afterParameter = doc.paths['/api/v1/runs/{id}/log-lines']?.get?.parameters.find(
+      (p) => p.name === 'after',
+    );
+    expect(afterParameter).toMatchObject({
+      schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    });
     expect(JSON.stringify(doc)).toContain('pass as `after` for the next page');
 
     const { code, printed } = await logsCommand(live.server.url, job.runId);
