@@ -284,7 +284,8 @@ async function serve(
           `capacity ${info.capacity}, labels ${info.labels.join(',')}${autoStopNote(settings)}`,
       );
     },
-    onMode: (mode, note) => say(modeLine(mode, credentials.runnerId, note)),
+    onMode: (mode, note) =>
+      say(modeLine(mode, credentials.runnerId, note, shutdown.stopping || autoStop.reason !== undefined)),
     onRunning: (running) => autoStop.running(running),
     onJob: (event) => say(runnerJobLine(event)),
   });
@@ -414,10 +415,17 @@ function autoStopNote({ ephemeral, idleTimeoutMs }: RunnerSettings): string {
   return notes.length === 0 ? '' : `; ${notes.join(', ')}`;
 }
 
-/** The operator's mode, when the server tells it at connect (not `online`) or as it changes. */
-/** `note` is the server's to say: quoted as JSON, so that no character of it acts on the terminal. */
-function modeLine(mode: RunnerMode, runnerId: string, note: string | undefined): string {
-  if (mode === 'online') return 'mode: online (resumed by an operator: it takes jobs again)';
+/**
+ * The operator's mode, when the server tells it at connect (not `online`) or as it changes. `note` is
+ * the server's to say: quoted as JSON, so that no character of it acts on the terminal. A runner that
+ * is `stopping` on its own (a signal, --idle-timeout, --ephemeral) takes no new job in any mode, so
+ * neither a resume nor `valkyrie runners resume` would give it one: its line says so instead.
+ */
+function modeLine(mode: RunnerMode, runnerId: string, note: string | undefined, stopping: boolean): string {
   const why = note === undefined ? '' : `; the operator's note: ${JSON.stringify(note)}`;
-  return `mode: ${mode} (set by an operator: it takes no new jobs; valkyrie runners resume ${runnerId} to take jobs again)${why}`;
+  const by = mode === 'online' ? 'resumed by an operator' : 'set by an operator';
+  if (stopping)
+    return `mode: ${mode} (${by}; this runner is stopping all the same: it takes no new jobs)${why}`;
+  if (mode === 'online') return `mode: online (${by}: it takes jobs again)`;
+  return `mode: ${mode} (${by}: it takes no new jobs; valkyrie runners resume ${runnerId} to take jobs again)${why}`;
 }
