@@ -16,11 +16,15 @@ export interface CapabilityOptions {
   readonly signal?: AbortSignal;
 }
 
-/** How to ask a tool its version; the first `1.2[.3…]` in its output (stdout, then stderr) is kept. */
+/**
+ * How to ask a tool its version: the first `1.2[.3…]` in the first line of its output (stdout, then
+ * stderr) is kept, or with `version`, its first group's first match anywhere in stdout, then stderr.
+ */
 export interface ToolProbe {
   readonly name: string;
   readonly command: string;
   readonly args: readonly string[];
+  readonly version?: RegExp;
 }
 
 export const defaultTools: readonly ToolProbe[] = [
@@ -29,8 +33,9 @@ export const defaultTools: readonly ToolProbe[] = [
   { name: 'node', command: 'node', args: ['--version'] },
   { name: 'python3', command: 'python3', args: ['--version'] },
   { name: 'go', command: 'go', args: ['version'] },
-  // Java prints its version on stderr.
-  { name: 'java', command: 'java', args: ['-version'] },
+  // Java prints its version on stderr, after a `Picked up JAVA_TOOL_OPTIONS: …` line when that (or
+  // _JAVA_OPTIONS) is set, and a release with no update yet as `openjdk version "21" 2023-09-19`.
+  { name: 'java', command: 'java', args: ['-version'], version: /version "([^"\s]+)"/ },
 ];
 
 const defaultTimeoutMs = 3_000;
@@ -112,6 +117,8 @@ export function versionIn(text: string): string | undefined {
 async function toolVersion(probe: ToolProbe, limits: ProbeLimits): Promise<string | undefined> {
   const output = await run(probe.command, probe.args, limits);
   if (output === undefined || output.exitCode !== 0) return undefined;
+  if (probe.version !== undefined)
+    return (probe.version.exec(output.stdout) ?? probe.version.exec(output.stderr))?.[1];
   const firstLine = (text: string) => text.split('\n').find((line) => line.trim() !== '') ?? '';
   return versionIn(firstLine(output.stdout)) ?? versionIn(firstLine(output.stderr));
 }

@@ -1,9 +1,15 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { detectCapabilities, parseNvidiaSmi, versionIn } from '../../src/runner/capabilities.js';
+import {
+  defaultTools,
+  detectCapabilities,
+  parseNvidiaSmi,
+  versionIn,
+} from '../../src/runner/capabilities.js';
 
 describe('runner capabilities', () => {
   const cleanups: (() => void | Promise<void>)[] = [];
@@ -69,6 +75,43 @@ describe('runner capabilities', () => {
     expect(caps.docker).toEqual({ endpoint: `unix://${socket}`, apiVersion: '1.43' });
   });
 
+  /** A `bin/NAME` script in `dir` that runs `body` (sh), and the PATH that finds it first. */
+  function fakeTool(dir: string, name: string, body: string): string {
+    const bin = join(dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(bin, name), 0o755);
+    return `${bin}:${process.env.PATH ?? ''}`;
+  }
+
+  const javaProbe = defaultTools.filter((probe) => probe.name === 'java');
+
+  it("reads java's version after a JVM notice, and a release without an update number (JEP 223)", async () => {
+    const dir = tempDir();
+    // What an OpenJDK 21 GA prints with JAVA_TOOL_OPTIONS set, on stderr, as the JVM does.
+    const path = fakeTool(
+      dir,
+      'java',
+      `printf '%s\\n' 'Picked up JAVA_TOOL_OPTIONS: -Dfile.encoding=UTF-8' 'openjdk version "21" 2023-09-19' ` +
+        `'OpenJDK Runtime Environment (build 21+35-2513)' >&2`,
+    );
+    const caps = await detectCapabilities({ workDir: dir, env: { PATH: path }, tools: javaProbe });
+    expect(caps.tools).toEqual({ java: '21' });
+  });
+
+  it.skipIf(!commandExists('java'))(
+    "reads the installed java's version with JAVA_TOOL_OPTIONS set",
+    async () => {
+      const env = { PATH: process.env.PATH ?? '', JAVA_TOOL_OPTIONS: '-Dfile.encoding=UTF-8' };
+      // The case itself: the JVM's notice comes first, before the version.
+      expect(spawnSync('java', ['-version'], { env, encoding: 'utf8' }).stderr).toMatch(
+        /^Picked up JAVA_TOOL_OPTIONS/,
+      );
+      const caps = await detectCapabilities({ workDir: tempDir(), env, tools: javaProbe });
+      expect(caps.tools.java).toMatch(/^\d+(\.\d+)*/);
+    },
+  );
+
   it('reads version numbers as tools print them', () => {
     expect(versionIn('git version 2.39.5')).toBe('2.39.5');
     expect(versionIn('v20.19.0')).toBe('20.19.0');
@@ -107,3 +150,12 @@ describe('detectCapabilities, aborted while probes are starting', () => {
     expect(terminated).toBe(0);
   });
 });
+
+function commandExists(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
