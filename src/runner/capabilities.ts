@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
 import { request } from 'node:http';
 import { cpus, totalmem } from 'node:os';
@@ -49,7 +49,9 @@ export async function detectCapabilities(options: CapabilityOptions): Promise<Ru
   const env = options.env ?? process.env;
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
   const probes = options.tools ?? defaultTools;
-  const limits = { env, timeoutMs, signal: options.signal };
+  // In the work dir, where jobs run: a shim (pyenv, asdf, jenv) answers for the version files there,
+  // not for those of the directory the runner happened to be started in.
+  const limits = { env, cwd: options.workDir, timeoutMs, signal: options.signal };
   const [diskFreeBytes, gpus, docker, versions] = await Promise.all([
     freeDisk(options.workDir),
     detectGpus(limits),
@@ -99,6 +101,7 @@ export function parseNvidiaSmi(output: string): RunnerCapabilities['gpus'] {
 
 interface ProbeLimits {
   readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
   readonly timeoutMs: number;
   readonly signal: AbortSignal | undefined;
 }
@@ -123,34 +126,56 @@ async function toolVersion(probe: ToolProbe, limits: ProbeLimits): Promise<strin
   return versionIn(firstLine(output.stdout)) ?? versionIn(firstLine(output.stderr));
 }
 
-/** undefined when it could not start (not installed) or did not end within the timeout. */
+/** What a probe keeps of each stream: a version is in its first lines. */
+const maxProbeOutput = 64 * 1024;
+
+/**
+ * undefined when it could not start (not installed) or did not end within the timeout. Each probe is
+ * a process group of its own (spawn's `detached`, which execFile does not pass on), killed whole when
+ * it is late: a wrapper script (a shim) whose own child hangs would otherwise leave that child behind
+ * at every detection, and hold its output open.
+ */
 function run(
   command: string,
   args: readonly string[],
-  { env, timeoutMs, signal }: ProbeLimits,
+  { env, cwd, timeoutMs, signal }: ProbeLimits,
 ): Promise<{ exitCode: number; stdout: string; stderr: string } | undefined> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve(undefined);
-    // Not execFile's own `signal`: aborting a child whose spawn is failing (a tool that is not
-    // installed) makes Node kill pid 0, i.e. SIGTERM to this process's whole group — the runner and
-    // whatever started it. Only a child that really started is killed here.
-    const child = execFile(
-      command,
-      [...args],
-      { env, timeout: timeoutMs, maxBuffer: 1024 * 1024 },
-      (error, stdout, stderr) => {
-        signal?.removeEventListener('abort', stop);
-        if (error === null) return resolve({ exitCode: 0, stdout, stderr });
-        const code = (error as { code?: unknown }).code;
-        // A numeric code is the exit status; a string one (ENOENT) or a kill means it did not run.
-        if (typeof code === 'number' && !error.killed) return resolve({ exitCode: code, stdout, stderr });
-        resolve(undefined);
-      },
-    );
-    function stop(): void {
-      if (child.pid !== undefined && child.pid > 0 && child.exitCode === null && child.signalCode === null)
-        child.kill();
+    const output = { stdout: '', stderr: '' };
+    let settled = false;
+    const settle = (result: { exitCode: number; stdout: string; stderr: string } | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
+      resolve(result);
+    };
+    // Not spawn's own `signal` or `timeout`: aborting a child whose spawn is failing (a tool that is
+    // not installed) makes Node kill pid 0, i.e. SIGTERM to this process's whole group — the runner
+    // and whatever started it; and either kills only the child. Only a group that started is killed.
+    const child = spawn(command, [...args], { env, cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const stream of ['stdout', 'stderr'] as const) {
+      child[stream].setEncoding('utf8');
+      child[stream].on('data', (chunk: string) => {
+        if (output[stream].length < maxProbeOutput) output[stream] += chunk;
+      });
     }
+    child.on('error', () => settle(undefined));
+    child.on('close', (exitCode) => settle(exitCode === null ? undefined : { exitCode, ...output }));
+    function stop(): void {
+      settle(undefined);
+      if (child.pid === undefined || child.pid <= 0) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // The group is gone already.
+      }
+      // A process that left the group may still hold the pipes; nothing more is read from them.
+      child.stdout.destroy();
+      child.stderr.destroy();
+    }
+    const timer = setTimeout(stop, timeoutMs);
     signal?.addEventListener('abort', stop, { once: true });
   });
 }

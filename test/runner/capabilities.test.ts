@@ -10,6 +10,7 @@ import {
   parseNvidiaSmi,
   versionIn,
 } from '../../src/runner/capabilities.js';
+import { isAlive, killGroup, readPid, waitFor } from '../e2e/process-state.js';
 
 describe('runner capabilities', () => {
   const cleanups: (() => void | Promise<void>)[] = [];
@@ -111,6 +112,46 @@ describe('runner capabilities', () => {
       expect(caps.tools.java).toMatch(/^\d+(\.\d+)*/);
     },
   );
+
+  it('asks the tools in the work dir, where jobs run: a version file there (pyenv, asdf) counts', async () => {
+    const dir = tempDir();
+    // As a pyenv shim picks the Python of the nearest .python-version, else the global one.
+    const path = fakeTool(
+      dir,
+      'python3',
+      'if [ -f .python-version ]; then echo "Python $(cat .python-version)"; else echo "Python 3.11.7"; fi',
+    );
+    writeFileSync(join(dir, '.python-version'), '3.8.18\n');
+    const caps = await detectCapabilities({
+      workDir: dir,
+      env: { PATH: path },
+      tools: [{ name: 'python3', command: 'python3', args: ['--version'] }],
+    });
+    expect(caps.tools).toEqual({ python3: '3.8.18' });
+  });
+
+  it('stops all of a tool that does not answer in time, not only the process it started', async () => {
+    const dir = tempDir();
+    const pidFile = join(dir, 'sleep.pid');
+    // A wrapper script whose own child holds the output open, as a hung shim's would.
+    const path = fakeTool(dir, 'hung', `sleep 60 &\necho $! > ${pidFile}\nwait`);
+    const started = Date.now();
+    const caps = await detectCapabilities({
+      workDir: dir,
+      env: { PATH: path },
+      timeoutMs: 500,
+      tools: [{ name: 'hung', command: 'hung', args: ['--version'] }],
+    });
+    expect(caps.tools).toEqual({});
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const sleeper = readPid(pidFile);
+    cleanups.push(() => killGroup(sleeper));
+    await waitFor(
+      () => sleeper !== undefined && !isAlive(sleeper),
+      2_000,
+      `the hung tool's child ${sleeper} to end`,
+    );
+  });
 
   it('reads version numbers as tools print them', () => {
     expect(versionIn('git version 2.39.5')).toBe('2.39.5');
