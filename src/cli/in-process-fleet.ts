@@ -54,6 +54,8 @@ export async function startInProcessFleet(options: InProcessFleetOptions): Promi
     stateDir: options.stateDir,
     baseEnv: inheritedEnvironment(process.env),
     warn: warnOnStderr,
+    // It stops once its runs have ended: no lease is still to come for an offer it accepted.
+    leaseWaitMs: 0,
   });
   const registered = new Promise<void>((resolve) => {
     runnerEnd.onMessage((message) => {

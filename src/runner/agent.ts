@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import type { RunnerMode } from '../core/runner-mode.js';
+import { visible } from '../core/visible-text.js';
 import type { Executor } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import type {
@@ -11,6 +12,7 @@ import type {
 } from '../protocol/messages.js';
 import { protocolVersion } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
+import { AwaitedLeases } from './awaited-leases.js';
 import { type Completion, CompletionsInDoubt, maxCompletionsInDoubt } from './completions-in-doubt.js';
 import { Departure, type DeregisterEnd } from './departure.js';
 import type { HostDescription } from './host.js';
@@ -46,6 +48,11 @@ export interface RunnerAgentOptions {
   readonly logLimit?: JobLogLimit;
   /** Times lease renewals; tests pass a clock they move by hand. */
   readonly clock?: Clock;
+  /**
+   * How long a drain waits for the lease of an offer it accepted (a round trip and a store write; the
+   * wall clock's, not `clock`'s). Default 5 s.
+   */
+  readonly leaseWaitMs?: number;
   /**
    * A network runner's work directory: each job runs in its own empty directory under
    * `<workDir>/jobs`, removed after the job. Without it (local mode) jobs run in the spec's workspace.
@@ -120,6 +127,14 @@ export class RunnerAgent {
   private readonly completions: CompletionsInDoubt;
   private readonly reports: ReportSender;
   private accepting = true;
+  /** Accepted offers: a drain waits for their leases, as for its running jobs. */
+  private readonly awaitedLeases: AwaitedLeases;
+  /**
+   * Set once `drain` has seen its last job end: a lease that comes later (for an offer accepted just
+   * before the drain, granted later than AwaitedLeases waits) is not run, as the runner deregisters
+   * next and the control plane then takes the job back; run, it would be cut off by the runner's exit.
+   */
+  private drained = false;
   /** The operator's mode, as the control plane last told it. */
   private mode: RunnerMode = 'online';
   private modeNote: string | undefined;
@@ -141,7 +156,10 @@ export class RunnerAgent {
     private readonly options: RunnerAgentOptions,
   ) {
     transport.onMessage((message) => this.handle(message));
-    transport.onClose(() => this.leaving?.settle('unanswered'));
+    transport.onClose(() => {
+      this.awaitedLeases.clear();
+      this.leaving?.settle('unanswered');
+    });
     const { switches } = options;
     this.completions = new CompletionsInDoubt(options.clock ?? systemClock, {
       heardAt: () => switches?.heardAt,
@@ -154,6 +172,7 @@ export class RunnerAgent {
     const sessionUp = switches && (() => switches.kind !== undefined);
     this.reports = new ReportSender(transport, sessionUp, options.warn ?? warnOnStderr, options.holdOutput);
     this.launcher = new JobLauncher(options, options.warn ?? warnOnStderr);
+    this.awaitedLeases = new AwaitedLeases(systemClock, options.leaseWaitMs ?? 5_000);
     this.capabilities = options.capabilities;
     options.switches?.onSwitch(() => {
       this.serverLeaving = undefined;
@@ -162,6 +181,7 @@ export class RunnerAgent {
       this.registerAgain();
     });
     options.switches?.onLost(({ goingAway }) => {
+      this.awaitedLeases.clear();
       this.serverLeaving = goingAway ? 'said' : undefined;
       this.completions.lost();
       this.reports.lost();
@@ -199,7 +219,14 @@ export class RunnerAgent {
       this.draining = reason;
       if (this.sessionUp) this.transport.send({ type: 'drain', reason });
     }
-    await Promise.allSettled([...this.active.values()].map((job) => job.done));
+    // Until none runs and no accepted offer awaits its lease: a signal between an accept and its lease
+    // (the control plane has granted the job already) must not leave that job to be cut off.
+    for (;;) {
+      await this.awaitedLeases.settled();
+      if (this.active.size === 0) break;
+      await Promise.allSettled([...this.active.values()].map((job) => job.done));
+    }
+    this.drained = true;
     await this.launcher.close();
   }
 
@@ -351,7 +378,13 @@ export class RunnerAgent {
         return;
       }
       case 'lease':
-        this.startJob(message);
+        this.awaitedLeases.leased(message.jobId);
+        if (this.drained)
+          (this.options.warn ?? warnOnStderr)(
+            `did not run job "${visible(message.job.name)}" of run ${visible(message.job.runId)}: its lease came after the runner ` +
+              'stopped taking jobs; the server takes it back as the runner deregisters',
+          );
+        else this.startJob(message);
         return;
       case 'cancel': {
         const job = this.active.get(message.jobId);
@@ -380,6 +413,7 @@ export class RunnerAgent {
     if (this.active.has(jobId)) return { type: 'decline', jobId, reason: 'still running an earlier attempt' };
     if (this.active.size >= this.options.info.capacity)
       return { type: 'decline', jobId, reason: 'at capacity' };
+    this.awaitedLeases.accepted(jobId);
     return { type: 'accept', jobId };
   }
 
