@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
-import { request } from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import type { RunnerCapabilities } from '../protocol/messages.js';
+import { pingDocker } from './docker-ping.js';
 
 export interface CapabilityOptions {
   /** Free disk is measured on this directory's file system. */
@@ -55,7 +55,7 @@ export async function detectCapabilities(options: CapabilityOptions): Promise<Ru
   const [diskFreeBytes, gpus, docker, versions] = await Promise.all([
     freeDisk(options.workDir),
     detectGpus(limits),
-    detectDocker(env, timeoutMs),
+    pingDocker(env, timeoutMs),
     Promise.all(probes.map((probe) => toolVersion(probe, limits))),
   ]);
   const tools: Record<string, string> = {};
@@ -177,44 +177,5 @@ function run(
     }
     const timer = setTimeout(stop, timeoutMs);
     signal?.addEventListener('abort', stop, { once: true });
-  });
-}
-
-/** Where the Docker API listens: `DOCKER_HOST` (unix:// or tcp://), else the default socket. */
-export function dockerEndpoint(env: NodeJS.ProcessEnv): string {
-  return env.DOCKER_HOST || 'unix:///var/run/docker.sock';
-}
-
-async function detectDocker(
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
-): Promise<RunnerCapabilities['docker'] | undefined> {
-  const endpoint = dockerEndpoint(env);
-  let target: { socketPath: string } | { host: string; port: number };
-  if (endpoint.startsWith('unix://')) {
-    target = { socketPath: endpoint.slice('unix://'.length) };
-  } else if (endpoint.startsWith('tcp://')) {
-    const url = new URL(`http://${endpoint.slice('tcp://'.length)}`);
-    target = { host: url.hostname, port: Number(url.port || 2375) };
-  } else {
-    return undefined;
-  }
-  return new Promise((resolve) => {
-    const ping = request({ ...target, path: '/_ping', method: 'GET', timeout: timeoutMs }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      response.on('end', () => {
-        if (response.statusCode !== 200 || body.trim() !== 'OK') return resolve(undefined);
-        const apiVersion = response.headers['api-version'];
-        resolve(typeof apiVersion === 'string' ? { endpoint, apiVersion } : { endpoint });
-      });
-      response.on('error', () => resolve(undefined));
-    });
-    ping.on('timeout', () => ping.destroy(new Error('timed out')));
-    ping.on('error', () => resolve(undefined));
-    ping.end();
   });
 }

@@ -1,6 +1,16 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -74,6 +84,32 @@ describe('runner capabilities', () => {
       { name: 'NVIDIA T4', memoryMiB: 15360 },
     ]);
     expect(caps.docker).toEqual({ endpoint: `unix://${socket}`, apiVersion: '1.43' });
+  });
+
+  it('pings a Docker API over TLS as the docker CLI does: DOCKER_TLS_VERIFY, certificates in DOCKER_CERT_PATH', async () => {
+    const dir = tempDir();
+    const tls = join(import.meta.dirname, '..', 'fixtures', 'tls');
+    const certs = join(dir, 'certs');
+    mkdirSync(certs);
+    // The self-signed certificate is its own CA; the client needs no certificate of its own here.
+    copyFileSync(join(tls, 'cert.pem'), join(certs, 'ca.pem'));
+    const server = createHttpsServer(
+      { cert: readFileSync(join(tls, 'cert.pem')), key: readFileSync(join(tls, 'key.pem')) },
+      (request, response) => {
+        if (request.url === '/_ping') response.writeHead(200, { 'Api-Version': '1.44' }).end('OK');
+        else response.writeHead(404).end();
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as AddressInfo;
+    const endpoint = `tcp://127.0.0.1:${port}`;
+    const env = { PATH: '', DOCKER_HOST: endpoint, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs };
+    const caps = await detectCapabilities({ workDir: dir, env, tools: [] });
+    expect(caps.docker).toEqual({ endpoint, apiVersion: '1.44' });
+    // Verified: without the CA that signed it, the daemon is not taken as reachable.
+    rmSync(join(certs, 'ca.pem'));
+    expect((await detectCapabilities({ workDir: dir, env, tools: [] })).docker).toBeUndefined();
   });
 
   /** A `bin/NAME` script in `dir` that runs `body` (sh), and the PATH that finds it first. */
