@@ -4,8 +4,9 @@ import { join, resolve } from 'node:path';
 import { formatBytes, parseByteSize } from '../bundle/size.js';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { readFailureText } from '../core/read-failure.js';
-import { isRunnerLabelShape } from '../core/runner-label.js';
+import { isRunnerLabelShape, maxRunnerLabels } from '../core/runner-label.js';
 import { tokenTextProblem } from '../core/token-text.js';
+import { describeHost, runnerLabels } from '../runner/host.js';
 import type { JobHooks } from '../runner/job-hooks.js';
 import type { JobLogLimit } from '../runner/log-batcher.js';
 import { clientToken, serverBaseUrl, serverSource } from './client-flags.js';
@@ -87,7 +88,7 @@ export function resolveRunnerSettings(
     tokenFlag:
       options.tokenFile !== undefined ? '--token-file' : options.token !== undefined ? '--token' : undefined,
     name: runnerName(options.name),
-    labels: (options.labels ?? []).flatMap(labelsOf),
+    labels: labelCount((options.labels ?? []).flatMap(labelsOf), options.hostedLabels !== false),
     hostedLabels: options.hostedLabels !== false,
     capacity: capacityN,
     workDir: workDir(options.workDir, cwd),
@@ -171,6 +172,22 @@ function labelsOf(given: string): string[] {
       `--labels: an empty label (nothing between two commas, or before or after one, or an empty --labels), received ${JSON.stringify(given)}`,
     );
   return labels.map(checkLabel);
+}
+
+/**
+ * The given labels, when they and the derived ones (runnerLabels) are no more than the server
+ * registers: past it, a new runner's registration was refused with the API's `body.labels`, and one
+ * registered before took them all.
+ */
+function labelCount(given: readonly string[], hosted: boolean): readonly string[] {
+  const derived = runnerLabels(describeHost('any'), [], { local: false, hosted });
+  const all = runnerLabels(describeHost('any'), given, { local: false, hosted });
+  if (all.length > maxRunnerLabels)
+    throw new UsageError(
+      `--labels: a runner has at most ${maxRunnerLabels} labels, the ${derived.length} it is given ` +
+        `(${derived.slice(0, 3).join(', ')}, …) included; received ${given.length}`,
+    );
+  return given;
 }
 
 function checkLabel(label: string): string {

@@ -3,6 +3,7 @@ import { parseDuration, parseRetention } from '../core/duration.js';
 import { isRunStatus, runStatuses } from '../core/outcome.js';
 import { describeJson } from '../core/plain-issue-text.js';
 import { priorities } from '../core/priority.js';
+import { maxRunnerLabels } from '../core/runner-label.js';
 import { runnerModes } from '../core/runner-mode.js';
 import { processValueProblem, secretNameProblem, variableNameProblem } from '../core/secret-names.js';
 import { runGitSchema } from '../protocol/run-git.js';
@@ -381,7 +382,7 @@ export const jobLogLinesSchema = z
 /** What `valkyrie runner` sends when it registers; labels and capacity are informational here (the protocol's `register` carries the live ones). */
 export const registerSchema = z.strictObject({
   name: nameSchema.optional(),
-  labels: z.array(z.string().min(1).max(200)).max(200).optional(),
+  labels: z.array(z.string().min(1).max(200)).max(maxRunnerLabels).optional(),
   capacity: z.number().int().min(1).max(10_000).optional(),
 });
 

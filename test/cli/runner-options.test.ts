@@ -188,6 +188,25 @@ describe('valkyrie runner --labels', () => {
     ).toEqual(['gpu', 'team=ml', 'zone=eu']);
   });
 
+  it('refuses more labels than the server registers (200, the derived ones included), at the start, naming --labels', () => {
+    const labels = (count: number) => Array.from({ length: count }, (_, i) => `l${i}`).join(',');
+    // On Linux: self-hosted, linux, the arch and four hosted labels are added to the given ones.
+    const derived = 7;
+    expect(
+      resolveRunnerSettings({ ...server, labels: [labels(200 - derived)] }, {}, '/tmp').labels,
+    ).toHaveLength(200 - derived);
+    expect(() =>
+      resolveRunnerSettings({ ...server, labels: [labels(200 - derived + 1)] }, {}, '/tmp'),
+    ).toThrow(
+      new RegExp(
+        `^--labels: a runner has at most 200 labels, the ${derived} it is given \\(self-hosted, linux, \\w+, …\\) included; received ${200 - derived + 1}$`,
+      ),
+    );
+    // Without the hosted labels, room for four more; a label given twice (any case) counts once.
+    const roomier = { ...server, hostedLabels: false, labels: [labels(200 - 3), 'L0,Linux'] };
+    expect(resolveRunnerSettings(roomier, {}, '/tmp').labels).toHaveLength(200 - 3 + 2);
+  });
+
   it('refuses an empty label, which was dropped without a word: an unset $LABELS gave a runner without its labels', () => {
     for (const given of ['', 'gpu,,team=ml', 'gpu,'])
       expect(() => resolveRunnerSettings({ ...server, labels: [given] }, {}, '/tmp')).toThrow(

@@ -93,6 +93,21 @@ describe('valkyrie runner', () => {
         ['runner', '--server', 'http://127.0.0.1:2', '--token', 't', '--labels', 'gpu', '--labels', ''],
         /^valkyrie: --labels: an empty label \(.*\), received ""\n$/,
       ],
+      [
+        [
+          'runner',
+          '--server',
+          'http://127.0.0.1:2',
+          '--token',
+          't',
+          '--labels',
+          Array(200)
+            .fill('l')
+            .map((l, i) => `${l}${i}`)
+            .join(','),
+        ],
+        /^valkyrie: --labels: a runner has at most 200 labels, the \d+ it is given \(.*\) included; received 200\n$/,
+      ],
     ];
     // All at once: ten CLI starts one after another took most of the test's 30 s on a loaded machine.
     const results = await Promise.all(
