@@ -1,13 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
 import {
   callApi,
+  createToken,
   killAll,
   type StartedProcess,
   type StartedServer,
   startProcess,
   startServerForRunners,
+  startSubmit,
 } from './fleet-processes.js';
+import { waitFor } from './process-state.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 /**
@@ -17,7 +22,8 @@ import { TcpProxy } from './tcp-proxy.js';
  * WebSocket and over `--protocol http`, and after each reconnect and transport switch (a proxy in
  * between cuts the WebSocket, or blocks it a while, and lets it through again). It used to come as the
  * session opened, before the server had processed the runner's register, and the list, asked then,
- * could miss the runner. Several runners at once, each line checked, make the race real.
+ * could miss the runner. Several runners at once, each line checked, make the race real. The proxy's
+ * lagging link also holds a lease back from a runner stopped just after it accepted the job (last case).
  */
 const admin = 'vkt-e2e-connected-line-admin-0123456789';
 const ws = new Workspace();
@@ -171,4 +177,52 @@ describe("a runner's connected line and its idle stop", () => {
       await proxy.close();
     }
   }, 20_000);
+});
+
+describe('a runner on a lagging link, stopped between an accept and its lease', () => {
+  // What the server sends takes 2 s to arrive: the offer about 2 s after the run is submitted, its
+  // lease about 2 s after that. It used to drain at once (no job was running yet) and deregister, so
+  // the server took the job back (requeued, with no runner left for it), while the runner started the
+  // job as its lease came and exited under it.
+  it('runs the job the server granted it, then deregisters; the run succeeds', async () => {
+    const lagMs = 2_000;
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
+    try {
+      proxy.delayReplies(lagMs);
+      const via = `http://127.0.0.1:${proxy.port}`;
+      const { runner, checks } = watchedRunner(
+        'in-flight',
+        via,
+        ['--protocol', 'ws', '--labels', 'in-flight'],
+        started,
+      );
+      await untilChecks(checks, 1, runner);
+      const marker = join(ws.dir, 'in-flight.log');
+      const file = ws.write(
+        'in-flight.yml',
+        `name: in-flight\njobs:\n  one:\n    runs-on: [self-hosted, in-flight]\n    steps:\n      - run: echo ran >> ${marker}\n`,
+      );
+      const follow = startSubmit(
+        ws,
+        processes,
+        server.url,
+        await createToken(server.url, admin, 'submit'),
+        file,
+      );
+      await waitFor(() => /Submitted run/.test(follow.stderr()), 20_000, 'the run to be submitted');
+      await new Promise((resolve) => setTimeout(resolve, lagMs * 1.5));
+      runner.child.kill('SIGTERM');
+      const stopped = await runner.done;
+      expect(stopped.code, stopped.stderr).toBe(0);
+      expect(stopped.stdout).toMatch(/job "one" of run \S+ succeeded/);
+      const submitted = await Promise.race([
+        follow.done,
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000)),
+      ]);
+      expect(submitted?.code, `${follow.stdout()}\n${follow.stderr()}`).toBe(0);
+      expect(readFileSync(marker, 'utf8')).toBe('ran\n');
+    } finally {
+      await proxy.close();
+    }
+  }, 40_000);
 });
