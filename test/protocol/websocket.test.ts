@@ -1,6 +1,11 @@
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { type AddressInfo, connect as connectTcp, createServer as createTcpServer } from 'node:net';
+import {
+  type AddressInfo,
+  connect as connectTcp,
+  createServer as createTcpServer,
+  type Socket,
+} from 'node:net';
 import type { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -218,6 +223,24 @@ describe('WebSocket transport', () => {
     await new Promise((resolve) => silent.close(resolve));
   });
 
+  it('tells a refusal whose answer the server cut short at once, by its status, not as a timeout', async () => {
+    // A proxy answering 502 for a server that went away, and going away itself half-way through.
+    const cutting = await rawAnswerServer((socket) => {
+      socket.write(
+        'HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n',
+      );
+      socket.write('{"code":"VK_');
+      setTimeout(() => socket.destroy(), 50);
+    });
+    expect(await timedConnect(cutting.url, 3_000, 2_000)).toEqual({
+      kind: 'unreachable',
+      reason: expect.stringMatching(/^upgrade refused with HTTP_502: .*cut short/),
+      failed: { kind: 'answered', status: 502 },
+      settledInTime: true,
+    });
+    await cutting.close();
+  });
+
   it("leaves an upgrade on another path to the server's request listener when it has no other upgrade listener", async () => {
     server = await startProtocolServer();
     const socket = connectTcp(Number(new URL(server.wsUrl).port), '127.0.0.1');
@@ -286,4 +309,23 @@ function firstAnswer(socket: Duplex): Promise<string> {
     socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1')));
     socket.once('close', () => reject(new Error('the server closed the socket without an answer')));
   });
+}
+
+/** A TCP server that answers each connection's upgrade request with what `answer` writes, by hand. */
+async function rawAnswerServer(
+  answer: (socket: Socket) => void,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const raw = createTcpServer((socket) =>
+    socket.on('error', () => undefined).once('data', () => answer(socket)),
+  );
+  await new Promise<void>((listening) => raw.listen(0, '127.0.0.1', listening));
+  const { port } = raw.address() as AddressInfo;
+  return { url: `ws://127.0.0.1:${port}`, close: () => new Promise((closed) => raw.close(() => closed())) };
+}
+
+/** connectWebSocket with handshake limit `limitMs`; `settledInTime`: it settled within `withinMs`. */
+async function timedConnect(url: string, limitMs: number, withinMs: number) {
+  const startedAt = Date.now();
+  const result = await connectWebSocket({ url, decoder: runnerDecoder, handshakeTimeoutMs: limitMs });
+  return { ...result, settledInTime: Date.now() - startedAt < withinMs };
 }

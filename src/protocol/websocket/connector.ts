@@ -96,9 +96,13 @@ export function connectWebSocket<Out, In>(
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('error', () => undefined);
-      response.on('end', () => {
+      const answered = (complete: boolean) => {
         const status = response.statusCode ?? 0;
-        const body = parseErrorBody(Buffer.concat(chunks).toString('utf8'), status);
+        // A body the server or a proxy cut short (it went away half-way) never ends, and is no word
+        // of the server's on the credential: the status tells, at once rather than at the deadline.
+        const body = complete
+          ? parseErrorBody(Buffer.concat(chunks).toString('utf8'), status)
+          : { code: `HTTP_${status}`, message: `HTTP ${status}: the answer was cut short`, ours: false };
         const { code, message } = body;
         socket.terminate();
         // Credentials and versions will not fix themselves; anything else (a proxy that strips or
@@ -112,6 +116,10 @@ export function connectWebSocket<Out, In>(
             reason: `upgrade refused with ${code}: ${message}`,
             failed: { kind: 'answered', status },
           });
+      };
+      response.on('end', () => answered(true));
+      response.on('close', () => {
+        if (!response.complete) answered(false);
       });
     });
     let erred = false;
