@@ -223,6 +223,22 @@ describe('WebSocket transport', () => {
     await new Promise((resolve) => silent.close(resolve));
   });
 
+  it('gives up an answer that trickles in at the deadline, however recent its last byte', async () => {
+    const answer = `HTTP/1.1 503 Service Unavailable\r\nX-Padding: ${'x'.repeat(200)}\r\n\r\n`;
+    const trickling = await rawAnswerServer((socket) => {
+      let sent = 0;
+      const drip = setInterval(() => socket.write(answer.charAt(sent++)), 50);
+      socket.on('close', () => clearInterval(drip));
+    });
+    // The whole answer takes over 10 s to come: an idle timer, reset by each byte, waits for it.
+    expect(await timedConnect(trickling.url, 500, 3_000)).toMatchObject({
+      kind: 'unreachable',
+      reason: 'Opening handshake has timed out',
+      settledInTime: true,
+    });
+    await trickling.close();
+  });
+
   it('tells a refusal whose answer the server cut short at once, by its status, not as a timeout', async () => {
     // A proxy answering 502 for a server that went away, and going away itself half-way through.
     const cutting = await rawAnswerServer((socket) => {
