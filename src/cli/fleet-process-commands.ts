@@ -43,7 +43,7 @@ export function addServerCommand(program: Command, setExit: (code: number) => vo
     .option('--offer-ttl <duration>', 'how long a runner has to accept an offered job (at least 1s)', '30s')
     .option(
       '--queue-capacity <n>',
-      "refuse a submitted run whole (429 VK_QUEUE_FULL) if the store's unfinished jobs would exceed N (default: 10000)",
+      "refuse a submitted run whole, or a re-run (429 VK_QUEUE_FULL), if the store's unfinished jobs would exceed N (default: 10000)",
     )
     .option(
       '--max-takeovers <n>',

@@ -1,3 +1,4 @@
+import type { JobId } from '../core/ids.js';
 import { isTerminal, type JobStatus } from '../core/outcome.js';
 import type { ReopenableStatus, ResumableRun } from '../store/recovery.js';
 import type { RunRecord } from '../store/runs.js';
@@ -58,6 +59,17 @@ export function planRerun(
     if (rerunStatuses.has(leg.status)) reopened.add(leg.id);
   }
   return { kept, reopened, replanned: legsByKey(stored.filter((leg) => downstream.has(leg.key))) };
+}
+
+/**
+ * The stored legs a re-run of `scope` runs again (planRerun): those it reopens and those of the jobs it
+ * plans anew. The store counts them as unfinished from the reopen on (RunRecoveryStore.reopen).
+ */
+export function rerunLegIds(workflow: Workflow, stored: readonly StoredLeg[], scope: RerunScope): JobId[] {
+  const plan = planRerun(workflow, stored, scope);
+  return stored
+    .filter((leg) => plan.reopened.has(leg.id) || plan.replanned.has(leg.key))
+    .map((leg) => leg.id);
 }
 
 function legsByKey(legs: readonly StoredLeg[]): Map<string, StoredLeg[]> {

@@ -1,7 +1,8 @@
 import type { GitContext } from '../core/git-context.js';
-import type { RunId } from '../core/ids.js';
+import type { JobId, RunId } from '../core/ids.js';
 import type { Priority } from '../core/priority.js';
 import type { InputValue } from '../workflow/inputs.js';
+import type { QueueFull } from './submissions.js';
 
 /** The process that runs a run, identified by its host name and pid. */
 export interface RunOwner {
@@ -191,10 +192,19 @@ export interface RunRecoveryStore {
    * Reopens a finished run for a re-run (of its failed jobs, or all of them): when its status is
    * still `expected`, it becomes `running` again (finish time cleared, start time
    * `next.heartbeatAt`, as GitHub's run_started_at resets on a re-run, attempt one more, takeovers
-   * counted from 0 again and no give-up marked: countTakeover) under the `next` owner; `lost`
-   * otherwise, without writing, so of two concurrent re-runs exactly one proceeds.
+   * counted from 0 again and no give-up marked: countTakeover) under the `next` owner, and the jobs of
+   * `admission` count as unfinished (countUnfinishedJobs) until each is written with another attempt;
+   * `lost` otherwise, without writing, so of two concurrent re-runs exactly one proceeds. With
+   * `admission.queueCapacity`, a re-run whose jobs would take the store's unfinished jobs past it is
+   * refused, `queue_full`, without writing — checked atomically with the reopen, as submitRun checks a
+   * submission, and only of a run still `expected` (else `lost`).
    */
-  reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome>;
+  reopen(
+    runId: RunId,
+    expected: ReopenableStatus,
+    next: RunOwnership,
+    admission?: RerunAdmission,
+  ): Promise<ReopenOutcome>;
   /**
    * Asks whichever process drives the run to cancel it (a replica other than its driver got the
    * request): false, without writing, when the run is unknown or has finished. `requester` says who
@@ -215,6 +225,21 @@ export interface RunRecoveryStore {
    */
   onCancelRequested?(listener: () => void): () => void;
 }
+
+/** What a re-run asks of the store besides reopening its run (RunRecoveryStore.reopen). */
+export interface RerunAdmission {
+  /**
+   * The run's jobs the re-run runs again. Each keeps its earlier attempt's final status until the
+   * re-run plans its next attempt (once its needs are done), and counts as unfinished meanwhile.
+   * Absent admission: none.
+   */
+  readonly jobIds: readonly JobId[];
+  /** The store's unfinished jobs plus `jobIds.length` may not exceed this (RunSubmission.queueCapacity). */
+  readonly queueCapacity?: number;
+}
+
+/** reopen's answer: `claimed` (reopened), `lost`, or `queue_full`; nothing was written unless `claimed`. */
+export type ReopenOutcome = ClaimOutcome | QueueFull;
 
 /**
  * The finished runs a re-run can reopen: any of them. A re-run of failed jobs needs a failed or

@@ -62,29 +62,47 @@ export type SubmitOutcome =
    */
   | { readonly kind: 'duplicate'; readonly run: RunRecord; readonly fingerprint?: string }
   /** Nothing was written. */
-  | {
-      readonly kind: 'queue_full';
-      readonly capacity: number;
-      readonly unfinishedJobs: number;
-      readonly plannedJobs: number;
-    };
+  | QueueFull;
 
 /** submitRun's answer without the run: `admissible` where it would have created it. */
 export type SubmitCheck =
   | { readonly kind: 'admissible' }
   | Exclude<SubmitOutcome, { readonly kind: 'created' }>;
 
+/** An admission refused because the store's unfinished jobs plus `plannedJobs` would exceed `capacity`. */
+export interface QueueFull {
+  readonly kind: 'queue_full';
+  readonly capacity: number;
+  readonly unfinishedJobs: number;
+  readonly plannedJobs: number;
+}
+
+/** The refusal when `plannedJobs` more than `unfinishedJobs` would take the store past `capacity`. */
+export function queueFullOf(
+  plannedJobs: number,
+  capacity: number,
+  unfinishedJobs: number,
+): QueueFull | undefined {
+  return unfinishedJobs + plannedJobs > capacity
+    ? { kind: 'queue_full', capacity, unfinishedJobs, plannedJobs }
+    : undefined;
+}
+
 const terminalList = terminalJobStatuses.map((status) => `'${status}'`).join(', ');
 
 /**
  * The store's unfinished jobs: for every run not yet finished, its jobs that are not final, plus the
- * planned ones not added yet (jobs are added when their needs are done). `greatest` is the SQL
- * dialect's two-argument maximum (`max` in SQLite, `greatest` in Postgres).
+ * planned ones not added yet (jobs are added when their needs are done). A job a re-run runs again
+ * (RunRecoveryStore.reopen marks it: `rerun_attempt`) still holds its earlier attempt's final status
+ * until the re-run plans the next attempt, which may be only once its needs are done: it counts as
+ * unfinished while its attempt is the one marked. `greatest` is the SQL dialect's two-argument
+ * maximum (`max` in SQLite, `greatest` in Postgres).
  */
 export function unfinishedJobsSql(greatest: 'max' | 'greatest'): string {
   return `SELECT coalesce(sum(
             ${greatest}(r.planned_jobs, (SELECT count(*) FROM jobs j WHERE j.run_id = r.id))
-            - (SELECT count(*) FROM jobs j WHERE j.run_id = r.id AND j.status IN (${terminalList}))), 0) AS unfinished
+            - (SELECT count(*) FROM jobs j WHERE j.run_id = r.id AND j.status IN (${terminalList})
+                 AND (j.rerun_attempt IS NULL OR j.rerun_attempt <> j.attempt))), 0) AS unfinished
           FROM runs r WHERE r.status IN ('queued', 'running')`;
 }
 

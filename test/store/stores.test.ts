@@ -15,6 +15,7 @@ import { queueGetJobsContract } from './queue-get-jobs.contract.js';
 import { queueLeaseTtlContract } from './queue-lease-ttl.contract.js';
 import { queueReleaseContract } from './queue-release.contract.js';
 import { queueStoreContract } from './queue-store.contract.js';
+import { rerunAdmissionContract } from './rerun-admission.contract.js';
 import { runFenceContract } from './run-fence.contract.js';
 import { runHandoffContract } from './run-handoff.contract.js';
 import { runIdempotencyKeyContract } from './run-idempotency-key.contract.js';
@@ -50,6 +51,7 @@ for (const [name, make, skip] of storeFactories) {
       queueReleaseContract(make);
     });
     runRecoveryContract(make);
+    rerunAdmissionContract(make);
     runHandoffContract(make);
     runReleaseContract(make);
     runFenceContract(make);

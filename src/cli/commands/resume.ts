@@ -244,6 +244,8 @@ async function reopenForRerun(
   const parse = (resumable: ResumableRun) => parseStored(resumable, record, host);
   const start = await startRerun(stores, record, 'local', scope, secrets, parse, owner);
   if (start.kind === 'reopened') return { ...start, ownerExited: false };
+  if (start.kind === 'queue_full')
+    throw new Error('a re-run without a queue capacity was refused as queue_full');
   switch (start.why) {
     case 'invalid_workflow':
       return undefined;

@@ -25,7 +25,8 @@ export interface ServerRerunOptions extends ApiClientFlags {
  * `valkyrie rerun RUN --server URL`: asks the server to re-run the run's failed jobs, or with `--all`
  * all of them (`POST /api/v1/runs/:id/rerun`); with --follow, renders the run until it completes and exits as
  * `valkyrie run` would. Exit codes otherwise: 0 accepted, 2 refused (not finished, nothing failed, a
- * secret missing), 69 server unreachable, 77 token refused.
+ * secret missing, more jobs than the whole queue holds), 69 server unreachable, 75 queue full, 77 token
+ * refused.
  */
 export async function serverRerunCommand(id: string, options: ServerRerunOptions): Promise<number> {
   const client = new ServerClient(ApiClient.fromFlags(options));

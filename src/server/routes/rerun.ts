@@ -10,6 +10,7 @@ import { bundleRemovedMessage } from '../bundle-sweeper.js';
 import type { ApiContext } from '../context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
 import { parsedOrRefused } from '../parse-refusal.js';
+import { queueFullError } from '../queue-full-error.js';
 import { defineRoute, type Route } from '../route.js';
 import { runViewSchema } from '../run-view-schemas.js';
 import { findRun, runView } from '../run-views.js';
@@ -52,6 +53,16 @@ export function rerunRoutes(context: ApiContext): Route[] {
             'VK_RUN_NOT_RERUNNABLE: not finished, succeeded or nothing failed (without jobs: all), or re-run by another request first',
           schema: errorSchema,
         },
+        422: {
+          description:
+            'VK_QUEUE_FULL: the jobs the re-run runs again are more than the queue capacity, so it can never be queued; nothing changes',
+          schema: errorSchema,
+        },
+        429: {
+          description:
+            "VK_QUEUE_FULL: the queue's unfinished jobs plus those the re-run runs again would exceed the queue capacity; nothing changes",
+          schema: errorSchema,
+        },
         413: {
           description:
             "VK_WORKFLOW_PARSE_TIMEOUT: parsing the run's stored workflow took longer than the server's limit (10 s unless configured); nothing changes",
@@ -76,7 +87,12 @@ export function rerunRoutes(context: ApiContext): Route[] {
           request.bundle === undefined || (await bundles.touch(request.bundle, clock.now()))
             ? undefined
             : bundleRemovedMessage(record.id, request.bundle, bundleRetentionMs);
-        const start = await startRerun(stores, record, 'server', scope, secrets, parse, owner, holdBundle);
+        const start = await startRerun(stores, record, 'server', scope, secrets, parse, owner, {
+          holdWorkspace: holdBundle,
+          queueCapacity: context.queueCapacity,
+        });
+        if (start.kind === 'queue_full')
+          throw queueFullError(start, 'this re-run', `run ${record.id} was not re-run`);
         if (start.kind === 'refused') {
           if (start.why === 'missing_secrets')
             throw new ApiError(400, 'VK_INVALID_REQUEST', `${start.message}; give them again`, {

@@ -32,6 +32,7 @@ import type { ApiContext } from '../context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
 import { pathDeeperThan } from '../json-body.js';
 import { parsedOrRefused } from '../parse-refusal.js';
+import { queueFullError } from '../queue-full-error.js';
 import { defineRoute, type Route } from '../route.js';
 import { runCursor, runCursorBefore } from '../run-cursor.js';
 import { type RunView, runListSchema, runViewSchema } from '../run-view-schemas.js';
@@ -183,21 +184,8 @@ export function runRoutes(context: ApiContext): Route[] {
                 idempotency: { key, ...keyScope(principal), windowMs: idempotencyWindowMs, fingerprint },
               }),
         });
-        if (submission.kind === 'queue_full') {
-          const { capacity, unfinishedJobs, plannedJobs } = submission;
-          // Larger than the whole queue: it can never be queued, so no 429 (and Retry-After) to loop on.
-          if (plannedJobs > capacity)
-            throw new ApiError(
-              422,
-              'VK_QUEUE_FULL',
-              `this run alone has ${plannedJobs} jobs, more than the queue capacity of ${capacity} (--queue-capacity), so it can never be queued; nothing was submitted`,
-            );
-          throw new ApiError(
-            429,
-            'VK_QUEUE_FULL',
-            `the queue holds ${unfinishedJobs} unfinished jobs; ${plannedJobs} more would exceed its capacity of ${capacity}`,
-          );
-        }
+        if (submission.kind === 'queue_full')
+          throw queueFullError(submission, 'this run', 'nothing was submitted');
         if (submission.kind === 'duplicate' && (submission.fingerprint ?? fingerprint) !== fingerprint) {
           const { run } = submission;
           throw new ApiError(

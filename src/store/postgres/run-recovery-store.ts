@@ -3,6 +3,8 @@ import {
   type ClaimOutcome,
   handoffOf,
   type ReopenableStatus,
+  type ReopenOutcome,
+  type RerunAdmission,
   type ResumableRun,
   type RunOwner,
   type RunOwnership,
@@ -10,6 +12,8 @@ import {
   releaseOf,
   type StoredRunRequest,
 } from '../recovery.js';
+import { queueFullOf } from '../submissions.js';
+import { countUnfinishedWith, lockSubmissions } from './admission.js';
 import { millis, runIdOf, runKey } from './columns.js';
 import type { PostgresDatabase, Statement } from './database.js';
 import { cancelChannelSql, type NotificationListener } from './notification-listener.js';
@@ -95,6 +99,13 @@ const statements = {
     text: `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
            cancel_requester = NULL, takeovers = 0, takeover_finished_jobs = NULL, given_up = false, owner_host = $2, owner_pid = $3,
            heartbeat_at = $4, started_at = $4, handoff_to = NULL, released_at = NULL WHERE id = $1 AND status = $5`,
+  },
+  runStatus: { name: 'vk_run_status', text: 'SELECT status FROM runs WHERE id = $1' },
+  // Every job of the run: a mark left by an earlier re-run that never planned its job (cancelled
+  // first) would count a job this one keeps.
+  markRerunJobs: {
+    name: 'vk_mark_rerun_jobs',
+    text: 'UPDATE jobs SET rerun_attempt = CASE WHEN id = ANY($2::text[]) THEN attempt END WHERE run_id = $1',
   },
   requestCancel: {
     name: 'vk_request_cancel',
@@ -234,13 +245,31 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
     });
   }
 
-  reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome> {
-    return this.#db.write(`reopen run ${runId}`, async (query): Promise<ClaimOutcome> => {
+  reopen(
+    runId: RunId,
+    expected: ReopenableStatus,
+    next: RunOwnership,
+    admission: RerunAdmission = { jobIds: [] },
+  ): Promise<ReopenOutcome> {
+    // Under the submission lock, as submitRun: of a re-run and a submission (or two re-runs) racing
+    // for the last places, the one that takes the lock second counts the other's jobs.
+    return this.#db.transaction(`reopen run ${runId}`, async (query): Promise<ReopenOutcome> => {
       const key = runKey(runId);
       if (key === undefined) return { kind: 'lost' };
+      await lockSubmissions(query);
+      const { rows } = await query<{ status: string }>(statements.runStatus, [key]);
+      if (rows[0]?.status !== expected) return { kind: 'lost' };
+      const capacity = admission.queueCapacity;
+      const full =
+        capacity === undefined
+          ? undefined
+          : queueFullOf(admission.jobIds.length, capacity, await countUnfinishedWith(query));
+      if (full !== undefined) return full;
       const { host, pid } = next.owner;
       const { rowCount } = await query(statements.reopen, [key, host, pid, next.heartbeatAt, expected]);
-      return rowCount !== 0 ? { kind: 'claimed' } : { kind: 'lost' };
+      if (rowCount === 0) return { kind: 'lost' };
+      await query(statements.markRerunJobs, [key, admission.jobIds]);
+      return { kind: 'claimed' };
     });
   }
 

@@ -34,12 +34,13 @@ import { unfinishedOnly } from '../runs.js';
 import {
   duplicateOf,
   type KeyHolderColumns,
+  queueFullOf,
   type RunSubmission,
   type SubmitCheck,
   type SubmitOutcome,
   storedSubmission,
-  unfinishedJobsSql,
 } from '../submissions.js';
+import { countUnfinishedWith, lockSubmissions } from './admission.js';
 import { jobAttemptUpsert, millis, runIdOf, runKey, stepUpsert, type Writable } from './columns.js';
 import type { PostgresDatabase, Query, Statement, WriteTurn } from './database.js';
 import { pgCode, sqlState } from './errors.js';
@@ -115,13 +116,6 @@ const statements = {
     name: 'vk_list_job_attempts',
     text: `SELECT ${jobAttemptColumns} FROM job_attempts WHERE job_id = $1 ORDER BY attempt`,
   },
-  // Held until the transaction ends; one per schema, since each schema is a store of its own. The
-  // statements after it read with a snapshot taken once it is held (READ COMMITTED), so they see
-  // every submission committed before.
-  lockSubmissions: {
-    name: 'vk_lock_submissions',
-    text: 'SELECT pg_advisory_xact_lock(22099, hashtext(current_schema()))',
-  },
   runByIdempotencyKey: {
     name: 'vk_run_by_idempotency_key',
     text: `SELECT ${runColumns}, idempotency_fingerprint FROM runs WHERE idempotency_key = $1`,
@@ -134,7 +128,6 @@ const statements = {
     name: 'vk_admit_run',
     text: 'UPDATE runs SET planned_jobs = $2, idempotency_key = $3, idempotency_fingerprint = $4 WHERE id = $1',
   },
-  countUnfinished: { name: 'vk_count_unfinished', text: unfinishedJobsSql('greatest') },
 } satisfies Record<string, Statement>;
 
 /** submitRun's checks: first the idempotency key, then the capacity; `holder` has the key, in or out of its window. */
@@ -150,17 +143,11 @@ async function checkSubmissionWith(
     return { holder, check: duplicateOf(runFromRow(holder), holder.idempotency_fingerprint) };
   }
   const capacity = submission.queueCapacity;
-  if (capacity !== undefined) {
-    const { rows } = await query<{ unfinished: string }>(statements.countUnfinished, []);
-    const unfinishedJobs = Number(rows[0]?.unfinished ?? 0);
-    if (unfinishedJobs + submission.plannedJobs > capacity) {
-      return {
-        holder,
-        check: { kind: 'queue_full', capacity, unfinishedJobs, plannedJobs: submission.plannedJobs },
-      };
-    }
-  }
-  return { holder, check: { kind: 'admissible' } };
+  const full =
+    capacity === undefined
+      ? undefined
+      : queueFullOf(submission.plannedJobs, capacity, await countUnfinishedWith(query));
+  return { holder, check: full ?? { kind: 'admissible' } };
 }
 
 /**
@@ -191,7 +178,7 @@ export class PostgresRunStore implements RunStore {
   submitRun(run: NewRun, given: RunSubmission): Promise<SubmitOutcome> {
     return this.#db.transaction('submit a run', async (query): Promise<SubmitOutcome> => {
       const submission = storedSubmission(given);
-      await query(statements.lockSubmissions, []);
+      await lockSubmissions(query);
       const { holder, check } = await checkSubmissionWith(query, run.createdAt, submission);
       if (check.kind !== 'admissible') return check;
       if (holder) await query(statements.releaseIdempotencyKey, [holder.id]);
@@ -207,10 +194,7 @@ export class PostgresRunStore implements RunStore {
   }
 
   countUnfinishedJobs(): Promise<number> {
-    return this.#db.read('count unfinished jobs', async (query) => {
-      const { rows } = await query<{ unfinished: string }>(statements.countUnfinished, []);
-      return Number(rows[0]?.unfinished ?? 0);
-    });
+    return this.#db.read('count unfinished jobs', countUnfinishedWith);
   }
 
   async #insertRun(query: Query, run: NewRun): Promise<RunRecord> {

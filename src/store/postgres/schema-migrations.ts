@@ -452,4 +452,10 @@ export const migrations: readonly string[] = [
   -- (JobRecord.continuedOnError), which \`valkyrie show\` tells; NULL otherwise.
   ALTER TABLE jobs ADD COLUMN continued_on_error boolean;
   `,
+  `
+  -- The attempt of a job that a re-run (RunRecoveryStore.reopen) runs again, which the job still
+  -- holds, final, until the re-run plans its next attempt: counted as unfinished until then
+  -- (submissions.ts unfinishedJobsSql). NULL for a job no re-run marked.
+  ALTER TABLE jobs ADD COLUMN rerun_attempt integer;
+  `,
 ];

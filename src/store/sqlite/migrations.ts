@@ -342,6 +342,12 @@ export const migrations: readonly string[] = [
   -- (JobRecord.continuedOnError), which \`valkyrie show\` tells; NULL otherwise.
   ALTER TABLE jobs ADD COLUMN continued_on_error INTEGER;
   `,
+  `
+  -- The attempt of a job that a re-run (RunRecoveryStore.reopen) runs again, which the job still
+  -- holds, final, until the re-run plans its next attempt: counted as unfinished until then
+  -- (submissions.ts unfinishedJobsSql). NULL for a job no re-run marked.
+  ALTER TABLE jobs ADD COLUMN rerun_attempt INTEGER;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

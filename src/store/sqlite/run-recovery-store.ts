@@ -5,6 +5,8 @@ import {
   type ClaimOutcome,
   handoffOf,
   type ReopenableStatus,
+  type ReopenOutcome,
+  type RerunAdmission,
   type ResumableRun,
   type RunOwner,
   type RunOwnership,
@@ -13,6 +15,7 @@ import {
   type StoredRunRequest,
 } from '../recovery.js';
 import { RunTakenOverError } from '../run-fence.js';
+import { queueFullOf, unfinishedJobsSql } from '../submissions.js';
 import { runIdOf, runKey } from './columns.js';
 import { type GroupCommit, oneStatement } from './group-commit.js';
 import type { SqliteRunFence } from './run-fence.js';
@@ -41,6 +44,9 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
   readonly #markGivenUp;
   readonly #countTakeover;
   readonly #reopen;
+  readonly #runStatus;
+  readonly #countUnfinished;
+  readonly #markRerunJobs;
   readonly #requestCancel;
   readonly #db: Database.Database;
 
@@ -103,6 +109,14 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
       `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
        cancel_requester = NULL, takeovers = 0, takeover_finished_jobs = NULL, given_up = 0, owner_host = ?, owner_pid = ?, heartbeat_at = ?,
        started_at = ?, handoff_to = NULL, released_at = NULL WHERE id = ? AND status = ?`,
+    );
+    this.#runStatus = db.prepare<[number], string>('SELECT status FROM runs WHERE id = ?').pluck();
+    this.#countUnfinished = db.prepare<[], number>(unfinishedJobsSql('max')).pluck();
+    // Every job of the run: a mark left by an earlier re-run that never planned its job (cancelled
+    // first) would count a job this one keeps.
+    this.#markRerunJobs = db.prepare<[string, number]>(
+      `UPDATE jobs SET rerun_attempt = CASE WHEN id IN (SELECT value FROM json_each(?)) THEN attempt END
+       WHERE run_id = ?`,
     );
     this.#requestCancel = db.prepare<[string | null, number, number]>(
       `UPDATE runs SET cancel_requester = CASE WHEN cancel_requested_at IS NULL THEN ? ELSE cancel_requester END,
@@ -234,14 +248,29 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
     );
   }
 
-  reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome> {
-    return this.commits.write(`reopen run ${runId}`, (): ClaimOutcome => {
+  reopen(
+    runId: RunId,
+    expected: ReopenableStatus,
+    next: RunOwnership,
+    admission: RerunAdmission = { jobIds: [] },
+  ): Promise<ReopenOutcome> {
+    // Inside the group commit's IMMEDIATE transaction, as submitRun: no other process writes between
+    // the count and the reopen, and a refusal has written nothing.
+    return this.commits.write(`reopen run ${runId}`, (): ReopenOutcome => {
       const key = runKey(runId);
       this.fence.forget(runId);
-      if (key === undefined) return { kind: 'lost' };
+      if (key === undefined || this.#runStatus.get(key) !== expected) return { kind: 'lost' };
+      const capacity = admission.queueCapacity;
+      const full =
+        capacity === undefined
+          ? undefined
+          : queueFullOf(admission.jobIds.length, capacity, this.#countUnfinished.get() ?? 0);
+      if (full !== undefined) return full;
       const { host, pid } = next.owner;
       const { changes } = this.#reopen.run(host, pid, next.heartbeatAt, next.heartbeatAt, key, expected);
-      return changes > 0 ? { kind: 'claimed' } : { kind: 'lost' };
+      if (changes === 0) return { kind: 'lost' };
+      this.#markRerunJobs.run(JSON.stringify(admission.jobIds), key);
+      return { kind: 'claimed' };
     });
   }
 

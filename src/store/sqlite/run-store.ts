@@ -34,6 +34,7 @@ import { unfinishedOnly } from '../runs.js';
 import {
   duplicateOf,
   type KeyHolderColumns,
+  queueFullOf,
   type RunSubmission,
   type SubmitCheck,
   type SubmitOutcome,
@@ -187,19 +188,11 @@ export class SqliteRunStore implements RunStore {
       return { holder, check: duplicateOf(runFromRow(holder), holder.idempotency_fingerprint) };
     }
     const capacity = submission.queueCapacity;
-    if (capacity !== undefined) {
-      const unfinishedJobs = this.#countUnfinished.get() ?? 0;
-      if (unfinishedJobs + submission.plannedJobs > capacity) {
-        const check = {
-          kind: 'queue_full',
-          capacity,
-          unfinishedJobs,
-          plannedJobs: submission.plannedJobs,
-        } as const;
-        return { holder, check };
-      }
-    }
-    return { holder, check: { kind: 'admissible' } };
+    const full =
+      capacity === undefined
+        ? undefined
+        : queueFullOf(submission.plannedJobs, capacity, this.#countUnfinished.get() ?? 0);
+    return { holder, check: full ?? { kind: 'admissible' } };
   }
 
   countUnfinishedJobs(): Promise<number> {
