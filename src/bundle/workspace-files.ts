@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ignore from 'ignore';
 import { entryReadError } from './entry-read-errors.js';
@@ -27,7 +27,7 @@ export const bundleIgnoreFile = '.valkyrieignore';
  *
  * In a git work tree: what `git ls-files --cached --others --exclude-standard` lists under `root` —
  * tracked files plus new files that are not ignored, as they are on disk (tracked files deleted from
- * the work tree are left out) — minus untracked files under `.valkyrie/` (local state) and paths
+ * the work tree, or kept out of it by a sparse checkout, are left out) — minus untracked files under `.valkyrie/` (local state) and paths
  * matched by a top-level `.valkyrieignore`.
  *
  * Elsewhere: every file under `root` except `.valkyrie/` at the top, `.git/` and `node_modules/` at
@@ -38,12 +38,15 @@ export const bundleIgnoreFile = '.valkyrieignore';
 export async function listWorkspaceFiles(root: string): Promise<WorkspaceFiles> {
   const extra = ignore().add(await readIgnoreFile(join(root, bundleIgnoreFile)));
   if (await isGitWorkTree(root)) {
-    const [cached, others, deleted] = await Promise.all([
-      gitList(root, ['--cached']),
+    // `-t` tags each tracked path (`H path`); `S`: skip-worktree, which `--deleted` does not list.
+    const [tagged, others, deleted] = await Promise.all([
+      gitList(root, ['--cached', '-t']),
       gitList(root, ['--others', '--exclude-standard']),
       gitList(root, ['--deleted']),
     ]);
-    const gone = new Set(deleted);
+    const cached = tagged.map((line) => line.slice(2));
+    const skipWorktree = tagged.filter((line) => line.startsWith('S ')).map((line) => line.slice(2));
+    const gone = new Set([...deleted, ...(await absentFrom(root, skipWorktree))]);
     const state = (path: string) => path === '.valkyrie' || path.startsWith('.valkyrie/');
     // Only new files can be a runner's: tracked ones were committed on purpose.
     const untracked = others.filter((path) => !state(path) && !extra.ignores(path));
@@ -108,6 +111,23 @@ async function isGitWorkTree(root: string): Promise<boolean> {
 async function gitList(root: string, flags: readonly string[]): Promise<string[]> {
   const output = await git(root, ['ls-files', '-z', ...flags]);
   return output.split('\0').filter((path) => path !== '');
+}
+
+/**
+ * Of the tracked files marked skip-worktree, those not on disk: the ones a sparse checkout keeps out
+ * of the work tree. Left in the list they would seem to vanish while the bundle is made, every time.
+ * One on disk is packed as it is there.
+ */
+async function absentFrom(root: string, skipWorktree: readonly string[]): Promise<string[]> {
+  const absent = await Promise.all(
+    skipWorktree.map((path) =>
+      lstat(join(root, path)).then(
+        () => false,
+        (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? ''),
+      ),
+    ),
+  );
+  return skipWorktree.filter((_, index) => absent[index]);
 }
 
 /**

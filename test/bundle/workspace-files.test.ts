@@ -83,6 +83,18 @@ describe('the files of a workspace', () => {
     expect(files).toEqual({ source: 'git', paths: ['lib/util.ts', 'main.ts'], runnerWorkDirs: [] });
   });
 
+  it('in git: leaves out tracked files a sparse checkout keeps out of the work tree, and keeps those on disk', async () => {
+    const dir = workspace(['app/main.ts', 'docs/guide.md', 'docs/local.md']);
+    git(dir, 'init', '-q');
+    git(dir, 'add', '.');
+    git(dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'init');
+    git(dir, 'sparse-checkout', 'set', '--no-cone', '/app/');
+    // Marked skip-worktree too, but put back on disk by hand: it is packed as it is there.
+    writeTree(dir, [{ kind: 'file', path: 'docs/local.md', content: 'edited', mode: 0o644 }]);
+    const files = await listWorkspaceFiles(dir);
+    expect(files.paths).toEqual(['app/main.ts', 'docs/local.md']);
+  });
+
   const credential = JSON.stringify({
     server: 'http://ci:7070',
     runnerId: 'rnr_1',
