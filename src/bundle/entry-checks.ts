@@ -1,4 +1,4 @@
-import { isAbsolute } from 'node:path';
+import { isAbsolute, sep } from 'node:path';
 import { ValkyrieError } from '../core/errors.js';
 
 /** What unpacking needs to know of an archive entry, read before anything is written. */
@@ -65,6 +65,13 @@ export function checkPackable(entries: readonly ListedEntry[]): void {
   }
 }
 
+/**
+ * What splits a path into names where the bundle is unpacked: on Windows a backslash too; elsewhere
+ * it is part of a name (`fixtures/C:\Users\me.txt`, a test's Windows path), which `..` inside
+ * cannot climb out of.
+ */
+const separators = sep === '\\' ? /[/\\]/ : /\//;
+
 /** Paths compared as a case-insensitive file system (macOS, Windows) would see them. */
 const linkKey = (path: string) => path.normalize('NFC').toLowerCase();
 
@@ -74,7 +81,7 @@ export function relativePath(entry: ListedEntry): string {
   if (path.includes('\0')) throw unsafe(entry, 'the path holds a NUL byte');
   if (path.startsWith('/') || isAbsolute(path) || /^[a-zA-Z]:/.test(path))
     throw unsafe(entry, 'the path is absolute');
-  const parts = path.split(/[/\\]/).filter((part) => part !== '' && part !== '.');
+  const parts = path.split(separators).filter((part) => part !== '' && part !== '.');
   if (parts.includes('..')) throw unsafe(entry, 'the path has a ".." part');
   return parts.join('/');
 }
@@ -89,7 +96,7 @@ function checkLink(entry: ListedEntry, path: string, symlinks: ReadonlySet<strin
   if (target === '' || target.startsWith('/') || isAbsolute(target))
     throw unsafe(entry, `the symbolic link points to ${JSON.stringify(target)}, an absolute path`);
   const stack = path.split('/').slice(0, -1);
-  for (const part of target.split(/[/\\]/)) {
+  for (const part of target.split(separators)) {
     if (part === '' || part === '.') continue;
     const here = stack.join('/');
     if (stack.length > 0 && symlinks.has(linkKey(here)))
