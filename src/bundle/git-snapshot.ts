@@ -1,6 +1,6 @@
 import { mkdir, readdir, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { byCodeUnits, git } from './workspace-files.js';
+import { byCodeUnits, git, gitProblem } from './workspace-files.js';
 
 /**
  * A file of the snapshot, or a folder with nothing in it (git recognises a repository by its `refs`
@@ -112,12 +112,6 @@ export async function snapshotGitHead(root: string, into: string): Promise<GitSn
   } catch (error) {
     return { files: [], problem: gitProblem(error) };
   }
-}
-
-/** git's own reason (its last `fatal:` or `error:` line), not node's "Command failed: git …". */
-function gitProblem(error: unknown): string {
-  const lines = (error instanceof Error ? error.message : String(error)).split('\n').map((l) => l.trim());
-  return lines.findLast((line) => /^(fatal|error):/.test(line)) ?? lines[0] ?? 'git failed';
 }
 
 function configText(objectFormat: string, ref: string, origin: string | undefined): string {

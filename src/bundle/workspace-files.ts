@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ignore from 'ignore';
+import { ValkyrieError } from '../core/errors.js';
 import { entryReadError } from './entry-read-errors.js';
 import { outsideWorkDirs, runnerWorkDirs } from './runner-work-dirs.js';
 
@@ -99,13 +100,36 @@ async function readIgnoreFile(path: string): Promise<string> {
   }
 }
 
-/** False when git is not installed or `root` is not inside a work tree. */
+/**
+ * Whether `root` is in a git work tree, as git finds it: false when git is not installed or finds no
+ * repository. Any other refusal is thrown (VK_BUNDLE_GIT): a repository of another user that
+ * safe.directory does not trust (a CI container whose user is not the checkout's owner), or a
+ * damaged `.git/config`. Taken for no repository, it would be packed as a plain folder, with
+ * other files (ignored ones, no `.git`) and not a word said.
+ */
 async function isGitWorkTree(root: string): Promise<boolean> {
   try {
-    return (await git(root, ['rev-parse', '--is-inside-work-tree'])).trim() === 'true';
-  } catch {
-    return false;
+    // English messages whatever the locale: "not a git repository" is read below.
+    const inside = await git(root, ['rev-parse', '--is-inside-work-tree'], { env: { LC_ALL: 'C' } });
+    return inside.trim() === 'true';
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || message.includes('not a git repository'))
+      return false;
+    const lines = message.split('\n').map((line) => line.trim());
+    const trust = lines.find((line) => line.startsWith('git config --global --add safe.directory'));
+    throw new ValkyrieError(
+      'VK_BUNDLE_GIT',
+      `cannot bundle the workspace: git refused its repository (${gitProblem(error)}` +
+        `${trust === undefined ? '' : `; to trust it: ${trust}`}); nothing was uploaded`,
+    );
   }
+}
+
+/** git's own reason (its last `fatal:` or `error:` line), not node's "Command failed: git …". */
+export function gitProblem(error: unknown): string {
+  const lines = (error instanceof Error ? error.message : String(error)).split('\n').map((l) => l.trim());
+  return lines.findLast((line) => /^(fatal|error):/.test(line)) ?? lines[0] ?? 'git failed';
 }
 
 async function gitList(root: string, flags: readonly string[]): Promise<string[]> {

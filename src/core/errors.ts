@@ -83,6 +83,8 @@ export const errorCatalog = {
     'a workspace file or folder name is not valid UTF-8, which the paths of a bundle must be; nothing was uploaded',
   VK_BUNDLE_UNREADABLE:
     'a workspace file or folder cannot be read by this user (permission denied); nothing was uploaded',
+  VK_BUNDLE_GIT:
+    "git refused the workspace's repository (one of another user that safe.directory does not trust, a damaged config); nothing was uploaded",
   VK_BUNDLE_UNSAFE: 'a workspace bundle entry would write outside its directory, or is of a refused kind',
   VK_WORKSPACE_NOT_EMPTY: 'a bundle is unpacked only into an empty directory',
   VK_WORK_DIR_IN_USE:

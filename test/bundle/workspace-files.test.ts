@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { listWorkspaceFiles } from '../../src/bundle/workspace-files.js';
 import { type TreeEntry, writeTree } from './tree.js';
 
@@ -93,6 +93,31 @@ describe('the files of a workspace', () => {
     writeTree(dir, [{ kind: 'file', path: 'docs/local.md', content: 'edited', mode: 0o644 }]);
     const files = await listWorkspaceFiles(dir);
     expect(files.paths).toEqual(['app/main.ts', 'docs/local.md']);
+  });
+
+  it('in a git repository that git refuses: says why, rather than packing it as a plain folder', async () => {
+    const dir = workspace(['src/main.ts', 'build/out.js'], { '.gitignore': 'build/\n' });
+    git(dir, 'init', '-q');
+    // What git does in a CI container whose user does not own the checkout (git's own test switch).
+    vi.stubEnv('GIT_TEST_ASSUME_DIFFERENT_OWNER', '1');
+    try {
+      await expect(listWorkspaceFiles(dir)).rejects.toMatchObject({
+        code: 'VK_BUNDLE_GIT',
+        message: expect.stringContaining(
+          `(fatal: detected dubious ownership in repository at '${realpathSync(dir)}'; ` +
+            `to trust it: git config --global --add safe.directory ${realpathSync(dir)}); nothing was uploaded`,
+        ),
+      });
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    writeTree(dir, [{ kind: 'file', path: '.git/config', content: '[core\n', mode: 0o644 }]);
+    await expect(listWorkspaceFiles(dir)).rejects.toMatchObject({
+      code: 'VK_BUNDLE_GIT',
+      message: expect.stringContaining(
+        '(fatal: bad config line 1 in file .git/config); nothing was uploaded',
+      ),
+    });
   });
 
   const credential = JSON.stringify({
