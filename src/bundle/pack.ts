@@ -67,6 +67,8 @@ export interface PackedBundle {
   readonly source: FileSource;
   /** Runner work dirs inside the workspace whose files were left out (WorkspaceFiles.runnerWorkDirs). */
   readonly runnerWorkDirs: readonly string[];
+  /** Git repositories in the workspace that are no submodules, whose files were left out (WorkspaceFiles). */
+  readonly nestedRepositories: readonly string[];
   /** The workspace's paths of PackOptions.skipFiles, which were left out. */
   readonly skipped: readonly string[];
   /**
@@ -174,6 +176,7 @@ export async function packWorkspace(root: string, options: PackOptions = {}): Pr
       contentBytes,
       source: listed.source,
       runnerWorkDirs: listed.runnerWorkDirs,
+      nestedRepositories: listed.nestedRepositories,
       skipped,
       git,
       dispose,

@@ -15,6 +15,11 @@ export interface WorkspaceFiles {
   readonly paths: readonly string[];
   /** Runner work dirs left out (runner-work-dirs.ts); `''`: the workspace is one, its runner files left out. */
   readonly runnerWorkDirs: readonly string[];
+  /**
+   * In a git work tree, the new folders that are git repositories of their own (not submodules),
+   * whose files git lists none of, so none are packed; `/`-terminated, as git names them.
+   */
+  readonly nestedRepositories: readonly string[];
 }
 
 /** Outside git, left out by default; a `!` line in `.gitignore` or `.valkyrieignore` takes one back. */
@@ -53,10 +58,14 @@ export async function listWorkspaceFiles(root: string): Promise<WorkspaceFiles> 
     const untracked = others.filter((path) => !state(path) && !extra.ignores(path));
     const runnerDirs = await runnerWorkDirs(root, untracked);
     const tracked = cached.filter((path) => !gone.has(path) && !extra.ignores(path));
+    // git does not look into a new folder that holds a repository: it lists the folder alone, `dir/`.
+    const nested = untracked.filter((path) => path.endsWith('/'));
+    const files = untracked.filter((path) => !path.endsWith('/'));
     return {
       source: 'git',
-      paths: sortUnique([...tracked, ...outsideWorkDirs(untracked, runnerDirs)]),
+      paths: sortUnique([...tracked, ...outsideWorkDirs(files, runnerDirs)]),
       runnerWorkDirs: runnerDirs,
+      nestedRepositories: sortUnique(outsideWorkDirs(nested, runnerDirs)),
     };
   }
   const rules = ignore()
@@ -70,6 +79,7 @@ export async function listWorkspaceFiles(root: string): Promise<WorkspaceFiles> 
     source: 'folder',
     paths: sortUnique(outsideWorkDirs(paths, runnerDirs)),
     runnerWorkDirs: runnerDirs,
+    nestedRepositories: [],
   };
 }
 

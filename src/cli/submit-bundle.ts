@@ -77,6 +77,12 @@ export async function uploadWorkspace(
         ? ` and .git at ${git.commit.slice(0, 12)} (${formatBytes(git.bytes)})`
         : '';
     for (const dir of bundle.runnerWorkDirs) progress.say(runnerWorkDirNote(dir));
+    for (const dir of bundle.nestedRepositories)
+      progress.say(
+        `valkyrie: note: left ${JSON.stringify(dir)} out of the bundle: it is a git repository of its own ` +
+          "(not a submodule), whose files git does not list, so they are not sent, as a submodule's are " +
+          'not; add it to .valkyrieignore to leave it out without this note',
+      );
     for (const path of bundle.skipped)
       progress.say(
         `valkyrie: note: left ${JSON.stringify(path)} out of the bundle: it is where this command's output goes`,

@@ -80,7 +80,23 @@ describe('the files of a workspace', () => {
     git(dir, 'init', '-q');
     git(dir, 'add', '.');
     const files = await listWorkspaceFiles(join(dir, 'app'));
-    expect(files).toEqual({ source: 'git', paths: ['lib/util.ts', 'main.ts'], runnerWorkDirs: [] });
+    expect(files).toEqual({
+      source: 'git',
+      paths: ['lib/util.ts', 'main.ts'],
+      runnerWorkDirs: [],
+      nestedRepositories: [],
+    });
+  });
+
+  it('in git: names the new folders that are repositories of their own, whose files git does not list', async () => {
+    const dir = workspace(['src/main.ts', 'vendor/lib/lib.c', 'vendor/ignored/x.c', 'tools/t.sh'], {
+      '.valkyrieignore': 'vendor/ignored/\n',
+    });
+    git(dir, 'init', '-q');
+    for (const nested of ['vendor/lib', 'vendor/ignored']) git(join(dir, nested), 'init', '-q');
+    const files = await listWorkspaceFiles(dir);
+    expect(files.paths).toEqual(['.valkyrieignore', 'src/main.ts', 'tools/t.sh']);
+    expect(files.nestedRepositories).toEqual(['vendor/lib/']);
   });
 
   it('in git: leaves out tracked files a sparse checkout keeps out of the work tree, and keeps those on disk', async () => {
@@ -143,6 +159,7 @@ describe('the files of a workspace', () => {
       source: 'git',
       paths: ['config/runner.json', 'src/main.ts', 'tracked-runner/runner.json'],
       runnerWorkDirs: ['ci-runner'],
+      nestedRepositories: [],
     });
   });
 
@@ -152,12 +169,14 @@ describe('the files of a workspace', () => {
       source: 'folder',
       paths: ['src/main.ts'],
       runnerWorkDirs: ['ci-runner'],
+      nestedRepositories: [],
     });
     const itself = workspace(['notes.txt'], { 'runner.json': credential, 'runner.lock': '{}' });
     expect(await listWorkspaceFiles(itself)).toEqual({
       source: 'folder',
       paths: ['notes.txt'],
       runnerWorkDirs: [''],
+      nestedRepositories: [],
     });
   });
 });

@@ -22,6 +22,21 @@ inSubmitWorkspaceEachTest((opened) => {
 const submit = (...args: string[]) =>
   ws.run(['submit', 'ci.yml', ...args], { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: 'tok' });
 
+/** The paths of the one bundle uploaded to the fake server, unpacked. */
+async function uploadedPaths(): Promise<string[]> {
+  const [sha256 = ''] = [...server.bundles.keys()];
+  const archive = join(ws.dir, '..', `${sha256}.tar.gz`);
+  writeFileSync(archive, server.bundles.get(sha256) ?? Buffer.alloc(0));
+  const target = mkdtempSync(join(tmpdir(), 'valkyrie-submitted-'));
+  try {
+    await unpackBundle({ archive, sha256, target: join(target, 'ws') });
+    return readTree(join(target, 'ws')).map((entry) => entry.path);
+  } finally {
+    rmSync(target, { recursive: true });
+    rmSync(archive);
+  }
+}
+
 describe('valkyrie submit', () => {
   it('uploads the workspace bundle once, then only names it, and creates the run', async () => {
     const first = await submit(
@@ -104,14 +119,20 @@ describe('valkyrie submit', () => {
       'valkyrie: note: left "runner/" out of the bundle: it is a valkyrie runner\'s work dir',
     );
     expect(submitted.stderr).toMatch(/Workspace: 2 files /);
-    const [sha256 = ''] = [...server.bundles.keys()];
-    const archive = join(ws.dir, '..', `${sha256}.tar.gz`);
-    writeFileSync(archive, server.bundles.get(sha256) ?? Buffer.alloc(0));
-    const target = mkdtempSync(join(tmpdir(), 'valkyrie-submitted-'));
-    await unpackBundle({ archive, sha256, target: join(target, 'ws') });
-    expect(readTree(join(target, 'ws')).map((entry) => entry.path)).toEqual(['build.sh', 'ci.yml']);
-    rmSync(target, { recursive: true });
-    rmSync(archive);
+    expect(await uploadedPaths()).toEqual(['build.sh', 'ci.yml']);
+  });
+
+  it('names a git repository inside the workspace that is no submodule, whose files it leaves out', async () => {
+    const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, stdio: 'pipe' });
+    git(ws.dir, 'init', '-q');
+    ws.write('vendor/lib/lib.c', 'int lib;\n');
+    git(join(ws.dir, 'vendor/lib'), 'init', '-q');
+    const submitted = await submit();
+    expect(submitted.code).toBe(0);
+    expect(submitted.stderr).toContain(
+      'valkyrie: note: left "vendor/lib/" out of the bundle: it is a git repository of its own (not a submodule)',
+    );
+    expect(await uploadedPaths()).toEqual(['build.sh', 'ci.yml']);
   });
 
   it("sends --job as the run request's jobs, and refuses an unknown id before sending anything", async () => {
