@@ -33,23 +33,29 @@ export const bundleIgnoreFile = '.valkyrieignore';
  *
  * In a git work tree: what `git ls-files --cached --others --exclude-standard` lists under `root` —
  * tracked files plus new files that are not ignored, as they are on disk (tracked files deleted from
- * the work tree, or kept out of it by a sparse checkout, are left out) — minus untracked files under `.valkyrie/` (local state) and paths
- * matched by a top-level `.valkyrieignore`.
+ * the work tree, or kept out of it by a sparse checkout, are left out) — minus untracked files
+ * under `.valkyrie/` (local state) and paths matched by a top-level `.valkyrieignore`.
  *
  * Elsewhere: every file under `root` except `.valkyrie/` at the top, `.git/` and `node_modules/` at
  * any depth, and paths matched by a top-level `.gitignore` or `.valkyrieignore` (gitignore syntax).
  *
+ * Patterns match with case, as git's do, unless the repository's `core.ignorecase` says otherwise
+ * (git sets it on a case-insensitive disk); outside git, without case on macOS and Windows only.
+ *
  * In both, without the untracked files of a Valkyrie runner's work dir (runner-work-dirs.ts).
  */
 export async function listWorkspaceFiles(root: string): Promise<WorkspaceFiles> {
-  const extra = ignore().add(await readIgnoreFile(join(root, bundleIgnoreFile)));
+  const bundleIgnores = await readIgnoreFile(join(root, bundleIgnoreFile));
   if (await isGitWorkTree(root)) {
     // `-t` tags each tracked path (`H path`); `S`: skip-worktree, which `--deleted` does not list.
-    const [tagged, others, deleted] = await Promise.all([
+    const [tagged, others, deleted, ignorecase] = await Promise.all([
       gitList(root, ['--cached', '-t']),
       gitList(root, ['--others', '--exclude-standard']),
       gitList(root, ['--deleted']),
+      // Unset (exit 1): false, git's default.
+      git(root, ['config', '--type=bool', '--get', 'core.ignorecase']).catch(() => 'false'),
     ]);
+    const extra = ignore({ ignorecase: ignorecase.trim() === 'true' }).add(bundleIgnores);
     const cached = tagged.map((line) => line.slice(2));
     const skipWorktree = tagged.filter((line) => line.startsWith('S ')).map((line) => line.slice(2));
     const gone = new Set([...deleted, ...(await absentFrom(root, skipWorktree))]);
@@ -68,10 +74,11 @@ export async function listWorkspaceFiles(root: string): Promise<WorkspaceFiles> 
       nestedRepositories: sortUnique(outsideWorkDirs(nested, runnerDirs)),
     };
   }
-  const rules = ignore()
+  // Outside git nothing says how the disk compares names: the platform's usual one is taken.
+  const rules = ignore({ ignorecase: process.platform === 'darwin' || process.platform === 'win32' })
     .add(folderDefaults)
     .add(await readIgnoreFile(join(root, '.gitignore')))
-    .add(extra);
+    .add(bundleIgnores);
   const paths: string[] = [];
   await walk(root, '', rules, paths);
   const runnerDirs = await runnerWorkDirs(root, paths);

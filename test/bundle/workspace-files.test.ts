@@ -88,6 +88,36 @@ describe('the files of a workspace', () => {
     });
   });
 
+  // git's own rule: names match their patterns case-sensitively, unless core.ignorecase (a
+  // case-insensitive disk) says otherwise; `/[Bb]uild/` in GitHub's templates relies on it.
+  it.skipIf(process.platform !== 'linux')(
+    'matches ignore files with case, as git does on a case-sensitive disk (core.ignorecase otherwise)',
+    async () => {
+      const paths = ['Build/main.c', 'build/out.o', 'NOTES.LOG', 'run.log', 'Data/seed.sql', 'data/big.bin'];
+      const ignores = { '.gitignore': 'build/\n*.log\n', '.valkyrieignore': 'data/\n' };
+      const folder = workspace(paths, ignores);
+      expect((await listWorkspaceFiles(folder)).paths).toEqual([
+        '.gitignore',
+        '.valkyrieignore',
+        'Build/main.c',
+        'Data/seed.sql',
+        'NOTES.LOG',
+      ]);
+      const checkout = workspace(paths, ignores);
+      git(checkout, 'init', '-q');
+      git(checkout, 'config', 'core.ignorecase', 'false');
+      expect((await listWorkspaceFiles(checkout)).paths).toEqual([
+        '.gitignore',
+        '.valkyrieignore',
+        'Build/main.c',
+        'Data/seed.sql',
+        'NOTES.LOG',
+      ]);
+      git(checkout, 'config', 'core.ignorecase', 'true');
+      expect((await listWorkspaceFiles(checkout)).paths).toEqual(['.gitignore', '.valkyrieignore']);
+    },
+  );
+
   it('in git: names the new folders that are repositories of their own, whose files git does not list', async () => {
     const dir = workspace(['src/main.ts', 'vendor/lib/lib.c', 'vendor/ignored/x.c', 'tools/t.sh'], {
       '.valkyrieignore': 'vendor/ignored/\n',
