@@ -62,6 +62,8 @@ export interface PackedBundle {
   /** Size of the gzipped file. */
   readonly bytes: number;
   readonly fileCount: number;
+  /** The workspace's paths packed (files and links, `/`-separated; not the `.git` made for the jobs). */
+  readonly paths: ReadonlySet<string>;
   /** Sum of the packed files' sizes, before compression. */
   readonly contentBytes: number;
   readonly source: FileSource;
@@ -173,6 +175,7 @@ export async function packWorkspace(root: string, options: PackOptions = {}): Pr
       sha256,
       bytes,
       fileCount: workspaceEntries.length,
+      paths: new Set(workspaceEntries.map((entry) => entry.path)),
       contentBytes,
       source: listed.source,
       runnerWorkDirs: listed.runnerWorkDirs,

@@ -24,8 +24,18 @@ export type ActionProblem =
  * (runner/action-loading.ts): this is a check. Returns the text to print on stderr, empty when every
  * action can run.
  */
-export function localActionProblems(workflow: Workflow, workspace: string): string {
-  return localActionText(localActionChecks(workflow, workspace));
+export function localActionProblems(
+  workflow: Workflow,
+  workspace: string,
+  loaded: LoadedLocalAction[] = [],
+): string {
+  return localActionText(localActionChecks(workflow, workspace, loaded));
+}
+
+/** A local action that was read: its `uses:` and its action.yml, relative to the workspace. */
+export interface LoadedLocalAction {
+  readonly uses: string;
+  readonly file: string;
 }
 
 /** The text of localActionChecks' problems. */
@@ -39,8 +49,15 @@ export function localActionText(problems: readonly ActionProblem[]): string {
     .join('\n');
 }
 
-/** localActionProblems' problems, in the order it prints them: `validate --json` lists them. */
-export function localActionChecks(workflow: Workflow, workspace: string): ActionProblem[] {
+/**
+ * localActionProblems' problems, in the order it prints them: `validate --json` lists them. `loaded`
+ * gets each action that could be read (`submit` checks that its bundle holds them).
+ */
+export function localActionChecks(
+  workflow: Workflow,
+  workspace: string,
+  loaded: LoadedLocalAction[] = [],
+): ActionProblem[] {
   const pending: { uses: string; from: UsedFrom }[] = [];
   for (const job of workflow.jobs.values()) {
     for (const step of job.steps) {
@@ -66,6 +83,7 @@ export function localActionChecks(workflow: Workflow, workspace: string): Action
     seen.add(next.uses);
     try {
       const action = loadLocalAction(workspace, next.uses);
+      loaded.push({ uses: next.uses, file: action.file });
       if (action.manifest.runs.kind !== 'composite') continue;
       for (const step of action.manifest.runs.steps) {
         if (step.uses !== undefined) pending.push({ uses: step.uses, from: action.file });

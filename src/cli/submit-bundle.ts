@@ -2,7 +2,9 @@ import { fstatSync } from 'node:fs';
 import type { FileIdentity, ListedWorkspace, PackedBundle } from '../bundle/pack.js';
 import { packSettledWorkspace } from '../bundle/pack-settled.js';
 import { formatBytes } from '../bundle/size.js';
+import type { FileSource } from '../bundle/workspace-files.js';
 import { formatDelay } from '../core/retry-delay.js';
+import type { LoadedLocalAction } from './local-action-check.js';
 import type { ProgressLine } from './progress-line.js';
 import type { ServerClient } from './server-client.js';
 
@@ -14,6 +16,14 @@ export interface BundleReport {
   readonly uploaded: boolean;
   /** The commit whose `.git` the bundle holds. */
   readonly gitCommit?: string;
+}
+
+/** How `submit` packs and uploads its workspace. */
+export interface UploadOptions {
+  readonly maxBytes: number;
+  readonly gitDir: boolean;
+  /** The workflow's local actions, whose action.yml the bundle must hold for their steps to run. */
+  readonly localActions?: readonly LoadedLocalAction[];
 }
 
 /**
@@ -33,9 +43,7 @@ export const announcedFiles = 5_000;
 export async function uploadWorkspace(
   client: ServerClient,
   root: string,
-  options: {
-    readonly maxBytes: number;
-    readonly gitDir: boolean;
+  options: UploadOptions & {
     /** Stops the packing or the upload (interruptibleUpload); the temporary bundle is removed. */
     readonly signal?: AbortSignal;
   },
@@ -87,6 +95,8 @@ export async function uploadWorkspace(
       progress.say(
         `valkyrie: note: left ${JSON.stringify(path)} out of the bundle: it is where this command's output goes`,
       );
+    for (const action of options.localActions ?? [])
+      if (!bundle.paths.has(action.file)) progress.say(leftOutActionWarning(action, bundle.source));
     if (git !== undefined && 'problem' in git)
       progress.say(
         `valkyrie: warning: the bundle has no .git, so its jobs cannot run git on it (${git.problem})`,
@@ -188,6 +198,24 @@ function share(done: number, total: number): string {
 
 function rate(bytes: number, ms: number): string {
   return ms < 1000 ? '' : `, ${formatBytes(Math.round(bytes / (ms / 1000)))}/s`;
+}
+
+/**
+ * A local action that `valkyrie run` finds on disk, but the bundle leaves out: its steps would fail
+ * on every runner, minutes into the run. Why, for the cases a user meets.
+ */
+function leftOutActionWarning(action: LoadedLocalAction, source: FileSource): string {
+  const state = action.file.startsWith('.valkyrie/');
+  const why =
+    state && source === 'folder'
+      ? 'outside git, .valkyrie/ is left out as local state'
+      : state
+        ? 'untracked files under .valkyrie/ are left out as local state: git add it'
+        : 'an ignore file (.gitignore, .valkyrieignore) leaves it out';
+  return (
+    `valkyrie: warning: the bundle leaves out ${action.file}, of the local action ${action.uses} that ` +
+    `the workflow uses, so its steps will fail on the runners: ${why} (docs/submit.md, "What goes into a bundle")`
+  );
 }
 
 /** A runner's work dir left out of the bundle (bundle/runner-work-dirs.ts): `''` is the workspace itself. */

@@ -3,7 +3,7 @@ import { ExitCode } from './exit-codes.js';
 import { InterruptSignals } from './interrupt-signals.js';
 import type { ProgressLine } from './progress-line.js';
 import type { ServerClient } from './server-client.js';
-import { type BundleReport, uploadWorkspace } from './submit-bundle.js';
+import { type BundleReport, type UploadOptions, uploadWorkspace } from './submit-bundle.js';
 
 /**
  * uploadWorkspace, stopped before any run exists by Ctrl-C, SIGTERM, or output that was closed.
@@ -22,7 +22,7 @@ import { type BundleReport, uploadWorkspace } from './submit-bundle.js';
 export async function interruptibleUpload(
   client: ServerClient,
   workspace: string,
-  options: { readonly maxBytes: number; readonly gitDir: boolean },
+  options: UploadOptions,
   progress: ProgressLine,
 ): Promise<BundleReport | number> {
   const interrupt = InterruptSignals.listen('exit');

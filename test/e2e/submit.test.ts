@@ -135,6 +135,26 @@ describe('valkyrie submit', () => {
     expect(await uploadedPaths()).toEqual(['build.sh', 'ci.yml']);
   });
 
+  it('warns when the bundle leaves out a local action the workflow uses, which valkyrie run finds', async () => {
+    const composite = 'runs:\n  using: composite\n  steps:\n    - run: echo hi\n      shell: bash\n';
+    // Outside git, .valkyrie/ is left out as local state; actions/ is not.
+    ws.write('.valkyrie/actions/hello/action.yml', composite);
+    ws.write('actions/shipped/action.yml', composite);
+    ws.write(
+      'ci.yml',
+      'jobs:\n  build:\n    runs-on: self-hosted\n    steps:\n' +
+        '      - uses: ./.valkyrie/actions/hello\n      - uses: ./actions/shipped\n',
+    );
+    const submitted = await submit();
+    expect(submitted.code).toBe(0);
+    expect(submitted.stderr.split('\n').filter((line) => line.includes('warning'))).toEqual([
+      'valkyrie: warning: the bundle leaves out .valkyrie/actions/hello/action.yml, of the local action ' +
+        './.valkyrie/actions/hello that the workflow uses, so its steps will fail on the runners: ' +
+        'outside git, .valkyrie/ is left out as local state (docs/submit.md, "What goes into a bundle")',
+    ]);
+    expect(await uploadedPaths()).toEqual(['actions/shipped/action.yml', 'build.sh', 'ci.yml']);
+  });
+
   it("sends --job as the run request's jobs, and refuses an unknown id before sending anything", async () => {
     const unknown = await submit('--job', 'build,test');
     expect(unknown).toMatchObject({

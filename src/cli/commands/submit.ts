@@ -20,7 +20,7 @@ import { expandHome } from '../home-path.js';
 import type { InterruptSignals } from '../interrupt-signals.js';
 import { selectedWorkflow } from '../job-option.js';
 import { checkedSecrets, newRunVars } from '../key-values.js';
-import { localActionProblems } from '../local-action-check.js';
+import { type LoadedLocalAction, localActionProblems } from '../local-action-check.js';
 import { filteredWorkflow } from '../matrix-option.js';
 import { ProgressLine } from '../progress-line.js';
 import { parseQueueFlags } from '../queue-options.js';
@@ -113,7 +113,8 @@ export async function submitCommand(
   if (parsed.diagnostics.length > 0)
     process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   if (!parsed.workflow) return ExitCode.invalid;
-  const actionProblems = localActionProblems(parsed.workflow, workspace);
+  const localActions: LoadedLocalAction[] = [];
+  const actionProblems = localActionProblems(parsed.workflow, workspace, localActions);
   if (actionProblems !== '') {
     process.stderr.write(`${actionProblems}\n`);
     return ExitCode.invalid;
@@ -150,7 +151,7 @@ export async function submitCommand(
         : await interruptibleUpload(
             client,
             workspace,
-            { maxBytes, gitDir: options.gitDir !== false },
+            { maxBytes, gitDir: options.gitDir !== false, localActions },
             progress,
           );
     if (typeof bundle === 'number') return bundle;
