@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import ignore from 'ignore';
 import { ValkyrieError } from '../core/errors.js';
@@ -119,10 +119,12 @@ async function readIgnoreFile(path: string): Promise<string> {
 
 /**
  * Whether `root` is in a git work tree, as git finds it: false when git is not installed or finds no
- * repository. Any other refusal is thrown (VK_BUNDLE_GIT): a repository of another user that
- * safe.directory does not trust (a CI container whose user is not the checkout's owner), or a
- * damaged `.git/config`. Taken for no repository, it would be packed as a plain folder, with
- * other files (ignored ones, no `.git`) and not a word said.
+ * repository, or when the repository is another user's and lies above `root` (a `/tmp/.git` someone
+ * planted: the run's git context does not take it either, cli/git-work-tree.ts). Any other refusal
+ * is thrown (VK_BUNDLE_GIT): `root`'s own repository of another user that safe.directory does not
+ * trust (a CI container whose user is not the checkout's owner), or a damaged `.git/config`. Taken
+ * for no repository, it would be packed as a plain folder, with other files (ignored ones, no
+ * `.git`) and not a word said.
  */
 async function isGitWorkTree(root: string): Promise<boolean> {
   try {
@@ -133,6 +135,8 @@ async function isGitWorkTree(root: string): Promise<boolean> {
     const message = error instanceof Error ? error.message : String(error);
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' || message.includes('not a git repository'))
       return false;
+    const untrusted = /dubious ownership in repository at '(.*)'/.exec(message)?.[1];
+    if (untrusted !== undefined && untrusted !== (await realpath(root))) return false;
     const lines = message.split('\n').map((line) => line.trim());
     const trust = lines.find((line) => line.startsWith('git config --global --add safe.directory'));
     throw new ValkyrieError(

@@ -154,6 +154,8 @@ describe('the files of a workspace', () => {
             `to trust it: git config --global --add safe.directory ${realpathSync(dir)}); nothing was uploaded`,
         ),
       });
+      // Another user's repository above the workspace is not its own (a planted /tmp/.git): a folder.
+      expect((await listWorkspaceFiles(join(dir, 'src'))).source).toBe('folder');
     } finally {
       vi.unstubAllEnvs();
     }
