@@ -164,15 +164,37 @@ async function gitList(root: string, flags: readonly string[]): Promise<string[]
  * One on disk is packed as it is there.
  */
 async function absentFrom(root: string, skipWorktree: readonly string[]): Promise<string[]> {
-  const absent = await Promise.all(
-    skipWorktree.map((path) =>
-      lstat(join(root, path)).then(
-        () => false,
-        (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? ''),
-      ),
-    ),
-  );
-  return skipWorktree.filter((_, index) => absent[index]);
+  /** What is at `path`: nothing, a folder, something else, or what lstat could not tell (packing says). */
+  const found = (path: string) =>
+    lstat(join(root, path)).then(
+      (stat) => (stat.isDirectory() ? 'folder' : 'other'),
+      (error: unknown) =>
+        ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '') ? 'nothing' : 'unknown',
+    );
+  // A sparse checkout leaves out whole folders: one look at a folder answers for all its files.
+  const folders = new Map<string, Promise<boolean>>();
+  const folderAbsent = (folder: string) => {
+    let answer = folders.get(folder);
+    if (answer === undefined) {
+      answer = found(folder).then((what) => what === 'nothing' || what === 'other');
+      folders.set(folder, answer);
+    }
+    return answer;
+  };
+  const isAbsent = async (path: string) => {
+    const slash = path.lastIndexOf('/');
+    if (slash > 0 && (await folderAbsent(path.slice(0, slash)))) return true;
+    return (await found(path)) === 'nothing';
+  };
+  const absent: string[] = [];
+  // A few at a time: a sparse monorepo has hundreds of thousands, and a promise each at once costs
+  // memory and time for nothing (libuv runs four at a time).
+  for (let start = 0; start < skipWorktree.length; start += 64) {
+    const batch = skipWorktree.slice(start, start + 64);
+    const gone = await Promise.all(batch.map(isAbsent));
+    absent.push(...batch.filter((_, index) => gone[index]));
+  }
+  return absent;
 }
 
 /**

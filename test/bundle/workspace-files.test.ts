@@ -130,7 +130,7 @@ describe('the files of a workspace', () => {
   });
 
   it('in git: leaves out tracked files a sparse checkout keeps out of the work tree, and keeps those on disk', async () => {
-    const dir = workspace(['app/main.ts', 'docs/guide.md', 'docs/local.md']);
+    const dir = workspace(['app/main.ts', 'docs/guide.md', 'docs/local.md', 'lib/deep/util.ts']);
     git(dir, 'init', '-q');
     git(dir, 'add', '.');
     git(dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'init');
