@@ -1,4 +1,5 @@
-import { fstatSync } from 'node:fs';
+import { fstatSync, realpathSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import type { FileIdentity, ListedWorkspace, PackedBundle } from '../bundle/pack.js';
 import { packSettledWorkspace } from '../bundle/pack-settled.js';
 import { formatBytes } from '../bundle/size.js';
@@ -96,7 +97,8 @@ export async function uploadWorkspace(
         `valkyrie: note: left ${JSON.stringify(path)} out of the bundle: it is where this command's output goes`,
       );
     for (const action of options.localActions ?? [])
-      if (!bundle.paths.has(action.file)) progress.say(leftOutActionWarning(action, bundle.source));
+      if (!bundle.paths.has(packedPathOf(root, action.file)))
+        progress.say(leftOutActionWarning(action, bundle.source));
     if (git !== undefined && 'problem' in git)
       progress.say(
         `valkyrie: warning: the bundle has no .git, so its jobs cannot run git on it (${git.problem})`,
@@ -198,6 +200,20 @@ function share(done: number, total: number): string {
 
 function rate(bytes: number, ms: number): string {
   return ms < 1000 ? '' : `, ${formatBytes(Math.round(bytes / (ms / 1000)))}/s`;
+}
+
+/**
+ * Where the bundle holds the workspace's file `path` when it holds it: through the links on the way
+ * (`actions/x -> ../shared/x`, kept as links), the path of the file they lead to.
+ */
+function packedPathOf(root: string, path: string): string {
+  try {
+    return relative(realpathSync(root), realpathSync(join(root, path)))
+      .split(sep)
+      .join('/');
+  } catch {
+    return path;
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -140,10 +140,14 @@ describe('valkyrie submit', () => {
     // Outside git, .valkyrie/ is left out as local state; actions/ is not.
     ws.write('.valkyrie/actions/hello/action.yml', composite);
     ws.write('actions/shipped/action.yml', composite);
+    // Reached through a link of the workspace, which the bundle keeps as a link.
+    ws.write('shared/linked/action.yml', composite);
+    symlinkSync('../shared/linked', join(ws.dir, 'actions/linked'));
     ws.write(
       'ci.yml',
       'jobs:\n  build:\n    runs-on: self-hosted\n    steps:\n' +
-        '      - uses: ./.valkyrie/actions/hello\n      - uses: ./actions/shipped\n',
+        '      - uses: ./.valkyrie/actions/hello\n      - uses: ./actions/shipped\n' +
+        '      - uses: ./actions/linked\n',
     );
     const submitted = await submit();
     expect(submitted.code).toBe(0);
@@ -152,7 +156,13 @@ describe('valkyrie submit', () => {
         './.valkyrie/actions/hello that the workflow uses, so its steps will fail on the runners: ' +
         'outside git, .valkyrie/ is left out as local state (docs/submit.md, "What goes into a bundle")',
     ]);
-    expect(await uploadedPaths()).toEqual(['actions/shipped/action.yml', 'build.sh', 'ci.yml']);
+    expect(await uploadedPaths()).toEqual([
+      'actions/linked',
+      'actions/shipped/action.yml',
+      'build.sh',
+      'ci.yml',
+      'shared/linked/action.yml',
+    ]);
   });
 
   it("sends --job as the run request's jobs, and refuses an unknown id before sending anything", async () => {
