@@ -1,4 +1,3 @@
-import type { RunStatus } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
 import type { ApiClientFlags } from './client-flags.js';
 import { lostOutputExitCode, type OutputLoss, onOutputLost } from './closed-output.js';
@@ -9,6 +8,7 @@ import type { ServerClient } from './server-client.js';
 import { BufferedOutput } from './views/buffered-output.js';
 import { LineView } from './views/line-view.js';
 import { stdoutColors } from './views/run-table.js';
+import { chosenJobsStatus } from './views/summary.js';
 
 /**
  * Where a followed run's events come from: handed to `show` in order until run.completed, which it
@@ -41,7 +41,7 @@ export async function followRunLogs(
   color?: boolean,
 ): Promise<number> {
   const out = new BufferedOutput(process.stdout);
-  const view = new LineView(out, stdoutColors(color));
+  const view = new LineView(out, stdoutColors(color), { chosenJobs: only !== undefined });
   // Nothing to cancel: the first signal stops the following itself, and a second has nothing more to stop.
   const signals = InterruptSignals.listen('stop');
   signals.onFirst(() => signals.stopFollowing());
@@ -68,15 +68,11 @@ export async function followRunLogs(
     return lost !== undefined && !signals.interrupted
       ? lostOutputExitCode(lost, ExitCode.succeeded)
       : signals.exitCode;
-  return runExitCode(only === undefined ? completed.status : chosenStatus(completed.jobs, only));
-}
-
-/** The chosen jobs' own outcome, as a run of only them would end: any failed, else any cancelled. */
-function chosenStatus(jobs: RunCompleted['jobs'], only: ChosenJobs): RunStatus {
-  const statuses = jobs.filter((job) => only.names.has(job.name)).map((job) => job.status);
-  if (statuses.some((status) => status === 'failed' || status === 'timed_out')) return 'failed';
-  if (statuses.some((status) => status === 'cancelled')) return 'cancelled';
-  return 'succeeded';
+  return runExitCode(
+    only === undefined
+      ? completed.status
+      : chosenJobsStatus(completed.jobs.filter((job) => only.names.has(job.name))),
+  );
 }
 
 /** The jobs `valkyrie logs RUN JOB` names: a leg of a matrix, or every leg of its key. */
@@ -86,14 +82,12 @@ export interface ChosenJobs {
 }
 
 /**
- * The event as shown for the chosen jobs: another job's left out, the summary narrowed to them and
- * ending with their outcome (a succeeded job of a failed run is not followed by "failed").
+ * The event as shown for the chosen jobs: another job's left out, the summary narrowed to them. The
+ * run's status stays the run's: the view's summary tells the chosen jobs' own beside it.
  */
 export function narrowed(event: RunEvent, only: ChosenJobs): RunEvent | undefined {
   if ('jobId' in event) return only.ids.has(event.jobId) ? event : undefined;
-  if (event.type === 'run.completed') {
-    const jobs = event.jobs.filter((job) => only.names.has(job.name));
-    return { ...event, status: chosenStatus(jobs, only), jobs };
-  }
+  if (event.type === 'run.completed')
+    return { ...event, jobs: event.jobs.filter((job) => only.names.has(job.name)) };
   return event;
 }

@@ -323,7 +323,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       )
       .option(
         '-f, --follow',
-        'print the lines as they come, each prefixed with its job, until the run completes (a local one: as another valkyrie process runs it), then exit as valkyrie run would (0, 1, 130 cancelled or interrupted); Ctrl-C (130) or SIGTERM (143) only stops following',
+        "print the lines as they come, each prefixed with its job, until the run completes (a local one: as another valkyrie process runs it), then exit as valkyrie run would (0, 1, 130 cancelled or interrupted; with JOB, as a run of that job alone would, the summary telling that job's outcome, then the run's); Ctrl-C (130) or SIGTERM (143) only stops following",
       )
       .option('--no-color', 'plain output (colour appears only with --follow)')
       .addOption(stateDir())

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { narrowed } from '../../src/cli/follow-logs.js';
+import { colors } from '../../src/cli/views/format.js';
+import { LineView } from '../../src/cli/views/line-view.js';
 import type { RunEvent } from '../../src/engine/events.js';
 
 const completed: RunEvent = {
@@ -20,14 +22,30 @@ const chosen = (...names: string[]) => ({
 });
 
 describe('logs RUN JOB --follow: the run summary of the chosen jobs', () => {
-  it('ends with their own outcome, not the whole run’s', () => {
+  it('keeps the run’s own status and only the chosen jobs’ rows', () => {
     expect(narrowed(completed, chosen('build'))).toEqual({
       ...completed,
-      status: 'succeeded',
       jobs: [{ name: 'build', status: 'succeeded', durationMs: 400 }],
     });
-    expect(narrowed(completed, chosen('lint'))).toMatchObject({ status: 'cancelled' });
-    expect(narrowed(completed, chosen('build', 'test'))).toMatchObject({ status: 'failed' });
+  });
+
+  it('ends with the chosen jobs’ outcome, naming them, then the run’s when it differs', () => {
+    expect(lastLine(chosen('build'))).toBe('Job "build" succeeded; run 7 failed in 1.2s');
+    expect(lastLine(chosen('lint'))).toBe('Job "lint" cancelled; run 7 failed in 1.2s');
+    expect(lastLine(chosen('build', 'test'))).toBe('Jobs "build", "test" failed, as did run 7, in 1.2s');
+    expect(lastLine(undefined)).toBe('Run failed in 1.2s');
+  });
+
+  it('quotes names, as a matrix leg’s has commas, and counts past three', () => {
+    const legs = ['a', 'b', 'c', 'd', 'e'].map((os) => ({
+      name: `test (18, ${os})`,
+      status: 'succeeded' as const,
+      durationMs: 10,
+    }));
+    const run: RunEvent = { ...completed, status: 'succeeded', jobs: legs };
+    expect(lastLine(chosen(...legs.map((leg) => leg.name)), run)).toBe(
+      'Jobs "test (18, a)", "test (18, b)", "test (18, c)" and 2 more succeeded, as did run 7, in 1.2s',
+    );
   });
 
   it("leaves out another job's events and keeps the chosen one's", () => {
@@ -36,3 +54,14 @@ describe('logs RUN JOB --follow: the run summary of the chosen jobs', () => {
     expect(narrowed(step, chosen('test'))).toBe(step);
   });
 });
+
+/** The last line `logs 7 [JOB] -f` prints for the run's end, as follow-logs.ts shows it. */
+function lastLine(only: ReturnType<typeof chosen> | undefined, event: RunEvent = completed): string {
+  let written = '';
+  const view = new LineView({ write: (text: string) => (written += text) }, colors(false), {
+    chosenJobs: only !== undefined,
+  });
+  const shown = only === undefined ? event : narrowed(event, only);
+  if (shown !== undefined) view.onEvent(shown);
+  return written.trimEnd().split('\n').at(-1) ?? '';
+}

@@ -74,6 +74,9 @@ jobs:
     expect(one.code, one.stderr).toBe(0);
     expect(one.stdout.split('\n')).toContain('[first] first goes on');
     expect(one.stdout).not.toContain('[second]');
+    // Its summary says so, and what the run did: not "Run succeeded" for a run that failed.
+    expect(one.stdout.trimEnd().split('\n').at(-1)).toMatch(/^Job "first" succeeded; run 1 failed in \S+$/);
+    expect(all.stdout.trimEnd().split('\n').at(-1)).toMatch(/^Run failed in \S+$/);
   });
 
   it('stops, says so and exits 130 once the run is interrupted: its process died', async () => {

@@ -63,6 +63,10 @@ jobs:
     expect(followed.stdout).toContain('[build] after the wait');
     expect(followed.stdout).toMatch(/\[build\] ✓ succeeded/);
     expect(followed.stdout).not.toContain('lint');
+    // Its summary ends with the job's outcome, then the run's own: not "Run succeeded".
+    expect(followed.stdout.trimEnd().split('\n').at(-1)).toMatch(
+      new RegExp(`^Job "build" succeeded; run ${runId} failed in \\S+$`),
+    );
   }, 60_000);
 
   it('prints the whole log of a finished run of 200,000 lines, then exits with its result', async () => {

@@ -26,6 +26,8 @@ export class LineView implements RunView {
   constructor(
     private readonly out: Output,
     private readonly c: Colors,
+    /** chosenJobs: the events are narrowed to some of the run's jobs (`logs RUN JOB -f`, follow-logs.ts). */
+    private readonly options: { readonly chosenJobs?: boolean } = {},
   ) {}
 
   onEvent(received: RunEvent): void {
@@ -100,11 +102,14 @@ export class LineView implements RunView {
         // Told by the control plane's own line in the job's log ("attempt 1 failed (…); retrying in 2s").
         this.retrying.add(event.jobId);
         break;
-      case 'run.completed':
-        this.out.write(
-          `\n${summaryTable(event.jobs, event.status, event.durationMs, c, this.start.unstarted())}\n`,
-        );
+      case 'run.completed': {
+        const context = {
+          unstarted: this.start.unstarted(),
+          chosenJobsOfRun: this.options.chosenJobs === true ? event.runId : undefined,
+        };
+        this.out.write(`\n${summaryTable(event.jobs, event.status, event.durationMs, c, context)}\n`);
         break;
+      }
     }
   }
 

@@ -1,4 +1,5 @@
 import { displayWidth, padToWidth } from '../../core/display-width.js';
+import type { RunStatus } from '../../core/outcome.js';
 import type { JobSummary, RunEvent } from '../../engine/events.js';
 import {
   type Colors,
@@ -18,16 +19,26 @@ export interface UnstartedRun {
   readonly group: string;
 }
 
+/** What the summary's last line tells besides the run's status and duration. */
+export interface SummaryContext {
+  /** No job ran, so none has a duration, and the last line says the run ended before it started. */
+  readonly unstarted?: UnstartedRun;
+  /**
+   * The jobs are those `logs RUN JOB -f` follows, not all the run's: the last line tells their own
+   * outcome, naming them, before the run's, which may differ (a job that succeeded in a run that failed).
+   */
+  readonly chosenJobsOfRun?: string;
+}
+
 /**
- * The table printed when a run ends: one row per job, then the run's status and duration. `unstarted`:
- * no job ran, so none has a duration, and the last line says the run ended before it started.
+ * The table printed when a run ends: one row per job, then the run's status and duration.
  */
 export function summaryTable(
   jobs: readonly JobSummary[],
   status: string,
   durationMs: number,
   c: Colors,
-  unstarted?: UnstartedRun,
+  { unstarted, chosenJobsOfRun }: SummaryContext = {},
 ): string {
   const nameWidth = Math.max(3, ...jobs.map((job) => displayWidth(job.name)));
   const rows = jobs.map((job) => {
@@ -41,11 +52,33 @@ export function summaryTable(
   const header = c.dim(`  ${'JOB'.padEnd(nameWidth)}  ${'STATUS'.padEnd(12)}  DURATION`);
   const paint = colorForStatus(c, status);
   const took = formatDuration(durationMs);
-  const end =
-    unstarted === undefined
-      ? `Run ${paint(status)} in ${took}`
-      : `Run ${paint(status)} while it waited for concurrency group ${unstarted.group}, before it started (it waited ${took})`;
+  let end = `Run ${paint(status)} in ${took}`;
+  if (unstarted !== undefined)
+    end = `Run ${paint(status)} while it waited for concurrency group ${unstarted.group}, before it started (it waited ${took})`;
+  else if (chosenJobsOfRun !== undefined && jobs.length > 0) {
+    const theirs = chosenJobsStatus(jobs);
+    const named = `${jobs.length === 1 ? 'Job' : 'Jobs'} ${namedJobs(jobs)} ${colorForStatus(c, theirs)(theirs)}`;
+    end =
+      theirs === status
+        ? `${named}, as did run ${chosenJobsOfRun}, in ${took}`
+        : `${named}; run ${chosenJobsOfRun} ${paint(status)} in ${took}`;
+  }
   return [header, ...rows, '', end].join('\n');
+}
+
+/** The outcome of some of a run's jobs, as a run of only them would end: any failed, else any cancelled. */
+export function chosenJobsStatus(jobs: readonly Pick<JobSummary, 'status'>[]): RunStatus {
+  const statuses = jobs.map((job) => job.status);
+  if (statuses.some((status) => status === 'failed' || status === 'timed_out')) return 'failed';
+  if (statuses.some((status) => status === 'cancelled')) return 'cancelled';
+  return 'succeeded';
+}
+
+/** Quoted, as a matrix leg's name has commas of its own; past three, the table above names the rest. */
+function namedJobs(jobs: readonly JobSummary[]): string {
+  const names = jobs.slice(0, 3).map((job) => JSON.stringify(job.name));
+  const more = jobs.length - names.length;
+  return more > 0 ? `${names.join(', ')} and ${more} more` : names.join(', ');
 }
 
 /**

@@ -133,7 +133,7 @@ export class TtyView implements RunView {
         this.close();
         this.draw();
         this.out.write(
-          `\n${summaryTable(event.jobs, event.status, event.durationMs, this.c, this.start.unstarted())}\n`,
+          `\n${summaryTable(event.jobs, event.status, event.durationMs, this.c, { unstarted: this.start.unstarted() })}\n`,
         );
         this.printFailures();
         return;
