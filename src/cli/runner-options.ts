@@ -5,6 +5,7 @@ import { formatBytes, parseByteSize } from '../bundle/size.js';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { readFailureText } from '../core/read-failure.js';
 import { isRunnerLabelShape, maxRunnerLabels } from '../core/runner-label.js';
+import { timerDelay } from '../core/timer-delay.js';
 import { tokenTextProblem } from '../core/token-text.js';
 import { describeHost, runnerLabels } from '../runner/host.js';
 import type { JobHooks } from '../runner/job-hooks.js';
@@ -58,7 +59,12 @@ export interface RunnerSettings {
   readonly idleTimeoutMs: number | undefined;
   /** Absolute paths of the scripts run around every job. */
   readonly hooks: JobHooks;
+  /** Capabilities are detected again this often and sent to the control plane. */
+  readonly capabilityRefreshMs: number;
 }
+
+/** How often a runner detects its capabilities again: a tool installed meanwhile is offered within it. */
+export const defaultCapabilityRefreshMs = 5 * 60_000;
 
 /** `--max-log-size`'s default: GitLab Runner's 4 MiB cuts off ordinary verbose builds; 100 MiB rarely. */
 export const defaultMaxLogBytes = 100 * 1024 ** 2;
@@ -97,6 +103,7 @@ export function resolveRunnerSettings(
     ephemeral,
     idleTimeoutMs: idleTimeout(options.idleTimeout),
     hooks: jobHooks(options, env, cwd),
+    capabilityRefreshMs: capabilityRefresh(env),
   });
 }
 
@@ -264,6 +271,20 @@ function idleTimeout(value: string | undefined): number | undefined {
       `--idle-timeout must be ${durationHint} of at least 1s, received ${JSON.stringify(value)}`,
     );
   return ms;
+}
+
+/**
+ * $VALKYRIE_CAPABILITY_REFRESH, else defaultCapabilityRefreshMs. Meant for tests, which cannot wait
+ * 5 minutes for a refresh.
+ */
+function capabilityRefresh(env: NodeJS.ProcessEnv): number {
+  const value = env.VALKYRIE_CAPABILITY_REFRESH;
+  if (value === undefined || value === '') return defaultCapabilityRefreshMs;
+  const ms = parseDuration(value);
+  if (ms !== undefined && ms >= 100) return timerDelay(ms);
+  throw new UsageError(
+    `VALKYRIE_CAPABILITY_REFRESH: expected ${durationHint}, at least 100ms, received ${JSON.stringify(value)}`,
+  );
 }
 
 function protocol(value: string | undefined): RunnerProtocol {

@@ -214,3 +214,16 @@ describe('valkyrie runner --labels', () => {
       );
   });
 });
+
+describe('VALKYRIE_CAPABILITY_REFRESH', () => {
+  it('is 5 minutes unless set, takes a duration, and refuses what is none, naming the variable', () => {
+    const refresh = (value?: string) =>
+      resolveRunnerSettings(server, value === undefined ? {} : { VALKYRIE_CAPABILITY_REFRESH: value }, '/tmp')
+        .capabilityRefreshMs;
+    expect(refresh()).toBe(5 * 60_000);
+    expect(refresh('300ms')).toBe(300);
+    expect(refresh('1m')).toBe(60_000);
+    for (const bad of ['soon', '0', '10ms'])
+      expect(() => refresh(bad)).toThrow(`VALKYRIE_CAPABILITY_REFRESH: expected`);
+  });
+});

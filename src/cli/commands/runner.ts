@@ -54,8 +54,6 @@ import {
 import { runnerShutdownReason, Shutdown, shutdownLine } from '../runner-shutdown.js';
 import { createWorkDir, removeMade } from '../runner-work-dir.js';
 
-/** Capabilities are detected again this often and sent to the control plane. */
-const capabilityRefreshMs = 5 * 60_000;
 /** How long a stopping runner waits for the control plane to record that it stopped. */
 const deregisterAnswerMs = 5_000;
 
@@ -156,6 +154,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
       connectionLines,
       shutdown,
       autoStop,
+      probing.signal,
     );
   } finally {
     connectionLines.close();
@@ -243,6 +242,8 @@ async function serve(
   connectionLines: ConnectionLines,
   shutdown: Shutdown,
   autoStop: AutoStop,
+  /** Aborted once the command ends: a refresh still probing then kills its probes' process groups. */
+  probing: AbortSignal,
 ): Promise<number> {
   // A workspace download that met an untrusted certificate: its job fails with the line, the runner stops.
   let certificateProblem: string | undefined;
@@ -324,10 +325,11 @@ async function serve(
     );
   });
   const refresh = setInterval(() => {
-    void detectCapabilities({ workDir: settings.workDir })
-      .then((fresh) => agent.updateCapabilities(fresh))
+    void detectCapabilities({ workDir: settings.workDir, signal: probing })
+      // A detection cut short by the stop lacks what it did not finish probing: not sent.
+      .then((fresh) => (probing.aborted ? undefined : agent.updateCapabilities(fresh)))
       .catch(() => undefined);
-  }, capabilityRefreshMs);
+  }, settings.capabilityRefreshMs);
   refresh.unref();
   // Aborted by a signal that comes while it deregisters: it stops waiting for the server's answer.
   const holding = new AbortController();
