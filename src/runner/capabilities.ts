@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import type { RunnerCapabilities } from '../protocol/messages.js';
 import { pingDocker } from './docker-ping.js';
 
@@ -67,15 +67,26 @@ export async function detectCapabilities(options: CapabilityOptions): Promise<Ru
   return {
     os: process.platform,
     arch: process.arch,
-    cpuCount: processors.length,
+    // The CPUs this process (and so each job it starts) may run on: its affinity mask (taskset, a
+    // cpuset cgroup, docker --cpuset-cpus), not every CPU of the machine, which cpus() lists.
+    cpuCount: availableParallelism(),
     cpuModel: processors[0]?.model.trim() ?? 'unknown',
-    memoryBytes: totalmem(),
+    memoryBytes: usableMemory(totalmem(), process.constrainedMemory()),
     ...(diskFreeBytes === undefined ? {} : { diskFreeBytes }),
     gpus,
     ...(docker === undefined ? {} : { docker }),
     tools,
     detectedAt: Date.now(),
   };
+}
+
+/**
+ * The machine's memory, or the cgroup limit of this process (a container's `--memory`) when that is
+ * lower. `constrained` is process.constrainedMemory(): 0 when there is no limit or it is unknown,
+ * and on Node 20 the unlimited value itself (2^64, as the cgroup reads it) when there is none.
+ */
+export function usableMemory(total: number, constrained: number): number {
+  return constrained > 0 && constrained < total ? constrained : total;
 }
 
 async function freeDisk(dir: string): Promise<number | undefined> {

@@ -11,13 +11,14 @@ import {
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   defaultTools,
   detectCapabilities,
   parseNvidiaSmi,
+  usableMemory,
   versionIn,
 } from '../../src/runner/capabilities.js';
 import { isAlive, killGroup, readPid, waitFor } from '../e2e/process-state.js';
@@ -49,8 +50,8 @@ describe('runner capabilities', () => {
     expect(caps).toMatchObject({
       os: process.platform,
       arch: process.arch,
-      cpuCount: cpus().length,
-      memoryBytes: totalmem(),
+      cpuCount: availableParallelism(),
+      memoryBytes: Math.min(totalmem(), process.constrainedMemory() || totalmem()),
       gpus: [],
     });
     expect(caps.tools.node).toBe(process.versions.node);
@@ -187,6 +188,30 @@ describe('runner capabilities', () => {
       2_000,
       `the hung tool's child ${sleeper} to end`,
     );
+  });
+
+  it('counts the CPUs the runner may run on: one under taskset -c 0', () => {
+    // A real process pinned to one CPU, detecting with the built module (npm run build).
+    const built = join(import.meta.dirname, '../../dist/runner/capabilities.js');
+    const script = `import { detectCapabilities } from ${JSON.stringify(built)};
+      const caps = await detectCapabilities({ workDir: process.cwd(), tools: [] });
+      process.stdout.write(String(caps.cpuCount));`;
+    const pinned = spawnSync('taskset', ['-c', '0', process.execPath, '--input-type=module', '-e', script], {
+      cwd: tempDir(),
+      encoding: 'utf8',
+    });
+    expect(pinned.stderr).toBe('');
+    expect(pinned.stdout).toBe('1');
+  });
+
+  it("reports a container's memory limit when it is below the machine's memory", () => {
+    const gib = 1024 ** 3;
+    expect(usableMemory(16 * gib, 2 * gib)).toBe(2 * gib);
+    // No limit: 0 (unknown), or Node 20's reading of cgroup's unlimited value, 2^64.
+    expect(usableMemory(16 * gib, 0)).toBe(16 * gib);
+    expect(usableMemory(16 * gib, 2 ** 64)).toBe(16 * gib);
+    // A limit above the machine's memory never binds.
+    expect(usableMemory(16 * gib, 32 * gib)).toBe(16 * gib);
   });
 
   it('reads version numbers as tools print them', () => {
