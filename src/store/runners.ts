@@ -67,8 +67,10 @@ export interface RunnerStore {
   /** Moves `lastSeenAt` to `at` for every runner still connected to `replica` (its heartbeat). */
   touch(replica: string, at: number): Promise<void>;
   /**
-   * Stores an operator's mode with its `note`, which replaces the one before (none clears it, and
-   * `online` keeps none); the row after it, or undefined (nothing written) for an unknown id.
+   * Stores an operator's mode with its `note`, which replaces the one before: none clears it when the
+   * mode changes, and keeps it when the mode is the one the runner has already (a drain repeated
+   * without --note); `online` keeps none. The row after it, or undefined (nothing written) for an
+   * unknown id.
    */
   setMode(id: string, mode: RunnerMode, note?: string): Promise<StoredRunner | undefined>;
   /** The runners whose mode is not `online`, by id (the few an operator has set aside), with their notes. */

@@ -157,6 +157,18 @@ describe('valkyrie runners', () => {
       mode: 'maintenance',
       modeNote: 'disk swap until 14:00',
     });
+    // The same mode again without --note changes nothing: the note stays, and the runner is told no
+    // new mode (it would print its mode line again, without the note).
+    expect(await ws.run(['runners', 'maintenance', 'scripted'], env)).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/is in maintenance: .*\. Note: disk swap until 14:00\n$/),
+    });
+    expect(JSON.parse((await ws.run(['runners', 'list', '--json'], env)).stdout)[0]).toMatchObject({
+      modeNote: 'disk swap until 14:00',
+    });
+    expect(runner.modes.filter((message) => message.type === 'mode')).toEqual([
+      { type: 'mode', mode: 'maintenance', note: 'disk swap until 14:00' },
+    ]);
     // A control character would let a note forge a line of the table: refused, nothing changed.
     const forged = await ws.run(['runners', 'drain', 'scripted', '--note', 'a\nb'], env);
     expect(forged.code).toBe(2);

@@ -145,9 +145,17 @@ export function runnerStoreContract(make: StoresFactory): void {
       expect(await runners().modes()).toEqual(
         new Map([['rnr_1', { mode: 'maintenance', note: 'disk swap until 14:00' }]]),
       );
+      // The same mode again without a note (a drain repeated to make sure) keeps it.
+      expect(await runners().setMode('rnr_1', 'maintenance')).toMatchObject({
+        modeNote: 'disk swap until 14:00',
+      });
       expect(await runners().setMode('rnr_1', 'draining')).not.toHaveProperty('modeNote');
       expect(await runners().modes()).toEqual(new Map([['rnr_1', { mode: 'draining' }]]));
       await runners().setMode('rnr_1', 'draining', 'retiring');
+      expect(await runners().setMode('rnr_1', 'draining')).toMatchObject({ modeNote: 'retiring' });
+      expect(await runners().setMode('rnr_1', 'draining', 'retiring for good')).toMatchObject({
+        modeNote: 'retiring for good',
+      });
       expect(await runners().setMode('rnr_1', 'online', 'ignored when online')).not.toHaveProperty(
         'modeNote',
       );

@@ -60,7 +60,8 @@ const statements = {
   },
   setMode: {
     name: 'vk_runner_set_mode',
-    text: `UPDATE runners SET mode = $1, mode_note = $3 WHERE id = $2 RETURNING ${columns}`,
+    // The same mode again without a note keeps the note it has (setMode); both read the row before it.
+    text: `UPDATE runners SET mode_note = CASE WHEN $3::text IS NULL AND mode = $1 THEN mode_note ELSE $3 END, mode = $1 WHERE id = $2 RETURNING ${columns}`,
   },
   modes: { name: 'vk_runner_modes', text: "SELECT id, mode, mode_note FROM runners WHERE mode <> 'online'" },
   all: { name: 'vk_list_runners', text: `SELECT ${columns} FROM runners ORDER BY first_seen_at, id` },

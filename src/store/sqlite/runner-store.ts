@@ -81,8 +81,9 @@ export class SqliteRunnerStore implements RunnerStore {
     this.#touch = db.prepare<[number, string]>(
       'UPDATE runners SET last_seen_at = ? WHERE replica = ? AND connected = 1',
     );
-    this.#setMode = db.prepare<[RunnerMode, string | null, string]>(
-      'UPDATE runners SET mode = ?, mode_note = ? WHERE id = ?',
+    // The same mode again without a note keeps the note it has (setMode); both read the row before it.
+    this.#setMode = db.prepare<[{ mode: RunnerMode; note: string | null; id: string }]>(
+      'UPDATE runners SET mode_note = CASE WHEN @note IS NULL AND mode = @mode THEN mode_note ELSE @note END, mode = @mode WHERE id = @id',
     );
     this.#find = db.prepare<[string], RunnerRow>(`SELECT ${columns} FROM runners WHERE id = ?`);
     this.#modes = db.prepare<[], ModeRow>("SELECT id, mode, mode_note FROM runners WHERE mode <> 'online'");
@@ -131,7 +132,7 @@ export class SqliteRunnerStore implements RunnerStore {
 
   setMode(id: string, mode: RunnerMode, note?: string): Promise<StoredRunner | undefined> {
     return this.commits.write(`set runner ${id} ${mode}`, () => {
-      this.#setMode.run(mode, mode === 'online' ? null : nullable(note), id);
+      this.#setMode.run({ mode, note: mode === 'online' ? null : nullable(note), id });
       const row = this.#find.get(id);
       return row === undefined ? undefined : runnerOf(row);
     });
