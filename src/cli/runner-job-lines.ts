@@ -1,4 +1,4 @@
-import { visible } from '../core/visible-text.js';
+import { quotedVisible, visible } from '../core/visible-text.js';
 import type { JobEvent } from '../runner/job-event.js';
 import { formatDuration } from './views/format.js';
 
@@ -14,7 +14,8 @@ export function runnerJobLine(event: JobEvent): string {
   // `attempt` is the run's (a re-run's, GITHUB_RUN_ATTEMPT), not the job's: a job requeued after its
   // runner was lost keeps it, so calling it the job's attempt would say "attempt 1" of its second.
   const rerun = job.attempt > 1 ? ` (run attempt ${job.attempt})` : '';
-  const which = `job "${visible(job.name)}" of run ${visible(job.runId)}${rerun}`;
+  // Its own quotes escaped, as the step's in a reason are: where the name ends is unambiguous.
+  const which = `job ${quotedVisible(job.name)} of run ${visible(job.runId)}${rerun}`;
   if (event.kind === 'started') return `running ${which}`;
   const took = formatDuration(event.ms);
   const { outcome } = event;

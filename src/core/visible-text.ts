@@ -11,3 +11,11 @@ export function visible(text: string): string {
     (char) => named[char] ?? `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );
 }
+
+/**
+ * `text` in double quotes, safe to print (visible) and with its own `"` and `\` escaped, so that where
+ * it ends is unambiguous inside a line: `step "Run echo \"n=3\"" failed`, not `step "Run echo "n=3"" failed`.
+ */
+export function quotedVisible(text: string): string {
+  return `"${visible(text.replace(/["\\]/g, '\\$&'))}"`;
+}

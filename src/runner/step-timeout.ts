@@ -1,4 +1,5 @@
 import { timeoutText } from '../core/counted.js';
+import { quotedVisible } from '../core/visible-text.js';
 import { type EvaluationContext, evaluateValue } from '../workflow/expressions/index.js';
 import type { StepDefinition } from '../workflow/model.js';
 import { evaluateNumber } from '../workflow/typed-values.js';
@@ -23,10 +24,12 @@ export function stepTimeoutMs(step: StepDefinition, context: EvaluationContext):
 
 /**
  * Why a failed step failed the job (the job's reason): its exit code, or the timeout that stopped it,
- * as its log's line says it: `step "build" timed out after 0.5 minutes`.
+ * as its log's line says it: `step "build" timed out after 0.5 minutes`. The name's own quotes are
+ * escaped: a `run:` step's is its script's first line, whose quotes would otherwise seem to close it.
  */
 export function stepFailureReason(name: string, exitCode?: number, timedOutAfterMs?: number): string {
-  if (timedOutAfterMs !== undefined) return `step "${name}" timed out after ${timeoutText(timedOutAfterMs)}`;
-  if (exitCode === 0) return `step "${name}" failed: a workflow command it printed failed (exit code 0)`;
-  return `step "${name}" failed${exitCode === undefined ? '' : ` with exit code ${exitCode}`}`;
+  const step = `step ${quotedVisible(name)}`;
+  if (timedOutAfterMs !== undefined) return `${step} timed out after ${timeoutText(timedOutAfterMs)}`;
+  if (exitCode === 0) return `${step} failed: a workflow command it printed failed (exit code 0)`;
+  return `${step} failed${exitCode === undefined ? '' : ` with exit code ${exitCode}`}`;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runnerJobLine } from '../../src/cli/runner-job-lines.js';
+import { quotedVisible } from '../../src/core/visible-text.js';
 import type { JobSpec } from '../../src/protocol/job-spec.js';
 
 /** Only what the line reads of a job. */
@@ -43,5 +44,12 @@ describe("valkyrie runner's line for a job's start and end", () => {
         ms: 10,
       }),
     ).toBe('job "a\\x1b[2Jb" of run 7 (run attempt 2) failed after 10ms: line one\\nline two');
+  });
+
+  it("escapes a name's own quotes and backslashes, so that where it ends is unambiguous", () => {
+    expect(runnerJobLine({ kind: 'started', job: job('say "hi"') })).toBe(
+      'running job "say \\"hi\\"" of run 7 (run attempt 2)',
+    );
+    expect(quotedVisible('Run echo "n=3 \\ m"\x1b')).toBe('"Run echo \\"n=3 \\\\ m\\"\\x1b"');
   });
 });

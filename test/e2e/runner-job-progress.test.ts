@@ -40,10 +40,15 @@ jobs:
     runs-on: self-hosted
     steps:
       - run: exit 3
+  quoted:
+    name: say "hi"
+    runs-on: self-hosted
+    steps:
+      - run: echo "n=3"; exit 2
 `,
     );
     const result = await startSubmit(ws, processes, serverUrl, submitToken, file, ['--no-bundle']).done;
-    expect(statuses(result.stdout)).toEqual({ fine: 'succeeded', broken: 'failed' });
+    expect(statuses(result.stdout)).toEqual({ fine: 'succeeded', broken: 'failed', 'say "hi"': 'failed' });
     const lines = runner.stdout().split('\n');
     const runId = /running job "fine" of run (\S+)/.exec(runner.stdout())?.[1];
     expect(runId, runner.stdout()).toBeDefined();
@@ -57,6 +62,11 @@ jobs:
     expect(about('broken')).toEqual([
       `valkyrie runner: running job "broken" of run ${runId}`,
       expect.stringMatching(/ failed after \d+(\.\d)?m?s: step "Run exit 3" failed with exit code 3$/),
+    ]);
+    // Names with quotes of their own are quoted as JSON: where each name ends is unambiguous.
+    expect(about('say \\"hi\\"')).toEqual([
+      `valkyrie runner: running job "say \\"hi\\"" of run ${runId}`,
+      expect.stringMatching(/ failed after \S+: step "Run echo \\"n=3\\"; exit 2" failed with exit code 2$/),
     ]);
   }, 60_000);
 });
