@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { type ClientRequest, request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,8 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv): string {
  * one is spoken to as the docker CLI does: over TLS when DOCKER_TLS_VERIFY (checking the daemon's
  * certificate) or DOCKER_TLS is set, with `ca.pem`, `cert.pem` and `key.pem` from DOCKER_CERT_PATH
  * (default ~/.docker) when there — as GitLab's docker:dind service is reached (tcp://docker:2376).
+ * Never rejects: settings it cannot use (an address that is no URL, a key that is not of its
+ * certificate) leave Docker out, as an unreachable daemon does, not the runner's other capabilities.
  */
 export function pingDocker(
   env: NodeJS.ProcessEnv,
@@ -22,35 +24,49 @@ export function pingDocker(
 ): Promise<RunnerCapabilities['docker'] | undefined> {
   const endpoint = dockerEndpoint(env);
   const tls = Boolean(env.DOCKER_TLS_VERIFY) || Boolean(env.DOCKER_TLS);
-  let target: RequestOptions;
-  if (endpoint.startsWith('unix://')) {
-    target = { socketPath: endpoint.slice('unix://'.length) };
-  } else if (endpoint.startsWith('tcp://')) {
-    const url = new URL(`http://${endpoint.slice('tcp://'.length)}`);
-    target = { host: url.hostname, port: Number(url.port || (tls ? 2376 : 2375)) };
-    if (tls) target = { ...target, ...clientTls(env) };
-  } else {
-    return Promise.resolve(undefined);
-  }
-  const request = tls && 'host' in target ? httpsRequest : httpRequest;
   return new Promise((resolve) => {
-    const ping = request({ ...target, path: '/_ping', method: 'GET', timeout: timeoutMs }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        body += chunk;
+    let ping: ClientRequest;
+    try {
+      const how = pingTarget(endpoint, tls, env);
+      if (how === undefined) return resolve(undefined);
+      const { target, request } = how;
+      ping = request({ ...target, path: '/_ping', method: 'GET', timeout: timeoutMs }, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        response.on('end', () => {
+          if (response.statusCode !== 200 || body.trim() !== 'OK') return resolve(undefined);
+          const apiVersion = response.headers['api-version'];
+          resolve(typeof apiVersion === 'string' ? { endpoint, apiVersion } : { endpoint });
+        });
+        response.on('error', () => resolve(undefined));
       });
-      response.on('end', () => {
-        if (response.statusCode !== 200 || body.trim() !== 'OK') return resolve(undefined);
-        const apiVersion = response.headers['api-version'];
-        resolve(typeof apiVersion === 'string' ? { endpoint, apiVersion } : { endpoint });
-      });
-      response.on('error', () => resolve(undefined));
-    });
+    } catch {
+      // new URL's and the TLS context's own errors, thrown at once.
+      return resolve(undefined);
+    }
     ping.on('timeout', () => ping.destroy(new Error('timed out')));
     ping.on('error', () => resolve(undefined));
     ping.end();
   });
+}
+
+/** Where and how to ask `endpoint`: undefined for another scheme; throws for an address that is no URL. */
+function pingTarget(
+  endpoint: string,
+  tls: boolean,
+  env: NodeJS.ProcessEnv,
+): { target: RequestOptions; request: typeof httpRequest } | undefined {
+  if (endpoint.startsWith('unix://'))
+    return { target: { socketPath: endpoint.slice('unix://'.length) }, request: httpRequest };
+  if (!endpoint.startsWith('tcp://')) return undefined;
+  const url = new URL(`http://${endpoint.slice('tcp://'.length)}`);
+  const target = { host: url.hostname, port: Number(url.port || (tls ? 2376 : 2375)) };
+  return tls
+    ? { target: { ...target, ...clientTls(env) }, request: httpsRequest }
+    : { target, request: httpRequest };
 }
 
 /** The docker CLI's TLS settings from the environment; a file that is not there is left out. */

@@ -87,15 +87,23 @@ describe('runner capabilities', () => {
     expect(caps.docker).toEqual({ endpoint: `unix://${socket}`, apiVersion: '1.43' });
   });
 
-  it('pings a Docker API over TLS as the docker CLI does: DOCKER_TLS_VERIFY, certificates in DOCKER_CERT_PATH', async () => {
-    const dir = tempDir();
-    const tls = join(import.meta.dirname, '..', 'fixtures', 'tls');
+  const tlsFixtures = join(import.meta.dirname, '..', 'fixtures', 'tls');
+
+  /** A DOCKER_CERT_PATH in `dir`: each file named there a copy of the TLS fixture named. */
+  function dockerCertPath(dir: string, files: Readonly<Record<string, string>>): string {
     const certs = join(dir, 'certs');
     mkdirSync(certs);
+    for (const [name, fixture] of Object.entries(files))
+      copyFileSync(join(tlsFixtures, fixture), join(certs, name));
+    return certs;
+  }
+
+  it('pings a Docker API over TLS as the docker CLI does: DOCKER_TLS_VERIFY, certificates in DOCKER_CERT_PATH', async () => {
+    const dir = tempDir();
     // The self-signed certificate is its own CA; the client needs no certificate of its own here.
-    copyFileSync(join(tls, 'cert.pem'), join(certs, 'ca.pem'));
+    const certs = dockerCertPath(dir, { 'ca.pem': 'cert.pem' });
     const server = createHttpsServer(
-      { cert: readFileSync(join(tls, 'cert.pem')), key: readFileSync(join(tls, 'key.pem')) },
+      { cert: readFileSync(join(tlsFixtures, 'cert.pem')), key: readFileSync(join(tlsFixtures, 'key.pem')) },
       (request, response) => {
         if (request.url === '/_ping') response.writeHead(200, { 'Api-Version': '1.44' }).end('OK');
         else response.writeHead(404).end();
@@ -111,6 +119,23 @@ describe('runner capabilities', () => {
     // Verified: without the CA that signed it, the daemon is not taken as reachable.
     rmSync(join(certs, 'ca.pem'));
     expect((await detectCapabilities({ workDir: dir, env, tools: [] })).docker).toBeUndefined();
+  });
+
+  it('leaves only Docker out for Docker settings it cannot use: a client key not of its certificate, a bad DOCKER_HOST', async () => {
+    const dir = tempDir();
+    // Another certificate's key, as after a cert.pem was renewed and its key.pem was not copied.
+    const certs = dockerCertPath(dir, {
+      'ca.pem': 'cert.pem',
+      'cert.pem': 'cert.pem',
+      'key.pem': 'expired-key.pem',
+    });
+    const node = [{ name: 'node', command: process.execPath, args: ['--version'] }];
+    const tlsEnv = { DOCKER_HOST: 'tcp://127.0.0.1:1', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs };
+    for (const env of [tlsEnv, { DOCKER_HOST: 'tcp://127.0.0.1:99999' }, { DOCKER_HOST: 'tcp://' }]) {
+      const caps = await detectCapabilities({ workDir: dir, env, tools: node });
+      expect(caps.tools).toEqual({ node: process.versions.node });
+      expect(caps.docker).toBeUndefined();
+    }
   });
 
   /** A `bin/NAME` script in `dir` that runs `body` (sh), and the PATH that finds it first. */
