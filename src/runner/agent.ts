@@ -129,11 +129,7 @@ export class RunnerAgent {
   private accepting = true;
   /** Accepted offers: a drain waits for their leases, as for its running jobs. */
   private readonly awaitedLeases: AwaitedLeases;
-  /**
-   * Set once `drain` has seen its last job end: a lease that comes later (for an offer accepted just
-   * before the drain, granted later than AwaitedLeases waits) is not run, as the runner deregisters
-   * next and the control plane then takes the job back; run, it would be cut off by the runner's exit.
-   */
+  /** Set once `drain` has seen its last job end: a lease that comes later is not run (lateLease). */
   private drained = false;
   /** The operator's mode, as the control plane last told it. */
   private mode: RunnerMode = 'online';
@@ -377,15 +373,15 @@ export class RunnerAgent {
         this.transport.send(this.answerOffer(message.jobId));
         return;
       }
-      case 'lease':
+      case 'lease': {
         this.awaitedLeases.leased(message.jobId);
-        if (this.drained)
-          (this.options.warn ?? warnOnStderr)(
-            `did not run job "${visible(message.job.name)}" of run ${visible(message.job.runId)}: its lease came after the runner ` +
-              'stopped taking jobs; the server takes it back as the runner deregisters',
-          );
-        else this.startJob(message);
+        const late = this.lateLease();
+        const { name, runId } = message.job;
+        const line = `did not run job "${visible(name)}" of run ${visible(runId)}: its lease came after ${late}`;
+        if (late === undefined) this.startJob(message);
+        else (this.options.warn ?? warnOnStderr)(line);
         return;
+      }
       case 'cancel': {
         const job = this.active.get(message.jobId);
         if (!job) return;
@@ -415,6 +411,18 @@ export class RunnerAgent {
       return { type: 'decline', jobId, reason: 'at capacity' };
     this.awaitedLeases.accepted(jobId);
     return { type: 'accept', jobId };
+  }
+
+  /**
+   * Why a lease that comes now is not run, if it is not (the control plane takes its job back): after
+   * the drain, the runner would exit under it; after cancelAll, it would skip every step and succeed.
+   */
+  private lateLease(): string | undefined {
+    if (this.shutdown.signal.aborted)
+      return `the runner stopped its jobs (${visible(String(this.shutdown.signal.reason))}); the server takes it back as the runner stops`;
+    if (this.drained)
+      return 'the runner stopped taking jobs; the server takes it back as the runner deregisters';
+    return undefined;
   }
 
   private startJob(lease: LeaseMessage): void {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
@@ -181,36 +181,43 @@ describe("a runner's connected line and its idle stop", () => {
 
 describe('a runner on a lagging link, stopped between an accept and its lease', () => {
   // What the server sends takes 2 s to arrive: the offer about 2 s after the run is submitted, its
-  // lease about 2 s after that. It used to drain at once (no job was running yet) and deregister, so
-  // the server took the job back (requeued, with no runner left for it), while the runner started the
-  // job as its lease came and exited under it.
+  // lease about 2 s after that.
+  const lagMs = 2_000;
+
+  /**
+   * Runner `name` behind a proxy that delays what the server sends by lagMs, and a run of one job
+   * for it that appends to `marker`, submitted; resolves once the runner has accepted its offer, its
+   * lease still on the way.
+   */
+  async function acceptedOnLaggingLink(name: string, proxy: TcpProxy) {
+    proxy.delayReplies(lagMs);
+    const via = `http://127.0.0.1:${proxy.port}`;
+    const { runner, checks } = watchedRunner(name, via, ['--protocol', 'ws', '--labels', name], started);
+    await untilChecks(checks, 1, runner);
+    const marker = join(ws.dir, `${name}.log`);
+    const file = ws.write(
+      `${name}.yml`,
+      `name: ${name}\njobs:\n  one:\n    runs-on: [self-hosted, ${name}]\n    steps:\n      - run: echo ran >> ${marker}\n`,
+    );
+    const token = await createToken(server.url, admin, 'submit');
+    const follow = startSubmit(ws, processes, server.url, token, file);
+    await waitFor(() => /Submitted run/.test(follow.stderr()), 20_000, 'the run to be submitted');
+    const runId = /Submitted run (\S+)/.exec(follow.stderr())?.[1];
+    await new Promise((resolve) => setTimeout(resolve, lagMs * 1.5));
+    return { runner, follow, marker, runId };
+  }
+
+  function lagProxy(): Promise<TcpProxy> {
+    return TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
+  }
+
+  // It used to drain at once (no job was running yet) and deregister, so the server took the job back
+  // (requeued, with no runner left for it), while the runner started the job as its lease came and
+  // exited under it.
   it('runs the job the server granted it, then deregisters; the run succeeds', async () => {
-    const lagMs = 2_000;
-    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
+    const proxy = await lagProxy();
     try {
-      proxy.delayReplies(lagMs);
-      const via = `http://127.0.0.1:${proxy.port}`;
-      const { runner, checks } = watchedRunner(
-        'in-flight',
-        via,
-        ['--protocol', 'ws', '--labels', 'in-flight'],
-        started,
-      );
-      await untilChecks(checks, 1, runner);
-      const marker = join(ws.dir, 'in-flight.log');
-      const file = ws.write(
-        'in-flight.yml',
-        `name: in-flight\njobs:\n  one:\n    runs-on: [self-hosted, in-flight]\n    steps:\n      - run: echo ran >> ${marker}\n`,
-      );
-      const follow = startSubmit(
-        ws,
-        processes,
-        server.url,
-        await createToken(server.url, admin, 'submit'),
-        file,
-      );
-      await waitFor(() => /Submitted run/.test(follow.stderr()), 20_000, 'the run to be submitted');
-      await new Promise((resolve) => setTimeout(resolve, lagMs * 1.5));
+      const { runner, follow, marker } = await acceptedOnLaggingLink('in-flight', proxy);
       runner.child.kill('SIGTERM');
       const stopped = await runner.done;
       expect(stopped.code, stopped.stderr).toBe(0);
@@ -221,6 +228,29 @@ describe('a runner on a lagging link, stopped between an accept and its lease', 
       ]);
       expect(submitted?.code, `${follow.stdout()}\n${follow.stderr()}`).toBe(0);
       expect(readFileSync(marker, 'utf8')).toBe('ran\n');
+    } finally {
+      await proxy.close();
+    }
+  }, 40_000);
+
+  // The second signal cancels the runner's jobs; a job whose lease came after it was started all the
+  // same, its steps skipped by the shutdown, and reported succeeded: the run succeeded, nothing ran.
+  it('leaves a job whose lease comes after a second signal to the server, unrun, not succeeded', async () => {
+    const proxy = await lagProxy();
+    try {
+      const { runner, marker, runId } = await acceptedOnLaggingLink('cancelled-in-flight', proxy);
+      runner.child.kill('SIGTERM');
+      await waitFor(() => /draining/.test(runner.stdout()), 5_000, 'the drain line');
+      runner.child.kill('SIGINT');
+      const stopped = await runner.done;
+      expect(stopped.stderr).toMatch(
+        /did not run job "one" of run \S+: its lease came after the runner stopped its jobs/,
+      );
+      expect(stopped.stdout).not.toMatch(/job "one" of run \S+ succeeded/);
+      expect(existsSync(marker)).toBe(false);
+      const response = await callApi(server.url, admin, 'GET', `/api/v1/runs/${runId}`);
+      const { run } = (await response.json()) as { run: { jobs: { status: string }[] } };
+      expect(run.jobs.map((job) => job.status)).toEqual(['queued']);
     } finally {
       await proxy.close();
     }

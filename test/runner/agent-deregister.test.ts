@@ -138,3 +138,31 @@ describe('RunnerAgent.drain with an offer accepted just before it', () => {
     expect(await answered).toBe('answered');
   });
 });
+
+describe('RunnerAgent.cancelAll while a drain waits for a lease', () => {
+  it('does not start the job whose lease comes after the runner cancelled its jobs (a second signal)', async () => {
+    const { agent, control, received, warnings } = agentWithPeer();
+    const lease = await sleepingJobLease(1);
+    control.send({ type: 'offer', jobId: lease.jobId, name: 'a', ttlMs: 30_000 });
+    await settle();
+    expect(received.map((m) => m.type)).toContain('accept');
+    // SIGTERM, then SIGINT: the operator wants the runner's jobs cancelled, before this one's lease came.
+    const draining = agent.drain('the runner is stopping');
+    agent.cancelAll('the runner is shutting down (second SIGINT)', false);
+    control.send(lease);
+    await settle();
+    // Run, its steps would all be skipped (the runner's shutdown skips them unjudged) and the job,
+    // uncancelled, reported succeeded: the server would take that for the job's result.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(received.filter((m) => m.type.startsWith('step.') || m.type === 'job.completed')).toEqual([]);
+    expect(agent.running).toBe(0);
+    expect(warnings).toEqual([
+      `did not run job "a" of run ${lease.job.runId}: its lease came after the runner stopped its jobs ` +
+        '(the runner is shutting down (second SIGINT)); the server takes it back as the runner stops',
+    ]);
+    // Not held for the rest of the lease wait: the lease it waited for came.
+    const started = Date.now();
+    await draining;
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
