@@ -3,10 +3,10 @@
  * character. `valkyrie runner --labels` splits at commas and refuses anything else, without trimming,
  * so a `runs-on` label with one of these is one no runner can ever have: its job would wait for ever.
  */
+const unfitCharacter = /[\s,\p{Cc}]/u;
+
 /** How many labels a runner may have, those it is given (self-hosted, its OS, …) included. */
 export const maxRunnerLabels = 200;
-
-const unfitCharacter = /[\s,\p{Cc}]/u;
 
 /** Whether `label` is one a runner can have (see above); an empty label is the caller's to judge. */
 export function isRunnerLabelShape(label: string): boolean {
