@@ -121,6 +121,8 @@ export interface StoredLeg {
   readonly triesFrom?: number;
   /** It failed and its job-level continue-on-error let the run go on (JobRecord.continuedOnError). */
   readonly continuedOnError?: true;
+  /** The attempt the run's latest re-run runs again (JobRecord.rerunAttempt): see unfinishedRerun. */
+  readonly rerunAttempt?: number;
 }
 
 /**

@@ -40,17 +40,7 @@ export function planRerun(
 ): RerunPlan {
   if (scope === 'all') return { kept: [], reopened: new Set(), replanned: legsByKey(stored) };
   const failedKeys = new Set(stored.filter((leg) => rerunStatuses.has(leg.status)).map((leg) => leg.key));
-  const downstream = new Set<string>();
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const job of workflow.jobs.values()) {
-      if (downstream.has(job.key)) continue;
-      if (!job.needs.some((need) => failedKeys.has(need) || downstream.has(need))) continue;
-      downstream.add(job.key);
-      grew = true;
-    }
-  }
+  const downstream = keysAfter(workflow, failedKeys);
   const kept: StoredLeg[] = [];
   const reopened = new Set<string>();
   for (const leg of stored) {
@@ -70,6 +60,51 @@ export function rerunLegIds(workflow: Workflow, stored: readonly StoredLeg[], sc
   return stored
     .filter((leg) => plan.reopened.has(leg.id) || plan.replanned.has(leg.key))
     .map((leg) => leg.id);
+}
+
+/**
+ * What is left of a re-run that the process driving it left unfinished, for the restore that takes
+ * the run over (RunCoordinator.restore), split as planRerun splits a finished run: the records that
+ * still hold, final, the attempt the re-run marked to run again (StoredLeg.rerunAttempt) — it had not
+ * stored their next attempt yet — run again; every other record is kept as stored. The marks say
+ * which jobs the re-run runs again, not its scope: a marked job after another marked one is planned
+ * anew, as either scope does; one with none before it reopens its legs still to run again, as
+ * `failed` does, unless one of them had succeeded or was skipped, which only `all` runs again: then
+ * it is planned anew. (A job with no needs whose every leg failed is therefore reopened after an
+ * unfinished `all` too, where that would have evaluated its `if:` again.) A job the re-run had planned
+ * anew already, with some of its legs' next attempts not stored yet, keeps that plan: those legs are
+ * reopened.
+ */
+export function unfinishedRerun(workflow: Workflow, stored: readonly StoredLeg[]): RerunPlan {
+  const pending = stored.filter((leg) => leg.rerunAttempt === leg.attempt && isTerminal(leg.status));
+  const marked = new Set(stored.filter((leg) => leg.rerunAttempt !== undefined).map((leg) => leg.key));
+  const downstream = keysAfter(workflow, marked);
+  for (const leg of pending) if (!rerunStatuses.has(leg.status)) downstream.add(leg.key);
+  // A job the re-run had planned anew already, some of whose legs' next attempts were not stored
+  // yet, keeps its plan: those legs run again in place.
+  const pendingIds = new Set(pending.map((leg) => leg.id));
+  for (const leg of stored) if (!pendingIds.has(leg.id)) downstream.delete(leg.key);
+  const replanned = pending.filter((leg) => downstream.has(leg.key));
+  const reopened = new Set(pending.filter((leg) => !downstream.has(leg.key)).map((leg) => leg.id));
+  const replannedIds = new Set(replanned.map((leg) => leg.id));
+  const kept = stored.filter((leg) => !replannedIds.has(leg.id));
+  return { kept, reopened, replanned: legsByKey(replanned) };
+}
+
+/** The jobs of `workflow` that need one of `keys`, directly or not. */
+function keysAfter(workflow: Workflow, keys: ReadonlySet<string>): Set<string> {
+  const after = new Set<string>();
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const job of workflow.jobs.values()) {
+      if (after.has(job.key)) continue;
+      if (!job.needs.some((need) => keys.has(need) || after.has(need))) continue;
+      after.add(job.key);
+      grew = true;
+    }
+  }
+  return after;
 }
 
 function legsByKey(legs: readonly StoredLeg[]): Map<string, StoredLeg[]> {

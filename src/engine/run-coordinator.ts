@@ -22,7 +22,7 @@ import {
 import { attemptOutcomeOfStatus, jobRetryDecision, requeueLostLeg, retryLeg } from './job-retry.js';
 import { type Effect, type Leg, moveLeg, type RestoreOptions, type StoredLeg, specOf } from './leg.js';
 import { queuePlacement } from './queue-placement.js';
-import { endedAttemptOf, planRerun, type RerunScope, takeEarlier } from './rerun-plan.js';
+import { endedAttemptOf, planRerun, type RerunScope, takeEarlier, unfinishedRerun } from './rerun-plan.js';
 import { restoredLeg, restoredPlan } from './restored-leg.js';
 import type { RunContext } from './run-context.js';
 import { jobSummaryOf, runStatusOf } from './run-outcome.js';
@@ -202,7 +202,9 @@ export class RunCoordinator {
    * A running leg in `awaitingRunner` stays running, with no effect: its runner may still be running
    * it, and the control plane holds its lease for it (ControlPlane.continueRun); should the runner not
    * come back, the lost lease ends it as any lost lease does. An interrupted attempt ends at `lostAt`
-   * (not before it started). Call once, on a coordinator nothing else has been called on.
+   * (not before it started). Of a re-run left unfinished, the jobs it had still to run again, which
+   * still hold their earlier attempt's result, run again as that re-run would have run them
+   * (unfinishedRerun). Call once, on a coordinator nothing else has been called on.
    */
   restore(
     stored: readonly StoredLeg[],
@@ -211,7 +213,9 @@ export class RunCoordinator {
   ): Effect[] {
     this.awaitingRunner = awaitingRunner;
     this.lostAt = lostAt;
-    return this.rebuild(stored, stored, new Set(), at);
+    const plan = unfinishedRerun(this.workflow, stored);
+    for (const [key, legs] of plan.replanned) this.earlier.set(key, [...legs]);
+    return this.rebuild(stored, plan.kept, plan.reopened, at);
   }
 
   /**

@@ -47,6 +47,8 @@ export interface JobRow<Int, Json> {
   tries_from: number | null;
   /** 1 (SQLite) or true (Postgres) for JobRecord.continuedOnError; NULL otherwise. */
   continued_on_error: number | boolean | null;
+  /** JobRecord.rerunAttempt; NULL for a job no re-run marked. */
+  rerun_attempt: number | null;
 }
 
 export interface JobAttemptRow<Int, Json> {
@@ -83,7 +85,7 @@ export const runColumns =
   'concurrency_group, concurrency_state, concurrency_ahead, concurrency_at, concurrency_joined_at';
 export const jobColumns =
   'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason, attempt, queued_at, ' +
-  'not_before, priority, runner, fencing_token, tries_from, continued_on_error';
+  'not_before, priority, runner, fencing_token, tries_from, continued_on_error, rerun_attempt';
 export const stepColumns =
   'job_id, job_attempt, idx, attempt, name, outcome, conclusion, exit_code, started_at, finished_at, retry_delay_ms, ' +
   'timed_out_after_ms, max_attempts';

@@ -100,6 +100,13 @@ export interface JobRecord extends NewJob {
    * `needs.<id>.result` read `success` (engine/leg.ts, continuedOnError). Absent otherwise.
    */
   readonly continuedOnError?: true;
+  /**
+   * The attempt of the job that the run's latest re-run runs again (RunRecoveryStore.reopen marks it).
+   * While `attempt` is still this one, the record holds that earlier attempt's final result, not this
+   * re-run's: the re-run had not planned the job's next attempt yet (a job after a re-run one is
+   * planned once its needs are done). Absent for a job that re-run keeps, or when there was none.
+   */
+  readonly rerunAttempt?: number;
 }
 
 export interface JobPatch {

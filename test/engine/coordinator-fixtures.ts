@@ -3,6 +3,7 @@ import type { JobStatus } from '../../src/core/outcome.js';
 import type { Effect, StoredLeg } from '../../src/engine/leg.js';
 import type { RunContext } from '../../src/engine/run-context.js';
 import { RunCoordinator } from '../../src/engine/run-coordinator.js';
+import type { Workflow } from '../../src/workflow/model.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 
 /** Run 7, whose jobs are `7.<ordinal>`: fixtures for RunCoordinator's tests. */
@@ -17,15 +18,28 @@ const run: RunContext = {
   envOverrides: {},
 };
 
+/** The workflow of `yaml`, which must parse. */
+export function workflowOf(yaml: string): Workflow {
+  const parsed = parseWorkflow(yaml, 'test.yml');
+  if (!parsed.workflow) throw new Error(JSON.stringify(parsed.diagnostics));
+  return parsed.workflow;
+}
+
+/** a → b → c, and d after a only: for what a re-run runs again. */
+export const rerunChain = workflowOf(`jobs:
+  a: { runs-on: x, steps: [{ run: a }] }
+  b: { needs: a, runs-on: x, steps: [{ run: b }] }
+  c: { needs: b, runs-on: x, steps: [{ run: c }] }
+  d: { needs: a, runs-on: x, steps: [{ run: d }] }
+`);
+
 /** A coordinator of run 7 for the workflow; `random` draws retry jitter. */
 export function coordinator(
   yaml: string,
   context: Partial<RunContext> = {},
   random?: () => number,
 ): RunCoordinator {
-  const parsed = parseWorkflow(yaml, 'test.yml');
-  if (!parsed.workflow) throw new Error(JSON.stringify(parsed.diagnostics));
-  return new RunCoordinator(parsed.workflow, { ...run, ...context }, (n) => asJobId(`7.${n}`), random);
+  return new RunCoordinator(workflowOf(yaml), { ...run, ...context }, (n) => asJobId(`7.${n}`), random);
 }
 
 /** Job 7.<ordinal> as the store last saw it, named after its key unless `more` says otherwise. */

@@ -1,22 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rerunLegIds } from '../../src/engine/rerun-plan.js';
-import type { Workflow } from '../../src/workflow/model.js';
-import { parseWorkflow } from '../../src/workflow/parse.js';
-import { stored } from './coordinator-fixtures.js';
-
-function workflowOf(yaml: string): Workflow {
-  const parsed = parseWorkflow(yaml, 'test.yml');
-  if (!parsed.workflow) throw new Error(JSON.stringify(parsed.diagnostics));
-  return parsed.workflow;
-}
-
-// d needs only a; c needs b.
-const chain = workflowOf(`jobs:
-  a: { runs-on: x, steps: [{ run: a }] }
-  b: { needs: a, runs-on: x, steps: [{ run: b }] }
-  c: { needs: b, runs-on: x, steps: [{ run: c }] }
-  d: { needs: a, runs-on: x, steps: [{ run: d }] }
-`);
+import { rerunChain as chain, stored, workflowOf } from './coordinator-fixtures.js';
 
 describe('rerunLegIds: the legs a re-run counts against the queue capacity', () => {
   const legs = [

@@ -105,8 +105,21 @@ export function rerunAdmissionContract(make: StoresFactory): void {
       });
       // Nothing written to the jobs yet: they still show their earlier attempt's final status.
       expect(await runs().countUnfinishedJobs()).toBe(2);
+      // Read back with the jobs, for a restore of the re-run to tell (RunCoordinator.restore).
+      const marks = async () =>
+        (await runs().listJobs(ended.id)).map((job) => [job.attempt ?? 1, job.rerunAttempt]);
+      expect(await marks()).toEqual([
+        [1, undefined],
+        [1, 1],
+        [1, 1],
+      ]);
       await runs().updateJob(failed, { status: 'pending', attempt: 2 });
       expect(await runs().countUnfinishedJobs()).toBe(2);
+      expect(await marks()).toEqual([
+        [1, undefined],
+        [2, 1],
+        [1, 1],
+      ]);
       await runs().updateJob(failed, { status: 'succeeded', finishedAt: t0 + 30_000 });
       expect(await runs().countUnfinishedJobs()).toBe(1);
       // Its needs done, the job after it is planned again: skipped again by its if:, its next attempt.

@@ -394,6 +394,7 @@ function jobFromRow(row: JobRow): JobRecord {
   if (row.fencing_token !== null) job.fencingToken = Number(row.fencing_token);
   if (row.tries_from !== null && row.tries_from !== 1) job.triesFrom = row.tries_from;
   if (row.continued_on_error) job.continuedOnError = true;
+  if (row.rerun_attempt !== null) job.rerunAttempt = row.rerun_attempt;
   return job;
 }
 
