@@ -239,11 +239,12 @@ export async function waitForRunStatus(
 }
 
 /**
- * Submits the one-job workflow to `server` and connects a runner that takes its job: the run's id,
- * the runner, the job's lease, `log` to report a stdout line under it, and `succeed` to end the job.
+ * Submits `workflow` (the one-job workflow) to `server` and connects a runner that takes its first job:
+ * the run's id, the runner, the job's lease, `log` to report a stdout line under it, and `succeed` to
+ * end the job.
  */
-export async function runningJob(server: TestServer) {
-  const created = await server.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+export async function runningJob(server: TestServer, workflow = oneJobWorkflow) {
+  const created = await server.request('POST', '/api/v1/runs', { body: { workflow } });
   const runId = (created.body as { run: { id: string } }).run.id;
   const runner = await connectScriptedRunner(
     server.server.url,
