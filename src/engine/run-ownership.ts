@@ -9,6 +9,7 @@ import type { ParseResult } from '../workflow/parse.js';
 import { groupClockAt } from './concurrency-gate.js';
 import { jobMembersOfRun } from './job-concurrency.js';
 import { endRunningSteps } from './lost-steps.js';
+import { endedAttemptOf } from './rerun-plan.js';
 import { RunHeartbeat } from './run-heartbeat.js';
 import { heartbeatIntervalMs } from './run-liveness.js';
 import { thisProcess } from './run-owner.js';
@@ -118,7 +119,9 @@ export interface RunEnding {
 /**
  * Ends a run no process can go on with (its driver gone, and it cannot or must not be continued):
  * every unfinished job, then the run, as `end` says, with its reason — the jobs it never planned too (their
- * needs were unfinished; unplanned-jobs.ts), added first, so that the run lists every job of its workflow.
+ * needs were unfinished; unplanned-jobs.ts), added first, so that the run lists every job of its workflow,
+ * and, of a re-run left unfinished, the jobs it had still to run again (JobRecord.rerunAttempt), as
+ * their next attempt.
  * The caller must own the run (RunRecoveryStore.claim). With `ownerGone` (its last owner is certainly
  * dead: a process of this host that no longer exists), the places the run and its jobs held or awaited
  * in concurrency groups are given up at once (givePlacesUp). Otherwise they stay for the stale sweep:
@@ -140,6 +143,7 @@ export async function endUnfinishedRun(
   const stored = await stores.runs.listJobs(runId);
   const unplanned = run === undefined ? [] : unplannedJobs(run, resumable, stored, parsed);
   if (unplanned.length > 0) await stores.runs.addJobs(unplanned);
+  await endRerunJobsLeft(stores, stored, at, end);
   for (const job of [...stored, ...unplanned]) {
     if (isTerminal(job.status)) continue;
     const finishedAt = seen.get(job.id) ?? at;
@@ -147,6 +151,27 @@ export async function endUnfinishedRun(
   }
   await stores.runs.updateRun(runId, { status: end.status, finishedAt: at });
   if (ownerGone) await givePlacesUp(stores, runId, resumable?.request, at, { jobs: true });
+}
+
+/**
+ * Of a re-run left unfinished, the jobs it had still to run again (JobRecord.rerunAttempt): each holds
+ * its earlier attempt's result, which is kept as an ended attempt, and the re-run's attempt, which
+ * never started, ends as the run does — as the re-run's own process ends them when it is cancelled.
+ */
+async function endRerunJobsLeft(
+  stores: Stores,
+  jobs: readonly JobRecord[],
+  at: number,
+  end: RunEnding,
+): Promise<void> {
+  for (const job of jobs) {
+    const attempt = job.attempt ?? 1;
+    if (job.rerunAttempt !== attempt || !isTerminal(job.status)) continue;
+    await stores.runs.recordJobAttempt({ jobId: job.id, ...endedAttemptOf({ ...job, attempt }, at) });
+    const next = attempt + 1;
+    const patch = { status: end.status, attempt: next, triesFrom: next, outputs: {} } as const;
+    await stores.runs.updateJob(job.id, { ...patch, finishedAt: at, reason: end.reason });
+  }
 }
 
 /**

@@ -66,6 +66,14 @@ export function events(stdout: string): Record<string, unknown>[] {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
+/** A job of `valkyrie show --json`: its latest attempt, and the earlier ones. */
+export interface ShownJob {
+  name: string;
+  status: string;
+  attempt?: number;
+  attempts: { attempt: number; status: string }[];
+}
+
 export interface Summary {
   readonly type: string;
   readonly status: string;

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openStores } from '../../src/cli/state.js';
 import { asRunId } from '../../src/core/ids.js';
 import { dbOnNewSchemas, postgresSkipReason } from '../store/postgres-server.js';
-import { collect, statuses, Workspace, waitForJobStatus } from './cli.js';
+import { collect, type ShownJob, statuses, Workspace, waitForJobStatus } from './cli.js';
 import { isAlive, killGroup, readPid, waitFor } from './process-state.js';
 
 /**
@@ -37,7 +37,7 @@ jobs:
 
 interface ShownRun {
   status: string;
-  jobs: { name: string; status: string; attempt?: number }[];
+  jobs: ShownJob[];
 }
 
 /**
@@ -64,12 +64,35 @@ function rerunResumeScenario(name: string, newDb: () => string[]): void {
       return { ws, db };
     }
 
-    async function shown(ws: Workspace, db: readonly string[]): Promise<ShownRun> {
+    /** The run's status, and each job's name, status and attempt. */
+    async function shown(
+      ws: Workspace,
+      db: readonly string[],
+    ): Promise<{ status: string; jobs: Omit<ShownJob, 'attempts'>[] }> {
       const run = JSON.parse((await ws.run(['show', '1', '--json', ...db])).stdout) as ShownRun;
       return {
         status: run.status,
         jobs: run.jobs.map(({ name, status, attempt }) => ({ name, status, attempt })),
       };
+    }
+
+    /**
+     * What `valkyrie rerun [--all]` writes first (startRerun: RunRecoveryStore.reopen, marking the jobs
+     * it runs again), by a process that then died before it wrote anything else.
+     */
+    async function reopenedByDeadProcess(ws: Workspace, db: readonly string[], scope: 'failed' | 'all') {
+      const gone = spawnSync(process.execPath, ['-e', '']).pid;
+      const stores = await openStores(db[1], join(ws.dir, '.valkyrie'), { create: false });
+      try {
+        const jobs = await stores.runs.listJobs(asRunId('1'));
+        const rerun = jobs.filter((job) => scope === 'all' || job.key !== 'build').map((job) => job.id);
+        const owner = { owner: { host: hostname(), pid: gone }, heartbeatAt: Date.now() };
+        expect(await stores.recovery.reopen(asRunId('1'), 'failed', owner, { jobIds: rerun })).toEqual({
+          kind: 'claimed',
+        });
+      } finally {
+        await stores.close();
+      }
     }
 
     function markerLines(ws: Workspace): string[] {
@@ -108,21 +131,7 @@ function rerunResumeScenario(name: string, newDb: () => string[]): void {
     for (const scope of ['failed', 'all'] as const) {
       it(`reopened by a re-run of ${scope} jobs that died before writing a job: resume runs them all again`, async () => {
         const { ws, db } = await failedRun();
-        // What `valkyrie rerun [--all]` writes first (startRerun: RunRecoveryStore.reopen, marking the
-        // jobs it runs again), by a process that then died before it wrote anything else.
-        const gone = spawnSync(process.execPath, ['-e', '']).pid;
-        const stores = await openStores(db[1], join(ws.dir, '.valkyrie'), { create: false });
-        try {
-          const jobs = await stores.runs.listJobs(asRunId('1'));
-          const rerun = jobs.filter((job) => scope === 'all' || job.key !== 'build').map((job) => job.id);
-          const owner = { owner: { host: hostname(), pid: gone }, heartbeatAt: Date.now() };
-          expect(await stores.recovery.reopen(asRunId('1'), 'failed', owner, { jobIds: rerun })).toEqual({
-            kind: 'claimed',
-          });
-        } finally {
-          await stores.close();
-        }
-
+        await reopenedByDeadProcess(ws, db, scope);
         rmSync(join(ws.dir, 'marker'));
         writeFileSync(join(ws.dir, 'fixed'), '');
         const resumed = await ws.run(['resume', '1', '--json', ...db]);
@@ -140,6 +149,28 @@ function rerunResumeScenario(name: string, newDb: () => string[]): void {
         });
       });
     }
+
+    it('cancelled after a re-run died before writing a job: the jobs it ran again end cancelled, as their next attempt', async () => {
+      const { ws, db } = await failedRun();
+      await reopenedByDeadProcess(ws, db, 'failed');
+      const cancelled = await ws.run(['cancel', '1', ...db]);
+      expect(cancelled.stderr).toBe('Run 1 had been interrupted; its unfinished jobs are now cancelled.\n');
+      expect(cancelled.code).toBe(0);
+      const run = JSON.parse((await ws.run(['show', '1', '--json', ...db])).stdout) as ShownRun;
+      expect(run.status).toBe('cancelled');
+      expect(
+        run.jobs.map(({ name, status, attempt, attempts }) => ({
+          name,
+          status,
+          attempt,
+          attempts: attempts.map((a) => ({ attempt: a.attempt, status: a.status })),
+        })),
+      ).toEqual([
+        { name: 'build', status: 'succeeded', attempt: 1, attempts: [] },
+        { name: 'flaky', status: 'cancelled', attempt: 2, attempts: [{ attempt: 1, status: 'failed' }] },
+        { name: 'after', status: 'cancelled', attempt: 2, attempts: [{ attempt: 1, status: 'skipped' }] },
+      ]);
+    });
   });
 }
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { collect, events, Workspace } from './cli.js';
+import { collect, events, type ShownJob, Workspace } from './cli.js';
 import type { ShownRun } from './gated-group-runs.js';
 import { waitFor } from './process-state.js';
 
@@ -30,13 +30,6 @@ jobs:
     steps:
       - run: echo "deploy with \${{ secrets.TOKEN }} in run attempt \${{ github.run_attempt }}" >> marker
 `;
-
-interface ShownJob {
-  name: string;
-  status: string;
-  attempt?: number;
-  attempts: { attempt: number; status: string }[];
-}
 
 describe('valkyrie rerun', () => {
   const ws = new Workspace();
