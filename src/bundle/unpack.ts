@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, mkdir, readdir, realpath, stat, statfs, symlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
@@ -6,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { list, Parser, type ReadEntry } from 'tar';
 import { ValkyrieError } from '../core/errors.js';
+import { sha256File } from '../platform/sha256-file.js';
 import { checkEntries, fileTypes, type ListedEntry, relativePath } from './entry-checks.js';
 import { formatBytes } from './size.js';
 
@@ -64,12 +64,6 @@ export async function unpackBundle(options: UnpackOptions): Promise<number> {
  * yet, so two runner slots unpacking at once would each see all of it.
  */
 const reservedByDevice = new Map<number, number>();
-
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
-}
 
 /** Past this many bytes unpacked, an archive is not the few zero blocks of an empty one. */
 const emptyArchiveBytes = 64 * 1024;

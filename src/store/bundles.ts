@@ -8,7 +8,11 @@ import { ValkyrieError } from '../core/errors.js';
  *
  * Lifecycle: `put` streams a bundle in; only once all of it is stored and its hash checked does it
  * become visible to `has` and `read`, on every process that shares the store, so no reader ever sees
- * a partial or wrong bundle. A stored bundle never changes. Each bundle has a last-use time, set by
+ * a partial or wrong bundle. A stored bundle's bytes never change, but a copy can be damaged under the
+ * store (a disk fault, a power loss before the file system wrote it out): such a copy heals as a
+ * content-addressed store's should. A `read` hashes the bytes as they pass and, when they do not hash
+ * to the name, removes the copy (so `has` answers false and the next upload stores it anew) and fails
+ * with VK_BUNDLE_DAMAGED; a `put` whose body is right replaces a damaged copy. Each bundle has a last-use time, set by
  * `put` and moved forward by `touch`; `removeUnused` removes the bundles last used before a time (the
  * server's retention sweep), after which the bundle is absent until put again.
  *
@@ -28,8 +32,9 @@ export interface BundleStore {
    * the epoch) once the whole body has arrived and was checked, so that however long the upload took,
    * the bundle is as fresh as its end: 'created' when this call stored it, 'existed' when it was
    * already stored (by an earlier or a concurrent put; the body is still read and checked, and the
-   * bundle's last use moves to `usedAt()`). A removal while the body arrives does not leave the
-   * bundle absent once put has resolved.
+   * bundle's last use moves to `usedAt()`). A stored copy that does not hash to its name is damaged,
+   * not stored: this body replaces it ('created'). A removal while the body arrives does not leave the
+   * bundle absent once put has resolved. What put stored is on disk (synced) before any reader sees it.
    * Rejects, with nothing stored: VK_BODY_TOO_LARGE as soon as the body passes `maxBytes` (the rest
    * is left unread); VK_BUNDLE_HASH_MISMATCH when the body does not hash to `sha256`; the body's own
    * error when it fails.
@@ -47,7 +52,9 @@ export interface BundleStore {
   touch(sha256: string, at: number): Promise<boolean>;
   /**
    * The bundle's bytes, read from the store as the stream is consumed. For a bundle `has` does not
-   * see, the stream fails with VK_BUNDLE_NOT_FOUND.
+   * see, the stream fails with VK_BUNDLE_NOT_FOUND. When the bytes read do not hash to the name, the
+   * stream fails with VK_BUNDLE_DAMAGED after its last piece, once the damaged copy is removed (a copy
+   * a put placed meanwhile is kept); a stream destroyed before its end checks nothing.
    */
   read(sha256: string): Readable;
   /**
@@ -95,4 +102,12 @@ export function checkBundleHash(expected: string, hash: Hash): void {
 
 export function bundleNotFound(sha256: string): ValkyrieError {
   return new ValkyrieError('VK_BUNDLE_NOT_FOUND', `no workspace bundle ${sha256} is stored`);
+}
+
+/** The stream error of a read whose bytes did not hash to the bundle's name (see BundleStore.read). */
+export function bundleDamaged(sha256: string, actual: string): ValkyrieError {
+  return new ValkyrieError(
+    'VK_BUNDLE_DAMAGED',
+    `the stored copy of bundle ${sha256} is damaged (its bytes hash to ${actual}); it was removed, and the next upload stores it anew`,
+  );
 }

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sha256File, unpackBundle } from '../../src/bundle/unpack.js';
+import { unpackBundle } from '../../src/bundle/unpack.js';
+import { sha256File } from '../../src/platform/sha256-file.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 import { runRequest, useFleetRunner } from './fleet-harness.js';
 

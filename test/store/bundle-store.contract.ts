@@ -8,8 +8,15 @@ export interface OpenedBundleStore {
   readonly store: BundleStore;
   /** Another handle on the same bundles, as another replica opens them; closed by `cleanup`. */
   another(): Promise<BundleStore>;
+  /**
+   * Damages the stored copy of `sha256` under the store, as a disk fault or a power loss does: cuts it
+   * to half its bytes, or flips its first byte (same size, another hash).
+   */
+  damage(sha256: string, how: Damage): Promise<void>;
   cleanup(): Promise<void>;
 }
+
+export type Damage = 'truncated' | 'flipped';
 
 /** A fresh, empty bundle store per test. */
 export type BundleStoreFactory = () => Promise<OpenedBundleStore>;
@@ -174,6 +181,51 @@ export function bundleStoreContract(make: BundleStoreFactory): void {
       expect([outcomes[0], outcomes[2], outcomes[3]].sort()).toEqual(['created', 'existed', 'existed']);
       for (const handle of [bundles(), other])
         expect((await readAll(handle.read(largeSha))).bytes.equals(large)).toBe(true);
+    });
+  });
+
+  describe.each<Damage>(['truncated', 'flipped'])('a copy damaged under the store (%s)', (how) => {
+    it('is streamed as stored, then fails its read with VK_BUNDLE_DAMAGED and is gone from every handle', async () => {
+      await bundles().put(largeSha, body(large), 10 * MiB, usedAt);
+      await current().damage(largeSha, how);
+      const other = await current().another();
+      const pieces: Buffer[] = [];
+      const reading = (async () => {
+        for await (const piece of bundles().read(largeSha)) pieces.push(piece as Buffer);
+      })();
+      await expect(reading).rejects.toMatchObject({
+        code: 'VK_BUNDLE_DAMAGED',
+        message: expect.stringContaining(`bundle ${largeSha} is damaged`),
+      });
+      expect(Buffer.concat(pieces).equals(large)).toBe(false);
+      for (const handle of [bundles(), other]) {
+        expect(await handle.has(largeSha)).toBe(false);
+        expect(await handle.touch(largeSha, 2_000_000)).toBe(false);
+      }
+      expect(await other.put(largeSha, body(large), 10 * MiB, usedAt)).toBe('created');
+      expect((await readAll(bundles().read(largeSha))).bytes.equals(large)).toBe(true);
+    });
+
+    it('is replaced by a put of the right bytes, which answers created', async () => {
+      await bundles().put(largeSha, body(large), 10 * MiB, usedAt);
+      await current().damage(largeSha, how);
+      const other = await current().another();
+      expect(await other.put(largeSha, body(large, 70_000), 10 * MiB, usedAt)).toBe('created');
+      for (const handle of [bundles(), other]) {
+        expect(await handle.has(largeSha)).toBe(true);
+        expect((await readAll(handle.read(largeSha))).bytes.equals(large)).toBe(true);
+      }
+      expect(await bundles().put(largeSha, body(large), 10 * MiB, usedAt)).toBe('existed');
+    });
+
+    it('is not replaced by a body that does not hash to its name', async () => {
+      await bundles().put(largeSha, body(large), 10 * MiB, usedAt);
+      await current().damage(largeSha, how);
+      const wrong = Buffer.from('not the bundle either');
+      await expect(bundles().put(largeSha, body(wrong), 10 * MiB, usedAt)).rejects.toMatchObject({
+        code: 'VK_BUNDLE_HASH_MISMATCH',
+      });
+      await expect(readAll(bundles().read(largeSha))).rejects.toMatchObject({ code: 'VK_BUNDLE_DAMAGED' });
     });
   });
 

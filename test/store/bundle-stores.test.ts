@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BundleStore } from '../../src/store/bundles.js';
@@ -10,6 +10,7 @@ import { type BundleStoreFactory, bundleStoreContract } from './bundle-store.con
 import { tempDir } from './factories.js';
 import {
   dropSchema,
+  migratedSchema,
   postgresFactory,
   postgresSkipReason,
   postgresUrl,
@@ -22,6 +23,18 @@ const files: BundleStoreFactory = async () => {
   return {
     store: new FileBundleStore(dir),
     another: async () => new FileBundleStore(dir),
+    async damage(sha256, how) {
+      const path = join(dir, `${sha256}.tar.gz`);
+      if (how === 'truncated') return truncate(path, Math.floor((await stat(path)).size / 2));
+      const file = await open(path, 'r+');
+      try {
+        const first = Buffer.alloc(1);
+        await file.read(first, 0, 1, 0);
+        await file.write(Buffer.from([(first[0] ?? 0) ^ 0xff]), 0, 1, 0);
+      } finally {
+        await file.close();
+      }
+    },
     cleanup: remove,
   };
 };
@@ -34,9 +47,18 @@ function bundlesOf(stores: Stores): BundleStore {
 /** The Postgres stores' bundles, on the file's schema (postgresFactory): migrating one per test cost most of the test. */
 const postgres: BundleStoreFactory = async () => {
   const opened = await postgresFactory();
+  const schema = await migratedSchema();
   return {
     store: bundlesOf(opened.stores),
     another: async () => bundlesOf(await opened.openAnother()),
+    async damage(sha256, how) {
+      const chunks = `"${schema}".bundle_chunks`;
+      const damaged =
+        how === 'truncated'
+          ? `substring(data FROM 1 FOR octet_length(data) / 2) WHERE sha256 = $1 AND idx = (SELECT max(idx) FROM ${chunks} WHERE sha256 = $1)`
+          : 'set_byte(data, 0, 255 - get_byte(data, 0)) WHERE sha256 = $1 AND idx = 0';
+      await withRawClient((client) => client.query(`UPDATE ${chunks} SET data = ${damaged}`, [sha256]));
+    },
     cleanup: () => opened.cleanup(),
   };
 };

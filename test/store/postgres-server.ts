@@ -171,7 +171,7 @@ export function dbOnNewSchemas(): () => string[] {
  */
 let fileSchema: Promise<string> | undefined;
 
-function migratedSchema(): Promise<string> {
+export function migratedSchema(): Promise<string> {
   fileSchema ??= (async () => {
     const schema = uniqueSchema();
     const stores = await openPostgresStores(postgresUrl, { schema }).catch(async (error: unknown) => {

@@ -1,13 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { link, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { type FileHandle, link, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ValkyrieError } from '../../core/errors.js';
 import { makeDirectory } from '../../platform/make-directory.js';
+import { sha256File } from '../../platform/sha256-file.js';
 import {
   type BundleStore,
+  bundleDamaged,
   bundleNotFound,
   checkBundleHash,
   meteredBody,
@@ -28,9 +30,14 @@ const uploadFile = /^\.upload-/;
 /**
  * Bundles as files, `<dir>/<sha256>.tar.gz`, for a server whose store keeps none (SQLite): one server
  * per directory, which holds its lock (server/store-lock.ts), as a sweep removes every bundle that its
- * own runs do not name. An upload streams to a temporary file while it is hashed, and is
+ * own runs do not name. An upload streams to a temporary file while it is hashed, and is synced, then
  * linked into place only when its hash matches: a link is atomic and fails when the name exists, so a
- * reader sees the whole file or none, and of two uploads of one bundle exactly one creates it.
+ * reader sees the whole file or none, and of two uploads of one bundle exactly one creates it. The
+ * directory is synced after, so that the name survives a power loss too.
+ *
+ * A file under the name can still be damaged (a disk fault, a copy from before files were synced, a
+ * hand that truncated it). An upload that meets a file of another size, or of its size and another
+ * hash, renames itself over it; a read hashes what it streams and removes a file that does not match.
  *
  * A bundle's last use is its file's modification time. A removal first renames the file out of its
  * name (atomic: of two sweeps, one gets it; a touch after the rename finds no file and answers
@@ -73,7 +80,11 @@ export class FileBundleStore implements BundleStore {
     const path = this.pathOf(sha256);
     this.#arriving.add(temporaryName);
     try {
-      await pipeline(Readable.from(meteredBody(body, maxBytes, hash)), createWriteStream(temporary));
+      // Synced before it is linked into place: after a power loss the name holds all of its bytes.
+      await pipeline(
+        Readable.from(meteredBody(body, maxBytes, hash)),
+        createWriteStream(temporary, { flush: true }),
+      );
       checkBundleHash(sha256, hash);
       // Read now that the body is whole: a copy stored earlier may have been swept while it arrived,
       // and this one is placed anyway, so the upload's duration never ages it.
@@ -81,7 +92,10 @@ export class FileBundleStore implements BundleStore {
       // Placed with its last use set, so a sweep never judges it by the time its bytes were written.
       await utimes(temporary, new Date(at), new Date(at));
       for (let attempt = 0; attempt < maxPlacements; attempt++) {
-        if ((await place(temporary, path)) === 'created') return 'created';
+        if ((await place(temporary, path)) === 'created' || (await replaceDamaged(temporary, path, sha256))) {
+          await syncDirectory(this.dir);
+          return 'created';
+        }
         if (await this.touch(sha256, at)) return 'existed';
         // A sweep removed the stored copy between the link and the touch: place this one.
       }
@@ -109,8 +123,51 @@ export class FileBundleStore implements BundleStore {
   }
 
   read(sha256: string): Readable {
+    return Readable.from(this.#checkedBytes(sha256), { objectMode: false });
+  }
+
+  /** The file's bytes, hashed as they pass: a damaged copy is removed before the stream fails. */
+  async *#checkedBytes(sha256: string): AsyncGenerator<Buffer> {
     const path = this.pathOf(sha256);
-    return Readable.from(fileBytes(path, sha256), { objectMode: false });
+    const file = await open(path).catch((error: unknown) => {
+      throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? bundleNotFound(sha256) : error;
+    });
+    try {
+      const hash = createHash('sha256');
+      for await (const piece of file.createReadStream({ autoClose: false })) {
+        hash.update(piece as Buffer);
+        yield piece as Buffer;
+      }
+      const actual = hash.digest('hex');
+      if (actual === sha256) return;
+      await this.#removeDamaged(sha256, file);
+      throw bundleDamaged(sha256, actual);
+    } finally {
+      await file.close();
+    }
+  }
+
+  /**
+   * Removes the copy `read` opened, found damaged. Renamed out of its name first, as a sweep does:
+   * when the file so taken is not the one read, an upload replaced it meanwhile, and it goes back.
+   */
+  async #removeDamaged(sha256: string, read: FileHandle): Promise<void> {
+    const path = this.pathOf(sha256);
+    const judged = join(this.dir, `.removing-${sha256}-${randomBytes(8).toString('hex')}`);
+    try {
+      await rename(path, judged);
+    } catch (error) {
+      // Removed already: by a sweep, or by another reader that found it damaged too.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const [taken, damaged] = await Promise.all([stat(judged), read.stat()]);
+    if (taken.ino !== damaged.ino || taken.dev !== damaged.dev)
+      await link(judged, path).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      });
+    await unlink(judged);
+    await syncDirectory(this.dir);
   }
 
   /**
@@ -216,13 +273,28 @@ async function place(temporary: string, path: string): Promise<'created' | 'exis
   return 'created';
 }
 
-async function* fileBytes(path: string, sha256: string): AsyncGenerator<Buffer> {
-  const file = await open(path).catch((error: unknown) => {
-    throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? bundleNotFound(sha256) : error;
-  });
+/**
+ * Whether the file at `path` (met where `temporary`, whole and checked, was to be linked) is a
+ * damaged copy, and if so replaces it with `temporary` (a rename replaces a name atomically).
+ * Cheap first: a size other than the upload's is damage without reading a byte; only a copy of the
+ * right size is hashed, on a path whose client has just sent (and had hashed) as many bytes.
+ */
+async function replaceDamaged(temporary: string, path: string, sha256: string): Promise<boolean> {
+  const [stored, uploaded] = await Promise.all([stat(path).catch(() => undefined), stat(temporary)]);
+  // Absent (a sweep took it) or not a file: put() decides what that means.
+  if (stored === undefined || !stored.isFile()) return false;
+  // A copy that cannot be read now (a sweep took it as it was hashed) is left to put()'s touch.
+  const damaged = stored.size !== uploaded.size || (await sha256File(path).catch(() => sha256)) !== sha256;
+  if (damaged) await rename(temporary, path);
+  return damaged;
+}
+
+/** Makes the names linked, renamed or removed in `dir` survive a power loss. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
   try {
-    yield* file.createReadStream({ autoClose: false });
+    await handle.sync();
   } finally {
-    await file.close();
+    await handle.close();
   }
 }

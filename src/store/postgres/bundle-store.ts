@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { ValkyrieError } from '../../core/errors.js';
 import {
   type BundleStore,
+  bundleDamaged,
   bundleNotFound,
   checkBundleHash,
   meteredBody,
@@ -25,7 +26,12 @@ const readConnections = 2;
 
 const sql = {
   has: 'SELECT 1 FROM bundles WHERE sha256 = $1',
-  chunkCount: 'SELECT chunks FROM bundles WHERE sha256 = $1',
+  // created_at tells this copy from one a put stores after it is found damaged and removed.
+  storedCopy: 'SELECT size, chunks, created_at FROM bundles WHERE sha256 = $1',
+  storedBytes:
+    'SELECT coalesce(sum(octet_length(data)), 0)::bigint AS bytes FROM bundle_chunks WHERE sha256 = $1',
+  removeDamaged: `WITH gone AS (DELETE FROM bundles WHERE sha256 = $1 AND created_at = $2 RETURNING sha256)
+                  DELETE FROM bundle_chunks WHERE sha256 IN (SELECT sha256 FROM gone)`,
   chunk: 'SELECT data FROM bundle_chunks WHERE sha256 = $1 AND idx = $2',
   // A concurrent upload of the same bundle waits here on the other's uncommitted row, then skips it
   // once that one committed, or writes its own once that one rolled back.
@@ -68,7 +74,8 @@ const removalBatch = 20;
  * connections, nor wait for a free one behind other uploads). It inserts the chunks as they arrive,
  * then — only once the bytes hashed to the name — the `bundles` row, and commits: until then no
  * other connection sees any of it. An upload of a bundle already stored reads and checks the body
- * holding the bundle's row (sql.holdBundle), then records the use. A failure, an over-size body or a wrong hash ends the connection,
+ * holding the bundle's row (sql.holdBundle), then records the use; it first checks the stored copy
+ * (isWhole) and removes a damaged one in its transaction, so its own chunks replace it. A failure, an over-size body or a wrong hash ends the connection,
  * and Postgres rolls the transaction back.
  */
 export class PostgresBundleStore implements BundleStore {
@@ -157,6 +164,11 @@ export class PostgresBundleStore implements BundleStore {
         throw toStoreError(action, error);
       });
       await query('BEGIN');
+      const stored = (await query(sql.storedCopy, [sha256])).rows[0] as StoredCopy | undefined;
+      // Removed in this transaction, so this upload's chunks and row take its place as it commits;
+      // a concurrent upload that found it damaged too waits, then removes nothing and finds this one.
+      if (stored !== undefined && !(await isWhole(sha256, stored, (text, values) => query(text, values))))
+        await query(sql.removeDamaged, [sha256, stored.created_at]);
       if ((await query(sql.holdBundle, [sha256])).rowCount === 1) {
         for await (const _piece of pieces);
         checkBundleHash(sha256, hash);
@@ -187,17 +199,27 @@ export class PostgresBundleStore implements BundleStore {
 
   async *#chunks(sha256: string): AsyncGenerator<Buffer> {
     const action = `read bundle ${sha256}`;
-    const head = await this.#read<{ chunks: number }>(action, sql.chunkCount, [sha256]);
-    const count = head.rows[0]?.chunks;
-    if (count === undefined) throw bundleNotFound(sha256);
-    // A stored bundle never changes, so reading it chunk by chunk needs no snapshot.
-    for (let index = 0; index < count; index++) {
+    const head = await this.#read<StoredCopy>(action, sql.storedCopy, [sha256]);
+    const stored = head.rows[0];
+    if (stored === undefined) throw bundleNotFound(sha256);
+    // A stored bundle's bytes never change (a copy that replaces a damaged one has the same), so
+    // reading it chunk by chunk needs no snapshot.
+    const hash = createHash('sha256');
+    for (let index = 0; index < stored.chunks; index++) {
       const { rows } = await this.#read<{ data: Buffer }>(action, sql.chunk, [sha256, index]);
       const data = rows[0]?.data;
       if (data === undefined)
-        throw new ValkyrieError('VK_STORE', `could not ${action}: its chunk ${index} of ${count} is missing`);
+        throw new ValkyrieError(
+          'VK_STORE',
+          `could not ${action}: its chunk ${index} of ${stored.chunks} is missing`,
+        );
+      hash.update(data);
       yield data;
     }
+    const actual = hash.digest('hex');
+    if (actual === sha256) return;
+    await this.#read(`remove damaged bundle ${sha256}`, sql.removeDamaged, [sha256, stored.created_at]);
+    throw bundleDamaged(sha256, actual);
   }
 
   async #read<R extends pg.QueryResultRow>(
@@ -217,6 +239,31 @@ export class PostgresBundleStore implements BundleStore {
     if (this.#closing !== undefined)
       throw new ValkyrieError('VK_STORE', `could not ${action}: the store is closed`);
   }
+}
+
+/** A `bundles` row as sql.storedCopy reads it (bigints as text). */
+interface StoredCopy {
+  readonly size: string;
+  readonly chunks: number;
+  readonly created_at: string;
+}
+
+type Query = (text: string, values: unknown[]) => Promise<pg.QueryResult>;
+
+/**
+ * Whether the stored copy's chunks hash to its name. Cheap first: chunks that add up to another size
+ * than its row's are damage without reading them; only a copy of the right size is read and hashed.
+ */
+async function isWhole(sha256: string, stored: StoredCopy, query: Query): Promise<boolean> {
+  const { rows } = await query(sql.storedBytes, [sha256]);
+  if (String(rows[0]?.bytes) !== stored.size) return false;
+  const hash = createHash('sha256');
+  for (let index = 0; index < stored.chunks; index++) {
+    const data: unknown = (await query(sql.chunk, [sha256, index])).rows[0]?.data;
+    if (!Buffer.isBuffer(data)) return false;
+    hash.update(data);
+  }
+  return hash.digest('hex') === sha256;
 }
 
 /** `pieces` regrouped into chunks of exactly `size` bytes, the last one shorter; none for no bytes. */
