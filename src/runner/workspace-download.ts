@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { unpackBundle } from '../bundle/unpack.js';
 import { messageOf } from '../core/error-message.js';
-import { ValkyrieError } from '../core/errors.js';
+import { isValkyrieError, ValkyrieError } from '../core/errors.js';
 import { certificateError, certificateFailure } from '../protocol/tls-certificate.js';
 
 export interface WorkspaceDownload {
@@ -27,8 +27,9 @@ export interface WorkspaceDownload {
  * streams it to a file beside `jobDir`, and unpacks it into `jobDir` after checking its sha256.
  * Returns the workspace path. The downloaded file is removed whatever happens. Errors:
  * VK_SERVER_UNREACHABLE, VK_TLS_CERTIFICATE (the server's certificate failed verification: the
- * runner stops on it), VK_SERVER_RESPONSE (with the server's code and status), and unpack's
- * VK_BUNDLE_HASH_MISMATCH, VK_BUNDLE_UNSAFE, VK_WORKSPACE_NOT_EMPTY.
+ * runner stops on it), VK_SERVER_RESPONSE (with the server's code and status), VK_BUNDLE_DAMAGED
+ * (what arrived does not hash to `sha256`: the server's copy is damaged), and unpack's
+ * VK_BUNDLE_UNSAFE, VK_BUNDLE_TOO_LARGE, VK_WORKSPACE_NOT_EMPTY.
  */
 export async function downloadWorkspace(options: WorkspaceDownload): Promise<string> {
   const url = new URL(
@@ -61,11 +62,30 @@ export async function downloadWorkspace(options: WorkspaceDownload): Promise<str
       createWriteStream(archive),
       { signal: options.signal },
     );
-    await unpackBundle({ archive, sha256: options.sha256, target: options.jobDir });
+    await unpackBundle({ archive, sha256: options.sha256, target: options.jobDir }).catch(
+      (error: unknown) => {
+        throw isValkyrieError(error) && error.code === 'VK_BUNDLE_HASH_MISMATCH'
+          ? damagedOnServer(options, error)
+          : error;
+      },
+    );
     return options.jobDir;
   } finally {
     await rm(archive, { force: true });
   }
+}
+
+/**
+ * The whole response arrived (HTTP's framing says so) and does not hash to the job's sha256: the
+ * server sent a damaged stored copy. A server removes such a copy as it sends it, so the user's way
+ * out is a new submit, which finds the bundle absent and uploads it.
+ */
+function damagedOnServer(options: WorkspaceDownload, mismatch: ValkyrieError): ValkyrieError {
+  return new ValkyrieError(
+    'VK_BUNDLE_DAMAGED',
+    `the server's stored copy of the workspace bundle of job ${options.jobId} is damaged: ${mismatch.message}. The server removes such a copy once it has sent it: submit the run again, which uploads the bundle anew`,
+    { cause: mismatch },
+  );
 }
 
 async function refusal(response: Response, jobId: string): Promise<ValkyrieError> {

@@ -25,6 +25,11 @@ export class BundleFetchTouches {
     private readonly intervalMs: number,
   ) {}
 
+  /** Asks the store again at the next fetch of the bundle: it was removed without a sweep (found damaged). */
+  forget(sha256: string): void {
+    this.#touched.delete(sha256);
+  }
+
   /** Records a fetch of the bundle; answers whether it is stored (BundleStore.touch). */
   touch(sha256: string): Promise<boolean> {
     const now = this.clock.now();

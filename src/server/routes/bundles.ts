@@ -1,4 +1,5 @@
-import { isValkyrieError } from '../../core/errors.js';
+import { Readable } from 'node:stream';
+import { isValkyrieError, type ValkyrieError } from '../../core/errors.js';
 import { runIdOfJob } from '../../core/ids.js';
 import { isTerminal } from '../../core/outcome.js';
 import { ApiError } from '../api-error.js';
@@ -113,10 +114,33 @@ export function bundleRoutes(context: ApiContext): Route[] {
         if (bundle === undefined || !(await fetches.touch(bundle)))
           throw new ApiError(404, 'VK_BUNDLE_NOT_FOUND', `job ${params.jobId} has no workspace bundle`);
         reply.type('application/gzip');
-        return { status: 200, body: bundles.read(bundle) };
+        const damaged = (error: ValkyrieError) => {
+          // Removed by the store: the next fetch must ask it again, not trust the last touch.
+          fetches.forget(bundle);
+          context.logNotice(`the workspace of job ${params.jobId}: ${error.message}`);
+        };
+        return { status: 200, body: Readable.from(servedBytes(bundles.read(bundle), damaged)) };
       },
     }),
   ];
+}
+
+/**
+ * The bundle's bytes as a response body. A copy the store finds damaged as it streams (and removed)
+ * ends the response as a whole one would: the runner checks the bytes against the job's sha256
+ * and tells its job that the server's copy was damaged (runner/workspace-download.ts). A response
+ * cut off instead would read to it as a broken connection.
+ */
+async function* servedBytes(
+  stored: Readable,
+  damaged: (error: ValkyrieError) => void,
+): AsyncGenerator<Buffer> {
+  try {
+    for await (const piece of stored) yield piece as Buffer;
+  } catch (error) {
+    if (!isValkyrieError(error) || error.code !== 'VK_BUNDLE_DAMAGED') throw error;
+    damaged(error);
+  }
 }
 
 /** The store's refusals of an upload as the API answers them; anything else as it is. */
