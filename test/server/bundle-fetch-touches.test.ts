@@ -50,6 +50,18 @@ describe('BundleFetchTouches', () => {
     expect(store.touches).toBe(3);
   });
 
+  it('asks again after forgetting a bundle the store removed (found damaged), within the interval', async () => {
+    const clock = new ManualClock();
+    let present = true;
+    const store = countingStore(() => present);
+    const fetches = new BundleFetchTouches(store, clock, 60_000);
+    expect(await fetches.touch(bundle)).toBe(true);
+    present = false;
+    fetches.forget(bundle);
+    expect(await fetches.touch(bundle)).toBe(false);
+    expect(store.touches).toBe(2);
+  });
+
   it('asks again after a touch that failed', async () => {
     const clock = new ManualClock();
     const store = countingStore(() => true);

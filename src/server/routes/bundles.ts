@@ -111,8 +111,14 @@ export function bundleRoutes(context: ApiContext): Route[] {
           );
         // A fetch is a use: a run whose jobs still start keeps its bundle past the retention. Every
         // leg of a matrix fetches the same bundle, so only the first fetch in a while writes it.
-        if (bundle === undefined || !(await fetches.touch(bundle)))
+        if (bundle === undefined)
           throw new ApiError(404, 'VK_BUNDLE_NOT_FOUND', `job ${params.jobId} has no workspace bundle`);
+        if (!(await fetches.touch(bundle)))
+          throw new ApiError(
+            404,
+            'VK_BUNDLE_NOT_FOUND',
+            `the workspace bundle of job ${params.jobId} is no longer stored (unused past the bundle retention, or found damaged and removed): submit the run again, which uploads it anew`,
+          );
         reply.type('application/gzip');
         const damaged = (error: ValkyrieError) => {
           // Removed by the store: the next fetch must ask it again, not trust the last touch.
