@@ -51,7 +51,7 @@ export function bundleRoutes(context: ApiContext): Route[] {
       params: sha256Params,
       rawBody: bundleBodyTypes,
       responses: {
-        201: { description: 'stored', schema: bundleStoredSchema },
+        201: { description: 'stored (also over a damaged stored copy)', schema: bundleStoredSchema },
         200: { description: 'the server already had it', schema: bundleStoredSchema },
         400: { description: 'VK_BUNDLE_HASH_MISMATCH', schema: errorSchema },
         413: {
@@ -95,7 +95,11 @@ export function bundleRoutes(context: ApiContext): Route[] {
       responses: {
         200: { description: 'the bundle', contentType: 'application/gzip' },
         403: { description: "VK_FORBIDDEN: another job's token", schema: errorSchema },
-        404: { description: 'VK_BUNDLE_NOT_FOUND: the run has no bundle', schema: errorSchema },
+        404: {
+          description:
+            'VK_BUNDLE_NOT_FOUND: the run has no bundle, or it is no longer stored (past the retention, or found damaged)',
+          schema: errorSchema,
+        },
         401: { description: 'VK_UNAUTHORIZED: the token expired, or its job has ended', schema: errorSchema },
       },
       async handle({ params, principal, reply }) {
