@@ -63,12 +63,12 @@ describe('downloadWorkspace', () => {
     expect(await readdir(join(dir, 'jobs'))).toEqual(['job-1']);
   });
 
-  it('refuses bytes that do not hash to the sha256 of the job spec, and leaves no download behind', async () => {
+  it("refuses bytes that do not hash to the sha256 of the job spec as the server's damaged copy, and leaves no download behind", async () => {
     const jobDir = join(dir, 'mismatch', 'job-1');
     const sha256 = '0'.repeat(64);
     await expect(
       downloadWorkspace({ serverUrl, jobId: 'job-1', jobToken: 'tok-1', sha256, jobDir }),
-    ).rejects.toMatchObject({ code: 'VK_BUNDLE_HASH_MISMATCH' });
+    ).rejects.toMatchObject({ code: 'VK_BUNDLE_DAMAGED' });
     expect(await readdir(join(dir, 'mismatch'))).toEqual([]);
   });
 
