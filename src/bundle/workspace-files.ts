@@ -118,9 +118,10 @@ async function readIgnoreFile(path: string): Promise<string> {
 }
 
 /**
- * Whether `root` is in a git work tree, as git finds it: false when git is not installed or finds no
- * repository, or when the repository is another user's and lies above `root` (a `/tmp/.git` someone
- * planted: the run's git context does not take it either, cli/git-work-tree.ts). Any other refusal
+ * Whether `root` is in a git work tree, as git finds it: false when git is not installed, cannot run
+ * (`git --version` fails too) or finds no repository, or when the repository is another user's and
+ * lies above `root` (a `/tmp/.git` someone planted: the run's git context does not take it either,
+ * cli/git-work-tree.ts). Any other refusal
  * is thrown (VK_BUNDLE_GIT): `root`'s own repository of another user that safe.directory does not
  * trust (a CI container whose user is not the checkout's owner), or a damaged `.git/config`. Taken
  * for no repository, it would be packed as a plain folder, with other files (ignored ones, no
@@ -135,6 +136,9 @@ async function isGitWorkTree(root: string): Promise<boolean> {
     const message = error instanceof Error ? error.message : String(error);
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' || message.includes('not a git repository'))
       return false;
+    // A git that cannot run at all is as good as none (macOS's /usr/bin/git shim without the
+    // developer tools fails every command): no repository of the workspace refused anything.
+    if (!(await gitRuns(root))) return false;
     const untrusted = /dubious ownership in repository at '(.*)'/.exec(message)?.[1];
     if (untrusted !== undefined && untrusted !== (await realpath(root))) return false;
     const lines = message.split('\n').map((line) => line.trim());
@@ -145,6 +149,14 @@ async function isGitWorkTree(root: string): Promise<boolean> {
         `${trust === undefined ? '' : `; to trust it: ${trust}`}); nothing was uploaded`,
     );
   }
+}
+
+/** Whether git answers a command that needs no repository. */
+function gitRuns(cwd: string): Promise<boolean> {
+  return git(cwd, ['--version']).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** git's own reason (its last `fatal:` or `error:` line), not node's "Command failed: git …". */

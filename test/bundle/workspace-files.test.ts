@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { listWorkspaceFiles } from '../../src/bundle/workspace-files.js';
 import { type TreeEntry, writeTree } from './tree.js';
@@ -166,6 +166,24 @@ describe('the files of a workspace', () => {
         '(fatal: bad config line 1 in file .git/config); nothing was uploaded',
       ),
     });
+  });
+
+  it("with a git that cannot run at all (macOS's /usr/bin/git without the developer tools): a plain folder, as without git", async () => {
+    const dir = workspace(['src/main.ts', 'build/out.js'], { '.gitignore': 'build/\n' });
+    // The shim Apple ships as /usr/bin/git answers every command so while the tools are not there.
+    const bin = workspace([], {
+      git:
+        '#!/bin/sh\necho "xcrun: error: invalid active developer path (/Library/Developer/CommandLineTools),' +
+        ' missing xcrun at: /Library/Developer/CommandLineTools/usr/bin/xcrun" >&2\nexit 1\n',
+    });
+    chmodSync(join(bin, 'git'), 0o755);
+    vi.stubEnv('PATH', `${bin}${delimiter}${process.env.PATH ?? ''}`);
+    try {
+      const files = await listWorkspaceFiles(dir);
+      expect(files).toMatchObject({ source: 'folder', paths: ['.gitignore', 'src/main.ts'] });
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   const credential = JSON.stringify({
