@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { lstat, readdir, readFile, realpath } from 'node:fs/promises';
-import { join } from 'node:path';
+import path, { join, type PlatformPath } from 'node:path';
 import ignore from 'ignore';
 import { ValkyrieError } from '../core/errors.js';
 import { entryReadError } from './entry-read-errors.js';
@@ -140,7 +140,7 @@ async function isGitWorkTree(root: string): Promise<boolean> {
     // developer tools fails every command): no repository of the workspace refused anything.
     if (!(await gitRuns(root))) return false;
     const untrusted = /dubious ownership in repository at '(.*)'/.exec(message)?.[1];
-    if (untrusted !== undefined && untrusted !== (await realpath(root))) return false;
+    if (untrusted !== undefined && !isSamePath(untrusted, await realpath(root))) return false;
     const lines = message.split('\n').map((line) => line.trim());
     const trust = lines.find((line) => line.startsWith('git config --global --add safe.directory'));
     throw new ValkyrieError(
@@ -149,6 +149,18 @@ async function isGitWorkTree(root: string): Promise<boolean> {
         `${trust === undefined ? '' : `; to trust it: ${trust}`}); nothing was uploaded`,
     );
   }
+}
+
+/**
+ * Whether git's name of a folder is `realRoot`: on Windows git writes `C:/work/app` where node's
+ * realpath gives `C:\work\app`, and names compare without case there.
+ */
+export function isSamePath(
+  gitPath: string,
+  realRoot: string,
+  paths: Pick<PlatformPath, 'relative'> = path,
+): boolean {
+  return paths.relative(gitPath, realRoot) === '';
 }
 
 /** Whether git answers a command that needs no repository. */

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, posix, win32 } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { listWorkspaceFiles } from '../../src/bundle/workspace-files.js';
+import { isSamePath, listWorkspaceFiles } from '../../src/bundle/workspace-files.js';
 import { type TreeEntry, writeTree } from './tree.js';
 
 const scratch: string[] = [];
@@ -184,6 +184,16 @@ describe('the files of a workspace', () => {
     } finally {
       vi.unstubAllEnvs();
     }
+  });
+
+  it("takes git's name of a refused repository for the workspace's as git writes it on each platform", () => {
+    // git for Windows: "detected dubious ownership in repository at 'C:/work/app'".
+    expect(isSamePath('C:/work/app', 'C:\\work\\app', win32)).toBe(true);
+    expect(isSamePath('c:/Work/App', 'C:\\work\\app', win32)).toBe(true);
+    expect(isSamePath('C:/work', 'C:\\work\\app', win32)).toBe(false);
+    expect(isSamePath('/srv/app', '/srv/app', posix)).toBe(true);
+    expect(isSamePath('/srv/App', '/srv/app', posix)).toBe(false);
+    expect(isSamePath('/srv', '/srv/app', posix)).toBe(false);
   });
 
   const credential = JSON.stringify({
