@@ -222,8 +222,9 @@ function buildProgram(setExit: (code: number) => void): Command {
         'names are checked as valkyrie run and submit check them (exit 2 before the run is touched or the server asked);\n' +
         'a secret the run was not started with reaches its jobs too, as valkyrie run gives one no step uses.\n\n' +
         'With --server (or VALKYRIE_SERVER) the run is one of that server (POST /api/v1/runs/:id/rerun). Then: 0 accepted\n' +
-        '(with --follow: 0 succeeded, 1 a job failed, 130 cancelled or Ctrl-C, 143 on SIGTERM), 2 refused, 69 server\n' +
-        'unreachable or failing, 77 token refused. --json without --follow\n' +
+        '(with --follow: 0 succeeded, 1 a job failed, 130 cancelled or Ctrl-C, 143 on SIGTERM), 2 refused (also when\n' +
+        'the jobs it runs again are more than the whole --queue-capacity), 69 server unreachable or failing,\n' +
+        '75 queue full (nothing re-run; try again later), 77 token refused. --json without --follow\n' +
         'prints one line: {"type":"run.rerun","runId":…,"runNumber":…,"workflow":…,"status":…,"attempt":…}.',
     )
     .action(async (run: string, options) => {

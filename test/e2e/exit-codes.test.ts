@@ -119,6 +119,8 @@ describe('exit codes and user errors', () => {
     expect(rerun).toMatch(
       /With --server[\s\S]*Then: 0 accepted\n\(with --follow: 0 succeeded, 1 a job failed, 130/,
     );
+    // A re-run past --queue-capacity: 429 VK_QUEUE_FULL, exit 75 (test/server/rerun-queue-capacity.test.ts).
+    expect(rerun).toMatch(/With --server[\s\S]*,\s75 queue full \(nothing re-run; try again later\),/);
     expect((await ws.run(['validate', '--help'])).stdout).toContain(
       '\nExit codes: 0 valid, 2 invalid workflow, a local action that cannot run, or usage, 141 output closed early (| head), 74 output not writable (> a full disk).\n',
     );
