@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { clockAhead } from './clock-ahead.js';
 import { type RunBody, startTestServer, waitForRunStatus } from './helpers.js';
 import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
@@ -46,9 +46,12 @@ function takeoverScenario(name: string, openStores: OpenReplicaStores): void {
       ['slow', 'cancelled', reason],
       ['report for run 1', 'cancelled', reason],
     ]);
-    expect(notices).toEqual([
-      `cancelled run ${runId}, taken over from a server that stopped: its secrets are not stored; valkyrie rerun ${runId} --server URL --secret TOKEN=… runs its jobs again`,
-    ]);
+    // Said once the run's end is stored, with the places it held given up: after the status above.
+    await vi.waitFor(() =>
+      expect(notices).toEqual([
+        `cancelled run ${runId}, taken over from a server that stopped: its secrets are not stored; valkyrie rerun ${runId} --server URL --secret TOKEN=… runs its jobs again`,
+      ]),
+    );
     // The re-run it names plans `report` again once its needs are done: its record's next attempt.
     const rerun = await second.request('POST', `/api/v1/runs/${runId}/rerun`, {
       body: { secrets: { TOKEN: 'x' } },
