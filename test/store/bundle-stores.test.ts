@@ -169,6 +169,25 @@ describe.skipIf(postgresSkipReason !== undefined)('postgres bundle rows', () => 
     }
   });
 
+  it('heals a bundle one of whose chunk rows is missing: its read fails VK_BUNDLE_DAMAGED and removes it', async () => {
+    const schema = uniqueSchema();
+    try {
+      await using stores = await openPostgresStores(postgresUrl, { schema });
+      const bundles = bundlesOf(stores);
+      await bundles.put(sha, pieces(large), 10 * MiB, usedAt);
+      await withRawClient((client) => client.query(`DELETE FROM "${schema}".bundle_chunks WHERE idx = 1`));
+      const read = (async () => {
+        for await (const _piece of bundles.read(sha));
+      })();
+      // VK_STORE left it stored: HEAD answered 200, so no submit uploaded it again, and every fetch failed.
+      await expect(read).rejects.toMatchObject({ code: 'VK_BUNDLE_DAMAGED' });
+      expect(await bundles.has(sha)).toBe(false);
+      expect(await rows(schema)).toEqual({ chunks: [], bundles: [] });
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
   it('leaves no rows of a refused upload, nor of one still running when the store closes', async () => {
     const schema = uniqueSchema();
     try {

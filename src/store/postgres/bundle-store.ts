@@ -208,11 +208,17 @@ export class PostgresBundleStore implements BundleStore {
     for (let index = 0; index < stored.chunks; index++) {
       const { rows } = await this.#read<{ data: Buffer }>(action, sql.chunk, [sha256, index]);
       const data = rows[0]?.data;
-      if (data === undefined)
-        throw new ValkyrieError(
-          'VK_STORE',
-          `could not ${action}: its chunk ${index} of ${stored.chunks} is missing`,
-        );
+      if (data === undefined) {
+        // Gone with its row (a sweep, perhaps followed by a new upload): absent, not damaged. Still
+        // this copy's row: the copy itself lacks the chunk, is damaged, and heals as a wrong byte does.
+        // Left stored, HEAD would keep answering 200, so no submit would upload it again.
+        if (!(await this.#isStill(action, sha256, stored)))
+          throw new ValkyrieError(
+            'VK_STORE',
+            `could not ${action}: its chunk ${index} of ${stored.chunks} is missing`,
+          );
+        break;
+      }
       hash.update(data);
       yield data;
     }
@@ -220,6 +226,12 @@ export class PostgresBundleStore implements BundleStore {
     if (actual === sha256) return;
     await this.#read(`remove damaged bundle ${sha256}`, sql.removeDamaged, [sha256, stored.created_at]);
     throw bundleDamaged(sha256, actual);
+  }
+
+  /** Whether the bundle's row is still `stored`'s: no sweep or upload replaced the copy since it was read. */
+  async #isStill(action: string, sha256: string, stored: StoredCopy): Promise<boolean> {
+    const now = await this.#read<StoredCopy>(action, sql.storedCopy, [sha256]);
+    return now.rows[0]?.created_at === stored.created_at;
   }
 
   async #read<R extends pg.QueryResultRow>(
