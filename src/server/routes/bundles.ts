@@ -117,19 +117,29 @@ export function bundleRoutes(context: ApiContext): Route[] {
         // leg of a matrix fetches the same bundle, so only the first fetch in a while writes it.
         if (bundle === undefined)
           throw new ApiError(404, 'VK_BUNDLE_NOT_FOUND', `job ${params.jobId} has no workspace bundle`);
-        if (!(await fetches.touch(bundle)))
-          throw new ApiError(
-            404,
-            'VK_BUNDLE_NOT_FOUND',
-            `the workspace bundle of job ${params.jobId} is no longer stored (unused past the bundle retention, or found damaged and removed): submit the run again, which uploads it anew`,
-          );
-        reply.type('application/gzip');
+        if (!(await fetches.touch(bundle))) throw noLongerStored(params.jobId);
+        // Its first piece read before the answer starts: a copy removed since the touch (found damaged
+        // by another replica, or by a fetch racing this one) is a 404 saying so, not a 500 or a
+        // response cut off. The touch that said it was stored is forgotten, for the next leg's fetch.
         const damaged = (error: ValkyrieError) => {
           // Removed by the store: the next fetch must ask it again, not trust the last touch.
           fetches.forget(bundle);
           context.logNotice(`the workspace of job ${params.jobId}: ${error.message}`);
         };
-        return { status: 200, body: Readable.from(servedBytes(bundles.read(bundle), damaged)) };
+        const pieces: AsyncIterator<Buffer> = bundles.read(bundle)[Symbol.asyncIterator]();
+        const first = await pieces.next().catch((error: unknown): IteratorResult<Buffer> => {
+          if (!isValkyrieError(error)) throw error;
+          // A small copy is judged before its first piece is handed over: it ends as servedBytes ends one.
+          if (error.code === 'VK_BUNDLE_DAMAGED') {
+            damaged(error);
+            return { done: true, value: undefined };
+          }
+          if (error.code !== 'VK_BUNDLE_NOT_FOUND') throw error;
+          fetches.forget(bundle);
+          throw noLongerStored(params.jobId);
+        });
+        reply.type('application/gzip');
+        return { status: 200, body: Readable.from(servedBytes(first, pieces, damaged)) };
       },
     }),
   ];
@@ -142,15 +152,27 @@ export function bundleRoutes(context: ApiContext): Route[] {
  * cut off instead would read to it as a broken connection.
  */
 async function* servedBytes(
-  stored: Readable,
+  first: IteratorResult<Buffer>,
+  rest: AsyncIterator<Buffer>,
   damaged: (error: ValkyrieError) => void,
 ): AsyncGenerator<Buffer> {
   try {
-    for await (const piece of stored) yield piece as Buffer;
+    for (let piece = first; piece.done !== true; piece = await rest.next()) yield piece.value;
   } catch (error) {
     if (!isValkyrieError(error) || error.code !== 'VK_BUNDLE_DAMAGED') throw error;
     damaged(error);
+  } finally {
+    // A response cut off stops the store's read (a stream read to its end ignores it).
+    await rest.return?.();
   }
+}
+
+function noLongerStored(jobId: string): ApiError {
+  return new ApiError(
+    404,
+    'VK_BUNDLE_NOT_FOUND',
+    `the workspace bundle of job ${jobId} is no longer stored (unused past the bundle retention, or found damaged and removed): submit the run again, which uploads it anew`,
+  );
 }
 
 /** The store's refusals of an upload as the API answers them; anything else as it is. */
