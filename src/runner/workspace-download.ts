@@ -28,8 +28,9 @@ export interface WorkspaceDownload {
  * Returns the workspace path. The downloaded file is removed whatever happens. Errors:
  * VK_SERVER_UNREACHABLE, VK_TLS_CERTIFICATE (the server's certificate failed verification: the
  * runner stops on it), VK_SERVER_RESPONSE (with the server's code and status), VK_BUNDLE_DAMAGED
- * (what arrived does not hash to `sha256`: the server's copy is damaged), and unpack's
- * VK_BUNDLE_UNSAFE, VK_BUNDLE_TOO_LARGE, VK_WORKSPACE_NOT_EMPTY.
+ * (what arrived, whole by the response's framing, does not hash to `sha256`: the server's copy is
+ * damaged), VK_BUNDLE_HASH_MISMATCH (the same of a response without framing, which may have been cut
+ * short), and unpack's VK_BUNDLE_UNSAFE, VK_BUNDLE_TOO_LARGE, VK_WORKSPACE_NOT_EMPTY.
  */
 export async function downloadWorkspace(options: WorkspaceDownload): Promise<string> {
   const url = new URL(
@@ -64,9 +65,8 @@ export async function downloadWorkspace(options: WorkspaceDownload): Promise<str
     );
     await unpackBundle({ archive, sha256: options.sha256, target: options.jobDir }).catch(
       (error: unknown) => {
-        throw isValkyrieError(error) && error.code === 'VK_BUNDLE_HASH_MISMATCH'
-          ? damagedOnServer(options, error)
-          : error;
+        if (!isValkyrieError(error) || error.code !== 'VK_BUNDLE_HASH_MISMATCH') throw error;
+        throw isFramed(response) ? damagedOnServer(options, error) : maybeCutShort(error);
       },
     );
     return options.jobDir;
@@ -84,6 +84,27 @@ function damagedOnServer(options: WorkspaceDownload, mismatch: ValkyrieError): V
   return new ValkyrieError(
     'VK_BUNDLE_DAMAGED',
     `the server's stored copy of the workspace bundle of job ${options.jobId} is damaged: ${mismatch.message}. The server removes such a copy once it has sent it: submit the run again, which uploads the bundle anew`,
+    { cause: mismatch },
+  );
+}
+
+/**
+ * Whether the response's end is told by its framing (a Content-Length, or chunked), so that a
+ * connection cut short fails the download instead of ending it. Valkyrie's server always frames it;
+ * a response without (a proxy may send one) ends where its connection does, cut or not.
+ */
+function isFramed(response: Response): boolean {
+  return (
+    response.headers.has('content-length') ||
+    /\bchunked\b/i.test(response.headers.get('transfer-encoding') ?? '')
+  );
+}
+
+/** A mismatch of an unframed response: its connection may have closed early; the server's copy may be whole. */
+function maybeCutShort(mismatch: ValkyrieError): ValkyrieError {
+  return new ValkyrieError(
+    'VK_BUNDLE_HASH_MISMATCH',
+    `${mismatch.message}. The response had no length nor chunked framing (a proxy between the runner and the server may send it so), so it may have been cut short, or the server's copy is damaged`,
     { cause: mismatch },
   );
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,6 +70,35 @@ describe('downloadWorkspace', () => {
       downloadWorkspace({ serverUrl, jobId: 'job-1', jobToken: 'tok-1', sha256, jobDir }),
     ).rejects.toMatchObject({ code: 'VK_BUNDLE_DAMAGED' });
     expect(await readdir(join(dir, 'mismatch'))).toEqual([]);
+  });
+
+  it("does not call a response without framing (ended by its connection) the server's damaged copy: it may be cut short", async () => {
+    const bytes = readFileSync(bundle.path);
+    // As a proxy that drops both Content-Length and chunked may answer: the body ends where the
+    // connection does, so a connection cut short reads as a whole, shorter body.
+    const unframed = createNetServer((socket) =>
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/gzip\r\nconnection: close\r\n\r\n');
+        socket.end(bytes.subarray(0, bytes.length >> 1));
+      }),
+    );
+    await new Promise<void>((done) => unframed.listen(0, '127.0.0.1', done));
+    try {
+      const error = await downloadWorkspace({
+        serverUrl: `http://127.0.0.1:${(unframed.address() as AddressInfo).port}`,
+        jobId: 'job-1',
+        jobToken: 'tok-1',
+        sha256: bundle.sha256,
+        jobDir: join(dir, 'unframed', 'job-1'),
+      }).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'VK_BUNDLE_HASH_MISMATCH',
+        message: expect.stringContaining('may have been cut short'),
+      });
+      expect(String(error)).not.toContain('submit the run again');
+    } finally {
+      await new Promise((done) => unframed.close(done));
+    }
   });
 
   it("reports the server's refusal with its code", async () => {
