@@ -60,6 +60,8 @@ export interface ApiJob {
   readonly reason?: string;
   /** It failed and its job-level continue-on-error let the run go on (its status stays failed). */
   readonly continuedOnError?: true;
+  /** Its run's re-run runs it again and has not started that yet: its status is its earlier attempt's. */
+  readonly waitingToRunAgain?: true;
   /** Its ended attempts and every attempt of its steps: in a single run's view, from servers that give them. */
   readonly attempts?: readonly ApiJobAttempt[];
   readonly steps?: readonly ApiStep[];
@@ -184,6 +186,7 @@ function readJob(job: unknown): ApiJob {
     ...(typeof notBefore === 'number' ? { notBefore } : {}),
     ...(typeof reason === 'string' ? { reason } : {}),
     ...(job.continuedOnError === true ? { continuedOnError: true } : {}),
+    ...(job.waitingToRunAgain === true ? { waitingToRunAgain: true } : {}),
     ...(isRecord(runner) && typeof runner.id === 'string' && typeof runner.name === 'string'
       ? { runner: { id: runner.id, name: runner.name } }
       : {}),

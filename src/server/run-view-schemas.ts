@@ -100,6 +100,10 @@ export const jobViewSchema = z.object({
     description:
       'the job failed (`status` stays `failed`, as GitHub shows it) and its job-level `continue-on-error` let the run go on: its `needs.<job>.result` read `success`. Absent otherwise, and for a job its `timeout-minutes` stopped, which continue-on-error does not cover',
   }),
+  waitingToRunAgain: z.literal(true).optional().meta({
+    description:
+      "the run's re-run runs the job again and has not planned its next attempt yet (its needs are not done): `status`, `attempt` and the times are still those of the earlier attempt that ended. Absent otherwise",
+  }),
   queuedAt: z.number().optional().meta({
     description: 'epoch ms: when this attempt was last put in the queue to be offered to runners',
   }),

@@ -1,4 +1,5 @@
 import { asRunId } from '../core/ids.js';
+import { isTerminal } from '../core/outcome.js';
 import type { NoRunnerFields } from '../engine/job-records.js';
 import type { RunnerAbsence } from '../engine/runner-absence.js';
 import { jobDurationMs } from '../store/job-duration.js';
@@ -125,6 +126,7 @@ function viewOf(
         job,
         stale,
         detailsOf === undefined ? undefined : (detailsOf.get(job.id) ?? noDetails),
+        run.status === 'queued' || run.status === 'running',
       );
       if (job.status === 'running') return withRunnerAbsence(view, driven.runnerAbsence(job.id));
       if (job.status !== 'queued') return view;
@@ -206,12 +208,15 @@ const durationOf = (startedAt?: number, finishedAt?: number) =>
 /**
  * Without `details` (the runs list), a job past its first attempt has no duration: its whole time
  * starts at an earlier attempt's start, which is not read there. The record's own bookkeeping stays
- * out: its lease's fencing token, the attempt its retries count from, its run's id.
+ * out: its lease's fencing token, the attempt its retries count from, its run's id. While its run is
+ * `going` again, a job its re-run marked (JobRecord.rerunAttempt) and still at that attempt, ended,
+ * waits to run again: its status is that earlier attempt's, which the view says (`waitingToRunAgain`).
  */
 function jobView(
   job: JobRecord,
   staleWrites: StaleWriteView[],
-  details?: JobDetails,
+  details: JobDetails | undefined,
+  going: boolean,
 ): RunView['jobs'][number] {
   const { startedAt, finishedAt } = job;
   const attempt = job.attempt ?? 1;
@@ -233,6 +238,7 @@ function jobView(
     ...(finishedAt === undefined ? {} : { finishedAt }),
     ...(job.reason === undefined ? {} : { reason: job.reason }),
     ...(job.continuedOnError ? { continuedOnError: true } : {}),
+    ...(going && job.rerunAttempt === attempt && isTerminal(job.status) ? { waitingToRunAgain: true } : {}),
     ...(whole === undefined ? {} : { durationMs: whole }),
     ...(queuedAt === undefined ? {} : { queuedAt }),
     ...(notBefore === undefined ? {} : { notBefore }),

@@ -54,10 +54,21 @@ export function runDetailLines(run: ApiRunDetail, c: Colors, serverFlags = ''): 
  * line with the attempt its status is of, since nothing under it says the job ran more than once.
  */
 function shownJobLine(job: ApiJob, c: Colors): string {
+  if (job.waitingToRunAgain) return rerunWaitLine(job, c);
   if (job.attempts !== undefined) return jobLine(job, job.durationMs, c);
   const tries = job.attempt > 1 ? c.dim(` attempt ${job.attempt}`) : '';
   const took = job.durationMs === undefined ? '' : c.dim(` ${formatDuration(job.durationMs)}`);
   const reason = job.reason ? c.dim(` (${visible(job.reason)})`) : '';
   const on = dimmedText(c, onRunnerText(job.runner, job.status));
   return `  ${jobStatusCell(c, job.status)} ${visible(job.name)}${took}${tries}${on}${reason}${continuedText(job, c)}`;
+}
+
+/**
+ * A job its run's re-run has still to run again: its record holds the earlier attempt's end, which
+ * read alone (`✓ succeeded`, `- skipped`) says the job is done while the re-run waits to run it; so
+ * it reads as waiting (as Gitea marks a re-run's jobs), with that attempt's end after it.
+ */
+function rerunWaitLine(job: ApiJob, c: Colors): string {
+  const ended = c.dim(` to run again (attempt ${job.attempt}: ${job.status})`);
+  return `  ${jobStatusCell(c, 'waiting')} ${visible(job.name)}${ended}`;
 }
