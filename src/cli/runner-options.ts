@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { formatBytes, parseByteSize } from '../bundle/size.js';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { readFailureText } from '../core/read-failure.js';
-import { isRunnerLabelShape, maxRunnerLabels } from '../core/runner-label.js';
+import { isRunnerLabelShape, maxRunnerCapacity, maxRunnerLabels } from '../core/runner-label.js';
 import { timerDelay } from '../core/timer-delay.js';
 import { tokenTextProblem } from '../core/token-text.js';
 import { describeHost, runnerLabels } from '../runner/host.js';
@@ -223,9 +223,9 @@ function capacity(value: string | undefined): number {
   if (value === undefined) return 1;
   // Digits only: Number() also reads " 2", "0x10" and "1e2", so a typo ran 16 or 100 jobs at once.
   const n = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 1024)
+  if (!Number.isInteger(n) || n < 1 || n > maxRunnerCapacity)
     throw new UsageError(
-      `--capacity must be a whole number from 1 to 1024, received ${JSON.stringify(value)}`,
+      `--capacity must be a whole number from 1 to ${maxRunnerCapacity}, received ${JSON.stringify(value)}`,
     );
   return n;
 }

@@ -8,6 +8,9 @@ const unfitCharacter = /[\s,\p{Cc}]/u;
 /** How many labels a runner may have, those it is given (self-hosted, its OS, …) included. */
 export const maxRunnerLabels = 200;
 
+/** How many jobs a runner may run at once (`valkyrie runner --capacity`, and registration's `capacity`). */
+export const maxRunnerCapacity = 1024;
+
 /** Whether `label` is one a runner can have (see above); an empty label is the caller's to judge. */
 export function isRunnerLabelShape(label: string): boolean {
   return !unfitCharacter.test(label);

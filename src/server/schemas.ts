@@ -3,7 +3,7 @@ import { parseDuration, parseRetention } from '../core/duration.js';
 import { isRunStatus, runStatuses } from '../core/outcome.js';
 import { describeJson } from '../core/plain-issue-text.js';
 import { priorities } from '../core/priority.js';
-import { maxRunnerLabels } from '../core/runner-label.js';
+import { isRunnerLabelShape, maxRunnerCapacity, maxRunnerLabels } from '../core/runner-label.js';
 import { runnerModes } from '../core/runner-mode.js';
 import { processValueProblem, secretNameProblem, variableNameProblem } from '../core/secret-names.js';
 import { runGitSchema } from '../protocol/run-git.js';
@@ -379,11 +379,24 @@ export const jobLogLinesSchema = z
   })
   .meta({ id: 'JobLogLines' });
 
-/** What `valkyrie runner` sends when it registers; labels and capacity are informational here (the protocol's `register` carries the live ones). */
+/**
+ * What `valkyrie runner` sends when it registers; labels and capacity are informational here (the
+ * protocol's `register` carries the live ones), but bounded as `valkyrie runner` bounds them
+ * (core/runner-label.ts): a client of its own learns here that a label like `a b` is one no runner can have.
+ */
 export const registerSchema = z.strictObject({
   name: nameSchema.optional(),
-  labels: z.array(z.string().min(1).max(200)).max(maxRunnerLabels).optional(),
-  capacity: z.number().int().min(1).max(10_000).optional(),
+  labels: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(200)
+        .refine(isRunnerLabelShape, 'a label has no spaces, commas or control characters'),
+    )
+    .max(maxRunnerLabels)
+    .optional(),
+  capacity: z.number().int().min(1).max(maxRunnerCapacity).optional(),
 });
 
 export const runnerViewSchema = z
