@@ -1,4 +1,4 @@
-import type { Hash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ValkyrieError } from '../core/errors.js';
 
@@ -104,8 +104,28 @@ export function bundleNotFound(sha256: string): ValkyrieError {
   return new ValkyrieError('VK_BUNDLE_NOT_FOUND', `no workspace bundle ${sha256} is stored`);
 }
 
+/**
+ * A stored copy's `bytes`, hashed as they pass, for BundleStore.read: when they end and do not hash
+ * to `sha256`, `removeDamaged` takes the copy out of the store, then the read fails VK_BUNDLE_DAMAGED.
+ */
+export async function* checkedCopy(
+  sha256: string,
+  bytes: AsyncIterable<Buffer>,
+  removeDamaged: () => Promise<unknown>,
+): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  for await (const piece of bytes) {
+    hash.update(piece);
+    yield piece;
+  }
+  const actual = hash.digest('hex');
+  if (actual === sha256) return;
+  await removeDamaged();
+  throw bundleDamaged(sha256, actual);
+}
+
 /** The stream error of a read whose bytes did not hash to the bundle's name (see BundleStore.read). */
-export function bundleDamaged(sha256: string, actual: string): ValkyrieError {
+function bundleDamaged(sha256: string, actual: string): ValkyrieError {
   return new ValkyrieError(
     'VK_BUNDLE_DAMAGED',
     `the stored copy of bundle ${sha256} is damaged (its bytes hash to ${actual}); it was removed, and the next upload stores it anew`,

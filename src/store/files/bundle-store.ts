@@ -9,9 +9,9 @@ import { makeDirectory } from '../../platform/make-directory.js';
 import { sha256File } from '../../platform/sha256-file.js';
 import {
   type BundleStore,
-  bundleDamaged,
   bundleNotFound,
   checkBundleHash,
+  checkedCopy,
   meteredBody,
   type RemovedBundles,
 } from '../bundles.js';
@@ -133,15 +133,8 @@ export class FileBundleStore implements BundleStore {
       throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? bundleNotFound(sha256) : error;
     });
     try {
-      const hash = createHash('sha256');
-      for await (const piece of file.createReadStream({ autoClose: false })) {
-        hash.update(piece as Buffer);
-        yield piece as Buffer;
-      }
-      const actual = hash.digest('hex');
-      if (actual === sha256) return;
-      await this.#removeDamaged(sha256, file);
-      throw bundleDamaged(sha256, actual);
+      const bytes: AsyncIterable<Buffer> = file.createReadStream({ autoClose: false });
+      yield* checkedCopy(sha256, bytes, () => this.#removeDamaged(sha256, file));
     } finally {
       await file.close();
     }

@@ -4,9 +4,9 @@ import type pg from 'pg';
 import { ValkyrieError } from '../../core/errors.js';
 import {
   type BundleStore,
-  bundleDamaged,
   bundleNotFound,
   checkBundleHash,
+  checkedCopy,
   meteredBody,
   type RemovedBundles,
 } from '../bundles.js';
@@ -202,9 +202,15 @@ export class PostgresBundleStore implements BundleStore {
     const head = await this.#read<StoredCopy>(action, sql.storedCopy, [sha256]);
     const stored = head.rows[0];
     if (stored === undefined) throw bundleNotFound(sha256);
+    yield* checkedCopy(sha256, this.#storedChunks(action, sha256, stored), () =>
+      this.#read(`remove damaged bundle ${sha256}`, sql.removeDamaged, [sha256, stored.created_at]),
+    );
+  }
+
+  /** The chunks of the copy `stored`, in order, up to the first one missing from it (damage). */
+  async *#storedChunks(action: string, sha256: string, stored: StoredCopy): AsyncGenerator<Buffer> {
     // A stored bundle's bytes never change (a copy that replaces a damaged one has the same), so
     // reading it chunk by chunk needs no snapshot.
-    const hash = createHash('sha256');
     for (let index = 0; index < stored.chunks; index++) {
       const { rows } = await this.#read<{ data: Buffer }>(action, sql.chunk, [sha256, index]);
       const data = rows[0]?.data;
@@ -217,15 +223,10 @@ export class PostgresBundleStore implements BundleStore {
             'VK_STORE',
             `could not ${action}: its chunk ${index} of ${stored.chunks} is missing`,
           );
-        break;
+        return;
       }
-      hash.update(data);
       yield data;
     }
-    const actual = hash.digest('hex');
-    if (actual === sha256) return;
-    await this.#read(`remove damaged bundle ${sha256}`, sql.removeDamaged, [sha256, stored.created_at]);
-    throw bundleDamaged(sha256, actual);
   }
 
   /** Whether the bundle's row is still `stored`'s: no sweep or upload replaced the copy since it was read. */
