@@ -1,5 +1,6 @@
 import { displayWidth, padToWidth } from '../../core/display-width.js';
 import type { RunStatus } from '../../core/outcome.js';
+import { quotedVisible } from '../../core/visible-text.js';
 import type { JobSummary, RunEvent } from '../../engine/events.js';
 import {
   type Colors,
@@ -74,9 +75,9 @@ export function chosenJobsStatus(jobs: readonly Pick<JobSummary, 'status'>[]): R
   return 'succeeded';
 }
 
-/** Quoted, as a matrix leg's name has commas of its own; past three, the table above names the rest. */
+/** Quoted (quotedVisible), as a matrix leg's name has commas of its own; past three, the table above names the rest. */
 function namedJobs(jobs: readonly JobSummary[]): string {
-  const names = jobs.slice(0, 3).map((job) => JSON.stringify(job.name));
+  const names = jobs.slice(0, 3).map((job) => quotedVisible(job.name));
   const more = jobs.length - names.length;
   return more > 0 ? `${names.join(', ')} and ${more} more` : names.join(', ');
 }
