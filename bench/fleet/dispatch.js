@@ -96,14 +96,17 @@ export function matrixWorkflow(jobs, legsPerJob) {
   return `${lines.join('\n')}\n`;
 }
 
-/** A node:http server with the WebSocket acceptor on /ws that takes every connection. */
-async function listenWebSocket(dist, onConnection) {
+/**
+ * A node:http server with the WebSocket acceptor on /ws that takes every connection; `decoder`: the
+ * server's, unless a case says otherwise (decoderTakingCapacity).
+ */
+async function listenWebSocket(dist, onConnection, decoder = dist.controlPlaneDecoder) {
   const http = createServer((_request, response) => response.writeHead(404).end());
   const acceptor = new dist.WebSocketAcceptor({
     server: http,
     path: '/ws',
     authenticate: async () => ({ kind: 'accepted', principal: 'bench-runner' }),
-    decoder: dist.controlPlaneDecoder,
+    decoder,
   });
   acceptor.onConnection(onConnection);
   await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
@@ -115,6 +118,20 @@ async function listenWebSocket(dist, onConnection) {
       await new Promise((resolve) => http.close(resolve));
     },
   };
+}
+
+/**
+ * The server's decoder, except that a `register` with `capacity` is taken as it is: the offer → accept
+ * case gives its one runner a slot per job (tens of thousands, past the protocol's bound of 1,024,
+ * src/core/runner-label.ts) so that every offer goes out at once and the figure is the Dispatcher's
+ * offer rate alone, as it was measured before that bound. Every other message is decoded as the
+ * server decodes it.
+ */
+function decoderTakingCapacity(dist, capacity) {
+  const server = dist.controlPlaneDecoder;
+  const check = (value) =>
+    value?.type === 'register' && value.runner?.capacity === capacity ? value : server.check?.(value);
+  return dist.decoderFor(server.schema, server.maxFrameBytes, check);
 }
 
 /** Counts the offers a transport sends, without changing what it sends. */
@@ -301,10 +318,14 @@ export async function measureDispatcher({ repoRoot, jobs, capacity, leases }) {
     { offerTtlMs: 30_000, agingIntervalMs: 60_000, clock: dist.systemClock },
   );
   const counter = { offers: 0 };
-  const endpoint = await listenWebSocket(dist, (transport, runnerId) => {
-    countOffers(transport, counter);
-    dispatcher.connect(transport, { runnerId, transport: 'websocket' });
-  });
+  const endpoint = await listenWebSocket(
+    dist,
+    (transport, runnerId) => {
+      countOffers(transport, counter);
+      dispatcher.connect(transport, { runnerId, transport: 'websocket' });
+    },
+    leases ? dist.controlPlaneDecoder : decoderTakingCapacity(dist, capacity),
+  );
   const runners = startSimulatedRunners({ wsUrl: endpoint.url, count: 1, capacity, expectOffers: jobs });
   try {
     await Promise.race([runners.ready, runners.failed]);

@@ -4,7 +4,14 @@ import { join, resolve } from 'node:path';
 import { formatBytes, parseByteSize } from '../bundle/size.js';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { readFailureText } from '../core/read-failure.js';
-import { isRunnerLabelShape, maxRunnerCapacity, maxRunnerLabels } from '../core/runner-label.js';
+import {
+  isRunnerLabelShape,
+  maxRunnerCapacity,
+  maxRunnerLabelLength,
+  maxRunnerLabels,
+  maxRunnerNameLength,
+  runnerNameFault,
+} from '../core/runner-label.js';
 import { timerDelay } from '../core/timer-delay.js';
 import { tokenTextProblem } from '../core/token-text.js';
 import { describeHost, runnerLabels } from '../runner/host.js';
@@ -145,27 +152,25 @@ function registrationToken(
 }
 
 /**
- * The server's limits for a runner's name and labels. Registration checks them, but a runner with a
- * stored credential sends them only in its session's `register`, which took any: a newline or an
- * escape sequence reached the runner list, every job's "running on runner …" line and RUNNER_NAME.
+ * The server's limits for a runner's name (core/runner-label.ts), told as this flag's: a runner with a
+ * stored credential sends its name only in its session's `register`, which the server refuses whole.
  */
-const maxNameLength = 100;
-const maxLabelLength = 200;
-const controlCharacter = /\p{Cc}/u;
-
 function runnerName(name: string | undefined): string | undefined {
   if (name === undefined) return undefined;
-  if (name.trim() === '')
-    throw new UsageError(`--name must not be empty or blank, received ${JSON.stringify(name)}`);
-  if (controlCharacter.test(name))
-    throw new UsageError(
-      `--name: no control characters (newline, tab, ESC, …), received ${JSON.stringify(name)}`,
-    );
-  if (name.length > maxNameLength)
-    throw new UsageError(
-      `--name must be at most ${maxNameLength} characters, received ${name.length}: ${JSON.stringify(`${name.slice(0, 20)}…`)}`,
-    );
-  return name;
+  switch (runnerNameFault(name)) {
+    case 'blank':
+      throw new UsageError(`--name must not be empty or blank, received ${JSON.stringify(name)}`);
+    case 'control character':
+      throw new UsageError(
+        `--name: no control characters (newline, tab, ESC, …), received ${JSON.stringify(name)}`,
+      );
+    case 'too long':
+      throw new UsageError(
+        `--name must be at most ${maxRunnerNameLength} characters, received ${name.length}: ${JSON.stringify(`${name.slice(0, 20)}…`)}`,
+      );
+    case undefined:
+      return name;
+  }
 }
 
 /**
@@ -202,9 +207,9 @@ function checkLabel(label: string): string {
     throw new UsageError(
       `--labels: a label has no spaces, commas or control characters, received ${JSON.stringify(label)}`,
     );
-  if (label.length > maxLabelLength)
+  if (label.length > maxRunnerLabelLength)
     throw new UsageError(
-      `--labels: a label has at most ${maxLabelLength} characters, received ${label.length}: ${JSON.stringify(`${label.slice(0, 20)}…`)}`,
+      `--labels: a label has at most ${maxRunnerLabelLength} characters, received ${label.length}: ${JSON.stringify(`${label.slice(0, 20)}…`)}`,
     );
   return label;
 }

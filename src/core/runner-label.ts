@@ -5,11 +5,36 @@
  */
 const unfitCharacter = /[\s,\p{Cc}]/u;
 
+/*
+ * What a runner may register with, here only: `valkyrie runner` refuses to start past them (its --name,
+ * --labels, --capacity), and the server refuses them in registration's body and in the protocol's
+ * `register` (protocol/schemas.ts), the one a runner of any make sends on every session: the server
+ * keeps a runner's labels in memory and walks them for every job it places.
+ */
+
 /** How many labels a runner may have, those it is given (self-hosted, its OS, …) included. */
 export const maxRunnerLabels = 200;
 
-/** How many jobs a runner may run at once (`valkyrie runner --capacity`, and registration's `capacity`). */
+/** How long one label may be. */
+export const maxRunnerLabelLength = 200;
+
+/** How many jobs a runner may run at once. */
 export const maxRunnerCapacity = 1024;
+
+/** How long a runner's name may be: it is shown in the runner list and every job's "running on" line. */
+export const maxRunnerNameLength = 100;
+
+/**
+ * What makes `name` one no runner can have, undefined when nothing does: blank (nothing to tell it by in
+ * the runner list), a control character (it reaches the runner list, job logs and RUNNER_NAME), or
+ * longer than maxRunnerNameLength.
+ */
+export function runnerNameFault(name: string): 'blank' | 'control character' | 'too long' | undefined {
+  if (name.trim() === '') return 'blank';
+  if (/\p{Cc}/u.test(name)) return 'control character';
+  if (name.length > maxRunnerNameLength) return 'too long';
+  return undefined;
+}
 
 /** Whether `label` is one a runner can have (see above); an empty label is the caller's to judge. */
 export function isRunnerLabelShape(label: string): boolean {

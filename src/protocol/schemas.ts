@@ -1,6 +1,14 @@
 import * as z from 'zod';
 import type { JobOutcome, StepResult } from '../core/outcome.js';
 import { backoffKinds } from '../core/retry-delay.js';
+import {
+  isRunnerLabelShape,
+  maxRunnerCapacity,
+  maxRunnerLabelLength,
+  maxRunnerLabels,
+  maxRunnerNameLength,
+  runnerNameFault,
+} from '../core/runner-label.js';
 import { runnerModes } from '../core/runner-mode.js';
 import type { RunDefaults, StepDefinition } from '../workflow/model.js';
 import { expressionValueSchema } from './expression-value.js';
@@ -106,16 +114,44 @@ export const jobSpecSchema = z.object({
   workflowFile: z.object({ path: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });
 
+/** The words a refused runner name is told in, by what is wrong with it (runnerNameFault). */
+const runnerNameFaults: Record<NonNullable<ReturnType<typeof runnerNameFault>>, string> = {
+  blank: 'a runner name is not blank',
+  'control character': 'no control characters (newline, NUL, ESC, …)',
+  'too long': `at most ${maxRunnerNameLength} characters`,
+};
+
 /**
- * No control characters, and a name and labels no longer than registration takes them
- * (server/schemas.ts): a runner with a stored credential sends them only here, and they reach the
- * runner list, every job's "running on runner …" line and the store.
+ * A runner's name, labels and capacity as `valkyrie runner` takes them (core/runner-label.ts), here
+ * for the protocol's `register` and registration's body (server/schemas.ts) alike: a runner with a
+ * stored credential sends them only in `register`, on every session, and a client of another make may
+ * send anything there. They reach the runner list, every job's "running on runner …" line and the
+ * store; the labels and capacity are kept in memory and used to place every job.
  */
-const noControl = (text: string) => !/\p{Cc}/u.test(text);
+// min and max as well as runnerNameFault's own length check: they are the OpenAPI document's bounds.
+export const runnerNameSchema = z
+  .string()
+  .min(1)
+  .max(maxRunnerNameLength)
+  .superRefine((name, context) => {
+    const fault = runnerNameFault(name);
+    if (fault !== undefined) context.addIssue({ code: 'custom', message: runnerNameFaults[fault] });
+  });
+export const runnerLabelsSchema = z
+  .array(
+    z
+      .string()
+      .min(1)
+      .max(maxRunnerLabelLength)
+      .refine(isRunnerLabelShape, 'a label has no spaces, commas or control characters'),
+  )
+  .max(maxRunnerLabels);
+export const runnerCapacitySchema = z.number().int().min(1).max(maxRunnerCapacity);
+
 export const runnerInfoSchema = z.object({
-  name: z.string().min(1).max(100).refine(noControl, 'no control characters'),
-  labels: z.array(z.string().min(1).max(200).refine(noControl, 'no control characters')),
-  capacity: z.number().int().positive(),
+  name: runnerNameSchema,
+  labels: runnerLabelsSchema,
+  capacity: runnerCapacitySchema,
 });
 
 const attempt = z.number().int().positive();

@@ -3,11 +3,15 @@ import { parseDuration, parseRetention } from '../core/duration.js';
 import { isRunStatus, runStatuses } from '../core/outcome.js';
 import { describeJson } from '../core/plain-issue-text.js';
 import { priorities } from '../core/priority.js';
-import { isRunnerLabelShape, maxRunnerCapacity, maxRunnerLabels } from '../core/runner-label.js';
 import { runnerModes } from '../core/runner-mode.js';
 import { processValueProblem, secretNameProblem, variableNameProblem } from '../core/secret-names.js';
 import { runGitSchema } from '../protocol/run-git.js';
-import { runnerCapabilitiesSchema } from '../protocol/schemas.js';
+import {
+  runnerCapabilitiesSchema,
+  runnerCapacitySchema,
+  runnerLabelsSchema,
+  runnerNameSchema,
+} from '../protocol/schemas.js';
 import { defaultReadAfterLimit } from '../store/logs.js';
 import { maxRunPageSize, runCursorBefore } from './run-cursor.js';
 
@@ -381,22 +385,13 @@ export const jobLogLinesSchema = z
 
 /**
  * What `valkyrie runner` sends when it registers; labels and capacity are informational here (the
- * protocol's `register` carries the live ones), but bounded as `valkyrie runner` bounds them
- * (core/runner-label.ts): a client of its own learns here that a label like `a b` is one no runner can have.
+ * protocol's `register` carries the live ones), but held to the same schemas as there: a client of its
+ * own learns here that a label like `a b` is one no runner can have, rather than on every connection.
  */
 export const registerSchema = z.strictObject({
-  name: nameSchema.optional(),
-  labels: z
-    .array(
-      z
-        .string()
-        .min(1)
-        .max(200)
-        .refine(isRunnerLabelShape, 'a label has no spaces, commas or control characters'),
-    )
-    .max(maxRunnerLabels)
-    .optional(),
-  capacity: z.number().int().min(1).max(maxRunnerCapacity).optional(),
+  name: runnerNameSchema.meta(printablePattern).optional(),
+  labels: runnerLabelsSchema.optional(),
+  capacity: runnerCapacitySchema.optional(),
 });
 
 export const runnerViewSchema = z
