@@ -20,6 +20,15 @@ describe('POST /api/v1/runners/register: labels and capacity as `valkyrie runner
       status: 400,
       body: { code: 'VK_INVALID_REQUEST', path: 'body.capacity', message: expect.stringContaining('1024') },
     });
+    // The protocol's register holds them to the same schemas (register-message-limits.test.ts).
+    expect(await register({ name: '  ' })).toMatchObject({
+      status: 400,
+      body: { code: 'VK_INVALID_REQUEST', path: 'body.name', message: expect.stringContaining('blank') },
+    });
+    expect(await register({ labels: Array.from({ length: 201 }, (_, index) => `l${index}`) })).toMatchObject({
+      status: 400,
+      body: { code: 'VK_INVALID_REQUEST', path: 'body.labels', message: expect.stringContaining('200') },
+    });
     expect((await register({ labels: ['self-hosted', 'gpu:a100'], capacity: 1024 })).status).toBe(201);
   });
 });
