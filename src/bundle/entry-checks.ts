@@ -14,6 +14,13 @@ export interface ListedEntry {
 export const fileTypes: ReadonlySet<string> = new Set(['File', 'OldFile', 'ContiguousFile']);
 
 /**
+ * The bits of a file's mode a bundle carries and an unpack sets: read, write and execute. Not
+ * setuid, setgid or sticky: a runner unpacks as its own user, so a setuid file there would run as
+ * that user for anyone on the machine allowed to execute it (git keeps less still: 644 or 755).
+ */
+export const permissionBits = 0o777;
+
+/**
  * Throws VK_BUNDLE_UNSAFE for the first entry that could write outside the target, or is refused.
  * Entries are written concurrently afterwards, so no entry may depend on another being written
  * first: none lies under a link or a file of the archive, and no path repeats.

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { Header, Pax } from 'tar';
 import { ValkyrieError } from '../core/errors.js';
-import { checkPackable } from './entry-checks.js';
+import { checkPackable, permissionBits } from './entry-checks.js';
 import { changed, entryReadError } from './entry-read-errors.js';
 import { type SnapshotFile, snapshotGitHead } from './git-snapshot.js';
 import { defaultMaxBundleBytes, formatBytes } from './size.js';
@@ -105,7 +105,7 @@ const epoch = new Date(0);
  * Packs the workspace at `root` (files chosen by listWorkspaceFiles) into a gzipped POSIX tar that
  * depends only on the tree: the workspace's entries sorted by path, then the `.git` snapshot's and
  * the submodules' empty folders; mtime, uid and gid zeroed, no user or group names, permission bits
- * kept, symbolic links stored as links, the workspace's directories implied by paths (its empty ones
+ * kept (but setuid, setgid and sticky: permissionBits), symbolic links stored as links, the workspace's directories implied by paths (its empty ones
  * are not kept). The archive streams to a temp file; memory stays flat for large workspaces.
  *
  * Throws VK_BUNDLE_TOO_LARGE (before writing anything) when the workspace's files add up to more
@@ -207,7 +207,7 @@ async function statEntries(
       skipped.push(path);
       continue;
     }
-    const mode = stat.mode & 0o7777;
+    const mode = stat.mode & permissionBits;
     const { size, mtimeMs } = stat;
     if (stat.isFile()) entries.push({ path, absolute, kind: 'file', mode, size, mtimeMs });
     else if (stat.isSymbolicLink()) {

@@ -6,7 +6,7 @@ import { createGunzip } from 'node:zlib';
 import { list, Parser, type ReadEntry } from 'tar';
 import { ValkyrieError } from '../core/errors.js';
 import { sha256File } from '../platform/sha256-file.js';
-import { checkEntries, fileTypes, type ListedEntry, relativePath } from './entry-checks.js';
+import { checkEntries, fileTypes, type ListedEntry, permissionBits, relativePath } from './entry-checks.js';
 import { formatBytes } from './size.js';
 
 export interface UnpackOptions {
@@ -26,7 +26,8 @@ export interface UnpackOptions {
  * archive (VK_BUNDLE_UNSAFE, naming the entry) if one has an absolute path or a `..` part, is a
  * symbolic link to outside the directory or an absolute one, lies under another entry that is a
  * symbolic link, repeats a path, or is a hard link, device or FIFO; then write the entries, with
- * their permission bits exactly (the umask does not narrow them) and the time of unpacking. A bundle
+ * their read, write and execute bits exactly (the umask does not narrow them; setuid, setgid and
+ * sticky bits are dropped: permissionBits) and the time of unpacking. A bundle
  * whose files add up to more than `maxBytes` or than the disk has free (a few KiB of gzip can claim
  * gigabytes) is refused as VK_BUNDLE_TOO_LARGE before anything is written. Returns the number of entries.
  */
@@ -211,7 +212,8 @@ async function writeEntryData(root: string, entry: ReadEntry): Promise<void> {
     out.on('close', resolve);
     entry.pipe(out);
   });
-  await chmod(absolute, info.mode & 0o7777);
+  // Not the archive's setuid, setgid or sticky bits, which a bundle of an older client still carries.
+  await chmod(absolute, info.mode & permissionBits);
 }
 
 async function makeParent(root: string, absolute: string): Promise<void> {

@@ -8,6 +8,8 @@ export interface RawEntry {
   readonly type: 'File' | 'SymbolicLink' | 'Link' | 'Directory' | 'FIFO';
   readonly content?: string;
   readonly linkpath?: string;
+  /** The header's mode as written (default 0o755 for a directory, 0o644 for the rest). */
+  readonly mode?: number;
 }
 
 /** Writes a gzipped tar with exactly these entries, none of them cleaned up; returns its sha256. */
@@ -18,7 +20,7 @@ export function writeRawArchive(file: string, entries: readonly RawEntry[]): str
     const header = new Header({
       path: entry.path,
       type: entry.type,
-      mode: entry.type === 'Directory' ? 0o755 : 0o644,
+      mode: entry.mode ?? (entry.type === 'Directory' ? 0o755 : 0o644),
       size: body.length,
       linkpath: entry.linkpath ?? '',
       mtime: new Date(0),

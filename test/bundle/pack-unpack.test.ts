@@ -1,5 +1,6 @@
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -12,9 +13,11 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
+import { list } from 'tar';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packWorkspace } from '../../src/bundle/pack.js';
 import { unpackBundle } from '../../src/bundle/unpack.js';
+import { writeRawArchive } from './hostile-archive.js';
 import { readTree, type TreeEntry, writeTree } from './tree.js';
 
 const scratch: string[] = [];
@@ -233,5 +236,61 @@ describe('pack and unpack', () => {
       { code: 'VK_WORKSPACE_NOT_EMPTY' },
     );
     await bundle.dispose();
+  });
+});
+
+/** Files with setuid, setgid and sticky bits, and the modes they should arrive with (by path, as readTree). */
+const special: readonly (readonly [string, number, number])[] = [
+  ['all-three', 0o7700, 0o700],
+  ['setgid', 0o2750, 0o750],
+  ['setuid', 0o4755, 0o755],
+  ['sticky', 0o1644, 0o644],
+];
+const specialFile = (path: string, mode: number): TreeEntry => ({
+  kind: 'file',
+  path,
+  content: `${path}\n`,
+  mode,
+});
+const submitted = special.map(([path, mode]) => specialFile(path, mode));
+const arrived = special.map(([path, , mode]) => specialFile(path, mode));
+
+// A runner unpacks as its own user: a setuid file there would run as that user for anyone on the
+// machine who may execute it. Git keeps only 644 and 755 of a file's mode; a bundle keeps the
+// read, write and execute bits and drops these three.
+describe('setuid, setgid and sticky bits', () => {
+  it('are left out of the bundle and off the unpacked files', async () => {
+    const source = tempDir();
+    writeTree(source, submitted);
+    // Precondition: the file system gave the bits this test is about.
+    for (const [path, mode] of special) expect(lstatSync(join(source, path)).mode & 0o7777).toBe(mode);
+    const bundle = await packWorkspace(source);
+    const plain = tempDir();
+    writeTree(plain, arrived);
+    const plainBundle = await packWorkspace(plain);
+    try {
+      const headers: Record<string, number> = {};
+      await list({ file: bundle.path, onReadEntry: (entry) => (headers[entry.path] = entry.mode ?? -1) });
+      expect(headers).toEqual(Object.fromEntries(special.map(([path, , mode]) => [path, mode])));
+      // The same bundle as the tree without the bits: they are no part of what a bundle names.
+      expect(bundle.sha256).toBe(plainBundle.sha256);
+      const target = join(tempDir(), 'ws');
+      await unpackBundle({ archive: bundle.path, sha256: bundle.sha256, target });
+      expect(readTree(target)).toEqual(arrived);
+    } finally {
+      await Promise.all([bundle.dispose(), plainBundle.dispose()]);
+    }
+  });
+
+  it('are dropped by unpack from a bundle that carries them (one of an older client)', async () => {
+    const base = tempDir();
+    const archive = join(base, 'bundle.tar.gz');
+    const sha256 = writeRawArchive(
+      archive,
+      submitted.map((entry) => ({ ...entry, type: 'File' })),
+    );
+    const target = join(base, 'ws');
+    await unpackBundle({ archive, sha256, target });
+    expect(readTree(target)).toEqual(arrived);
   });
 });
