@@ -68,6 +68,8 @@ export const errorCatalog = {
   VK_BUNDLE_HASH_MISMATCH: 'an uploaded bundle did not hash to the sha256 in its URL; nothing was stored',
   VK_BUNDLE_DAMAGED:
     "the server's stored copy of a workspace bundle did not hash to its sha256 (a disk fault or a power loss); the server removed it, and submitting again uploads it anew",
+  VK_BUNDLE_DOWNLOAD_CUT:
+    "a workspace bundle's download stopped before the whole bundle arrived (the connection closed or stalled mid-body, where the response's framing promised more); nothing was unpacked, and the server's copy may be whole",
   VK_RUNNER_NOT_FOUND: 'no runner with that id is known to this server',
   VK_TOKEN_NOT_FOUND: 'no token with that id',
   VK_RUN_FINISHED: 'the run has already finished',

@@ -27,7 +27,8 @@ export interface WorkspaceDownload {
  * streams it to a file beside `jobDir`, and unpacks it into `jobDir` after checking its sha256.
  * Returns the workspace path. The downloaded file is removed whatever happens. Errors:
  * VK_SERVER_UNREACHABLE, VK_TLS_CERTIFICATE (the server's certificate failed verification: the
- * runner stops on it), VK_SERVER_RESPONSE (with the server's code and status), VK_BUNDLE_DAMAGED
+ * runner stops on it), VK_SERVER_RESPONSE (with the server's code and status), VK_BUNDLE_DOWNLOAD_CUT
+ * (the body stopped before the end its framing promised, with how far it came), VK_BUNDLE_DAMAGED
  * (what arrived, whole by the response's framing, does not hash to `sha256`: the server's copy is
  * damaged), VK_BUNDLE_HASH_MISMATCH (the same of a response without framing, which may have been cut
  * short), and unpack's VK_BUNDLE_UNSAFE, VK_BUNDLE_TOO_LARGE, VK_WORKSPACE_NOT_EMPTY.
@@ -58,11 +59,9 @@ export async function downloadWorkspace(options: WorkspaceDownload): Promise<str
   await mkdir(dirname(options.jobDir), { recursive: true });
   const archive = join(dirname(options.jobDir), `.${basename(options.jobDir)}.bundle.tar.gz`);
   try {
-    await pipeline(
-      Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
-      createWriteStream(archive),
-      { signal: options.signal },
-    );
+    await pipeline(Readable.from(bodyBytes(response, url.origin, options)), createWriteStream(archive), {
+      signal: options.signal,
+    });
     await unpackBundle({ archive, sha256: options.sha256, target: options.jobDir }).catch(
       (error: unknown) => {
         if (!isValkyrieError(error) || error.code !== 'VK_BUNDLE_HASH_MISMATCH') throw error;
@@ -72,6 +71,37 @@ export async function downloadWorkspace(options: WorkspaceDownload): Promise<str
     return options.jobDir;
   } finally {
     await rm(archive, { force: true });
+  }
+}
+
+/**
+ * The response's body. A body that fails once it has begun (the connection closed before the end its
+ * framing promised, or stalled past undici's body timeout) is VK_BUNDLE_DOWNLOAD_CUT, saying how far
+ * it came: undici tells it only as "terminated". A stop by `options.signal` stays its AbortError.
+ */
+async function* bodyBytes(
+  response: Response,
+  origin: string,
+  options: WorkspaceDownload,
+): AsyncGenerator<Uint8Array> {
+  let received = 0;
+  try {
+    for await (const chunk of response.body as WebReadableStream<Uint8Array>) {
+      received += chunk.length;
+      yield chunk;
+    }
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    const length = response.headers.get('content-length');
+    const progress =
+      length !== null
+        ? `${received} of ${length} bytes`
+        : `${received} bytes${isFramed(response) ? ' of a chunked response' : ''}`;
+    throw new ValkyrieError(
+      'VK_BUNDLE_DOWNLOAD_CUT',
+      `the workspace bundle download of job ${options.jobId} from ${origin} was cut short after ${progress} (${describe(error)}); nothing was unpacked. The server's copy may be whole: a re-run (valkyrie rerun) fetches it again`,
+      { cause: error },
+    );
   }
 }
 

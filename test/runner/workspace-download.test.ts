@@ -101,6 +101,47 @@ describe('downloadWorkspace', () => {
     }
   });
 
+  // The server's own answer is chunked (a stream); a proxy may send a Content-Length. Either way the
+  // framing says the body was not whole, which undici told only as "terminated".
+  it.each([
+    ['a Content-Length', true, (total: number) => `of ${total} bytes`],
+    ['chunked transfer coding', false, () => 'bytes of a chunked response'],
+  ])(
+    'says, with a code, that a download framed with %s was cut short, and how far it came',
+    async (_, withLength, ofWhat) => {
+      const bytes = readFileSync(bundle.path);
+      const cutting = createServer((_request, response) => {
+        response.writeHead(200, {
+          'content-type': 'application/gzip',
+          ...(withLength ? { 'content-length': String(bytes.length) } : {}),
+        });
+        // Once the first half is handed to the kernel the connection closes where the framing
+        // promised more.
+        response.write(bytes.subarray(0, bytes.length >> 1), () => response.socket?.destroy());
+      });
+      await new Promise<void>((done) => cutting.listen(0, '127.0.0.1', done));
+      const origin = `http://127.0.0.1:${(cutting.address() as AddressInfo).port}`;
+      try {
+        const error = await downloadWorkspace({
+          serverUrl: origin,
+          jobId: 'job-1',
+          jobToken: 'tok-1',
+          sha256: bundle.sha256,
+          jobDir: join(dir, 'cut', 'job-1'),
+        }).catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: 'VK_BUNDLE_DOWNLOAD_CUT' });
+        // How much of the half arrives before the close is read depends on the moment: undici drops
+        // what it holds unread when the connection fails.
+        const cut = `the workspace bundle download of job job-1 from ${origin} was cut short after (\\d+) ${ofWhat(bytes.length)} \\(other side closed`;
+        const received = Number(new RegExp(cut).exec(String(error))?.[1]);
+        expect(received).toBeLessThanOrEqual(bytes.length >> 1);
+        expect(await readdir(join(dir, 'cut'))).toEqual([]);
+      } finally {
+        await new Promise((done) => cutting.close(done));
+      }
+    },
+  );
+
   it("reports the server's refusal with its code", async () => {
     const jobDir = join(dir, 'forbidden', 'job-2');
     const error = await downloadWorkspace({
