@@ -42,8 +42,11 @@ const uploadFile = /^\.upload-/;
  * A bundle's last use is its file's modification time. A removal first renames the file out of its
  * name (atomic: of two sweeps, one gets it; a touch after the rename finds no file and answers
  * false), then reads the time again: a touch that landed between its first look and the rename has
- * moved it, and the file is linked back instead of deleted. For that instant the name is absent, so
- * a `has`, `read` or `touch` of the same bundle at that very moment answers as if it were gone.
+ * moved it, and the file is linked back instead of deleted (and the directory synced, as its toucher
+ * was told it is stored). For that instant the name is absent, so a `has`, `read` or `touch` of the
+ * same bundle at that very moment answers as if it were gone. A sweep's removal is not synced: one a
+ * power loss undoes brings back the whole file (synced before it was named) or its `.removing-`
+ * name, unused still, and the next sweep removes it again.
  */
 export class FileBundleStore implements BundleStore {
   /**
@@ -233,6 +236,8 @@ export class FileBundleStore implements BundleStore {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     });
     await unlink(judged);
+    // Its toucher was told it is stored: the name must survive a power loss, as an upload's does.
+    await syncDirectory(this.dir);
     return undefined;
   }
 }
