@@ -104,9 +104,10 @@ const epoch = new Date(0);
 /**
  * Packs the workspace at `root` (files chosen by listWorkspaceFiles) into a gzipped POSIX tar that
  * depends only on the tree: the workspace's entries sorted by path, then the `.git` snapshot's and
- * the submodules' empty folders; mtime, uid and gid zeroed, no user or group names, permission bits
- * kept (but setuid, setgid and sticky: permissionBits), symbolic links stored as links, the workspace's directories implied by paths (its empty ones
- * are not kept). The archive streams to a temp file; memory stays flat for large workspaces.
+ * the submodules' empty folders; mtime, uid and gid zeroed, no user or group names, the read, write
+ * and execute bits kept (permissionBits: not setuid, setgid or sticky), symbolic links stored as
+ * links, the workspace's directories implied by paths (its empty ones are not kept). The archive
+ * streams to a temp file; memory stays flat for large workspaces.
  *
  * Throws VK_BUNDLE_TOO_LARGE (before writing anything) when the workspace's files add up to more
  * than `maxBytes`, VK_BUNDLE_UNSAFE (before writing anything) for an entry runners refuse to unpack,
