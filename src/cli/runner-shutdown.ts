@@ -1,4 +1,5 @@
 import { counted } from '../core/counted.js';
+import { formatDelay } from '../core/retry-delay.js';
 import { type StopSignal, signalExitCode, stopSignals } from './stop-signals.js';
 
 /**
@@ -76,11 +77,30 @@ export function runnerShutdownReason(level: number, signal: StopSignal): string 
   return `the runner is shutting down (${nth} ${signal})`;
 }
 
-/** What the runner says as the `level`th signal comes with `running` jobs; the third says nothing more. */
-export function shutdownLine(level: number, running: number): string | undefined {
-  if (level === 1 && running === 0) return 'draining: no job is running; stopping';
-  if (level === 1)
-    return `draining: no new jobs; waiting for ${counted(running, 'running job')} (signal again to cancel them)`;
-  if (level === 2) return `cancelling ${counted(running, 'running job')}…`;
+/**
+ * What the runner says as the `level`th signal comes with `running` jobs, and `accepted` jobs whose
+ * lease has not come yet (the drain runs each if its lease comes within `waitMs` of the accept; after
+ * the second signal it does not); the third says nothing more.
+ */
+export function shutdownLine(
+  level: number,
+  running: number,
+  accepted: { readonly jobs: number; readonly waitMs: number },
+): string | undefined {
+  const leases =
+    accepted.jobs === 0
+      ? undefined
+      : `the lease${accepted.jobs === 1 ? '' : 's'} of ${counted(accepted.jobs, 'job')} it accepted`;
+  if (level === 1) {
+    if (running === 0 && leases === undefined) return 'draining: no job is running; stopping';
+    const waits = [
+      ...(running > 0 ? [`for ${counted(running, 'running job')}`] : []),
+      ...(leases === undefined ? [] : [`up to ${formatDelay(accepted.waitMs)} for ${leases}`]),
+    ];
+    const them = running + accepted.jobs === 1 ? 'it' : 'them';
+    return `draining: no new jobs; waiting ${waits.join(', and ')} (signal again to cancel ${them})`;
+  }
+  if (level === 2)
+    return `cancelling ${counted(running, 'running job')}${accepted.jobs === 0 ? '' : `; ${counted(accepted.jobs, 'job')} it accepted will not be run`}…`;
   return undefined;
 }

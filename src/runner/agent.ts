@@ -200,6 +200,11 @@ export class RunnerAgent {
     return this.active.size;
   }
 
+  /** Offers it accepted whose lease has not come yet: a drain waits up to `waitMs` for each. */
+  get accepted(): { readonly jobs: number; readonly waitMs: number } {
+    return { jobs: this.awaitedLeases.size, waitMs: this.awaitedLeases.waitMs };
+  }
+
   updateCapabilities(capabilities: RunnerCapabilities): void {
     this.capabilities = capabilities;
     this.transport.send({ type: 'capabilities', capabilities });

@@ -12,8 +12,15 @@ export class AwaitedLeases {
 
   constructor(
     private readonly clock: Clock,
-    private readonly waitMs: number,
+    /** How long after its accept a lease is waited for. */
+    readonly waitMs: number,
   ) {}
+
+  /** How many leases are still waited for. */
+  get size(): number {
+    this.forgetLapsed();
+    return this.acceptedAt.size;
+  }
 
   accepted(jobId: string): void {
     this.forgetLapsed();

@@ -17,6 +17,7 @@ import {
   carriedToNextSession,
   type RunnerMessage,
 } from '../../src/protocol/messages.js';
+import type { Transport } from '../../src/protocol/transport.js';
 import { WebSocketAcceptor } from '../../src/protocol/websocket/acceptor.js';
 import { RunnerAgent } from '../../src/runner/agent.js';
 import type { WorkspaceFor } from '../../src/runner/job-workspaces.js';
@@ -78,7 +79,16 @@ export const registrationRoute: ExtraRoute = (request, response) => {
   return true;
 };
 
-export async function startFleet(options: ControlPlaneOptions = {}, route?: ExtraRoute): Promise<Fleet> {
+/** What the control plane is given of each runner connection: by default the connection itself. */
+export type RunnerConnection = (
+  transport: Transport<ControlMessage, RunnerMessage>,
+) => Transport<ControlMessage, RunnerMessage>;
+
+export async function startFleet(
+  options: ControlPlaneOptions = {},
+  route?: ExtraRoute,
+  connection: RunnerConnection = (transport) => transport,
+): Promise<Fleet> {
   const dir = mkdtempSync(join(tmpdir(), 'valkyrie-fleet-'));
   const stores = openSqliteStores(join(dir, 'state.db'));
   const plane = new ControlPlane(stores, options);
@@ -105,9 +115,11 @@ export async function startFleet(options: ControlPlaneOptions = {}, route?: Extr
     decoder: controlPlaneDecoder,
   });
   webSocket.onConnection((transport, runnerId) =>
-    plane.connect(transport, { runnerId, transport: 'websocket' }),
+    plane.connect(connection(transport), { runnerId, transport: 'websocket' }),
   );
-  poll.onConnection((transport, runnerId) => plane.connect(transport, { runnerId, transport: 'long-poll' }));
+  poll.onConnection((transport, runnerId) =>
+    plane.connect(connection(transport), { runnerId, transport: 'long-poll' }),
+  );
   const upgraded = new Set<Duplex>();
   let blocked = false;
   server.on('upgrade', (_request, socket: Duplex) => {

@@ -335,7 +335,7 @@ async function serve(
   const holding = new AbortController();
   shutdown.onEscalate((level, signal) => {
     if (holdUntil !== undefined) return holding.abort();
-    const line = shutdownLine(level, agent.running);
+    const line = shutdownLine(level, agent.running, agent.accepted);
     if (line !== undefined) say(line);
     if (level >= 2) agent.cancelAll(runnerShutdownReason(level, signal), level >= 3);
   });
