@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import type { RunnerCapabilities } from '../protocol/messages.js';
-import { pingDocker } from './docker-ping.js';
+import { dockerTlsFilesNote, pingDocker } from './docker-ping.js';
 
 export interface CapabilityOptions {
   /** Free disk is measured on this directory's file system. */
@@ -14,6 +14,11 @@ export interface CapabilityOptions {
   readonly tools?: readonly ToolProbe[];
   /** Stops the probes still running (their parts are left out). */
   readonly signal?: AbortSignal;
+  /**
+   * Told why a part is left out when the runner's own settings say why (TLS files DOCKER_CERT_PATH
+   * lacks), at each detection that finds it so.
+   */
+  readonly warn?: (line: string) => void;
 }
 
 /**
@@ -58,6 +63,10 @@ export async function detectCapabilities(options: CapabilityOptions): Promise<Ru
     pingDocker(env, timeoutMs),
     Promise.all(probes.map((probe) => toolVersion(probe, limits))),
   ]);
+  if (docker === undefined) {
+    const note = dockerTlsFilesNote(env);
+    if (note !== undefined) options.warn?.(note);
+  }
   const tools: Record<string, string> = {};
   probes.forEach((probe, i) => {
     const version = versions[i];

@@ -69,9 +69,62 @@ function pingTarget(
     : { target, request: httpRequest };
 }
 
+/** Where the docker CLI reads its TLS files: DOCKER_CERT_PATH, else ~/.docker. */
+function certDir(env: NodeJS.ProcessEnv): string {
+  return env.DOCKER_CERT_PATH || join(homedir(), '.docker');
+}
+
+/**
+ * Why a Docker API that did not answer the ping may not have, when the runner's own settings say
+ * so: a tcp:// DOCKER_HOST spoken to over TLS, with files of DOCKER_CERT_PATH it needs that cannot
+ * be read (ca.pem to verify the daemon under DOCKER_TLS_VERIFY, cert.pem and key.pem to show a
+ * client certificate). The ping leaves such a file out, as the docker CLI leaves out a client
+ * certificate it does not find; the daemon then refuses it, and nothing else would tell why.
+ * undefined when no such file is missing. The same settings give the same line: a runner tells it once.
+ */
+export function dockerTlsFilesNote(env: NodeJS.ProcessEnv): string | undefined {
+  const endpoint = dockerEndpoint(env);
+  const verify = Boolean(env.DOCKER_TLS_VERIFY);
+  if (!endpoint.startsWith('tcp://') || !(verify || Boolean(env.DOCKER_TLS))) return undefined;
+  const dir = certDir(env);
+  const missing: string[] = [];
+  const unreadable: string[] = [];
+  for (const name of verify ? ['ca.pem', 'cert.pem', 'key.pem'] : ['cert.pem', 'key.pem']) {
+    const code = unreadableCode(join(dir, name));
+    if (code === 'ENOENT' || code === 'ENOTDIR') missing.push(name);
+    else if (code !== undefined) unreadable.push(`${name} (${code})`);
+  }
+  if (missing.length === 0 && unreadable.length === 0) return undefined;
+  const lacks = [
+    ...(missing.length === 0 ? [] : [`has no ${orList(missing)}`]),
+    ...(unreadable.length === 0 ? [] : [`cannot read ${unreadable.join(', ')}`]),
+  ];
+  const where = env.DOCKER_CERT_PATH ? dir : `not set: ${dir}`;
+  return (
+    `Docker is left out of the capabilities: ${endpoint} gave no answer over TLS ` +
+    `(${verify ? 'DOCKER_TLS_VERIFY' : 'DOCKER_TLS'} is set), and DOCKER_CERT_PATH (${where}) ${lacks.join('; ')}`
+  );
+}
+
+/** `a`, `a or b`, `a, b or c`. */
+function orList(names: readonly string[]): string {
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
+}
+
+/** The error code reading `file` fails with (ENOENT, EACCES, EISDIR…), or undefined when it reads. */
+function unreadableCode(file: string): string | undefined {
+  try {
+    readFileSync(file);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code ?? 'unreadable';
+  }
+}
+
 /** The docker CLI's TLS settings from the environment; a file that is not there is left out. */
 function clientTls(env: NodeJS.ProcessEnv): RequestOptions {
-  const dir = env.DOCKER_CERT_PATH || join(homedir(), '.docker');
+  const dir = certDir(env);
   const file = (name: string) => {
     try {
       return readFileSync(join(dir, name));

@@ -60,4 +60,50 @@ describe('valkyrie runner capability refresh', () => {
     const left = hungPids().filter((pid) => isAlive(pid));
     expect(left, 'hung probes left running after the runner exited').toEqual([]);
   });
+
+  it('warns once that Docker is left out for TLS files DOCKER_CERT_PATH lacks, again only when that changes', async () => {
+    const f = await fleet();
+    const certs = join(ws.dir, 'docker-certs');
+    mkdirSync(certs, { recursive: true });
+    // No daemon listens there: the ping fails, as it does against a daemon that wants the missing files.
+    const endpoint = 'tcp://127.0.0.1:1';
+    const child = ws.start(
+      ['runner', '--server', f.url, '--token', 'reg-ok', '--work-dir', join(ws.dir, 'docker-tls')],
+      {
+        ...{ DOCKER_HOST: endpoint, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs },
+        VALKYRIE_CAPABILITY_REFRESH: '100ms',
+        // No tools to probe: quick detections.
+        PATH: join(ws.dir, 'no-tools'),
+      },
+    );
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const done = collect(child);
+    /** Resolves once the control plane has `count` more detections of the runner than now. */
+    const detections = async (count: number) => {
+      const seen = new Set<number>();
+      await until(() => {
+        const at = f.plane.runners()[0]?.capabilities?.detectedAt;
+        if (at !== undefined) seen.add(at);
+        return seen.size > count;
+      }, `${count} more capability detections`);
+    };
+    await detections(2);
+    const lead = `Docker is left out of the capabilities: ${endpoint} gave no answer over TLS (DOCKER_TLS_VERIFY is set)`;
+    const warnings = () => stderr.split('\n').filter((line) => line.includes('Docker is left out'));
+    expect(warnings()).toEqual([
+      `valkyrie runner: ${lead}, and DOCKER_CERT_PATH (${certs}) has no ca.pem, cert.pem or key.pem`,
+    ]);
+    expect(f.plane.runners()[0]?.capabilities?.docker).toBeUndefined();
+    writeFileSync(join(certs, 'ca.pem'), 'not a certificate\n');
+    await detections(2);
+    expect(warnings()).toEqual([
+      `valkyrie runner: ${lead}, and DOCKER_CERT_PATH (${certs}) has no ca.pem, cert.pem or key.pem`,
+      `valkyrie runner: ${lead}, and DOCKER_CERT_PATH (${certs}) has no cert.pem or key.pem`,
+    ]);
+    child.kill('SIGTERM');
+    expect((await done).code).toBe(0);
+  });
 });

@@ -114,11 +114,46 @@ describe('runner capabilities', () => {
     const { port } = server.address() as AddressInfo;
     const endpoint = `tcp://127.0.0.1:${port}`;
     const env = { PATH: '', DOCKER_HOST: endpoint, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs };
-    const caps = await detectCapabilities({ workDir: dir, env, tools: [] });
+    const warnings: string[] = [];
+    const warn = (line: string) => warnings.push(line);
+    const caps = await detectCapabilities({ workDir: dir, env, tools: [], warn });
     expect(caps.docker).toEqual({ endpoint, apiVersion: '1.44' });
-    // Verified: without the CA that signed it, the daemon is not taken as reachable.
+    // No client certificate, and none needed: a Docker that answers is not warned about.
+    expect(warnings).toEqual([]);
+    // Verified: without the CA that signed it, the daemon is not taken as reachable, and the runner says why.
     rmSync(join(certs, 'ca.pem'));
-    expect((await detectCapabilities({ workDir: dir, env, tools: [] })).docker).toBeUndefined();
+    expect((await detectCapabilities({ workDir: dir, env, tools: [], warn })).docker).toBeUndefined();
+    expect(warnings).toEqual([
+      `Docker is left out of the capabilities: ${endpoint} gave no answer over TLS (DOCKER_TLS_VERIFY is set), ` +
+        `and DOCKER_CERT_PATH (${certs}) has no ca.pem, cert.pem or key.pem`,
+    ]);
+  });
+
+  it('names the TLS files a Docker left out lacks: those its settings need, each unreadable one with its error', async () => {
+    const dir = tempDir();
+    const certs = dockerCertPath(dir, { 'ca.pem': 'cert.pem' });
+    mkdirSync(join(certs, 'key.pem'));
+    const endpoint = 'tcp://127.0.0.1:1';
+    const lead = `Docker is left out of the capabilities: ${endpoint} gave no answer over TLS`;
+    const noted = async (env: NodeJS.ProcessEnv) => {
+      const warnings: string[] = [];
+      await detectCapabilities({ workDir: dir, env, tools: [], warn: (line) => warnings.push(line) });
+      return warnings;
+    };
+    const tcp = { DOCKER_HOST: endpoint, DOCKER_CERT_PATH: certs };
+    expect(await noted({ ...tcp, DOCKER_TLS_VERIFY: '1' })).toEqual([
+      `${lead} (DOCKER_TLS_VERIFY is set), and DOCKER_CERT_PATH (${certs}) has no cert.pem; cannot read key.pem (EISDIR)`,
+    ]);
+    // DOCKER_TLS alone does not verify the daemon: no ca.pem is needed.
+    rmSync(join(certs, 'ca.pem'));
+    expect(await noted({ ...tcp, DOCKER_TLS: '1' })).toEqual([
+      `${lead} (DOCKER_TLS is set), and DOCKER_CERT_PATH (${certs}) has no cert.pem; cannot read key.pem (EISDIR)`,
+    ]);
+    // Without TLS, or on a unix socket, the files are not read: nothing to say of them.
+    expect(await noted(tcp)).toEqual([]);
+    expect(
+      await noted({ ...tcp, DOCKER_HOST: `unix://${join(dir, 'none.sock')}`, DOCKER_TLS_VERIFY: '1' }),
+    ).toEqual([]);
   });
 
   it('leaves only Docker out for Docker settings it cannot use: a client key not of its certificate, a bad DOCKER_HOST', async () => {

@@ -19,7 +19,6 @@ import { runnerSendLane } from '../../protocol/runner-lanes.js';
 import { describeCertificateFailure } from '../../protocol/tls-certificate.js';
 import type { CloseInfo } from '../../protocol/transport-end.js';
 import { RunnerAgent } from '../../runner/agent.js';
-import { detectCapabilities } from '../../runner/capabilities.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import { claimJobsDir, sweepJobsDir } from '../../runner/jobs-dir-claim.js';
 import { reportingShellExecutors } from '../../runner/orphan-report.js';
@@ -32,6 +31,7 @@ import {
   lockFileName,
   type WorkDirLock,
 } from '../../runner/work-dir-lock.js';
+import { CapabilityDetector } from '../capability-detector.js';
 import { ConnectionLines, serverClosedLine } from '../connection-lines.js';
 import { serverClosedJobReason } from '../credential-refusal.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
@@ -105,9 +105,8 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
       );
     made.push(...claimJobs(settings.workDir, usedBefore));
     // Once the work dir exists (createWorkDir): free disk is measured on it.
-    const detecting = detectCapabilities({ workDir: settings.workDir, signal: probing.signal }).catch(
-      () => undefined,
-    );
+    const detector = new CapabilityDetector({ workDir: settings.workDir, signal: probing.signal }, complain);
+    const detecting = detector.detect().catch(() => undefined);
     // The idle clock runs from the start: a runner that cannot reach its server runs no job either,
     // and an autoscaled machine whose server is gone should still go away.
     autoStop.start();
@@ -154,7 +153,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
       connectionLines,
       shutdown,
       autoStop,
-      probing.signal,
+      detector,
     );
   } finally {
     connectionLines.close();
@@ -242,8 +241,8 @@ async function serve(
   connectionLines: ConnectionLines,
   shutdown: Shutdown,
   autoStop: AutoStop,
-  /** Aborted once the command ends: a refresh still probing then kills its probes' process groups. */
-  probing: AbortSignal,
+  /** Its signal is aborted once the command ends: a refresh still probing then kills its probes' process groups. */
+  detector: CapabilityDetector,
 ): Promise<number> {
   // A workspace download that met an untrusted certificate: its job fails with the line, the runner stops.
   let certificateProblem: string | undefined;
@@ -325,9 +324,10 @@ async function serve(
     );
   });
   const refresh = setInterval(() => {
-    void detectCapabilities({ workDir: settings.workDir, signal: probing })
+    void detector
+      .detect()
       // A detection cut short by the stop lacks what it did not finish probing: not sent.
-      .then((fresh) => (probing.aborted ? undefined : agent.updateCapabilities(fresh)))
+      .then((fresh) => (detector.stopped ? undefined : agent.updateCapabilities(fresh)))
       .catch(() => undefined);
   }, settings.capabilityRefreshMs);
   refresh.unref();
