@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import type { RunnerCapabilities } from '../protocol/messages.js';
+import { cgroupCpuLimit } from './cgroup-cpu.js';
 import { dockerTlsFilesNote, pingDocker } from './docker-ping.js';
 
 export interface CapabilityOptions {
@@ -19,6 +20,8 @@ export interface CapabilityOptions {
    * lacks), at each detection that finds it so.
    */
   readonly warn?: (line: string) => void;
+  /** Where `/` is for the cgroup files (cgroupCpuLimit): the machine's, or a directory of them in tests. */
+  readonly systemRoot?: string;
 }
 
 /**
@@ -77,8 +80,12 @@ export async function detectCapabilities(options: CapabilityOptions): Promise<Ru
     os: process.platform,
     arch: process.arch,
     // The CPUs this process (and so each job it starts) may run on: its affinity mask (taskset, a
-    // cpuset cgroup, docker --cpuset-cpus), not every CPU of the machine, which cpus() lists.
-    cpuCount: availableParallelism(),
+    // cpuset cgroup, docker --cpuset-cpus), not every CPU of the machine, which cpus() lists; fewer
+    // when a CFS quota (docker --cpus) allows less.
+    cpuCount: Math.min(
+      availableParallelism(),
+      cgroupCpuLimit(options.systemRoot) ?? Number.POSITIVE_INFINITY,
+    ),
     cpuModel: processors[0]?.model.trim() ?? 'unknown',
     memoryBytes: usableMemory(totalmem(), process.constrainedMemory()),
     ...(diskFreeBytes === undefined ? {} : { diskFreeBytes }),
