@@ -136,7 +136,9 @@ export function addRunnerCommand(program: Command, setExit: (code: number) => vo
       'after',
       '\nThe first start registers with --token or --token-file and keeps the credential in WORK_DIR/runner.json (mode 0600);\n' +
         'later starts reuse it. SIGTERM, Ctrl-C or SIGHUP (its terminal closed) drains: no new jobs, running\n' +
-        'ones finish, then it deregisters (listed as stopped at once; mode and credential kept) and exits 0.\n' +
+        'ones finish (so does one whose offer it had just accepted, if its lease comes within 5s; the line it\n' +
+        'prints says what it waits for), then it deregisters (listed as stopped at once; mode and credential\n' +
+        'kept) and exits 0.\n' +
         'A second signal cancels the running jobs, stopping each running step even under if: always() and\n' +
         'skipping the steps after it and the job-completed hook (exit 143 for SIGTERM, 130 for Ctrl-C, 129 for\n' +
         'SIGHUP); a third kills them.\n' +
