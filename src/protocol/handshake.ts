@@ -56,6 +56,12 @@ export function checkVersionHeader(headers: IncomingHttpHeaders): ProtocolError 
   };
 }
 
+/** ConnectionAdmission's precheck for the runner protocol: a version this server does not speak is a 400. */
+export function versionRefusal(request: { readonly headers: IncomingHttpHeaders }): Refusal | undefined {
+  const error = checkVersionHeader(request.headers);
+  return error === undefined ? undefined : { status: 400, ...error };
+}
+
 /** Why a connection is refused, as both transports answer it: an HTTP status and `{code, message}`. */
 export interface Refusal {
   readonly status: number;

@@ -4,7 +4,7 @@ import { SweepTimer } from '../../core/sweep-timer.js';
 import { type Clock, systemClock, timerClock } from '../clock.js';
 import { ConnectionAdmission } from '../connection-admission.js';
 import { decodeBatch, type MessageDecoder } from '../frame.js';
-import type { Authenticate, LogError } from '../handshake.js';
+import { type Authenticate, type LogError, versionRefusal } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
 import type { NetworkTransport } from '../transport-end.js';
 import { giveUpAfterMs } from './client.js';
@@ -68,7 +68,11 @@ export class LongPollAcceptor<Out, In, Principal> {
   private readonly admission: ConnectionAdmission<Principal>;
 
   constructor(private readonly options: LongPollAcceptorOptions<In, Principal>) {
-    this.admission = new ConnectionAdmission(() => this.closing, options.authenticate, options.logError);
+    this.admission = new ConnectionAdmission({
+      authenticate: options.authenticate,
+      logError: options.logError,
+      precheck: versionRefusal,
+    });
     this.clock = options.clock ?? systemClock;
     this.holdMs = options.holdMs ?? defaultHoldMs;
     this.sessionTtlMs = options.sessionTtlMs ?? defaultSessionTtlMs;
@@ -160,10 +164,15 @@ export class LongPollAcceptor<Out, In, Principal> {
     return ended;
   }
 
-  /** Idempotent: ends every session (clients reconnect elsewhere) and stops the sweeper. */
+  /**
+   * Idempotent: ends every session (clients reconnect elsewhere) and stops the sweeper. A session
+   * open still being authenticated is answered 503 VK_SHUTTING_DOWN now, before the HTTP server's
+   * close can end its connection unanswered.
+   */
   close(): void {
     if (this.closing) return;
     this.closing = true;
+    this.admission.close();
     this.sweepTimer.close();
     for (const session of this.sessions.values()) session.goAway('the control plane is shutting down');
   }

@@ -12,6 +12,7 @@ import {
   framesHeader,
   type LogError,
   statusHeaders,
+  versionRefusal,
 } from '../handshake.js';
 import type { NetworkTransport } from '../transport-end.js';
 import { serveWithoutUpgrade } from './ignored-upgrade.js';
@@ -56,7 +57,11 @@ export class WebSocketAcceptor<Out, In, Principal> {
     void this.upgrade(request, socket, head);
 
   constructor(private readonly options: WebSocketAcceptorOptions<In, Principal>) {
-    this.admission = new ConnectionAdmission(() => this.closing, options.authenticate, options.logError);
+    this.admission = new ConnectionAdmission({
+      authenticate: options.authenticate,
+      logError: options.logError,
+      precheck: versionRefusal,
+    });
     // ws applies maxPayload before buffering a message, so a huge frame never reaches memory; but it
     // closes with a bare 1009. Up to twice the limit, decodeFrame refuses it with a named reason.
     this.sockets = new WebSocketServer({ noServer: true, maxPayload: 2 * options.decoder.maxFrameBytes });
@@ -105,10 +110,14 @@ export class WebSocketAcceptor<Out, In, Principal> {
     return closed;
   }
 
-  /** Idempotent. Resolves once every connection has been told to go away. */
+  /**
+   * Idempotent. Resolves once every connection has been told to go away; an upgrade still being
+   * authenticated is refused 503 VK_SHUTTING_DOWN at once.
+   */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.admission.close();
     this.options.server.off('upgrade', this.onUpgrade);
     for (const transport of this.open.keys())
       transport.goAway('VK_SHUTTING_DOWN: the control plane is shutting down');
