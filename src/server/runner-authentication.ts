@@ -1,5 +1,5 @@
 import { isStoreError } from '../core/errors.js';
-import type { Authenticate, Authentication } from '../protocol/handshake.js';
+import type { Authenticate, Authentication, LogError } from '../protocol/handshake.js';
 import { ApiError } from './api-error.js';
 import type { RunnerDirectory } from './runner-directory.js';
 import type { TokenAuthority } from './tokens.js';
@@ -15,13 +15,25 @@ export function runnerAuthentication(
   directory: RunnerDirectory,
   /** RunTakeover.firstSweep: a runner resuming leases on runs taken over at start must find them. */
   takenOverAtStart: Promise<void>,
+  /** Told a bug the check met after the shutdown began, which the runner is not told of. */
+  logError: LogError,
 ): Authenticate<string> {
   const check = credentialCheck(authority, directory, takenOverAtStart);
   return async ({ headers }) => {
     // A draining server keeps the connections it has (their jobs report through them) but takes no
     // new ones: the runner retries, and reaches another replica or this one after a restart.
     if (intake.stopped) return shuttingDown;
-    const verdict = await check(headers.authorization);
+    let verdict: Authentication<string>;
+    try {
+      verdict = await check(headers.authorization);
+    } catch (error) {
+      // A bug: 500 VK_INTERNAL (ConnectionAdmission logs it) while the server takes connections.
+      if (!intake.stopped) throw error;
+      // After the shutdown began, what a later try meets is another replica or this one restarted:
+      // the runner is told so, as for any other end of its check; the bug is no less one for the log.
+      logError(error);
+      return shuttingDown;
+    }
     // The same for one whose check ended after the shutdown began: a store the shutdown closed or cut
     // meanwhile failed it (VK_STORE), which is no outage for the runner to wait out here.
     return intake.stopped ? shuttingDown : verdict;

@@ -47,7 +47,7 @@ export function longPollOperations(basePath: string): RouteMeta[] {
           401: error('VK_UNAUTHORIZED: no token, or one that is unknown, revoked or expired'),
           403: error("VK_FORBIDDEN: not a runner's credential"),
           500: error(
-            "VK_INTERNAL: checking the credential failed unexpectedly (not a store outage); the server's log has the details",
+            "VK_INTERNAL: checking the credential failed unexpectedly (not a store outage), and the server's shutdown had not begun (else VK_SHUTTING_DOWN); the server's log has the details",
           ),
           503: error(
             'VK_SHUTTING_DOWN: the server takes no new runner connections (nor one whose check ends after its shutdown began); VK_STORE: the store did not answer, so the credential could not be checked',

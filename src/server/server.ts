@@ -196,7 +196,7 @@ export class ValkyrieServer implements AsyncDisposable {
           : { longParseTimeoutMs: options.takeoverParseTimeoutMs }),
       });
       resumeWait = resumeTakeover(context, () => takeover.sweepSoon());
-      const authenticate = runnerAuthentication(authority, intake, directory, takeover.firstSweep);
+      const authenticate = runnerAuthentication(authority, intake, directory, takeover.firstSweep, logError);
       poll = new LongPollAcceptor<ControlMessage, RunnerMessage, string>({
         basePath: longPollPath,
         authenticate,
