@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { bearerChallenge, type ErrorCode, errorCodeHeader, ValkyrieError } from '../core/errors.js';
-import { unavailableRetryAfterSeconds } from '../protocol/handshake.js';
+import { type Refusal, unavailableRetryAfterSeconds } from '../protocol/handshake.js';
 
 /**
  * An error the API answers with: `status` and a JSON body `{code, message, path?, ...details}`.
@@ -45,9 +45,18 @@ export function retryAfterSeconds(status: number): number | undefined {
  * and on a 401 the bearer challenge.
  */
 export function sendApiError(reply: FastifyReply, api: ApiError): FastifyReply {
-  const retryAfter = retryAfterSeconds(api.status);
+  return sendError(reply, api.status, api.code, api.body());
+}
+
+/** Answers a ConnectionAdmission's refusal (an event stream's) as sendApiError answers an ApiError. */
+export function sendRefusal(reply: FastifyReply, { status, code, message }: Refusal): FastifyReply {
+  return sendError(reply, status, code, { code, message });
+}
+
+function sendError(reply: FastifyReply, status: number, code: string, body: unknown): FastifyReply {
+  const retryAfter = retryAfterSeconds(status);
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
-  if (api.status === 401) reply.header('www-authenticate', bearerChallenge);
-  reply.header(errorCodeHeader, api.code);
-  return reply.code(api.status).send(api.body());
+  if (status === 401) reply.header('www-authenticate', bearerChallenge);
+  reply.header(errorCodeHeader, code);
+  return reply.code(status).send(body);
 }

@@ -6,7 +6,7 @@ import type { CredentialRevocations } from './credential-revocations.js';
 import type { ServerMetrics } from './metrics.js';
 import type { RunFeed } from './run-feed.js';
 import type { RunnerDirectory } from './runner-directory.js';
-import type { EventStream } from './sse.js';
+import type { StreamSessions } from './stream-sessions.js';
 import type { TokenAuthority } from './tokens.js';
 import type { WorkflowParseThread } from './workflow-parse-thread.js';
 
@@ -37,8 +37,8 @@ export interface ApiContext {
   readonly queueCapacity: number;
   /** Runs started by this process and not finished yet, by run id. */
   readonly driven: Map<string, DrivenRun>;
-  /** Open Server-Sent Event streams, ended at shutdown. */
-  readonly streams: Set<EventStream>;
+  /** Opens the Server-Sent Event streams, ends those of a revoked token, and all at shutdown. */
+  readonly streamSessions: StreamSessions;
   /** Bundle uploads not answered yet, each settling once its answer is sent: the drain waits for them. */
   readonly uploads: Set<Promise<void>>;
   /** `GET /metrics`; the app records each answered request in it. */

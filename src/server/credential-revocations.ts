@@ -1,6 +1,5 @@
 import { PeriodicTask } from '../core/periodic-task.js';
 import type { TokenStore } from '../store/tokens.js';
-import type { EventStream } from './sse.js';
 
 /**
  * A runner protocol endpoint (WebSocket or long-poll acceptor), by the credential ids it accepted;
@@ -23,30 +22,6 @@ export interface RevokedRunnerLeases {
   runnerRevoked(runnerId: string, why: string): void;
   /** The runners that left this replica holding leases still current, which they may come back to resume. */
   runnersWithDetachedLeases(): readonly string[];
-}
-
-/**
- * The API's open event streams, by the token each was opened with: a revoked token's streams end
- * (event: error, VK_UNAUTHORIZED, as a new request with it is answered 401) instead of streaming on.
- */
-export class StreamSessions implements CredentialSessions {
-  constructor(private readonly streams: ReadonlySet<EventStream>) {}
-
-  principals(): Set<string> {
-    const ids = new Set<string>();
-    for (const stream of this.streams) if (stream.credentialId !== undefined) ids.add(stream.credentialId);
-    return ids;
-  }
-
-  revoke(credentialId: string): number {
-    let ended = 0;
-    for (const stream of [...this.streams]) {
-      if (stream.credentialId !== credentialId) continue;
-      stream.fail('VK_UNAUTHORIZED', `token ${credentialId} was revoked`);
-      ended++;
-    }
-    return ended;
-  }
 }
 
 /**

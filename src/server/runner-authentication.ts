@@ -1,7 +1,7 @@
-import { isStoreError } from '../core/errors.js';
 import type { Authenticate, Authentication, LogError } from '../protocol/handshake.js';
 import { ApiError } from './api-error.js';
 import type { RunnerDirectory } from './runner-directory.js';
+import { tokenCheck } from './token-check.js';
 import type { TokenAuthority } from './tokens.js';
 
 /**
@@ -47,36 +47,22 @@ const shuttingDown = {
   message: 'the server is shutting down and takes no new runner connections',
 } as const;
 
-/** Whether `authorization` holds a runner credential; what the store's failure to tell comes to. */
+/** Whether `authorization` holds a runner credential (tokenCheck). */
 function credentialCheck(
   authority: TokenAuthority,
   directory: RunnerDirectory,
   takenOverAtStart: Promise<void>,
 ): (authorization: string | undefined) => Promise<Authentication<string>> {
-  return async (authorization) => {
-    try {
-      const principal = await authority.authenticate(authorization);
-      if (principal.kind === 'token' && principal.role === 'credential') {
-        // A mode an operator set on another replica applies from the runner's register on.
-        await directory.refreshModes();
-        await takenOverAtStart;
-        return { kind: 'accepted', principal: principal.id };
-      }
-      return {
-        kind: 'rejected',
-        status: 403,
-        code: 'VK_FORBIDDEN',
-        message: 'the runner protocol takes a runner credential (from POST /api/v1/runners/register)',
-      };
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401)
-        return { kind: 'rejected', status: 401, code: error.code, message: error.message };
-      // As every protected API route answers a store that failed the token's check (app.ts): the
-      // runner retries, where a 500 would say the server has a bug.
-      if (isStoreError(error))
-        return { kind: 'rejected', status: 503, code: 'VK_STORE', message: error.message };
-      // Anything else is a bug: ConnectionAdmission logs it and answers 500 VK_INTERNAL.
-      throw error;
-    }
-  };
+  return tokenCheck(authority, async (principal) => {
+    if (principal.kind !== 'token' || principal.role !== 'credential')
+      throw new ApiError(
+        403,
+        'VK_FORBIDDEN',
+        'the runner protocol takes a runner credential (from POST /api/v1/runners/register)',
+      );
+    // A mode an operator set on another replica applies from the runner's register on.
+    await directory.refreshModes();
+    await takenOverAtStart;
+    return principal.id;
+  });
 }

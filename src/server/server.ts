@@ -19,7 +19,7 @@ import { buildApi } from './app.js';
 import { withoutRequestTimeout } from './body-idle-timeout.js';
 import { BundleSweeper, bundleSweepIntervalMs, defaultBundleRetentionMs } from './bundle-sweeper.js';
 import type { ApiContext, DrivenRun } from './context.js';
-import { CredentialRevocations, type CredentialSessions, StreamSessions } from './credential-revocations.js';
+import { CredentialRevocations, type CredentialSessions } from './credential-revocations.js';
 import { releaseRuns, runTakenOver } from './driven-runs.js';
 import { listen } from './listen.js';
 import { ServerMetrics } from './metrics.js';
@@ -31,6 +31,7 @@ import { RunnerDirectory } from './runner-directory.js';
 import type { EventStream } from './sse.js';
 import { bundleDirectory, ServerStoreLock } from './store-lock.js';
 import { StoreOutageLines } from './store-outage-lines.js';
+import { StreamSessions } from './stream-sessions.js';
 import { TokenAuthority } from './tokens.js';
 import {
   defaultMaxQueuedParses,
@@ -178,7 +179,12 @@ export class ValkyrieServer implements AsyncDisposable {
           maxQueued: options.maxQueuedParses ?? defaultMaxQueuedParses,
         }),
         driven,
-        streams,
+        streamSessions: new StreamSessions(streams, {
+          authority,
+          closing: () => intake.stopped,
+          logError,
+          clock,
+        }),
         uploads: new Set(),
         metrics,
         clock,
@@ -235,7 +241,7 @@ export class ValkyrieServer implements AsyncDisposable {
       poll.onConnection((transport, runnerId) =>
         controlPlane.connect(transport, { runnerId, transport: 'long-poll' }),
       );
-      endpoints = [ws, poll, new StreamSessions(streams)];
+      endpoints = [ws, poll, context.streamSessions];
       await listen(app, options);
       const address = app.server.address() as AddressInfo;
       const scheme = options.tls === undefined ? 'http' : 'https';
@@ -340,7 +346,7 @@ export class ValkyrieServer implements AsyncDisposable {
       const jobsLeftRunning = this.context.controlPlane
         .runners()
         .reduce((sum, runner) => sum + runner.running, 0);
-      const { feed, streams, stores } = this.context;
+      const { feed, streamSessions, stores } = this.context;
       const failures: unknown[] = [];
       let cut: Error | undefined;
       const grace = setTimeout(() => {
@@ -376,9 +382,7 @@ export class ValkyrieServer implements AsyncDisposable {
         await releaseRuns(this.context, drivenRuns);
       });
       await release(() => feed.close());
-      await release(() => {
-        for (const stream of [...streams]) stream.end();
-      });
+      await release(() => streamSessions.close());
       await release(() => this.app.close());
       await release(() => this.context.metrics.close());
       this.outage.stop();

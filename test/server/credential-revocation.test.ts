@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { connectAuto } from '../../src/protocol/auto.js';
 import { runnerDecoder } from '../../src/protocol/frame.js';
@@ -9,6 +9,7 @@ import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.
 import type { CloseInfo } from '../../src/protocol/transport-end.js';
 import { closeCodes } from '../../src/protocol/websocket/socket-transport.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import { holdTokenReads } from './held-token-reads.js';
 import { connectScriptedRunner, credential, oneJobWorkflow, startTestServer } from './helpers.js';
 
 /** The id of a credential `vkt.<id>.<secret>`: the runner's id, and the token's for `DELETE /tokens/:id`. */
@@ -157,16 +158,8 @@ describe('revoking a runner credential', () => {
     const stores = openSqliteStores(join(await mkdtemp(join(tmpdir(), 'valkyrie-revoke-')), 'state.db'));
     const { server, request, token } = await startTestServer({ stores });
     const secret = await credential(request, token);
-    // The credential's row is read as it was before the revocation, and handed to the hook after it:
-    // as a Postgres read in flight while another request revokes.
-    const find = stores.tokens.find.bind(stores.tokens);
-    const held: (() => void)[] = [];
-    let holding = true;
-    vi.spyOn(stores.tokens, 'find').mockImplementation(async (id) => {
-      const row = await find(id);
-      if (holding && id === idOf(secret)) await new Promise<void>((resolve) => held.push(resolve));
-      return row;
-    });
+    // The credential's row is read as it was before the revocation, and handed to the hook after it.
+    const reads = holdTokenReads(stores, idOf(secret));
     const connect = (only: 'websocket' | 'long-poll') =>
       connectAuto<RunnerMessage, ControlMessage>({
         ...endpoints(server.url),
@@ -176,11 +169,10 @@ describe('revoking a runner credential', () => {
       });
     const webSocket = connect('websocket');
     const longPoll = connect('long-poll');
-    await until(() => (held.length === 2 ? true : undefined), 'both connections to have read the credential');
+    await reads.reached(2);
 
     expect((await request('DELETE', `/api/v1/tokens/${idOf(secret)}`)).status).toBe(204);
-    holding = false;
-    for (const release of held) release();
+    reads.release();
 
     const revoked = {
       kind: 'rejected',

@@ -1,5 +1,11 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { openEvents, runningJob, startTestServer, type TestServer } from './helpers.js';
+import { errorCodeHeader } from '../../src/core/errors.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import { holdTokenReads } from './held-token-reads.js';
+import { oneJobWorkflow, openEvents, runningJob, startTestServer, type TestServer } from './helpers.js';
 import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
 
 type Events = Awaited<ReturnType<typeof openEvents>>;
@@ -72,6 +78,44 @@ it('a stream ends when the token it was opened with expires', async () => {
   const error = ['error', { code: 'VK_UNAUTHORIZED', message: `token ${idOf(brief)} has expired` }];
   expect((await readToEnd(streams.logs, 'the log stream')).at(-1)?.slice(0, 2)).toEqual(error);
   expect((await readToEnd(streams.events, 'the event stream')).at(-1)?.slice(0, 2)).toEqual(error);
+});
+
+it('refuses 401 a stream whose token was read before it was revoked, as one opened after, for the run events and the followed log', async () => {
+  const stores = openSqliteStores(join(await mkdtemp(join(tmpdir(), 'valkyrie-stream-revoke-')), 'state.db'));
+  // No sweep within the test: only the check at the stream's opening may refuse it.
+  const server = await startTestServer({ stores, runnerSyncIntervalMs: 600_000 });
+  const submitted = await server.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+  const run = submitted.body as { run: { id: string; jobs: { id: string }[] } };
+  const doomed = await server.token('read');
+  // The token's row is read as it was before the revocation, and handed on after it.
+  const reads = holdTokenReads(stores, idOf(doomed));
+  const base = `${server.server.url}/api/v1/runs/${run.run.id}`;
+  const open = (path: string) => fetch(`${base}/${path}`, { headers: { authorization: `Bearer ${doomed}` } });
+  const opening = [open('events'), open(`logs?job=${run.run.jobs[0]?.id}&follow=1`)];
+  await reads.reached(2);
+
+  expect((await server.request('DELETE', `/api/v1/tokens/${idOf(doomed)}`)).status).toBe(204);
+  reads.release();
+
+  const answers = await Promise.all(
+    opening.map(async (answer) => {
+      const response = await answer;
+      const type = response.headers.get('content-type') ?? '';
+      // An event stream still open: read no further, it would not end.
+      if (type.includes('text/event-stream')) void response.body?.cancel();
+      return {
+        status: response.status,
+        header: response.headers.get(errorCodeHeader),
+        body: type.includes('json') ? await response.json() : type,
+      };
+    }),
+  );
+  const refused = {
+    status: 401,
+    header: 'VK_UNAUTHORIZED',
+    body: { code: 'VK_UNAUTHORIZED', message: `token ${idOf(doomed)} was revoked` },
+  };
+  expect(answers).toEqual([refused, refused]);
 });
 
 onBothStores('revoking a token on one replica', (name, openStores: OpenReplicaStores) => {

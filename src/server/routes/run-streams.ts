@@ -1,4 +1,3 @@
-import type { FastifyReply } from 'fastify';
 import * as z from 'zod';
 import { asJobId, asRunId } from '../../core/ids.js';
 import { isTerminal } from '../../core/outcome.js';
@@ -11,9 +10,8 @@ import { defineRoute, type Route } from '../route.js';
 import { findRun, findRunJob } from '../run-views.js';
 import { queuedWithRunnersElsewhere, runHandoffView } from '../runners-elsewhere.js';
 import { errorSchema, idParams, jobLogLinesSchema, logLinesQuery, logsQuery } from '../schemas.js';
-import { type EventStream, openEventStream, type StreamCredential } from '../sse.js';
+import type { EventStream } from '../sse.js';
 import { isFinished, jobCompletedOf } from '../stored-run-events.js';
-import type { Principal } from '../tokens.js';
 
 const eventsHeaders = z.object({
   'last-event-id': z
@@ -26,13 +24,7 @@ const eventsHeaders = z.object({
 
 /** A run's events and a job's logs, as text or as Server-Sent Events. */
 export function runStreamRoutes(context: ApiContext): Route[] {
-  const { stores, feed, streams, clock } = context;
-  const open = (reply: FastifyReply, principal: Principal | undefined) =>
-    openEventStream(
-      reply,
-      streams,
-      credentialOf(principal, () => clock.now()),
-    );
+  const { stores, feed, streamSessions } = context;
   return [
     defineRoute({
       method: 'GET',
@@ -47,10 +39,12 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         200: { description: 'an event stream', contentType: 'text/event-stream' },
         404: { description: 'VK_RUN_NOT_FOUND', schema: errorSchema },
       },
-      async handle({ params, headers, reply, principal }) {
+      async handle({ params, headers, request, reply, principal }) {
         const run = await findRun(stores.runs, params.id);
         const lastEventId = headers['last-event-id'];
-        const stream = open(reply, principal);
+        const stream = await streamSessions.open(request, reply, principal);
+        // Refused, and answered so.
+        if (stream === undefined) return 'streamed';
         const detailed = queuedWithRunnersElsewhere(
           run.id,
           context.runners,
@@ -92,11 +86,13 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         },
         404: { description: 'VK_RUN_NOT_FOUND or VK_JOB_NOT_FOUND', schema: errorSchema },
       },
-      async handle({ params, query, reply, principal }) {
+      async handle({ params, query, request, reply, principal }) {
         const { run, job } = await findRunJob(stores.runs, params.id, query.job);
         const follow = query.follow === '1' || query.follow === 'true';
         if (follow && feed.isActive(run.id)) {
-          const stream = open(reply, principal);
+          const stream = await streamSessions.open(request, reply, principal);
+          // Refused, and answered so.
+          if (stream === undefined) return 'streamed';
           const unsubscribe = await feed.subscribe(run.id, {
             event: (event) => {
               if (event.type === 'log' && event.jobId === query.job) stream.send('log', logEntryOf(event));
@@ -111,7 +107,9 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         }
         if (follow && !isTerminal(job.status) && !isFinished(run)) {
           // Another replica drives the run: its lines are followed from the store.
-          const stream = open(reply, principal);
+          const stream = await streamSessions.open(request, reply, principal);
+          // Refused, and answered so.
+          if (stream === undefined) return 'streamed';
           const stop = feed.followJobLog(run.id, asJobId(query.job), {
             event: (event) => {
               if (event.type === 'log') stream.send('log', logEntryOf(event));
@@ -126,7 +124,9 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         // A page at a time (jobLogPages): a runaway job's log is never held whole.
         const pages = await jobLogPages(stores.logs, asRunId(run.id), asJobId(query.job));
         if (follow) {
-          const stream = open(reply, principal);
+          const stream = await streamSessions.open(request, reply, principal);
+          // Refused, and answered so.
+          if (stream === undefined) return 'streamed';
           // The attempt read above, whose status `end` carries: a re-run started while a slow client
           // reads adds lines of the next attempt, which are not this stream's.
           const attempt = job.attempt ?? 1;
@@ -202,19 +202,6 @@ export function runStreamRoutes(context: ApiContext): Route[] {
       },
     }),
   ];
-}
-
-/**
- * The API token a stream speaks for: revoking it, or its expiry, ends the stream (StreamSessions).
- * Job tokens never reach these routes (`read` access).
- */
-function credentialOf(principal: Principal | undefined, now: () => number): StreamCredential | undefined {
-  if (principal?.kind !== 'token') return undefined;
-  return {
-    id: principal.id,
-    now,
-    ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
-  };
 }
 
 /** The attempts of a line or step, left out where they are 1 (as the store reads them). */

@@ -1,0 +1,82 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it, vi } from 'vitest';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import { credential, oneJobWorkflow, startTestServer } from './helpers.js';
+import { runnerUpgradeRefusal, sessionOpenRefusal } from './runner-connect-refusal.js';
+
+// A runner connecting, or an event stream opening, while the server is destroyed, its token's read
+// still in the store: it is told to go elsewhere or come back after the restart, as one that came
+// after is. A long-poll open and a stream are plain HTTP requests, whose connections the HTTP
+// server's close ends: they must be answered first, not dropped (a runner would count a failed
+// request, not a refusal it retries cleanly).
+it('answers a runner connection whose check waits on the store as the server is destroyed 503 VK_SHUTTING_DOWN, over long-poll and WebSocket', async () => {
+  const stores = openSqliteStores(join(await mkdtemp(join(tmpdir(), 'valkyrie-destroy-open-')), 'state.db'));
+  const live = await startTestServer({ stores });
+  const runner = await credential(live.request, live.token);
+  const find = stores.tokens.find.bind(stores.tokens);
+  const held: (() => void)[] = [];
+  vi.spyOn(stores.tokens, 'find').mockImplementation(async (id) => {
+    await new Promise<void>((resolve) => held.push(resolve));
+    return find(id);
+  });
+  const longPoll = sessionOpenRefusal(live.server.url, runner);
+  const webSocket = runnerUpgradeRefusal(live.server.url, runner);
+  while (held.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+
+  const destroyed = live.server.destroy();
+  const answers = {
+    longPoll: await longPoll.catch(
+      (error: unknown) => `no answer: ${String((error as Error).cause ?? error)}`,
+    ),
+    webSocket: await webSocket,
+  };
+  const shuttingDown = {
+    status: 503,
+    retryAfter: '5',
+    header: 'VK_SHUTTING_DOWN',
+    body: { code: 'VK_SHUTTING_DOWN', message: expect.any(String) },
+  };
+  expect(answers).toEqual({ longPoll: shuttingDown, webSocket: shuttingDown });
+  for (const release of held) release();
+  await destroyed;
+});
+
+it("answers an event stream whose token's check at its opening waits on the store as the server is destroyed 503 VK_SHUTTING_DOWN", async () => {
+  const stores = openSqliteStores(join(await mkdtemp(join(tmpdir(), 'valkyrie-destroy-open-')), 'state.db'));
+  const live = await startTestServer({ stores });
+  const submitted = await live.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+  const runId = (submitted.body as { run: { id: string } }).run.id;
+  const reader = await live.token('read');
+  const id = reader.split('.')[1];
+  const find = stores.tokens.find.bind(stores.tokens);
+  const held: (() => void)[] = [];
+  let reads = 0;
+  // The request's own check reads the token first; the stream's, as it opens, second.
+  vi.spyOn(stores.tokens, 'find').mockImplementation(async (read) => {
+    if (read === id && ++reads === 2) await new Promise<void>((resolve) => held.push(resolve));
+    return find(read);
+  });
+  const opened = fetch(`${live.server.url}/api/v1/runs/${runId}/events`, {
+    headers: { authorization: `Bearer ${reader}` },
+  });
+  while (held.length < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+
+  const destroyed = live.server.destroy();
+  const answer = await opened.then(
+    async (response) => ({
+      status: response.status,
+      retryAfter: response.headers.get('retry-after'),
+      body: await response.json(),
+    }),
+    (error: unknown) => `no answer: ${String((error as Error).cause ?? error)}`,
+  );
+  expect(answer).toEqual({
+    status: 503,
+    retryAfter: '5',
+    body: { code: 'VK_SHUTTING_DOWN', message: expect.any(String) },
+  });
+  for (const release of held) release();
+  await destroyed;
+});

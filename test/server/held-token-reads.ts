@@ -1,0 +1,28 @@
+import { vi } from 'vitest';
+import type { Stores } from '../../src/store/store.js';
+
+/**
+ * Holds the store's reads of token `id`: each reads the row as it is then and hands it on only once
+ * released, as a Postgres read in flight while another request revokes the token.
+ */
+export function holdTokenReads(stores: Stores, id: string) {
+  const find = stores.tokens.find.bind(stores.tokens);
+  const held: (() => void)[] = [];
+  let holding = true;
+  vi.spyOn(stores.tokens, 'find').mockImplementation(async (read) => {
+    const row = await find(read);
+    if (holding && read === id) await new Promise<void>((resolve) => held.push(resolve));
+    return row;
+  });
+  return {
+    /** Resolves once `count` reads are held. */
+    async reached(count: number): Promise<void> {
+      while (held.length < count) await new Promise((resolve) => setTimeout(resolve, 10));
+    },
+    /** Hands on the held reads; later ones are not held. */
+    release(): void {
+      holding = false;
+      for (const resume of held.splice(0)) resume();
+    },
+  };
+}
