@@ -81,6 +81,12 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #enqueued: Promise<void> = Promise.resolve();
   /** The last claim on an unordered store, or one waiting for cancels; settled once its leases are taken. */
   #lastClaim: Promise<void> = Promise.resolve();
+  /**
+   * Enqueue batches written apart from a claim, until their results are mapped to their entries. A
+   * claim asked for before one of them may lease its jobs (on Postgres one on its own lane that ran
+   * after the batch committed, on SQLite one in the same group commit): #mapped waits for them.
+   */
+  readonly #unmapped = new Set<Promise<void>>();
   readonly #pending = new Set<Promise<unknown>>();
   readonly #stop = new AbortController();
   readonly #work: WorkWaiter;
@@ -159,17 +165,10 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     if (this.#fusedClaims) {
       // New jobs and the claim in one write: the store may write them leased to us at once.
       //
-      // Safe through microtask order alone: this claim waits for no enqueue, yet it may lease jobs
-      // of one still in flight (held entries written apart, by #storeHeldSoon, a cancel or a drain,
-      // join the same SQLite group commit), and #taken maps them through #byId, which that
-      // enqueue's continuation (EnqueueWriter.#enqueueEncoded) fills. GroupCommit settles writes in
-      // the order asked for, in one synchronous loop; the enqueue's side is one reaction from its
-      // store promise (`await` there), this side at least one (`.then` below), so the enqueue's
-      // runs first. A reaction more on the enqueue side (an `await` before #placeAll; a store
-      // enqueue that chains its commit's promise, as SqliteQueueStore's hand-off to a claimOrWait
-      // waiter does, which an engine's store never has), or a store settling writes out of order,
-      // and #taken adopts the engine's own job as another process's: a second record runs it while
-      // the first waits (fused-claim-order.test.ts). The same order makes a cancel's wait for
+      // This claim waits for no enqueue, yet it may lease jobs of one still in flight (held entries
+      // written apart, by #storeHeldSoon, a cancel or a drain, join the same SQLite group commit):
+      // #mapped maps them once that enqueue's are (fused-claim-order.test.ts). GroupCommit settles
+      // writes in the order asked for, in one synchronous loop, which makes a cancel's wait for
       // #enqueued, this claim's below, a wait for every enqueue asked for before it.
       const fresh = this.#takeEnqueues();
       this.#flush();
@@ -186,7 +185,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       return claimed.then(
         (leases) => {
           resume();
-          return this.#taken(leases, limit, into);
+          return this.#mapped(leases, limit, into);
         },
         (error: unknown) => {
           resume();
@@ -195,11 +194,12 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       );
     }
     // Writes not applied in order (Postgres): the claim is asked for once the enqueue before it has
-    // committed, so that it can see those jobs, and mapped once their ids are known.
+    // committed, so that it can see those jobs, and mapped once the ids of every job it may have
+    // seen are known (#mapped): an enqueue asked for after it may have committed before it ran.
     this.#flush();
     const taken = this.#enqueued
       .then(() => this.#claim(limit, tasks))
-      .then((leases) => this.#taken(leases, limit, into));
+      .then((leases) => this.#mapped(leases, limit, into));
     this.#lastClaim = taken.then(ignore, ignore);
     return taken;
   }
@@ -397,6 +397,18 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     return this.#track(this.#store.claim({ worker, limit, ttlMs, tasks }));
   }
 
+  /**
+   * #taken, once the enqueues in flight are mapped when a lease names a job this engine does not
+   * know: that job may be one of theirs, which #taken would otherwise adopt as another process's, and
+   * run as a second record while its own entry waits (its cancel then reports that attempt).
+   */
+  #mapped(leases: readonly Lease[], limit: number, into: (JobRecord | undefined)[]) {
+    if (this.#unmapped.size === 0 || leases.every((lease) => this.#byId.has(lease.jobId))) {
+      return this.#taken(leases, limit, into);
+    }
+    return Promise.all(this.#unmapped).then(() => this.#taken(leases, limit, into));
+  }
+
   #taken(leases: readonly Lease[], limit: number, into: (JobRecord | undefined)[]): number {
     let taken = 0;
     for (const lease of leases) {
@@ -452,7 +464,11 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #flush(holdEnqueues = false): void {
     this.#flushScheduled = false;
     if (this.#toEnqueue.length > 0 && !holdEnqueues) {
-      this.#enqueued = this.#enqueues.enqueue(this.#takeEnqueues());
+      const written = this.#enqueues.enqueue(this.#takeEnqueues());
+      this.#unmapped.add(written);
+      const mapped = () => this.#unmapped.delete(written);
+      written.then(mapped, mapped);
+      this.#enqueued = written;
     }
     if (this.#toRelease.length > 0) {
       const batch = this.#toRelease;

@@ -21,10 +21,9 @@ const jobTask: JobTask = {
 /**
  * On SQLite a claim that does not write new jobs itself may share a group commit with an enqueue
  * written apart (held jobs no take came for, StoreEngineQueue.#storeHeldSoon) and lease its jobs.
- * Nothing waits for that enqueue: its results must be mapped to their entries before the claim's
- * leases are, which only the order of their promise reactions ensures (see StoreEngineQueue.#takeNow).
- * One more reaction before EnqueueWriter maps them, and the engine took its own job for another
- * process's, adopting it as a second record while the first waited.
+ * That enqueue's results must be mapped to their entries before the claim's leases are
+ * (StoreEngineQueue.#mapped), else the engine takes its own job for another process's, adopting it
+ * as a second record while the first waits. Postgres: claim-before-enqueue.test.ts.
  */
 it("maps a claim's lease on a job enqueued apart in the same SQLite commit to its entry", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'valkyrie-fused-claim-'));
