@@ -81,11 +81,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #enqueued: Promise<void> = Promise.resolve();
   /** The last claim on an unordered store, or one waiting for cancels; settled once its leases are taken. */
   #lastClaim: Promise<void> = Promise.resolve();
-  /**
-   * Enqueue batches written apart from a claim, until their results are mapped to their entries. A
-   * claim asked for before one of them may lease its jobs (on Postgres one on its own lane that ran
-   * after the batch committed, on SQLite one in the same group commit): #mapped waits for them.
-   */
+  /** Enqueue batches written apart from a claim, until mapped to their entries: see #mapped. */
   readonly #unmapped = new Set<Promise<void>>();
   readonly #pending = new Set<Promise<unknown>>();
   readonly #stop = new AbortController();
@@ -306,11 +302,12 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
    * for the enqueue runs beside this cancel and may lease the entry here too, as may a claim that
    * waits for other cancels: #lastClaim. Those under way now are all (take makes a later one wait for
    * this cancel). A claim among them held the entry back (#taken); it goes back to the queue unbegun,
-   * so that its cancel counts no attempt.
+   * so that its cancel counts no attempt. On Postgres the entry's batch may answer after a later one
+   * (#enqueued): #unmapped.
    */
   async #writtenUnstarted(entry: JobRecord): Promise<void> {
     if (this.#toEnqueue.includes(entry)) this.#flush();
-    await Promise.all([this.#enqueued, this.#lastClaim]);
+    await Promise.all([this.#enqueued, this.#lastClaim, ...this.#unmapped]);
     const held = this.#heldForCancel.get(entry);
     if (held === undefined) return;
     this.#heldForCancel.delete(entry);
@@ -398,9 +395,10 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   }
 
   /**
-   * #taken, once the enqueues in flight are mapped when a lease names a job this engine does not
-   * know: that job may be one of theirs, which #taken would otherwise adopt as another process's, and
-   * run as a second record while its own entry waits (its cancel then reports that attempt).
+   * #taken, once the enqueues in flight are mapped when a lease names a job this engine does not know.
+   * A claim asked for before an enqueue may lease its jobs (on Postgres, on its own lane, run after
+   * the commit; on SQLite, in the same group commit): #taken would adopt them as another process's,
+   * and run each as a second record while its own entry waits (its cancel then reports that attempt).
    */
   #mapped(leases: readonly Lease[], limit: number, into: (JobRecord | undefined)[]) {
     if (this.#unmapped.size === 0 || leases.every((lease) => this.#byId.has(lease.jobId))) {

@@ -1,26 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../src/library/engine.js';
-import { openEngineStore } from '../../src/library/engine-store.js';
 import type { EngineEvent } from '../../src/library/events.js';
-import { type EngineOptions, resolveEngineOptions } from '../../src/library/options.js';
 import type { ClaimRequest, EnqueueResult, Lease, NewQueueJob, QueueStore } from '../../src/store/queue.js';
-import { durableKinds } from './durable-kinds.js';
-import { afterTest, fixture } from './helpers.js';
-
-function signal(): { readonly promise: Promise<void>; readonly resolve: () => void } {
-  let resolve = (): void => {};
-  const promise = new Promise<void>((done) => {
-    resolve = done;
-  });
-  return { promise, resolve };
-}
+import { fixture } from './helpers.js';
+import { engineOnProxiedPostgres, postgres, proxiedQueue, signal } from './proxied-store.js';
 
 /**
  * `queue` as Postgres may order an engine's first claim and first enqueue: the claim, asked for
  * before the enqueue, runs on its own lane once the enqueue has committed (a visible-first enqueue
  * then makes a second round trip, its flush, before it answers) and answers first. Here the claim
  * is held until the enqueue has committed, and the enqueue's answer until the claim has answered and
- * the engine has had a turn to map it. Every other call goes to `queue` as it is.
+ * the engine has had a turn to map it.
  */
 function claimSeesEnqueueFirst(queue: QueueStore) {
   const asked = signal();
@@ -48,33 +37,19 @@ function claimSeesEnqueueFirst(queue: QueueStore) {
       await new Promise((resolve) => setImmediate(resolve));
     }
   };
-  const store = new Proxy(queue, {
-    get(target, key) {
-      if (key === 'claim') return claim;
-      if (key === 'enqueue') return enqueue;
-      const value: unknown = Reflect.get(target, key);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-  return { store, claimAsked: asked.promise };
+  return { store: proxiedQueue(queue, { claim, enqueue }), claimAsked: asked.promise };
 }
-
-const postgres = durableKinds.find((kind) => kind.name === 'postgres');
 
 describe.skipIf(postgres?.skip !== undefined)('a claim asked for before an enqueue, on Postgres', () => {
   /** An engine on a fresh schema whose first claim sees its first enqueue's jobs before that enqueue answers. */
   async function engineWithHeldClaim() {
-    if (postgres === undefined) throw new Error('no postgres kind in durableKinds');
-    const durable = await postgres.make(0);
-    afterTest(() => durable.cleanup());
-    const options: EngineOptions = { store: durable.store(30_000), pool: { minThreads: 1, maxThreads: 1 } };
-    const resolved = resolveEngineOptions(options);
-    const opened = await openEngineStore(resolved.store, resolved);
-    if (opened === undefined) throw new Error('expected a Postgres store');
-    const held = claimSeesEnqueueFirst(opened.queue);
-    const engine = new Engine(options, { ...opened, queue: held.store });
-    afterTest(() => engine.destroy());
-    await engine.ready();
+    const proxied: { held?: ReturnType<typeof claimSeesEnqueueFirst> } = {};
+    const engine = await engineOnProxiedPostgres({ pool: { minThreads: 1, maxThreads: 1 } }, (queue) => {
+      proxied.held = claimSeesEnqueueFirst(queue);
+      return proxied.held.store;
+    });
+    const held = proxied.held;
+    if (held === undefined) throw new Error('the store was not proxied');
     const events: EngineEvent[] = [];
     engine.onEvent((event) => events.push(event));
     const sleep = engine.task<number, string>('sleep', { module: fixture(), exportName: 'sleep' });
