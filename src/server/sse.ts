@@ -124,6 +124,12 @@ export function openEventStream(
   };
   open.add(stream);
   raw.on('close', finish);
+  // A client gone while the route was getting ready (its token checked again, the run read): `close`
+  // came before it was listened for, and the stream would stay open until the run or job ended.
+  if (raw.closed) {
+    finish();
+    return stream;
+  }
   // A HEAD answer has no body, and Node sends its headers only once it ends: kept open, the stream
   // would leave the client waiting for them until the run or job ended.
   if (raw.req?.method === 'HEAD') {
