@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { credentialsFileName } from '../core/runner-credentials-file.js';
+import { maxRunnerNameLength, runnerNameFault } from '../core/runner-label.js';
 import type { RunnerInfo } from '../protocol/messages.js';
 import { describeCertificateFailure } from '../protocol/tls-certificate.js';
 import { type RunnerCredentials, readCredentials, writeCredentials } from '../runner/registration.js';
@@ -39,6 +40,27 @@ export function credentialSource(
   throw new UsageError(
     `a registration token is needed to register this runner: ${why}; start it with --token-file FILE or ` +
       '--token TOKEN (or VALKYRIE_TOKEN), made by valkyrie token create --role runner',
+  );
+}
+
+/**
+ * The name to go on under without --name: the one kept with the stored credential, if any. A runner
+ * registered before --name was checked at its start may keep one the server's `register` refuses (a
+ * blank one, which registration took): a UsageError then says so and how to go on, rather than the
+ * server refusing every connection.
+ */
+export function storedRunnerName(settings: RunnerSettings, stored: RunnerCredentials): string | undefined {
+  const { name } = stored;
+  if (settings.name !== undefined || name === undefined) return undefined;
+  const fault = runnerNameFault(name);
+  if (fault === undefined) return name;
+  const why = {
+    blank: 'it is blank',
+    'control character': 'it has a control character',
+    'too long': `it is longer than ${maxRunnerNameLength} characters`,
+  }[fault];
+  throw new UsageError(
+    `--work-dir: ${join(settings.workDir, credentialsFileName)} keeps ${JSON.stringify(name)} as the name this runner registered under, which a runner name cannot be now (${why}); start it with --name NAME`,
   );
 }
 

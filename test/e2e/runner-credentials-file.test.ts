@@ -45,6 +45,19 @@ function runner(args: readonly string[]): Promise<CliResult> {
   return started.done;
 }
 
+/** `valkyrie runner ARGS` until it connects (or ends), then SIGTERM, to its end. */
+async function connectedThenStopped(args: readonly string[]): Promise<CliResult> {
+  const started = startProcess(ws, ['runner', '--server', server.url, ...args]);
+  processes.push(started);
+  await waitFor(
+    () => /connected to/.test(started.stdout()) || started.child.exitCode !== null,
+    20_000,
+    'connected',
+  );
+  started.child.kill('SIGTERM');
+  return started.done;
+}
+
 describe('valkyrie runner with a runner.json it cannot use', () => {
   it('refuses a damaged one, with or without --token, and leaves it as it was', async () => {
     const workDir = join(ws.dir, 'damaged');
@@ -95,23 +108,7 @@ describe('valkyrie runner with a runner.json for another server', () => {
     };
     writeFileSync(file, JSON.stringify(other));
     const before = await registered();
-    const started = startProcess(ws, [
-      'runner',
-      '--server',
-      server.url,
-      '--work-dir',
-      workDir,
-      '--token',
-      registration,
-    ]);
-    processes.push(started);
-    await waitFor(
-      () => /connected to/.test(started.stdout()) || started.child.exitCode !== null,
-      20_000,
-      'connected',
-    );
-    started.child.kill('SIGTERM');
-    const result = await started.done;
+    const result = await connectedThenStopped(['--work-dir', workDir, '--token', registration]);
     expect(result.code, result.stderr).toBe(0);
     expect(await registered()).toBe(before + 1);
     const id = (JSON.parse(readFileSync(file, 'utf8')) as { runnerId: string }).runnerId;
@@ -120,5 +117,28 @@ describe('valkyrie runner with a runner.json for another server', () => {
         `registering with ${server.url} as ${id} replaced it, and that runner cannot connect again; ` +
         'take it off its list with valkyrie runners remove aaaaaaaaaaaa --server http://localhost:7070\n',
     );
+  }, 30_000);
+});
+
+describe('valkyrie runner with a name in runner.json that the server no longer takes', () => {
+  // Between runner.json keeping the name (b16f162d) and --name being checked at start (e3c312cb),
+  // `--name " "` registered and was kept; the protocol's `register` took it until 43727bf7.
+  it('says so and how to go on, before it connects, rather than being refused by the server', async () => {
+    const workDir = join(ws.dir, 'blank-name');
+    mkdirSync(workDir);
+    const file = join(workDir, 'runner.json');
+    const answer = await callApi(server.url, registration, 'POST', '/api/v1/runners/register', {});
+    const { runnerId, credential } = (await answer.json()) as { runnerId: string; credential: string };
+    writeFileSync(file, JSON.stringify({ server: server.url, runnerId, credential, name: '  ' }));
+    expect(await runner(['--work-dir', workDir])).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr:
+        `valkyrie: --work-dir: ${file} keeps "  " as the name this runner registered under, which a runner ` +
+        'name cannot be now (it is blank); start it with --name NAME\n',
+    });
+    // The way out it names.
+    const named = await connectedThenStopped(['--work-dir', workDir, '--name', 'b']);
+    expect(named.code, named.stderr).toBe(0);
   }, 30_000);
 });

@@ -42,6 +42,7 @@ import {
   credentialRefused,
   credentialSource,
   credentialsFor,
+  storedRunnerName,
 } from '../runner-credentials.js';
 import { runnerJobLine } from '../runner-job-lines.js';
 import { complain, say } from '../runner-lines.js';
@@ -71,7 +72,9 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
   const source = credentialSource(settings);
   // Before this start creates one: a work dir a runner used already (claimJobsDir).
   const usedBefore = existsSync(join(settings.workDir, credentialsFileName));
-  const host = describeHost(settings.name ?? ('stored' in source ? source.stored.name : undefined));
+  const host = describeHost(
+    settings.name ?? ('stored' in source ? storedRunnerName(settings, source.stored) : undefined),
+  );
   const info: RunnerInfo = {
     name: host.name,
     labels: runnerLabels(host, settings.labels, { local: false, hosted: settings.hostedLabels }),
