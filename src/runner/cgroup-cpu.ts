@@ -60,6 +60,10 @@ function cpuHierarchies(cgroups: string, mounts: readonly CgroupMount[]): CpuHie
       v2 ? each.fsType === 'cgroup2' : each.fsType === 'cgroup' && each.superOptions.includes('cpu'),
     );
     if (mount === undefined) continue;
+    // `..` in the path: the cgroup lies outside this process's cgroup namespace; in the mount's root:
+    // it was mounted from another namespace. Either way, where the path leads under the mount point is
+    // not known (posix.relative would drop the leading `..` of both, and read another cgroup's quota).
+    if (path.split('/').includes('..') || mount.root.split('/').includes('..')) continue;
     const cgroupDir = posix.relative(mount.root, path);
     if (cgroupDir.startsWith('..')) continue;
     found.push({ mountPoint: mount.mountPoint, cgroupDir, quota: v2 ? cpuMax : cfsQuota });

@@ -69,6 +69,25 @@ describe('cgroupCpuLimit', () => {
     expect(cgroupCpuLimit(systemRoot(files('-1\n')))).toBeUndefined();
   });
 
+  // A cgroup outside the reader's cgroup namespace shows as `/..` in /proc/self/cgroup (a process
+  // moved out of its namespace's subtree), a mount made from another namespace as a root of `/..`:
+  // the mount point is then not where that path leads, and another cgroup's quota is not this one's.
+  it("reads no quota for a cgroup that lies outside what the namespace's mount shows", () => {
+    const outside = systemRoot({
+      'proc/self/cgroup': '0::/../sibling\n',
+      'proc/self/mountinfo': v2Mount,
+      'sys/fs/cgroup/cpu.max': '100000 100000\n',
+      'sys/fs/cgroup/sibling/cpu.max': '100000 100000\n',
+    });
+    expect(cgroupCpuLimit(outside)).toBeUndefined();
+    const mountedFromAbove = systemRoot({
+      'proc/self/cgroup': '0::/job\n',
+      'proc/self/mountinfo': '1663 1661 0:27 /../.. /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n',
+      'sys/fs/cgroup/job/cpu.max': '100000 100000\n',
+    });
+    expect(cgroupCpuLimit(mountedFromAbove)).toBeUndefined();
+  });
+
   it('is undefined when nothing can be read, or the files are not what a kernel writes', () => {
     expect(cgroupCpuLimit(systemRoot({}))).toBeUndefined();
     const odd = systemRoot({
