@@ -80,13 +80,21 @@ function certDir(env: NodeJS.ProcessEnv): string {
  * be read (ca.pem to verify the daemon under DOCKER_TLS_VERIFY, cert.pem and key.pem to show a
  * client certificate). The ping leaves such a file out, as the docker CLI leaves out a client
  * certificate it does not find; the daemon then refuses it, and nothing else would tell why.
- * undefined when no such file is missing. The same settings give the same line: a runner tells it once.
+ * undefined when no such file is missing (or, DOCKER_CERT_PATH unset, there is no home directory to
+ * look in). The same settings give the same line: a runner tells it once.
  */
 export function dockerTlsFilesNote(env: NodeJS.ProcessEnv): string | undefined {
   const endpoint = dockerEndpoint(env);
   const verify = Boolean(env.DOCKER_TLS_VERIFY);
   if (!endpoint.startsWith('tcp://') || !(verify || Boolean(env.DOCKER_TLS))) return undefined;
-  const dir = certDir(env);
+  let dir: string;
+  try {
+    dir = certDir(env);
+  } catch {
+    // No home directory to find ~/.docker in (HOME unset, a user without a passwd entry): os.homedir()
+    // throws, which would fail the whole detection; the ping's own failure leaves only Docker out.
+    return undefined;
+  }
   const missing: string[] = [];
   const unreadable: string[] = [];
   for (const name of verify ? ['ca.pem', 'cert.pem', 'key.pem'] : ['cert.pem', 'key.pem']) {

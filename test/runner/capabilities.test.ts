@@ -173,6 +173,30 @@ describe('runner capabilities', () => {
     }
   });
 
+  // As a container's arbitrary uid without a passwd entry, and without HOME: os.homedir() throws, so
+  // there is no ~/.docker to read. The ping then reads no file and fails; the rest is detected as ever.
+  // Run as such a user (setpriv, as root), with the built module (npm run build).
+  const asStranger = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
+  it.skipIf(!asStranger)(
+    'leaves only Docker out when DOCKER_CERT_PATH is unset and the user has no home directory',
+    () => {
+      const built = join(import.meta.dirname, '../../dist/runner/capabilities.js');
+      const script = `import { homedir } from 'node:os';
+        import { detectCapabilities } from ${JSON.stringify(built)};
+        try { homedir(); process.stdout.write('it has a home directory; '); } catch {}
+        const caps = await detectCapabilities({ workDir: '/', tools: [], warn: (line) => process.stdout.write(line) });
+        process.stdout.write(JSON.stringify({ cpus: caps.cpuCount > 0, docker: caps.docker }));`;
+      const user = ['--reuid', '64123', '--regid', '64123', '--clear-groups'];
+      const run = spawnSync('setpriv', [...user, process.execPath, '--input-type=module', '-e', script], {
+        cwd: '/',
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, DOCKER_HOST: 'tcp://127.0.0.1:1', DOCKER_TLS_VERIFY: '1' },
+      });
+      expect(run.stderr).toBe('');
+      expect(run.stdout).toBe('{"cpus":true}');
+    },
+  );
+
   /** A `bin/NAME` script in `dir` that runs `body` (sh), and the PATH that finds it first. */
   function fakeTool(dir: string, name: string, body: string): string {
     const bin = join(dir, 'bin');
