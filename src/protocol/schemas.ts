@@ -11,6 +11,12 @@ import {
 } from '../core/runner-label.js';
 import { runnerModes } from '../core/runner-mode.js';
 import type { RunDefaults, StepDefinition } from '../workflow/model.js';
+import {
+  maxCapabilityGpus,
+  maxCapabilityTextLength,
+  maxCapabilityTools,
+  maxToolTextLength,
+} from './capability-bounds.js';
 import { expressionValueSchema } from './expression-value.js';
 import type { JobSpec } from './job-spec.js';
 import {
@@ -156,16 +162,46 @@ export const runnerInfoSchema = z.object({
 
 const attempt = z.number().int().positive();
 
+const capabilityText = z.string().max(maxCapabilityTextLength);
+const toolText = z.string().max(maxToolTextLength);
+
+/**
+ * Tool name → version, at most maxCapabilityTools of them, counted before any is checked: zod checks
+ * an array's length first (a `register` of 100,000 labels is refused on its count), not a record's.
+ */
+const toolsSchema = z.preprocess(
+  (tools, context) => {
+    if (typeof tools !== 'object' || tools === null || !hasMoreKeysThan(tools, maxCapabilityTools))
+      return tools;
+    context.addIssue({
+      code: 'custom',
+      message: `must have at most ${maxCapabilityTools} tools`,
+      input: tools,
+    });
+    return z.NEVER;
+  },
+  z.record(toolText, toolText),
+);
+
+function hasMoreKeysThan(value: object, max: number): boolean {
+  let count = 0;
+  for (const _ in value) if (++count > max) return true;
+  return false;
+}
+
+/** Bounded (protocol/capability-bounds.ts): kept in memory per runner, stored and listed by the server. */
 export const runnerCapabilitiesSchema = z.object({
-  os: z.string(),
-  arch: z.string(),
+  os: capabilityText,
+  arch: capabilityText,
   cpuCount: nonNegativeInt,
-  cpuModel: z.string(),
+  cpuModel: capabilityText,
   memoryBytes: z.number().nonnegative(),
   diskFreeBytes: z.number().nonnegative().optional(),
-  gpus: z.array(z.object({ name: z.string(), memoryMiB: z.number().nonnegative().optional() })).max(64),
-  docker: z.object({ endpoint: z.string(), apiVersion: z.string().optional() }).optional(),
-  tools: z.record(z.string(), z.string()),
+  gpus: z
+    .array(z.object({ name: capabilityText, memoryMiB: z.number().nonnegative().optional() }))
+    .max(maxCapabilityGpus),
+  docker: z.object({ endpoint: capabilityText, apiVersion: capabilityText.optional() }).optional(),
+  tools: toolsSchema,
   detectedAt: timestamp,
 });
 

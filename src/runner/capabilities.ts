@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
+import { fitCapabilities } from '../protocol/capability-bounds.js';
 import type { RunnerCapabilities } from '../protocol/messages.js';
 import { cgroupCpuLimit } from './cgroup-cpu.js';
 import { dockerTlsFilesNote, pingDocker } from './docker-ping.js';
@@ -51,7 +52,9 @@ const defaultTimeoutMs = 3_000;
 /**
  * What this machine offers a job: OS, CPU, memory, free disk, GPUs (`nvidia-smi`), a reachable Docker
  * API and tool versions. Every probe runs in parallel under its own timeout; one that fails or times
- * out leaves its part absent instead of failing the whole detection.
+ * out leaves its part absent instead of failing the whole detection. Fitted to the protocol's bounds
+ * (fitCapabilities): what an odd machine detects (a hundred GPUs, a shim printing a long version) is
+ * cut, not sent for the server to refuse.
  */
 export async function detectCapabilities(options: CapabilityOptions): Promise<RunnerCapabilities> {
   const env = options.env ?? process.env;
@@ -76,7 +79,7 @@ export async function detectCapabilities(options: CapabilityOptions): Promise<Ru
     if (version !== undefined) tools[probe.name] = version;
   });
   const processors = cpus();
-  return {
+  return fitCapabilities({
     os: process.platform,
     arch: process.arch,
     // The CPUs this process (and so each job it starts) may run on: its affinity mask (taskset, a
@@ -93,7 +96,7 @@ export async function detectCapabilities(options: CapabilityOptions): Promise<Ru
     ...(docker === undefined ? {} : { docker }),
     tools,
     detectedAt: Date.now(),
-  };
+  });
 }
 
 /**

@@ -1,7 +1,5 @@
-import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { encodeBatch, encodeFrame } from '../../src/protocol/frame.js';
+import { encodeFrame } from '../../src/protocol/frame.js';
 import type { RunnerInfo } from '../../src/protocol/messages.js';
 import { closeCodes } from '../../src/protocol/websocket/socket-transport.js';
 import {
@@ -11,6 +9,7 @@ import {
   startTestServer,
   waitForRunStatus,
 } from './helpers.js';
+import { answerOf, openRunnerSocket, postToNewSession } from './raw-runner.js';
 
 const fine: RunnerInfo = { name: 'build-01', labels: ['self-hosted', 'linux'], capacity: 1 };
 const register = (runner: Partial<RunnerInfo>) => ({
@@ -32,31 +31,15 @@ const refused: [Partial<RunnerInfo>, RegExp][] = [
   [{ name: '   ' }, /^m\.runner\.name: .*blank/],
 ];
 
-/** The close of `socket` (its code and reason), or the first message it got instead (`registered`). */
-async function firstAnswer(socket: WebSocket): Promise<{ code?: number; reason: string }> {
-  return new Promise((resolve) => {
-    socket.once('close', (code: number, reason: Buffer) =>
-      resolve({ code, reason: reason.toString('utf8') }),
-    );
-    socket.once('message', (data: Buffer) => {
-      resolve({ reason: `not closed; answered ${data.toString('utf8').slice(0, 80)}` });
-      socket.close();
-    });
-  });
-}
-
 describe("the protocol's register: labels, name and capacity as `valkyrie runner` takes them", () => {
   it('closes a WebSocket or long-poll session whose register is past them, naming the field; serves the others', async () => {
     const live = await startTestServer();
     const good = await runningJob(live);
     const hostile = await credential(live.request, live.token);
-    const ws = `${live.server.url.replace(/^http/, 'ws')}/api/v1/runner/ws`;
-    const headers = { authorization: `Bearer ${hostile}` };
     for (const [runner, field] of refused) {
-      const socket = new WebSocket(ws, { headers });
-      await once(socket, 'open');
+      const socket = await openRunnerSocket(live.server.url, hostile);
       socket.send(encodeFrame(register(runner)));
-      const answer = await firstAnswer(socket);
+      const answer = await answerOf(socket);
       expect(answer).toMatchObject({
         code: closeCodes.protocol,
         reason: expect.stringMatching(/^VK_PROTOCOL: /),
@@ -64,19 +47,11 @@ describe("the protocol's register: labels, name and capacity as `valkyrie runner
       expect(answer.reason.replace(/^VK_PROTOCOL: /, '')).toMatch(field);
     }
 
-    const poll = `${live.server.url}/api/v1/runner/poll`;
     for (const [runner, field] of refused) {
-      const opened = await fetch(`${poll}/sessions`, { method: 'POST', headers });
-      const { sessionId } = (await opened.json()) as { sessionId: string };
-      const posted = await fetch(`${poll}/sessions/${sessionId}/messages`, {
-        method: 'POST',
-        headers: { ...headers, 'content-type': 'application/json' },
-        body: encodeBatch(1, [register(runner)]),
-      });
-      expect(posted.status).toBe(400);
-      const body = (await posted.json()) as { code: string; message: string };
+      const { status, body } = await postToNewSession(live.server.url, hostile, [register(runner)]);
+      expect(status).toBe(400);
       expect(body.code).toBe('VK_PROTOCOL');
-      expect(body.message.replace(/^messages\[0\]\./, 'm.')).toMatch(field);
+      expect(body.message?.replace(/^messages\[0\]\./, 'm.')).toMatch(field);
     }
     const { runners } = (await live.request('GET', '/api/v1/runners')).body as {
       runners: { name: string }[];
