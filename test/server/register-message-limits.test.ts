@@ -21,6 +21,8 @@ const register = (runner: Partial<RunnerInfo>) => ({
 /** Registers a runner `valkyrie runner` would refuse to start as (its --labels, --name, --capacity). */
 const refused: [Partial<RunnerInfo>, RegExp][] = [
   [{ labels: Array.from({ length: 100_000 }, (_, index) => `l${index}`) }, /^m\.runner\.labels: .*200/],
+  // Counted before any is checked: one refusal for the count, not one per label (cheap at any count).
+  [{ labels: Array.from({ length: 100_000 }, () => 'a b') }, /^m\.runner\.labels: .*200/],
   [{ labels: Array.from({ length: 201 }, (_, index) => `l${index}`) }, /^m\.runner\.labels: .*200/],
   [{ labels: ['linux', 'a b'] }, /^m\.runner\.labels\.1: .*comma/],
   [{ labels: ['gpu,linux'] }, /^m\.runner\.labels\.0: .*comma/],
