@@ -92,7 +92,7 @@ export function addRunnerCommand(program: Command, setExit: (code: number) => vo
     )
     .option(
       '--name <name>',
-      'the name this runner is shown under (default: the name it registered under, else the host name)',
+      'the name this runner is shown under (default: the name it registered under, else the host name, cut to 100 characters)',
     )
     .option(
       '--labels <labels>',

@@ -12,6 +12,7 @@ import {
   maxRunnerNameLength,
   runnerNameFault,
 } from '../core/runner-label.js';
+import { textPrefix } from '../core/text-prefix.js';
 import { timerDelay } from '../core/timer-delay.js';
 import { tokenTextProblem } from '../core/token-text.js';
 import { describeHost, runnerLabels } from '../runner/host.js';
@@ -149,6 +150,28 @@ function registrationToken(
   const problem = tokenTextProblem(token);
   if (problem !== undefined) throw new UsageError(`--token-file: the token in ${file} ${problem}`);
   return token;
+}
+
+/**
+ * The name of a runner started without --name and with none stored: this machine's host name, the
+ * first maxRunnerNameLength characters of a longer one (macOS and Windows allow 255; Linux 64), said
+ * on `warn` — the default is ours to fit, and a host name's start is what tells the machine. A host
+ * name that is blank, or with a control character (sethostname(2) takes them), names no runner the
+ * server would take: refused here, at start, naming --name.
+ */
+export function hostRunnerName(host: string, warn: (line: string) => void): string {
+  const name = textPrefix(host, maxRunnerNameLength);
+  const fault = runnerNameFault(name);
+  if (fault !== undefined)
+    throw new UsageError(
+      `this machine's host name ${JSON.stringify(host)} cannot name a runner (${fault}); give it a name with --name`,
+    );
+  if (name !== host)
+    warn(
+      `this machine's host name has ${host.length} characters, more than a runner's name may (${maxRunnerNameLength}): ` +
+        `it registers as ${JSON.stringify(name)}; give it another name with --name`,
+    );
+  return name;
 }
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/exit-codes.js';
-import { defaultMaxLogBytes, resolveRunnerSettings } from '../../src/cli/runner-options.js';
+import { defaultMaxLogBytes, hostRunnerName, resolveRunnerSettings } from '../../src/cli/runner-options.js';
 
 const server = { server: 'http://127.0.0.1:7070' };
 
@@ -120,6 +120,33 @@ describe('valkyrie runner --name and --labels', () => {
     );
     expect(refused('a b')).toThrow('received "a b"');
     expect(refused('y'.repeat(201))).toThrow('--labels: a label has at most 200 characters, received 201');
+  });
+});
+
+describe("valkyrie runner without --name: this machine's host name", () => {
+  it('is the name as it is when it fits, and its first 100 characters when longer, said once', () => {
+    const said: string[] = [];
+    expect(hostRunnerName('build-01.ci.example.com', (line) => said.push(line))).toBe(
+      'build-01.ci.example.com',
+    );
+    expect(said).toEqual([]);
+    // macOS and Windows allow host names of 255 characters; a runner's name is at most 100.
+    const long = `mac-mini-7.${'x'.repeat(240)}.local`;
+    expect(hostRunnerName(long, (line) => said.push(line))).toBe(long.slice(0, 100));
+    expect(said).toEqual([
+      `this machine's host name has 257 characters, more than a runner's name may (100): it registers as ${JSON.stringify(long.slice(0, 100))}; give it another name with --name`,
+    ]);
+    // Not half an emoji: 99 characters, then what follows left out whole.
+    expect(hostRunnerName(`${'h'.repeat(99)}😀tail`, () => {})).toBe('h'.repeat(99));
+  });
+
+  it('refuses a blank host name, or one with a control character, naming --name', () => {
+    expect(() => hostRunnerName(' ', () => {})).toThrow(
+      new UsageError(`this machine's host name " " cannot name a runner (blank); give it a name with --name`),
+    );
+    expect(() => hostRunnerName('build\n01', () => {})).toThrow(
+      /"build\\n01" cannot name a runner \(control character\).*--name/,
+    );
   });
 });
 

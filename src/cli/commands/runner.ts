@@ -47,6 +47,7 @@ import {
 import { runnerJobLine } from '../runner-job-lines.js';
 import { complain, say } from '../runner-lines.js';
 import {
+  hostRunnerName,
   protocolUrls,
   type RunnerCommandOptions,
   type RunnerSettings,
@@ -73,7 +74,9 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
   // Before this start creates one: a work dir a runner used already (claimJobsDir).
   const usedBefore = existsSync(join(settings.workDir, credentialsFileName));
   const host = describeHost(
-    settings.name ?? ('stored' in source ? storedRunnerName(settings, source.stored) : undefined),
+    settings.name ??
+      ('stored' in source ? storedRunnerName(settings, source.stored) : undefined) ??
+      hostRunnerName(hostname(), complain),
   );
   const info: RunnerInfo = {
     name: host.name,
