@@ -354,7 +354,8 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
 
   /**
    * Stops claiming; own waiting entries are returned, and stay queued in the store. With entries not
-   * written yet, once they are: a refused one is not returned (it settles with the refusal).
+   * written yet, once they are: a refused one is not returned (it settles with the refusal). On
+   * Postgres an earlier batch may answer after the last (#enqueued): #unmapped.
    */
   drain(): JobRecord[] | Promise<JobRecord[]> {
     this.#stop.abort();
@@ -362,7 +363,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       return this.#drainWaiting();
     }
     this.#flush();
-    return this.#enqueued.then(() => this.#drainWaiting());
+    return Promise.all([this.#enqueued, ...this.#unmapped]).then(() => this.#drainWaiting());
   }
 
   #drainWaiting(): JobRecord[] {
