@@ -76,7 +76,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #heldFlushArmed = false;
   /**
    * The last enqueue batch, which a claim on an unordered store waits for; on SQLite the last take's
-   * write, which settles after every enqueue asked for before it (see #takeNow).
+   * write, which settles after every enqueue asked for before it (see #takeNow), and its leases mapped.
    */
   #enqueued: Promise<void> = Promise.resolve();
   /** The last claim on an unordered store, or one waiting for cancels; settled once its leases are taken. */
@@ -172,13 +172,12 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
         fresh.batch.length > 0
           ? this.#enqueues.enqueueAndClaim(fresh, limit, tasks)
           : this.#claim(limit, tasks);
-      this.#enqueued = claimed.then(ignore, ignore);
       this.#takePending = true;
       const resume = () => {
         this.#takePending = false;
         if (this.#toEnqueue.length > 0) this.#storeHeldSoon();
       };
-      return claimed.then(
+      const taken = claimed.then(
         (leases) => {
           resume();
           return this.#mapped(leases, limit, into);
@@ -188,6 +187,10 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
           throw error;
         },
       );
+      // Once its leases are mapped, which #mapped may put off past the write: a cancel then finds
+      // its entry held back (#writtenUnstarted).
+      this.#enqueued = taken.then(ignore, ignore);
+      return taken;
     }
     // Writes not applied in order (Postgres): the claim is asked for once the enqueue before it has
     // committed, so that it can see those jobs, and mapped once the ids of every job it may have

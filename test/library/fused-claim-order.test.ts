@@ -18,14 +18,8 @@ const jobTask: JobTask = {
   logReported: () => {},
 };
 
-/**
- * On SQLite a claim that does not write new jobs itself may share a group commit with an enqueue
- * written apart (held jobs no take came for, StoreEngineQueue.#storeHeldSoon) and lease its jobs.
- * That enqueue's results must be mapped to their entries before the claim's leases are
- * (StoreEngineQueue.#mapped), else the engine takes its own job for another process's, adopting it
- * as a second record while the first waits. Postgres: claim-before-enqueue.test.ts.
- */
-it("maps a claim's lease on a job enqueued apart in the same SQLite commit to its entry", async () => {
+/** A StoreEngineQueue on a fresh SQLite file, whose adopted leases are listed and dropped. */
+async function fusedQueue() {
   const dir = await mkdtemp(join(tmpdir(), 'valkyrie-fused-claim-'));
   afterTest(() => rm(dir, { recursive: true, force: true }));
   const store = openSqliteEngineStore(
@@ -51,6 +45,18 @@ it("maps a claim's lease on a job enqueued apart in the same SQLite commit to it
   });
   afterTest(() => queue.close());
   const entry = new JobRecord(1, jobTask, null, resolveJobOptions('test', undefined, retryDefaults));
+  return { store, queue, adopted, entry };
+}
+
+/**
+ * On SQLite a claim that does not write new jobs itself may share a group commit with an enqueue
+ * written apart (held jobs no take came for, StoreEngineQueue.#storeHeldSoon) and lease its jobs.
+ * That enqueue's results must be mapped to their entries before the claim's leases are
+ * (StoreEngineQueue.#mapped), else the engine takes its own job for another process's, adopting it
+ * as a second record while the first waits. Postgres: claim-before-enqueue.test.ts.
+ */
+it("maps a claim's lease on a job enqueued apart in the same SQLite commit to its entry", async () => {
+  const { queue, adopted, entry } = await fusedQueue();
   queue.add(entry);
   // No take follows the add: the held entry is written at the end of this turn's I/O phase, and the
   // group commit that write joins is applied in the next turn's: a claim asked for now goes with it.
@@ -60,4 +66,25 @@ it("maps a claim's lease on a job enqueued apart in the same SQLite commit to it
   expect(adopted).toEqual([]);
   expect(into[0]).toBe(entry);
   expect(entry.lease?.jobId).toBe(entry.storeId);
+});
+
+// A lease on another process's job put that claim's mapping off past its write (#mapped), which was
+// all a cancel waited for: it found its job not held back, and the store counted the claim's lease
+// as an attempt the task never began (attempts: 1).
+it("counts no attempt for a job cancelled while that claim, leasing another process's job too, is under way", async () => {
+  const { store, queue, adopted, entry } = await fusedQueue();
+  const [foreign] = await store.queue.enqueue([{ task: task.name, payload: null }]);
+  queue.add(entry);
+  await new Promise((resolve) => setImmediate(resolve));
+  const into: (JobRecord | undefined)[] = [];
+  const taken = queue.take(2, into);
+  const cancelled = queue.cancel(entry, 'at once');
+  expect(await taken).toBe(0);
+  expect(await cancelled).toBe(true);
+  expect(adopted).toEqual([foreign?.job.id]);
+  expect(entry.attempt).toBe(0);
+  expect(await store.queue.getJob(entry.storeId ?? ('' as QueueJobId))).toMatchObject({
+    state: 'failed',
+    attempts: 0,
+  });
 });
