@@ -25,6 +25,9 @@ export interface WriterEntries {
  * `hooks.settled`, and out of `waiting`). The entries' places are the queue's own, written in place.
  */
 export class EnqueueWriter {
+  /** Batches written apart (`enqueue`), until their results are mapped to their entries. */
+  readonly #unmapped = new Set<Promise<void>>();
+
   constructor(
     private readonly options: Pick<
       StoreEngineQueueOptions,
@@ -56,8 +59,22 @@ export class EnqueueWriter {
     return written.leases;
   }
 
+  /** Resolves once the batch's results are mapped to their entries; a store error refuses the entries. */
   enqueue(batch: EnqueueBatch): Promise<void> {
-    return this.#enqueueEncoded(this.#encoded(batch));
+    const written = this.#enqueueEncoded(this.#encoded(batch));
+    this.#unmapped.add(written);
+    const mapped = () => this.#unmapped.delete(written);
+    written.then(mapped, mapped);
+    return written;
+  }
+
+  /**
+   * The batches written apart whose results are not mapped yet. On Postgres they go on separate
+   * connections and may answer in any order; a batch written with a claim (enqueueAndClaim) is mapped
+   * before that claim's leases are returned, so it is never among them.
+   */
+  get unmapped(): Promise<void>[] {
+    return [...this.#unmapped];
   }
 
   /** Stores encoded jobs; on a refusal, tries again per submission with the jobs as they were encoded. */

@@ -81,8 +81,6 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #enqueued: Promise<void> = Promise.resolve();
   /** The last claim on an unordered store, or one waiting for cancels; settled once its leases are taken. */
   #lastClaim: Promise<void> = Promise.resolve();
-  /** Enqueue batches written apart from a claim, until mapped to their entries: see #mapped. */
-  readonly #unmapped = new Set<Promise<void>>();
   readonly #pending = new Set<Promise<unknown>>();
   readonly #stop = new AbortController();
   readonly #work: WorkWaiter;
@@ -306,11 +304,11 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
    * waits for other cancels: #lastClaim. Those under way now are all (take makes a later one wait for
    * this cancel). A claim among them held the entry back (#taken); it goes back to the queue unbegun,
    * so that its cancel counts no attempt. On Postgres the entry's batch may answer after a later one
-   * (#enqueued): #unmapped.
+   * (#enqueued): EnqueueWriter.unmapped.
    */
   async #writtenUnstarted(entry: JobRecord): Promise<void> {
     if (this.#toEnqueue.includes(entry)) this.#flush();
-    await Promise.all([this.#enqueued, this.#lastClaim, ...this.#unmapped]);
+    await Promise.all([this.#enqueued, this.#lastClaim, ...this.#enqueues.unmapped]);
     const held = this.#heldForCancel.get(entry);
     if (held === undefined) return;
     this.#heldForCancel.delete(entry);
@@ -358,7 +356,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   /**
    * Stops claiming; own waiting entries are returned, and stay queued in the store. With entries not
    * written yet, once they are: a refused one is not returned (it settles with the refusal). On
-   * Postgres an earlier batch may answer after the last (#enqueued): #unmapped.
+   * Postgres an earlier batch may answer after the last (#enqueued): EnqueueWriter.unmapped.
    */
   drain(): JobRecord[] | Promise<JobRecord[]> {
     this.#stop.abort();
@@ -366,7 +364,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       return this.#drainWaiting();
     }
     this.#flush();
-    return Promise.all([this.#enqueued, ...this.#unmapped]).then(() => this.#drainWaiting());
+    return Promise.all([this.#enqueued, ...this.#enqueues.unmapped]).then(() => this.#drainWaiting());
   }
 
   #drainWaiting(): JobRecord[] {
@@ -405,10 +403,11 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
    * and run each as a second record while its own entry waits (its cancel then reports that attempt).
    */
   #mapped(leases: readonly Lease[], limit: number, into: (JobRecord | undefined)[]) {
-    if (this.#unmapped.size === 0 || leases.every((lease) => this.#byId.has(lease.jobId))) {
+    const unmapped = this.#enqueues.unmapped;
+    if (unmapped.length === 0 || leases.every((lease) => this.#byId.has(lease.jobId))) {
       return this.#taken(leases, limit, into);
     }
-    return Promise.all(this.#unmapped).then(() => this.#taken(leases, limit, into));
+    return Promise.all(unmapped).then(() => this.#taken(leases, limit, into));
   }
 
   #taken(leases: readonly Lease[], limit: number, into: (JobRecord | undefined)[]): number {
@@ -466,11 +465,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #flush(holdEnqueues = false): void {
     this.#flushScheduled = false;
     if (this.#toEnqueue.length > 0 && !holdEnqueues) {
-      const written = this.#enqueues.enqueue(this.#takeEnqueues());
-      this.#unmapped.add(written);
-      const mapped = () => this.#unmapped.delete(written);
-      written.then(mapped, mapped);
-      this.#enqueued = written;
+      this.#enqueued = this.#enqueues.enqueue(this.#takeEnqueues());
     }
     if (this.#toRelease.length > 0) {
       const batch = this.#toRelease;
