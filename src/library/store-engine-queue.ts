@@ -76,10 +76,10 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #heldFlushArmed = false;
   /**
    * The last enqueue batch, which a claim on an unordered store waits for; on SQLite the last take's
-   * write, which settles after every enqueue asked for before it (see #takeNow), and its leases mapped.
+   * write, which settles after every enqueue asked for before it (see #takeNow).
    */
   #enqueued: Promise<void> = Promise.resolve();
-  /** The last claim on an unordered store, or one waiting for cancels; settled once its leases are taken. */
+  /** The last claim; settled once its leases are taken. */
   #lastClaim: Promise<void> = Promise.resolve();
   readonly #pending = new Set<Promise<unknown>>();
   readonly #stop = new AbortController();
@@ -170,6 +170,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
         fresh.batch.length > 0
           ? this.#enqueues.enqueueAndClaim(fresh, limit, tasks)
           : this.#claim(limit, tasks);
+      this.#enqueued = claimed.then(ignore, ignore);
       this.#takePending = true;
       const resume = () => {
         this.#takePending = false;
@@ -185,9 +186,10 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
           throw error;
         },
       );
-      // Once its leases are mapped, which #mapped may put off past the write: a cancel then finds
-      // its entry held back (#writtenUnstarted).
-      this.#enqueued = taken.then(ignore, ignore);
+      // Its mapping, which #mapped may put off past the write: a cancel that waited for the write
+      // alone, or for a batch written apart after it (#enqueued then), looked for its entry held
+      // back before the claim had held it (#writtenUnstarted).
+      this.#lastClaim = taken.then(ignore, ignore);
       return taken;
     }
     // Writes not applied in order (Postgres): the claim is asked for once the enqueue before it has
@@ -299,10 +301,10 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
 
   /**
    * Once `entry` is written and queued. On SQLite new jobs go with the engine's next claim, which may
-   * already be under way, leasing them here: #enqueued is that claim. On Postgres a claim that waited
-   * for the enqueue runs beside this cancel and may lease the entry here too, as may a claim that
-   * waits for other cancels: #lastClaim. Those under way now are all (take makes a later one wait for
-   * this cancel). A claim among them held the entry back (#taken); it goes back to the queue unbegun,
+   * already be under way, leasing them here: #enqueued is its write, #lastClaim its leases taken. On
+   * Postgres a claim that waited for the enqueue runs beside this cancel and may lease the entry here
+   * too, as may a claim that waits for other cancels: #lastClaim. Those under way now are all (take
+   * makes a later one wait for this cancel). A claim among them held the entry back (#taken); it goes back to the queue unbegun,
    * so that its cancel counts no attempt. On Postgres the entry's batch may answer after a later one
    * (#enqueued): EnqueueWriter.unmapped.
    */

@@ -68,23 +68,32 @@ it("maps a claim's lease on a job enqueued apart in the same SQLite commit to it
   expect(entry.lease?.jobId).toBe(entry.storeId);
 });
 
-// A lease on another process's job put that claim's mapping off past its write (#mapped), which was
-// all a cancel waited for: it found its job not held back, and the store counted the claim's lease
-// as an attempt the task never began (attempts: 1).
-it("counts no attempt for a job cancelled while that claim, leasing another process's job too, is under way", async () => {
-  const { store, queue, adopted, entry } = await fusedQueue();
-  const [foreign] = await store.queue.enqueue([{ task: task.name, payload: null }]);
-  queue.add(entry);
-  await new Promise((resolve) => setImmediate(resolve));
-  const into: (JobRecord | undefined)[] = [];
-  const taken = queue.take(2, into);
-  const cancelled = queue.cancel(entry, 'at once');
-  expect(await taken).toBe(0);
-  expect(await cancelled).toBe(true);
-  expect(adopted).toEqual([foreign?.job.id]);
-  expect(entry.attempt).toBe(0);
-  expect(await store.queue.getJob(entry.storeId ?? ('' as QueueJobId))).toMatchObject({
-    state: 'failed',
-    attempts: 0,
+// A lease on another process's job put that claim's mapping off past its write (#mapped), and a
+// cancel waited for that write alone, or for a batch written apart after it (another cancel's): it
+// found its job not held back, and the store counted the claim's lease as an attempt the task never
+// began (attempts: 1).
+for (const writtenAfter of [false, true]) {
+  it(`counts no attempt for a job cancelled while that claim, leasing another process's job too, is under way${writtenAfter ? ', after a cancel that wrote a job apart' : ''}`, async () => {
+    const { store, queue, adopted, entry } = await fusedQueue();
+    const [foreign] = await store.queue.enqueue([{ task: task.name, payload: null }]);
+    queue.add(entry);
+    await new Promise((resolve) => setImmediate(resolve));
+    const into: (JobRecord | undefined)[] = [];
+    const taken = queue.take(3, into);
+    const cancels: Promise<boolean>[] = [];
+    if (writtenAfter) {
+      const other = new JobRecord(2, jobTask, null, resolveJobOptions('test', undefined, retryDefaults));
+      queue.add(other);
+      cancels.push(queue.cancel(other, 'at once'));
+    }
+    cancels.push(queue.cancel(entry, 'at once'));
+    expect(await taken).toBe(0);
+    expect(await Promise.all(cancels)).toEqual(cancels.map(() => true));
+    expect(adopted).toEqual([foreign?.job.id]);
+    expect(entry.attempt).toBe(0);
+    expect(await store.queue.getJob(entry.storeId ?? ('' as QueueJobId))).toMatchObject({
+      state: 'failed',
+      attempts: 0,
+    });
   });
-});
+}
