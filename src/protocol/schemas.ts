@@ -180,7 +180,8 @@ const toolsSchema = z.preprocess(
     });
     return z.NEVER;
   },
-  z.record(toolText, toolText),
+  // The count in the OpenAPI document too, which shows the record alone (the preprocess is code).
+  z.record(toolText, toolText).meta({ maxProperties: maxCapabilityTools }),
 );
 
 function hasMoreKeysThan(value: object, max: number): boolean {

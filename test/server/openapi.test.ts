@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  maxCapabilityGpus,
+  maxCapabilityTextLength,
+  maxCapabilityTools,
+  maxToolTextLength,
+} from '../../src/protocol/capability-bounds.js';
+import {
   adminToken,
   connectScriptedRunner,
   jobCompleted,
@@ -150,6 +156,41 @@ describe('the OpenAPI document', () => {
     expect(found).toContain('post /api/v1/runs: required');
     expect(found).toContain('post /api/v1/tokens: required');
     expect(found).toContain('post /api/v1/runs/{id}/cancel: optional');
+  });
+
+  it("states the bounds of a runner's capabilities where it lists them and where a runner sends them", async () => {
+    const doc = (await documentOf(await startTestServer())) as Document & {
+      components: { schemas: Record<string, { properties: Record<string, Json> }> };
+    };
+    const batch = operationOf(doc, 'POST', '/api/v1/runner/poll/sessions/1/messages').requestBody?.content[
+      'application/json'
+    ] as { schema: { properties: { messages: { items: { oneOf: { properties: Json }[] } } } } };
+    const sent = batch.schema.properties.messages.items.oneOf.flatMap(({ properties }) =>
+      properties.capabilities === undefined ? [] : [properties.capabilities],
+    );
+    // register and capabilities: a runner built from the document sends what the server takes.
+    expect(sent).toHaveLength(2);
+    for (const capabilities of [doc.components.schemas.RunnerView?.properties.capabilities, ...sent])
+      expect(capabilities).toMatchObject({
+        properties: {
+          os: { maxLength: maxCapabilityTextLength },
+          gpus: {
+            maxItems: maxCapabilityGpus,
+            items: { properties: { name: { maxLength: maxCapabilityTextLength } } },
+          },
+          docker: {
+            properties: {
+              endpoint: { maxLength: maxCapabilityTextLength },
+              apiVersion: { maxLength: maxCapabilityTextLength },
+            },
+          },
+          tools: {
+            maxProperties: maxCapabilityTools,
+            propertyNames: { maxLength: maxToolTextLength },
+            additionalProperties: { maxLength: maxToolTextLength },
+          },
+        },
+      });
   });
 
   it('lists exactly the content types the bundle upload takes', async () => {
