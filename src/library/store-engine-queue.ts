@@ -304,9 +304,9 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
    * already be under way, leasing them here: #enqueued is its write, #lastClaim its leases taken. On
    * Postgres a claim that waited for the enqueue runs beside this cancel and may lease the entry here
    * too, as may a claim that waits for other cancels: #lastClaim. Those under way now are all (take
-   * makes a later one wait for this cancel). A claim among them held the entry back (#taken); it goes back to the queue unbegun,
-   * so that its cancel counts no attempt. On Postgres the entry's batch may answer after a later one
-   * (#enqueued): EnqueueWriter.unmapped.
+   * makes a later one wait for this cancel). A claim among them held the entry back (#taken); it goes
+   * back to the queue unbegun, so that its cancel counts no attempt. On Postgres the entry's batch may
+   * answer after a later one (#enqueued): EnqueueWriter.unmapped.
    */
   async #writtenUnstarted(entry: JobRecord): Promise<void> {
     if (this.#toEnqueue.includes(entry)) this.#flush();

@@ -19,11 +19,12 @@ export interface AdmissionOptions<Principal> {
  * the API's event streams), in order: the endpoint is not closing, `precheck` lets the request through
  * (the runner protocol: the version the client speaks), and the authentication hook accepts it. The
  * hook may wait on the store, and what happened here meanwhile decides over what it answers:
- * - the endpoint began to close (close(), or `closing`): the connection is refused 503 VK_SHUTTING_DOWN, as one
- *   that came after is, whatever the hook answered (it is logged if it threw). A store the shutdown
- *   closed under the hook fails it (503 VK_STORE), and the client is to take the shutdown's word for
- *   it: retry elsewhere or later. From close() on, it is refused so at once, without waiting for the
- *   hook: the HTTP server's close, which follows, would end its connection unanswered.
+ * - the endpoint began to close (close(), or `closing`): the connection is refused 503
+ *   VK_SHUTTING_DOWN, as one that came after is, whatever the hook answered (it is logged if it
+ *   threw). A store the shutdown closed under the hook fails it (503 VK_STORE), and the client is to
+ *   take the shutdown's word for it: retry elsewhere or later. From close() on, it is refused so at
+ *   once, without waiting for the hook: the HTTP server's close, which follows, would end its
+ *   connection unanswered.
  * - the credential it accepted was revoked (revoke()): the hook read it before, and revoke() ended
  *   the sessions of that time only. It is authenticated again, so refused as any new connection with
  *   a revoked credential is (the server's hooks: 401 VK_UNAUTHORIZED).
