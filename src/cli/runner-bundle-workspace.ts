@@ -7,7 +7,7 @@ import { downloadWorkspace } from '../runner/workspace-download.js';
  * directory. A download that meets an untrusted TLS certificate fails its job and calls `untrusted`.
  */
 export function bundleWorkspace(serverUrl: string, untrusted: (line: string) => void): WorkspaceFor {
-  return async (job, jobToken, jobDir) => {
+  return async (job, jobToken, jobDir, signal) => {
     if (job.bundle === undefined) return jobDir;
     if (jobToken === undefined)
       throw new ValkyrieError(
@@ -21,6 +21,7 @@ export function bundleWorkspace(serverUrl: string, untrusted: (line: string) => 
         jobToken,
         sha256: job.bundle.sha256,
         jobDir,
+        signal,
       });
     } catch (error) {
       if (isValkyrieError(error) && error.code === 'VK_TLS_CERTIFICATE') untrusted(error.message);

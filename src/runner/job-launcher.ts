@@ -3,6 +3,7 @@ import { messageOf } from '../core/error-message.js';
 import type { ControlMessage } from '../protocol/messages.js';
 import type { RunnerAgentOptions } from './agent.js';
 import { type JobReporter, type JobRunOptions, type JobRunResult, runJob } from './job-run.js';
+import { abortReasonOf } from './job-status.js';
 import { JobWorkspaces } from './job-workspaces.js';
 import { type JobDirectories, SlotDirectories } from './slot-directories.js';
 import { TaskPoolHolder } from './task-pool.js';
@@ -47,7 +48,16 @@ export class JobLauncher {
     try {
       let job = lease.job;
       if (this.workspaces !== undefined) {
-        const prepared = await this.workspaces.prepare(job, lease.jobToken);
+        // The cancel stops a bundle download at once (a large one would hold the cancel for minutes),
+        // and the job ends cancelled before its first step, not failed by what the cancel cut short.
+        const prepared = await this.workspaces
+          .prepare(job, lease.jobToken, signals.signal)
+          .catch((error: unknown) => {
+            if (signals.signal.aborted) return undefined;
+            throw error;
+          });
+        if (prepared === undefined)
+          return { outcome: { kind: 'cancelled', reason: abortReasonOf(signals.signal) }, outputs: {} };
         jobDir = prepared.dir;
         job = prepared.job;
       }

@@ -5,9 +5,15 @@ import { removeTree } from './tree-removal.js';
 
 /**
  * Makes the job's workspace inside `jobDir` (an empty directory that is the job's own) and returns
- * its path: e.g. fetches the job's bundle with `jobToken` and unpacks it there.
+ * its path: e.g. fetches the job's bundle with `jobToken` and unpacks it there. `signal` is the job's
+ * cancel: once it aborts, the call stops what it is waiting for and rejects.
  */
-export type WorkspaceFor = (job: JobSpec, jobToken: string | undefined, jobDir: string) => Promise<string>;
+export type WorkspaceFor = (
+  job: JobSpec,
+  jobToken: string | undefined,
+  jobDir: string,
+  signal: AbortSignal,
+) => Promise<string>;
 
 /** Variables that point git at a repository wherever it runs, its search aside. */
 const repositoryVariables = new Set([
@@ -33,15 +39,20 @@ export class JobWorkspaces {
 
   /**
    * The job's directory and the spec with its workspace there. A prepare that throws (a bundle that
-   * cannot be fetched or unpacked) removes the directory first: the caller has no `dir` to remove.
+   * cannot be fetched or unpacked, or whose making `signal` stopped) removes the directory first: the
+   * caller has no `dir` to remove.
    */
-  async prepare(job: JobSpec, jobToken: string | undefined): Promise<{ dir: string; job: JobSpec }> {
+  async prepare(
+    job: JobSpec,
+    jobToken: string | undefined,
+    signal: AbortSignal,
+  ): Promise<{ dir: string; job: JobSpec }> {
     const dir = join(this.root, directoryName(job.jobId, job.attempt));
     // Only one a killed runner left (of this attempt): the job must not find it, and it was said.
     if (!(await removeTree(dir, this.warn))) throw new Error(`${dir} could not be emptied`);
     try {
       await mkdir(dir, { recursive: true });
-      const workspace = this.workspaceFor ? await this.workspaceFor(job, jobToken, dir) : dir;
+      const workspace = this.workspaceFor ? await this.workspaceFor(job, jobToken, dir, signal) : dir;
       return { dir, job: inWorkspace(job, workspace) };
     } catch (error) {
       await this.remove(dir);
