@@ -25,7 +25,8 @@ export interface WorkspaceDownload {
 /**
  * Fetches the job's workspace bundle (`GET /api/v1/jobs/:jobId/workspace` with the job token),
  * streams it to a file beside `jobDir`, and unpacks it into `jobDir` after checking its sha256.
- * Returns the workspace path. The downloaded file is removed whatever happens. Errors:
+ * Returns the workspace path. The downloaded file is removed whatever happens (a removal that fails
+ * is ignored: the download's own outcome stands). Errors:
  * VK_SERVER_UNREACHABLE, VK_TLS_CERTIFICATE (the server's certificate failed verification: the
  * runner stops on it), VK_SERVER_RESPONSE (with the server's code and status), VK_BUNDLE_DOWNLOAD_CUT
  * (the body stopped before the end its framing promised, with how far it came), VK_BUNDLE_DAMAGED
@@ -70,7 +71,10 @@ export async function downloadWorkspace(options: WorkspaceDownload): Promise<str
     );
     return options.jobDir;
   } finally {
-    await rm(archive, { force: true });
+    // Never throws: a removal that fails (a directory put at the path: EISDIR) must not replace the
+    // download's own error, nor fail a job whose workspace is whole. It is ignored, not told: nothing
+    // reads the file again, and it lies in the runner's jobs directory, which its next start empties.
+    await rm(archive, { force: true }).catch(() => {});
   }
 }
 

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
@@ -141,6 +141,40 @@ describe('downloadWorkspace', () => {
       }
     },
   );
+
+  it('keeps its own error when the partial download cannot be removed after it', async () => {
+    const bytes = readFileSync(bundle.path);
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const cutting = createServer((_request, response) => {
+      response.writeHead(200, { 'content-length': String(bytes.length) });
+      response.write(bytes.subarray(0, bytes.length >> 1));
+      void released.then(() => response.socket?.destroy());
+    });
+    await new Promise<void>((done) => cutting.listen(0, '127.0.0.1', done));
+    const jobDir = join(dir, 'unremovable', 'job-1');
+    const archive = join(dir, 'unremovable', '.job-1.bundle.tar.gz');
+    try {
+      const download = downloadWorkspace({
+        serverUrl: `http://127.0.0.1:${(cutting.address() as AddressInfo).port}`,
+        jobId: 'job-1',
+        jobToken: 'tok-1',
+        sha256: bundle.sha256,
+        jobDir,
+      }).catch((e: unknown) => e);
+      // A directory takes the partial file's place: its removal after the cut then fails (EISDIR).
+      while (!existsSync(archive) || statSync(archive).size === 0)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      await rm(archive);
+      await mkdir(archive);
+      release();
+      expect(await download).toMatchObject({ code: 'VK_BUNDLE_DOWNLOAD_CUT' });
+    } finally {
+      await new Promise((done) => cutting.close(done));
+    }
+  });
 
   it("reports the server's refusal with its code", async () => {
     const jobDir = join(dir, 'forbidden', 'job-2');
