@@ -332,8 +332,8 @@ async function serve(
   const refresh = setInterval(() => {
     void detector
       .detect()
-      // A detection cut short by the stop lacks what it did not finish probing: not sent.
-      .then((fresh) => (detector.stopped ? undefined : agent.updateCapabilities(fresh)))
+      // Nothing from one cut short by the stop, or stale (a later refresh ended first): not sent.
+      .then((fresh) => (fresh === undefined ? undefined : agent.updateCapabilities(fresh)))
       .catch(() => undefined);
   }, settings.capabilityRefreshMs);
   refresh.unref();
