@@ -4,6 +4,7 @@ import type { BundleStore } from '../store/bundles.js';
 import type { Stores } from '../store/store.js';
 import type { CredentialRevocations } from './credential-revocations.js';
 import type { ServerMetrics } from './metrics.js';
+import type { RequestsBeforeHandler } from './requests-before-handler.js';
 import type { RunFeed } from './run-feed.js';
 import type { RunnerDirectory } from './runner-directory.js';
 import type { StreamSessions } from './stream-sessions.js';
@@ -41,6 +42,8 @@ export interface ApiContext {
   readonly streamSessions: StreamSessions;
   /** Bundle uploads not answered yet, each settling once its answer is sent: the drain waits for them. */
   readonly uploads: Set<Promise<void>>;
+  /** The API requests whose handler has not started (their token check waits on the store): destroy() answers them 503. */
+  readonly requestsBeforeHandler: RequestsBeforeHandler;
   /** `GET /metrics`; the app records each answered request in it. */
   readonly metrics: ServerMetrics;
   readonly clock: Clock;

@@ -4,6 +4,7 @@ import { escapeRegExp } from '../core/escape-reg-exp.js';
 import { fieldPath } from '../core/field-path.js';
 import { plainIssues } from '../core/plain-issue-text.js';
 import { ApiError, sendApiError, shuttingDown } from './api-error.js';
+import type { RequestsBeforeHandler } from './requests-before-handler.js';
 import type { Principal, TokenAuthority } from './tokens.js';
 
 /**
@@ -189,6 +190,8 @@ export interface RouteHost {
   readonly authority: TokenAuthority;
   /** True once shutdown began: every route but the public ones answers 503. */
   closing(): boolean;
+  /** Those of the routes' requests whose handler has not started: destroy() answers them 503. */
+  readonly requestsBeforeHandler: RequestsBeforeHandler;
 }
 
 /**
@@ -207,9 +210,10 @@ export function registerRoutes(app: FastifyInstance, routes: readonly Route[], h
         ? {}
         : {
             // The URL is routed by now: the path params a `job` route checks are set.
-            onRequest: async (request: FastifyRequest) => {
+            onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
               // A job leased before the drain still fetches its workspace while its runner runs it.
               if (host.closing() && route.access !== 'job') throw shuttingDown();
+              host.requestsBeforeHandler.enter(reply);
               // Node keeps the first of two and drops the other: which one a proxy meant is unknown.
               givenOnce(request, 'authorization');
               const principal = await host.authority.authenticate(request.headers.authorization);
@@ -218,6 +222,7 @@ export function registerRoutes(app: FastifyInstance, routes: readonly Route[], h
             },
           }),
       handler: async (request, reply) => {
+        host.requestsBeforeHandler.handlerStarted(reply);
         const principal = principals.get(request);
         if (route.access !== 'public' && principal === undefined)
           throw new ApiError(500, 'VK_INTERNAL', 'the route ran without an authenticated principal');

@@ -23,6 +23,7 @@ import { CredentialRevocations, type CredentialSessions } from './credential-rev
 import { releaseRuns, runTakenOver } from './driven-runs.js';
 import { listen } from './listen.js';
 import { ServerMetrics } from './metrics.js';
+import { RequestsBeforeHandler } from './requests-before-handler.js';
 import { resumeTakeover } from './resume-takeover.js';
 import { RunFeed } from './run-feed.js';
 import { RunTakeover } from './run-takeover.js';
@@ -186,6 +187,7 @@ export class ValkyrieServer implements AsyncDisposable {
           clock,
         }),
         uploads: new Set(),
+        requestsBeforeHandler: new RequestsBeforeHandler(),
         metrics,
         clock,
         logError,
@@ -336,7 +338,8 @@ export class ValkyrieServer implements AsyncDisposable {
   }
 
   /**
-   * Phase two, at once: closes protocol endpoints, streams, the HTTP server and the store. Several
+   * Phase two, at once: closes protocol endpoints, streams, the HTTP server (answering 503 first the
+   * API requests whose route has not begun: RequestsBeforeHandler) and the store. Several
    * steps write to the store; one that stopped answering is given up on after `storeGraceMs`.
    * Resolves with the jobs left running on runners as it began, for the operator to be told.
    */
@@ -383,6 +386,9 @@ export class ValkyrieServer implements AsyncDisposable {
       });
       await release(() => feed.close());
       await release(() => streamSessions.close());
+      // Last before the HTTP server's close, which would end their connections unanswered: a request
+      // whose token check comes back before it is served as usual.
+      await release(() => this.context.requestsBeforeHandler.refuseAll());
       await release(() => this.app.close());
       await release(() => this.context.metrics.close());
       this.outage.stop();

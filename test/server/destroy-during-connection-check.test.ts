@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it, vi } from 'vitest';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import { holdTokenReads } from './held-token-reads.js';
 import { credential, oneJobWorkflow, startTestServer } from './helpers.js';
 import { runnerUpgradeRefusal, sessionOpenRefusal } from './runner-connect-refusal.js';
 
@@ -78,5 +79,41 @@ it("answers an event stream whose token's check at its opening waits on the stor
     body: { code: 'VK_SHUTTING_DOWN', message: expect.any(String) },
   });
   for (const release of held) release();
+  await destroyed;
+});
+
+// An API request whose token check (registerRoutes) still reads the store as the server is destroyed
+// is answered as one that came after, not cut unanswered by the HTTP server's close: its client asks
+// again (retry-wait.ts), as nothing of the route ran.
+it("answers API requests whose token's check waits on the store as the server is destroyed 503 VK_SHUTTING_DOWN", async () => {
+  const stores = openSqliteStores(
+    join(await mkdtemp(join(tmpdir(), 'valkyrie-destroy-request-')), 'state.db'),
+  );
+  const live = await startTestServer({ stores });
+  const admin = await live.token('admin');
+  const reader = (await live.token('read')).split('.')[1] ?? '';
+  const reads = holdTokenReads(stores, admin.split('.')[1] ?? '');
+  const headers = { authorization: `Bearer ${admin}` };
+  const answered = (response: Promise<Response>) =>
+    response.then(
+      async (answer) => ({
+        status: answer.status,
+        retryAfter: answer.headers.get('retry-after'),
+        body: await answer.json(),
+      }),
+      (error: unknown) => `no answer: ${String((error as Error).cause ?? error)}`,
+    );
+  const list = answered(fetch(`${live.server.url}/api/v1/runs`, { headers }));
+  const revoke = answered(fetch(`${live.server.url}/api/v1/tokens/${reader}`, { method: 'DELETE', headers }));
+  await reads.reached(2);
+
+  const destroyed = live.server.destroy();
+  const shuttingDown = {
+    status: 503,
+    retryAfter: '5',
+    body: { code: 'VK_SHUTTING_DOWN', message: expect.any(String) },
+  };
+  expect({ list: await list, revoke: await revoke }).toEqual({ list: shuttingDown, revoke: shuttingDown });
+  reads.release();
   await destroyed;
 });
