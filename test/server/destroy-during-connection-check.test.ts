@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect, it, vi } from 'vitest';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import { holdTokenReads } from './held-token-reads.js';
-import { credential, oneJobWorkflow, startTestServer } from './helpers.js';
+import { credential, oneJobWorkflow, runningJob, startTestServer } from './helpers.js';
 import { runnerUpgradeRefusal, sessionOpenRefusal } from './runner-connect-refusal.js';
 
 // A runner connecting, or an event stream opening, while the server is destroyed, its token's read
@@ -116,4 +116,24 @@ it("answers API requests whose token's check waits on the store as the server is
   expect({ list: await list, revoke: await revoke }).toEqual({ list: shuttingDown, revoke: shuttingDown });
   reads.release();
   await destroyed;
+});
+
+// The drain is no destroy: a request that passed the closing check before it began is served once its
+// token check comes back, while the drain waits for a running job.
+it("serves during the drain an API request whose token's check was waiting on the store when close() began", async () => {
+  const stores = openSqliteStores(join(await mkdtemp(join(tmpdir(), 'valkyrie-drain-request-')), 'state.db'));
+  const live = await startTestServer({ stores, drainTimeoutMs: 30_000 });
+  const job = await runningJob(live);
+  const reader = await live.token('read');
+  const reads = holdTokenReads(stores, reader.split('.')[1] ?? '');
+  const run = fetch(`${live.server.url}/api/v1/runs/${job.runId}`, {
+    headers: { authorization: `Bearer ${reader}` },
+  });
+  await reads.reached(1);
+
+  const closed = live.server.close();
+  reads.release();
+  expect((await run).status).toBe(200);
+  job.succeed();
+  expect(await closed).toEqual({ jobsLeftRunning: 0 });
 });
