@@ -53,7 +53,7 @@ export class JobLauncher {
         const prepared = await this.workspaces
           .prepare(job, lease.jobToken, signals.signal)
           .catch((error: unknown) => {
-            if (signals.signal.aborted) return undefined;
+            if (stoppedBy(signals.signal, error)) return undefined;
             throw error;
           });
         if (prepared === undefined)
@@ -101,4 +101,15 @@ export class JobLauncher {
       // A slot that cannot be emptied is not reused; the next job gets a fresh one.
     }
   }
+}
+
+/**
+ * Whether `error` is the stop `signal` caused: its reason (fetch rejects with it) or an AbortError (a
+ * stream pipeline's). A failure of its own that merely ends after the cancel stands: the untrusted
+ * certificate a download met, whose job the runner's stop on it (`valkyrie runner`) cancels as the
+ * prepare still removes its directory, fails with the certificate's line.
+ */
+function stoppedBy(signal: AbortSignal, error: unknown): boolean {
+  if (!signal.aborted) return false;
+  return error === signal.reason || (error instanceof Error && error.name === 'AbortError');
 }

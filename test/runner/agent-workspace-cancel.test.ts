@@ -1,8 +1,9 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bundleWorkspace } from '../../src/cli/runner-bundle-workspace.js';
 import {
@@ -97,3 +98,43 @@ describe('a job cancelled while its workspace bundle downloads', () => {
     30_000,
   );
 });
+
+// `valkyrie runner` stops on a download's untrusted certificate, cancelling its jobs (runner.ts's
+// serve) while the prepare that met it still removes the job's directory: that job fails with the
+// certificate's line (docs/runner.md), the cancel having cut nothing short.
+it('fails, not cancels, a job whose download meets an untrusted certificate as the runner stops on it', async () => {
+  const tls = resolve(import.meta.dirname, '../fixtures/tls');
+  const secure = createHttpsServer({
+    cert: readFileSync(join(tls, 'cert.pem')),
+    key: readFileSync(join(tls, 'key.pem')),
+  });
+  await new Promise<void>((done) => secure.listen(0, '127.0.0.1', done));
+  const fleet = await startFleet({ issueJobToken: () => 'tok-1' });
+  const stopping = 'the runner is stopping: the server has an untrusted TLS certificate';
+  let stopForCertificate = () => {};
+  const runner = await startRunner(fleet, {
+    runnerId: 'rnr_untrusted',
+    capacity: 1,
+    workspaceFor: bundleWorkspace(`https://127.0.0.1:${(secure.address() as AddressInfo).port}`, () =>
+      stopForCertificate(),
+    ),
+  });
+  // As serve() does: once the line is in, the runner cancels its jobs, at once.
+  stopForCertificate = () => queueMicrotask(() => runner.agent.cancelAll(stopping, true));
+  try {
+    const handle = await fleet.plane.startRun(sideEffectWorkflow(fleet.dir, 1, 0), {
+      ...runRequest(fleet.dir),
+      bundle: { sha256: '0'.repeat(64) },
+    });
+    expect(await handle.done).toBe('failed');
+    const [job] = await fleet.stores.runs.listJobs(handle.id);
+    expect(job?.status).toBe('failed');
+    expect(job?.reason).toContain("the server's TLS certificate is not trusted (self-signed certificate)");
+    expect(lines(join(fleet.dir, 'started.log'))).toEqual([]);
+  } finally {
+    await runner.agent.drain();
+    runner.transport.close();
+    await fleet.close();
+    await new Promise((done) => secure.close(done));
+  }
+}, 30_000);
