@@ -18,6 +18,11 @@ const answerFlushMs = 1_000;
  */
 export class RequestsBeforeHandler {
   private readonly waiting = new Set<FastifyReply>();
+  /**
+   * Those refuseAll() answered. Fastify's `reply.sent` holds only once the response has ended, after
+   * the app's async onSend hook: a check that comes back before then would find the reply unsent.
+   */
+  private readonly answered = new WeakSet<FastifyReply>();
   private refused = false;
 
   /** Throws 503 VK_SHUTTING_DOWN after refuseAll(): its answer would have no connection left to go on. */
@@ -28,8 +33,10 @@ export class RequestsBeforeHandler {
     reply.raw.once('close', () => this.waiting.delete(reply));
   }
 
-  handlerStarted(reply: FastifyReply): void {
+  /** False for a request refuseAll() answered: its handler must run nothing. */
+  handlerStarted(reply: FastifyReply): boolean {
     this.waiting.delete(reply);
+    return !this.answered.has(reply);
   }
 
   /**
@@ -45,6 +52,7 @@ export class RequestsBeforeHandler {
       // Already answered, or taken over by code of its own: not ours to answer.
       if (reply.sent || reply.raw.headersSent) continue;
       sent.push(new Promise((resolve) => reply.raw.once('close', () => resolve())));
+      this.answered.add(reply);
       sendApiError(reply.header('connection', 'close'), shuttingDown());
     }
     this.waiting.clear();

@@ -222,7 +222,8 @@ export function registerRoutes(app: FastifyInstance, routes: readonly Route[], h
             },
           }),
       handler: async (request, reply) => {
-        host.requestsBeforeHandler.handlerStarted(reply);
+        // Answered 503 by destroy() before the handler began (reply.sent may not say so yet).
+        if (!host.requestsBeforeHandler.handlerStarted(reply)) return reply;
         const principal = principals.get(request);
         if (route.access !== 'public' && principal === undefined)
           throw new ApiError(500, 'VK_INTERNAL', 'the route ran without an authenticated principal');

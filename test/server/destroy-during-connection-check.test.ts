@@ -2,6 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it, vi } from 'vitest';
+import type { ApiContext } from '../../src/server/context.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import { holdTokenReads } from './held-token-reads.js';
 import { credential, oneJobWorkflow, runningJob, startTestServer } from './helpers.js';
@@ -136,4 +137,36 @@ it("serves during the drain an API request whose token's check was waiting on th
   expect((await run).status).toBe(200);
   job.succeed();
   expect(await closed).toEqual({ jobsLeftRunning: 0 });
+});
+
+// The 503 goes out through the app's async onSend hook, and Fastify tells a reply sent only once its
+// response has ended: a token check that comes back in between found the reply unsent, and its
+// route ran (the token revoked) under the 503 that told the client nothing had. Its read is let go
+// as the step just before refuseAll() ends, so that the check comes back in that very window.
+it('runs nothing of a request answered 503 as the server is destroyed, even when its token check comes back as the 503 goes', async () => {
+  const stores = openSqliteStores(join(await mkdtemp(join(tmpdir(), 'valkyrie-destroy-race-')), 'state.db'));
+  const live = await startTestServer({ stores });
+  const admin = await live.token('admin');
+  const reader = (await live.token('read')).split('.')[1] ?? '';
+  const reads = holdTokenReads(stores, admin.split('.')[1] ?? '');
+  const revoke = vi.spyOn(stores.tokens, 'revoke');
+  const { streamSessions } = (live.server as unknown as { context: ApiContext }).context;
+  const close = streamSessions.close.bind(streamSessions);
+  vi.spyOn(streamSessions, 'close').mockImplementation(async () => {
+    reads.release();
+    close();
+    // One turn of the queue more: the check's own turns to the hook's end then meet the 503's.
+    await Promise.resolve();
+  });
+  const status = fetch(`${live.server.url}/api/v1/tokens/${reader}`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${admin}` },
+  }).then(
+    (answer) => answer.status,
+    (error: unknown) => `no answer: ${String((error as Error).cause ?? error)}`,
+  );
+  await reads.reached(1);
+
+  await live.server.destroy();
+  expect({ status: await status, revoked: revoke.mock.calls.length }).toEqual({ status: 503, revoked: 0 });
 });
