@@ -40,6 +40,15 @@ export class RequestsBeforeHandler {
   }
 
   /**
+   * Its token check failed: false if refuseAll() answered it already, else its 401 or 403 is sent,
+   * and refuseAll() must not answer it too (Fastify's `reply.sent` says nothing of an answer still
+   * in the app's onSend hook: both would go, the 503's body under the other's status).
+   */
+  checkFailed(reply: FastifyReply): boolean {
+    return this.handlerStarted(reply);
+  }
+
+  /**
    * Answers every request waiting 503 VK_SHUTTING_DOWN (Retry-After: 5), with `Connection: close`
    * as its connection ends next; resolves once each answer was handed on, so that the HTTP server's
    * close does not drop it with the socket, or after a second: a client that reads no answer does not

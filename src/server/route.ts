@@ -214,11 +214,17 @@ export function registerRoutes(app: FastifyInstance, routes: readonly Route[], h
               // A job leased before the drain still fetches its workspace while its runner runs it.
               if (host.closing() && route.access !== 'job') throw shuttingDown();
               host.requestsBeforeHandler.enter(reply);
-              // Node keeps the first of two and drops the other: which one a proxy meant is unknown.
-              givenOnce(request, 'authorization');
-              const principal = await host.authority.authenticate(request.headers.authorization);
-              authorize(route.access, principal, request.params);
-              principals.set(request, principal);
+              try {
+                // Node keeps the first of two and drops the other: which one a proxy meant is unknown.
+                givenOnce(request, 'authorization');
+                const principal = await host.authority.authenticate(request.headers.authorization);
+                authorize(route.access, principal, request.params);
+                principals.set(request, principal);
+              } catch (error) {
+                // Its 400, 401 or 403 goes unless destroy() answered it 503 meanwhile; sent over
+                // that, it would change the 503's status.
+                if (host.requestsBeforeHandler.checkFailed(reply)) throw error;
+              }
             },
           }),
       handler: async (request, reply) => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it, vi } from 'vitest';
 import type { ApiContext } from '../../src/server/context.js';
+import type { ValkyrieServer } from '../../src/server/server.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import { holdTokenReads } from './held-token-reads.js';
 import { credential, oneJobWorkflow, runningJob, startTestServer } from './helpers.js';
@@ -150,14 +151,7 @@ it('runs nothing of a request answered 503 as the server is destroyed, even when
   const reader = (await live.token('read')).split('.')[1] ?? '';
   const reads = holdTokenReads(stores, admin.split('.')[1] ?? '');
   const revoke = vi.spyOn(stores.tokens, 'revoke');
-  const { streamSessions } = (live.server as unknown as { context: ApiContext }).context;
-  const close = streamSessions.close.bind(streamSessions);
-  vi.spyOn(streamSessions, 'close').mockImplementation(async () => {
-    reads.release();
-    close();
-    // One turn of the queue more: the check's own turns to the hook's end then meet the 503's.
-    await Promise.resolve();
-  });
+  releaseAsTheRefusalGoes(live.server, reads.release);
   const status = fetch(`${live.server.url}/api/v1/tokens/${reader}`, {
     method: 'DELETE',
     headers: { authorization: `Bearer ${admin}` },
@@ -170,3 +164,38 @@ it('runs nothing of a request answered 503 as the server is destroyed, even when
   await live.server.destroy();
   expect({ status: await status, revoked: revoke.mock.calls.length }).toEqual({ status: 503, revoked: 0 });
 });
+
+// The same window, the check failing just before refuseAll(): its 401, still in the onSend hook, was
+// answered 503 over, and the client got the 503's body under status 401 (`401 VK_SHUTTING_DOWN`).
+// It came back first, so it is answered as usual: its own 401, whole.
+it('answers its own 401, whole, a request whose token check fails as the 503s of destroy() go', async () => {
+  const stores = openSqliteStores(join(await mkdtemp(join(tmpdir(), 'valkyrie-destroy-401-')), 'state.db'));
+  const live = await startTestServer({ stores });
+  const reader = await live.token('read');
+  const id = reader.split('.')[1] ?? '';
+  await live.request('DELETE', `/api/v1/tokens/${id}`);
+  const reads = holdTokenReads(stores, id);
+  releaseAsTheRefusalGoes(live.server, reads.release);
+  const status = fetch(`${live.server.url}/api/v1/runs`, {
+    headers: { authorization: `Bearer ${reader}` },
+  }).then(
+    async (answer) => `${answer.status} ${((await answer.json()) as { code: string }).code}`,
+    (error: unknown) => `no answer: ${String((error as Error).cause ?? error)}`,
+  );
+  await reads.reached(1);
+
+  await live.server.destroy();
+  expect(await status).toBe('401 VK_UNAUTHORIZED');
+});
+
+/** Lets the held reads go as the step just before refuseAll() ends: the check comes back as the 503 goes. */
+function releaseAsTheRefusalGoes(server: ValkyrieServer, release: () => void): void {
+  const { streamSessions } = (server as unknown as { context: ApiContext }).context;
+  const close = streamSessions.close.bind(streamSessions);
+  vi.spyOn(streamSessions, 'close').mockImplementation(async () => {
+    release();
+    close();
+    // One turn of the queue more: the check's own turns to the hook's end then meet the 503's.
+    await Promise.resolve();
+  });
+}
