@@ -10,11 +10,12 @@ const answerFlushMs = 1_000;
  * connections unanswered, which a client cannot tell from a server that failed; refuseAll() answers
  * them `503 VK_SHUTTING_DOWN` first, as a request that came after is answered. Only these: nothing of
  * their route has run, so asking again does nothing twice (the client commands do: retry-wait.ts),
- * and Fastify runs none of it once their check comes back (each stage checks `reply.sent`). A request
- * in its handler may have done its work already, and is left to finish, or be cut, as before.
- * Lifecycle: enter() as a request is routed, handlerStarted() as its handler starts (an answer
- * before that, a 401 or a 400, drops it too); refuseAll() once, at destroy(), before the HTTP server
- * closes; a request routed after it is refused at once.
+ * and none of it runs once their check comes back (handlerStarted() says false: `reply.sent` holds
+ * only once the 503 has left the onSend hook). A request in its handler may have done its work
+ * already, and is left to finish, or be cut, as before.
+ * Lifecycle: enter() as a request is routed, checkFailed() as its check fails, handlerStarted() as
+ * its handler starts (an answer before that, a 400 or 413, drops it as it closes); refuseAll() once,
+ * at destroy(), before the HTTP server closes; a request routed after it is refused at once.
  */
 export class RequestsBeforeHandler {
   private readonly waiting = new Set<FastifyReply>();
