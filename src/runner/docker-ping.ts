@@ -3,6 +3,7 @@ import { type ClientRequest, request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { joinAlternatives } from '../core/alternatives.js';
 import type { RunnerCapabilities } from '../protocol/messages.js';
 
 /** Where the Docker API listens: `DOCKER_HOST` (unix:// or tcp://), else the default socket. */
@@ -104,7 +105,7 @@ export function dockerTlsFilesNote(env: NodeJS.ProcessEnv): string | undefined {
   }
   if (missing.length === 0 && unreadable.length === 0) return undefined;
   const lacks = [
-    ...(missing.length === 0 ? [] : [`has no ${orList(missing)}`]),
+    ...(missing.length === 0 ? [] : [`has no ${joinAlternatives(missing)}`]),
     ...(unreadable.length === 0 ? [] : [`cannot read ${unreadable.join(', ')}`]),
   ];
   const where = env.DOCKER_CERT_PATH ? dir : `not set: ${dir}`;
@@ -112,11 +113,6 @@ export function dockerTlsFilesNote(env: NodeJS.ProcessEnv): string | undefined {
     `Docker is left out of the capabilities: ${endpoint} gave no answer over TLS ` +
     `(${verify ? 'DOCKER_TLS_VERIFY' : 'DOCKER_TLS'} is set), and DOCKER_CERT_PATH (${where}) ${lacks.join('; ')}`
   );
-}
-
-/** `a`, `a or b`, `a, b or c`. */
-function orList(names: readonly string[]): string {
-  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
 }
 
 /** The error code reading `file` fails with (ENOENT, EACCES, EISDIR…), or undefined when it reads. */

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { joinAlternatives } from '../core/alternatives.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
 import {
   isRetryCondition,
@@ -147,11 +148,6 @@ function articled(type: string): string {
     default:
       return type;
   }
-}
-
-function joinAlternatives(items: readonly string[]): string {
-  if (items.length <= 1) return items[0] ?? '';
-  return `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
 }
 
 export function describeValue(value: unknown): string {
